@@ -1,0 +1,119 @@
+// The service config: one YAML file, validated at the boundary. Everything inside the service works with the
+// typed `ServiceConfig` this schema produces, never with raw YAML.
+import { z } from 'zod';
+
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:50051');
+
+const envVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name');
+
+const listenerSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  address: hostPort,
+});
+
+export const PROVIDER_KINDS = ['openai', 'openai-compatible'] as const;
+export type ProviderKind = (typeof PROVIDER_KINDS)[number];
+
+const backendSchema = z.strictObject({
+  /** Unique name; Envoy endpoint metadata refers to a backend by this name. */
+  name: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, 'lower-case letters, digits, "_", "." and "-"'),
+  provider: z.enum(PROVIDER_KINDS),
+  /** Base URL including any path prefix, e.g. https://api.openai.com/v1 or http://127.0.0.1:8000/v1. */
+  baseUrl: z.url({ protocol: /^https?$/ }),
+  /** Environment variable holding the API key. Unset variable ⇒ backend disabled. Omit for key-less backends. */
+  apiKeyEnv: envVarName.optional(),
+  /** Header carrying the key. `authorization` sends `Bearer <key>`; any other header sends the key as is. */
+  apiKeyHeader: z.string().toLowerCase().default('authorization'),
+  /** Extra static headers sent upstream (never secrets: those belong in apiKeyEnv). */
+  headers: z.record(z.string(), z.string()).default({}),
+  /** Envoy priority of this backend's endpoints when a route does not say otherwise. */
+  priority: z.number().int().min(0).max(127).default(0),
+});
+
+const routeBackendSchema = z.strictObject({
+  backend: z.string(),
+  /** Model name sent upstream; defaults to the route's model. */
+  model: z.string().min(1).optional(),
+  /** Envoy priority: 0 serves first, higher ones are failover. Defaults to the backend's priority. */
+  priority: z.number().int().min(0).max(127).optional(),
+  weight: z.number().int().min(1).max(1_000_000).default(1),
+});
+
+const routeSchema = z.strictObject({
+  /** The model name clients send (the alias). */
+  model: z.string().min(1),
+  backends: z.array(routeBackendSchema).min(1),
+});
+
+export const serviceConfigSchema = z
+  .strictObject({
+    extproc: z
+      .strictObject({
+        address: hostPort.default('127.0.0.1:50051'),
+        /** Optional Unix socket path for a per-pod sidecar. */
+        unixSocket: z.string().min(1).optional(),
+      })
+      .prefault({}),
+    admin: listenerSchema.prefault({ address: '127.0.0.1:9090' }),
+    dataPlane: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        address: hostPort.default('127.0.0.1:8080'),
+        /** Mirrors Envoy's per_connection_buffer_limit_bytes: BUFFERED bodies above it get 413. */
+        bufferLimitBytes: z.number().int().positive().default(1024 * 1024),
+        /** Mirrors the route's retry_policy.num_retries (retry on another priority). */
+        numRetries: z.number().int().min(0).max(10).default(2),
+        retriableStatusCodes: z.array(z.number().int().min(100).max(599)).default([429, 500, 502, 503, 504]),
+        /** Mirrors ext_proc message_timeout. */
+        messageTimeoutMs: z.number().int().positive().default(10_000),
+        /** Mirrors the route timeout (whole request incl. retries). */
+        routeTimeoutMs: z.number().int().positive().default(300_000),
+      })
+      .prefault({}),
+    limits: z
+      .strictObject({
+        /** Largest unified request body the service accepts (413 above). */
+        maxRequestBodyBytes: z.number().int().positive().default(1024 * 1024),
+      })
+      .prefault({}),
+    logging: z
+      .strictObject({
+        level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+      })
+      .prefault({}),
+    backends: z.array(backendSchema).default([]),
+    routes: z.array(routeSchema).default([]),
+  })
+  .superRefine((config, ctx) => {
+    const backendNames = new Set<string>();
+    config.backends.forEach((backend, i) => {
+      if (backendNames.has(backend.name)) {
+        ctx.addIssue({ code: 'custom', path: ['backends', i, 'name'], message: `duplicate backend name "${backend.name}"` });
+      }
+      backendNames.add(backend.name);
+    });
+    const models = new Set<string>();
+    config.routes.forEach((route, i) => {
+      if (models.has(route.model)) {
+        ctx.addIssue({ code: 'custom', path: ['routes', i, 'model'], message: `duplicate route for model "${route.model}"` });
+      }
+      models.add(route.model);
+      const seen = new Set<string>();
+      route.backends.forEach((ref, j) => {
+        if (!backendNames.has(ref.backend)) {
+          ctx.addIssue({ code: 'custom', path: ['routes', i, 'backends', j, 'backend'], message: `unknown backend "${ref.backend}"` });
+        }
+        if (seen.has(ref.backend)) {
+          ctx.addIssue({ code: 'custom', path: ['routes', i, 'backends', j, 'backend'], message: `backend "${ref.backend}" listed twice` });
+        }
+        seen.add(ref.backend);
+      });
+    });
+  });
+
+export type ServiceConfig = z.infer<typeof serviceConfigSchema>;
+export type BackendConfig = ServiceConfig['backends'][number];
+export type RouteConfig = ServiceConfig['routes'][number];
+export type RouteBackendConfig = RouteConfig['backends'][number];
