@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+// llm-extproc command line: start | validate | envoy-validate.
+import { parseArgs } from 'node:util';
+import { DEFAULT_CONFIG_PATH, formatProblems, loadConfigFile } from '../config/load.js';
+import { startService } from '../service.js';
+import { errorMessage, log } from '../telemetry/log.js';
+import { envoyValidateCommand } from './envoy-validate.js';
+
+const USAGE = `usage:
+  llm-extproc start [--config FILE]          run the service (embedded defaults without --config)
+  llm-extproc validate --config FILE         check a service config; exits 1 with line-pointing messages
+  llm-extproc envoy-validate FILE...         decode Envoy YAML (bootstrap or Istio EnvoyFilter) strictly against Envoy's protos
+`;
+
+async function start(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string' } }, strict: true });
+  const file = values.config ?? DEFAULT_CONFIG_PATH;
+  const loaded = loadConfigFile(file);
+  if (!loaded.ok) {
+    process.stderr.write(formatProblems(file, loaded.problems) + '\n');
+    return 1;
+  }
+  const service = await startService({ configFile: file, config: loaded.config, watch: true });
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info('shutting down', { signal });
+      resolve();
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  await service.close();
+  return 0;
+}
+
+function validate(args: string[]): number {
+  const { values } = parseArgs({ args, options: { config: { type: 'string' } }, strict: true });
+  if (!values.config) {
+    process.stderr.write('validate needs --config FILE\n' + USAGE);
+    return 2;
+  }
+  const loaded = loadConfigFile(values.config);
+  if (!loaded.ok) {
+    process.stderr.write(formatProblems(values.config, loaded.problems) + '\n');
+    return 1;
+  }
+  process.stdout.write(`${values.config}: ok (${loaded.config.backends.length} backends, ${loaded.config.routes.length} routes)\n`);
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'start':
+      return start(rest);
+    case 'validate':
+      return validate(rest);
+    case 'envoy-validate':
+      return envoyValidateCommand(rest);
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`unknown command '${command}'\n${USAGE}`);
+      return 2;
+  }
+}
+
+// A bug in one request must not take every other request down with it; log loudly instead.
+process.on('unhandledRejection', (reason) => log.error('unhandled promise rejection', { error: errorMessage(reason) }));
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`llm-extproc: ${errorMessage(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,79 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DEFAULT_CONFIG_PATH, formatProblems, loadConfigFile, parseConfig } from './load.js';
+
+test('the embedded default config is valid and starts every listener on loopback', () => {
+  const result = loadConfigFile(DEFAULT_CONFIG_PATH);
+  assert.ok(result.ok, result.ok ? '' : formatProblems('default', result.problems));
+  assert.equal(result.config.extproc.address, '127.0.0.1:50051');
+  assert.equal(result.config.admin.address, '127.0.0.1:9090');
+  assert.equal(result.config.dataPlane.address, '127.0.0.1:8080');
+});
+
+test('an empty file is a valid config with defaults', () => {
+  const result = parseConfig('');
+  assert.ok(result.ok);
+  assert.equal(result.config.limits.maxRequestBodyBytes, 1024 * 1024);
+  assert.deepEqual(result.config.backends, []);
+});
+
+test('a bad field is reported with its path, line and column', () => {
+  const result = parseConfig(['backends:', '  - name: openai', '    provider: openai', '    baseUrl: not-a-url', ''].join('\n'));
+  assert.equal(result.ok, false);
+  if (result.ok) return;
+  const problem = result.problems.find((p) => p.path === 'backends[0].baseUrl');
+  assert.ok(problem, JSON.stringify(result.problems));
+  assert.equal(problem.line, 4);
+  assert.equal(problem.column, 14);
+  assert.match(formatProblems('svc.yaml', result.problems), /^svc\.yaml:4:14: backends\[0\]\.baseUrl: /m);
+});
+
+test('unknown keys are errors, so typos do not silently fall back to defaults', () => {
+  const result = parseConfig('limits:\n  maxRequestBodyByte: 10\n');
+  assert.equal(result.ok, false);
+  if (result.ok) return;
+  assert.equal(result.problems[0]?.path, 'limits');
+  assert.match(result.problems[0]?.message ?? '', /maxRequestBodyByte/);
+  assert.equal(result.problems[0]?.line, 2);
+});
+
+test('a missing required field points at its parent object', () => {
+  const result = parseConfig('backends:\n  - name: a\n    provider: openai\n');
+  assert.equal(result.ok, false);
+  if (result.ok) return;
+  const problem = result.problems.find((p) => p.path === 'backends[0].baseUrl');
+  assert.ok(problem);
+  assert.equal(problem.line, 2);
+});
+
+test('routes must name defined backends, once each, and models must be unique', () => {
+  const yaml = `
+backends:
+  - { name: a, provider: openai, baseUrl: "https://x.example/v1" }
+routes:
+  - model: m
+    backends: [{ backend: a }, { backend: a }]
+  - model: m
+    backends: [{ backend: nope }]
+`;
+  const result = parseConfig(yaml);
+  assert.equal(result.ok, false);
+  if (result.ok) return;
+  const messages = result.problems.map((p) => `${p.path}: ${p.message}`);
+  assert.ok(messages.includes('routes[0].backends[1].backend: backend "a" listed twice'), messages.join('\n'));
+  assert.ok(messages.includes('routes[1].model: duplicate route for model "m"'));
+  assert.ok(messages.includes('routes[1].backends[0].backend: unknown backend "nope"'));
+});
+
+test('YAML syntax errors carry a line number', () => {
+  const result = parseConfig('backends:\n  - name: [unclosed\n');
+  assert.equal(result.ok, false);
+  if (result.ok) return;
+  assert.match(result.problems[0]?.message ?? '', /^YAML syntax/);
+  assert.ok((result.problems[0]?.line ?? 0) >= 2);
+});
+
+test('an unreadable file is a problem, not an exception', () => {
+  const result = loadConfigFile('/nonexistent/llm-extproc.yaml');
+  assert.equal(result.ok, false);
+});

@@ -1,0 +1,60 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ConfigStore } from './store.js';
+import { configFromYaml } from '../testing/config.js';
+
+const GOOD = 'routes: []\nlimits:\n  maxRequestBodyBytes: 100\n';
+
+function storeWith(text: string): ConfigStore {
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'llm-extproc-')), 'config.yaml');
+  writeFileSync(file, text);
+  return new ConfigStore(file, configFromYaml(text), {});
+}
+
+test('a valid reload swaps config and topology and bumps the generation', () => {
+  const store = storeWith(GOOD);
+  writeFileSync(store.file, GOOD.replace('100', '200'));
+  const outcome = store.reload();
+  assert.deepEqual(outcome, { ok: true, generation: 2 });
+  assert.equal(store.current().config.limits.maxRequestBodyBytes, 200);
+});
+
+test('an invalid reload keeps the running config and says why', () => {
+  const store = storeWith(GOOD);
+  writeFileSync(store.file, 'limits:\n  maxRequestBodyBytes: -5\n');
+  const outcome = store.reload();
+  assert.equal(outcome.ok, false);
+  assert.match(outcome.ok ? '' : outcome.error, /config\.yaml:2:\d+: limits\.maxRequestBodyBytes/);
+  assert.equal(store.current().config.limits.maxRequestBodyBytes, 100);
+  assert.equal(store.current().generation, 1);
+});
+
+test('SIGHUP reloads the file', async () => {
+  const store = storeWith(GOOD);
+  store.watch();
+  try {
+    writeFileSync(store.file, GOOD.replace('100', '300'));
+    const reloaded = new Promise((resolve) => store.once('reload', resolve));
+    process.kill(process.pid, 'SIGHUP');
+    await reloaded;
+    assert.equal(store.current().config.limits.maxRequestBodyBytes, 300);
+  } finally {
+    store.close();
+  }
+});
+
+test('editing the file reloads it without a signal', async () => {
+  const store = storeWith(GOOD);
+  store.watch();
+  try {
+    const reloaded = new Promise((resolve) => store.once('reload', resolve));
+    writeFileSync(store.file, GOOD.replace('100', '400'));
+    await reloaded;
+    assert.equal(store.current().config.limits.maxRequestBodyBytes, 400);
+  } finally {
+    store.close();
+  }
+});

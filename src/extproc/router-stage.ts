@@ -1,0 +1,247 @@
+// Router-level stage: once per client request. Validates the unified request, picks the model's route, and on
+// the way back translates the provider's response into the unified format, extracting usage.
+import type { ConfigSnapshot } from '../config/store.js';
+import { usableEndpoints, type ResolvedRoute } from '../config/topology.js';
+import type { ProcessingRequest__Output } from '../generated/envoy/service/ext_proc/v3/ProcessingRequest.js';
+import type { ProcessingResponse } from '../generated/envoy/service/ext_proc/v3/ProcessingResponse.js';
+import type { HttpHeaders__Output } from '../generated/envoy/service/ext_proc/v3/HttpHeaders.js';
+import type { HttpBody__Output } from '../generated/envoy/service/ext_proc/v3/HttpBody.js';
+import { normaliseErrorBody } from '../providers/openai.js';
+import type { StreamTranslator } from '../providers/provider.js';
+import { providerFor } from '../providers/registry.js';
+import { clientWantsStreamUsage, parseChatRequest } from '../unified/chat-request.js';
+import { UnifiedError, asUnifiedError } from '../unified/errors.js';
+import type { Usage } from '../unified/usage.js';
+import { errorMessage, log } from '../telemetry/log.js';
+import { metrics, statusClass } from '../telemetry/metrics.js';
+import { BACKEND_HEADER, METADATA_NAMESPACE, REQUEST_ID_HEADER, ROUTE_HEADER } from './contract.js';
+import { continueWith, dynamicMetadata, immediateResponse, readHeaders } from './messages.js';
+import type { StageHandler, StreamEnd } from './stage.js';
+
+const CHAT_PATHS = new Set(['/v1/chat/completions', '/chat/completions']);
+const MODELS_PATHS = new Set(['/v1/models', '/models']);
+
+type State = 'request_headers' | 'request_body' | 'response_headers' | 'response_body' | 'done';
+
+export class RouterStage implements StageHandler {
+  #state: State = 'request_headers';
+  #requestId: string | undefined;
+  #route: ResolvedRoute | undefined;
+  #model = 'unknown';
+  #backend: string | undefined;
+  #status = 0;
+  #clientWantsUsage = false;
+  #translator: StreamTranslator | undefined;
+  #bodyChunks: Buffer[] = [];
+  #bodyBytes = 0;
+
+  constructor(private readonly snapshot: ConfigSnapshot) {}
+
+  handle(message: ProcessingRequest__Output): ProcessingResponse {
+    switch (message.request) {
+      case 'request_headers':
+        return this.#guard(() => this.#onRequestHeaders(message.request_headers));
+      case 'request_body':
+        return this.#guard(() => this.#onRequestBody(message.request_body));
+      case 'response_headers':
+        return this.#onResponseHeaders(message.response_headers);
+      case 'response_body':
+        return this.#onResponseBody(message.response_body);
+      case 'request_trailers':
+        return { request_trailers: {} };
+      case 'response_trailers':
+        return { response_trailers: {} };
+      default:
+        throw new Error(`unexpected ext_proc message ${String(message.request)}`);
+    }
+  }
+
+  close(how: StreamEnd): void {
+    if (this.#state !== 'done') {
+      metrics.streamFailures.inc({ stage: 'router', reason: how });
+      log.debug('router stream ended early', { requestId: this.#requestId, state: this.#state, how });
+    }
+  }
+
+  /** Request-phase failures become OpenAI-shaped immediate responses; nothing reaches a provider. */
+  #guard(step: () => ProcessingResponse): ProcessingResponse {
+    try {
+      return step();
+    } catch (err) {
+      const error = asUnifiedError(err);
+      if (error.kind === 'internal') log.error('router stage failed', { requestId: this.#requestId, error: errorMessage(err) });
+      return this.#reject(error);
+    }
+  }
+
+  #reject(error: UnifiedError): ProcessingResponse {
+    this.#state = 'done';
+    metrics.localErrors.inc({ code: error.code });
+    metrics.requests.inc({ model: this.#model, backend: 'none', status_class: statusClass(error.status) });
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (this.#requestId) headers[REQUEST_ID_HEADER] = this.#requestId;
+    const body = Buffer.from(JSON.stringify(error.toBody(this.#requestId)));
+    return {
+      ...immediateResponse(error.status, headers, body, `llm_extproc_${error.code}`),
+      dynamic_metadata: dynamicMetadata(METADATA_NAMESPACE, { model: this.#model, error: error.code, status: error.status }),
+    };
+  }
+
+  #onRequestHeaders(message: HttpHeaders__Output | undefined): ProcessingResponse {
+    const headers = readHeaders(message?.headers);
+    this.#requestId = headers.get(REQUEST_ID_HEADER);
+    const method = headers.get(':method') ?? '';
+    const path = (headers.get(':path') ?? '').split('?')[0] ?? '';
+    if (method === 'GET' && MODELS_PATHS.has(path)) return this.#listModels();
+    if (!CHAT_PATHS.has(path) || method !== 'POST') {
+      throw new UnifiedError('unknown_endpoint', `Invalid URL (${method} ${path}).`);
+    }
+    if (message?.end_of_stream) throw new UnifiedError('invalid_request', 'The request has no body; send a JSON chat completion request.');
+    this.#state = 'request_body';
+    return continueWith('request_headers');
+  }
+
+  #listModels(): ProcessingResponse {
+    this.#state = 'done';
+    const created = Math.floor(Date.now() / 1000);
+    const data = [...this.snapshot.topology.routes.keys()].map((id) => ({ id, object: 'model', created, owned_by: 'llm-extproc' }));
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (this.#requestId) headers[REQUEST_ID_HEADER] = this.#requestId;
+    return immediateResponse(200, headers, Buffer.from(JSON.stringify({ object: 'list', data })), 'llm_extproc_models');
+  }
+
+  #onRequestBody(message: HttpBody__Output | undefined): ProcessingResponse {
+    const chunk = message?.body ?? Buffer.alloc(0);
+    this.#bodyBytes += chunk.length;
+    const limit = this.snapshot.config.limits.maxRequestBodyBytes;
+    if (this.#bodyBytes > limit) {
+      throw new UnifiedError('request_too_large', `The request body is ${this.#bodyBytes} bytes; the limit is ${limit} bytes.`);
+    }
+    this.#bodyChunks.push(chunk);
+    // BUFFERED mode sends the body in one message; other modes are tolerated by waiting for the last chunk.
+    if (!message?.end_of_stream) return continueWith('request_body');
+    const body = this.#bodyChunks.length === 1 ? chunk : Buffer.concat(this.#bodyChunks);
+    this.#bodyChunks = [];
+
+    const request = parseChatRequest(body);
+    this.#model = request.model;
+    const route = this.snapshot.topology.routes.get(request.model);
+    if (!route) {
+      this.#model = 'unknown'; // unbounded client input never becomes a metric label
+      throw new UnifiedError('model_not_found', `The model '${request.model}' does not exist or you do not have access to it.`, 'model');
+    }
+    if (usableEndpoints(route).length === 0) {
+      const reasons = route.endpoints.map((e) => `backend '${e.backend.name}': ${e.backend.disabledReason ?? 'unavailable'}`);
+      throw new UnifiedError('no_backend', `No backend can serve model '${request.model}' (${reasons.join('; ')}).`);
+    }
+    this.#route = route;
+    this.#clientWantsUsage = clientWantsStreamUsage(request);
+    this.#state = 'response_headers';
+    return continueWith(
+      'request_body',
+      // clear_route_cache only works when the same response carries a header mutation (Envoy rule).
+      { headers: { set: { [ROUTE_HEADER]: route.cluster } }, clearRouteCache: true },
+      { dynamic_metadata: dynamicMetadata(METADATA_NAMESPACE, { model: request.model, route: route.cluster, stream: request.stream === true }) },
+    );
+  }
+
+  #onResponseHeaders(message: HttpHeaders__Output | undefined): ProcessingResponse {
+    const headers = readHeaders(message?.headers);
+    this.#status = Number(headers.get(':status') ?? 0);
+    const tagged = headers.get(BACKEND_HEADER);
+    // Only names from our topology are trusted (they become metric labels and pick the translator).
+    this.#backend = tagged !== undefined && this.snapshot.topology.backends.has(tagged) ? tagged : undefined;
+    const remove = tagged === undefined ? [] : [BACKEND_HEADER];
+    const metadata = { backend: this.#backend ?? 'none', status: this.#status };
+    if (message?.end_of_stream) {
+      this.#finish(undefined);
+      return continueWith('response_headers', { headers: { remove } }, { dynamic_metadata: dynamicMetadata(METADATA_NAMESPACE, metadata) });
+    }
+    this.#state = 'response_body';
+    const isEventStream = (headers.get('content-type') ?? '').startsWith('text/event-stream');
+    const provider = this.#providerKind();
+    if (this.#status === 200 && isEventStream && provider) {
+      this.#translator = providerFor(provider).createStreamTranslator({ clientWantsUsage: this.#clientWantsUsage });
+      // Stream the body chunk by chunk instead of buffering it (requires allow_mode_override in Envoy).
+      return continueWith(
+        'response_headers',
+        { headers: { remove } },
+        { mode_override: { response_body_mode: 'STREAMED' }, dynamic_metadata: dynamicMetadata(METADATA_NAMESPACE, metadata) },
+      );
+    }
+    return continueWith('response_headers', { headers: { remove } }, { dynamic_metadata: dynamicMetadata(METADATA_NAMESPACE, metadata) });
+  }
+
+  #providerKind() {
+    return this.#backend === undefined ? undefined : this.snapshot.topology.backends.get(this.#backend)?.provider;
+  }
+
+  #onResponseBody(message: HttpBody__Output | undefined): ProcessingResponse {
+    const chunk = message?.body ?? Buffer.alloc(0);
+    const last = message?.end_of_stream === true;
+    try {
+      return this.#translator ? this.#streamChunk(this.#translator, chunk, last) : this.#wholeBody(chunk, last);
+    } catch (err) {
+      // A translation bug must not break the client's response: pass the bytes through and record it.
+      log.error('response translation failed; passing bytes through', { requestId: this.#requestId, error: errorMessage(err) });
+      metrics.streamFailures.inc({ stage: 'router', reason: 'translation' });
+      if (last) this.#finish(undefined);
+      return continueWith('response_body');
+    }
+  }
+
+  #streamChunk(translator: StreamTranslator, chunk: Buffer, last: boolean): ProcessingResponse {
+    let out = translator.push(chunk);
+    if (!last) return continueWith('response_body', out === undefined ? {} : { body: out });
+    const tail = translator.end();
+    if (tail.length > 0) out = Buffer.concat([out ?? chunk, tail]);
+    const usage = translator.usage;
+    this.#finish(usage);
+    return continueWith('response_body', out === undefined ? {} : { body: out }, { dynamic_metadata: this.#usageMetadata(usage) });
+  }
+
+  #wholeBody(chunk: Buffer, last: boolean): ProcessingResponse {
+    this.#bodyChunks.push(chunk);
+    if (!last) return continueWith('response_body');
+    const body = this.#bodyChunks.length === 1 ? chunk : Buffer.concat(this.#bodyChunks);
+    this.#bodyChunks = [];
+    const provider = this.#providerKind();
+    let translated: Buffer | undefined;
+    let usage: Usage | undefined;
+    if (provider) {
+      ({ body: translated, usage } = providerFor(provider).translateResponse(this.#status, body, { clientWantsUsage: this.#clientWantsUsage }));
+    } else if (this.#status >= 400) {
+      // No provider answered: this is Envoy's own local reply (e.g. "no healthy upstream"). Keep the error shape uniform.
+      translated = normaliseErrorBody(this.#status, body);
+    }
+    this.#finish(usage);
+    const metadata = { dynamic_metadata: this.#usageMetadata(usage) };
+    if (translated === undefined) return continueWith('response_body', {}, metadata);
+    // BUFFERED with header mode SEND: Envoy keeps content-length and rejects a mismatch, so set it.
+    const headers = { set: { 'content-length': String(translated.length), 'content-type': 'application/json' } };
+    return continueWith('response_body', { headers, body: translated }, metadata);
+  }
+
+  #usageMetadata(usage: Usage | undefined) {
+    return dynamicMetadata(METADATA_NAMESPACE, {
+      prompt_tokens: usage?.promptTokens,
+      completion_tokens: usage?.completionTokens,
+      total_tokens: usage?.totalTokens,
+      cached_prompt_tokens: usage?.cachedPromptTokens,
+      reasoning_tokens: usage?.reasoningTokens,
+    });
+  }
+
+  #finish(usage: Usage | undefined): void {
+    this.#state = 'done';
+    const backend = this.#backend ?? 'none';
+    metrics.requests.inc({ model: this.#model, backend, status_class: statusClass(this.#status) });
+    if (usage) {
+      metrics.tokens.inc({ model: this.#model, backend, kind: 'prompt' }, usage.promptTokens);
+      metrics.tokens.inc({ model: this.#model, backend, kind: 'completion' }, usage.completionTokens);
+      if (usage.cachedPromptTokens) metrics.tokens.inc({ model: this.#model, backend, kind: 'cached_prompt' }, usage.cachedPromptTokens);
+      if (usage.reasoningTokens) metrics.tokens.inc({ model: this.#model, backend, kind: 'reasoning' }, usage.reasoningTokens);
+    }
+  }
+}
+

@@ -1,0 +1,131 @@
+// The ExternalProcessor gRPC server. One handler per Process stream; the stage is chosen by the gRPC initial
+// metadata Envoy's grpc_service sets, so one server (and one port or socket) serves both filter instances.
+import { rmSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import type { ConfigStore } from '../config/store.js';
+import type { ProcessingRequest__Output } from '../generated/envoy/service/ext_proc/v3/ProcessingRequest.js';
+import type { ProcessingResponse } from '../generated/envoy/service/ext_proc/v3/ProcessingResponse.js';
+import { externalProcessorService } from '../protos/load.js';
+import { errorMessage, log } from '../telemetry/log.js';
+import { metrics } from '../telemetry/metrics.js';
+import { STAGE_METADATA_KEY, type Stage } from './contract.js';
+import { RouterStage } from './router-stage.js';
+import type { StageHandler } from './stage.js';
+import { UpstreamStage } from './upstream-stage.js';
+
+type ProcessCall = grpc.ServerDuplexStream<ProcessingRequest__Output, ProcessingResponse>;
+
+function stageOf(call: ProcessCall): Stage {
+  const value = call.metadata.get(STAGE_METADATA_KEY)[0];
+  return value === 'upstream' ? 'upstream' : 'router';
+}
+
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | undefined)?.then === 'function';
+}
+
+export function handleProcessStream(call: ProcessCall, store: ConfigStore): void {
+  const stage = stageOf(call);
+  // The config snapshot is fixed for the life of the stream: a reload never changes a request midway.
+  const snapshot = store.current();
+  const handler: StageHandler = stage === 'router' ? new RouterStage(snapshot) : new UpstreamStage(snapshot);
+  metrics.activeStreams.inc({ stage });
+  let ended = false;
+  const end = (how: 'completed' | 'cancelled' | 'error') => {
+    if (ended) return;
+    ended = true;
+    metrics.activeStreams.dec({ stage });
+    handler.close(how);
+  };
+  const fail = (err: unknown) => {
+    log.warn('ext_proc stream failed', { stage, error: errorMessage(err) });
+    call.destroy(Object.assign(new Error(errorMessage(err)), { code: grpc.status.INTERNAL }));
+    end('error');
+  };
+
+  // Responses must leave in request order; async steps (future store calls) chain on this tail.
+  let tail: Promise<void> | undefined;
+  const respond = (message: ProcessingRequest__Output): void => {
+    if (ended) return;
+    const phase = message.request ?? 'unknown';
+    const started = process.hrtime.bigint();
+    const observe = () => metrics.messageSeconds.observe({ stage, phase }, Number(process.hrtime.bigint() - started) / 1e9);
+    let result: ProcessingResponse | Promise<ProcessingResponse>;
+    try {
+      result = handler.handle(message);
+    } catch (err) {
+      fail(err);
+      return;
+    }
+    if (!isPromise(result)) {
+      observe();
+      call.write(result);
+      return;
+    }
+    tail = result.then(
+      (response) => {
+        observe();
+        if (!ended) call.write(response);
+      },
+      (err: unknown) => fail(err),
+    );
+  };
+
+  call.on('data', (message: ProcessingRequest__Output) => {
+    if (tail) tail = tail.then(() => respond(message));
+    else respond(message);
+  });
+  call.on('end', () => {
+    const finish = () => {
+      if (!ended) call.end();
+      end('completed');
+    };
+    if (tail) void tail.then(finish);
+    else finish();
+  });
+  call.on('cancelled', () => end('cancelled'));
+  call.on('error', (err) => {
+    log.debug('ext_proc stream error', { stage, error: errorMessage(err) });
+    end('cancelled');
+  });
+}
+
+export interface ListeningServer {
+  readonly server: grpc.Server;
+  /** Port bound for the TCP address (useful when configured with port 0). */
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export async function startExtProcServer(store: ConfigStore, address: string, unixSocket?: string): Promise<ListeningServer> {
+  const server = new grpc.Server({
+    // Bodies can be large (prompts with images); Envoy's own limit applies before ours.
+    'grpc.max_receive_message_length': 64 * 1024 * 1024,
+    'grpc.max_send_message_length': 64 * 1024 * 1024,
+  });
+  server.addService(externalProcessorService(), {
+    Process: (call: ProcessCall) => handleProcessStream(call, store),
+  });
+  const bind = (target: string) =>
+    new Promise<number>((resolve, reject) =>
+      server.bindAsync(target, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+    );
+  const port = await bind(address);
+  if (unixSocket) {
+    rmSync(unixSocket, { force: true }); // a socket file left by a crashed process would block the bind
+    await bind(`unix:${unixSocket}`);
+  }
+  return {
+    server,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.tryShutdown(() => resolve());
+        // Streams of clients that vanished would hold shutdown forever.
+        setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 2000).unref();
+      }),
+  };
+}

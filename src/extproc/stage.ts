@@ -1,0 +1,14 @@
+// What the gRPC server needs from a stage: one handler per Process stream, fed Envoy's messages in order.
+import type { ProcessingRequest__Output } from '../generated/envoy/service/ext_proc/v3/ProcessingRequest.js';
+import type { ProcessingResponse } from '../generated/envoy/service/ext_proc/v3/ProcessingResponse.js';
+
+export type StreamEnd = 'completed' | 'cancelled' | 'error';
+
+export interface StageHandler {
+  /** Exactly one response per request message (ext_proc rule). May throw: the server then closes the stream with an error. */
+  handle(message: ProcessingRequest__Output): ProcessingResponse | Promise<ProcessingResponse>;
+  /** Called once when the stream ends, however it ends. */
+  close(how: StreamEnd): void;
+}
+
+export type Phase = NonNullable<ProcessingRequest__Output['request']>;

@@ -1,0 +1,91 @@
+// Upstream stage: once per attempt, after Envoy picked the endpoint. Stateless across requests: the backend comes
+// from the endpoint's metadata (an ext_proc attribute) and the unified body from Envoy's buffer, so any replica
+// can serve any attempt. Rewrites path, credentials and body into the chosen provider's format.
+import type { ConfigSnapshot } from '../config/store.js';
+import type { ResolvedBackend } from '../config/topology.js';
+import type { ProcessingRequest__Output } from '../generated/envoy/service/ext_proc/v3/ProcessingRequest.js';
+import type { ProcessingResponse } from '../generated/envoy/service/ext_proc/v3/ProcessingResponse.js';
+import type { HttpBody__Output } from '../generated/envoy/service/ext_proc/v3/HttpBody.js';
+import { providerFor } from '../providers/registry.js';
+import { parseChatRequest } from '../unified/chat-request.js';
+import { log } from '../telemetry/log.js';
+import { metrics } from '../telemetry/metrics.js';
+import { BACKEND_ATTRIBUTE, BACKEND_HEADER, EXT_PROC_FILTER_NAME, ROUTE_HEADER } from './contract.js';
+import { continueWith, stringAttribute } from './messages.js';
+import type { StageHandler, StreamEnd } from './stage.js';
+
+/** Client credentials (virtual keys) must never travel to a provider. */
+const CLIENT_CREDENTIAL_HEADERS = ['authorization', 'api-key', 'x-api-key', 'x-goog-api-key'];
+
+/**
+ * Envoy ≤ 1.37 cannot send an immediate response from an upstream filter, so a failure here closes the gRPC
+ * stream with an error: Envoy answers 500 and the router stage turns that into an OpenAI-shaped error.
+ */
+export class UpstreamStageError extends Error {}
+
+export class UpstreamStage implements StageHandler {
+  #backend: ResolvedBackend | undefined;
+  #bodyChunks: Buffer[] = [];
+  #done = false;
+
+  constructor(private readonly snapshot: ConfigSnapshot) {}
+
+  handle(message: ProcessingRequest__Output): ProcessingResponse {
+    switch (message.request) {
+      case 'request_headers': {
+        const name = stringAttribute(message.attributes, EXT_PROC_FILTER_NAME, BACKEND_ATTRIBUTE);
+        if (name === undefined) throw new UpstreamStageError(`attribute ${BACKEND_ATTRIBUTE} missing: check request_attributes and endpoint metadata`);
+        const backend = this.snapshot.topology.backends.get(name);
+        if (!backend) throw new UpstreamStageError(`endpoint names backend '${name}', which the config does not define`);
+        if (backend.disabledReason) throw new UpstreamStageError(`backend '${name}' is disabled: ${backend.disabledReason}`);
+        this.#backend = backend;
+        if (message.request_headers?.end_of_stream) throw new UpstreamStageError('request has no body');
+        // Headers are held by Envoy until the buffered body is answered; all rewrites happen there.
+        return continueWith('request_headers');
+      }
+      case 'request_body':
+        return this.#onRequestBody(message.request_body);
+      case 'response_headers':
+        this.#done = true;
+        return continueWith('response_headers', { headers: { set: { [BACKEND_HEADER]: this.#backend?.name ?? 'unknown' } } });
+      case 'response_body':
+        return continueWith('response_body');
+      case 'request_trailers':
+        return { request_trailers: {} };
+      case 'response_trailers':
+        return { response_trailers: {} };
+      default:
+        throw new UpstreamStageError(`unexpected ext_proc message ${String(message.request)}`);
+    }
+  }
+
+  #onRequestBody(message: HttpBody__Output | undefined): ProcessingResponse {
+    this.#bodyChunks.push(message?.body ?? Buffer.alloc(0));
+    if (!message?.end_of_stream) return continueWith('request_body');
+    const backend = this.#backend;
+    if (!backend) throw new UpstreamStageError('request body before request headers');
+    const request = parseChatRequest(this.#bodyChunks.length === 1 ? this.#bodyChunks[0]! : Buffer.concat(this.#bodyChunks));
+    this.#bodyChunks = [];
+    const route = this.snapshot.topology.routes.get(request.model);
+    const endpoint = route?.endpoints.find((e) => e.backend.name === backend.name);
+    if (!endpoint) throw new UpstreamStageError(`backend '${backend.name}' does not serve model '${request.model}'`);
+
+    const upstream = providerFor(backend.provider).buildRequest(request, { backend, upstreamModel: endpoint.upstreamModel });
+    metrics.upstreamAttempts.inc({ backend: backend.name });
+    const remove = [ROUTE_HEADER, ...CLIENT_CREDENTIAL_HEADERS.filter((h) => !(h in upstream.headers))];
+    return continueWith('request_body', {
+      headers: {
+        set: { ...upstream.headers, ':path': upstream.path, 'content-length': String(upstream.body.length) },
+        remove,
+      },
+      body: upstream.body,
+    });
+  }
+
+  close(how: StreamEnd): void {
+    if (!this.#done) {
+      metrics.streamFailures.inc({ stage: 'upstream', reason: how });
+      log.debug('upstream stream ended early', { backend: this.#backend?.name, how });
+    }
+  }
+}

@@ -1,0 +1,95 @@
+// Starts the whole service: ext_proc gRPC, admin HTTP and (for development) the local data plane, all reading
+// one ConfigStore so a reload reaches every part at once.
+import { startAdminServer, type AdminServer } from './admin/server.js';
+import { ConfigStore } from './config/store.js';
+import type { ServiceConfig } from './config/schema.js';
+import type { Environment } from './config/topology.js';
+import { startDataPlane } from './dataplane/server.js';
+import { startExtProcServer, type ListeningServer } from './extproc/server.js';
+import { log, setLogLevel } from './telemetry/log.js';
+import { metrics } from './telemetry/metrics.js';
+import { splitHostPort } from './util/address.js';
+
+export interface RunningService {
+  readonly store: ConfigStore;
+  readonly extprocPort: number;
+  readonly adminPort: number | undefined;
+  readonly dataPlanePort: number | undefined;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly configFile: string;
+  readonly config: ServiceConfig;
+  readonly env?: Environment;
+  /** Reload on file change and SIGHUP (the CLI turns this on; tests usually call store.reload()). */
+  readonly watch?: boolean;
+}
+
+export async function startService(options: StartOptions): Promise<RunningService> {
+  const store = new ConfigStore(options.configFile, options.config, options.env ?? process.env);
+  const { config } = store.current();
+  setLogLevel(config.logging.level);
+  metrics.configGeneration.set(1);
+  store.on('reload', (outcome: { ok: boolean; generation?: number }) => {
+    metrics.configReloads.inc({ result: outcome.ok ? 'applied' : 'rejected' });
+    if (outcome.ok && outcome.generation !== undefined) {
+      metrics.configGeneration.set(outcome.generation);
+      setLogLevel(store.current().config.logging.level);
+    }
+  });
+
+  const closers: Array<() => Promise<void>> = [];
+  let extproc: ListeningServer | undefined;
+  let admin: AdminServer | undefined;
+  let dataPlanePort: number | undefined;
+  let draining = false;
+  try {
+    extproc = await startExtProcServer(store, config.extproc.address, config.extproc.unixSocket);
+    closers.push(extproc.close);
+    const extprocTarget = `${splitHostPort(config.extproc.address).host}:${extproc.port}`;
+
+    if (config.dataPlane.enabled) {
+      const { host, port } = splitHostPort(config.dataPlane.address);
+      const dataPlane = await startDataPlane({
+        host,
+        port,
+        extprocTarget,
+        topology: () => store.current().topology,
+        settings: () => store.current().config.dataPlane,
+      });
+      dataPlanePort = dataPlane.port;
+      closers.push(dataPlane.close);
+    }
+
+    if (config.admin.enabled) {
+      const { host, port } = splitHostPort(config.admin.address);
+      admin = await startAdminServer({ host, port, notReadyReasons: () => (draining ? ['shutting down'] : []) });
+      closers.push(admin.close);
+    }
+  } catch (err) {
+    await Promise.all(closers.map((close) => close()));
+    throw err;
+  }
+  if (options.watch) store.watch();
+
+  log.info('llm-extproc started', {
+    extproc: config.extproc.address.replace(/:0$/, `:${extproc.port}`),
+    unixSocket: config.extproc.unixSocket,
+    admin: admin ? `${splitHostPort(config.admin.address).host}:${admin.port}` : 'disabled',
+    dataPlane: dataPlanePort === undefined ? 'disabled' : `${splitHostPort(config.dataPlane.address).host}:${dataPlanePort}`,
+    backends: [...store.current().topology.backends.values()].map((b) => ({ name: b.name, enabled: !b.disabledReason, reason: b.disabledReason })),
+  });
+
+  return {
+    store,
+    extprocPort: extproc.port,
+    adminPort: admin?.port,
+    dataPlanePort,
+    close: async () => {
+      draining = true;
+      store.close();
+      await Promise.all(closers.reverse().map((close) => close()));
+    },
+  };
+}

@@ -1,0 +1,67 @@
+// Prometheus metrics. One registry per process; label values are bounded (config names, status classes),
+// never request data or secrets.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export const registry = new Registry();
+collectDefaultMetrics({ register: registry, prefix: 'llm_extproc_' });
+
+export const metrics = {
+  requests: new Counter({
+    name: 'llm_extproc_requests_total',
+    help: 'Client requests finished by the router stage, by client model, backend and status class.',
+    labelNames: ['model', 'backend', 'status_class'] as const,
+    registers: [registry],
+  }),
+  localErrors: new Counter({
+    name: 'llm_extproc_errors_total',
+    help: 'Errors the service answered itself (immediate responses), by error code.',
+    labelNames: ['code'] as const,
+    registers: [registry],
+  }),
+  streamFailures: new Counter({
+    name: 'llm_extproc_stream_failures_total',
+    help: 'ext_proc streams that failed or were cancelled before completing, by stage and reason.',
+    labelNames: ['stage', 'reason'] as const,
+    registers: [registry],
+  }),
+  activeStreams: new Gauge({
+    name: 'llm_extproc_active_streams',
+    help: 'Open ext_proc Process streams by stage.',
+    labelNames: ['stage'] as const,
+    registers: [registry],
+  }),
+  messageSeconds: new Histogram({
+    name: 'llm_extproc_message_processing_seconds',
+    help: 'Time the service spends on one ext_proc message, by stage and phase.',
+    labelNames: ['stage', 'phase'] as const,
+    buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25],
+    registers: [registry],
+  }),
+  tokens: new Counter({
+    name: 'llm_extproc_tokens_total',
+    help: 'Provider-reported tokens by client model, backend and kind (prompt, completion, cached_prompt, reasoning).',
+    labelNames: ['model', 'backend', 'kind'] as const,
+    registers: [registry],
+  }),
+  upstreamAttempts: new Counter({
+    name: 'llm_extproc_upstream_attempts_total',
+    help: 'Upstream attempts rewritten by the upstream stage, by backend.',
+    labelNames: ['backend'] as const,
+    registers: [registry],
+  }),
+  configReloads: new Counter({
+    name: 'llm_extproc_config_reloads_total',
+    help: 'Config reloads by result (applied, rejected).',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  }),
+  configGeneration: new Gauge({
+    name: 'llm_extproc_config_generation',
+    help: 'Generation number of the running config (1 at start, +1 per applied reload).',
+    registers: [registry],
+  }),
+};
+
+export function statusClass(status: number): string {
+  return `${Math.floor(status / 100)}xx`;
+}

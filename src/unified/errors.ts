@@ -1,0 +1,63 @@
+// Errors the service itself produces, in OpenAI's shape: {"error":{"message","type","param","code"}}.
+// Each kind fixes its status so callers cannot pair a message with the wrong code.
+
+export type UnifiedErrorKind =
+  | 'invalid_json'
+  | 'invalid_request'
+  | 'unknown_endpoint'
+  | 'model_not_found'
+  | 'request_too_large'
+  | 'no_backend'
+  | 'upstream_error'
+  | 'internal';
+
+interface KindSpec {
+  readonly status: number;
+  readonly type: string;
+  readonly code: string;
+}
+
+const KINDS: Record<UnifiedErrorKind, KindSpec> = {
+  invalid_json: { status: 400, type: 'invalid_request_error', code: 'invalid_json' },
+  invalid_request: { status: 400, type: 'invalid_request_error', code: 'invalid_value' },
+  unknown_endpoint: { status: 404, type: 'invalid_request_error', code: 'unknown_url' },
+  model_not_found: { status: 404, type: 'invalid_request_error', code: 'model_not_found' },
+  request_too_large: { status: 413, type: 'invalid_request_error', code: 'request_too_large' },
+  no_backend: { status: 503, type: 'server_error', code: 'no_backend_available' },
+  upstream_error: { status: 502, type: 'server_error', code: 'upstream_error' },
+  internal: { status: 500, type: 'server_error', code: 'internal_error' },
+};
+
+export interface OpenAIErrorBody {
+  error: { message: string; type: string; param: string | null; code: string | null };
+}
+
+export class UnifiedError extends Error {
+  readonly status: number;
+  readonly type: string;
+  readonly code: string;
+
+  constructor(
+    readonly kind: UnifiedErrorKind,
+    message: string,
+    readonly param: string | null = null,
+    status?: number,
+  ) {
+    super(message);
+    const spec = KINDS[kind];
+    this.status = status ?? spec.status;
+    this.type = spec.type;
+    this.code = spec.code;
+  }
+
+  toBody(requestId: string | undefined): OpenAIErrorBody {
+    const suffix = requestId ? ` (request id: ${requestId})` : '';
+    return { error: { message: this.message + suffix, type: this.type, param: this.param, code: this.code } };
+  }
+}
+
+/** Anything thrown that is not a UnifiedError is an internal error; its message stays in the logs only. */
+export function asUnifiedError(err: unknown): UnifiedError {
+  if (err instanceof UnifiedError) return err;
+  return new UnifiedError('internal', 'The gateway failed to process this request.');
+}

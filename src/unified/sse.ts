@@ -1,0 +1,84 @@
+// Server-sent events, byte-exact. Envoy hands us response chunks with arbitrary boundaries, so the decoder keeps
+// the incomplete tail and yields only whole events, each with its raw bytes for zero-copy passthrough.
+
+export interface SseEvent {
+  /** The event's bytes including its blank-line terminator, exactly as received. */
+  readonly raw: Buffer;
+  /** `event:` field, if any. */
+  readonly event: string | undefined;
+  /** `data:` lines joined with "\n" (SSE rules); empty string when the event has no data. */
+  readonly data: string;
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+/** Index just past the blank line that ends the first event in buf[from..], or -1. Handles \n\n, \r\n\r\n, \r\r. */
+function findEventEnd(buf: Buffer, from: number): number {
+  for (let i = from; i < buf.length; i++) {
+    const c = buf[i];
+    if (c === LF) {
+      if (buf[i + 1] === LF) return i + 2;
+      if (buf[i + 1] === CR && buf[i + 2] === LF) return i + 3;
+    } else if (c === CR) {
+      if (buf[i + 1] === LF) {
+        if (buf[i + 2] === CR && buf[i + 3] === LF) return i + 4;
+        if (buf[i + 2] === LF) return i + 3;
+      } else if (buf[i + 1] === CR) {
+        return i + 2;
+      }
+    }
+  }
+  return -1;
+}
+
+export function parseSseEvent(raw: Buffer): SseEvent {
+  let event: string | undefined;
+  const data: string[] = [];
+  for (const line of raw.toString('utf8').split(/\r\n|\r|\n/)) {
+    if (line === '' || line.startsWith(':')) continue;
+    const colon = line.indexOf(':');
+    const field = colon === -1 ? line : line.slice(0, colon);
+    let value = colon === -1 ? '' : line.slice(colon + 1);
+    if (value.startsWith(' ')) value = value.slice(1);
+    if (field === 'data') data.push(value);
+    else if (field === 'event') event = value;
+  }
+  return { raw, event, data: data.join('\n') };
+}
+
+export class SseDecoder {
+  #pending: Buffer = Buffer.alloc(0);
+
+  /** Feeds one chunk; returns the events it completed. */
+  push(chunk: Buffer): SseEvent[] {
+    const buf = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
+    const events: SseEvent[] = [];
+    // Resume the terminator search a few bytes before the old tail so a terminator split across chunks is found.
+    let start = 0;
+    let end = findEventEnd(buf, Math.max(0, this.#pending.length - 3));
+    while (end !== -1) {
+      events.push(parseSseEvent(buf.subarray(start, end)));
+      start = end;
+      end = findEventEnd(buf, start);
+    }
+    this.#pending = start === buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(start));
+    return events;
+  }
+
+  /** Bytes of an event not yet terminated. */
+  get pendingBytes(): number {
+    return this.#pending.length;
+  }
+
+  /** Ends the stream: returns any unterminated tail (a server that closes without a blank line). */
+  end(): Buffer {
+    const rest = this.#pending;
+    this.#pending = Buffer.alloc(0);
+    return rest;
+  }
+}
+
+export function encodeSseData(data: string): string {
+  return `data: ${data}\n\n`;
+}
