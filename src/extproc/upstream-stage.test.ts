@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { snapshotFromYaml, TWO_BACKENDS_YAML } from '../testing/config.js';
+import { BACKEND_HEADER, ROUTE_HEADER } from './contract.js';
+import { UpstreamStage, UpstreamStageError } from './upstream-stage.js';
+import { CHAT_HEADERS, common, requestBody, requestHeaders, responseHeaders, setHeaders } from './testing.js';
+
+const snapshot = snapshotFromYaml(TWO_BACKENDS_YAML, { PRIMARY_KEY: 'sk-primary' });
+const CHAT = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+const CLIENT = { ...CHAT_HEADERS, authorization: 'Bearer virtual-key', [ROUTE_HEADER]: 'llm.gpt-4o-mini' };
+
+test('the attempt is rewritten for the endpoint’s backend: path, key, model, content-length', () => {
+  const stage = new UpstreamStage(snapshot);
+  assert.ok(stage.handle(requestHeaders(CLIENT, false, 'primary')).request_headers);
+  const response = stage.handle(requestBody(CHAT));
+  const headers = setHeaders(response);
+  const body = Buffer.from(common(response)?.body_mutation?.body as Buffer);
+  assert.equal(headers[':path'], '/v1/chat/completions');
+  assert.equal(headers.authorization, 'Bearer sk-primary');
+  assert.equal(headers['content-length'], String(body.length));
+  assert.equal(JSON.parse(body.toString()).model, 'gpt-4o-mini');
+  assert.ok(common(response)?.header_mutation?.remove_headers?.includes(ROUTE_HEADER));
+});
+
+test('a key-less backend gets the mapped model and the client’s credential removed', () => {
+  const stage = new UpstreamStage(snapshot);
+  stage.handle(requestHeaders(CLIENT, false, 'local'));
+  const response = stage.handle(requestBody(CHAT));
+  assert.equal(JSON.parse(Buffer.from(common(response)?.body_mutation?.body as Buffer).toString()).model, 'llama-3-8b');
+  assert.equal(setHeaders(response).authorization, undefined);
+  assert.ok(common(response)?.header_mutation?.remove_headers?.includes('authorization'));
+});
+
+test('the response is tagged with the backend for the router stage', () => {
+  const stage = new UpstreamStage(snapshot);
+  stage.handle(requestHeaders(CLIENT, false, 'primary'));
+  stage.handle(requestBody(CHAT));
+  assert.equal(setHeaders(stage.handle(responseHeaders({ ':status': '200' })))[BACKEND_HEADER], 'primary');
+});
+
+test('missing endpoint metadata, unknown or disabled backends fail the stream', () => {
+  assert.throws(() => new UpstreamStage(snapshot).handle(requestHeaders(CLIENT)), UpstreamStageError);
+  assert.throws(() => new UpstreamStage(snapshot).handle(requestHeaders(CLIENT, false, 'ghost')), /does not define/);
+  const noKey = snapshotFromYaml(TWO_BACKENDS_YAML, {});
+  assert.throws(() => new UpstreamStage(noKey).handle(requestHeaders(CLIENT, false, 'primary')), /PRIMARY_KEY is not set/);
+});
+
+test('a backend that does not serve the requested model fails the stream', () => {
+  const stage = new UpstreamStage(snapshot);
+  stage.handle(requestHeaders(CLIENT, false, 'local'));
+  assert.throws(() => stage.handle(requestBody(JSON.stringify({ model: 'keyed-only', messages: [{ role: 'user', content: 'x' }] }))), /does not serve/);
+});
