@@ -1,0 +1,29 @@
+# syntax=docker/dockerfile:1
+# Build stage: compile TypeScript (and generate proto types) with dev dependencies.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci
+COPY tsconfig.json ./
+COPY scripts ./scripts
+COPY src ./src
+COPY bench ./bench
+COPY test ./test
+RUN npm run build
+
+# Runtime stage: production dependencies and compiled JS only, as a non-root user.
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev && npm cache clean --force
+COPY --from=build /app/dist ./dist
+# The default config is read from src/config at run time (see src/config/load.ts).
+COPY src/config/default-config.yaml ./src/config/default-config.yaml
+COPY deploy/container-config.yaml /etc/llm-extproc/config.yaml
+USER node
+EXPOSE 50051 9090
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:9090/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+ENTRYPOINT ["node", "dist/src/cli/main.js"]
+CMD ["start", "--config", "/etc/llm-extproc/config.yaml"]

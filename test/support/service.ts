@@ -1,0 +1,30 @@
+// Starts the real service (ext_proc + local data plane + admin) on free loopback ports from a YAML config.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseConfig, formatProblems } from '../../src/config/load.js';
+import type { Environment } from '../../src/config/topology.js';
+import { startService, type RunningService } from '../../src/service.js';
+
+export const LOOPBACK_LISTENERS = `
+extproc: { address: 127.0.0.1:0 }
+admin: { address: 127.0.0.1:0 }
+dataPlane: { address: 127.0.0.1:0 }
+logging: { level: error }
+`;
+
+export async function startTestService(yaml: string, env: Environment): Promise<RunningService & { configFile: string; baseUrl: string; adminUrl: string }> {
+  const text = LOOPBACK_LISTENERS + yaml;
+  const result = parseConfig(text);
+  if (!result.ok) throw new Error(formatProblems('test config', result.problems));
+  const configFile = path.join(mkdtempSync(path.join(tmpdir(), 'llm-extproc-e2e-')), 'config.yaml');
+  writeFileSync(configFile, text);
+  const service = await startService({ configFile, config: result.config, env });
+  return {
+    ...service,
+    close: service.close,
+    configFile,
+    baseUrl: `http://127.0.0.1:${service.dataPlanePort}/v1`,
+    adminUrl: `http://127.0.0.1:${service.adminPort}`,
+  };
+}
