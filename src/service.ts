@@ -47,7 +47,9 @@ export async function startService(options: StartOptions): Promise<RunningServic
   try {
     extproc = await startExtProcServer(store, config.extproc.address, config.extproc.unixSocket);
     closers.push(extproc.close);
-    const extprocTarget = `${splitHostPort(config.extproc.address).host}:${extproc.port}`;
+    // The data plane dials the port actually bound (the config may say :0); a wildcard address is reached on loopback.
+    const extprocHost = splitHostPort(config.extproc.address).host;
+    const extprocTarget = `${extprocHost === '0.0.0.0' || extprocHost === '::' ? '127.0.0.1' : extprocHost}:${extproc.port}`;
 
     if (config.dataPlane.enabled) {
       const { host, port } = splitHostPort(config.dataPlane.address);
@@ -73,11 +75,12 @@ export async function startService(options: StartOptions): Promise<RunningServic
   }
   if (options.watch) store.watch();
 
+  const bound = (address: string, port: number) => `${splitHostPort(address).host}:${port}`;
   log.info('llm-extproc started', {
-    extproc: config.extproc.address.replace(/:0$/, `:${extproc.port}`),
+    extproc: bound(config.extproc.address, extproc.port),
     unixSocket: config.extproc.unixSocket,
-    admin: admin ? `${splitHostPort(config.admin.address).host}:${admin.port}` : 'disabled',
-    dataPlane: dataPlanePort === undefined ? 'disabled' : `${splitHostPort(config.dataPlane.address).host}:${dataPlanePort}`,
+    admin: admin ? bound(config.admin.address, admin.port) : 'disabled',
+    dataPlane: dataPlanePort === undefined ? 'disabled' : bound(config.dataPlane.address, dataPlanePort),
     backends: [...store.current().topology.backends.values()].map((b) => ({ name: b.name, enabled: !b.disabledReason, reason: b.disabledReason })),
   });
 
