@@ -23,5 +23,11 @@ export const EXT_PROC_FILTER_NAME = 'envoy.filters.http.ext_proc';
 /** The CEL expression in the upstream filter's request_attributes that yields the chosen endpoint's backend. */
 export const BACKEND_ATTRIBUTE = `xds.upstream_host_metadata.filter_metadata['${METADATA_NAMESPACE}']['${ENDPOINT_BACKEND_KEY}']`;
 
+/**
+ * Fallback for meshes that own endpoint metadata (Istio writes its own): the backend named in the cluster's
+ * metadata, for clusters that hold one backend each.
+ */
+export const CLUSTER_BACKEND_ATTRIBUTE = `xds.cluster_metadata.filter_metadata['${METADATA_NAMESPACE}']['${ENDPOINT_BACKEND_KEY}']`;
+
 /** Envoy's request id header; errors and logs carry it. */
 export const REQUEST_ID_HEADER = 'x-request-id';

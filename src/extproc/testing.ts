@@ -8,13 +8,18 @@ function headerMap(headers: Record<string, string>) {
   return { headers: Object.entries(headers).map(([key, value]) => ({ key, value: '', raw_value: Buffer.from(value) })) };
 }
 
-export function requestHeaders(headers: Record<string, string>, endOfStream = false, backend?: string): ProcessingRequest__Output {
+export function requestHeaders(
+  headers: Record<string, string>,
+  endOfStream = false,
+  backend?: string,
+  attribute: string = BACKEND_ATTRIBUTE,
+): ProcessingRequest__Output {
   const message: ProcessingRequest__Output = {
     request: 'request_headers',
     request_headers: { headers: headerMap(headers), end_of_stream: endOfStream },
   } as ProcessingRequest__Output;
   if (backend !== undefined) {
-    message.attributes = { [EXT_PROC_FILTER_NAME]: { fields: { [BACKEND_ATTRIBUTE]: { stringValue: backend, kind: 'stringValue' } } } };
+    message.attributes = { [EXT_PROC_FILTER_NAME]: { fields: { [attribute]: { stringValue: backend, kind: 'stringValue' } } } };
   }
   return message;
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { snapshotFromYaml, TWO_BACKENDS_YAML } from '../testing/config.js';
-import { BACKEND_HEADER, ROUTE_HEADER } from './contract.js';
+import { BACKEND_HEADER, CLUSTER_BACKEND_ATTRIBUTE, ROUTE_HEADER } from './contract.js';
 import { UpstreamStage, UpstreamStageError } from './upstream-stage.js';
 import { CHAT_HEADERS, common, requestBody, requestHeaders, responseHeaders, setHeaders } from './testing.js';
 
@@ -36,6 +36,13 @@ test('the response is tagged with the backend for the router stage', () => {
   stage.handle(requestHeaders(CLIENT, false, 'primary'));
   stage.handle(requestBody(CHAT));
   assert.equal(setHeaders(stage.handle(responseHeaders({ ':status': '200' })))[BACKEND_HEADER], 'primary');
+});
+
+test('under Istio the backend can come from cluster metadata instead of endpoint metadata', () => {
+  const stage = new UpstreamStage(snapshot);
+  stage.handle(requestHeaders(CLIENT, false, 'local', CLUSTER_BACKEND_ATTRIBUTE));
+  const response = stage.handle(requestBody(CHAT));
+  assert.equal(JSON.parse(Buffer.from(common(response)?.body_mutation?.body as Buffer).toString()).model, 'llama-3-8b');
 });
 
 test('missing endpoint metadata, unknown or disabled backends fail the stream', () => {

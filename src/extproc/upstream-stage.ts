@@ -10,7 +10,7 @@ import { providerFor } from '../providers/registry.js';
 import { parseChatRequest } from '../unified/chat-request.js';
 import { log } from '../telemetry/log.js';
 import { metrics } from '../telemetry/metrics.js';
-import { BACKEND_ATTRIBUTE, BACKEND_HEADER, EXT_PROC_FILTER_NAME, ROUTE_HEADER } from './contract.js';
+import { BACKEND_ATTRIBUTE, BACKEND_HEADER, CLUSTER_BACKEND_ATTRIBUTE, EXT_PROC_FILTER_NAME, ROUTE_HEADER } from './contract.js';
 import { continueWith, stringAttribute } from './messages.js';
 import type { StageHandler, StreamEnd } from './stage.js';
 
@@ -33,8 +33,10 @@ export class UpstreamStage implements StageHandler {
   handle(message: ProcessingRequest__Output): ProcessingResponse {
     switch (message.request) {
       case 'request_headers': {
-        const name = stringAttribute(message.attributes, EXT_PROC_FILTER_NAME, BACKEND_ATTRIBUTE);
-        if (name === undefined) throw new UpstreamStageError(`attribute ${BACKEND_ATTRIBUTE} missing: check request_attributes and endpoint metadata`);
+        const name =
+          stringAttribute(message.attributes, EXT_PROC_FILTER_NAME, BACKEND_ATTRIBUTE) ||
+          stringAttribute(message.attributes, EXT_PROC_FILTER_NAME, CLUSTER_BACKEND_ATTRIBUTE);
+        if (!name) throw new UpstreamStageError(`attribute ${BACKEND_ATTRIBUTE} missing: check request_attributes and endpoint metadata`);
         const backend = this.snapshot.topology.backends.get(name);
         if (!backend) throw new UpstreamStageError(`endpoint names backend '${name}', which the config does not define`);
         if (backend.disabledReason) throw new UpstreamStageError(`backend '${name}' is disabled: ${backend.disabledReason}`);
