@@ -174,15 +174,20 @@ routes:
         { signal: controller.signal },
       );
       let seen = 0;
-      await assert.rejects(async () => {
-        for await (const _chunk of stream) {
-          if (++seen === 3) controller.abort();
+      for await (const _chunk of stream) {
+        if (++seen === 3) {
+          controller.abort();
+          break;
         }
-      });
+      }
+      assert.equal(seen, 3);
       // The upstream request is torn down too, and the service keeps serving.
       const deadline = Date.now() + 5000;
       while (primary.abortedStreams === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       assert.equal(primary.abortedStreams, 1);
+      // …and the router stage saw its ext_proc stream cancelled rather than completed.
+      const metricsText = await (await fetch(`${service.adminUrl}/metrics`)).text();
+      assert.match(metricsText, /llm_extproc_stream_failures_total\{stage="router",reason="cancelled"\} [1-9]/);
     } finally {
       primary.chunkDelayMs = 0;
       primary.streamChunks = 5;
