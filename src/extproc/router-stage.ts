@@ -58,7 +58,8 @@ export class RouterStage implements StageHandler {
 
   close(how: StreamEnd): void {
     if (this.#state !== 'done') {
-      metrics.streamFailures.inc({ stage: 'router', reason: how });
+      // A clean end before the exchange finished means the exchange was abandoned (e.g. the client left).
+      metrics.streamFailures.inc({ stage: 'router', reason: how === 'ended' ? 'abandoned' : how });
       log.debug('router stream ended early', { requestId: this.#requestId, state: this.#state, how });
     }
   }

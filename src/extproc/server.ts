@@ -10,7 +10,7 @@ import { errorMessage, log } from '../telemetry/log.js';
 import { metrics } from '../telemetry/metrics.js';
 import { STAGE_METADATA_KEY, type Stage } from './contract.js';
 import { RouterStage } from './router-stage.js';
-import type { StageHandler } from './stage.js';
+import type { StageHandler, StreamEnd } from './stage.js';
 import { UpstreamStage } from './upstream-stage.js';
 
 type ProcessCall = grpc.ServerDuplexStream<ProcessingRequest__Output, ProcessingResponse>;
@@ -31,7 +31,7 @@ export function handleProcessStream(call: ProcessCall, store: ConfigStore): void
   const handler: StageHandler = stage === 'router' ? new RouterStage(snapshot) : new UpstreamStage(snapshot);
   metrics.activeStreams.inc({ stage });
   let ended = false;
-  const end = (how: 'completed' | 'cancelled' | 'error') => {
+  const end = (how: StreamEnd) => {
     if (ended) return;
     ended = true;
     metrics.activeStreams.dec({ stage });
@@ -78,7 +78,7 @@ export function handleProcessStream(call: ProcessCall, store: ConfigStore): void
   call.on('end', () => {
     const finish = () => {
       if (!ended) call.end();
-      end('completed');
+      end('ended');
     };
     if (tail) void tail.then(finish);
     else finish();

@@ -2,7 +2,12 @@
 import type { ProcessingRequest__Output } from '../generated/envoy/service/ext_proc/v3/ProcessingRequest.js';
 import type { ProcessingResponse } from '../generated/envoy/service/ext_proc/v3/ProcessingResponse.js';
 
-export type StreamEnd = 'completed' | 'cancelled' | 'error';
+/**
+ * How a Process stream ended: `ended` — Envoy half-closed it (normal after the last message, or when the
+ * downstream went away before the exchange finished); `cancelled` — reset by Envoy or the network; `error` —
+ * we failed it.
+ */
+export type StreamEnd = 'ended' | 'cancelled' | 'error';
 
 export interface StageHandler {
   /** Exactly one response per request message (ext_proc rule). May throw: the server then closes the stream with an error. */

@@ -86,7 +86,8 @@ export class UpstreamStage implements StageHandler {
 
   close(how: StreamEnd): void {
     if (!this.#done) {
-      metrics.streamFailures.inc({ stage: 'upstream', reason: how });
+      // A clean end before the exchange finished means the exchange was abandoned (e.g. the client left).
+      metrics.streamFailures.inc({ stage: 'upstream', reason: how === 'ended' ? 'abandoned' : how });
       log.debug('upstream stream ended early', { backend: this.#backend?.name, how });
     }
   }

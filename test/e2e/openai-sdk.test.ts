@@ -187,7 +187,7 @@ routes:
       assert.equal(primary.abortedStreams, 1);
       // …and the router stage saw its ext_proc stream cancelled rather than completed.
       const metricsText = await (await fetch(`${service.adminUrl}/metrics`)).text();
-      assert.match(metricsText, /llm_extproc_stream_failures_total\{stage="router",reason="cancelled"\} [1-9]/);
+      assert.match(metricsText, /llm_extproc_stream_failures_total\{stage="router",reason="(cancelled|abandoned)"\} [1-9]/);
     } finally {
       primary.chunkDelayMs = 0;
       primary.streamChunks = 5;
