@@ -39,8 +39,9 @@ export function handleProcessStream(call: ProcessCall, store: ConfigStore): void
   };
   const fail = (err: unknown) => {
     log.warn('ext_proc stream failed', { stage, error: errorMessage(err) });
-    call.destroy(Object.assign(new Error(errorMessage(err)), { code: grpc.status.INTERNAL }));
     end('error');
+    // grpc-js turns an 'error' event on a server stream into the call's final status (destroy() would not).
+    call.emit('error', { code: grpc.status.INTERNAL, details: errorMessage(err) });
   };
 
   // Responses must leave in request order; async steps (future store calls) chain on this tail.
