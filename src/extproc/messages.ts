@@ -55,9 +55,18 @@ function commonResponse(changes: CommonChanges): CommonResponse {
 
 type Phase = 'request_headers' | 'response_headers' | 'request_body' | 'response_body';
 
-export function continueWith(phase: Phase, changes: CommonChanges = {}, extra: Partial<ProcessingResponse> = {}): ProcessingResponse {
+// Most answers change nothing; sharing one immutable message per phase keeps them allocation-free.
+const UNCHANGED: Readonly<Record<Phase, ProcessingResponse>> = Object.freeze({
+  request_headers: Object.freeze({ request_headers: Object.freeze({}) }),
+  response_headers: Object.freeze({ response_headers: Object.freeze({}) }),
+  request_body: Object.freeze({ request_body: Object.freeze({}) }),
+  response_body: Object.freeze({ response_body: Object.freeze({}) }),
+});
+
+export function continueWith(phase: Phase, changes?: CommonChanges, extra?: Partial<ProcessingResponse>): ProcessingResponse {
+  if (!extra && (!changes || (!changes.headers && changes.body === undefined && !changes.clearRouteCache))) return UNCHANGED[phase];
   // HeadersResponse and BodyResponse both wrap a CommonResponse in `response`.
-  return { ...extra, [phase]: { response: commonResponse(changes) } };
+  return { ...extra, [phase]: { response: commonResponse(changes ?? {}) } };
 }
 
 export function immediateResponse(status: number, headers: Record<string, string>, body: Buffer, details: string): ProcessingResponse {

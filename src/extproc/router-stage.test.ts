@@ -92,7 +92,7 @@ test('a JSON response stays BUFFERED and reports usage in dynamic metadata', () 
   assert.equal(headers.mode_override, undefined);
   const body = stage.handle(responseBody(JSON.stringify({ choices: [], usage: { prompt_tokens: 2, completion_tokens: 3, total_tokens: 5 } }), true));
   assert.equal(common(body)?.body_mutation, undefined);
-  assert.deepEqual(metadataValues(body, METADATA_NAMESPACE), { prompt_tokens: 2, completion_tokens: 3, total_tokens: 5, cached_prompt_tokens: 0, reasoning_tokens: 0 });
+  assert.deepEqual(metadataValues(body, METADATA_NAMESPACE), { backend: 'primary', status: 200, prompt_tokens: 2, completion_tokens: 3, total_tokens: 5, cached_prompt_tokens: 0, reasoning_tokens: 0 });
 });
 
 test('an Envoy local reply (no backend tag) becomes an OpenAI error with a matching content-length', () => {

@@ -152,11 +152,10 @@ export class RouterStage implements StageHandler {
     const tagged = headers.get(BACKEND_HEADER);
     // Only names from our topology are trusted (they become metric labels and pick the translator).
     this.#backend = tagged !== undefined && this.snapshot.topology.backends.has(tagged) ? tagged : undefined;
-    const remove = tagged === undefined ? [] : [BACKEND_HEADER];
-    const metadata = { backend: this.#backend ?? 'none', status: this.#status };
+    const changes = tagged === undefined ? undefined : { headers: { remove: [BACKEND_HEADER] } };
     if (message?.end_of_stream) {
       this.#finish(undefined);
-      return continueWith('response_headers', { headers: { remove } }, { dynamic_metadata: dynamicMetadata(METADATA_NAMESPACE, metadata) });
+      return continueWith('response_headers', changes, { dynamic_metadata: this.#resultMetadata(undefined) });
     }
     this.#state = 'response_body';
     const isEventStream = (headers.get('content-type') ?? '').startsWith('text/event-stream');
@@ -164,13 +163,9 @@ export class RouterStage implements StageHandler {
     if (this.#status === 200 && isEventStream && provider) {
       this.#translator = providerFor(provider).createStreamTranslator({ clientWantsUsage: this.#clientWantsUsage });
       // Stream the body chunk by chunk instead of buffering it (requires allow_mode_override in Envoy).
-      return continueWith(
-        'response_headers',
-        { headers: { remove } },
-        { mode_override: { response_body_mode: 'STREAMED' }, dynamic_metadata: dynamicMetadata(METADATA_NAMESPACE, metadata) },
-      );
+      return continueWith('response_headers', changes, { mode_override: { response_body_mode: 'STREAMED' } });
     }
-    return continueWith('response_headers', { headers: { remove } }, { dynamic_metadata: dynamicMetadata(METADATA_NAMESPACE, metadata) });
+    return continueWith('response_headers', changes);
   }
 
   #providerKind() {
@@ -198,7 +193,7 @@ export class RouterStage implements StageHandler {
     if (tail.length > 0) out = Buffer.concat([out ?? chunk, tail]);
     const usage = translator.usage;
     this.#finish(usage);
-    return continueWith('response_body', out === undefined ? {} : { body: out }, { dynamic_metadata: this.#usageMetadata(usage) });
+    return continueWith('response_body', out === undefined ? {} : { body: out }, { dynamic_metadata: this.#resultMetadata(usage) });
   }
 
   #wholeBody(chunk: Buffer, last: boolean): ProcessingResponse {
@@ -216,15 +211,18 @@ export class RouterStage implements StageHandler {
       translated = normaliseErrorBody(this.#status, body);
     }
     this.#finish(usage);
-    const metadata = { dynamic_metadata: this.#usageMetadata(usage) };
+    const metadata = { dynamic_metadata: this.#resultMetadata(usage) };
     if (translated === undefined) return continueWith('response_body', {}, metadata);
     // BUFFERED with header mode SEND: Envoy keeps content-length and rejects a mismatch, so set it.
     const headers = { set: { 'content-length': String(translated.length), 'content-type': 'application/json' } };
     return continueWith('response_body', { headers, body: translated }, metadata);
   }
 
-  #usageMetadata(usage: Usage | undefined) {
+  /** Sent once, with the last response of the exchange: who served it and what it cost. */
+  #resultMetadata(usage: Usage | undefined) {
     return dynamicMetadata(METADATA_NAMESPACE, {
+      backend: this.#backend ?? 'none',
+      status: this.#status,
       prompt_tokens: usage?.promptTokens,
       completion_tokens: usage?.completionTokens,
       total_tokens: usage?.totalTokens,

@@ -20,6 +20,18 @@ function stageOf(call: ProcessCall): Stage {
   return value === 'upstream' ? 'upstream' : 'router';
 }
 
+// prom-client hashes label sets on every observe(); bound children per (stage, phase) avoid that per message.
+const messageTimers = new Map<string, ReturnType<typeof metrics.messageSeconds.labels>>();
+function messageTimer(stage: Stage, phase: string) {
+  const key = `${stage}/${phase}`;
+  let timer = messageTimers.get(key);
+  if (!timer) {
+    timer = metrics.messageSeconds.labels({ stage, phase });
+    messageTimers.set(key, timer);
+  }
+  return timer;
+}
+
 function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown } | undefined)?.then === 'function';
 }
@@ -50,7 +62,7 @@ export function handleProcessStream(call: ProcessCall, store: ConfigStore): void
     if (ended) return;
     const phase = message.request ?? 'unknown';
     const started = process.hrtime.bigint();
-    const observe = () => metrics.messageSeconds.observe({ stage, phase }, Number(process.hrtime.bigint() - started) / 1e9);
+    const observe = () => messageTimer(stage, phase).observe(Number(process.hrtime.bigint() - started) / 1e9);
     let result: ProcessingResponse | Promise<ProcessingResponse>;
     try {
       result = handler.handle(message);

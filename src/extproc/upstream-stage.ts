@@ -7,7 +7,7 @@ import type { ProcessingRequest__Output } from '../generated/envoy/service/ext_p
 import type { ProcessingResponse } from '../generated/envoy/service/ext_proc/v3/ProcessingResponse.js';
 import type { HttpBody__Output } from '../generated/envoy/service/ext_proc/v3/HttpBody.js';
 import { providerFor } from '../providers/registry.js';
-import { parseChatRequest } from '../unified/chat-request.js';
+import { parsePrevalidatedChatRequest } from '../unified/chat-request.js';
 import { log } from '../telemetry/log.js';
 import { metrics } from '../telemetry/metrics.js';
 import { BACKEND_ATTRIBUTE, BACKEND_HEADER, CLUSTER_BACKEND_ATTRIBUTE, EXT_PROC_FILTER_NAME, ROUTE_HEADER } from './contract.js';
@@ -66,7 +66,7 @@ export class UpstreamStage implements StageHandler {
     if (!message?.end_of_stream) return continueWith('request_body');
     const backend = this.#backend;
     if (!backend) throw new UpstreamStageError('request body before request headers');
-    const request = parseChatRequest(this.#bodyChunks.length === 1 ? this.#bodyChunks[0]! : Buffer.concat(this.#bodyChunks));
+    const request = parsePrevalidatedChatRequest(this.#bodyChunks.length === 1 ? this.#bodyChunks[0]! : Buffer.concat(this.#bodyChunks));
     this.#bodyChunks = [];
     const route = this.snapshot.topology.routes.get(request.model);
     const endpoint = route?.endpoints.find((e) => e.backend.name === backend.name);

@@ -84,9 +84,9 @@ function translateResponse(status: number, body: Buffer): TranslatedBody {
   return { body: undefined, usage: isRecord(json) ? usageFromOpenAI(json.usage) : undefined };
 }
 
-/** Cheap pre-check so only the events that can carry usage are parsed on the hot path. */
+/** Byte-level pre-check so only the events that can carry usage are decoded and parsed on the hot path. */
 function mayCarryUsage(event: SseEvent): boolean {
-  return event.data.includes('"usage":{') || event.data.includes('"usage": {');
+  return event.raw.includes('"usage":{') || event.raw.includes('"usage": {');
 }
 
 class OpenAIStreamTranslator implements StreamTranslator {

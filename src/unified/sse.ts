@@ -2,11 +2,11 @@
 // the incomplete tail and yields only whole events, each with its raw bytes for zero-copy passthrough.
 
 export interface SseEvent {
-  /** The event's bytes including its blank-line terminator, exactly as received. */
+  /** The event's bytes including its blank-line terminator, exactly as received (a view, not a copy). */
   readonly raw: Buffer;
-  /** `event:` field, if any. */
+  /** `event:` field, if any (decoded on first access). */
   readonly event: string | undefined;
-  /** `data:` lines joined with "\n" (SSE rules); empty string when the event has no data. */
+  /** `data:` lines joined with "\n" (SSE rules); empty string when the event has no data (decoded on first access). */
   readonly data: string;
 }
 
@@ -32,7 +32,7 @@ function findEventEnd(buf: Buffer, from: number): number {
   return -1;
 }
 
-export function parseSseEvent(raw: Buffer): SseEvent {
+function parseFields(raw: Buffer): { event: string | undefined; data: string } {
   let event: string | undefined;
   const data: string[] = [];
   for (const line of raw.toString('utf8').split(/\r\n|\r|\n/)) {
@@ -44,7 +44,23 @@ export function parseSseEvent(raw: Buffer): SseEvent {
     if (field === 'data') data.push(value);
     else if (field === 'event') event = value;
   }
-  return { raw, event, data: data.join('\n') };
+  return { event, data: data.join('\n') };
+}
+
+/** Fields are decoded lazily: on the hot path most events are only located and passed through. */
+class LazySseEvent implements SseEvent {
+  #fields: { event: string | undefined; data: string } | undefined;
+  constructor(readonly raw: Buffer) {}
+  get event(): string | undefined {
+    return (this.#fields ??= parseFields(this.raw)).event;
+  }
+  get data(): string {
+    return (this.#fields ??= parseFields(this.raw)).data;
+  }
+}
+
+export function parseSseEvent(raw: Buffer): SseEvent {
+  return new LazySseEvent(raw);
 }
 
 export class SseDecoder {
@@ -62,7 +78,7 @@ export class SseDecoder {
       start = end;
       end = findEventEnd(buf, start);
     }
-    this.#pending = start === buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(start));
+    this.#pending = start === buf.length ? Buffer.alloc(0) : buf.subarray(start);
     return events;
   }
 

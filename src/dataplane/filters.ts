@@ -1,0 +1,174 @@
+// The Envoy configuration the local data plane reproduces, written as data in Envoy's own YAML field names so a
+// test can compare it with envoy/envoy.yaml. The data plane derives its behaviour from these objects (see
+// `filterSpec`), so editing them here changes what it does.
+//
+// Values that come from the service config instead of being fixed (dataPlane.*):
+//   ext_proc message_timeout           ← messageTimeoutMs
+//   per_connection_buffer_limit_bytes  ← bufferLimitBytes
+//   route timeout                      ← routeTimeoutMs
+//   retry_policy.num_retries           ← numRetries
+//   retry_policy.retriable_status_codes← retriableStatusCodes
+import {
+  BACKEND_ATTRIBUTE,
+  EXT_PROC_FILTER_NAME,
+  METADATA_NAMESPACE,
+  ROUTE_HEADER,
+  STAGE_METADATA_KEY,
+  type Stage,
+} from '../extproc/contract.js';
+import { effectiveModes, type EffectiveModes, type ProcessingModeConfig } from './processing-mode.js';
+
+export const EXT_PROC_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor';
+
+/** Name of the static HTTP/2 cluster that reaches llm-extproc in envoy/envoy.yaml. */
+export const EXT_PROC_CLUSTER = 'llm-extproc';
+
+export interface ExtProcFilterConfig {
+  readonly name: typeof EXT_PROC_FILTER_NAME;
+  readonly typed_config: {
+    readonly '@type': typeof EXT_PROC_TYPE_URL;
+    readonly grpc_service: {
+      readonly envoy_grpc: { readonly cluster_name: string };
+      readonly initial_metadata: readonly { readonly key: string; readonly value: string }[];
+    };
+    readonly processing_mode: ProcessingModeConfig;
+    readonly allow_mode_override: boolean;
+    readonly failure_mode_allow: boolean;
+    readonly metadata_options: { readonly receiving_namespaces: { readonly untyped: readonly string[] } };
+    readonly request_attributes?: readonly string[];
+  };
+}
+
+/** Router-level filter in the HTTP connection manager, before envoy.filters.http.router. */
+export const ROUTER_EXT_PROC_FILTER: ExtProcFilterConfig = {
+  name: EXT_PROC_FILTER_NAME,
+  typed_config: {
+    '@type': EXT_PROC_TYPE_URL,
+    grpc_service: {
+      envoy_grpc: { cluster_name: EXT_PROC_CLUSTER },
+      initial_metadata: [{ key: STAGE_METADATA_KEY, value: 'router' }],
+    },
+    processing_mode: {
+      request_header_mode: 'SEND',
+      response_header_mode: 'SEND',
+      request_body_mode: 'BUFFERED',
+      response_body_mode: 'BUFFERED',
+      request_trailer_mode: 'SKIP',
+      response_trailer_mode: 'SKIP',
+    },
+    allow_mode_override: true,
+    failure_mode_allow: false,
+    metadata_options: { receiving_namespaces: { untyped: [METADATA_NAMESPACE] } },
+  },
+};
+
+/**
+ * Upstream filter on every LLM cluster (HttpProtocolOptions.http_filters, before envoy.filters.http.upstream_codec).
+ * One Process stream per upstream attempt, after the host is chosen.
+ */
+export const UPSTREAM_EXT_PROC_FILTER: ExtProcFilterConfig = {
+  name: EXT_PROC_FILTER_NAME,
+  typed_config: {
+    '@type': EXT_PROC_TYPE_URL,
+    grpc_service: {
+      envoy_grpc: { cluster_name: EXT_PROC_CLUSTER },
+      initial_metadata: [{ key: STAGE_METADATA_KEY, value: 'upstream' }],
+    },
+    processing_mode: {
+      request_header_mode: 'SEND',
+      response_header_mode: 'SEND',
+      request_body_mode: 'BUFFERED',
+      response_body_mode: 'NONE',
+      request_trailer_mode: 'SKIP',
+      response_trailer_mode: 'SKIP',
+    },
+    allow_mode_override: false,
+    failure_mode_allow: false,
+    metadata_options: { receiving_namespaces: { untyped: [METADATA_NAMESPACE] } },
+    request_attributes: [BACKEND_ATTRIBUTE],
+  },
+};
+
+/** The route's retry policy (num_retries and retriable_status_codes come from settings). */
+export const ROUTE_RETRY_POLICY = {
+  retry_on: 'connect-failure,reset,retriable-status-codes',
+  retry_host_predicate: [
+    {
+      name: 'envoy.retry_host_predicates.previous_hosts',
+      typed_config: { '@type': 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate' },
+    },
+  ],
+  host_selection_retry_max_attempts: 5,
+  retry_priority: {
+    name: 'envoy.retry_priorities.previous_priorities',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig',
+      update_frequency: 1,
+    },
+  },
+  retry_back_off: { base_interval: '0.025s', max_interval: '0.250s' },
+} as const;
+
+/** Back-off between retries in milliseconds (Envoy's default base 25 ms, max 10× base, full jitter). */
+export const RETRY_BACK_OFF_MS = { base: 25, max: 250 } as const;
+
+/**
+ * Load-balancing settings of each LLM cluster. healthy_panic_threshold 0 turns panic mode off, so a cluster whose
+ * endpoints are all UNHEALTHY answers 503 "no healthy upstream" instead of spraying traffic over unhealthy hosts.
+ */
+export const LLM_CLUSTER_LB = {
+  lb_policy: 'ROUND_ROBIN',
+  common_lb_config: { healthy_panic_threshold: { value: 0 } },
+  load_assignment_policy: { overprovisioning_factor: 140 },
+} as const;
+
+/** Route for one model: exact match on the routing header the router stage sets, then the model's cluster. */
+export function modelRoute(cluster: string): {
+  readonly match: { readonly prefix: '/'; readonly headers: readonly [{ readonly name: string; readonly string_match: { readonly exact: string } }] };
+  readonly route: { readonly cluster: string; readonly auto_host_rewrite: true };
+} {
+  return {
+    match: { prefix: '/', headers: [{ name: ROUTE_HEADER, string_match: { exact: cluster } }] },
+    route: { cluster, auto_host_rewrite: true },
+  };
+}
+
+/** Last route of the virtual host: answers requests that match no model. */
+export const CATCH_ALL_ROUTE = {
+  match: { prefix: '/' },
+  direct_response: { status: 404 },
+} as const;
+
+// ---------------------------------------------------------------------------------------------------------------
+// What the data plane actually runs, derived from the data above.
+
+export interface FilterSpec {
+  readonly stage: Stage;
+  /** Configured as an upstream HTTP filter (clear_route_cache ignored, immediate_response unsupported ≤ 1.37). */
+  readonly upstream: boolean;
+  readonly modes: EffectiveModes;
+  readonly allowModeOverride: boolean;
+  readonly failureModeAllow: boolean;
+  readonly receivingNamespaces: readonly string[];
+  readonly requestAttributes: readonly string[];
+  readonly initialMetadata: readonly { readonly key: string; readonly value: string }[];
+}
+
+export function filterSpec(config: ExtProcFilterConfig, upstream: boolean): FilterSpec {
+  const c = config.typed_config;
+  const stageEntry = c.grpc_service.initial_metadata.find((m) => m.key === STAGE_METADATA_KEY);
+  const stage: Stage = stageEntry?.value === 'upstream' ? 'upstream' : 'router';
+  return {
+    stage,
+    upstream,
+    modes: effectiveModes(c.processing_mode),
+    allowModeOverride: c.allow_mode_override,
+    failureModeAllow: c.failure_mode_allow,
+    receivingNamespaces: c.metadata_options.receiving_namespaces.untyped,
+    requestAttributes: c.request_attributes ?? [],
+    initialMetadata: c.grpc_service.initial_metadata,
+  };
+}
+
+export const ROUTER_FILTER_SPEC = filterSpec(ROUTER_EXT_PROC_FILTER, false);
+export const UPSTREAM_FILTER_SPEC = filterSpec(UPSTREAM_EXT_PROC_FILTER, true);

@@ -1,0 +1,477 @@
+// The local data plane: an HTTP/1.1 listener that handles each request the way Envoy's HTTP connection manager
+// does with the filter chain of envoy/envoy.yaml — router-level ext_proc stage, route table, router with the
+// upstream ext_proc stage per attempt. A development stand-in only: production is Envoy.
+import { randomUUID } from 'node:crypto';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { REQUEST_ID_HEADER, METADATA_NAMESPACE } from '../extproc/contract.js';
+import type { Topology } from '../config/topology.js';
+import type { ExternalProcessorClient } from '../generated/envoy/service/ext_proc/v3/ExternalProcessor.js';
+import { ExtProcFilter, type FilterEventLog, type FilterOutcome, type HttpMessage } from './ext-proc-filter.js';
+import { createExtProcClient, ProcessStream } from './extproc-client.js';
+import { ROUTER_FILTER_SPEC, UPSTREAM_FILTER_SPEC, type FilterSpec } from './filters.js';
+import { fromRawHeaders, getHeader, hasHeader, incomingHasBody, setHeader, toNodeHeaders, type HeaderList } from './headers.js';
+import { Interrupted, Interrupter } from './interrupt.js';
+import { LOCAL_REPLIES, localReplyHeaders, type LocalReply } from './local-reply.js';
+import { metadataToJson, type JsonObject } from './metadata.js';
+import { forward, localSource, type AttemptLogEntry, type ResponseSource } from './router.js';
+import { selectRoute } from './routing.js';
+import { UpstreamClient, UpstreamResetError } from './upstream-client.js';
+
+export interface DataPlaneSettings {
+  bufferLimitBytes: number;
+  numRetries: number;
+  retriableStatusCodes: number[];
+  messageTimeoutMs: number;
+  routeTimeoutMs: number;
+}
+
+export interface AttemptAccessLog {
+  readonly backend: string;
+  readonly host: string;
+  readonly priority: number;
+  readonly outcome: string;
+  /** Dynamic metadata the upstream stage returned for this attempt (Envoy keeps it in the upstream stream info). */
+  readonly dynamicMetadata: Record<string, JsonObject>;
+}
+
+export interface AccessLogEntry {
+  readonly startTime: string;
+  readonly requestId: string;
+  readonly method: string;
+  /** The path the client sent. */
+  readonly path: string;
+  readonly authority: string;
+  /** The cluster the request was routed to, or undefined for the catch-all direct response. */
+  readonly route: string | undefined;
+  /** 0 when the client went away before a response started. */
+  readonly responseCode: number;
+  /** %RESPONSE_CODE_DETAILS%: via_upstream, a local reply's reason, or an immediate_response's details. */
+  readonly responseCodeDetails: string;
+  readonly upstreamBackend: string | undefined;
+  readonly upstreamHost: string | undefined;
+  readonly attempts: readonly AttemptAccessLog[];
+  readonly bytesReceived: number;
+  readonly bytesSent: number;
+  readonly durationMs: number;
+  /** Dynamic metadata the router stage returned, namespace `llm-extproc` only (receiving_namespaces). */
+  readonly dynamicMetadata: Record<string, JsonObject>;
+}
+
+/** Diagnostic events (ignored mutations, retries, timeouts...), one object per event. */
+export interface DataPlaneEvent {
+  readonly event: string;
+  readonly requestId?: string;
+  readonly [field: string]: unknown;
+}
+
+export interface DataPlaneOptions {
+  host: string;
+  port: number;
+  extprocTarget: string;
+  topology: () => Topology;
+  settings: () => DataPlaneSettings;
+  /** Default: one JSON line to stdout. */
+  accessLog?: (entry: AccessLogEntry) => void;
+  /** Default: one JSON line to stderr. */
+  log?: (event: DataPlaneEvent) => void;
+  /** Random source for endpoint choice and retry back-off (tests pin it). */
+  random?: () => number;
+}
+
+export interface DataPlane {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+interface Deps {
+  readonly options: DataPlaneOptions;
+  readonly grpcClient: ExternalProcessorClient;
+  readonly upstream: UpstreamClient;
+  readonly accessLog: (entry: AccessLogEntry) => void;
+  readonly log: (event: DataPlaneEvent) => void;
+  readonly random: () => number;
+}
+
+/** Writes the response to the client and records what was written. */
+class Downstream {
+  code = 0;
+  details = '';
+  bytesSent = 0;
+  /** The data plane reset the client connection itself. */
+  resetByUs = false;
+  private started = false;
+  private declaredLength: number | undefined;
+
+  constructor(
+    private readonly res: http.ServerResponse,
+    private readonly log: FilterEventLog,
+  ) {}
+
+  get headersSent(): boolean {
+    return this.started;
+  }
+
+  local(reply: LocalReply): void {
+    this.whole(localReplyHeaders(reply), reply.body, reply.details, false);
+  }
+
+  /** Headers and a complete body. A body a processor changed gets a content-length if it has none. */
+  whole(headers: HeaderList, body: Buffer, details: string, bodyMutated: boolean): void {
+    if (bodyMutated && !hasHeader(headers, 'content-length')) setHeader(headers, 'content-length', String(body.length));
+    this.start(headers, details);
+    this.write(body);
+    this.end();
+  }
+
+  start(headers: HeaderList, details: string): void {
+    const status = Number(getHeader(headers, ':status'));
+    this.details = details;
+    const declared = getHeader(headers, 'content-length');
+    this.declaredLength = declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : undefined;
+    if (this.res.destroyed) return;
+    this.res.writeHead(status, toNodeHeaders(headers));
+    this.code = status;
+    this.started = true;
+    this.res.flushHeaders();
+  }
+
+  write(chunk: Buffer): void {
+    if (chunk.length === 0 || this.res.destroyed) return;
+    if (this.declaredLength !== undefined && this.bytesSent + chunk.length > this.declaredLength) {
+      this.log('downstream_content_length_exceeded', { declared: this.declaredLength, wouldSend: this.bytesSent + chunk.length });
+      this.reset('downstream_content_length_mismatch');
+      return;
+    }
+    this.bytesSent += chunk.length;
+    this.res.write(chunk);
+  }
+
+  end(): void {
+    if (this.res.destroyed) return;
+    if (this.declaredLength !== undefined && this.bytesSent !== this.declaredLength && this.res.req.method !== 'HEAD') {
+      this.log('downstream_content_length_short', { declared: this.declaredLength, sent: this.bytesSent });
+      this.reset('downstream_content_length_mismatch');
+      return;
+    }
+    this.res.end();
+  }
+
+  /** Envoy resets the downstream stream when it cannot finish a response it already started. */
+  reset(details: string): void {
+    if (this.resetByUs) return;
+    this.resetByUs = true;
+    this.details = details;
+    this.res.destroy();
+  }
+}
+
+async function readBody(req: http.IncomingMessage): Promise<Buffer[]> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  return chunks;
+}
+
+/** Reads the next chunk of a response body, giving up when `scope` is interrupted. */
+async function* guarded(body: AsyncIterable<Buffer>, scope: Interrupter): AsyncGenerator<Buffer> {
+  const iterator = body[Symbol.asyncIterator]();
+  for (;;) {
+    const next = await scope.guard(iterator.next());
+    if (next.done === true) return;
+    yield next.value;
+  }
+}
+
+function newFilter(deps: Deps, spec: FilterSpec, messageTimeoutMs: number, log: FilterEventLog): ExtProcFilter {
+  const stream = new ProcessStream(deps.grpcClient, spec.initialMetadata, (why) => log('ext_proc_message_ignored', { stage: spec.stage, why }));
+  return new ExtProcFilter(spec, stream, messageTimeoutMs, log);
+}
+
+/** Router-level request body: BUFFERED in one message, STREAMED chunk by chunk, NONE not at all. */
+async function processRequestBody(filter: ExtProcFilter, message: HttpMessage, chunks: readonly Buffer[]): Promise<FilterOutcome> {
+  switch (filter.bodyMode('request')) {
+    case 'BUFFERED':
+    case 'BUFFERED_PARTIAL':
+      return filter.bufferedBody('request', message);
+    case 'STREAMED': {
+      const out: Buffer[] = [];
+      for (const [i, chunk] of [...chunks, Buffer.alloc(0)].entries()) {
+        const result = await filter.streamedChunk('request', chunk, i === chunks.length);
+        if (result.kind === 'reply') return result;
+        if (result.chunk !== chunk) message.bodyMutated = true;
+        out.push(result.chunk);
+      }
+      message.body = Buffer.concat(out);
+      return { kind: 'continue' };
+    }
+    case 'NONE':
+      return { kind: 'continue' };
+  }
+}
+
+/** The router-level filter's encode path, then the client. */
+async function respond(
+  filter: ExtProcFilter,
+  source: ResponseSource,
+  settings: DataPlaneSettings,
+  client: Interrupter,
+  routeScope: Interrupter,
+  upstreamDone: () => void,
+  downstream: Downstream,
+): Promise<void> {
+  // The route timeout runs until the upstream response is complete; local replies are read from memory.
+  const bodyScope = source.fromUpstream ? routeScope : client;
+  const stopUpstream = bodyScope.onInterrupt(() => source.abort());
+  try {
+    const response: HttpMessage = { headers: source.headers, body: Buffer.alloc(0), bodyMutated: false };
+    const headersOutcome = await client.guard(filter.headers('response', response, source.endOfStream));
+    if (headersOutcome.kind === 'reply') {
+      source.abort();
+      downstream.local(headersOutcome.reply);
+      return;
+    }
+    if (filter.bodyReplaced('response') || source.endOfStream) {
+      // CONTINUE_AND_REPLACE: the upstream body is read and dropped; the replacement goes out instead.
+      for await (const chunk of guarded(source.body, bodyScope)) void chunk;
+      upstreamDone();
+      downstream.whole(response.headers, response.body, source.details, response.bodyMutated);
+      return;
+    }
+    switch (filter.bodyMode('response')) {
+      case 'BUFFERED':
+      case 'BUFFERED_PARTIAL': {
+        const chunks: Buffer[] = [];
+        let total = 0;
+        for await (const chunk of guarded(source.body, bodyScope)) {
+          total += chunk.length;
+          if (total > settings.bufferLimitBytes) {
+            source.abort();
+            upstreamDone();
+            downstream.local(LOCAL_REPLIES.responseTooLarge());
+            return;
+          }
+          chunks.push(chunk);
+        }
+        upstreamDone();
+        response.body = Buffer.concat(chunks);
+        const bodyOutcome = await client.guard(filter.bufferedBody('response', response));
+        if (bodyOutcome.kind === 'reply') {
+          downstream.local(bodyOutcome.reply);
+          return;
+        }
+        downstream.whole(response.headers, response.body, source.details, response.bodyMutated);
+        return;
+      }
+      case 'STREAMED': {
+        downstream.start(response.headers, source.details);
+        const chunks = guarded(source.body, bodyScope);
+        for (let done = false; !done; ) {
+          const next = await chunks.next();
+          done = next.done === true;
+          if (done) upstreamDone();
+          const result = await client.guard(filter.streamedChunk('response', done ? Buffer.alloc(0) : next.value ?? Buffer.alloc(0), done));
+          if (result.kind === 'reply') {
+            // An immediate response (or error) after the headers went out: Envoy can only reset the stream.
+            source.abort();
+            downstream.reset(result.reply.details);
+            return;
+          }
+          downstream.write(result.chunk);
+        }
+        downstream.end();
+        return;
+      }
+      case 'NONE': {
+        downstream.start(response.headers, source.details);
+        for await (const chunk of guarded(source.body, bodyScope)) downstream.write(chunk);
+        upstreamDone();
+        downstream.end();
+        return;
+      }
+    }
+  } finally {
+    stopUpstream();
+  }
+}
+
+async function handle(deps: Deps, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const startedAt = Date.now();
+  const settings = deps.options.settings();
+  const topology = deps.options.topology();
+  const client = new Interrupter();
+  res.on('close', () => {
+    if (!res.writableFinished) client.interrupt('downstream_remote_disconnect');
+  });
+
+  // What Envoy's HTTP/1 codec and connection manager hand to the filters.
+  const headers: HeaderList = [
+    [':authority', req.headers.host ?? ''],
+    [':path', req.url ?? '/'],
+    [':method', req.method ?? 'GET'],
+    [':scheme', 'http'],
+    ...fromRawHeaders(req.rawHeaders).filter(([name]) => name !== 'host'),
+  ];
+  let requestId = getHeader(headers, REQUEST_ID_HEADER);
+  if (requestId === undefined || requestId === '') {
+    requestId = randomUUID();
+    setHeader(headers, REQUEST_ID_HEADER, requestId);
+  }
+  const rid = requestId;
+  const log: FilterEventLog = (event, fields) => deps.log({ event, requestId: rid, ...fields });
+  const downstream = new Downstream(res, log);
+  const hasBody = incomingHasBody(req.headers);
+  const bodyRead = readBody(req);
+  bodyRead.catch(() => client.interrupt('downstream_remote_disconnect'));
+
+  const routerFilter = newFilter(deps, ROUTER_FILTER_SPEC, settings.messageTimeoutMs, log);
+  client.onInterrupt(() => routerFilter.close());
+  const routeScope = Interrupter.childOf(client);
+  let routeTimer: NodeJS.Timeout | undefined;
+  const upstreamDone = (): void => clearTimeout(routeTimer);
+
+  let routeName: string | undefined;
+  let attempts: readonly AttemptLogEntry[] = [];
+  let finalBackend: string | undefined;
+  let finalHost: string | undefined;
+  let bytesReceived = 0;
+
+  try {
+    // The route is chosen when the request headers arrive, before any filter runs.
+    let route = selectRoute(headers, topology);
+    const request: HttpMessage = { headers, body: Buffer.alloc(0), bodyMutated: false };
+    let outcome = await client.guard(routerFilter.headers('request', request, !hasBody));
+    if (outcome.kind === 'reply') {
+      downstream.local(outcome.reply);
+      return;
+    }
+    const chunks = await client.guard(bodyRead);
+    bytesReceived = chunks.reduce((n, c) => n + c.length, 0);
+    if (hasBody && !routerFilter.bodyReplaced('request')) {
+      request.body = Buffer.concat(chunks);
+      const mode = routerFilter.bodyMode('request');
+      if ((mode === 'BUFFERED' || mode === 'BUFFERED_PARTIAL') && request.body.length > settings.bufferLimitBytes) {
+        downstream.local(LOCAL_REPLIES.requestTooLarge());
+        return;
+      }
+      outcome = await client.guard(processRequestBody(routerFilter, request, chunks));
+      if (outcome.kind === 'reply') {
+        downstream.local(outcome.reply);
+        return;
+      }
+    }
+    // clear_route_cache: the router looks the route up again, against the headers as they are now.
+    if (routerFilter.takeRouteCacheCleared()) route = selectRoute(headers, deps.options.topology());
+
+    let source: ResponseSource;
+    if (route.kind === 'direct') {
+      source = localSource(LOCAL_REPLIES.directResponse(route.status, route.body));
+    } else {
+      routeName = route.route.cluster;
+      if (settings.routeTimeoutMs > 0) routeTimer = setTimeout(() => routeScope.interrupt('route_timeout'), settings.routeTimeoutMs);
+      const result = await forward(
+        {
+          settings,
+          upstream: deps.upstream,
+          openUpstreamFilter: () => newFilter(deps, UPSTREAM_FILTER_SPEC, settings.messageTimeoutMs, log),
+          random: deps.random,
+          log,
+        },
+        route.route,
+        {
+          headers,
+          body: request.body,
+          hasBody: hasBody || request.body.length > 0,
+          retriesAllowed: request.body.length <= settings.bufferLimitBytes,
+        },
+        routeScope,
+      );
+      source = result.source;
+      attempts = result.attempts;
+      finalBackend = result.endpoint?.backend.name;
+      finalHost = result.endpoint?.backend.baseUrl.host;
+      if (!source.fromUpstream) upstreamDone();
+    }
+    await respond(routerFilter, source, settings, client, routeScope, upstreamDone, downstream);
+  } catch (error) {
+    if (error instanceof Interrupted && error.reason === 'downstream_remote_disconnect') {
+      if (!downstream.resetByUs) {
+        downstream.details = 'downstream_remote_disconnect';
+        if (!downstream.headersSent) downstream.code = 0;
+      }
+    } else if (error instanceof Interrupted || error instanceof UpstreamResetError) {
+      // The router gives up after the upstream response started (route timeout, upstream reset mid-body).
+      // FilterManager::sendLocalReply: if no response headers reached the client yet (a BUFFERED router stage
+      // still holds them) a local reply goes out directly, bypassing the filters; otherwise the stream is reset.
+      const reply =
+        error instanceof Interrupted
+          ? LOCAL_REPLIES.routeTimeout()
+          : LOCAL_REPLIES.resetAfterResponseStarted('remote_reset');
+      if (error instanceof UpstreamResetError) log('upstream_reset_after_response_started', { message: error.message });
+      if (downstream.headersSent) downstream.reset(reply.details);
+      else downstream.local(reply);
+    } else {
+      log('data_plane_error', { message: error instanceof Error ? error.message : String(error) });
+      if (downstream.headersSent) downstream.reset('data_plane_error');
+      else downstream.local(LOCAL_REPLIES.extProcError(500, 'data_plane_error'));
+    }
+  } finally {
+    clearTimeout(routeTimer);
+    routerFilter.close();
+    const namespaces = metadataToJson(routerFilter.dynamicMetadata);
+    deps.accessLog({
+      startTime: new Date(startedAt).toISOString(),
+      requestId: rid,
+      method: req.method ?? '',
+      path: req.url ?? '',
+      authority: req.headers.host ?? '',
+      route: routeName,
+      responseCode: downstream.code,
+      responseCodeDetails: downstream.details,
+      upstreamBackend: finalBackend,
+      upstreamHost: finalHost,
+      attempts: attempts.map((a) => ({ backend: a.backend, host: a.host, priority: a.priority, outcome: a.outcome, dynamicMetadata: metadataToJson(a.dynamicMetadata) })),
+      bytesReceived,
+      bytesSent: downstream.bytesSent,
+      durationMs: Date.now() - startedAt,
+      dynamicMetadata: namespaces[METADATA_NAMESPACE] === undefined ? {} : { [METADATA_NAMESPACE]: namespaces[METADATA_NAMESPACE] },
+    });
+  }
+}
+
+export async function startDataPlane(options: DataPlaneOptions): Promise<DataPlane> {
+  if (UPSTREAM_FILTER_SPEC.modes.response.body !== 'NONE') {
+    throw new Error('the local data plane only reproduces an upstream ext_proc filter with response_body_mode NONE');
+  }
+  const deps: Deps = {
+    options,
+    grpcClient: createExtProcClient(options.extprocTarget),
+    upstream: new UpstreamClient(),
+    accessLog: options.accessLog ?? ((entry) => process.stdout.write(`${JSON.stringify(entry)}\n`)),
+    log: options.log ?? ((event) => process.stderr.write(`${JSON.stringify({ component: 'dataplane', ...event })}\n`)),
+    random: options.random ?? Math.random,
+  };
+  const server = http.createServer((req, res) => {
+    handle(deps, req, res).catch((error: unknown) => {
+      deps.log({ event: 'data_plane_error', message: error instanceof Error ? error.message : String(error) });
+      res.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    port,
+    close: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+      deps.grpcClient.close();
+      deps.upstream.close();
+    },
+  };
+}
