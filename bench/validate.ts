@@ -77,7 +77,6 @@ export function validateRealExchange(record: ExchangeRecord, stream: boolean): n
 
   const untag = common(rRespHeaders, 'response_headers', 'router response_headers');
   ok(untag.header_mutation?.remove_headers?.includes(BACKEND_HEADER) === true, `router response_headers: removes ${BACKEND_HEADER}`, untag.header_mutation);
-  ok(metadataField(rRespHeaders?.dynamic_metadata, 'backend')?.stringValue === BACKEND, 'router response_headers: metadata names the backend');
   if (stream) {
     ok(rRespHeaders?.mode_override?.response_body_mode === 'STREAMED', 'router response_headers: mode_override STREAMED', rRespHeaders?.mode_override);
   } else {
@@ -99,6 +98,7 @@ export function validateRealExchange(record: ExchangeRecord, stream: boolean): n
   const last = rRespBodies[rRespBodies.length - 1];
   ok(metadataField(last?.dynamic_metadata, 'total_tokens')?.numberValue === USAGE.total_tokens, 'router last response_body: usage metadata', last?.dynamic_metadata);
   ok(metadataField(last?.dynamic_metadata, 'prompt_tokens')?.numberValue === USAGE.prompt_tokens, 'router last response_body: prompt tokens');
+  ok(metadataField(last?.dynamic_metadata, 'backend')?.stringValue === BACKEND, 'router last response_body: metadata names the backend');
   return checks;
 }
 

@@ -4,7 +4,7 @@ import { startAdminServer, type AdminServer } from './admin/server.js';
 import { ConfigStore } from './config/store.js';
 import type { ServiceConfig } from './config/schema.js';
 import type { Environment } from './config/topology.js';
-import { startDataPlane } from './dataplane/server.js';
+import { startDataPlane, type AccessLogEntry } from './dataplane/server.js';
 import { startExtProcServer, type ListeningServer } from './extproc/server.js';
 import { log, setLogLevel } from './telemetry/log.js';
 import { metrics } from './telemetry/metrics.js';
@@ -24,6 +24,8 @@ export interface StartOptions {
   readonly env?: Environment;
   /** Reload on file change and SIGHUP (the CLI turns this on; tests usually call store.reload()). */
   readonly watch?: boolean;
+  /** Where the local data plane writes its access log (default: JSON lines on stdout, like Envoy's). */
+  readonly accessLog?: (entry: AccessLogEntry) => void;
 }
 
 export async function startService(options: StartOptions): Promise<RunningService> {
@@ -59,6 +61,8 @@ export async function startService(options: StartOptions): Promise<RunningServic
         extprocTarget,
         topology: () => store.current().topology,
         settings: () => store.current().config.dataPlane,
+        ...(options.accessLog ? { accessLog: options.accessLog } : {}),
+        log: ({ event, ...fields }) => log.info(`dataplane: ${event}`, fields),
       });
       dataPlanePort = dataPlane.port;
       closers.push(dataPlane.close);

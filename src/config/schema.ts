@@ -27,7 +27,10 @@ const backendSchema = z.strictObject({
   /** Header carrying the key. `authorization` sends `Bearer <key>`; any other header sends the key as is. */
   apiKeyHeader: z.string().toLowerCase().default('authorization'),
   /** Extra static headers sent upstream (never secrets: those belong in apiKeyEnv). */
-  headers: z.record(z.string(), z.string()).default({}),
+  headers: z
+    .record(z.string(), z.string())
+    .default({})
+    .transform((headers) => Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]))),
   /** Envoy priority of this backend's endpoints when a route does not say otherwise. */
   priority: z.number().int().min(0).max(127).default(0),
 });

@@ -34,6 +34,11 @@ export interface ResolvedRoute {
 export interface Topology {
   readonly backends: ReadonlyMap<string, ResolvedBackend>;
   readonly routes: ReadonlyMap<string, ResolvedRoute>;
+  /**
+   * Every header name any backend sets (credentials and static headers). Envoy hands a retry the headers the
+   * previous attempt's rewrite left, so an attempt removes the ones its own backend does not set.
+   */
+  readonly backendHeaderNames: ReadonlySet<string>;
 }
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -74,7 +79,12 @@ export function resolveTopology(config: ServiceConfig, env: Environment): Topolo
     });
     routes.set(route.model, { model: route.model, cluster: clusterNameForModel(route.model), endpoints });
   }
-  return { backends, routes };
+  const backendHeaderNames = new Set<string>();
+  for (const backend of backends.values()) {
+    backendHeaderNames.add(backend.apiKeyHeader);
+    for (const name of Object.keys(backend.headers)) backendHeaderNames.add(name.toLowerCase());
+  }
+  return { backends, routes, backendHeaderNames };
 }
 
 /** Endpoints that can serve now, i.e. whose backend is enabled. */

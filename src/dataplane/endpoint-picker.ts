@@ -79,7 +79,7 @@ function weightedChoice(candidates: readonly RouteEndpoint[], random: () => numb
 /** Chooses the endpoint for the next attempt and records it in `state`; undefined = no healthy upstream. */
 export function pickEndpoint(endpoints: readonly RouteEndpoint[], state: PickerState, random: () => number = Math.random): RouteEndpoint | undefined {
   const levels = levelsOf(endpoints);
-  const factor = LLM_CLUSTER_LB.load_assignment_policy.overprovisioning_factor;
+  const factor = LLM_CLUSTER_LB.load_assignment.policy.overprovisioning_factor;
   let loads = priorityLoads(levels, factor, state.attemptedPriorities);
   if (loads.every((l) => l === 0)) {
     // previous_priorities: when every priority with healthy hosts was tried, start over.

@@ -197,6 +197,7 @@ test('the client going away cancels both gRPC streams and the upstream request',
     const entry = await sc.accessLogEntry(0);
     assert.equal(entry.responseCode, 0);
     assert.equal(entry.responseCodeDetails, 'downstream_remote_disconnect');
+    assert.deepEqual(entry.attempts.map((a) => [a.backend, a.outcome]), [['a', 'downstream_remote_disconnect']]);
   } finally {
     await sc.close();
   }

@@ -115,11 +115,13 @@ export const RETRY_BACK_OFF_MS = { base: 25, max: 250 } as const;
 /**
  * Load-balancing settings of each LLM cluster. healthy_panic_threshold 0 turns panic mode off, so a cluster whose
  * endpoints are all UNHEALTHY answers 503 "no healthy upstream" instead of spraying traffic over unhealthy hosts.
+ * `load_assignment.policy` is where the ClusterLoadAssignment (inline, or pushed by EDS) carries the
+ * overprovisioning factor (140 is Envoy's default).
  */
 export const LLM_CLUSTER_LB = {
   lb_policy: 'ROUND_ROBIN',
   common_lb_config: { healthy_panic_threshold: { value: 0 } },
-  load_assignment_policy: { overprovisioning_factor: 140 },
+  load_assignment: { policy: { overprovisioning_factor: 140 } },
 } as const;
 
 /** Route for one model: exact match on the routing header the router stage sets, then the model's cluster. */

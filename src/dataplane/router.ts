@@ -191,9 +191,15 @@ async function attempt(
   }
 }
 
-export async function forward(deps: RouterDeps, route: ResolvedRoute, request: ForwardedRequest, scope: Interrupter): Promise<RouterResult> {
+/** Routes one request to `route`. `attempts` receives one entry per attempt as it starts (kept if this throws). */
+export async function forward(
+  deps: RouterDeps,
+  route: ResolvedRoute,
+  request: ForwardedRequest,
+  scope: Interrupter,
+  attempts: AttemptLogEntry[] = [],
+): Promise<RouterResult> {
   const picker = newPickerState();
-  const attempts: AttemptLogEntry[] = [];
   let endpoint: RouteEndpoint | undefined;
   try {
     for (let retry = 0; ; retry++) {
@@ -216,10 +222,10 @@ export async function forward(deps: RouterDeps, route: ResolvedRoute, request: F
       await scope.sleep(backOffMs(retry, deps.random));
     }
   } catch (error) {
-    if (error instanceof Interrupted && error.reason === 'route_timeout') {
+    if (error instanceof Interrupted) {
       const last = attempts[attempts.length - 1];
-      if (last !== undefined && last.outcome === '') last.outcome = 'upstream_response_timeout';
-      return { source: localSource(LOCAL_REPLIES.routeTimeout()), endpoint, attempts };
+      if (last !== undefined && last.outcome === '') last.outcome = error.reason === 'route_timeout' ? 'upstream_response_timeout' : error.reason;
+      if (error.reason === 'route_timeout') return { source: localSource(LOCAL_REPLIES.routeTimeout()), endpoint, attempts };
     }
     throw error;
   }

@@ -330,7 +330,7 @@ async function handle(deps: Deps, req: http.IncomingMessage, res: http.ServerRes
   const upstreamDone = (): void => clearTimeout(routeTimer);
 
   let routeName: string | undefined;
-  let attempts: readonly AttemptLogEntry[] = [];
+  const attempts: AttemptLogEntry[] = [];
   let finalBackend: string | undefined;
   let finalHost: string | undefined;
   let bytesReceived = 0;
@@ -384,9 +384,9 @@ async function handle(deps: Deps, req: http.IncomingMessage, res: http.ServerRes
           retriesAllowed: request.body.length <= settings.bufferLimitBytes,
         },
         routeScope,
+        attempts,
       );
       source = result.source;
-      attempts = result.attempts;
       finalBackend = result.endpoint?.backend.name;
       finalHost = result.endpoint?.backend.baseUrl.host;
       if (!source.fromUpstream) upstreamDone();

@@ -78,7 +78,7 @@ test('a connect failure is retried on the next priority', T, async () => {
   const sc = await scenario({
     script: passThrough,
     upstreams: { p1: { handler: jsonOk('p1'), priority: 1 } },
-    extraBackends: [{ name: 'p0', baseUrl: await deadUrl(), priority: 0 }],
+    extraBackends: [{ name: 'p0', baseUrl: deadUrl(), priority: 0 }],
   });
   try {
     const res = await sc.request({ body: BODY, headers: ROUTE_M });

@@ -162,8 +162,11 @@ export class RouterStage implements StageHandler {
     const provider = this.#providerKind();
     if (this.#status === 200 && isEventStream && provider) {
       this.#translator = providerFor(provider).createStreamTranslator({ clientWantsUsage: this.#clientWantsUsage });
-      // Stream the body chunk by chunk instead of buffering it (requires allow_mode_override in Envoy).
-      return continueWith('response_headers', changes, { mode_override: { response_body_mode: 'STREAMED' } });
+      // Stream the body chunk by chunk instead of buffering it (requires allow_mode_override in Envoy). Envoy
+      // strips content-length by the mode in force when headers pass, not the override, and chunks may be
+      // re-cut, so drop it here.
+      const remove = tagged === undefined ? ['content-length'] : [BACKEND_HEADER, 'content-length'];
+      return continueWith('response_headers', { headers: { remove } }, { mode_override: { response_body_mode: 'STREAMED' } });
     }
     return continueWith('response_headers', changes);
   }

@@ -31,6 +31,21 @@ test('a key-less backend gets the mapped model and the client’s credential rem
   assert.ok(common(response)?.header_mutation?.remove_headers?.includes('authorization'));
 });
 
+test('a retry on another backend removes headers the previous attempt’s backend set', () => {
+  // Envoy hands attempt 2 the header map attempt 1 rewrote: it still carries local's static header.
+  const stage = new UpstreamStage(snapshot);
+  stage.handle(requestHeaders({ ...CLIENT, 'x-local-tenant': 'team-a' }, false, 'primary'));
+  const response = stage.handle(requestBody(CHAT));
+  assert.ok(common(response)?.header_mutation?.remove_headers?.includes('x-local-tenant'));
+  assert.equal(setHeaders(response).authorization, 'Bearer sk-primary');
+});
+
+test('a backend’s static headers are sent', () => {
+  const stage = new UpstreamStage(snapshot);
+  stage.handle(requestHeaders(CLIENT, false, 'local'));
+  assert.equal(setHeaders(stage.handle(requestBody(CHAT)))['x-local-tenant'], 'team-a');
+});
+
 test('the response is tagged with the backend for the router stage', () => {
   const stage = new UpstreamStage(snapshot);
   stage.handle(requestHeaders(CLIENT, false, 'primary'));

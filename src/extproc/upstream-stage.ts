@@ -74,7 +74,12 @@ export class UpstreamStage implements StageHandler {
 
     const upstream = providerFor(backend.provider).buildRequest(request, { backend, upstreamModel: endpoint.upstreamModel });
     metrics.upstreamAttempts.inc({ backend: backend.name });
-    const remove = [ROUTE_HEADER, ...CLIENT_CREDENTIAL_HEADERS.filter((h) => !(h in upstream.headers))];
+    // Remove what must not travel: our routing header, client credentials, and headers another backend's
+    // rewrite left behind on a previous attempt (Envoy reuses the header map across retries).
+    const remove = [ROUTE_HEADER];
+    for (const name of [...CLIENT_CREDENTIAL_HEADERS, ...this.snapshot.topology.backendHeaderNames]) {
+      if (!(name in upstream.headers) && !remove.includes(name)) remove.push(name);
+    }
     return continueWith('request_body', {
       headers: {
         set: { ...upstream.headers, ':path': upstream.path, 'content-length': String(upstream.body.length) },

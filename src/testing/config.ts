@@ -26,6 +26,8 @@ backends:
     provider: openai-compatible
     baseUrl: http://127.0.0.1:8000/v1
     priority: 1
+    headers:
+      x-local-tenant: team-a
 routes:
   - model: gpt-4o-mini
     backends:

@@ -7,6 +7,7 @@ import { startTestService } from '../support/service.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 
+
 describe('OpenAI SDK through the local data plane', () => {
   let primary: MockOpenAI;
   let secondary: MockOpenAI;
@@ -48,6 +49,13 @@ routes:
     assert.equal(seen?.body.model, 'gpt-4o-mini-2024-07-18', 'the upstream gets its own model name');
     assert.equal(seen?.headers.authorization, 'Bearer sk-upstream-primary', 'the provider key replaces the client key');
     assert.equal(seen?.headers['x-llm-extproc-route'], undefined, 'internal routing headers do not leak upstream');
+    // The access log carries the dynamic metadata the router stage emitted, as Envoy's would.
+    const entry = service.accessLog.at(-1);
+    assert.deepEqual(entry?.dynamicMetadata['llm-extproc'], {
+      model: 'gpt-4o-mini', route: 'llm.gpt-4o-mini', stream: false, backend: 'primary', status: 200,
+      prompt_tokens: 12, completion_tokens: 7, total_tokens: 19, cached_prompt_tokens: 0, reasoning_tokens: 0,
+    });
+    assert.ok(!JSON.stringify(service.accessLog).includes('sk-upstream-primary'), 'no key in the access log');
   });
 
   test('a stream without include_usage delivers the text and no usage chunk', async () => {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { parseConfig, formatProblems } from '../../src/config/load.js';
 import type { Environment } from '../../src/config/topology.js';
 import { startService, type RunningService } from '../../src/service.js';
+import type { AccessLogEntry } from '../../src/dataplane/server.js';
 
 export const LOOPBACK_LISTENERS = `
 extproc: { address: 127.0.0.1:0 }
@@ -13,17 +14,21 @@ dataPlane: { address: 127.0.0.1:0 }
 logging: { level: error }
 `;
 
-export async function startTestService(yaml: string, env: Environment): Promise<RunningService & { configFile: string; baseUrl: string; adminUrl: string }> {
+export type TestService = RunningService & { configFile: string; baseUrl: string; adminUrl: string; accessLog: AccessLogEntry[] };
+
+export async function startTestService(yaml: string, env: Environment): Promise<TestService> {
   const text = LOOPBACK_LISTENERS + yaml;
   const result = parseConfig(text);
   if (!result.ok) throw new Error(formatProblems('test config', result.problems));
   const configFile = path.join(mkdtempSync(path.join(tmpdir(), 'llm-extproc-e2e-')), 'config.yaml');
   writeFileSync(configFile, text);
-  const service = await startService({ configFile, config: result.config, env });
+  const accessLog: AccessLogEntry[] = [];
+  const service = await startService({ configFile, config: result.config, env, accessLog: (entry) => accessLog.push(entry) });
   return {
     ...service,
     close: service.close,
     configFile,
+    accessLog,
     baseUrl: `http://127.0.0.1:${service.dataPlanePort}/v1`,
     adminUrl: `http://127.0.0.1:${service.adminPort}`,
   };

@@ -64,11 +64,10 @@ export async function startFakeUpstream(handler: UpstreamHandler, basePath = '')
   };
 }
 
-/** A URL on 127.0.0.1 where nothing listens (connect failure). */
-export async function deadUrl(): Promise<string> {
-  const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `http://127.0.0.1:${port}`;
+/**
+ * A URL on 127.0.0.1 where nothing listens (connect failure). Port 1 is outside the ephemeral range, so no
+ * server started with port 0 (here or in a test running in parallel) can take it, unlike a freed random port.
+ */
+export function deadUrl(): string {
+  return 'http://127.0.0.1:1';
 }
