@@ -11,14 +11,19 @@ import type { Value } from '../generated/google/protobuf/Value.js';
 import type { Struct__Output } from '../generated/google/protobuf/Struct.js';
 import type { Value__Output } from '../generated/google/protobuf/Value.js';
 
-/** Lower-cased header name → value. Envoy sends values in raw_value (bytes) since 1.27; older ones in value. */
+/** Lower-cased header name → value, for the few headers a stage reads. */
 export type Headers = Map<string, string>;
 
-export function readHeaders(map: HeaderMap__Output | undefined): Headers {
+/**
+ * Reads just the named headers (lower-case names). Envoy sends values in raw_value (bytes) since 1.27, older
+ * versions in value; decoding only what we need keeps requests with many headers cheap.
+ */
+export function readHeaders(map: HeaderMap__Output | undefined, names: readonly string[]): Headers {
   const headers: Headers = new Map();
   for (const h of map?.headers ?? []) {
-    const value = h.raw_value && h.raw_value.length > 0 ? h.raw_value.toString('utf8') : (h.value ?? '');
-    if (h.key) headers.set(h.key.toLowerCase(), value);
+    const key = h.key?.toLowerCase();
+    if (key === undefined || !names.includes(key)) continue;
+    headers.set(key, h.raw_value && h.raw_value.length > 0 ? h.raw_value.toString('utf8') : (h.value ?? ''));
   }
   return headers;
 }

@@ -20,6 +20,8 @@ import type { StageHandler, StreamEnd } from './stage.js';
 
 const CHAT_PATHS = new Set(['/v1/chat/completions', '/chat/completions']);
 const MODELS_PATHS = new Set(['/v1/models', '/models']);
+const REQUEST_HEADERS_READ = [':method', ':path', REQUEST_ID_HEADER];
+const RESPONSE_HEADERS_READ = [':status', 'content-type', BACKEND_HEADER];
 
 type State = 'request_headers' | 'request_body' | 'response_headers' | 'response_body' | 'done';
 
@@ -89,7 +91,7 @@ export class RouterStage implements StageHandler {
   }
 
   #onRequestHeaders(message: HttpHeaders__Output | undefined): ProcessingResponse {
-    const headers = readHeaders(message?.headers);
+    const headers = readHeaders(message?.headers, REQUEST_HEADERS_READ);
     this.#requestId = headers.get(REQUEST_ID_HEADER);
     const method = headers.get(':method') ?? '';
     const path = (headers.get(':path') ?? '').split('?')[0] ?? '';
@@ -147,7 +149,7 @@ export class RouterStage implements StageHandler {
   }
 
   #onResponseHeaders(message: HttpHeaders__Output | undefined): ProcessingResponse {
-    const headers = readHeaders(message?.headers);
+    const headers = readHeaders(message?.headers, RESPONSE_HEADERS_READ);
     this.#status = Number(headers.get(':status') ?? 0);
     const tagged = headers.get(BACKEND_HEADER);
     // Only names from our topology are trusted (they become metric labels and pick the translator).

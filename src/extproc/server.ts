@@ -20,18 +20,6 @@ function stageOf(call: ProcessCall): Stage {
   return value === 'upstream' ? 'upstream' : 'router';
 }
 
-// prom-client hashes label sets on every observe(); bound children per (stage, phase) avoid that per message.
-const messageTimers = new Map<string, ReturnType<typeof metrics.messageSeconds.labels>>();
-function messageTimer(stage: Stage, phase: string) {
-  const key = `${stage}/${phase}`;
-  let timer = messageTimers.get(key);
-  if (!timer) {
-    timer = metrics.messageSeconds.labels({ stage, phase });
-    messageTimers.set(key, timer);
-  }
-  return timer;
-}
-
 function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown } | undefined)?.then === 'function';
 }
@@ -43,10 +31,13 @@ export function handleProcessStream(call: ProcessCall, store: ConfigStore): void
   const handler: StageHandler = stage === 'router' ? new RouterStage(snapshot) : new UpstreamStage(snapshot);
   metrics.activeStreams.inc({ stage });
   let ended = false;
+  // Summed over the stream and observed once: per-message observations cost more than the work they measure.
+  let busyNs = 0n;
   const end = (how: StreamEnd) => {
     if (ended) return;
     ended = true;
     metrics.activeStreams.dec({ stage });
+    metrics.streamSeconds.observe({ stage }, Number(busyNs) / 1e9);
     handler.close(how);
   };
   const fail = (err: unknown) => {
@@ -60,9 +51,10 @@ export function handleProcessStream(call: ProcessCall, store: ConfigStore): void
   let tail: Promise<void> | undefined;
   const respond = (message: ProcessingRequest__Output): void => {
     if (ended) return;
-    const phase = message.request ?? 'unknown';
     const started = process.hrtime.bigint();
-    const observe = () => messageTimer(stage, phase).observe(Number(process.hrtime.bigint() - started) / 1e9);
+    const observe = () => {
+      busyNs += process.hrtime.bigint() - started;
+    };
     let result: ProcessingResponse | Promise<ProcessingResponse>;
     try {
       result = handler.handle(message);

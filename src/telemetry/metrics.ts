@@ -30,11 +30,11 @@ export const metrics = {
     labelNames: ['stage'] as const,
     registers: [registry],
   }),
-  messageSeconds: new Histogram({
-    name: 'llm_extproc_message_processing_seconds',
-    help: 'Time the service spends on one ext_proc message, by stage and phase.',
-    labelNames: ['stage', 'phase'] as const,
-    buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25],
+  streamSeconds: new Histogram({
+    name: 'llm_extproc_stream_processing_seconds',
+    help: 'Time the service spent on all messages of one ext_proc stream (its added latency), by stage.',
+    labelNames: ['stage'] as const,
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.25, 1],
     registers: [registry],
   }),
   tokens: new Counter({
