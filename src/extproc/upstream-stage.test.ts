@@ -15,11 +15,17 @@ test('the attempt is rewritten for the endpoint’s backend: path, key, model, c
   const response = stage.handle(requestBody(CHAT));
   const headers = setHeaders(response);
   const body = Buffer.from(common(response)?.body_mutation?.body as Buffer);
-  assert.equal(headers[':path'], '/v1/chat/completions');
+  assert.equal(headers[':path'], undefined, 'an unchanged path is not sent again');
   assert.equal(headers.authorization, 'Bearer sk-primary');
   assert.equal(headers['content-length'], String(body.length));
   assert.equal(JSON.parse(body.toString()).model, 'gpt-4o-mini');
   assert.ok(common(response)?.header_mutation?.remove_headers?.includes(ROUTE_HEADER));
+});
+
+test('a path that differs from the backend’s is rewritten', () => {
+  const stage = new UpstreamStage(snapshot);
+  stage.handle(requestHeaders({ ...CLIENT, ':path': '/chat/completions' }, false, 'primary'));
+  assert.equal(setHeaders(stage.handle(requestBody(CHAT)))[':path'], '/v1/chat/completions');
 });
 
 test('a key-less backend gets the mapped model and the client’s credential removed', () => {

@@ -11,11 +11,13 @@ import { parsePrevalidatedChatRequest } from '../unified/chat-request.js';
 import { log } from '../telemetry/log.js';
 import { metrics } from '../telemetry/metrics.js';
 import { BACKEND_ATTRIBUTE, BACKEND_HEADER, CLUSTER_BACKEND_ATTRIBUTE, EXT_PROC_FILTER_NAME, ROUTE_HEADER } from './contract.js';
-import { continueWith, stringAttribute } from './messages.js';
+import { continueWith, readHeaders, stringAttribute, type Headers } from './messages.js';
 import type { StageHandler, StreamEnd } from './stage.js';
 
 /** Client credentials (virtual keys) must never travel to a provider. */
 const CLIENT_CREDENTIAL_HEADERS = ['authorization', 'api-key', 'x-api-key', 'x-goog-api-key'];
+/** Headers whose current value is compared so an unchanged one is not sent again. */
+const COMPARED_HEADERS = [':path', 'content-type', 'content-length'];
 
 /**
  * Envoy ≤ 1.37 cannot send an immediate response from an upstream filter, so a failure here closes the gRPC
@@ -25,6 +27,8 @@ export class UpstreamStageError extends Error {}
 
 export class UpstreamStage implements StageHandler {
   #backend: ResolvedBackend | undefined;
+  #present: ReadonlySet<string> = new Set();
+  #current: Headers = new Map();
   #bodyChunks: Buffer[] = [];
   #done = false;
 
@@ -42,6 +46,9 @@ export class UpstreamStage implements StageHandler {
         if (backend.disabledReason) throw new UpstreamStageError(`backend '${name}' is disabled: ${backend.disabledReason}`);
         this.#backend = backend;
         if (message.request_headers?.end_of_stream) throw new UpstreamStageError('request has no body');
+        // Remember what the attempt carries so the body response only changes what differs (smaller messages).
+        this.#present = new Set((message.request_headers?.headers?.headers ?? []).map((h) => (h.key ?? '').toLowerCase()));
+        this.#current = readHeaders(message.request_headers?.headers, COMPARED_HEADERS);
         // Headers are held by Envoy until the buffered body is answered; all rewrites happen there.
         return continueWith('request_headers');
       }
@@ -76,17 +83,16 @@ export class UpstreamStage implements StageHandler {
     metrics.upstreamAttempts.inc({ backend: backend.name });
     // Remove what must not travel: our routing header, client credentials, and headers another backend's
     // rewrite left behind on a previous attempt (Envoy reuses the header map across retries).
-    const remove = [ROUTE_HEADER];
-    for (const name of [...CLIENT_CREDENTIAL_HEADERS, ...this.snapshot.topology.backendHeaderNames]) {
-      if (!(name in upstream.headers) && !remove.includes(name)) remove.push(name);
+    const remove: string[] = [];
+    for (const name of [ROUTE_HEADER, ...CLIENT_CREDENTIAL_HEADERS, ...this.snapshot.topology.backendHeaderNames]) {
+      if (this.#present.has(name) && !(name in upstream.headers) && !remove.includes(name)) remove.push(name);
     }
-    return continueWith('request_body', {
-      headers: {
-        set: { ...upstream.headers, ':path': upstream.path, 'content-length': String(upstream.body.length) },
-        remove,
-      },
-      body: upstream.body,
-    });
+    const set: Record<string, string> = {};
+    const wanted: Record<string, string> = { ...upstream.headers, ':path': upstream.path, 'content-length': String(upstream.body.length) };
+    for (const [name, value] of Object.entries(wanted)) {
+      if (this.#current.get(name) !== value) set[name] = value;
+    }
+    return continueWith('request_body', { headers: { set, remove }, body: upstream.body });
   }
 
   close(how: StreamEnd): void {
