@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { resolveTopology } from './topology.js';
 import { DEFAULT_CONFIG_PATH, formatProblems, loadConfigFile, parseConfig } from './load.js';
 
 test('the embedded default config is valid and starts every listener on loopback', () => {
@@ -38,7 +39,7 @@ test('unknown keys are errors, so typos do not silently fall back to defaults', 
 });
 
 test('a missing required field points at its parent object', () => {
-  const result = parseConfig('backends:\n  - name: a\n    provider: openai\n');
+  const result = parseConfig('backends:\n  - name: a\n    provider: openai-compatible\n');
   assert.equal(result.ok, false);
   if (result.ok) return;
   const problem = result.problems.find((p) => p.path === 'backends[0].baseUrl');
@@ -63,6 +64,14 @@ routes:
   assert.ok(messages.includes('routes[0].backends[1].backend: backend "a" listed twice'), messages.join('\n'));
   assert.ok(messages.includes('routes[1].model: duplicate route for model "m"'));
   assert.ok(messages.includes('routes[1].backends[0].backend: unknown backend "nope"'));
+});
+
+test('providers fill in their own base URL and key header', () => {
+  const result = parseConfig('backends:\n  - { name: a, provider: openai, apiKeyEnv: K }\n');
+  assert.ok(result.ok);
+  const backend = resolveTopology(result.config, { K: 'x' }).backends.get('a');
+  assert.equal(backend?.baseUrl.href, 'https://api.openai.com/v1');
+  assert.equal(backend?.apiKeyHeader, 'authorization');
 });
 
 test('YAML syntax errors carry a line number', () => {

@@ -1,4 +1,4 @@
-// The resolved view of a config: which backends are usable (their key variables are set) and, per client model,
+// The resolved view of a config: which backends are usable (their credentials are set) and, per client model,
 // the endpoints Envoy balances over. Pure: config + environment in, topology out. The router stage, the upstream
 // stage and the local data plane all read this one view, so they cannot disagree about a route.
 import type { BackendConfig, ProviderKind, ServiceConfig } from './schema.js';
@@ -7,9 +7,15 @@ import { Secret } from '../util/secret.js';
 export interface ResolvedBackend {
   readonly name: string;
   readonly provider: ProviderKind;
+  /** The backend's config entry, narrowed by `provider` for provider-specific options. */
+  readonly config: BackendConfig;
+  /** Base URL with the provider's default filled in. */
   readonly baseUrl: URL;
+  /** Header carrying apiKey, with the provider's default filled in. */
   readonly apiKeyHeader: string;
   readonly apiKey: Secret | undefined;
+  /** Other credentials by role (e.g. AWS `accessKeyId`, `secretAccessKey`, `sessionToken`; Vertex `accessToken`). */
+  readonly credentials: ReadonlyMap<string, Secret>;
   readonly headers: Readonly<Record<string, string>>;
   /** Why the backend cannot serve (e.g. its key variable is unset); undefined when it can. */
   readonly disabledReason: string | undefined;
@@ -47,17 +53,75 @@ export function clusterNameForModel(model: string): string {
   return `llm.${model}`;
 }
 
+/** Where each provider lives and how it takes a key when the config does not say. */
+function providerDefaults(backend: BackendConfig): { baseUrl: string | undefined; apiKeyHeader: string } {
+  switch (backend.provider) {
+    case 'openai':
+      return { baseUrl: 'https://api.openai.com/v1', apiKeyHeader: 'authorization' };
+    case 'openai-compatible':
+      return { baseUrl: undefined, apiKeyHeader: 'authorization' };
+    case 'azure-openai':
+      return { baseUrl: undefined, apiKeyHeader: 'api-key' };
+    case 'anthropic':
+      return { baseUrl: 'https://api.anthropic.com/v1', apiKeyHeader: 'x-api-key' };
+    case 'gemini':
+      return { baseUrl: 'https://generativelanguage.googleapis.com/v1beta', apiKeyHeader: 'x-goog-api-key' };
+    case 'vertex': {
+      const host = backend.location === 'global' ? 'aiplatform.googleapis.com' : `${backend.location}-aiplatform.googleapis.com`;
+      return { baseUrl: `https://${host}`, apiKeyHeader: 'authorization' };
+    }
+    case 'bedrock':
+      return { baseUrl: `https://bedrock-runtime.${backend.region}.amazonaws.com`, apiKeyHeader: 'authorization' };
+    case 'cohere':
+      return { baseUrl: 'https://api.cohere.com/v2', apiKeyHeader: 'authorization' };
+  }
+}
+
+/** Credentials beyond the API key, as (role, variable, required) triples. */
+function credentialVariables(backend: BackendConfig): Array<[role: string, variable: string, required: boolean]> {
+  switch (backend.provider) {
+    case 'bedrock':
+      // An API key (bearer) replaces SigV4 credentials entirely.
+      if (backend.apiKeyEnv) return [];
+      return [
+        ['accessKeyId', backend.accessKeyIdEnv, true],
+        ['secretAccessKey', backend.secretAccessKeyEnv, true],
+        ['sessionToken', backend.sessionTokenEnv, false],
+      ];
+    case 'vertex':
+      return backend.accessTokenEnv ? [['accessToken', backend.accessTokenEnv, true]] : [];
+    default:
+      return [];
+  }
+}
+
 function resolveBackend(backend: BackendConfig, env: Environment): ResolvedBackend {
+  const defaults = providerDefaults(backend);
+  const missing: string[] = [];
   const keyValue = backend.apiKeyEnv === undefined ? undefined : env[backend.apiKeyEnv];
-  const missingKey = backend.apiKeyEnv !== undefined && (keyValue === undefined || keyValue === '');
+  if (backend.apiKeyEnv !== undefined && !keyValue) missing.push(backend.apiKeyEnv);
+  const credentials = new Map<string, Secret>();
+  for (const [role, variable, required] of credentialVariables(backend)) {
+    const value = env[variable];
+    if (value) credentials.set(role, new Secret(value));
+    else if (required) missing.push(variable);
+  }
+  const baseUrl = backend.baseUrl ?? defaults.baseUrl;
+  // The schema requires baseUrl where there is no default, so this only fires on a programming error.
+  if (!baseUrl) throw new Error(`backend ${backend.name} has no base URL`);
   return {
     name: backend.name,
     provider: backend.provider,
-    baseUrl: new URL(backend.baseUrl),
-    apiKeyHeader: backend.apiKeyHeader,
+    config: backend,
+    baseUrl: new URL(baseUrl),
+    apiKeyHeader: backend.apiKeyHeader ?? defaults.apiKeyHeader,
     apiKey: keyValue ? new Secret(keyValue) : undefined,
+    credentials,
     headers: backend.headers,
-    disabledReason: missingKey ? `environment variable ${backend.apiKeyEnv} is not set` : undefined,
+    disabledReason:
+      missing.length === 0
+        ? undefined
+        : `environment variable${missing.length > 1 ? 's' : ''} ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not set`,
   };
 }
 
@@ -82,7 +146,7 @@ export function resolveTopology(config: ServiceConfig, env: Environment): Topolo
   const backendHeaderNames = new Set<string>();
   for (const backend of backends.values()) {
     backendHeaderNames.add(backend.apiKeyHeader);
-    for (const name of Object.keys(backend.headers)) backendHeaderNames.add(name.toLowerCase());
+    for (const name of Object.keys(backend.headers)) backendHeaderNames.add(name);
   }
   return { backends, routes, backendHeaderNames };
 }

@@ -16,7 +16,7 @@ import {
   type Stage,
 } from '../extproc/contract.js';
 import { serviceConfigSchema } from '../config/schema.js';
-import { clusterNameForModel } from '../config/topology.js';
+import { clusterNameForModel, resolveTopology } from '../config/topology.js';
 import { repoRoot } from './repo-root.js';
 
 type Rec = Record<string, unknown>;
@@ -95,6 +95,7 @@ test('each configured route has a header route to its llm.<model> cluster, then 
 
 test('each llm.<model> cluster holds the route backends at their priorities, with the upstream ext_proc', () => {
   const backends = new Map(config.backends.map((b) => [b.name, b]));
+  const resolved = resolveTopology(config, {}).backends;
   for (const r of config.routes) {
     const c = cluster(clusterNameForModel(r.model));
     const actual = list(at(c, 'load_assignment', 'endpoints'), 'endpoints').flatMap((group) =>
@@ -108,7 +109,8 @@ test('each llm.<model> cluster holds the route backends at their priorities, wit
     const expected = r.backends.map((ref) => {
       const backend = backends.get(ref.backend);
       assert.ok(backend, `backend ${ref.backend}`);
-      const url = new URL(backend.baseUrl);
+      const url = resolved.get(ref.backend)?.baseUrl;
+      assert.ok(url, `resolved backend ${ref.backend}`);
       return {
         backend: ref.backend,
         priority: ref.priority ?? backend.priority,

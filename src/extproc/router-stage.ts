@@ -7,9 +7,9 @@ import type { ProcessingResponse } from '../generated/envoy/service/ext_proc/v3/
 import type { HttpHeaders__Output } from '../generated/envoy/service/ext_proc/v3/HttpHeaders.js';
 import type { HttpBody__Output } from '../generated/envoy/service/ext_proc/v3/HttpBody.js';
 import { normaliseErrorBody } from '../providers/openai.js';
-import type { StreamTranslator } from '../providers/provider.js';
+import type { ResponseContext, StreamTranslator, TranslatedBody } from '../providers/provider.js';
 import { providerFor } from '../providers/registry.js';
-import { clientWantsStreamUsage, parseChatRequest } from '../unified/chat-request.js';
+import { clientWantsStreamUsage, parseChatRequest, type ChatRequest } from '../unified/chat-request.js';
 import { UnifiedError, asUnifiedError } from '../unified/errors.js';
 import type { Usage } from '../unified/usage.js';
 import { errorMessage, log } from '../telemetry/log.js';
@@ -33,6 +33,7 @@ export class RouterStage implements StageHandler {
   #backend: string | undefined;
   #status = 0;
   #clientWantsUsage = false;
+  #request: ChatRequest | undefined;
   #translator: StreamTranslator | undefined;
   #bodyChunks: Buffer[] = [];
   #bodyBytes = 0;
@@ -133,11 +134,15 @@ export class RouterStage implements StageHandler {
       this.#model = 'unknown'; // unbounded client input never becomes a metric label
       throw new UnifiedError('model_not_found', `The model '${request.model}' does not exist or you do not have access to it.`, 'model');
     }
-    if (usableEndpoints(route).length === 0) {
+    const usable = usableEndpoints(route);
+    if (usable.length === 0) {
       const reasons = route.endpoints.map((e) => `backend '${e.backend.name}': ${e.backend.disabledReason ?? 'unavailable'}`);
       throw new UnifiedError('no_backend', `No backend can serve model '${request.model}' (${reasons.join('; ')}).`);
     }
+    // Any usable backend may serve this request (failover), so every one must be able to honour it.
+    for (const endpoint of usable) providerFor(endpoint.backend.provider).checkRequest(request, endpoint.backend);
     this.#route = route;
+    this.#request = request;
     this.#clientWantsUsage = clientWantsStreamUsage(request);
     this.#state = 'response_headers';
     return continueWith(
@@ -160,15 +165,17 @@ export class RouterStage implements StageHandler {
       return continueWith('response_headers', changes, { dynamic_metadata: this.#resultMetadata(undefined) });
     }
     this.#state = 'response_body';
-    const isEventStream = (headers.get('content-type') ?? '').startsWith('text/event-stream');
+    const contentType = headers.get('content-type') ?? '';
     const provider = this.#providerKind();
-    if (this.#status === 200 && isEventStream && provider) {
-      this.#translator = providerFor(provider).createStreamTranslator({ clientWantsUsage: this.#clientWantsUsage });
+    if (this.#status === 200 && provider && providerFor(provider).isStream(contentType)) {
+      this.#translator = providerFor(provider).createStreamTranslator(this.#responseContext());
       // Stream the body chunk by chunk instead of buffering it (requires allow_mode_override in Envoy). Envoy
       // strips content-length by the mode in force when headers pass, not the override, and chunks may be
       // re-cut, so drop it here.
       const remove = tagged === undefined ? ['content-length'] : [BACKEND_HEADER, 'content-length'];
-      return continueWith('response_headers', { headers: { remove } }, { mode_override: { response_body_mode: 'STREAMED' } });
+      // Providers with binary streams (Bedrock) are translated to SSE: the client must see SSE's content-type.
+      const set: Record<string, string> = contentType.startsWith('text/event-stream') ? {} : { 'content-type': 'text/event-stream' };
+      return continueWith('response_headers', { headers: { set, remove } }, { mode_override: { response_body_mode: 'STREAMED' } });
     }
     return continueWith('response_headers', changes);
   }
@@ -207,20 +214,31 @@ export class RouterStage implements StageHandler {
     const body = this.#bodyChunks.length === 1 ? chunk : Buffer.concat(this.#bodyChunks);
     this.#bodyChunks = [];
     const provider = this.#providerKind();
-    let translated: Buffer | undefined;
-    let usage: Usage | undefined;
+    let translated: TranslatedBody = { body: undefined, usage: undefined };
     if (provider) {
-      ({ body: translated, usage } = providerFor(provider).translateResponse(this.#status, body, { clientWantsUsage: this.#clientWantsUsage }));
+      translated = providerFor(provider).translateResponse(this.#status, body, this.#responseContext());
     } else if (this.#status >= 400) {
       // No provider answered: this is Envoy's own local reply (e.g. "no healthy upstream"). Keep the error shape uniform.
-      translated = normaliseErrorBody(this.#status, body);
+      translated = { body: normaliseErrorBody(this.#status, body), usage: undefined };
     }
-    this.#finish(usage);
-    const metadata = { dynamic_metadata: this.#resultMetadata(usage) };
-    if (translated === undefined) return continueWith('response_body', {}, metadata);
-    // BUFFERED with header mode SEND: Envoy keeps content-length and rejects a mismatch, so set it.
-    const headers = { set: { 'content-length': String(translated.length), 'content-type': 'application/json' } };
-    return continueWith('response_body', { headers, body: translated }, metadata);
+    if (translated.status !== undefined) this.#status = translated.status;
+    this.#finish(translated.usage);
+    const metadata = { dynamic_metadata: this.#resultMetadata(translated.usage) };
+    const set: Record<string, string> = { ...translated.headers };
+    if (translated.status !== undefined) set[':status'] = String(translated.status);
+    if (translated.body !== undefined) {
+      // BUFFERED with header mode SEND: Envoy keeps content-length and rejects a mismatch, so set it.
+      set['content-length'] = String(translated.body.length);
+      set['content-type'] = 'application/json';
+    }
+    if (Object.keys(set).length === 0) return continueWith('response_body', {}, metadata);
+    return continueWith('response_body', { headers: { set }, ...(translated.body ? { body: translated.body } : {}) }, metadata);
+  }
+
+  #responseContext(): ResponseContext {
+    // The router stage only reaches the response phase after a request passed validation.
+    if (!this.#request) throw new Error('response before a validated request');
+    return { request: this.#request, clientWantsUsage: this.#clientWantsUsage, requestId: this.#requestId, created: Math.floor(Date.now() / 1000) };
   }
 
   /** Sent once, with the last response of the exchange: who served it and what it cost. */

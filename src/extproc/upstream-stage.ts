@@ -79,7 +79,7 @@ export class UpstreamStage implements StageHandler {
     const endpoint = route?.endpoints.find((e) => e.backend.name === backend.name);
     if (!endpoint) throw new UpstreamStageError(`backend '${backend.name}' does not serve model '${request.model}'`);
 
-    const upstream = providerFor(backend.provider).buildRequest(request, { backend, upstreamModel: endpoint.upstreamModel });
+    const upstream = providerFor(backend.provider).buildRequest(request, { backend, upstreamModel: endpoint.upstreamModel, now: new Date() });
     metrics.upstreamAttempts.inc({ backend: backend.name });
     // Remove what must not travel: our routing header, client credentials, and headers another backend's
     // rewrite left behind on a previous attempt (Envoy reuses the header map across retries).

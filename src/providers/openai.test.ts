@@ -12,7 +12,7 @@ const request = (extra: Record<string, unknown> = {}) =>
   parseChatRequest(JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], ...extra }));
 
 test('the request goes to the backend’s path with its model name and bearer key', () => {
-  const out = openAIProvider.buildRequest(request(), { backend: primary, upstreamModel: 'gpt-4o-mini-2024-07-18' });
+  const out = openAIProvider.buildRequest(request(), { backend: primary, upstreamModel: 'gpt-4o-mini-2024-07-18', now: new Date() });
   assert.equal(out.path, '/v1/chat/completions');
   assert.equal(out.headers.authorization, 'Bearer sk-test-key');
   assert.equal(out.headers['content-type'], 'application/json');
@@ -22,12 +22,12 @@ test('the request goes to the backend’s path with its model name and bearer ke
 });
 
 test('a key-less backend gets no credential header', () => {
-  const out = openAIProvider.buildRequest(request(), { backend: local, upstreamModel: 'llama-3-8b' });
+  const out = openAIProvider.buildRequest(request(), { backend: local, upstreamModel: 'llama-3-8b', now: new Date() });
   assert.equal(out.headers.authorization, undefined);
 });
 
 test('streaming requests always ask the upstream for usage, keeping other stream options', () => {
-  const out = openAIProvider.buildRequest(request({ stream: true, stream_options: { include_obfuscation: false } }), { backend: primary, upstreamModel: 'm' });
+  const out = openAIProvider.buildRequest(request({ stream: true, stream_options: { include_obfuscation: false } }), { backend: primary, upstreamModel: 'm', now: new Date() });
   assert.deepEqual(JSON.parse(out.body.toString()).stream_options, { include_obfuscation: false, include_usage: true });
 });
 
@@ -36,13 +36,14 @@ test('base URL path prefixes and queries are kept', () => {
   assert.equal(joinPath(new URL('http://h/v1?api-version=2024'), '/chat/completions'), '/v1/chat/completions?api-version=2024');
 });
 
+const CONTEXT = { request: request(), requestId: 'req-1', created: 1_700_000_000 };
 const CHUNK = (content: string) => `data: {"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"${content}"},"finish_reason":null}],"usage":null}\n\n`;
 const USAGE_CHUNK =
   'data: {"id":"c1","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11,"prompt_tokens_details":{"cached_tokens":4}}}\n\n';
 const STREAM = CHUNK('Hel') + CHUNK('lo') + USAGE_CHUNK + 'data: [DONE]\n\n';
 
 function translate(clientWantsUsage: boolean, cuts: number[]) {
-  const translator = openAIProvider.createStreamTranslator({ clientWantsUsage });
+  const translator = openAIProvider.createStreamTranslator({ ...CONTEXT, clientWantsUsage });
   const bytes = Buffer.from(STREAM);
   const out: Buffer[] = [];
   let from = 0;
@@ -71,13 +72,13 @@ test('with include_usage the stream passes through byte for byte, at every chunk
 });
 
 test('chunks that end on event boundaries pass through without a rewrite', () => {
-  const translator = openAIProvider.createStreamTranslator({ clientWantsUsage: false });
+  const translator = openAIProvider.createStreamTranslator({ ...CONTEXT, clientWantsUsage: false });
   assert.equal(translator.push(Buffer.from(CHUNK('a'))), undefined);
 });
 
 test('a whole response yields usage and passes through unchanged', () => {
   const body = Buffer.from(JSON.stringify({ id: 'x', object: 'chat.completion', choices: [], usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 } }));
-  const out = openAIProvider.translateResponse(200, body, { clientWantsUsage: false });
+  const out = openAIProvider.translateResponse(200, body, { ...CONTEXT, clientWantsUsage: false });
   assert.equal(out.body, undefined);
   assert.equal(out.usage?.totalTokens, 7);
 });

@@ -129,7 +129,9 @@ class OpenAIStreamTranslator implements StreamTranslator {
 }
 
 export const openAIProvider: Provider = {
+  checkRequest: () => undefined,
   buildRequest,
+  isStream: (contentType) => contentType.startsWith('text/event-stream'),
   translateResponse: (status, body) => translateResponse(status, body),
   createStreamTranslator: (context) => new OpenAIStreamTranslator(context),
 };

@@ -9,6 +9,8 @@ export interface UpstreamTarget {
   readonly backend: ResolvedBackend;
   /** Model name this backend expects. */
   readonly upstreamModel: string;
+  /** Wall clock for signatures (SigV4); injected so translation stays pure and testable. */
+  readonly now: Date;
 }
 
 export interface UpstreamRequest {
@@ -24,6 +26,10 @@ export interface TranslatedBody {
   /** The unified body, or undefined when the provider bytes are already unified and pass through untouched. */
   readonly body: Buffer | undefined;
   readonly usage: Usage | undefined;
+  /** Status the client should see when it differs from the upstream's (e.g. Anthropic 529 overloaded → 503). */
+  readonly status?: number;
+  /** Response headers to set (e.g. retry-after derived from a provider field). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /** Per-response streaming state; push() is fed Envoy's chunks in order, with arbitrary boundaries. */
@@ -37,12 +43,26 @@ export interface StreamTranslator {
 }
 
 export interface ResponseContext {
+  /** The unified request as the client sent it (model alias, stream options, tools, response_format…). */
+  readonly request: ChatRequest;
   /** The client asked for the final usage chunk (stream_options.include_usage). */
   readonly clientWantsUsage: boolean;
+  /** Envoy's request id, for ids of synthesised objects. */
+  readonly requestId: string | undefined;
+  /** Unix seconds for `created` in synthesised objects. */
+  readonly created: number;
 }
 
 export interface Provider {
+  /**
+   * Router stage: throws a 400 UnifiedError naming a feature this provider cannot honour (never a silent drop).
+   * Called for every provider of the route's usable backends before anything leaves.
+   */
+  checkRequest(request: ChatRequest, backend: ResolvedBackend): void;
+  /** Upstream stage: the provider-native request for one attempt. */
   buildRequest(request: ChatRequest, target: UpstreamTarget): UpstreamRequest;
+  /** Router stage: whether a 2xx response with this content-type is a stream to translate chunk by chunk. */
+  isStream(contentType: string): boolean;
   translateResponse(status: number, body: Buffer, context: ResponseContext): TranslatedBody;
   createStreamTranslator(context: ResponseContext): StreamTranslator;
 }

@@ -2,11 +2,19 @@ import type { ProviderKind } from '../config/schema.js';
 import { openAIProvider } from './openai.js';
 import type { Provider } from './provider.js';
 
-const PROVIDERS: Record<ProviderKind, Provider> = {
+/** Provider kinds this build can translate. The config rejects the others with a clear message. */
+const PROVIDERS: Partial<Record<ProviderKind, Provider>> = {
   openai: openAIProvider,
   'openai-compatible': openAIProvider,
 };
 
+export function isImplemented(kind: ProviderKind): boolean {
+  return PROVIDERS[kind] !== undefined;
+}
+
 export function providerFor(kind: ProviderKind): Provider {
-  return PROVIDERS[kind];
+  const provider = PROVIDERS[kind];
+  // The config schema refuses unimplemented kinds, so this only fires on a programming error.
+  if (!provider) throw new Error(`provider ${kind} is not available in this build`);
+  return provider;
 }
