@@ -46,6 +46,8 @@ export interface CommonChanges {
   /** Replacement body (BUFFERED: the whole body; STREAMED: this chunk). */
   readonly body?: Buffer;
   readonly clearRouteCache?: boolean;
+  /** CONTINUE_AND_REPLACE: on a headers response, `body` creates or replaces the body and ends that direction. */
+  readonly replace?: boolean;
 }
 
 function commonResponse(changes: CommonChanges): CommonResponse {
@@ -55,6 +57,7 @@ function commonResponse(changes: CommonChanges): CommonResponse {
     response.body_mutation = changes.body.length === 0 ? { clear_body: true } : { body: changes.body };
   }
   if (changes.clearRouteCache) response.clear_route_cache = true;
+  if (changes.replace) response.status = 'CONTINUE_AND_REPLACE';
   return response;
 }
 
@@ -69,7 +72,7 @@ const UNCHANGED: Readonly<Record<Phase, ProcessingResponse>> = Object.freeze({
 });
 
 export function continueWith(phase: Phase, changes?: CommonChanges, extra?: Partial<ProcessingResponse>): ProcessingResponse {
-  if (!extra && (!changes || (!changes.headers && changes.body === undefined && !changes.clearRouteCache))) return UNCHANGED[phase];
+  if (!extra && (!changes || (!changes.headers && changes.body === undefined && !changes.clearRouteCache && !changes.replace))) return UNCHANGED[phase];
   // HeadersResponse and BodyResponse both wrap a CommonResponse in `response`.
   return { ...extra, [phase]: { response: commonResponse(changes ?? {}) } };
 }

@@ -105,6 +105,16 @@ test('an Envoy local reply (no backend tag) becomes an OpenAI error with a match
   assert.equal(setHeaders(body)['content-length'], String(replaced.length));
 });
 
+test('an error response without a body gets an OpenAI-shaped body (CONTINUE_AND_REPLACE)', () => {
+  const stage = afterHeaders();
+  stage.handle(requestBody(CHAT));
+  const response = stage.handle(responseHeaders({ ':status': '500' }, true));
+  assert.equal(common(response)?.status, 'CONTINUE_AND_REPLACE');
+  const body = Buffer.from(common(response)?.body_mutation?.body as Buffer);
+  assert.match(JSON.parse(body.toString()).error.message, /failed before any backend answered \(HTTP 500\)/);
+  assert.equal(setHeaders(response)['content-length'], String(body.length));
+});
+
 test('a backend tag that is not in the config is ignored (it would become a metric label)', () => {
   const stage = afterHeaders();
   stage.handle(requestBody(CHAT));

@@ -162,7 +162,12 @@ export class RouterStage implements StageHandler {
     const changes = tagged === undefined ? undefined : { headers: { remove: [BACKEND_HEADER] } };
     if (message?.end_of_stream) {
       this.#finish(undefined);
-      return continueWith('response_headers', changes, { dynamic_metadata: this.#resultMetadata(undefined) });
+      const metadata = { dynamic_metadata: this.#resultMetadata(undefined) };
+      if (this.#status < 400) return continueWith('response_headers', changes, metadata);
+      // An error without a body (e.g. Envoy's 500 after the upstream stage failed) still gets the unified shape.
+      const body = Buffer.from(JSON.stringify(this.#bodylessError().toBody(this.#requestId)));
+      const set = { 'content-type': 'application/json', 'content-length': String(body.length) };
+      return continueWith('response_headers', { headers: { set, remove: changes?.headers.remove ?? [] }, body, replace: true }, metadata);
     }
     this.#state = 'response_body';
     const contentType = headers.get('content-type') ?? '';
@@ -178,6 +183,14 @@ export class RouterStage implements StageHandler {
       return continueWith('response_headers', { headers: { set, remove } }, { mode_override: { response_body_mode: 'STREAMED' } });
     }
     return continueWith('response_headers', changes);
+  }
+
+  #bodylessError(): UnifiedError {
+    const message = this.#backend
+      ? `Backend '${this.#backend}' answered HTTP ${this.#status} without a body.`
+      : `The request failed before any backend answered (HTTP ${this.#status}).`;
+    const kind = this.#status >= 500 ? 'upstream_error' : 'invalid_request';
+    return new UnifiedError(kind, message, null, this.#status);
   }
 
   #providerKind() {

@@ -1,0 +1,75 @@
+// Where a request goes: the Gemini API and Vertex AI differ only in the resource path and the credential.
+import { statSync, readFileSync } from 'node:fs';
+
+export type Method = 'generateContent' | 'streamGenerateContent';
+
+export function methodFor(stream: boolean): Method {
+  return stream ? 'streamGenerateContent' : 'generateContent';
+}
+
+function encodeSegments(path: string): string {
+  return path.split('/').map(encodeURIComponent).join('/');
+}
+
+/** `{base path}{resource}:{method}`, keeping the base URL's own query and asking streams for SSE framing. */
+export function methodPath(base: URL, resource: string, method: Method): string {
+  const prefix = base.pathname.replace(/\/+$/, '');
+  const query = new URLSearchParams(base.search);
+  // Without alt=sse Gemini streams one JSON array; SSE gives whole events the decoder can cut on.
+  if (method === 'streamGenerateContent') query.set('alt', 'sse');
+  const search = query.toString();
+  return `${prefix}/${resource}:${method}${search ? `?${search}` : ''}`;
+}
+
+/** Gemini API: models/{model}; a name with a slash (tunedModels/…, models/…) is already a resource name. */
+export function geminiResource(model: string): string {
+  return model.includes('/') ? encodeSegments(model) : `models/${encodeURIComponent(model)}`;
+}
+
+/**
+ * Vertex AI: {version}/projects/{p}/locations/{l}/publishers/google/models/{model}. A model with a slash is a
+ * resource below the location (e.g. endpoints/123 for a tuned model), or a full name when it starts with projects/.
+ */
+export function vertexResource(options: { apiVersion: string; project: string; location: string; model: string }): string {
+  const { apiVersion, project, location, model } = options;
+  if (model.startsWith('projects/')) return `${apiVersion}/${encodeSegments(model)}`;
+  const parent = `${apiVersion}/projects/${encodeURIComponent(project)}/locations/${encodeURIComponent(location)}`;
+  return model.includes('/') ? `${parent}/${encodeSegments(model)}` : `${parent}/publishers/google/models/${encodeURIComponent(model)}`;
+}
+
+interface CachedToken {
+  readonly mtimeMs: number;
+  readonly size: number;
+  readonly token: string;
+}
+
+/**
+ * Reads OAuth access tokens from files that a sidecar rewrites (projected tokens): re-read only when the file's
+ * mtime or size changed. Errors name the file, never its content; the upstream stage fails the attempt.
+ */
+export class TokenFileReader {
+  readonly #cache = new Map<string, CachedToken>();
+
+  read(path: string): string {
+    let stat;
+    try {
+      stat = statSync(path);
+    } catch (err) {
+      throw new Error(`Vertex access token file ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+    const cached = this.#cache.get(path);
+    if (cached && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) return cached.token;
+    let token: string;
+    try {
+      token = readFileSync(path, 'utf8').trim();
+    } catch (err) {
+      throw new Error(`Vertex access token file ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+    if (!token) {
+      this.#cache.delete(path);
+      throw new Error(`Vertex access token file ${path} is empty`);
+    }
+    this.#cache.set(path, { mtimeMs: stat.mtimeMs, size: stat.size, token });
+    return token;
+  }
+}

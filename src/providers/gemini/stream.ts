@@ -1,0 +1,150 @@
+// streamGenerateContent?alt=sse → chat.completion.chunk events. Each Gemini event is a whole
+// GenerateContentResponse holding the next piece of each candidate: text parts become content deltas, a function
+// call arrives whole and becomes one tool_calls delta with complete arguments, usageMetadata repeats (the last
+// wins). Gemini ends the stream by closing it, so the finish, usage chunk and [DONE] are the translator's job.
+import { SseDecoder, encodeSseData, parseSseEvent, type SseEvent } from '../../unified/sse.js';
+import type { OpenAIErrorBody } from '../../unified/errors.js';
+import type { Usage } from '../../unified/usage.js';
+import type { ResponseContext, StreamTranslator } from '../provider.js';
+import { completionId, finishReason, openAIUsage, readParts, requestedChoices, usageFromGemini, type FinishReason } from './candidates.js';
+import { mapGoogleError } from './errors.js';
+import { asString, isRecord, parseJson } from './guards.js';
+
+interface CandidateState {
+  toolCalls: number;
+  finished: boolean;
+}
+
+type Delta = Record<string, unknown>;
+
+export class GeminiStreamTranslator implements StreamTranslator {
+  readonly #decoder = new SseDecoder();
+  readonly #candidates = new Map<number, CandidateState>();
+  #usage: Usage | undefined;
+  #responseId: string | undefined;
+  #blocked = false;
+  /** Set once an error or [DONE] went out: nothing may follow. */
+  #closed = false;
+
+  constructor(private readonly context: ResponseContext) {}
+
+  get usage(): Usage | undefined {
+    return this.#usage;
+  }
+
+  push(chunk: Buffer): Buffer {
+    return this.#translate(this.#decoder.push(chunk));
+  }
+
+  end(): Buffer {
+    const tail = this.#decoder.end();
+    // A server may close without the blank line after its last event; that event still counts.
+    const events = tail.length > 0 ? [parseSseEvent(tail)] : [];
+    let out = this.#translate(events).toString('utf8');
+    if (!this.#closed) out += this.#finish();
+    return Buffer.from(out);
+  }
+
+  #translate(events: SseEvent[]): Buffer {
+    let out = '';
+    for (const event of events) {
+      if (this.#closed) break;
+      out += this.#onEvent(event);
+    }
+    return Buffer.from(out);
+  }
+
+  #onEvent(event: SseEvent): string {
+    const json = parseJson(event.data);
+    if (!isRecord(json)) return '';
+    if (isRecord(json.error)) return this.#fail(mapGoogleError(json, 500)?.body);
+    this.#responseId ??= asString(json.responseId);
+    this.#usage = usageFromGemini(json.usageMetadata) ?? this.#usage;
+    const candidates = Array.isArray(json.candidates) ? json.candidates.filter(isRecord) : [];
+    if (candidates.length === 0 && isRecord(json.promptFeedback) && typeof json.promptFeedback.blockReason === 'string') {
+      return this.#onBlocked();
+    }
+    let out = '';
+    candidates.forEach((candidate, position) => {
+      const index = typeof candidate.index === 'number' ? candidate.index : position;
+      out += this.#onCandidate(index, candidate);
+    });
+    return out;
+  }
+
+  #onCandidate(index: number, candidate: Record<string, unknown>): string {
+    let state = this.#candidates.get(index);
+    const first = state === undefined;
+    state ??= { toolCalls: 0, finished: false };
+    this.#candidates.set(index, state);
+    if (state.finished) return '';
+    const content = isRecord(candidate.content) ? candidate.content : {};
+    const { text, toolCalls } = readParts(content.parts, index, state.toolCalls, this.#responseId);
+    let out = '';
+    // OpenAI's first delta carries the role, with content '' (or null when the turn opens with a tool call).
+    const delta: Delta = first ? { role: 'assistant', content: text ?? (toolCalls.length > 0 ? null : '') } : {};
+    if (!first && text) delta.content = text;
+    if (toolCalls.length > 0) {
+      delta.tool_calls = toolCalls.map((call, i) => ({ index: state.toolCalls + i, ...call }));
+      state.toolCalls += toolCalls.length;
+    }
+    if (Object.keys(delta).length > 0) out += this.#chunk(index, delta, null);
+    const reason = asString(candidate.finishReason);
+    if (reason) {
+      state.finished = true;
+      out += this.#chunk(index, {}, finishReason(reason, state.toolCalls > 0));
+    }
+    return out;
+  }
+
+  /** The prompt was blocked before any candidate: each requested choice ends as content_filter. */
+  #onBlocked(): string {
+    this.#blocked = true;
+    let out = '';
+    for (let index = 0; index < requestedChoices(this.context); index++) {
+      out += this.#chunk(index, { role: 'assistant', content: null }, null) + this.#chunk(index, {}, 'content_filter');
+    }
+    return out;
+  }
+
+  #finish(): string {
+    const states = [...this.#candidates.values()];
+    const complete = this.#blocked || (states.length > 0 && states.every((s) => s.finished));
+    if (!complete) {
+      return this.#fail({
+        error: { message: 'The Gemini stream ended before the response was complete.', type: 'server_error', param: null, code: 'upstream_error' },
+      });
+    }
+    let out = '';
+    if (this.context.clientWantsUsage && this.#usage) {
+      out += encodeSseData(JSON.stringify({ ...this.#envelope(), choices: [], usage: openAIUsage(this.#usage) }));
+    }
+    this.#closed = true;
+    return out + encodeSseData('[DONE]');
+  }
+
+  /** OpenAI streams report errors as a last data event, then [DONE]. */
+  #fail(body: OpenAIErrorBody | undefined): string {
+    this.#closed = true;
+    const error = body ?? { error: { message: 'The Gemini stream failed.', type: 'server_error', param: null, code: 'upstream_error' } };
+    return encodeSseData(JSON.stringify(error)) + encodeSseData('[DONE]');
+  }
+
+  #envelope() {
+    return {
+      id: completionId(this.#responseId, this.context),
+      object: 'chat.completion.chunk',
+      created: this.context.created,
+      model: this.context.request.model,
+    };
+  }
+
+  #chunk(index: number, delta: Delta, finish: FinishReason | null): string {
+    const chunk = {
+      ...this.#envelope(),
+      choices: [{ index, delta, finish_reason: finish, logprobs: null }],
+      ...(this.context.clientWantsUsage ? { usage: null } : {}),
+    };
+    return encodeSseData(JSON.stringify(chunk));
+  }
+}
