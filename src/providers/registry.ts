@@ -1,4 +1,5 @@
 import type { ProviderKind } from '../config/schema.js';
+import { bedrockProvider } from './bedrock/index.js';
 import { geminiProvider } from './gemini/gemini.js';
 import { vertexProvider } from './gemini/vertex.js';
 import { openAIProvider } from './openai.js';
@@ -8,6 +9,7 @@ import type { Provider } from './provider.js';
 const PROVIDERS: Partial<Record<ProviderKind, Provider>> = {
   openai: openAIProvider,
   'openai-compatible': openAIProvider,
+  bedrock: bedrockProvider,
   gemini: geminiProvider,
   vertex: vertexProvider,
 };

@@ -1,0 +1,70 @@
+// Bedrock Converse wire types: the JSON the gateway sends and the shapes it reads back. Written from the
+// service model (botocore bedrock-runtime 2023-09-30); sdk-types.test.ts proves the request side assignable to
+// the official SDK's ConverseCommandInput (with blobs as the base64 strings restJson1 puts on the wire).
+
+/** A JSON value (what `JSON.parse` yields); the SDK calls this DocumentType. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+
+export type ImageFormat = 'png' | 'jpeg' | 'gif' | 'webp';
+
+export interface TextBlock {
+  text: string;
+}
+export interface ImageBlock {
+  /** `bytes` is a blob: base64 in JSON (restJson1), a Uint8Array in the SDK's types. */
+  image: { format: ImageFormat; source: { bytes: string } };
+}
+export interface ToolUseBlock {
+  toolUse: { toolUseId: string; name: string; input: Json };
+}
+export interface ToolResultBlock {
+  toolResult: { toolUseId: string; content: TextBlock[]; status: 'success' | 'error' };
+}
+export type ContentBlock = TextBlock | ImageBlock | ToolUseBlock | ToolResultBlock;
+
+export type Role = 'user' | 'assistant';
+
+export interface Message {
+  role: Role;
+  content: ContentBlock[];
+}
+
+export interface ToolSpec {
+  toolSpec: { name: string; description?: string; inputSchema: { json: JsonObject }; strict?: boolean };
+}
+
+/** Bedrock has no "none" choice: see request.ts for how `tool_choice: "none"` is honoured. */
+export type ToolChoice = { auto: Record<string, never> } | { any: Record<string, never> } | { tool: { name: string } };
+
+export interface ToolConfig {
+  tools: ToolSpec[];
+  toolChoice?: ToolChoice;
+}
+
+export interface InferenceConfig {
+  maxTokens?: number;
+  temperature?: number;
+  topP?: number;
+  stopSequences?: string[];
+}
+
+/** The body of POST /model/{modelId}/converse and /converse-stream (the model id travels in the path). */
+export interface ConverseRequest {
+  messages: Message[];
+  system?: TextBlock[];
+  inferenceConfig?: InferenceConfig;
+  toolConfig?: ToolConfig;
+}
+
+/** Converse stop reasons (service model enum); unknown future values are handled as strings. */
+export type StopReason =
+  | 'end_turn'
+  | 'tool_use'
+  | 'max_tokens'
+  | 'stop_sequence'
+  | 'guardrail_intervened'
+  | 'content_filtered'
+  | 'malformed_model_output'
+  | 'malformed_tool_use'
+  | 'model_context_window_exceeded';
