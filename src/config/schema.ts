@@ -139,7 +139,8 @@ export const serviceConfigSchema = z
         bufferLimitBytes: z.number().int().positive().default(1024 * 1024),
         /** Mirrors the route's retry_policy.num_retries (retry on another priority). */
         numRetries: z.number().int().min(0).max(10).default(2),
-        retriableStatusCodes: z.array(z.number().int().min(100).max(599)).default([429, 500, 502, 503, 504]),
+        // 529 is Anthropic's overloaded_error: retried upstream-status-first, before the router stage maps it to 503.
+        retriableStatusCodes: z.array(z.number().int().min(100).max(599)).default([429, 500, 502, 503, 504, 529]),
         /** Mirrors ext_proc message_timeout. */
         messageTimeoutMs: z.number().int().positive().default(10_000),
         /** Mirrors the route timeout (whole request incl. retries). */

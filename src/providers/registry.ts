@@ -1,4 +1,5 @@
 import type { ProviderKind } from '../config/schema.js';
+import { anthropicProvider } from './anthropic/index.js';
 import { bedrockProvider } from './bedrock/index.js';
 import { geminiProvider } from './gemini/gemini.js';
 import { vertexProvider } from './gemini/vertex.js';
@@ -9,6 +10,7 @@ import type { Provider } from './provider.js';
 const PROVIDERS: Partial<Record<ProviderKind, Provider>> = {
   openai: openAIProvider,
   'openai-compatible': openAIProvider,
+  anthropic: anthropicProvider,
   bedrock: bedrockProvider,
   gemini: geminiProvider,
   vertex: vertexProvider,
