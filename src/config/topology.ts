@@ -47,8 +47,6 @@ export interface Topology {
   readonly backendHeaderNames: ReadonlySet<string>;
 }
 
-const SIGV4_HEADERS = ['x-amz-date', 'x-amz-content-sha256', 'x-amz-security-token'];
-
 export type Environment = Readonly<Record<string, string | undefined>>;
 
 export function clusterNameForModel(model: string): string {
@@ -148,8 +146,6 @@ export function resolveTopology(config: ServiceConfig, env: Environment): Topolo
   const backendHeaderNames = new Set<string>();
   for (const backend of backends.values()) {
     backendHeaderNames.add(backend.apiKeyHeader);
-    // SigV4 headers: a retry from a signed Bedrock attempt to another backend must not carry them on.
-    if (backend.provider === 'bedrock') for (const name of SIGV4_HEADERS) backendHeaderNames.add(name);
     for (const name of Object.keys(backend.headers)) backendHeaderNames.add(name);
   }
   return { backends, routes, backendHeaderNames };

@@ -6,7 +6,7 @@ import type { ResolvedBackend } from '../config/topology.js';
 import type { ProcessingRequest__Output } from '../generated/envoy/service/ext_proc/v3/ProcessingRequest.js';
 import type { ProcessingResponse } from '../generated/envoy/service/ext_proc/v3/ProcessingResponse.js';
 import type { HttpBody__Output } from '../generated/envoy/service/ext_proc/v3/HttpBody.js';
-import { providerFor } from '../providers/registry.js';
+import { providerFor, providerRequestHeaders } from '../providers/registry.js';
 import { parsePrevalidatedChatRequest } from '../unified/chat-request.js';
 import { log } from '../telemetry/log.js';
 import { metrics } from '../telemetry/metrics.js';
@@ -84,7 +84,7 @@ export class UpstreamStage implements StageHandler {
     // Remove what must not travel: our routing header, client credentials, and headers another backend's
     // rewrite left behind on a previous attempt (Envoy reuses the header map across retries).
     const remove: string[] = [];
-    for (const name of [ROUTE_HEADER, ...CLIENT_CREDENTIAL_HEADERS, ...this.snapshot.topology.backendHeaderNames]) {
+    for (const name of [ROUTE_HEADER, ...CLIENT_CREDENTIAL_HEADERS, ...this.snapshot.topology.backendHeaderNames, ...providerRequestHeaders]) {
       if (this.#present.has(name) && !(name in upstream.headers) && !remove.includes(name)) remove.push(name);
     }
     const set: Record<string, string> = {};

@@ -55,6 +55,11 @@ export interface ResponseContext {
 
 export interface Provider {
   /**
+   * Headers buildRequest may set beyond the backend's key header and static headers. Envoy hands a retry the
+   * header map the previous attempt's rewrite left, so an attempt for another backend removes these.
+   */
+  readonly requestHeaders?: readonly string[];
+  /**
    * Router stage: throws a 400 UnifiedError naming a feature this provider cannot honour (never a silent drop).
    * Called for every provider of the route's usable backends before anything leaves.
    */

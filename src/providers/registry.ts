@@ -26,3 +26,6 @@ export function providerFor(kind: ProviderKind): Provider {
   if (!provider) throw new Error(`provider ${kind} is not available in this build`);
   return provider;
 }
+
+/** Every header any registered provider may set on an attempt (see Provider.requestHeaders). */
+export const providerRequestHeaders: readonly string[] = [...new Set(Object.values(PROVIDERS).flatMap((p) => p.requestHeaders ?? []))];

@@ -2,22 +2,24 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { parse, stringify } from 'yaml';
 import { parseConfig, formatProblems } from '../../src/config/load.js';
 import type { Environment } from '../../src/config/topology.js';
 import { startService, type RunningService } from '../../src/service.js';
 import type { AccessLogEntry } from '../../src/dataplane/server.js';
 
-export const LOOPBACK_LISTENERS = `
-extproc: { address: 127.0.0.1:0 }
-admin: { address: 127.0.0.1:0 }
-dataPlane: { address: 127.0.0.1:0 }
-logging: { level: error }
-`;
+/** Listeners on free loopback ports and quiet logs, merged under whatever the test's YAML says. */
+function withLoopbackListeners(yaml: string): string {
+  const config = (parse(yaml) ?? {}) as Record<string, Record<string, unknown> | undefined>;
+  for (const listener of ['extproc', 'admin', 'dataPlane']) config[listener] = { address: '127.0.0.1:0', ...config[listener] };
+  config.logging = { level: 'error', ...config.logging };
+  return stringify(config);
+}
 
 export type TestService = RunningService & { configFile: string; baseUrl: string; adminUrl: string; accessLog: AccessLogEntry[] };
 
 export async function startTestService(yaml: string, env: Environment): Promise<TestService> {
-  const text = LOOPBACK_LISTENERS + yaml;
+  const text = withLoopbackListeners(yaml);
   const result = parseConfig(text);
   if (!result.ok) throw new Error(formatProblems('test config', result.problems));
   const configFile = path.join(mkdtempSync(path.join(tmpdir(), 'llm-extproc-e2e-')), 'config.yaml');

@@ -5,6 +5,7 @@ import { translateWholeResponse } from './response.js';
 import { createAnthropicStreamTranslator } from './stream.js';
 
 export const anthropicProvider: Provider = {
+  requestHeaders: ['anthropic-version', 'anthropic-beta'],
   checkRequest: checkAnthropicRequest,
   buildRequest: buildAnthropicRequest,
   isStream: (contentType) => contentType.startsWith('text/event-stream'),

@@ -57,6 +57,7 @@ function buildRequest(request: ChatRequest, target: UpstreamTarget): UpstreamReq
 }
 
 export const bedrockProvider: Provider = {
+  requestHeaders: ['x-amz-date', 'x-amz-content-sha256', 'x-amz-security-token'],
   checkRequest: (request) => {
     toConverseRequest(request);
   },
