@@ -5,11 +5,14 @@ import { DEFAULT_CONFIG_PATH, formatProblems, loadConfigFile } from '../config/l
 import { startService } from '../service.js';
 import { errorMessage, log } from '../telemetry/log.js';
 import { envoyValidateCommand } from './envoy-validate.js';
+import { translateCommand } from './translate.js';
 
 const USAGE = `usage:
   llm-extproc start [--config FILE]          run the service (embedded defaults without --config)
   llm-extproc validate --config FILE         check a service config; exits 1 with line-pointing messages
   llm-extproc envoy-validate FILE...         decode Envoy YAML (bootstrap or Istio EnvoyFilter) strictly against Envoy's protos
+  llm-extproc translate --provider NAME --direction request|response [--stream] [--model M] [--config FILE --backend NAME]
+                                             translate stdin (JSON, SSE or eventstream bytes) for one provider, offline
 `;
 
 async function start(args: string[]): Promise<number> {
@@ -57,6 +60,8 @@ async function main(argv: string[]): Promise<number> {
       return validate(rest);
     case 'envoy-validate':
       return envoyValidateCommand(rest);
+    case 'translate':
+      return translateCommand(rest, process.stdin, process.stdout);
     case undefined:
     case '-h':
     case '--help':

@@ -1,15 +1,20 @@
 import type { ProviderKind } from '../config/schema.js';
 import { anthropicProvider } from './anthropic/index.js';
 import { bedrockProvider } from './bedrock/index.js';
+import { azureOpenAIProvider } from './azure-openai.js';
+import { cohereProvider } from './cohere/index.js';
 import { geminiProvider } from './gemini/gemini.js';
 import { vertexProvider } from './gemini/vertex.js';
+import { openAICompatibleProvider } from './openai-compatible.js';
 import { openAIProvider } from './openai.js';
 import type { Provider } from './provider.js';
 
 /** Provider kinds this build can translate. The config rejects the others with a clear message. */
 const PROVIDERS: Partial<Record<ProviderKind, Provider>> = {
   openai: openAIProvider,
-  'openai-compatible': openAIProvider,
+  'openai-compatible': openAICompatibleProvider,
+  'azure-openai': azureOpenAIProvider,
+  cohere: cohereProvider,
   anthropic: anthropicProvider,
   bedrock: bedrockProvider,
   gemini: geminiProvider,
