@@ -6,6 +6,7 @@ import { startService } from '../service.js';
 import { errorMessage, log } from '../telemetry/log.js';
 import { envoyValidateCommand } from './envoy-validate.js';
 import { translateCommand } from './translate.js';
+import { tokensCommand } from '../tokens/command.js';
 
 const USAGE = `usage:
   llm-extproc start [--config FILE]          run the service (embedded defaults without --config)
@@ -13,6 +14,7 @@ const USAGE = `usage:
   llm-extproc envoy-validate FILE...         decode Envoy YAML (bootstrap or Istio EnvoyFilter) strictly against Envoy's protos
   llm-extproc translate --provider NAME --direction request|response [--stream] [--model M] [--config FILE --backend NAME]
                                              translate stdin (JSON, SSE or eventstream bytes) for one provider, offline
+  llm-extproc tokens [--model NAME] [--json]  count the prompt tokens of a unified request on stdin
 `;
 
 async function start(args: string[]): Promise<number> {
@@ -62,6 +64,8 @@ async function main(argv: string[]): Promise<number> {
       return envoyValidateCommand(rest);
     case 'translate':
       return translateCommand(rest, process.stdin, process.stdout);
+    case 'tokens':
+      return tokensCommand(rest, process.stdin);
     case undefined:
     case '-h':
     case '--help':
