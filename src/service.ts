@@ -6,7 +6,8 @@ import type { ServiceConfig } from './config/schema.js';
 import type { Environment } from './config/topology.js';
 import { startDataPlane, type AccessLogEntry } from './dataplane/server.js';
 import { startExtProcServer, type ListeningServer } from './extproc/server.js';
-import { log, setLogLevel } from './telemetry/log.js';
+import { errorMessage, log, setLogLevel } from './telemetry/log.js';
+import { AccountingHolder } from './service-accounting.js';
 import { metrics } from './telemetry/metrics.js';
 import { splitHostPort } from './util/address.js';
 
@@ -41,13 +42,20 @@ export async function startService(options: StartOptions): Promise<RunningServic
     }
   });
 
-  const closers: Array<() => Promise<void>> = [];
+  const accounting = new AccountingHolder();
+  // Budgets (and the tokenizer they need) are ready before the first request can arrive.
+  await accounting.apply(config.budgets);
+  store.on('reload', (outcome: { ok: boolean }) => {
+    if (outcome.ok) accounting.apply(store.current().config.budgets).catch((err: unknown) => log.error('budgets reload failed', { error: errorMessage(err) }));
+  });
+
+  const closers: Array<() => Promise<void>> = [() => accounting.close()];
   let extproc: ListeningServer | undefined;
   let admin: AdminServer | undefined;
   let dataPlanePort: number | undefined;
   let draining = false;
   try {
-    extproc = await startExtProcServer(store, config.extproc.address, config.extproc.unixSocket);
+    extproc = await startExtProcServer(store, config.extproc.address, config.extproc.unixSocket, { accounting: () => accounting.current() });
     closers.push(extproc.close);
     // The data plane dials the port actually bound (the config may say :0); a wildcard address is reached on loopback.
     const extprocHost = splitHostPort(config.extproc.address).host;
@@ -70,7 +78,12 @@ export async function startService(options: StartOptions): Promise<RunningServic
 
     if (config.admin.enabled) {
       const { host, port } = splitHostPort(config.admin.address);
-      admin = await startAdminServer({ host, port, notReadyReasons: () => (draining ? ['shutting down'] : []) });
+      admin = await startAdminServer({
+        host,
+        port,
+        notReadyReasons: () => [...(draining ? ['shutting down'] : []), ...accounting.notReadyReasons()],
+        budgets: () => accounting.snapshot(),
+      });
       closers.push(admin.close);
     }
   } catch (err) {

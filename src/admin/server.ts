@@ -8,6 +8,8 @@ export interface AdminOptions {
   readonly port: number;
   /** Readiness: every listener bound and the config loaded. Returns the reasons it is not ready. */
   readonly notReadyReasons: () => string[];
+  /** GET /budgets: each budget's limit, used, reserved, remaining and window. */
+  readonly budgets?: () => Promise<unknown>;
 }
 
 export interface AdminServer {
@@ -37,6 +39,16 @@ export async function startAdminServer(options: AdminOptions): Promise<AdminServ
           (err: unknown) => {
             log.error('metrics collection failed', { error: errorMessage(err) });
             send(res, 500, 'text/plain', 'metrics unavailable\n');
+          },
+        );
+        return;
+      case '/budgets':
+        if (!options.budgets) return send(res, 404, 'text/plain', 'not found\n');
+        options.budgets().then(
+          (view) => send(res, 200, 'application/json', JSON.stringify(view, null, 2) + '\n'),
+          (err: unknown) => {
+            log.error('budget snapshot failed', { error: errorMessage(err) });
+            send(res, 503, 'text/plain', 'budget store unavailable\n');
           },
         );
         return;

@@ -2,6 +2,7 @@
 // typed `ServiceConfig` this schema produces, never with raw YAML.
 import { z } from 'zod';
 import { isImplemented } from '../providers/registry.js';
+import { budgetsConfigSchema } from '../budget/config.js';
 
 const hostPort = z
   .string()
@@ -158,6 +159,8 @@ export const serviceConfigSchema = z
         level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
       })
       .prefault({}),
+    /** Token and money budgets, rate limits and identities (docs/budgets.md). Absent: no budgets, no counting. */
+    budgets: budgetsConfigSchema.optional(),
     backends: z.array(backendSchema).default([]),
     routes: z.array(routeSchema).default([]),
   })

@@ -12,6 +12,7 @@ import {
   BACKEND_ATTRIBUTE,
   EXT_PROC_FILTER_NAME,
   METADATA_NAMESPACE,
+  PRINCIPAL_ATTRIBUTE,
   ROUTE_HEADER,
   STAGE_METADATA_KEY,
   type Stage,
@@ -59,6 +60,8 @@ export const ROUTER_EXT_PROC_FILTER: ExtProcFilterConfig = {
     allow_mode_override: true,
     failure_mode_allow: false,
     metadata_options: { receiving_namespaces: { untyped: [METADATA_NAMESPACE] } },
+    // No mTLS in front of the data plane, so this attribute is never present here (it is in Envoy).
+    request_attributes: [PRINCIPAL_ATTRIBUTE],
   },
 };
 

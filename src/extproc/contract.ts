@@ -29,5 +29,8 @@ export const BACKEND_ATTRIBUTE = `xds.upstream_host_metadata.filter_metadata['${
  */
 export const CLUSTER_BACKEND_ATTRIBUTE = `xds.cluster_metadata.filter_metadata['${METADATA_NAMESPACE}']['${ENDPOINT_BACKEND_KEY}']`;
 
+/** Router-level request_attributes entry: the calling workload's mesh identity (mTLS peer), for budgets. */
+export const PRINCIPAL_ATTRIBUTE = 'source.principal';
+
 /** Envoy's request id header; errors and logs carry it. */
 export const REQUEST_ID_HEADER = 'x-request-id';

@@ -3,6 +3,20 @@ import assert from 'node:assert/strict';
 import { snapshotFromYaml, TWO_BACKENDS_YAML } from '../testing/config.js';
 import { BACKEND_HEADER, METADATA_NAMESPACE, ROUTE_HEADER } from './contract.js';
 import { RouterStage } from './router-stage.js';
+import type { ProcessingRequest__Output } from '../generated/envoy/service/ext_proc/v3/ProcessingRequest.js';
+import type { ConfigSnapshot } from '../config/store.js';
+
+/** Without budgets every answer is synchronous; the wrapper says so loudly if one is not. */
+function syncRouterStage(snapshot: ConfigSnapshot) {
+  const stage = new RouterStage(snapshot);
+  return {
+    handle(message: ProcessingRequest__Output) {
+      const result = stage.handle(message);
+      if (result instanceof Promise) throw new Error('expected a synchronous answer');
+      return result;
+    },
+  };
+}
 import {
   CHAT_HEADERS, common, immediate, metadataValues, requestBody, requestHeaders, responseBody, responseHeaders, setHeaders,
 } from './testing.js';
@@ -12,7 +26,7 @@ const noKey = snapshotFromYaml(TWO_BACKENDS_YAML, {});
 const CHAT = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
 
 function afterHeaders(snapshot = withKey) {
-  const stage = new RouterStage(snapshot);
+  const stage = syncRouterStage(snapshot);
   const headersResponse = stage.handle(requestHeaders(CHAT_HEADERS));
   assert.ok(headersResponse.request_headers, 'headers are answered with a headers response');
   return stage;
@@ -64,9 +78,9 @@ test('a model with one usable backend left is still routed', () => {
 });
 
 test('unknown paths are OpenAI-shaped 404s; GET /v1/models lists the routes', () => {
-  const unknown = immediate(new RouterStage(withKey).handle(requestHeaders({ ':method': 'POST', ':path': '/v1/nope' })));
+  const unknown = immediate(syncRouterStage(withKey).handle(requestHeaders({ ':method': 'POST', ':path': '/v1/nope' })));
   assert.equal(unknown?.status, 404);
-  const models = immediate(new RouterStage(withKey).handle(requestHeaders({ ':method': 'GET', ':path': '/v1/models' }, true)));
+  const models = immediate(syncRouterStage(withKey).handle(requestHeaders({ ':method': 'GET', ':path': '/v1/models' }, true)));
   assert.equal(models?.status, 200);
   assert.deepEqual((models?.body as { data: Array<{ id: string }> }).data.map((m) => m.id), ['gpt-4o-mini', 'keyed-only']);
 });

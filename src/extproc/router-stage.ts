@@ -14,13 +14,15 @@ import { UnifiedError, asUnifiedError } from '../unified/errors.js';
 import type { Usage } from '../unified/usage.js';
 import { errorMessage, log } from '../telemetry/log.js';
 import { metrics, statusClass } from '../telemetry/metrics.js';
-import { BACKEND_HEADER, METADATA_NAMESPACE, REQUEST_ID_HEADER, ROUTE_HEADER } from './contract.js';
-import { continueWith, dynamicMetadata, immediateResponse, readHeaders } from './messages.js';
+import { BACKEND_HEADER, EXT_PROC_FILTER_NAME, METADATA_NAMESPACE, PRINCIPAL_ATTRIBUTE, REQUEST_ID_HEADER, ROUTE_HEADER } from './contract.js';
+import { BudgetGate, type Accounting, type Refusal } from './budget-gate.js';
+import type { IdentityInput } from '../budget/identity.js';
+import { continueWith, dynamicMetadata, immediateResponse, readHeaders, stringAttribute } from './messages.js';
 import type { StageHandler, StreamEnd } from './stage.js';
 
 const CHAT_PATHS = new Set(['/v1/chat/completions', '/chat/completions']);
 const MODELS_PATHS = new Set(['/v1/models', '/models']);
-const REQUEST_HEADERS_READ = [':method', ':path', REQUEST_ID_HEADER];
+const REQUEST_HEADERS_READ = [':method', ':path', REQUEST_ID_HEADER, 'authorization'];
 const RESPONSE_HEADERS_READ = [':status', 'content-type', BACKEND_HEADER];
 
 type State = 'request_headers' | 'request_body' | 'response_headers' | 'response_body' | 'done';
@@ -38,12 +40,19 @@ export class RouterStage implements StageHandler {
   #bodyChunks: Buffer[] = [];
   #bodyBytes = 0;
 
-  constructor(private readonly snapshot: ConfigSnapshot) {}
+  #identity: IdentityInput = {};
+  #gate: BudgetGate | undefined;
 
-  handle(message: ProcessingRequest__Output): ProcessingResponse {
+  constructor(
+    private readonly snapshot: ConfigSnapshot,
+    /** Present when the config has budgets: requests are then identified, counted and reserved. */
+    private readonly accounting?: Accounting,
+  ) {}
+
+  handle(message: ProcessingRequest__Output): ProcessingResponse | Promise<ProcessingResponse> {
     switch (message.request) {
       case 'request_headers':
-        return this.#guard(() => this.#onRequestHeaders(message.request_headers));
+        return this.#guard(() => this.#onRequestHeaders(message));
       case 'request_body':
         return this.#guard(() => this.#onRequestBody(message.request_body));
       case 'response_headers':
@@ -61,6 +70,7 @@ export class RouterStage implements StageHandler {
 
   close(how: StreamEnd): void {
     if (this.#state !== 'done') {
+      this.#gate?.abandon(this.#state === 'response_body', this.#translator?.usage);
       // A clean end before the exchange finished means the exchange was abandoned (e.g. the client left).
       metrics.streamFailures.inc({ stage: 'router', reason: how === 'ended' ? 'abandoned' : how });
       log.debug('router stream ended early', { requestId: this.#requestId, state: this.#state, how });
@@ -68,13 +78,17 @@ export class RouterStage implements StageHandler {
   }
 
   /** Request-phase failures become OpenAI-shaped immediate responses; nothing reaches a provider. */
-  #guard(step: () => ProcessingResponse): ProcessingResponse {
-    try {
-      return step();
-    } catch (err) {
+  #guard(step: () => ProcessingResponse | Promise<ProcessingResponse>): ProcessingResponse | Promise<ProcessingResponse> {
+    const fail = (err: unknown) => {
       const error = asUnifiedError(err);
       if (error.kind === 'internal') log.error('router stage failed', { requestId: this.#requestId, error: errorMessage(err) });
       return this.#reject(error);
+    };
+    try {
+      const result = step();
+      return result instanceof Promise ? result.catch(fail) : result;
+    } catch (err) {
+      return fail(err);
     }
   }
 
@@ -91,9 +105,18 @@ export class RouterStage implements StageHandler {
     };
   }
 
-  #onRequestHeaders(message: HttpHeaders__Output | undefined): ProcessingResponse {
-    const headers = readHeaders(message?.headers, REQUEST_HEADERS_READ);
+  #onRequestHeaders(request: ProcessingRequest__Output): ProcessingResponse {
+    const message = request.request_headers;
+    const tenantHeader = this.accounting?.config.trustedTenantHeader?.name;
+    const headers = readHeaders(message?.headers, tenantHeader ? [...REQUEST_HEADERS_READ, tenantHeader] : REQUEST_HEADERS_READ);
     this.#requestId = headers.get(REQUEST_ID_HEADER);
+    if (this.accounting) {
+      this.#identity = {
+        authorization: headers.get('authorization'),
+        principal: stringAttribute(request.attributes, EXT_PROC_FILTER_NAME, PRINCIPAL_ATTRIBUTE) || undefined,
+        tenantHeader: tenantHeader ? headers.get(tenantHeader) : undefined,
+      };
+    }
     const method = headers.get(':method') ?? '';
     const path = (headers.get(':path') ?? '').split('?')[0] ?? '';
     if (method === 'GET' && MODELS_PATHS.has(path)) return this.#listModels();
@@ -114,7 +137,7 @@ export class RouterStage implements StageHandler {
     return immediateResponse(200, headers, Buffer.from(JSON.stringify({ object: 'list', data })), 'llm_extproc_models');
   }
 
-  #onRequestBody(message: HttpBody__Output | undefined): ProcessingResponse {
+  #onRequestBody(message: HttpBody__Output | undefined): ProcessingResponse | Promise<ProcessingResponse> {
     const chunk = message?.body ?? Buffer.alloc(0);
     this.#bodyBytes += chunk.length;
     const limit = this.snapshot.config.limits.maxRequestBodyBytes;
@@ -144,12 +167,43 @@ export class RouterStage implements StageHandler {
     this.#route = route;
     this.#request = request;
     this.#clientWantsUsage = clientWantsStreamUsage(request);
+    if (!this.accounting) return this.#routeTo(route, request);
+    return BudgetGate.open(this.accounting, this.#identity, request, route, usable).then((outcome) => {
+      if (!outcome.ok) return this.#refuse(outcome.refusal);
+      this.#gate = outcome.gate;
+      return this.#routeTo(route, request);
+    });
+  }
+
+  /** Budget refusals (401, 429, 503) are immediate responses too, with their rate-limit headers. */
+  #refuse(refusal: Refusal): ProcessingResponse {
+    this.#state = 'done';
+    metrics.requests.inc({ model: this.#model, backend: 'none', status_class: statusClass(refusal.status) });
+    const headers: Record<string, string> = { ...refusal.headers, 'content-type': 'application/json' };
+    if (this.#requestId) headers[REQUEST_ID_HEADER] = this.#requestId;
+    const suffix = this.#requestId ? ` (request id: ${this.#requestId})` : '';
+    const body = { error: { ...refusal.body.error, message: refusal.body.error.message + suffix } };
+    return {
+      ...immediateResponse(refusal.status, headers, Buffer.from(JSON.stringify(body)), `llm_extproc_${refusal.body.error.code ?? 'refused'}`),
+      dynamic_metadata: dynamicMetadata(METADATA_NAMESPACE, { model: this.#model, error: refusal.body.error.code ?? 'refused', status: refusal.status }),
+    };
+  }
+
+  #routeTo(route: ResolvedRoute, request: ChatRequest): ProcessingResponse {
     this.#state = 'response_headers';
     return continueWith(
       'request_body',
       // clear_route_cache only works when the same response carries a header mutation (Envoy rule).
       { headers: { set: { [ROUTE_HEADER]: route.cluster } }, clearRouteCache: true },
-      { dynamic_metadata: dynamicMetadata(METADATA_NAMESPACE, { model: request.model, route: route.cluster, stream: request.stream === true }) },
+      {
+        dynamic_metadata: dynamicMetadata(METADATA_NAMESPACE, {
+          model: request.model,
+          route: route.cluster,
+          stream: request.stream === true,
+          budget_subject: this.#gate?.subject,
+          prompt_tokens_counted: this.#gate?.prompt.tokens,
+        }),
+      },
     );
   }
 
@@ -159,7 +213,12 @@ export class RouterStage implements StageHandler {
     const tagged = headers.get(BACKEND_HEADER);
     // Only names from our topology are trusted (they become metric labels and pick the translator).
     this.#backend = tagged !== undefined && this.snapshot.topology.backends.has(tagged) ? tagged : undefined;
-    const changes = tagged === undefined ? undefined : { headers: { remove: [BACKEND_HEADER] } };
+    // OpenAI's x-ratelimit-* headers ride on successful responses too.
+    const rateHeaders = this.#gate?.headers ?? {};
+    const changes =
+      tagged === undefined && Object.keys(rateHeaders).length === 0
+        ? undefined
+        : { headers: { set: rateHeaders, remove: tagged === undefined ? [] : [BACKEND_HEADER] } };
     if (message?.end_of_stream) {
       this.#finish(undefined);
       const metadata = { dynamic_metadata: this.#resultMetadata(undefined) };
@@ -179,7 +238,7 @@ export class RouterStage implements StageHandler {
       // re-cut, so drop it here.
       const remove = tagged === undefined ? ['content-length'] : [BACKEND_HEADER, 'content-length'];
       // Providers with binary streams (Bedrock) are translated to SSE: the client must see SSE's content-type.
-      const set: Record<string, string> = contentType.startsWith('text/event-stream') ? {} : { 'content-type': 'text/event-stream' };
+      const set: Record<string, string> = contentType.startsWith('text/event-stream') ? { ...rateHeaders } : { ...rateHeaders, 'content-type': 'text/event-stream' };
       return continueWith('response_headers', { headers: { set, remove } }, { mode_override: { response_body_mode: 'STREAMED' } });
     }
     return continueWith('response_headers', changes);
@@ -264,6 +323,7 @@ export class RouterStage implements StageHandler {
       total_tokens: usage?.totalTokens,
       cached_prompt_tokens: usage?.cachedPromptTokens,
       reasoning_tokens: usage?.reasoningTokens,
+      cost_usd: usage && this.#gate ? this.#gate.costUsd(usage) : undefined,
     });
   }
 
@@ -276,7 +336,9 @@ export class RouterStage implements StageHandler {
       metrics.tokens.inc({ model: this.#model, backend, kind: 'completion' }, usage.completionTokens);
       if (usage.cachedPromptTokens) metrics.tokens.inc({ model: this.#model, backend, kind: 'cached_prompt' }, usage.cachedPromptTokens);
       if (usage.reasoningTokens) metrics.tokens.inc({ model: this.#model, backend, kind: 'reasoning' }, usage.reasoningTokens);
+      if (this.#gate) metrics.costUsd.inc({ model: this.#model, backend }, this.#gate.costUsd(usage));
     }
+    this.#gate?.finish(usage, this.#status);
   }
 }
 

@@ -11,6 +11,7 @@ import { metrics } from '../telemetry/metrics.js';
 import { STAGE_METADATA_KEY, type Stage } from './contract.js';
 import { RouterStage } from './router-stage.js';
 import type { StageHandler, StreamEnd } from './stage.js';
+import type { Accounting } from './budget-gate.js';
 import { UpstreamStage } from './upstream-stage.js';
 
 type ProcessCall = grpc.ServerDuplexStream<ProcessingRequest__Output, ProcessingResponse>;
@@ -24,11 +25,18 @@ function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown } | undefined)?.then === 'function';
 }
 
-export function handleProcessStream(call: ProcessCall, store: ConfigStore): void {
+/** What the stages need besides the config: the budgets when configured (created and replaced by the service). */
+export interface StageServices {
+  readonly accounting: () => Accounting | undefined;
+}
+
+const NO_SERVICES: StageServices = { accounting: () => undefined };
+
+export function handleProcessStream(call: ProcessCall, store: ConfigStore, services: StageServices = NO_SERVICES): void {
   const stage = stageOf(call);
   // The config snapshot is fixed for the life of the stream: a reload never changes a request midway.
   const snapshot = store.current();
-  const handler: StageHandler = stage === 'router' ? new RouterStage(snapshot) : new UpstreamStage(snapshot);
+  const handler: StageHandler = stage === 'router' ? new RouterStage(snapshot, services.accounting()) : new UpstreamStage(snapshot);
   metrics.activeStreams.inc({ stage });
   let ended = false;
   // Summed over the stream and observed once: per-message observations cost more than the work they measure.
@@ -102,14 +110,19 @@ export interface ListeningServer {
   close(): Promise<void>;
 }
 
-export async function startExtProcServer(store: ConfigStore, address: string, unixSocket?: string): Promise<ListeningServer> {
+export async function startExtProcServer(
+  store: ConfigStore,
+  address: string,
+  unixSocket?: string,
+  services: StageServices = NO_SERVICES,
+): Promise<ListeningServer> {
   const server = new grpc.Server({
     // Bodies can be large (prompts with images); Envoy's own limit applies before ours.
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
     'grpc.max_send_message_length': 64 * 1024 * 1024,
   });
   server.addService(externalProcessorService(), {
-    Process: (call: ProcessCall) => handleProcessStream(call, store),
+    Process: (call: ProcessCall) => handleProcessStream(call, store, services),
   });
   const bind = (target: string) =>
     new Promise<number>((resolve, reject) =>

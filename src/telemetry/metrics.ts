@@ -49,6 +49,47 @@ export const metrics = {
     labelNames: ['backend'] as const,
     registers: [registry],
   }),
+  costUsd: new Counter({
+    name: 'llm_extproc_cost_usd_total',
+    help: 'Cost of provider-reported usage at the configured prices (budgets.prices), by client model and backend.',
+    labelNames: ['model', 'backend'] as const,
+    registers: [registry],
+  }),
+  budgetRefusals: new Counter({
+    name: 'llm_extproc_budget_refusals_total',
+    help: 'Requests refused before reaching a provider by the budgets, by error code (insufficient_quota, rate_limit_exceeded, invalid_api_key, missing_api_key, budget_unavailable).',
+    labelNames: ['code'] as const,
+    registers: [registry],
+  }),
+  budgetStoreErrors: new Counter({
+    name: 'llm_extproc_budget_store_errors_total',
+    help: 'Budget store failures (timeouts, lost connections), by operation.',
+    labelNames: ['operation'] as const,
+    registers: [registry],
+  }),
+  budgetStoreSeconds: new Histogram({
+    name: 'llm_extproc_budget_store_seconds',
+    help: 'Budget store call latency, by operation.',
+    labelNames: ['operation'] as const,
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5],
+    registers: [registry],
+  }),
+  budgetFailOpen: new Counter({
+    name: 'llm_extproc_budget_fail_open_total',
+    help: 'Requests let through unreserved because the budget store failed and the policy is fail-open.',
+    registers: [registry],
+  }),
+  usageMissing: new Counter({
+    name: 'llm_extproc_usage_missing_total',
+    help: 'Successful responses without provider-reported usage (settled with the counted prompt only).',
+    registers: [registry],
+  }),
+  promptEstimateError: new Gauge({
+    name: 'llm_extproc_prompt_estimate_error_ratio',
+    help: 'Relative error of the last prompt-token estimate against provider usage ((estimate-actual)/actual), by model family.',
+    labelNames: ['family'] as const,
+    registers: [registry],
+  }),
   configReloads: new Counter({
     name: 'llm_extproc_config_reloads_total',
     help: 'Config reloads by result (applied, rejected).',

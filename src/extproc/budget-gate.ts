@@ -1,0 +1,120 @@
+// One request's passage through the budgets: identify → count → reserve before anything leaves, then settle with
+// the provider's usage, or release when nothing was charged. Every path ends in exactly one settle or release
+// (the store's reaper catches a process that dies in between).
+import type { Budgets, Reservation } from '../budget/budgets.js';
+import type { BudgetsConfig } from '../budget/config.js';
+import type { IdentityInput } from '../budget/identity.js';
+import { costNanoUsd, NANO_PER_USD } from '../budget/ledger.js';
+import type { ResolvedRoute, RouteEndpoint } from '../config/topology.js';
+import type { PromptCount } from '../tokens/counter.js';
+import type { PromptEstimator } from '../tokens/estimator.js';
+import type { ChatRequest } from '../unified/chat-request.js';
+import type { Usage } from '../unified/usage.js';
+import { metrics } from '../telemetry/metrics.js';
+
+export interface Accounting {
+  readonly budgets: Budgets;
+  readonly config: BudgetsConfig;
+  readonly estimator: PromptEstimator;
+}
+
+/** A refusal, ready to become an immediate response. */
+export interface Refusal {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: { error: { message: string; type: string; param: string | null; code: string | null } };
+}
+
+export type GateOutcome = { readonly ok: true; readonly gate: BudgetGate } | { readonly ok: false; readonly refusal: Refusal };
+
+/** The endpoint Envoy tries first decides which tokenizer counts the prompt. */
+function primaryEndpoint(usable: readonly RouteEndpoint[]): RouteEndpoint | undefined {
+  return [...usable].sort((a, b) => a.priority - b.priority)[0];
+}
+
+export class BudgetGate {
+  #closed = false;
+
+  private constructor(
+    private readonly accounting: Accounting,
+    private readonly route: ResolvedRoute,
+    private readonly reservation: Reservation,
+    readonly prompt: PromptCount,
+    /** x-ratelimit-* headers for the client's response. */
+    readonly headers: Readonly<Record<string, string>>,
+  ) {}
+
+  static async open(
+    accounting: Accounting,
+    identity: IdentityInput,
+    request: ChatRequest,
+    route: ResolvedRoute,
+    usable: readonly RouteEndpoint[],
+  ): Promise<GateOutcome> {
+    const who = accounting.budgets.identify(identity);
+    if (!who.ok) {
+      metrics.budgetRefusals.inc({ code: who.error.code });
+      const { status, type, code, message } = who.error;
+      return { ok: false, refusal: { status, headers: {}, body: { error: { message, type, param: null, code } } } };
+    }
+    const prompt = accounting.estimator.count(request, primaryEndpoint(usable)?.upstreamModel ?? request.model);
+    const outcome = await accounting.budgets.reserve(who.chain, {
+      model: route.model,
+      promptTokens: prompt.tokens,
+      maxCompletionTokens: request.max_completion_tokens ?? request.max_tokens ?? undefined,
+      n: request.n ?? undefined,
+    });
+    if (!outcome.ok) {
+      metrics.budgetRefusals.inc({ code: outcome.response.body.error.code ?? 'refused' });
+      return { ok: false, refusal: outcome.response };
+    }
+    return { ok: true, gate: new BudgetGate(accounting, route, outcome.reservation, prompt, outcome.headers) };
+  }
+
+  get subject(): string {
+    return this.reservation.subject;
+  }
+
+  /** Cost in USD of this usage at the configured prices. */
+  costUsd(usage: Usage): number {
+    const tokens = { promptTokens: usage.promptTokens, cachedPromptTokens: usage.cachedPromptTokens, completionTokens: usage.completionTokens };
+    return costNanoUsd(this.accounting.config.prices, this.route.model, tokens) / NANO_PER_USD;
+  }
+
+  /** The exchange finished: settle with the provider's usage, or release when an error charged nothing. */
+  finish(usage: Usage | undefined, status: number): void {
+    if (usage) return this.#settle(usage);
+    if (status >= 400) return this.#release();
+    // A success without usage (a provider that does not report it): charge the counted prompt, and say so.
+    metrics.usageMissing.inc();
+    this.#settle({ promptTokens: this.prompt.tokens, completionTokens: 0, totalTokens: this.prompt.tokens, cachedPromptTokens: 0, reasoningTokens: 0 });
+  }
+
+  /**
+   * The stream ended before the exchange did (client gone, Envoy reset). Once a provider answered it bills for
+   * what it produced, so settle with what is known; before that, nothing was charged.
+   */
+  abandon(responseStarted: boolean, usageSoFar: Usage | undefined): void {
+    if (!responseStarted) return this.#release();
+    this.#settle(usageSoFar ?? { promptTokens: this.prompt.tokens, completionTokens: 0, totalTokens: this.prompt.tokens, cachedPromptTokens: 0, reasoningTokens: 0 });
+  }
+
+  #settle(usage: Usage): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const error = this.accounting.estimator.learn(this.prompt, usage.promptTokens);
+    if (error !== undefined && this.prompt.family) metrics.promptEstimateError.set({ family: this.prompt.family }, error);
+    // settle/release never throw; store failures reach the onStoreError hook.
+    void this.accounting.budgets.settle(this.reservation, {
+      promptTokens: usage.promptTokens,
+      cachedPromptTokens: usage.cachedPromptTokens,
+      completionTokens: usage.completionTokens,
+    });
+  }
+
+  #release(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    void this.accounting.budgets.release(this.reservation);
+  }
+}

@@ -1,0 +1,61 @@
+// Budgets follow the config: created when a config has them, replaced only when the budgets section changes (a
+// memory store would otherwise lose its counters on every unrelated reload), closed when removed. The tokenizer
+// loads before the first budgeted request, and readiness waits for it.
+import { Budgets } from './budget/budgets.js';
+import type { BudgetsConfig } from './budget/config.js';
+import type { Accounting } from './extproc/budget-gate.js';
+import { loadEncoders } from './tokens/counter.js';
+import { PromptEstimator } from './tokens/estimator.js';
+import { errorMessage, log } from './telemetry/log.js';
+import { metrics } from './telemetry/metrics.js';
+
+/** In-flight requests keep the Budgets they reserved with; give them time to settle before closing it. */
+const RETIRE_AFTER_MS = 5 * 60_000;
+
+export class AccountingHolder {
+  #current: Accounting | undefined;
+  #configJson: string | undefined;
+  #tokenizerReady = false;
+  readonly #estimator = new PromptEstimator();
+
+  current(): Accounting | undefined {
+    return this.#current;
+  }
+
+  notReadyReasons(): string[] {
+    return this.#configJson !== undefined && !this.#tokenizerReady ? ['tokenizer loading'] : [];
+  }
+
+  async apply(config: BudgetsConfig | undefined): Promise<void> {
+    const json = config === undefined ? undefined : JSON.stringify(config);
+    if (json === this.#configJson) return;
+    this.#configJson = json;
+    // Budgets never go live before the tokenizer can count for them.
+    if (config !== undefined && !this.#tokenizerReady) {
+      await loadEncoders();
+      this.#tokenizerReady = true;
+    }
+    const previous = this.#current;
+    this.#current = config === undefined ? undefined : { budgets: Budgets.create(config, hooks), config, estimator: this.#estimator };
+    if (previous) setTimeout(() => void previous.budgets.close(), RETIRE_AFTER_MS).unref();
+    log.info('budgets applied', { enabled: config !== undefined, store: config?.store.kind });
+  }
+
+  async close(): Promise<void> {
+    await this.#current?.budgets.close();
+  }
+
+  /** Every limit of every subject, for GET /budgets. */
+  async snapshot(): Promise<unknown> {
+    return this.#current ? { enabled: true, budgets: await this.#current.budgets.snapshot() } : { enabled: false, budgets: [] };
+  }
+}
+
+const hooks = {
+  onStoreError: (operation: string, error: Error) => {
+    metrics.budgetStoreErrors.inc({ operation });
+    log.warn('budget store error', { operation, error: errorMessage(error) });
+  },
+  onStoreLatency: (operation: string, seconds: number) => metrics.budgetStoreSeconds.observe({ operation }, seconds),
+  onFailOpen: () => metrics.budgetFailOpen.inc(),
+};
