@@ -1,13 +1,14 @@
 // Budgets follow the config: created when a config has them, replaced only when the budgets section changes (a
 // memory store would otherwise lose its counters on every unrelated reload), closed when removed. The tokenizer
 // loads before the first budgeted request, and readiness waits for it.
-import { Budgets } from './budget/budgets.js';
+import { Gauge } from 'prom-client';
+import { Budgets, type BudgetView } from './budget/budgets.js';
 import type { BudgetsConfig } from './budget/config.js';
 import type { Accounting } from './extproc/budget-gate.js';
 import { loadEncoders } from './tokens/counter.js';
 import { PromptEstimator } from './tokens/estimator.js';
 import { errorMessage, log } from './telemetry/log.js';
-import { metrics } from './telemetry/metrics.js';
+import { metrics, registry } from './telemetry/metrics.js';
 
 /** In-flight requests keep the Budgets they reserved with; give them time to settle before closing it. */
 const RETIRE_AFTER_MS = 5 * 60_000;
@@ -36,7 +37,9 @@ export class AccountingHolder {
       this.#tokenizerReady = true;
     }
     const previous = this.#current;
-    this.#current = config === undefined ? undefined : { budgets: Budgets.create(config, hooks), config, estimator: this.#estimator };
+    const current = config === undefined ? undefined : { budgets: Budgets.create(config, hooks), config, estimator: this.#estimator };
+    this.#current = current;
+    remainingSource = current ? () => current.budgets.snapshot() : undefined;
     if (previous) setTimeout(() => void previous.budgets.close(), RETIRE_AFTER_MS).unref();
     log.info('budgets applied', { enabled: config !== undefined, store: config?.store.kind });
   }
@@ -50,6 +53,21 @@ export class AccountingHolder {
     return this.#current ? { enabled: true, budgets: await this.#current.budgets.snapshot() } : { enabled: false, budgets: [] };
   }
 }
+
+// Remaining budget as a gauge, read from the store at scrape time (labels are config names: bounded).
+let remainingSource: (() => Promise<BudgetView[]>) | undefined;
+new Gauge({
+  name: 'llm_extproc_budget_remaining',
+  help: 'Remaining amount of each configured limit (tokens, requests, or USD for costUsd), by subject, window and metric.',
+  labelNames: ['subject', 'window', 'metric'] as const,
+  registers: [registry],
+  async collect() {
+    this.reset();
+    for (const view of (await remainingSource?.().catch(() => [])) ?? []) {
+      this.set({ subject: view.subject, window: view.window, metric: view.metric }, view.remaining);
+    }
+  },
+});
 
 const hooks = {
   onStoreError: (operation: string, error: Error) => {

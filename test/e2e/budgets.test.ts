@@ -89,6 +89,9 @@ describe('budgets with the memory store', () => {
     const used = (await budgetViews(service)).find((v) => v.subject === 'acme/search/small' && v.metric === 'totalTokens');
     assert.ok(used && used.used <= used.limit, `used ${used?.used} of ${used?.limit}`);
     assert.ok(upstream.received.length - before < 10, 'refused requests never reached the provider');
+    const metricsText = await (await fetch(`${service.adminUrl}/metrics`)).text();
+    assert.match(metricsText, /llm_extproc_budget_refusals_total\{code="insufficient_quota"\} [1-9]/);
+    assert.match(metricsText, /llm_extproc_budget_remaining\{subject="acme\/search\/small",window="day",metric="totalTokens"\} \d+/);
   });
 
   test('an unknown key is a 401 invalid_api_key; no key is a 401 too', async () => {
