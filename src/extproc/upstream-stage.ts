@@ -81,10 +81,12 @@ export class UpstreamStage implements StageHandler {
 
     const upstream = providerFor(backend.provider).buildRequest(request, { backend, upstreamModel: endpoint.upstreamModel, now: new Date() });
     metrics.upstreamAttempts.inc({ backend: backend.name });
-    // Remove what must not travel: our routing header, client credentials, and headers another backend's
+    // Remove what must not travel: our routing and tenant headers, client credentials, and headers another backend's
     // rewrite left behind on a previous attempt (Envoy reuses the header map across retries).
     const remove: string[] = [];
-    for (const name of [ROUTE_HEADER, ...CLIENT_CREDENTIAL_HEADERS, ...this.snapshot.topology.backendHeaderNames, ...providerRequestHeaders]) {
+    const tenantHeader = this.snapshot.config.budgets?.trustedTenantHeader?.name;
+    const internal = tenantHeader ? [ROUTE_HEADER, tenantHeader] : [ROUTE_HEADER];
+    for (const name of [...internal, ...CLIENT_CREDENTIAL_HEADERS, ...this.snapshot.topology.backendHeaderNames, ...providerRequestHeaders]) {
       if (this.#present.has(name) && !(name in upstream.headers) && !remove.includes(name)) remove.push(name);
     }
     const set: Record<string, string> = {};
