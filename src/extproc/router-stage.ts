@@ -30,7 +30,6 @@ type State = 'request_headers' | 'request_body' | 'response_headers' | 'response
 export class RouterStage implements StageHandler {
   #state: State = 'request_headers';
   #requestId: string | undefined;
-  #route: ResolvedRoute | undefined;
   #model = 'unknown';
   #backend: string | undefined;
   #status = 0;
@@ -42,6 +41,8 @@ export class RouterStage implements StageHandler {
 
   #identity: IdentityInput = {};
   #gate: BudgetGate | undefined;
+  /** The stream ended; a reservation that completes after this must be released at once. */
+  #closed = false;
 
   constructor(
     private readonly snapshot: ConfigSnapshot,
@@ -69,6 +70,7 @@ export class RouterStage implements StageHandler {
   }
 
   close(how: StreamEnd): void {
+    this.#closed = true;
     if (this.#state !== 'done') {
       this.#gate?.abandon(this.#state === 'response_body', this.#translator?.usage);
       // A clean end before the exchange finished means the exchange was abandoned (e.g. the client left).
@@ -164,12 +166,13 @@ export class RouterStage implements StageHandler {
     }
     // Any usable backend may serve this request (failover), so every one must be able to honour it.
     for (const endpoint of usable) providerFor(endpoint.backend.provider).checkRequest(request, endpoint.backend);
-    this.#route = route;
     this.#request = request;
     this.#clientWantsUsage = clientWantsStreamUsage(request);
     if (!this.accounting) return this.#routeTo(route, request);
     return BudgetGate.open(this.accounting, this.#identity, request, route, usable).then((outcome) => {
       if (!outcome.ok) return this.#refuse(outcome.refusal);
+      // The client may have left while the store answered: nothing will be sent, so nothing stays reserved.
+      if (this.#closed) outcome.gate.abandon(false, undefined);
       this.#gate = outcome.gate;
       return this.#routeTo(route, request);
     });
