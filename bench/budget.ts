@@ -8,15 +8,14 @@
 //   sequential   one request at a time: the latency a request pays (reserve and settle each one round trip)
 //   concurrent   `concurrency` requests in flight: throughput of one process; p99 includes queueing
 // Latency is per reserve+settle pair (both awaited), in microseconds.
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { cpus, loadavg } from 'node:os';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Budgets } from '../src/budget/budgets.js';
 import { budgetsConfigSchema, type BudgetsConfigInput } from '../src/budget/config.js';
 import { hashKey } from '../src/budget/identity.js';
 import { startRedis } from '../src/budget/testing/redis.js';
+import { runIfEntryPoint } from './entry.js';
 
 export interface BudgetBenchOptions {
   readonly ops: number;
@@ -133,9 +132,4 @@ async function main(): Promise<void> {
   process.stdout.write((values.json === true ? JSON.stringify(result, null, 2) : formatBudgetBench(result)) + '\n');
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
-  main().catch((err: unknown) => {
-    process.stderr.write(`bench/budget: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 1;
-  });
-}
+runIfEntryPoint(import.meta.url, 'bench/budget', main);

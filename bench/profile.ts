@@ -2,7 +2,7 @@
 // self time, and self time grouped by where the code lives (grpc-js, protobufjs, our src/, GC, …).
 // Standalone: node dist/bench/profile.js <file.cpuprofile> [topN]
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { isEntryPoint } from './entry.js';
 
 interface CallFrame {
   functionName: string;
@@ -121,7 +121,7 @@ export function formatSummary(title: string, summary: ProfileSummary): string {
   return lines.join('\n');
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+if (isEntryPoint(import.meta.url)) {
   const file = process.argv[2];
   if (!file) {
     console.error('usage: node dist/bench/profile.js <file.cpuprofile> [topN]');

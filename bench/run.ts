@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { repoRoot } from '../src/util/repo-root.js';
 import { Inbox, type FromLoad, type FromServer, type LoadJob, type LoadResult, type ToLoad, type ToServer } from './ipc.js';
 import { formatSummary, summariseProfile, type ProfileSummary } from './profile.js';
 import { CPU_RATIO_GOAL, DEFAULT_SETTINGS, type BenchSettings, type ScenarioName, type ScenarioSettings, type ServerKind } from './scenarios.js';
@@ -14,8 +15,7 @@ import { median, percentile, round } from './stats.js';
 import { REQUEST_BODY_JSON, RESPONSE_BODY_JSON, SSE_RESPONSE_CHUNKS } from './fixtures.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
-const projectRoot = path.resolve(here, '../..');
-const resultsDir = path.join(projectRoot, 'bench', 'results');
+const resultsDir = path.join(repoRoot(), 'bench', 'results');
 const profileDir = path.join(resultsDir, 'profiles');
 
 interface RunMeasurement {

@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { get_encoding, type Tiktoken as WasmTiktoken } from 'tiktoken';
 import { Tiktoken as JsTiktoken } from 'js-tiktoken/lite';
@@ -22,6 +22,9 @@ import jsCl100k from 'js-tiktoken/ranks/cl100k_base';
 import { loadEncoders, tokenizerFor } from '../src/tokens/backend.js';
 import { countText } from '../src/tokens/counter.js';
 import type { LoadedEncoding } from '../src/tokens/encodings.js';
+import { mulberry32 } from '../src/testing/random.js';
+import { repoRoot } from '../src/util/repo-root.js';
+import { runIfEntryPoint } from './entry.js';
 
 export type LibraryName = 'tiktoken' | 'js-tiktoken' | 'gpt-tokenizer' | 'countText';
 
@@ -225,7 +228,7 @@ function chunk(text: string, size: number): string[] {
 // ---------------------------------------------------------------------------------------------------------------
 // Inputs
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const REPO_ROOT = repoRoot();
 
 function codeCorpus(bytes: number): string | undefined {
   const dir = path.join(REPO_ROOT, 'node_modules', 'typescript', 'lib');
@@ -311,17 +314,6 @@ export function generateProse(bytes: number, seed: number): string {
   return parts.join('\n\n').slice(0, bytes);
 }
 
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // Load time and memory, each library alone in a fresh process.
 
@@ -402,9 +394,4 @@ async function main(): Promise<void> {
   process.stdout.write((values.json === true ? JSON.stringify(result, null, 2) : formatTokenBench(result)) + '\n');
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
-  main().catch((err: unknown) => {
-    process.stderr.write(`bench/tokens: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 1;
-  });
-}
+runIfEntryPoint(import.meta.url, 'bench/tokens', main);

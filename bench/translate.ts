@@ -5,13 +5,13 @@
 //
 // The samples are realistic native traffic for each provider, written from the documented wire formats (see
 // docs/providers/*.md). The translate CLI test reuses them as a cross-provider conformance check.
-import { pathToFileURL } from 'node:url';
-import { EventStreamCodec } from '@smithy/eventstream-codec';
 import { PROVIDER_KINDS, serviceConfigSchema, type ProviderKind } from '../src/config/schema.js';
 import { resolveTopology, type ResolvedBackend } from '../src/config/topology.js';
+import { encodeEvents } from '../src/providers/bedrock/fixtures.js';
 import type { ResponseContext } from '../src/providers/provider.js';
 import { isImplemented, providerFor } from '../src/providers/registry.js';
 import { parseChatRequest, type ChatRequest } from '../src/unified/chat-request.js';
+import { isEntryPoint } from './entry.js';
 import { median, round } from './stats.js';
 
 /** The text every sample answers with, so translations can be checked against one expectation. */
@@ -84,38 +84,17 @@ function geminiSample(): TranslationSample {
   return { whole: Buffer.from(JSON.stringify(whole)), streamEvents: events };
 }
 
-// UTF-8 conversions are all the codec needs (what @smithy/util-utf8 provides).
-const codec = new EventStreamCodec(
-  (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'),
-  (text: string) => new Uint8Array(Buffer.from(text, 'utf8')),
-);
-
-function bedrockFrame(eventType: string, payload: object, n: number): Buffer {
-  // Bedrock pads each payload with a random-length "p" field.
-  const body = Buffer.from(JSON.stringify({ ...payload, p: 'abcdefghijklmnopqrstuvwxyz0123456789'.slice(0, 1 + ((n * 7) % 30)) }));
-  return Buffer.from(
-    codec.encode({
-      headers: {
-        ':event-type': { type: 'string', value: eventType },
-        ':content-type': { type: 'string', value: 'application/json' },
-        ':message-type': { type: 'string', value: 'event' },
-      },
-      body,
-    }),
-  );
-}
-
 function bedrockSample(): TranslationSample {
   const usage = { inputTokens: USAGE_IN, outputTokens: USAGE_OUT, totalTokens: USAGE_IN + USAGE_OUT };
   const whole = { output: { message: { role: 'assistant', content: [{ text: SAMPLE_TEXT }] } }, stopReason: 'end_turn', usage, metrics: { latencyMs: 812 } };
-  let n = 0;
-  const events = [
-    bedrockFrame('messageStart', { role: 'assistant' }, n++),
-    ...SAMPLE_DELTAS.map((text) => bedrockFrame('contentBlockDelta', { contentBlockIndex: 0, delta: { text } }, n++)),
-    bedrockFrame('contentBlockStop', { contentBlockIndex: 0 }, n++),
-    bedrockFrame('messageStop', { stopReason: 'end_turn' }, n++),
-    bedrockFrame('metadata', { usage, metrics: { latencyMs: 812 } }, n++),
-  ];
+  // One event-stream message per event, each payload padded as Bedrock pads it.
+  const events = encodeEvents([
+    { messageStart: { role: 'assistant' } },
+    ...SAMPLE_DELTAS.map((text) => ({ contentBlockDelta: { contentBlockIndex: 0, delta: { text } } })),
+    { contentBlockStop: { contentBlockIndex: 0 } },
+    { messageStop: { stopReason: 'end_turn' } },
+    { metadata: { usage, metrics: { latencyMs: 812 } } },
+  ]);
   return { whole: Buffer.from(JSON.stringify(whole)), streamEvents: events };
 }
 
@@ -304,4 +283,4 @@ function main(argv: string[]): void {
   else process.stdout.write(`${formatTranslateBench(results)}\n\nnode ${process.version}, ${results.length} providers, median of interleaved rounds\n`);
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) main(process.argv.slice(2));
+if (isEntryPoint(import.meta.url)) main(process.argv.slice(2));

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { repoRoot } from '../envoyconfig/repo-root.js';
+import { repoRoot } from '../util/repo-root.js';
 import { serviceConfigSchema } from '../config/schema.js';
 import { ROUTER_EXT_PROC_FILTER, ROUTE_RETRY_POLICY, UPSTREAM_EXT_PROC_FILTER } from './filters.js';
 

@@ -17,13 +17,14 @@ import {
 } from '../extproc/contract.js';
 import { serviceConfigSchema } from '../config/schema.js';
 import { clusterNameForModel, resolveTopology } from '../config/topology.js';
-import { repoRoot } from './repo-root.js';
+import { isRecord } from '../util/json.js';
+import { repoRoot } from '../util/repo-root.js';
 
 type Rec = Record<string, unknown>;
 
 function rec(v: unknown, what: string): Rec {
-  assert.ok(typeof v === 'object' && v !== null && !Array.isArray(v), `${what} should be a mapping`);
-  return v as Rec;
+  assert.ok(isRecord(v), `${what} should be a mapping`);
+  return v;
 }
 function list(v: unknown, what: string): unknown[] {
   assert.ok(Array.isArray(v), `${what} should be a list`);

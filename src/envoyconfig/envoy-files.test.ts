@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { validateEnvoyFile } from './files.js';
 import { envoyValidateCommand } from '../cli/envoy-validate.js';
-import { repoRoot } from './repo-root.js';
+import { repoRoot } from '../util/repo-root.js';
 
 function yamlFilesUnder(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {

@@ -1,6 +1,7 @@
 // Validates a YAML file that is either an Envoy v3 bootstrap or one or more Istio EnvoyFilter manifests.
 import { readFile } from 'node:fs/promises';
 import type { z } from 'zod';
+import { isRecord } from '../util/json.js';
 import { APPLY_TO_TYPES, envoyFilterSchema, type ApplyTo } from './envoyfilter.js';
 import { sharedRegistry, type ProtoRegistry } from './registry.js';
 import { decodeStrict, fieldSegment, formatPath, indexSegment, type PathSegment } from './strict-decode.js';
@@ -20,10 +21,6 @@ export interface FileResult {
   /** What the file holds, e.g. "Envoy bootstrap" or "Istio EnvoyFilter llm-gateway/llm-extproc-cluster". */
   readonly description: string;
   readonly issues: FileIssue[];
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function segmentsOf(raw: readonly PropertyKey[]): PathSegment[] {

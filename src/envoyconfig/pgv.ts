@@ -2,13 +2,10 @@
 // own validation enforces most often (required messages, min lengths, numeric bounds, list sizes, defined enums).
 // Regex-based rules (pattern, well_known_regex) are skipped: RE2 is not JS RegExp.
 import protobuf from 'protobufjs';
+import { isRecord } from '../util/json.js';
 import { parseDuration } from './scalars.js';
 
 export type Rules = Readonly<Record<string, unknown>>;
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function deepMerge(into: Record<string, unknown>, from: Record<string, unknown>): Record<string, unknown> {
   for (const [k, v] of Object.entries(from)) {

@@ -3,6 +3,7 @@
 // members of a oneof, bad well-known-type strings, a subset of PGV rules) with the exact path, and produces no
 // message. Envoy itself rejects all of these at load time; finding them in CI is the point.
 import protobuf from 'protobufjs';
+import { isRecord } from '../util/json.js';
 import type { ProtoRegistry } from './registry.js';
 import { checkRules, fieldRules, oneofRequired } from './pgv.js';
 import { checkDuration, checkFieldMask, checkScalar, checkTimestamp, describe, wrapperScalar } from './scalars.js';
@@ -51,10 +52,6 @@ export function formatPath(path: readonly PathSegment[]): string {
 /** protobufjs full names start with a dot; messages and type URLs do not. */
 function typeName(t: protobuf.ReflectionObject): string {
   return t.fullName.replace(/^\./, '');
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** proto3 JSON name: `request_body_mode` → `requestBodyMode` (protoc's ToJsonName). */

@@ -5,6 +5,7 @@ import { configFromYaml } from '../testing/config.js';
 import { parseChatRequest } from '../unified/chat-request.js';
 import type { ResponseContext } from './provider.js';
 import { azureOpenAIProvider } from './azure-openai.js';
+import { feed } from './testing/splits.js';
 
 const topology = resolveTopology(
   configFromYaml(`
@@ -72,17 +73,7 @@ const USAGE = 'data: {"choices":[],"created":1718000000,"id":"chatcmpl-9Z","mode
 const STREAM = FILTER_ONLY + chunk('{"content":"","role":"assistant"}', null) + chunk('{"content":"Hi"}', null) + chunk('{}', 'content_filter') + USAGE + 'data: [DONE]\n\n';
 
 function translate(clientWantsUsage: boolean, cuts: number[]) {
-  const translator = azureOpenAIProvider.createStreamTranslator(context(clientWantsUsage));
-  const bytes = Buffer.from(STREAM);
-  const out: Buffer[] = [];
-  let from = 0;
-  for (const cut of [...cuts, bytes.length]) {
-    const piece = bytes.subarray(from, cut);
-    out.push(translator.push(piece) ?? piece);
-    from = cut;
-  }
-  out.push(translator.end());
-  return { text: Buffer.concat(out).toString(), usage: translator.usage };
+  return feed(azureOpenAIProvider.createStreamTranslator(context(clientWantsUsage)), Buffer.from(STREAM), cuts);
 }
 
 test('streams: the prompt-filter-only chunk is dropped, everything else passes byte for byte, at every cut', () => {

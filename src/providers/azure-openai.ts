@@ -4,7 +4,8 @@
 // Responses keep Azure's content-filter annotations; the one stream chunk that carries nothing else is dropped.
 import type { BackendConfig } from '../config/schema.js';
 import type { OpenAIErrorBody } from '../unified/errors.js';
-import { createOpenAIProvider, isRecord, joinPath, normaliseErrorBody, parseJson } from './openai.js';
+import { isRecord, parseJson } from '../util/json.js';
+import { createOpenAIProvider, joinPath, normaliseErrorBody } from './openai.js';
 import type { Provider, TranslatedBody, UpstreamTarget } from './provider.js';
 
 type AzureConfig = Extract<BackendConfig, { provider: 'azure-openai' }>;

@@ -5,6 +5,7 @@ import { configFromYaml } from '../testing/config.js';
 import { parseChatRequest } from '../unified/chat-request.js';
 import { UnifiedError } from '../unified/errors.js';
 import type { ResponseContext } from './provider.js';
+import { assertSplitInvariant, feed } from './testing/splits.js';
 import { mistralToolCallId, openAICompatibleProvider, rewriteToolCallIds } from './openai-compatible.js';
 
 const topology = resolveTopology(
@@ -94,34 +95,13 @@ test('maxN: n above it is a 400 naming n before anything leaves', () => {
 
 const context = (clientWantsUsage: boolean): ResponseContext => ({ request: request({ stream: true }), clientWantsUsage, requestId: 'r', created: 1 });
 
-function translate(stream: string, clientWantsUsage: boolean, cuts: number[]) {
-  const translator = openAICompatibleProvider.createStreamTranslator(context(clientWantsUsage));
-  const bytes = Buffer.from(stream);
-  const out: Buffer[] = [];
-  let from = 0;
-  for (const cut of [...cuts, bytes.length]) {
-    const piece = bytes.subarray(from, cut);
-    out.push(translator.push(piece) ?? piece);
-    from = cut;
-  }
-  out.push(translator.end());
-  return { text: Buffer.concat(out).toString(), usage: translator.usage };
+function translate(stream: string, clientWantsUsage: boolean, cuts: readonly number[]) {
+  return feed(openAICompatibleProvider.createStreamTranslator(context(clientWantsUsage)), Buffer.from(stream), cuts);
 }
 
-function prng(seed: number) {
-  let s = seed >>> 0;
-  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
-}
-
-function assertSplitInvariant(stream: string, clientWantsUsage: boolean): string {
-  const whole = translate(stream, clientWantsUsage, []).text;
-  for (let cut = 1; cut < stream.length; cut++) assert.equal(translate(stream, clientWantsUsage, [cut]).text, whole, `cut ${cut}`);
-  const random = prng(7);
-  for (let round = 0; round < 200; round++) {
-    const cuts = Array.from({ length: 1 + Math.floor(random() * 10) }, () => Math.floor(random() * stream.length)).sort((a, b) => a - b);
-    assert.equal(translate(stream, clientWantsUsage, cuts).text, whole, `cuts ${cuts.join(',')}`);
-  }
-  return whole;
+/** The same output at every single cut, at many random multi-cuts and byte by byte; returns the whole text. */
+function outputHoweverSplit(stream: string, clientWantsUsage: boolean): string {
+  return assertSplitInvariant((cuts) => translate(stream, clientWantsUsage, cuts), Buffer.byteLength(stream)).text;
 }
 
 const M = '"id":"b3999b","object":"chat.completion.chunk","created":1769088854,"model":"mistral-small-latest"';
@@ -146,7 +126,7 @@ function events(text: string): Array<Chunk | '[DONE]'> {
 }
 
 test('Mistral tool-call deltas get index and type; usage moves to its own chunk before [DONE]', () => {
-  const out = events(assertSplitInvariant(MISTRAL_TOOL_STREAM, true)) as Chunk[];
+  const out = events(outputHoweverSplit(MISTRAL_TOOL_STREAM, true)) as Chunk[];
   assert.deepEqual(out[1]!.choices[0]!.delta.tool_calls, [{ id: 'gSIMJiOkT', function: { name: 'weather', arguments: '{"city": "Paris"}' }, index: 0, type: 'function' }]);
   assert.deepEqual(out[2]!.choices[0]!.delta.tool_calls, [{ id: 'Kq2mX9zPa', function: { name: 'weather', arguments: '{"city": "Oslo"}' }, index: 1, type: 'function' }]);
   assert.equal(out[2]!.choices[0]!.finish_reason, 'tool_calls');
@@ -157,7 +137,7 @@ test('Mistral tool-call deltas get index and type; usage moves to its own chunk 
 });
 
 test('without include_usage the usage is recorded but the client sees none', () => {
-  const text = assertSplitInvariant(MISTRAL_TOOL_STREAM, false);
+  const text = outputHoweverSplit(MISTRAL_TOOL_STREAM, false);
   const out = events(text) as Chunk[];
   assert.equal(out.length, 4);
   assert.ok(out.slice(0, 3).every((chunk) => !('usage' in chunk)));
@@ -166,7 +146,7 @@ test('without include_usage the usage is recorded but the client sees none', () 
 
 test('a stream that ends without [DONE] still gets the usage chunk it asked for', () => {
   const noDone = MISTRAL_TOOL_STREAM.replace('data: [DONE]\n\n', '');
-  const out = events(assertSplitInvariant(noDone, true)) as Chunk[];
+  const out = events(outputHoweverSplit(noDone, true)) as Chunk[];
   assert.deepEqual(out.at(-1)?.choices, []);
 });
 
@@ -175,15 +155,15 @@ test('tool-call fragments without index continue the current call', () => {
     `data: {${M},"choices":[{"index":0,"delta":{"tool_calls":[{"id":"aaaaaaaaa","function":{"name":"f","arguments":"{\\"a\\""}}]},"finish_reason":null}]}\n\n` +
     `data: {${M},"choices":[{"index":0,"delta":{"tool_calls":[{"function":{"arguments":":1}"}}]},"finish_reason":null}]}\n\n` +
     'data: [DONE]\n\n';
-  const out = events(assertSplitInvariant(stream, false)) as Chunk[];
+  const out = events(outputHoweverSplit(stream, false)) as Chunk[];
   assert.deepEqual(out[1]!.choices[0]!.delta.tool_calls, [{ function: { arguments: ':1}' }, index: 0 }]);
 });
 
 test('finish reasons outside OpenAI’s set: model_length is length, error becomes an error event', () => {
   const finish = (reason: string) => `data: {${M},"choices":[{"index":0,"delta":{"content":"x"},"finish_reason":"${reason}"}]}\n\ndata: [DONE]\n\n`;
-  const length = events(assertSplitInvariant(finish('model_length'), false)) as Chunk[];
+  const length = events(outputHoweverSplit(finish('model_length'), false)) as Chunk[];
   assert.equal(length[0]!.choices[0]!.finish_reason, 'length');
-  const failed = events(assertSplitInvariant(finish('error'), false)) as Chunk[];
+  const failed = events(outputHoweverSplit(finish('error'), false)) as Chunk[];
   assert.equal(failed[0]!.choices[0]!.finish_reason, null);
   assert.equal(failed[0]!.choices[0]!.delta.content, 'x');
   assert.equal(failed[1]!.error?.type, 'server_error');

@@ -11,7 +11,8 @@ import type { ResolvedBackend } from '../config/topology.js';
 import type { BackendConfig } from '../config/schema.js';
 import type { ChatRequest } from '../unified/chat-request.js';
 import { UnifiedError } from '../unified/errors.js';
-import { createOpenAIProvider, isRecord, joinPath } from './openai.js';
+import { isRecord } from '../util/json.js';
+import { createOpenAIProvider, joinPath } from './openai.js';
 import type { Provider, UpstreamTarget } from './provider.js';
 
 type CompatConfig = Extract<BackendConfig, { provider: 'openai-compatible' }>['compat'];

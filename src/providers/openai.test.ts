@@ -4,6 +4,7 @@ import { resolveTopology } from '../config/topology.js';
 import { configFromYaml, TWO_BACKENDS_YAML } from '../testing/config.js';
 import { parseChatRequest } from '../unified/chat-request.js';
 import { joinPath, normaliseErrorBody, openAIProvider } from './openai.js';
+import { feed } from './testing/splits.js';
 
 const topology = resolveTopology(configFromYaml(TWO_BACKENDS_YAML), { PRIMARY_KEY: 'sk-test-key' });
 const primary = topology.backends.get('primary')!;
@@ -43,17 +44,7 @@ const USAGE_CHUNK =
 const STREAM = CHUNK('Hel') + CHUNK('lo') + USAGE_CHUNK + 'data: [DONE]\n\n';
 
 function translate(clientWantsUsage: boolean, cuts: number[]) {
-  const translator = openAIProvider.createStreamTranslator({ ...CONTEXT, clientWantsUsage });
-  const bytes = Buffer.from(STREAM);
-  const out: Buffer[] = [];
-  let from = 0;
-  for (const cut of [...cuts, bytes.length]) {
-    const chunk = bytes.subarray(from, cut);
-    out.push(translator.push(chunk) ?? chunk);
-    from = cut;
-  }
-  out.push(translator.end());
-  return { text: Buffer.concat(out).toString(), usage: translator.usage };
+  return feed(openAIProvider.createStreamTranslator({ ...CONTEXT, clientWantsUsage }), Buffer.from(STREAM), cuts);
 }
 
 test('without include_usage the extra usage chunk is removed, at every chunk boundary', () => {

@@ -4,9 +4,10 @@
 // a non-OpenAI error shape, or a quirk of a compatible server that `OpenAIFlavour` switches on).
 import type { ResolvedBackend } from '../config/topology.js';
 import type { ChatRequest } from '../unified/chat-request.js';
-import { SseDecoder, type SseEvent } from '../unified/sse.js';
+import { SseDecoder, encodeSseJson, type SseEvent } from '../unified/sse.js';
 import { usageFromOpenAI, type Usage } from '../unified/usage.js';
 import type { OpenAIErrorBody } from '../unified/errors.js';
+import { isRecord, parseJson } from '../util/json.js';
 import type {
   Provider,
   ResponseContext,
@@ -38,18 +39,6 @@ export function openAIRequestBody(request: ChatRequest, upstreamModel: string): 
   // usage chunk again when the client did not ask for it.
   if (request.stream === true) outbound.stream_options = { ...request.stream_options, include_usage: true };
   return outbound;
-}
-
-export function parseJson(text: Buffer | string): unknown {
-  try {
-    return JSON.parse(typeof text === 'string' ? text : text.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-}
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 /** OpenAI-compatible servers disagree on error shapes ({"error":"…"}, {"detail":…}, {"message":…}, plain text). */
@@ -243,7 +232,7 @@ class OpenAIStreamTranslator implements StreamTranslator {
         if (typeof choice.finish_reason === 'string' && !OPENAI_FINISH_REASONS.has(choice.finish_reason)) {
           if (choice.finish_reason === FINISH_ERROR) {
             choice.finish_reason = null;
-            appended = `data: ${JSON.stringify(upstreamFailure(FINISH_ERROR))}\n\n`;
+            appended = encodeSseJson(upstreamFailure(FINISH_ERROR));
           } else {
             choice.finish_reason = FINISH_ALIASES[choice.finish_reason] ?? 'stop';
           }
@@ -252,7 +241,7 @@ class OpenAIStreamTranslator implements StreamTranslator {
       }
     }
     if (!rewritten) return event.raw;
-    return Buffer.from(`data: ${JSON.stringify(json)}\n\n${appended ?? ''}`);
+    return Buffer.from(encodeSseJson(json) + (appended ?? ''));
   }
 
   #usageChunk(json: Record<string, unknown>): string {
@@ -260,7 +249,7 @@ class OpenAIStreamTranslator implements StreamTranslator {
     if (json.system_fingerprint !== undefined) chunk.system_fingerprint = json.system_fingerprint;
     chunk.choices = [];
     chunk.usage = json.usage;
-    return `data: ${JSON.stringify(chunk)}\n\n`;
+    return encodeSseJson(chunk);
   }
 
   /** Gives tool-call deltas the `index` (and first deltas the `type`) OpenAI clients need. True when changed. */

@@ -16,6 +16,7 @@
 // The counters are synchronous and pure given the loaded encoders; they throw TokenizerNotReadyError until
 // loadEncoders() has resolved.
 import type { ChatMessage, ChatRequest } from '../unified/chat-request.js';
+import { isRecord, recordField } from '../util/json.js';
 import { tokenizerFor, type TextTokenizer } from './backend.js';
 import { loadedEncodingFor, tokenizerForModel, type EstimateFamily, type ExactEncoding } from './encodings.js';
 import { correctionFor, INITIAL_CORRECTIONS, type CorrectionState } from './estimate.js';
@@ -203,18 +204,18 @@ function toolsTokens(tools: readonly Tool[] | undefined, funcInit: number, tally
   let tokens = 0;
   for (const { function: fn } of tools) {
     tokens += funcInit + tally.text(`${fn.name}:${withoutFinalPeriod(fn.description ?? '')}`);
-    const parameters = asRecord(fn.parameters);
+    const parameters = isRecord(fn.parameters) ? fn.parameters : undefined;
     const extra = pick(parameters, ['$defs', 'definitions']);
     if (extra !== undefined) {
       tally.flag('tool_schema');
       tokens += tally.text(JSON.stringify(extra));
     }
-    const properties = asRecord(parameters?.properties);
+    const properties = recordField(parameters, 'properties');
     const keys = properties === undefined ? [] : Object.keys(properties);
     if (properties === undefined || keys.length === 0) continue;
     tokens += PROP_INIT;
     for (const key of keys) {
-      const property = asRecord(properties[key]) ?? {};
+      const property = recordField(properties, key) ?? {};
       tokens += PROP_KEY;
       if (Array.isArray(property.enum)) {
         tokens += ENUM_INIT;
@@ -247,10 +248,6 @@ function responseFormatTokens(request: ChatRequest, tally: Tally): number {
 
 function withoutFinalPeriod(text: string): string {
   return text.endsWith('.') ? text.slice(0, -1) : text;
-}
-
-function asRecord(value: unknown): Record<string, unknown> | undefined {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 }
 
 /** The listed keys that are present, as one object; undefined when none is. */

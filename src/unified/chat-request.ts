@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { UnifiedError } from './errors.js';
 import { formatPath } from '../util/format-path.js';
+import { isRecord, parseJson } from '../util/json.js';
 
 const textPart = z.looseObject({ type: z.literal('text'), text: z.string() });
 const imagePart = z.looseObject({
@@ -95,7 +96,7 @@ export function parseChatRequest(body: Buffer | string): ChatRequest {
     const detail = err instanceof Error ? err.message : 'parse error';
     throw new UnifiedError('invalid_json', `We could not parse the JSON body of your request: ${detail}`);
   }
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+  if (!isRecord(json)) {
     throw new UnifiedError('invalid_json', 'The request body must be a JSON object.');
   }
   const result = chatRequestSchema.safeParse(json);
@@ -118,12 +119,8 @@ function describeIssue(issue: z.core.$ZodIssue, param: string): string {
  * re-running the schema (it costs more than the rest of the stage), but still refuse what could not have passed.
  */
 export function parsePrevalidatedChatRequest(body: Buffer): ChatRequest {
-  let json: unknown;
-  try {
-    json = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new UnifiedError('invalid_json', 'The request body is not JSON.');
-  }
+  const json = parseJson(body);
+  if (json === undefined) throw new UnifiedError('invalid_json', 'The request body is not JSON.');
   const shaped = json as Partial<ChatRequest> | null;
   if (shaped === null || typeof shaped !== 'object' || typeof shaped.model !== 'string' || !Array.isArray(shaped.messages)) {
     throw new UnifiedError('invalid_request', 'The request body is not a chat completion request.');

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { everyByte, splitAt } from '../providers/testing/splits.js';
 import { SseDecoder, parseSseEvent } from './sse.js';
 
 const STREAM = Buffer.from(
@@ -9,11 +10,7 @@ const STREAM = Buffer.from(
 function decodeInPieces(bytes: Buffer, cuts: number[]) {
   const decoder = new SseDecoder();
   const events = [];
-  let from = 0;
-  for (const cut of [...cuts, bytes.length]) {
-    events.push(...decoder.push(bytes.subarray(from, cut)));
-    from = cut;
-  }
+  for (const piece of splitAt(bytes, cuts)) events.push(...decoder.push(piece));
   return { events, rest: decoder.end() };
 }
 
@@ -33,7 +30,7 @@ test('every single split point gives the same events', () => {
 });
 
 test('byte-at-a-time feeding gives the same events', () => {
-  const cuts = Array.from({ length: STREAM.length - 1 }, (_, i) => i + 1);
+  const cuts = everyByte(STREAM.length);
   assert.deepEqual(decodeInPieces(STREAM, cuts).events.map((e) => e.data), decodeInPieces(STREAM, []).events.map((e) => e.data));
 });
 

@@ -95,6 +95,46 @@ export class SseDecoder {
   }
 }
 
+/** What a translator writes for one whole event, appended to `out`. */
+export type SseEventHandler = (event: SseEvent, out: string[]) => void;
+
+/**
+ * The push/end loop of a stream translator that answers each whole SSE event with text: decodes the chunks and
+ * hands every completed event to the handler, and at the end of the stream hands it the unterminated tail too (a
+ * server may close without the blank line after its last event; that event still counts).
+ */
+export class SseEventFeed {
+  readonly #decoder = new SseDecoder();
+  readonly #onEvent: SseEventHandler;
+
+  constructor(onEvent: SseEventHandler) {
+    this.#onEvent = onEvent;
+  }
+
+  /** Feeds one chunk; returns what the events it completed were translated to. */
+  push(chunk: Buffer): string[] {
+    const out: string[] = [];
+    for (const event of this.#decoder.push(chunk)) this.#onEvent(event, out);
+    return out;
+  }
+
+  /** Ends the stream; returns what the tail was translated to, for the caller to append what it still owes. */
+  end(): string[] {
+    const out: string[] = [];
+    const tail = this.#decoder.end();
+    if (tail.length > 0) this.#onEvent(parseSseEvent(tail), out);
+    return out;
+  }
+}
+
 export function encodeSseData(data: string): string {
   return `data: ${data}\n\n`;
 }
+
+/** A data event carrying `value` as JSON: how translators write chunks and error events. */
+export function encodeSseJson(value: unknown): string {
+  return encodeSseData(JSON.stringify(value));
+}
+
+/** The event that ends every OpenAI stream. */
+export const SSE_DONE = encodeSseData('[DONE]');

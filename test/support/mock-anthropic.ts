@@ -4,8 +4,10 @@
 // or SSE streams (named events, ping, text and input_json deltas), written in small pieces so the gateway sees
 // events — and UTF-8 characters — cut across network chunks. Event shapes are typed with the official SDK's types.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { ContentBlock, Message, RawMessageStreamEvent, StopReason, Usage } from '@anthropic-ai/sdk/resources/messages';
+import { usage } from '../../src/providers/anthropic/fixtures.js';
+import { listenOnLoopback } from '../../src/testing/http.js';
+import { isRecord } from '../../src/util/json.js';
 
 export interface ReceivedRequest {
   readonly method: string;
@@ -53,21 +55,6 @@ const TOOL_ID = /^[a-zA-Z0-9_-]+$/;
 
 class InvalidRequest extends Error {}
 
-function usageOf(counts: NonNullable<ScriptedReply['usage']>): Usage {
-  return {
-    input_tokens: counts.input,
-    output_tokens: counts.output,
-    cache_read_input_tokens: counts.cacheRead ?? 0,
-    cache_creation_input_tokens: counts.cacheCreation ?? 0,
-    cache_creation: { ephemeral_5m_input_tokens: counts.cacheCreation ?? 0, ephemeral_1h_input_tokens: 0 },
-    inference_geo: null,
-    output_tokens_details: null,
-    server_tool_use: null,
-    service_tier: 'standard',
-    speed: null,
-  };
-}
-
 function contentBlock(block: ReplyBlock): ContentBlock {
   return block.type === 'text' ? { type: 'text', text: block.text, citations: null } : { ...block, caller: { type: 'direct' } };
 }
@@ -78,18 +65,14 @@ function messageOf(id: string, model: string, content: ContentBlock[], stopReaso
 
 type Json = Record<string, unknown>;
 
-function isObject(value: unknown): value is Json {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
 function objects(value: unknown): Json[] {
-  return Array.isArray(value) ? value.filter(isObject) : [];
+  return Array.isArray(value) ? value.filter(isRecord) : [];
 }
 
 /** A message's content as blocks (a string is shorthand for one text block). */
 function blocksOf(message: Json): Json[] | undefined {
   if (typeof message.content === 'string') return [{ type: 'text', text: message.content }];
-  return Array.isArray(message.content) && message.content.every(isObject) ? message.content : undefined;
+  return Array.isArray(message.content) && message.content.every(isRecord) ? message.content : undefined;
 }
 
 function validateSampling(body: Json, version: string): void {
@@ -127,14 +110,14 @@ function validateMessages(messages: Json[]): void {
         throw new InvalidRequest(`messages.${i}.content.${j}.text: text content blocks must contain non-whitespace text`);
       }
       if (block.type === 'tool_use') {
-        if (message.role !== 'assistant' || typeof block.id !== 'string' || !TOOL_ID.test(block.id) || !isObject(block.input)) {
+        if (message.role !== 'assistant' || typeof block.id !== 'string' || !TOOL_ID.test(block.id) || !isRecord(block.input)) {
           throw new InvalidRequest(`messages.${i}.content.${j}: invalid tool_use block`);
         }
         pendingToolUses.push(block.id);
       }
       if (block.type === 'tool_result' && message.role !== 'user') throw new InvalidRequest(`messages.${i}.content.${j}: tool_result blocks belong in user messages`);
       const source = block.source;
-      if (block.type === 'image' && !(isObject(source) && (source.type === 'base64' || source.type === 'url'))) {
+      if (block.type === 'image' && !(isRecord(source) && (source.type === 'base64' || source.type === 'url'))) {
         throw new InvalidRequest(`messages.${i}.content.${j}.source: invalid image source`);
       }
     });
@@ -148,13 +131,13 @@ function validate(body: Json, version: string): void {
   if (typeof body.max_tokens !== 'number' || !Number.isInteger(body.max_tokens) || body.max_tokens < 1) throw new InvalidRequest('max_tokens: Field required');
   validateSampling(body, version);
   if (body.system !== undefined && typeof body.system !== 'string') {
-    if (!Array.isArray(body.system) || !body.system.every((b: unknown) => isObject(b) && b.type === 'text' && typeof b.text === 'string')) {
+    if (!Array.isArray(body.system) || !body.system.every((b: unknown) => isRecord(b) && b.type === 'text' && typeof b.text === 'string')) {
       throw new InvalidRequest('system: Input should be a valid string or a list of text blocks');
     }
   }
   if (!Array.isArray(body.messages)) throw new InvalidRequest('messages: Field required');
   validateMessages(objects(body.messages));
-  const choice = isObject(body.tool_choice) ? body.tool_choice : undefined;
+  const choice = isRecord(body.tool_choice) ? body.tool_choice : undefined;
   const toolNames = objects(body.tools).map((t) => t.name);
   if (choice && choice.type !== 'none' && toolNames.length === 0) throw new InvalidRequest('tool_choice: may only be specified while providing tools');
   if (choice?.type === 'tool' && !toolNames.includes(choice.name)) throw new InvalidRequest(`tool_choice.name: tool '${String(choice.name)}' not found in tools`);
@@ -162,12 +145,12 @@ function validate(body: Json, version: string): void {
 
 /** Without a script: a forced tool gets JSON_ANSWER, a json_schema format gets it as text, else CLAUDE_TEXT. */
 function defaultReply(body: Json): ScriptedReply {
-  const choice = isObject(body.tool_choice) ? body.tool_choice : undefined;
+  const choice = isRecord(body.tool_choice) ? body.tool_choice : undefined;
   if (choice?.type === 'tool' && typeof choice.name === 'string') {
     return { content: [{ type: 'tool_use', id: 'toolu_01Forced', name: choice.name, input: JSON_ANSWER }], stopReason: 'tool_use' };
   }
-  const format = isObject(body.output_config) ? body.output_config.format : undefined;
-  if (isObject(format) && format.type === 'json_schema') return { content: [{ type: 'text', text: JSON.stringify(JSON_ANSWER) }], stopReason: 'end_turn' };
+  const format = isRecord(body.output_config) ? body.output_config.format : undefined;
+  if (isRecord(format) && format.type === 'json_schema') return { content: [{ type: 'text', text: JSON.stringify(JSON_ANSWER) }], stopReason: 'end_turn' };
   return { content: [{ type: 'text', text: CLAUDE_TEXT }], stopReason: 'end_turn' };
 }
 
@@ -183,7 +166,7 @@ function pieces(text: string, parts: number): string[] {
 function streamEvents(id: string, model: string, reply: ScriptedReply, breakOff: boolean): Array<RawMessageStreamEvent | { type: 'ping' } | { type: 'error'; error: { type: string; message: string } }> {
   const counts = reply.usage ?? DEFAULT_USAGE;
   const events: Array<RawMessageStreamEvent | { type: 'ping' } | { type: 'error'; error: { type: string; message: string } }> = [
-    { type: 'message_start', message: messageOf(id, model, [], null, usageOf({ ...counts, output: 1 })) },
+    { type: 'message_start', message: messageOf(id, model, [], null, usage({ ...counts, output: 1 })) },
     { type: 'ping' },
   ];
   reply.content.forEach((block, index) => {
@@ -233,7 +216,7 @@ export async function startMockAnthropic(options: { apiKey: string }): Promise<M
       } catch {
         return error(400, 'invalid_request_error', 'There was an issue with the request body: not JSON');
       }
-      const body: Json = isObject(parsed) ? parsed : {};
+      const body: Json = isRecord(parsed) ? parsed : {};
       received.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
       if (req.method !== 'POST' || req.url !== '/v1/messages') return error(404, 'not_found_error', `Not found: ${req.method} ${req.url}`);
       if (req.headers['x-api-key'] !== options.apiKey) return error(401, 'authentication_error', 'invalid x-api-key');
@@ -251,7 +234,7 @@ export async function startMockAnthropic(options: { apiKey: string }): Promise<M
       const id = `msg_mock${sequence}`;
       const model = String(body.model);
       if (body.stream !== true) {
-        const message = messageOf(id, model, reply.content.map(contentBlock), reply.stopReason, usageOf(reply.usage ?? DEFAULT_USAGE));
+        const message = messageOf(id, model, reply.content.map(contentBlock), reply.stopReason, usage(reply.usage ?? DEFAULT_USAGE));
         res.writeHead(200, { 'content-type': 'application/json', 'request-id': requestId });
         return res.end(JSON.stringify(message));
       }
@@ -269,8 +252,7 @@ export async function startMockAnthropic(options: { apiKey: string }): Promise<M
       next();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const { port, close } = await listenOnLoopback(server);
   return {
     baseUrl: `http://127.0.0.1:${port}/v1`,
     received,
@@ -292,10 +274,6 @@ export async function startMockAnthropic(options: { apiKey: string }): Promise<M
     set streamError(v) {
       state.streamError = v;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }

@@ -3,7 +3,7 @@
 // content-filter annotations (prompt_filter_results, the filter-only first stream chunk, per-choice results).
 // A prompt containing "forbidden" is refused with Azure's content_filter error.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from '../../src/testing/http.js';
 
 export interface ReceivedAzureRequest {
   readonly path: string;
@@ -106,15 +106,10 @@ export async function startMockAzureOpenAI(options: { apiKey: string; deployment
       res.end(events.map((e) => `data: ${JSON.stringify(e)}\n\n`).join('') + 'data: [DONE]\n\n');
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const { port, close } = await listenOnLoopback(server);
   return {
     baseUrl: `http://127.0.0.1:${port}`,
     received,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }

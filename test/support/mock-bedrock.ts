@@ -4,7 +4,8 @@
 // verifies itself, with its own implementation of the specification (not the gateway's signer).
 import { createHash, createHmac } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from '../../src/testing/http.js';
+import { isRecord } from '../../src/util/json.js';
 import {
   encodeEvents,
   JSON_EVENTS,
@@ -111,10 +112,6 @@ export function verifySigV4(
 
 // ── Answers ─────────────────────────────────────────────────────────────────────────────────────────────────
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
 function defaultReply(call: BedrockCall): MockReply {
   const stream = call.operation === 'converse-stream';
   const toolConfig = isRecord(call.body.toolConfig) ? call.body.toolConfig : undefined;
@@ -209,8 +206,7 @@ export async function startMockBedrock(options: MockBedrockOptions): Promise<Moc
       res.end(JSON.stringify(reply.body));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const { port, close } = await listenOnLoopback(server);
   return {
     baseUrl: `http://127.0.0.1:${port}`,
     received,
@@ -221,10 +217,6 @@ export async function startMockBedrock(options: MockBedrockOptions): Promise<Moc
     set reply(value) {
       state.reply = value;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }

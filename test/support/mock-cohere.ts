@@ -2,7 +2,7 @@
 // Bearer key, snake_case V2ChatRequest fields (anything else is a 400, as a strict API would answer), a V2ChatResponse
 // or a typed SSE stream back, and `{"message": …}` errors.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from '../../src/testing/http.js';
 
 export interface ReceivedCohereRequest {
   readonly path: string;
@@ -134,15 +134,10 @@ export async function startMockCohere(apiKey: string): Promise<MockCohere> {
       next();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const { port, close } = await listenOnLoopback(server);
   return {
     baseUrl: `http://127.0.0.1:${port}/v2`,
     received,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }

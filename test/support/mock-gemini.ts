@@ -4,8 +4,9 @@
 // credentials, paths and request shape the way the real API does (unknown fields, role alternation of function
 // calls and responses, Gemini 3 thought signatures) and answers in Google's formats, SSE framed with CRLF.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { FinishReason, type GenerateContentResponse, type Part } from '@google/genai';
+import { listenOnLoopback } from '../../src/testing/http.js';
+import { isRecord } from '../../src/util/json.js';
 
 type WireResponse = Pick<GenerateContentResponse, 'candidates' | 'promptFeedback' | 'usageMetadata' | 'modelVersion' | 'responseId'>;
 
@@ -61,10 +62,6 @@ class RequestProblem extends Error {
 
 function googleError(status: number, grpcStatus: string, message: string) {
   return { error: { code: status, message, status: grpcStatus } };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 type Turn = { role: string; parts: Array<Record<string, unknown>> };
@@ -250,8 +247,7 @@ export async function startMockGemini(options: { apiKey: string; vertexTokens?: 
       next();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const { port, close } = await listenOnLoopback(server);
   return {
     geminiBaseUrl: `http://127.0.0.1:${port}/v1beta`,
     vertexBaseUrl: `http://127.0.0.1:${port}`,
@@ -263,10 +259,6 @@ export async function startMockGemini(options: { apiKey: string; vertexTokens?: 
     set failWith(value) {
       state.failWith = value;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }

@@ -1,7 +1,7 @@
 // A mock OpenAI-compatible upstream for end-to-end tests: speaks Chat Completions (JSON and SSE) on loopback,
 // records what it received, and can be told to fail.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from '../../src/testing/http.js';
 
 export interface ReceivedRequest {
   readonly method: string;
@@ -103,8 +103,7 @@ export async function startMockOpenAI(options: { apiKey?: string } = {}): Promis
       next();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const { port, close } = await listenOnLoopback(server);
   return {
     baseUrl: `http://127.0.0.1:${port}/v1`,
     received,
@@ -129,10 +128,6 @@ export async function startMockOpenAI(options: { apiKey?: string } = {}): Promis
     get abortedStreams() {
       return abortedStreams;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }

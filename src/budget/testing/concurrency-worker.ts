@@ -3,6 +3,7 @@
 // requests, like the router stage would. Prints one JSON line with what it did.
 import { Budgets } from '../budgets.js';
 import { budgetsConfigSchema } from '../config.js';
+import { mulberry32 } from '../../testing/random.js';
 
 export interface WorkerReport {
   readonly worker: number;
@@ -20,17 +21,6 @@ export interface WorkerReport {
   readonly excessTokens: number;
   /** Latest expiry of a vanished reservation (epoch ms). */
   readonly lastVanishExpiry: number;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,22 +1,12 @@
 // Test helper: a throwaway redis-server from scripts/redis-server.mjs (installed with apt-get when missing, as root).
-import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
+import { repoRoot } from '../../util/repo-root.js';
 
 export interface TestRedis {
   readonly port: number;
   readonly url: string;
   stop(): Promise<void>;
-}
-
-export function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json')) || !existsSync(path.join(dir, 'scripts', 'redis-server.mjs'))) {
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error('repository root (with scripts/redis-server.mjs) not found');
-    dir = parent;
-  }
-  return dir;
 }
 
 export async function startRedis(port?: number): Promise<TestRedis> {

@@ -1,6 +1,6 @@
 // Test helper: a provider stand-in on 127.0.0.1 (port 0) that records every request it gets.
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from '../../testing/http.js';
 
 export interface RecordedRequest {
   readonly method: string;
@@ -51,16 +51,11 @@ export async function startFakeUpstream(handler: UpstreamHandler, basePath = '')
       Promise.resolve(handler(recorded, res)).catch(() => res.destroy());
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const { port, close } = await listenOnLoopback(server);
   return {
     url: `http://127.0.0.1:${port}${basePath}`,
     requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close,
   };
 }
 

@@ -6,9 +6,10 @@
 // - 429 stays 429; Anthropic's retry-after header passes through untouched (only the body is rewritten).
 // - `code` is the most specific thing Anthropic says: details.error_code, else the error type.
 import type { OpenAIErrorBody } from '../../unified/errors.js';
+import { isRecord, parseJson, recordField, stringField } from '../../util/json.js';
 import { normaliseErrorBody } from '../openai.js';
 import type { TranslatedBody } from '../provider.js';
-import { isRecord, parseJson, recordField, stringField, type JsonObject } from './guards.js';
+import type { JsonObject } from './guards.js';
 
 const OVERLOADED_STATUS = 529;
 const SERVER_SIDE_TYPES: ReadonlySet<string> = new Set(['api_error', 'overloaded_error', 'timeout_error']);

@@ -9,6 +9,7 @@
 //   removed because Anthropic rejects a prefill that ends in whitespace.
 import type { ChatMessage } from '../../unified/chat-request.js';
 import { UnifiedError } from '../../unified/errors.js';
+import { isRecord, parseJson } from '../../util/json.js';
 import { hasText, textBlocks, userBlocks } from './content.js';
 import type { AnthropicAssistantBlock, AnthropicTextBlock, AnthropicToolResultBlock, AnthropicToolUseBlock, AnthropicTurn, AnthropicUserBlock } from './types.js';
 
@@ -28,16 +29,9 @@ export function anthropicToolId(id: string): string {
 function toolArguments(text: string, param: string): Record<string, unknown> {
   // Some clients send "" for a call without arguments.
   if (text.trim() === '') return {};
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new UnifiedError('invalid_request', 'Tool call arguments must be a JSON object encoded as a string.', param);
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new UnifiedError('invalid_request', 'Tool call arguments must be a JSON object encoded as a string.', param);
-  }
-  return value as Record<string, unknown>;
+  const value = parseJson(text);
+  if (!isRecord(value)) throw new UnifiedError('invalid_request', 'Tool call arguments must be a JSON object encoded as a string.', param);
+  return value;
 }
 
 type AssistantMessage = Extract<ChatMessage, { role: 'assistant' }>;

@@ -1,7 +1,7 @@
 // Generation parameters: which OpenAI ones Anthropic can honour, how, and which get a 400 naming them.
 import type { ChatRequest } from '../../unified/chat-request.js';
 import { UnifiedError } from '../../unified/errors.js';
-import { isRecord } from './guards.js';
+import { isRecord } from '../../util/json.js';
 import type { AnthropicEffort, AnthropicRequest } from './types.js';
 
 /** The first API version without temperature/top_p/top_k (they are a 400 there, even at their defaults). */

@@ -4,13 +4,14 @@
 // input → message.content; thinking and redacted_thinking blocks are not shown (Chat Completions has no place for
 // them) but their tokens are counted as reasoning tokens.
 import { UnifiedError } from '../../unified/errors.js';
-import type { Usage } from '../../unified/usage.js';
+import { toOpenAIUsage, type OpenAIUsage, type Usage } from '../../unified/usage.js';
+import { isRecord, parseJson, recordField, stringField } from '../../util/json.js';
 import type { ResponseContext, TranslatedBody } from '../provider.js';
 import { translateErrorResponse } from './errors.js';
 import { finishReason, type FinishReason } from './finish.js';
-import { isRecord, parseJson, recordField, stringField, type JsonObject } from './guards.js';
+import type { JsonObject } from './guards.js';
 import { JSON_TOOL_NAME, usesJsonTool } from './tools.js';
-import { mergeCounts, openAIUsage, toUsage, ZERO_COUNTS, type OpenAIUsage } from './usage.js';
+import { mergeCounts, toUsage, ZERO_COUNTS } from './usage.js';
 
 export interface OpenAIToolCall {
   id: string;
@@ -70,7 +71,7 @@ export function toChatCompletion(message: JsonObject, usage: Usage, context: Res
     created: context.created,
     model: context.request.model,
     choices: [{ index: 0, message: choiceMessage, logprobs: null, finish_reason: finishReason(stringField(message, 'stop_reason'), toolCalls.length) }],
-    usage: openAIUsage(usage),
+    usage: toOpenAIUsage(usage),
   };
 }
 

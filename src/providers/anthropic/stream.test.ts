@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseChatRequest } from '../../unified/chat-request.js';
 import type { ResponseContext } from '../provider.js';
+import { assertSameAtEverySingleCut, assertSameAtRandomCuts, feed } from '../testing/splits.js';
 import { anthropicSse, ERROR_STREAM, JSON_TOOL_STREAM, TEXT_STREAM, TOOL_STREAM, type WireEvent } from './fixtures.js';
 import { anthropicProvider } from './index.js';
 
@@ -15,17 +16,9 @@ function context(extra: Record<string, unknown> = {}, clientWantsUsage = false):
 
 /** Feeds `bytes` cut at `cuts` and returns everything the client would receive, plus the recorded usage. */
 function translate(bytes: Buffer, ctx: ResponseContext, cuts: readonly number[] = []) {
-  const translator = anthropicProvider.createStreamTranslator(ctx);
-  const out: Buffer[] = [];
-  let from = 0;
-  for (const cut of [...cuts, bytes.length]) {
-    const piece = translator.push(bytes.subarray(from, cut));
-    assert.ok(piece !== undefined, 'Anthropic bytes never pass through untranslated');
-    out.push(piece);
-    from = cut;
-  }
-  out.push(translator.end());
-  return { text: Buffer.concat(out).toString('utf8'), usage: translator.usage };
+  const result = feed(anthropicProvider.createStreamTranslator(ctx), bytes, cuts);
+  assert.ok(result.passedThrough === 0, 'Anthropic bytes never pass through untranslated');
+  return result;
 }
 
 /** The client's view: each `data:` payload, parsed ('[DONE]' kept as is). */
@@ -42,19 +35,6 @@ function events(text: string): unknown[] {
 
 function chunk(id: string, delta: Record<string, unknown>, finish: string | null = null) {
   return { id, object: 'chat.completion.chunk', created: CREATED, model: 'claude', choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] };
-}
-
-/** Deterministic pseudo-random cuts (mulberry32), so a failure names a reproducible split. */
-function randomCuts(length: number, seed: number): number[] {
-  let state = seed;
-  const next = () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const count = 1 + Math.floor(next() * 12);
-  return [...new Set(Array.from({ length: count }, () => 1 + Math.floor(next() * (length - 1))))].sort((a, b) => a - b);
 }
 
 const FIXTURES: Array<[string, WireEvent[], Record<string, unknown>]> = [
@@ -193,20 +173,14 @@ describe('chunk boundaries', () => {
     const bytes = Buffer.from(anthropicSse(fixture));
     for (const clientWantsUsage of [false, true]) {
       const ctx = context(extra, clientWantsUsage);
-      const whole = translate(bytes, ctx);
+      const run = (cuts: readonly number[]) => translate(bytes, ctx, cuts);
 
       test(`${name} (include_usage ${clientWantsUsage}): identical output split at every single byte boundary`, () => {
-        for (let cut = 1; cut < bytes.length; cut++) {
-          const split = translate(bytes, ctx, [cut]);
-          assert.equal(split.text, whole.text, `cut at ${cut}`);
-          assert.deepEqual(split.usage, whole.usage, `usage, cut at ${cut}`);
-        }
+        assertSameAtEverySingleCut(run, bytes.length);
       });
 
       test(`${name} (include_usage ${clientWantsUsage}): identical output at 300 random multi-splits and byte by byte`, () => {
-        for (let seed = 1; seed <= 300; seed++) assert.equal(translate(bytes, ctx, randomCuts(bytes.length, seed)).text, whole.text, `seed ${seed}`);
-        const everyByte = Array.from({ length: bytes.length - 1 }, (_, i) => i + 1);
-        assert.equal(translate(bytes, ctx, everyByte).text, whole.text);
+        assertSameAtRandomCuts(run, bytes.length, { rounds: 300 });
       });
     }
   }

@@ -11,15 +11,16 @@
 //   message_stop               → finish chunk, usage chunk (if the client asked), [DONE]
 //   error                      → data: {"error":{…}}, [DONE]
 //   ping, thinking/signature/citations deltas, unknown events → nothing
-import { parseSseEvent, SseDecoder, type SseEvent } from '../../unified/sse.js';
-import type { Usage } from '../../unified/usage.js';
+import { encodeSseJson, SSE_DONE, SseEventFeed, type SseEvent } from '../../unified/sse.js';
+import { toOpenAIUsage, type OpenAIUsage, type Usage } from '../../unified/usage.js';
+import { isRecord, parseJson, recordField, stringField } from '../../util/json.js';
 import type { ResponseContext, StreamTranslator } from '../provider.js';
 import { anthropicErrorObject, toOpenAIError, type OpenAIError } from './errors.js';
 import { finishReason, type FinishReason } from './finish.js';
-import { isRecord, parseJson, recordField, stringField, type JsonObject } from './guards.js';
+import type { JsonObject } from './guards.js';
 import { completionId } from './response.js';
 import { JSON_TOOL_NAME, usesJsonTool } from './tools.js';
-import { mergeCounts, openAIUsage, toUsage, ZERO_COUNTS, type AnthropicCounts, type OpenAIUsage } from './usage.js';
+import { mergeCounts, toUsage, ZERO_COUNTS, type AnthropicCounts } from './usage.js';
 
 type Block =
   | { readonly kind: 'text' }
@@ -53,8 +54,6 @@ export interface ChatCompletionChunk {
   usage?: OpenAIUsage | null;
 }
 
-const DONE = 'data: [DONE]\n\n';
-
 const TRUNCATED: OpenAIError = {
   message: 'The Anthropic stream ended before the response was complete.',
   type: 'server_error',
@@ -69,16 +68,12 @@ const UNREADABLE_ERROR: OpenAIError = {
   code: 'upstream_error',
 };
 
-function sse(value: unknown): string {
-  return `data: ${JSON.stringify(value)}\n\n`;
-}
-
 function nonEmptyObject(value: unknown): value is JsonObject {
   return isRecord(value) && Object.keys(value).length > 0;
 }
 
 class AnthropicStreamTranslator implements StreamTranslator {
-  readonly #decoder = new SseDecoder();
+  readonly #events = new SseEventFeed((event, out) => this.#onEvent(event, out));
   readonly #blocks = new Map<number, Block>();
   readonly #jsonMode: boolean;
   #id: string;
@@ -98,16 +93,11 @@ class AnthropicStreamTranslator implements StreamTranslator {
   }
 
   push(chunk: Buffer): Buffer {
-    const out: string[] = [];
-    for (const event of this.#decoder.push(chunk)) this.#onEvent(event, out);
-    return Buffer.from(out.join(''));
+    return Buffer.from(this.#events.push(chunk).join(''));
   }
 
   end(): Buffer {
-    const out: string[] = [];
-    // A server may close without the blank line after its last event; that event still counts.
-    const tail = this.#decoder.end();
-    if (tail.length > 0) this.#onEvent(parseSseEvent(tail), out);
+    const out = this.#events.end();
     if (!this.#done) this.#fail(TRUNCATED, out);
     return Buffer.from(out.join(''));
   }
@@ -151,7 +141,7 @@ class AnthropicStreamTranslator implements StreamTranslator {
     };
     // As OpenAI does when include_usage is on: every chunk but the last carries usage: null.
     if (this.context.clientWantsUsage) chunk.usage = null;
-    return sse(chunk);
+    return encodeSseJson(chunk);
   }
 
   #start(out: string[]): void {
@@ -241,16 +231,16 @@ class AnthropicStreamTranslator implements StreamTranslator {
         created: this.context.created,
         model: this.context.request.model,
         choices: [],
-        usage: openAIUsage(usage),
+        usage: toOpenAIUsage(usage),
       };
-      out.push(sse(last));
+      out.push(encodeSseJson(last));
     }
-    out.push(DONE);
+    out.push(SSE_DONE);
   }
 
   #fail(error: OpenAIError, out: string[]): void {
     this.#done = true;
-    out.push(sse({ error }), DONE);
+    out.push(encodeSseJson({ error }), SSE_DONE);
   }
 }
 

@@ -7,7 +7,7 @@
 //   into the message content with finish_reason "stop".
 import type { ChatRequest } from '../../unified/chat-request.js';
 import { UnifiedError } from '../../unified/errors.js';
-import { isRecord } from './guards.js';
+import { isRecord } from '../../util/json.js';
 import type { AnthropicOutputConfig, AnthropicTool, AnthropicToolChoice } from './types.js';
 
 /** The forced tool that carries a json_object answer. A client tool with this name is refused. */

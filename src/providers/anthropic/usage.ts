@@ -3,7 +3,8 @@
 // them. So prompt = input + cache_read + cache_creation, cached_tokens = cache_read (tokens served from the
 // cache; writes are billed above the base rate, not discounted), reasoning = output_tokens_details.thinking_tokens.
 import type { Usage } from '../../unified/usage.js';
-import { countField, recordField, type JsonObject } from './guards.js';
+import { recordField } from '../../util/json.js';
+import { countField, type JsonObject } from './guards.js';
 
 /** The counts as Anthropic reports them; streams update them field by field (message_delta is cumulative). */
 export interface AnthropicCounts {
@@ -36,23 +37,5 @@ export function toUsage(counts: AnthropicCounts): Usage {
     totalTokens: promptTokens + counts.output,
     cachedPromptTokens: counts.cacheRead,
     reasoningTokens: counts.thinking,
-  };
-}
-
-export interface OpenAIUsage {
-  prompt_tokens: number;
-  completion_tokens: number;
-  total_tokens: number;
-  prompt_tokens_details: { cached_tokens: number };
-  completion_tokens_details: { reasoning_tokens: number };
-}
-
-export function openAIUsage(usage: Usage): OpenAIUsage {
-  return {
-    prompt_tokens: usage.promptTokens,
-    completion_tokens: usage.completionTokens,
-    total_tokens: usage.totalTokens,
-    prompt_tokens_details: { cached_tokens: usage.cachedPromptTokens },
-    completion_tokens_details: { reasoning_tokens: usage.reasoningTokens },
   };
 }

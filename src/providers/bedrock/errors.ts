@@ -2,6 +2,7 @@
 // `x-amzn-errortype` header, which the translator does not see (the router passes it on to the client), so the
 // HTTP status picks the mapping; in-stream exceptions name themselves in `:exception-type`.
 import type { OpenAIErrorBody } from '../../unified/errors.js';
+import { isRecord, parseJson } from '../../util/json.js';
 
 export interface MappedError {
   /** Status the client sees (the upstream's unless it means nothing to an OpenAI client). */
@@ -43,24 +44,17 @@ function kindForStatus(status: number): Kind {
   return BY_STATUS[status] ?? (status >= 500 ? { status, type: 'server_error' } : { status, type: 'invalid_request_error' });
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
 /** The `message` of a Bedrock error body (some services spell it `Message`), else the raw text. */
 export function errorMessage(body: Buffer | string, fallback: string): string {
   const text = typeof body === 'string' ? body : body.toString('utf8');
-  try {
-    const json: unknown = JSON.parse(text);
-    if (isRecord(json)) {
-      for (const key of ['message', 'Message'] as const) {
-        const value = json[key];
-        if (typeof value === 'string' && value !== '') return value;
-      }
+  const json = parseJson(text);
+  if (isRecord(json)) {
+    for (const key of ['message', 'Message'] as const) {
+      const value = json[key];
+      if (typeof value === 'string' && value !== '') return value;
     }
-  } catch {
-    // not JSON: fall through to the text itself
   }
+  // Not JSON, or no message in it: the text itself.
   return text.trim().slice(0, 500) || fallback;
 }
 

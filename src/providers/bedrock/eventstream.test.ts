@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { crc32 } from 'node:zlib';
 import { Int64 } from '@smithy/eventstream-codec';
+import { splitAt } from '../testing/splits.js';
 import { EventStreamDecoder, type EventStreamMessage } from './eventstream.js';
 import { encodeEvents, encodeMessage, TOOL_EVENTS } from './fixtures.js';
 
@@ -17,16 +18,6 @@ function decodeAll(chunks: readonly Buffer[]): { messages: EventStreamMessage[];
     error ??= result.error;
   }
   return { messages, error, pending: decoder.pendingBytes };
-}
-
-function splitAt(bytes: Buffer, cuts: readonly number[]): Buffer[] {
-  const out: Buffer[] = [];
-  let from = 0;
-  for (const cut of [...cuts, bytes.length]) {
-    out.push(bytes.subarray(from, cut));
-    from = cut;
-  }
-  return out;
 }
 
 /** A frame built by the format's definition: [total][headers length][prelude CRC][headers][payload][message CRC]. */

@@ -3,6 +3,7 @@
 // and cannot disagree.
 import type { ChatMessage, ChatRequest } from '../../unified/chat-request.js';
 import { UnifiedError } from '../../unified/errors.js';
+import { isRecord, parseJson } from '../../util/json.js';
 import type {
   ContentBlock,
   ConverseRequest,
@@ -36,10 +37,6 @@ export function usesJsonTool(request: ChatRequest): boolean {
 // The request was parsed from JSON, so every value in it is JSON: this narrows the type, it converts nothing.
 function asJsonObject(value: Record<string, unknown>): JsonObject {
   return value as JsonObject;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 // ── Parameters ──────────────────────────────────────────────────────────────────────────────────────────────
@@ -129,12 +126,8 @@ function userBlocks(message: UserMessage, index: number): ContentBlock[] {
 /** Tool-call arguments are a JSON string in OpenAI and a JSON object in Converse. */
 function toolInput(args: string, param: string): Json {
   if (args.trim() === '') return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(args);
-  } catch {
-    throw refuse('Tool-call arguments must be a JSON object for the bedrock provider; these are not valid JSON.', param);
-  }
+  const parsed = parseJson(args);
+  if (parsed === undefined) throw refuse('Tool-call arguments must be a JSON object for the bedrock provider; these are not valid JSON.', param);
   if (!isRecord(parsed)) throw refuse('Tool-call arguments must be a JSON object for the bedrock provider.', param);
   return asJsonObject(parsed);
 }

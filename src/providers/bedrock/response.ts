@@ -2,7 +2,8 @@
 // (stop reason → finish_reason, Bedrock usage → OpenAI usage). Pure.
 import { randomUUID } from 'node:crypto';
 import type { OpenAIErrorBody } from '../../unified/errors.js';
-import type { Usage } from '../../unified/usage.js';
+import { tokenCount, toOpenAIUsage, type Usage } from '../../unified/usage.js';
+import { isRecord, parseJson } from '../../util/json.js';
 import type { ResponseContext, TranslatedBody } from '../provider.js';
 import { mapHttpError, streamFailure } from './errors.js';
 import { JSON_TOOL_NAME, usesJsonTool } from './request.js';
@@ -10,10 +11,6 @@ import { JSON_TOOL_NAME, usesJsonTool } from './request.js';
 export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter';
 
 export type Outcome = { readonly finish: FinishReason } | { readonly error: OpenAIErrorBody };
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 /**
  * Converse stopReason → OpenAI finish_reason. The malformed_* reasons mean the model's output could not be
@@ -43,10 +40,6 @@ export function outcomeFor(stopReason: unknown, jsonMode: boolean): Outcome {
   }
 }
 
-function count(value: unknown): number {
-  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : 0;
-}
-
 /**
  * Bedrock's inputTokens excludes prompt-cache reads and writes (as Anthropic's input_tokens does); OpenAI's
  * prompt_tokens includes cached tokens, so all three are added. Bedrock does not split out reasoning tokens;
@@ -54,20 +47,10 @@ function count(value: unknown): number {
  */
 export function usageFromBedrock(value: unknown): Usage | undefined {
   if (!isRecord(value)) return undefined;
-  const cacheRead = count(value.cacheReadInputTokens);
-  const promptTokens = count(value.inputTokens) + cacheRead + count(value.cacheWriteInputTokens);
-  const completionTokens = count(value.outputTokens);
+  const cacheRead = tokenCount(value.cacheReadInputTokens);
+  const promptTokens = tokenCount(value.inputTokens) + cacheRead + tokenCount(value.cacheWriteInputTokens);
+  const completionTokens = tokenCount(value.outputTokens);
   return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, cachedPromptTokens: cacheRead, reasoningTokens: 0 };
-}
-
-export function openAIUsage(usage: Usage) {
-  return {
-    prompt_tokens: usage.promptTokens,
-    completion_tokens: usage.completionTokens,
-    total_tokens: usage.totalTokens,
-    prompt_tokens_details: { cached_tokens: usage.cachedPromptTokens },
-    completion_tokens_details: { reasoning_tokens: usage.reasoningTokens },
-  };
 }
 
 /** Converse responses carry no id; the request id ties the completion to the gateway's logs. */
@@ -117,12 +100,7 @@ function unreadable(): TranslatedBody {
 }
 
 export function translateConverse(body: Buffer, context: ResponseContext): TranslatedBody {
-  let json: unknown;
-  try {
-    json = JSON.parse(body.toString('utf8'));
-  } catch {
-    return unreadable();
-  }
+  const json = parseJson(body);
   if (!isRecord(json) || !isRecord(json.output) || !isRecord(json.output.message) || !Array.isArray(json.output.message.content)) {
     return unreadable();
   }
@@ -141,7 +119,7 @@ export function translateConverse(body: Buffer, context: ResponseContext): Trans
     model: context.request.model,
     choices: [{ index: 0, message, finish_reason: outcome.finish, logprobs: null }],
   };
-  if (usage) completion.usage = openAIUsage(usage);
+  if (usage) completion.usage = toOpenAIUsage(usage);
   return { body: Buffer.from(JSON.stringify(completion)), usage };
 }
 

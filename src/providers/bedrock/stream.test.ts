@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseChatRequest } from '../../unified/chat-request.js';
 import type { ResponseContext } from '../provider.js';
+import { assertSplitInvariant, feed } from '../testing/splits.js';
 import { encodeEvents, encodeStream, JSON_EVENTS, TEXT_EVENTS, THROTTLED_EVENTS, TOOL_EVENTS, type StreamEvent } from './fixtures.js';
 import { BedrockStreamTranslator } from './stream.js';
 
@@ -14,15 +15,7 @@ function context(extra: Record<string, unknown> = {}, clientWantsUsage = false):
 }
 
 function run(bytes: Buffer, ctx: ResponseContext, cuts: readonly number[] = []) {
-  const translator = new BedrockStreamTranslator(ctx);
-  const out: Buffer[] = [];
-  let from = 0;
-  for (const cut of [...cuts, bytes.length]) {
-    out.push(translator.push(bytes.subarray(from, cut)));
-    from = cut;
-  }
-  out.push(translator.end());
-  return { text: Buffer.concat(out).toString('utf8'), usage: translator.usage };
+  return feed(new BedrockStreamTranslator(ctx), bytes, cuts);
 }
 
 type Chunk = {
@@ -52,16 +45,6 @@ function events(text: string): Array<Chunk | '[DONE]'> {
 const chunksOf = (text: string) => events(text).filter((e): e is Chunk => e !== '[DONE]' && e.error === undefined);
 const contentOf = (text: string) => chunksOf(text).map((c) => c.choices[0]?.delta.content ?? '').join('');
 
-/** Deterministic pseudo-random cuts (a fixed-seed LCG), so a failure can be reproduced. */
-function randomCuts(length: number, seed: number): number[] {
-  let state = seed;
-  const next = () => (state = (state * 1_103_515_245 + 12_345) % 2 ** 31);
-  const cuts = new Set<number>();
-  const count = 1 + (next() % 12);
-  while (cuts.size < Math.min(count, length - 1)) cuts.add(1 + (next() % (length - 1)));
-  return [...cuts].sort((a, b) => a - b);
-}
-
 const reordered: StreamEvent[] = [...TEXT_EVENTS.slice(0, 4), TEXT_EVENTS[5]!, TEXT_EVENTS[4]!];
 const truncated = encodeStream(TEXT_EVENTS).subarray(0, -3);
 const corrupt = (() => {
@@ -85,16 +68,7 @@ const SCENARIOS: Array<{ name: string; bytes: Buffer; ctx: ResponseContext }> = 
 describe('split invariance', () => {
   for (const scenario of SCENARIOS) {
     test(`${scenario.name}: identical output at every single split and at random multi-splits`, () => {
-      const expected = run(scenario.bytes, scenario.ctx);
-      for (let cut = 1; cut < scenario.bytes.length; cut++) {
-        const split = run(scenario.bytes, scenario.ctx, [cut]);
-        assert.equal(split.text, expected.text, `split at ${cut}`);
-        assert.deepEqual(split.usage, expected.usage);
-      }
-      for (let seed = 1; seed <= 200; seed++) {
-        const cuts = randomCuts(scenario.bytes.length, seed);
-        assert.equal(run(scenario.bytes, scenario.ctx, cuts).text, expected.text, `cuts ${cuts.join(',')}`);
-      }
+      assertSplitInvariant((cuts) => run(scenario.bytes, scenario.ctx, cuts), scenario.bytes.length);
     });
   }
 });

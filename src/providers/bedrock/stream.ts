@@ -6,18 +6,14 @@
 // metadata{usage}. The finish chunk goes out at messageStop; the usage chunk and [DONE] at the end of the
 // stream, so a metadata event arriving in either order is handled the same way.
 import type { OpenAIErrorBody } from '../../unified/errors.js';
-import type { Usage } from '../../unified/usage.js';
+import { encodeSseJson, SSE_DONE } from '../../unified/sse.js';
+import { toOpenAIUsage, type Usage } from '../../unified/usage.js';
+import { isRecord, parseJson } from '../../util/json.js';
 import type { ResponseContext, StreamTranslator } from '../provider.js';
 import { mapStreamException, streamFailure } from './errors.js';
 import { EventStreamDecoder, type EventStreamMessage } from './eventstream.js';
 import { JSON_TOOL_NAME, usesJsonTool } from './request.js';
-import { completionId, isRecord, openAIUsage, outcomeFor, usageFromBedrock, type FinishReason } from './response.js';
-
-const DONE = 'data: [DONE]\n\n';
-
-function sse(value: unknown): string {
-  return `data: ${JSON.stringify(value)}\n\n`;
-}
+import { completionId, outcomeFor, usageFromBedrock, type FinishReason } from './response.js';
 
 function header(message: EventStreamMessage, name: string): string | undefined {
   const value = message.headers.get(name);
@@ -64,10 +60,10 @@ export class BedrockStreamTranslator implements StreamTranslator {
       } else if (!this.#stopped) {
         this.#fail(streamFailure('The Bedrock event stream ended before the message was complete.', 'truncated_event_stream'), out);
       } else if (this.context.clientWantsUsage && this.#usage) {
-        out.push(sse({ id: this.#id, object: 'chat.completion.chunk', created: this.context.created, model: this.context.request.model, choices: [], usage: openAIUsage(this.#usage) }));
+        out.push(encodeSseJson({ id: this.#id, object: 'chat.completion.chunk', created: this.context.created, model: this.context.request.model, choices: [], usage: toOpenAIUsage(this.#usage) }));
       }
     }
-    out.push(DONE);
+    out.push(SSE_DONE);
     return Buffer.from(out.join(''));
   }
 
@@ -81,7 +77,7 @@ export class BedrockStreamTranslator implements StreamTranslator {
     };
     // OpenAI marks every chunk with usage:null when the client asked for the usage chunk.
     if (this.context.clientWantsUsage) chunk.usage = null;
-    return sse(chunk);
+    return encodeSseJson(chunk);
   }
 
   #emit(delta: Record<string, unknown>, out: string[], finish: FinishReason | null = null): void {
@@ -96,7 +92,7 @@ export class BedrockStreamTranslator implements StreamTranslator {
   #fail(error: OpenAIErrorBody, out: string[]): void {
     if (this.#failed) return;
     this.#failed = true;
-    out.push(sse(error));
+    out.push(encodeSseJson(error));
   }
 
   #handle(message: EventStreamMessage, out: string[]): void {
@@ -109,12 +105,8 @@ export class BedrockStreamTranslator implements StreamTranslator {
       return this.#fail(streamFailure(header(message, ':error-message') ?? `Bedrock stream error ${code}`, code), out);
     }
     if (type !== 'event') return;
-    let payload: unknown;
-    try {
-      payload = JSON.parse(message.payload.toString('utf8'));
-    } catch {
-      return this.#fail(streamFailure('Bedrock sent an event the gateway could not read.', 'unreadable_event'), out);
-    }
+    const payload = parseJson(message.payload);
+    if (payload === undefined) return this.#fail(streamFailure('Bedrock sent an event the gateway could not read.', 'unreadable_event'), out);
     if (!isRecord(payload)) return;
     const event = header(message, ':event-type');
     if (event === 'metadata') {

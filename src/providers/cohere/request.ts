@@ -2,6 +2,7 @@
 // work is renaming (top_p → p, stop → stop_sequences, max_* → max_tokens) and refusing what Cohere cannot do.
 import type { ChatMessage, ChatRequest } from '../../unified/chat-request.js';
 import { UnifiedError } from '../../unified/errors.js';
+import { isRecord } from '../../util/json.js';
 import type {
   CohereChatRequest,
   CohereImageContent,
@@ -11,7 +12,6 @@ import type {
   CohereTool,
   CohereToolCall,
 } from './wire.js';
-import { isRecord } from './wire.js';
 
 /** Cohere: "A list of up to 5 strings". */
 export const MAX_STOP_SEQUENCES = 5;

@@ -1,9 +1,9 @@
 // Cohere v2 Chat response → unified (OpenAI) response: whole bodies, errors, finish reasons and usage. The stream
 // translator (stream.ts) reuses the same mappings so streamed and whole answers agree.
 import type { OpenAIErrorBody } from '../../unified/errors.js';
-import type { Usage } from '../../unified/usage.js';
+import { tokenCount, toOpenAIUsage, type Usage } from '../../unified/usage.js';
+import { isRecord, parseJson, recordField, stringField } from '../../util/json.js';
 import type { ResponseContext, TranslatedBody } from '../provider.js';
-import { isRecord, parseJson, recordField, stringField } from './wire.js';
 
 export type OpenAIFinishReason = 'stop' | 'length' | 'tool_calls';
 
@@ -42,10 +42,6 @@ export function failureBody(failure: FailedGeneration, detail?: string): OpenAIE
   return { error: { message, type: 'server_error', param: null, code: failure.code } };
 }
 
-function count(value: unknown): number {
-  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : 0;
-}
-
 /**
  * `usage.tokens` are the model's real token counts (input includes cached tokens, as OpenAI's prompt_tokens does);
  * `billed_units` exclude Cohere's own prompt scaffolding and are only a fallback. Cohere reports no reasoning count.
@@ -54,24 +50,14 @@ export function usageFromCohere(value: unknown): Usage | undefined {
   if (!isRecord(value)) return undefined;
   const tokens = recordField(value, 'tokens') ?? recordField(value, 'billed_units');
   if (!tokens) return undefined;
-  const promptTokens = count(tokens.input_tokens);
-  const completionTokens = count(tokens.output_tokens);
+  const promptTokens = tokenCount(tokens.input_tokens);
+  const completionTokens = tokenCount(tokens.output_tokens);
   return {
     promptTokens,
     completionTokens,
     totalTokens: promptTokens + completionTokens,
-    cachedPromptTokens: Math.min(count(value.cached_tokens), promptTokens),
+    cachedPromptTokens: Math.min(tokenCount(value.cached_tokens), promptTokens),
     reasoningTokens: 0,
-  };
-}
-
-export function openAIUsage(usage: Usage): Record<string, unknown> {
-  return {
-    prompt_tokens: usage.promptTokens,
-    completion_tokens: usage.completionTokens,
-    total_tokens: usage.totalTokens,
-    prompt_tokens_details: { cached_tokens: usage.cachedPromptTokens },
-    completion_tokens_details: { reasoning_tokens: usage.reasoningTokens },
   };
 }
 
@@ -116,7 +102,7 @@ function json(value: unknown): Buffer {
 }
 
 function translateSuccess(body: Buffer, context: ResponseContext): TranslatedBody {
-  const parsed = parseJson(body.toString('utf8'));
+  const parsed = parseJson(body);
   if (!isRecord(parsed)) {
     const error: OpenAIErrorBody = { error: { message: 'Cohere returned a body that is not JSON.', type: 'server_error', param: null, code: 'upstream_error' } };
     return { body: json(error), usage: undefined, status: 502 };
@@ -140,7 +126,7 @@ function translateSuccess(body: Buffer, context: ResponseContext): TranslatedBod
     model: context.request.model,
     choices: [{ index: 0, message: unifiedMessage, finish_reason: finish, logprobs: null }],
   };
-  if (usage) unified.usage = openAIUsage(usage);
+  if (usage) unified.usage = toOpenAIUsage(usage);
   return { body: json(unified), usage };
 }
 
@@ -159,7 +145,7 @@ function errorKind(status: number): { type: string; code: string | null } {
  * "invalid token", which is a 401. Response headers (e.g. a 429's retry-after) pass through untouched.
  */
 export function translateCohereError(status: number, body: Buffer): TranslatedBody {
-  const parsed = parseJson(body.toString('utf8'));
+  const parsed = parseJson(body);
   const message =
     (isRecord(parsed) ? (stringField(parsed, 'message') ?? stringField(recordField(parsed, 'error'), 'message')) : undefined) ??
     (body.toString('utf8').trim().slice(0, 500) || `Cohere returned HTTP ${status}`);

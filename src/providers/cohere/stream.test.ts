@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseChatRequest } from '../../unified/chat-request.js';
 import type { ResponseContext } from '../provider.js';
+import { assertSplitInvariant, feed } from '../testing/splits.js';
 import { ERROR_STREAM_EVENTS, TEXT_STREAM_EVENTS, THINKING_AND_CITATION_EVENTS, TOOL_STREAM_EVENTS, sse } from './fixtures.js';
 import { cohereProvider } from './index.js';
 
@@ -10,41 +11,12 @@ const context = (clientWantsUsage: boolean): ResponseContext => ({ request, clie
 
 /** Feeds `bytes` cut at `cuts` and returns everything the client would receive. */
 function run(bytes: Buffer, cuts: readonly number[], clientWantsUsage = false) {
-  const translator = cohereProvider.createStreamTranslator(context(clientWantsUsage));
-  const out: Buffer[] = [];
-  let from = 0;
-  for (const cut of [...cuts, bytes.length]) {
-    const chunk = bytes.subarray(from, cut);
-    out.push(translator.push(chunk) ?? chunk);
-    from = cut;
-  }
-  out.push(translator.end());
-  return { text: Buffer.concat(out).toString('utf8'), usage: translator.usage };
+  return feed(cohereProvider.createStreamTranslator(context(clientWantsUsage)), bytes, cuts);
 }
 
-/** A small deterministic PRNG so random splits are reproducible. */
-function prng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
-/** The same output at every single cut and at many random multi-cuts. */
-function assertSplitInvariant(bytes: Buffer, clientWantsUsage: boolean) {
-  const whole = run(bytes, [], clientWantsUsage);
-  for (let cut = 1; cut < bytes.length; cut++) {
-    const split = run(bytes, [cut], clientWantsUsage);
-    assert.equal(split.text, whole.text, `cut at ${cut}`);
-    assert.deepEqual(split.usage, whole.usage);
-  }
-  const random = prng(bytes.length);
-  for (let round = 0; round < 200; round++) {
-    const cuts = Array.from({ length: 1 + Math.floor(random() * 12) }, () => Math.floor(random() * bytes.length)).sort((a, b) => a - b);
-    assert.equal(run(bytes, cuts, clientWantsUsage).text, whole.text, `cuts ${cuts.join(',')}`);
-  }
-  return whole;
+/** The same output at every single cut, at many random multi-cuts and byte by byte; returns the whole output. */
+function outputHoweverSplit(bytes: Buffer, clientWantsUsage: boolean) {
+  return assertSplitInvariant((cuts) => run(bytes, cuts, clientWantsUsage), bytes.length);
 }
 
 function chunks(text: string): unknown[] {
@@ -62,7 +34,7 @@ const base = { id: '29f14a5a-11de-4cae-9800-25e4747408ea', object: 'chat.complet
 const choice = (delta: unknown, finish: string | null = null) => ({ index: 0, delta, finish_reason: finish, logprobs: null });
 
 test('a text stream becomes role, content deltas, a finish chunk and [DONE], however it is split', () => {
-  const { text, usage } = assertSplitInvariant(Buffer.from(sse(TEXT_STREAM_EVENTS)), false);
+  const { text, usage } = outputHoweverSplit(Buffer.from(sse(TEXT_STREAM_EVENTS)), false);
   assert.deepEqual(chunks(text), [
     { ...base, choices: [choice({ role: 'assistant', content: '' })] },
     { ...base, choices: [choice({ content: 'Hello' })] },
@@ -75,7 +47,7 @@ test('a text stream becomes role, content deltas, a finish chunk and [DONE], how
 });
 
 test('with include_usage every chunk has usage: null and a choices: [] usage chunk precedes [DONE]', () => {
-  const { text } = assertSplitInvariant(Buffer.from(sse(TEXT_STREAM_EVENTS)), true);
+  const { text } = outputHoweverSplit(Buffer.from(sse(TEXT_STREAM_EVENTS)), true);
   const all = chunks(text);
   assert.equal(all.at(-1), '[DONE]');
   assert.deepEqual(all.at(-2), {
@@ -87,7 +59,7 @@ test('with include_usage every chunk has usage: null and a choices: [] usage chu
 });
 
 test('tool calls stream as OpenAI tool_call deltas with index, id, type and argument fragments', () => {
-  const { text } = assertSplitInvariant(Buffer.from(sse(TOOL_STREAM_EVENTS)), false);
+  const { text } = outputHoweverSplit(Buffer.from(sse(TOOL_STREAM_EVENTS)), false);
   const b = { ...base, id: '7e0d2a40-8a44-4f4e-b7a2-3c2d1b0a9f88' };
   assert.deepEqual(chunks(text), [
     { ...b, choices: [choice({ role: 'assistant', content: '' })] },
@@ -106,7 +78,7 @@ test('tool calls stream as OpenAI tool_call deltas with index, id, type and argu
 });
 
 test('a failed generation ends the stream with an error event and [DONE]', () => {
-  const { text, usage } = assertSplitInvariant(Buffer.from(sse(ERROR_STREAM_EVENTS)), true);
+  const { text, usage } = outputHoweverSplit(Buffer.from(sse(ERROR_STREAM_EVENTS)), true);
   const all = chunks(text);
   assert.deepEqual(all.slice(-2), [
     { error: { message: 'Cohere reported an error while generating (finish_reason ERROR). internal model failure', type: 'server_error', param: null, code: 'upstream_error' } },
@@ -116,14 +88,14 @@ test('a failed generation ends the stream with an error event and [DONE]', () =>
 });
 
 test('thinking and citations do not reach the client; MAX_TOKENS is length', () => {
-  const { text } = assertSplitInvariant(Buffer.from(sse(THINKING_AND_CITATION_EVENTS)), false);
+  const { text } = outputHoweverSplit(Buffer.from(sse(THINKING_AND_CITATION_EVENTS)), false);
   const contents = chunks(text).flatMap((c) => (typeof c === 'object' && c !== null ? (c as { choices: Array<{ delta: { content?: string }; finish_reason: string | null }> }).choices : []));
   assert.deepEqual(contents.map((c) => c.delta.content ?? c.finish_reason), ['', 'Answer.', 'length']);
 });
 
 test('a stream cut off before message-end ends with an error event, not a silent stop', () => {
   const bytes = Buffer.from(sse(TEXT_STREAM_EVENTS.slice(0, 3)));
-  const { text } = assertSplitInvariant(bytes, false);
+  const { text } = outputHoweverSplit(bytes, false);
   const all = chunks(text);
   assert.equal(all.at(-1), '[DONE]');
   assert.match(JSON.stringify(all.at(-2)), /ended before message-end/);
@@ -132,5 +104,5 @@ test('a stream cut off before message-end ends with an error event, not a silent
 test('data-only framing, CRLF line ends, a final event without a blank line and a [DONE] from Cohere all work', () => {
   const dataOnly = TEXT_STREAM_EVENTS.map((e) => `data: ${JSON.stringify(e)}`).join('\r\n\r\n') + '\r\n\r\ndata: [DONE]';
   const expected = run(Buffer.from(sse(TEXT_STREAM_EVENTS)), []).text;
-  assert.equal(assertSplitInvariant(Buffer.from(dataOnly), false).text, expected);
+  assert.equal(outputHoweverSplit(Buffer.from(dataOnly), false).text, expected);
 });

@@ -1,13 +1,11 @@
 // Cohere v2 Chat stream → unified SSE. Cohere sends typed events (message-start, content-*, tool-plan-delta,
 // tool-call-*, citation-*, message-end); each becomes zero or more `chat.completion.chunk`s. State lives here, not in
 // the bytes, so the output is identical however Envoy cuts the upstream body.
-import { SseDecoder, encodeSseData, parseSseEvent, type SseEvent } from '../../unified/sse.js';
-import type { Usage } from '../../unified/usage.js';
+import { SseEventFeed, SSE_DONE, encodeSseJson, type SseEvent } from '../../unified/sse.js';
+import { toOpenAIUsage, type Usage } from '../../unified/usage.js';
+import { isRecord, parseJson, recordField, stringField } from '../../util/json.js';
 import type { ResponseContext, StreamTranslator } from '../provider.js';
-import { failureBody, mapFinishReason, normaliseArguments, openAIUsage, usageFromCohere } from './response.js';
-import { isRecord, parseJson, recordField, stringField } from './wire.js';
-
-const DONE = 'data: [DONE]\n\n';
+import { failureBody, mapFinishReason, normaliseArguments, usageFromCohere } from './response.js';
 
 /** One tool call as the client sees it. Arguments are held back only while they could still spell "null". */
 interface ToolCallState {
@@ -21,7 +19,7 @@ function messageOf(event: Record<string, unknown>): Record<string, unknown> | un
 }
 
 export class CohereStreamTranslator implements StreamTranslator {
-  readonly #decoder = new SseDecoder();
+  readonly #events = new SseEventFeed((event, out) => this.#onEvent(event, out));
   #id: string;
   #started = false;
   #finished = false;
@@ -38,20 +36,15 @@ export class CohereStreamTranslator implements StreamTranslator {
   }
 
   push(chunk: Buffer): Buffer {
-    const out: string[] = [];
-    for (const event of this.#decoder.push(chunk)) this.#onEvent(event, out);
-    return Buffer.from(out.join(''));
+    return Buffer.from(this.#events.push(chunk).join(''));
   }
 
   end(): Buffer {
-    const out: string[] = [];
-    const tail = this.#decoder.end();
-    // A server that closes without the final blank line still sent a whole event.
-    if (tail.length > 0) this.#onEvent(parseSseEvent(tail), out);
+    const out = this.#events.end();
     if (!this.#finished) {
       this.#finished = true;
-      out.push(encodeSseData(JSON.stringify(failureBody({ status: 502, code: 'upstream_error', message: 'The Cohere stream ended before message-end.' }))));
-      out.push(DONE);
+      out.push(encodeSseJson(failureBody({ status: 502, code: 'upstream_error', message: 'The Cohere stream ended before message-end.' })));
+      out.push(SSE_DONE);
     }
     return Buffer.from(out.join(''));
   }
@@ -113,7 +106,7 @@ export class CohereStreamTranslator implements StreamTranslator {
     };
     // With include_usage, OpenAI puts `usage: null` on every chunk but the last.
     if (this.context.clientWantsUsage && !('usage' in chunk)) chunk.usage = null;
-    return encodeSseData(JSON.stringify(chunk));
+    return encodeSseJson(chunk);
   }
 
   #start(out: string[]): void {
@@ -179,13 +172,13 @@ export class CohereStreamTranslator implements StreamTranslator {
     this.#finished = true;
     const finish = mapFinishReason(stringField(delta, 'finish_reason'), this.#toolCalls.size > 0);
     if (typeof finish !== 'string') {
-      out.push(encodeSseData(JSON.stringify(failureBody(finish, stringField(delta, 'error')))));
-      out.push(DONE);
+      out.push(encodeSseJson(failureBody(finish, stringField(delta, 'error'))));
+      out.push(SSE_DONE);
       return;
     }
     this.#start(out);
     out.push(this.#chunk([{ index: 0, delta: {}, finish_reason: finish, logprobs: null }]));
-    if (this.context.clientWantsUsage && usage) out.push(this.#chunk([], { usage: openAIUsage(usage) }));
-    out.push(DONE);
+    if (this.context.clientWantsUsage && usage) out.push(this.#chunk([], { usage: toOpenAIUsage(usage) }));
+    out.push(SSE_DONE);
   }
 }

@@ -57,25 +57,3 @@ export interface CohereUsage {
   tokens?: { input_tokens?: number; output_tokens?: number } | null;
   cached_tokens?: number | null;
 }
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
-export function stringField(value: Record<string, unknown> | undefined, key: string): string | undefined {
-  const field = value?.[key];
-  return typeof field === 'string' ? field : undefined;
-}
-
-export function recordField(value: Record<string, unknown> | undefined, key: string): Record<string, unknown> | undefined {
-  const field = value?.[key];
-  return isRecord(field) ? field : undefined;
-}
-
-export function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}

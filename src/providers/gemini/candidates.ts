@@ -1,7 +1,7 @@
 // Reading Gemini candidates, finish reasons and usage: the pieces whole responses and streams share.
-import type { Usage } from '../../unified/usage.js';
+import { tokenCount, type Usage } from '../../unified/usage.js';
+import { isRecord, stringField } from '../../util/json.js';
 import type { ResponseContext } from '../provider.js';
-import { asCount, asString, isRecord } from './guards.js';
 import { toolCallId } from './tool-ids.js';
 
 export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter';
@@ -71,11 +71,11 @@ export function readParts(parts: unknown, candidate: number, ordinal: number, re
     const call = part.functionCall;
     if (isRecord(call) && typeof call.name === 'string') {
       const id = toolCallId({
-        providerId: asString(call.id),
+        providerId: stringField(call, 'id'),
         responseId,
         candidate,
         ordinal: ordinal + toolCalls.length,
-        signature: asString(part.thoughtSignature),
+        signature: stringField(part, 'thoughtSignature'),
       });
       toolCalls.push({ id, type: 'function', function: { name: call.name, arguments: JSON.stringify(isRecord(call.args) ? call.args : {}) } });
     }
@@ -89,25 +89,15 @@ export function readParts(parts: unknown, candidate: number, ordinal: number, re
  */
 export function usageFromGemini(value: unknown): Usage | undefined {
   if (!isRecord(value)) return undefined;
-  const promptTokens = asCount(value.promptTokenCount) + asCount(value.toolUsePromptTokenCount);
-  const reasoningTokens = asCount(value.thoughtsTokenCount);
-  const completionTokens = asCount(value.candidatesTokenCount) + reasoningTokens;
+  const promptTokens = tokenCount(value.promptTokenCount) + tokenCount(value.toolUsePromptTokenCount);
+  const reasoningTokens = tokenCount(value.thoughtsTokenCount);
+  const completionTokens = tokenCount(value.candidatesTokenCount) + reasoningTokens;
   return {
     promptTokens,
     completionTokens,
     totalTokens: promptTokens + completionTokens,
-    cachedPromptTokens: asCount(value.cachedContentTokenCount),
+    cachedPromptTokens: tokenCount(value.cachedContentTokenCount),
     reasoningTokens,
-  };
-}
-
-export function openAIUsage(usage: Usage) {
-  return {
-    prompt_tokens: usage.promptTokens,
-    completion_tokens: usage.completionTokens,
-    total_tokens: usage.totalTokens,
-    prompt_tokens_details: { cached_tokens: usage.cachedPromptTokens },
-    completion_tokens_details: { reasoning_tokens: usage.reasoningTokens },
   };
 }
 

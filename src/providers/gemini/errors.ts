@@ -1,7 +1,7 @@
 // Google errors ({"error":{"code","message","status","details"}}, google.rpc.Status as JSON) in OpenAI's shape,
 // with the status Envoy's retry policy should see and a retry-after taken from google.rpc.RetryInfo.
 import type { OpenAIErrorBody } from '../../unified/errors.js';
-import { asString, isRecord } from './guards.js';
+import { isRecord, stringField } from '../../util/json.js';
 
 /** Canonical gRPC codes as HTTP statuses (google.rpc.Code mapping), so e.g. UNAVAILABLE is always a 503. */
 const STATUS_BY_CODE: Readonly<Record<string, number>> = {
@@ -35,7 +35,7 @@ function retryAfterSeconds(details: unknown): string | undefined {
   if (!Array.isArray(details)) return undefined;
   for (const detail of details) {
     if (!isRecord(detail) || detail['@type'] !== 'type.googleapis.com/google.rpc.RetryInfo') continue;
-    const match = /^(\d+(?:\.\d+)?)s$/.exec(asString(detail.retryDelay) ?? '');
+    const match = /^(\d+(?:\.\d+)?)s$/.exec(stringField(detail, 'retryDelay') ?? '');
     if (match) return String(Math.max(1, Math.ceil(Number(match[1]))));
   }
   return undefined;
@@ -51,10 +51,10 @@ export interface MappedError {
 export function mapGoogleError(json: unknown, httpStatus: number): MappedError | undefined {
   if (!isRecord(json) || !isRecord(json.error)) return undefined;
   const error = json.error;
-  const code = asString(error.status);
+  const code = stringField(error, 'status');
   const numeric = typeof error.code === 'number' && error.code >= 400 && error.code <= 599 ? error.code : undefined;
   const status = (code && STATUS_BY_CODE[code]) || numeric || (httpStatus >= 400 ? httpStatus : 502);
-  const message = asString(error.message) || `upstream returned ${code ?? `HTTP ${httpStatus}`}`;
+  const message = stringField(error, 'message') || `upstream returned ${code ?? `HTTP ${httpStatus}`}`;
   const retryAfter = status === 429 || status === 503 ? retryAfterSeconds(error.details) : undefined;
   return {
     status,

@@ -1,7 +1,7 @@
 // User media (images, audio, files) as Gemini parts. Policy: data URLs travel inline (base64); http(s) and gs://
 // URLs travel by reference as fileData, fetched by Google, never by the gateway.
 import { UnifiedError } from '../../unified/errors.js';
-import { asString } from './guards.js';
+import { stringField } from '../../util/json.js';
 import type { FileDataPart, InlineDataPart } from './wire.js';
 
 /** fileData needs a MIME type; a URL only hints at it through its extension. */
@@ -65,20 +65,20 @@ export function imageUrlPart(url: string, param: string): InlineDataPart | FileD
 
 /** OpenAI input_audio: base64 data plus a format name (wav, mp3); Gemini takes the IANA type. */
 export function inputAudioPart(audio: Record<string, unknown>, param: string): InlineDataPart {
-  const data = asString(audio.data);
-  const format = asString(audio.format)?.toLowerCase();
+  const data = stringField(audio, 'data');
+  const format = stringField(audio, 'format')?.toLowerCase();
   if (!data || !format) throw new UnifiedError('invalid_request', `'${param}' needs data and format.`, param);
   return { inlineData: { mimeType: format === 'mp3' ? 'audio/mp3' : `audio/${format}`, data } };
 }
 
 /** OpenAI file parts: inline file_data is sent; file_id names an OpenAI upload that Google cannot read. */
 export function filePart(file: Record<string, unknown>, param: string): InlineDataPart {
-  const fileData = asString(file.file_data);
+  const fileData = stringField(file, 'file_data');
   if (file.file_id !== undefined || !fileData) {
     throw new UnifiedError('invalid_request', `'${param}': Gemini backends accept files only as inline file_data, not file_id.`, param);
   }
   if (fileData.startsWith('data:')) return fromDataUrl(fileData, param);
-  const mimeType = extensionMime(asString(file.filename) ?? '');
+  const mimeType = extensionMime(stringField(file, 'filename') ?? '');
   if (!mimeType) {
     throw new UnifiedError('invalid_request', `'${param}': send file_data as a data URL (data:<type>;base64,…) or give a filename with a known extension.`, param);
   }

@@ -2,7 +2,7 @@
 // instruction, and function results as user-side parts that name the function rather than the call id.
 import type { ChatMessage } from '../../unified/chat-request.js';
 import { UnifiedError } from '../../unified/errors.js';
-import { isRecord, parseJson } from './guards.js';
+import { isRecord, parseJson } from '../../util/json.js';
 import { filePart, imageUrlPart, inputAudioPart } from './media.js';
 import { signatureFromToolCallId } from './tool-ids.js';
 import type { Content, FunctionCallPart, FunctionResponsePart, RequestPart, Role, SystemInstruction, TextPart } from './wire.js';

@@ -2,7 +2,7 @@
 // meaning Gemini cannot honour, so the router stage refuses the request before anything leaves.
 import type { ChatRequest } from '../../unified/chat-request.js';
 import { UnifiedError } from '../../unified/errors.js';
-import { isRecord } from './guards.js';
+import { isRecord } from '../../util/json.js';
 import { toConversation } from './messages.js';
 import type { FunctionDeclaration, GenerateContentRequest, GenerationConfig, ToolConfig } from './wire.js';
 

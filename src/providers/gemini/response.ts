@@ -1,10 +1,11 @@
 // A whole generateContent response (or error) as a unified chat.completion (or OpenAI error).
 import type { OpenAIErrorBody } from '../../unified/errors.js';
+import { toOpenAIUsage } from '../../unified/usage.js';
+import { isRecord, parseJson, stringField } from '../../util/json.js';
 import { normaliseErrorBody } from '../openai.js';
 import type { ResponseContext, TranslatedBody } from '../provider.js';
-import { completionId, finishReason, openAIUsage, readParts, requestedChoices, usageFromGemini, type FinishReason, type OpenAIToolCall } from './candidates.js';
+import { completionId, finishReason, readParts, requestedChoices, usageFromGemini, type FinishReason, type OpenAIToolCall } from './candidates.js';
 import { mapGoogleError } from './errors.js';
-import { asString, isRecord, parseJson } from './guards.js';
 
 interface Choice {
   index: number;
@@ -14,7 +15,7 @@ interface Choice {
 }
 
 function choices(json: Record<string, unknown>, context: ResponseContext): Choice[] | undefined {
-  const responseId = asString(json.responseId);
+  const responseId = stringField(json, 'responseId');
   const candidates = Array.isArray(json.candidates) ? json.candidates.filter(isRecord) : [];
   if (candidates.length === 0) {
     // A blocked prompt has no candidates, only promptFeedback.blockReason: every requested choice was filtered.
@@ -32,7 +33,7 @@ function choices(json: Record<string, unknown>, context: ResponseContext): Choic
     const { text, toolCalls } = readParts(content.parts, index, 0, responseId);
     const message: Choice['message'] = { role: 'assistant', content: text ?? null, refusal: null };
     if (toolCalls.length > 0) message.tool_calls = toolCalls;
-    const reason = finishReason(asString(candidate.finishReason) ?? 'STOP', toolCalls.length > 0);
+    const reason = finishReason(stringField(candidate, 'finishReason') ?? 'STOP', toolCalls.length > 0);
     return { index, message, finish_reason: reason, logprobs: null };
   });
 }
@@ -62,12 +63,12 @@ export function translateResponse(status: number, body: Buffer, context: Respons
   }
   const usage = usageFromGemini(json.usageMetadata);
   const completion = {
-    id: completionId(asString(json.responseId), context),
+    id: completionId(stringField(json, 'responseId'), context),
     object: 'chat.completion',
     created: context.created,
     model: context.request.model,
     choices: mapped.sort((a, b) => a.index - b.index),
-    ...(usage ? { usage: openAIUsage(usage) } : {}),
+    ...(usage ? { usage: toOpenAIUsage(usage) } : {}),
   };
   return { body: Buffer.from(JSON.stringify(completion)), usage };
 }

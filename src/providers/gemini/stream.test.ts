@@ -4,6 +4,7 @@ import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
 import { parseChatRequest } from '../../unified/chat-request.js';
 import type { OpenAIErrorBody } from '../../unified/errors.js';
 import type { ResponseContext } from '../provider.js';
+import { assertSameAtEverySingleCut, assertSameAtRandomCuts, feed } from '../testing/splits.js';
 import {
   BLOCKED_STREAM,
   ERROR_MID_STREAM,
@@ -26,15 +27,7 @@ const context = (clientWantsUsage: boolean, fields: Record<string, unknown> = {}
 
 /** Feeds the bytes cut at the given offsets; returns everything the client would receive. */
 function run(bytes: Buffer, cuts: readonly number[], ctx: ResponseContext) {
-  const translator = new GeminiStreamTranslator(ctx);
-  const out: Buffer[] = [];
-  let from = 0;
-  for (const cut of [...cuts, bytes.length]) {
-    out.push(translator.push(bytes.subarray(from, cut)));
-    from = cut;
-  }
-  out.push(translator.end());
-  return { text: Buffer.concat(out).toString('utf8'), usage: translator.usage };
+  return feed(new GeminiStreamTranslator(ctx), bytes, cuts);
 }
 
 type Event = ChatCompletionChunk | OpenAIErrorBody | '[DONE]';
@@ -53,14 +46,6 @@ function events(text: string): Event[] {
 
 const chunks = (list: Event[]) => list.filter((e): e is ChatCompletionChunk => typeof e === 'object' && 'object' in e);
 const deltas = (list: Event[]) => chunks(list).map((c) => c.choices.map((choice) => ({ index: choice.index, delta: choice.delta, finish: choice.finish_reason })));
-
-/** Deterministic pseudo-random cuts so a failure can be replayed. */
-function randomCuts(length: number, seed: number): number[] {
-  let state = seed;
-  const next = () => (state = (state * 1_103_515_245 + 12_345) % 2 ** 31);
-  const count = 1 + (next() % 12);
-  return [...new Set(Array.from({ length: count }, () => next() % length))].sort((a, b) => a - b);
-}
 
 const FIXTURES: Record<string, { bytes: Buffer; ctx: ResponseContext }> = {
   text: { bytes: Buffer.from(sse(TEXT_STREAM)), ctx: context(true) },
@@ -177,24 +162,13 @@ test('a last event without its blank line still counts', () => {
 
 test('every fixture gives identical output however its bytes are split: every single cut', () => {
   for (const [name, { bytes, ctx }] of Object.entries(FIXTURES)) {
-    const whole = run(bytes, [], ctx);
-    for (let cut = 1; cut < bytes.length; cut++) {
-      const split = run(bytes, [cut], ctx);
-      assert.equal(split.text, whole.text, `${name}: cut at ${cut}`);
-      assert.deepEqual(split.usage, whole.usage, `${name}: usage, cut at ${cut}`);
-    }
+    assertSameAtEverySingleCut((cuts) => run(bytes, cuts, ctx), bytes.length, { label: `${name}: ` });
   }
 });
 
 test('every fixture gives identical output however its bytes are split: random multi-cuts and byte by byte', () => {
   for (const [name, { bytes, ctx }] of Object.entries(FIXTURES)) {
-    const whole = run(bytes, [], ctx).text;
-    for (let seed = 1; seed <= 200; seed++) {
-      const cuts = randomCuts(bytes.length, seed);
-      assert.equal(run(bytes, cuts, ctx).text, whole, `${name}: cuts ${cuts.join(',')}`);
-    }
-    const everyByte = Array.from({ length: bytes.length - 1 }, (_, i) => i + 1);
-    assert.equal(run(bytes, everyByte, ctx).text, whole, `${name}: byte by byte`);
+    assertSameAtRandomCuts((cuts) => run(bytes, cuts, ctx), bytes.length, { label: `${name}: ` });
   }
 });
 

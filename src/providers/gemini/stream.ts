@@ -2,13 +2,13 @@
 // GenerateContentResponse holding the next piece of each candidate: text parts become content deltas, a function
 // call arrives whole and becomes one tool_calls delta with complete arguments, usageMetadata repeats (the last
 // wins). Gemini ends the stream by closing it, so the finish, usage chunk and [DONE] are the translator's job.
-import { SseDecoder, encodeSseData, parseSseEvent, type SseEvent } from '../../unified/sse.js';
+import { SseEventFeed, SSE_DONE, encodeSseJson, type SseEvent } from '../../unified/sse.js';
 import type { OpenAIErrorBody } from '../../unified/errors.js';
-import type { Usage } from '../../unified/usage.js';
+import { toOpenAIUsage, type Usage } from '../../unified/usage.js';
+import { isRecord, parseJson, stringField } from '../../util/json.js';
 import type { ResponseContext, StreamTranslator } from '../provider.js';
-import { completionId, finishReason, openAIUsage, readParts, requestedChoices, usageFromGemini, type FinishReason } from './candidates.js';
+import { completionId, finishReason, readParts, requestedChoices, usageFromGemini, type FinishReason } from './candidates.js';
 import { mapGoogleError } from './errors.js';
-import { asString, isRecord, parseJson } from './guards.js';
 
 interface CandidateState {
   toolCalls: number;
@@ -18,7 +18,9 @@ interface CandidateState {
 type Delta = Record<string, unknown>;
 
 export class GeminiStreamTranslator implements StreamTranslator {
-  readonly #decoder = new SseDecoder();
+  readonly #events = new SseEventFeed((event, out) => {
+    if (!this.#closed) out.push(this.#onEvent(event));
+  });
   readonly #candidates = new Map<number, CandidateState>();
   #usage: Usage | undefined;
   #responseId: string | undefined;
@@ -33,32 +35,20 @@ export class GeminiStreamTranslator implements StreamTranslator {
   }
 
   push(chunk: Buffer): Buffer {
-    return this.#translate(this.#decoder.push(chunk));
+    return Buffer.from(this.#events.push(chunk).join(''));
   }
 
   end(): Buffer {
-    const tail = this.#decoder.end();
-    // A server may close without the blank line after its last event; that event still counts.
-    const events = tail.length > 0 ? [parseSseEvent(tail)] : [];
-    let out = this.#translate(events).toString('utf8');
-    if (!this.#closed) out += this.#finish();
-    return Buffer.from(out);
-  }
-
-  #translate(events: SseEvent[]): Buffer {
-    let out = '';
-    for (const event of events) {
-      if (this.#closed) break;
-      out += this.#onEvent(event);
-    }
-    return Buffer.from(out);
+    const out = this.#events.end();
+    if (!this.#closed) out.push(this.#finish());
+    return Buffer.from(out.join(''));
   }
 
   #onEvent(event: SseEvent): string {
     const json = parseJson(event.data);
     if (!isRecord(json)) return '';
     if (isRecord(json.error)) return this.#fail(mapGoogleError(json, 500)?.body);
-    this.#responseId ??= asString(json.responseId);
+    this.#responseId ??= stringField(json, 'responseId');
     this.#usage = usageFromGemini(json.usageMetadata) ?? this.#usage;
     const candidates = Array.isArray(json.candidates) ? json.candidates.filter(isRecord) : [];
     if (candidates.length === 0 && isRecord(json.promptFeedback) && typeof json.promptFeedback.blockReason === 'string') {
@@ -89,7 +79,7 @@ export class GeminiStreamTranslator implements StreamTranslator {
       state.toolCalls += toolCalls.length;
     }
     if (Object.keys(delta).length > 0) out += this.#chunk(index, delta, null);
-    const reason = asString(candidate.finishReason);
+    const reason = stringField(candidate, 'finishReason');
     if (reason) {
       state.finished = true;
       out += this.#chunk(index, {}, finishReason(reason, state.toolCalls > 0));
@@ -117,17 +107,17 @@ export class GeminiStreamTranslator implements StreamTranslator {
     }
     let out = '';
     if (this.context.clientWantsUsage && this.#usage) {
-      out += encodeSseData(JSON.stringify({ ...this.#envelope(), choices: [], usage: openAIUsage(this.#usage) }));
+      out += encodeSseJson({ ...this.#envelope(), choices: [], usage: toOpenAIUsage(this.#usage) });
     }
     this.#closed = true;
-    return out + encodeSseData('[DONE]');
+    return out + SSE_DONE;
   }
 
   /** OpenAI streams report errors as a last data event, then [DONE]. */
   #fail(body: OpenAIErrorBody | undefined): string {
     this.#closed = true;
     const error = body ?? { error: { message: 'The Gemini stream failed.', type: 'server_error', param: null, code: 'upstream_error' } };
-    return encodeSseData(JSON.stringify(error)) + encodeSseData('[DONE]');
+    return encodeSseJson(error) + SSE_DONE;
   }
 
   #envelope() {
@@ -145,6 +135,6 @@ export class GeminiStreamTranslator implements StreamTranslator {
       choices: [{ index, delta, finish_reason: finish, logprobs: null }],
       ...(this.context.clientWantsUsage ? { usage: null } : {}),
     };
-    return encodeSseData(JSON.stringify(chunk));
+    return encodeSseJson(chunk);
   }
 }

@@ -1,6 +1,7 @@
 // Seeded random text for tokenizer exactness tests: fragments of prose, code, scripts with combining marks, emoji,
 // whitespace of every Unicode kind, contractions, special-token look-alikes, long words and lone surrogates,
 // concatenated. Deterministic for a seed, so a failure names a reproducible case.
+import { mulberry32 } from '../../testing/random.js';
 
 export interface RandomTextOptions {
   /** Include U+FEFF (byte-order mark) and U+0085 (next line), the two characters whose whitespace-ness differs
@@ -137,15 +138,4 @@ export function randomText(seed: number, options: RandomTextOptions = {}): strin
     }
   }
   return text;
-}
-
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

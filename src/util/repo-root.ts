@@ -1,5 +1,6 @@
-// Where the repository (package.json, envoy/, src/config/) is, seen from compiled code in dist/. Used by tests
-// that read the shipped Envoy YAML and the default service config.
+// Where the repository (package.json, envoy/, scripts/, src/config/) is, seen from compiled code in dist/. Used by
+// tests that read the shipped Envoy YAML and the default service config, the test Redis helper (which starts
+// scripts/redis-server.mjs) and the benchmarks.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -1,0 +1,28 @@
+// Narrowing JSON that comes from the network (`unknown`) without trusting its shape. The one place for these
+// guards: providers, the token counter and the Envoy config checks all use them.
+
+/** A JSON object: not null, not an array. */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** The parsed JSON text (UTF-8 when a Buffer), or undefined when it is not JSON. */
+export function parseJson(text: Buffer | string): unknown {
+  try {
+    return JSON.parse(typeof text === 'string' ? text : text.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** `value[key]` when it is a string. */
+export function stringField(value: Record<string, unknown> | undefined, key: string): string | undefined {
+  const field = value?.[key];
+  return typeof field === 'string' ? field : undefined;
+}
+
+/** `value[key]` when it is a JSON object. */
+export function recordField(value: Record<string, unknown> | undefined, key: string): Record<string, unknown> | undefined {
+  const field = value?.[key];
+  return isRecord(field) ? field : undefined;
+}
