@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import path from 'node:path';
+import { repoRoot } from '../util/repo-root.js';
 import { resolveTopology } from './topology.js';
 import { DEFAULT_CONFIG_PATH, formatProblems, loadConfigFile, parseConfig } from './load.js';
 
@@ -9,6 +11,13 @@ test('the embedded default config is valid and starts every listener on loopback
   assert.equal(result.config.extproc.address, '127.0.0.1:50051');
   assert.equal(result.config.admin.address, '127.0.0.1:9090');
   assert.equal(result.config.dataPlane.address, '127.0.0.1:8080');
+});
+
+test('every service config we ship validates (the container image runs deploy/container-config.yaml)', () => {
+  for (const file of [DEFAULT_CONFIG_PATH, path.join(repoRoot(), 'deploy/container-config.yaml')]) {
+    const result = loadConfigFile(file);
+    assert.ok(result.ok, result.ok ? '' : formatProblems(file, result.problems));
+  }
 });
 
 test('an empty file is a valid config with defaults', () => {
