@@ -144,10 +144,13 @@ test('without include_usage the usage is recorded but the client sees none', () 
   assert.equal(translate(MISTRAL_TOOL_STREAM, false, []).usage?.totalTokens, 146);
 });
 
-test('a stream that ends without [DONE] still gets the usage chunk it asked for', () => {
+test('a stream that ends without [DONE] still gets the usage chunk it asked for, then says it was cut off', () => {
   const noDone = MISTRAL_TOOL_STREAM.replace('data: [DONE]\n\n', '');
-  const out = events(outputHoweverSplit(noDone, true)) as Chunk[];
-  assert.deepEqual(out.at(-1)?.choices, []);
+  const output = outputHoweverSplit(noDone, true);
+  const out = events(output) as unknown[];
+  assert.equal(out.at(-1), '[DONE]');
+  assert.equal((out.at(-2) as { error?: { code?: string } }).error?.code, 'upstream_stream_truncated');
+  assert.deepEqual((out.at(-3) as Chunk | undefined)?.choices, []);
 });
 
 test('tool-call fragments without index continue the current call', () => {

@@ -62,6 +62,14 @@ test('with include_usage the stream passes through byte for byte, at every chunk
   }
 });
 
+test('a stream cut off before [DONE] ends with an error event and [DONE], so clients do not take it as complete', () => {
+  const translator = openAIProvider.createStreamTranslator({ ...CONTEXT, clientWantsUsage: false });
+  translator.push(Buffer.from(CHUNK('Hel')));
+  const tail = translator.end().toString();
+  assert.match(tail, /"code":"upstream_stream_truncated"/);
+  assert.ok(tail.endsWith('data: [DONE]\n\n'));
+});
+
 test('chunks that end on event boundaries pass through without a rewrite', () => {
   const translator = openAIProvider.createStreamTranslator({ ...CONTEXT, clientWantsUsage: false });
   assert.equal(translator.push(Buffer.from(CHUNK('a'))), undefined);

@@ -4,7 +4,7 @@
 // a non-OpenAI error shape, or a quirk of a compatible server that `OpenAIFlavour` switches on).
 import type { ResolvedBackend } from '../config/topology.js';
 import type { ChatRequest } from '../unified/chat-request.js';
-import { SseDecoder, encodeSseJson, type SseEvent } from '../unified/sse.js';
+import { SSE_DONE, SseDecoder, encodeSseJson, parseSseEvent, type SseEvent } from '../unified/sse.js';
 import { usageFromOpenAI, type Usage } from '../unified/usage.js';
 import type { OpenAIErrorBody } from '../unified/errors.js';
 import { isRecord, parseJson } from '../util/json.js';
@@ -84,6 +84,12 @@ function upstreamFailure(reason: string): OpenAIErrorBody {
   };
 }
 
+function truncatedStream(): OpenAIErrorBody {
+  return {
+    error: { message: 'The upstream stream ended before [DONE].', type: 'server_error', param: null, code: 'upstream_stream_truncated' },
+  };
+}
+
 /** Switches for servers that speak OpenAI's format with an accent. All off for OpenAI itself. */
 export interface OpenAIStreamQuirks {
   /**
@@ -148,6 +154,8 @@ class OpenAIStreamTranslator implements StreamTranslator {
   readonly #decoder = new SseDecoder();
   readonly #quirks: OpenAIStreamQuirks;
   #usage: Usage | undefined;
+  /** The last whole event seen: a stream that ends on anything but [DONE] was cut off upstream. */
+  #lastEvent: SseEvent | undefined;
   /** A usage chunk synthesised from usage that rode on a choice chunk (Mistral), sent before [DONE]. */
   #pendingUsageChunk: string | undefined;
   readonly #toolCalls = new Map<number, ToolCallIndexState>();
@@ -166,6 +174,7 @@ class OpenAIStreamTranslator implements StreamTranslator {
   push(chunk: Buffer): Buffer | undefined {
     const carriedBytes = this.#decoder.pendingBytes > 0;
     const events = this.#decoder.push(chunk);
+    if (events.length > 0) this.#lastEvent = events[events.length - 1];
     let changed = false;
     const kept: Buffer[] = [];
     for (const event of events) {
@@ -182,9 +191,13 @@ class OpenAIStreamTranslator implements StreamTranslator {
 
   end(): Buffer {
     const tail = this.#decoder.end();
+    const last = tail.length > 0 ? parseSseEvent(tail) : this.#lastEvent;
     // A server that closed without [DONE] still owes the client the usage chunk it asked for.
     const owed = this.#takePendingUsageChunk();
-    return owed === undefined ? tail : Buffer.concat([tail, Buffer.from(owed)]);
+    const parts = owed === undefined ? [tail] : [tail, Buffer.from(owed)];
+    // …and a stream cut off before [DONE] must not look complete: OpenAI clients would take the partial answer.
+    if (last === undefined || !isDone(last)) parts.push(Buffer.from(encodeSseJson(truncatedStream()) + SSE_DONE));
+    return Buffer.concat(parts);
   }
 
   #takePendingUsageChunk(): string | undefined {
