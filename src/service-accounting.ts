@@ -35,6 +35,8 @@ export class AccountingHolder {
     if (config !== undefined && !this.#tokenizerReady) {
       await loadEncoders();
       this.#tokenizerReady = true;
+      // A later reload may have changed the budgets while we waited: the newest apply() wins.
+      if (json !== this.#configJson) return;
     }
     const previous = this.#current;
     const current = config === undefined ? undefined : { budgets: Budgets.create(config, hooks), config, estimator: this.#estimator };

@@ -127,6 +127,9 @@ export class Budgets {
         this.store.reserve({ id, ...plan, amounts, expiresAt: now + this.config.reservationTtlSeconds * 1000 }),
       );
     } catch {
+      // The store may have applied the reservation before the failure reached us (a timed-out reply): undo it
+      // best-effort so it does not sit reserved until the reaper. Release is idempotent and never throws.
+      void this.store.release(id).catch(() => undefined);
       if (this.config.onStoreFailure === 'fail-closed') return { ok: false, response: STORE_UNAVAILABLE };
       this.hooks.onFailOpen?.();
       return { ok: true, reservation: { id: undefined, model: input.model, subject, amounts }, headers: {} };

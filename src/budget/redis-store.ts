@@ -23,15 +23,18 @@ for m = 0, ${M - 1} do amount[m] = ARGV[6 + m] end
 local base = ${6 + M} + n
 local current = {}
 local ok = 1
+-- ioredis resends a command whose reply was lost on a dropped connection: a reservation that already exists
+-- was applied by the first run and must not be counted twice.
+local replay = redis.call('EXISTS', KEYS[n + 1]) == 1
 for i = 0, nc - 1 do
   local ci = tonumber(ARGV[base + 3 * i])
   local m = ARGV[base + 3 * i + 1]
   local v = redis.call('HMGET', KEYS[ci], 'u' .. m, 'r' .. m)
   local cur = (tonumber(v[1]) or 0) + (tonumber(v[2]) or 0)
   current[i + 1] = cur
-  if cur + tonumber(amount[tonumber(m)]) > tonumber(ARGV[base + 3 * i + 2]) then ok = 0 end
+  if not replay and cur + tonumber(amount[tonumber(m)]) > tonumber(ARGV[base + 3 * i + 2]) then ok = 0 end
 end
-if ok == 1 then
+if ok == 1 and not replay then
   for ci = 1, n do
     for m = 0, ${M - 1} do
       if amount[m] ~= '0' then redis.call('HINCRBY', KEYS[ci], 'r' .. m, amount[m]) end

@@ -38,6 +38,16 @@ function specification(makeStore: () => BudgetStore) {
     assert.deepEqual(await values(), ['0/4000/0/1', '0/4000/0/1']);
   });
 
+  it('applies a reservation sent twice (a reply lost on a dropped connection, then resent) once', async () => {
+    const req = request(100);
+    assert.ok((await store.reserve(req)).granted);
+    const once = await values();
+    assert.ok((await store.reserve(req)).granted);
+    assert.deepEqual(await values(), once);
+    assert.equal(await store.release(req.id), true);
+    assert.deepEqual(await values(), ['0/4000/0/1', '0/4000/0/1']);
+  });
+
   it('settles reserved → used exactly once', async () => {
     const req = request(2000);
     assert.ok((await store.reserve(req)).granted);

@@ -67,6 +67,8 @@ export class MemoryStore implements BudgetStore {
       const c = this.counters.get(req.counters[check.counter]!.id);
       return c ? c.used[check.limit.metric] + c.reserved[check.limit.metric] : 0;
     });
+    // The same reservation sent twice (a retried call) is applied once, as in the Redis store.
+    if (this.reservations.has(req.id)) return { granted: true, current };
     if (!fits(req.checks, current, req.amounts)) return { granted: false, current };
     for (const ref of req.counters) {
       let c = this.counters.get(ref.id);

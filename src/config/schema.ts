@@ -89,7 +89,7 @@ const backendSchema = z.discriminatedUnion('provider', [
     provider: z.literal('vertex'),
     project: z.string().min(1),
     /** A region such as us-central1, or `global`. */
-    location: z.string().min(1),
+    location: z.string().regex(/^[a-z0-9-]+$/, 'expected a region such as us-central1, or global'),
     apiVersion: z.enum(['v1', 'v1beta1']).default('v1'),
     /** Environment variable holding an OAuth2 access token (refreshed by the platform, e.g. a token sidecar). */
     accessTokenEnv: envVarName.optional(),

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { formatProblems, loadConfigFile } from './load.js';
 import type { ServiceConfig } from './schema.js';
 import { resolveTopology, type Environment, type Topology } from './topology.js';
-import { log } from '../telemetry/log.js';
+import { errorMessage, log } from '../telemetry/log.js';
 
 export interface ConfigSnapshot {
   readonly config: ServiceConfig;
@@ -42,8 +42,18 @@ export class ConfigStore extends EventEmitter {
       this.emit('reload', { ok: false, error } satisfies ReloadOutcome);
       return { ok: false, error };
     }
+    let topology: Topology;
+    try {
+      topology = resolveTopology(result.config, this.env);
+    } catch (err) {
+      // Reloads run from a file watcher or a signal handler: a throw here would take the process down.
+      const error = `${this.file}: ${errorMessage(err)}`;
+      log.error('config reload rejected; keeping the running config', { file: this.file, problems: error });
+      this.emit('reload', { ok: false, error } satisfies ReloadOutcome);
+      return { ok: false, error };
+    }
     const generation = this.#snapshot.generation + 1;
-    this.#snapshot = { config: result.config, topology: resolveTopology(result.config, this.env), generation };
+    this.#snapshot = { config: result.config, topology, generation };
     log.info('config reloaded', { file: this.file, generation });
     const outcome: ReloadOutcome = { ok: true, generation };
     this.emit('reload', outcome);

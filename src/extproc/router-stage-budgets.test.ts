@@ -77,3 +77,14 @@ test('an error response releases the reservation instead of charging it', async 
   assert.equal(await reserved(a), 0);
   assert.equal((await a.budgets.snapshot()).find((v) => v.metric === 'totalTokens')?.used, 0);
 });
+
+test('a client that leaves after routing, before the answer, is charged the prompt the provider already has', async () => {
+  const a = accounting();
+  const stage = new RouterStage(snapshot, a);
+  await stage.handle(requestHeaders({ ...CHAT_HEADERS, authorization: 'Bearer vk' }));
+  await stage.handle(requestBody(CHAT));
+  stage.close('cancelled');
+  await new Promise((r) => setImmediate(r));
+  assert.equal(await reserved(a), 0);
+  assert.ok(((await a.budgets.snapshot()).find((v) => v.metric === 'totalTokens')?.used ?? 0) > 0);
+});

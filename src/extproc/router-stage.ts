@@ -72,7 +72,8 @@ export class RouterStage implements StageHandler {
   close(how: StreamEnd): void {
     this.#closed = true;
     if (this.#state !== 'done') {
-      this.#gate?.abandon(this.#state === 'response_body', this.#translator?.usage);
+      // Once routed, the provider has the prompt and bills it even if the client leaves before the answer.
+      this.#gate?.abandon(this.#state === 'response_headers' || this.#state === 'response_body', this.#translator?.usage);
       // A clean end before the exchange finished means the exchange was abandoned (e.g. the client left).
       metrics.streamFailures.inc({ stage: 'router', reason: how === 'ended' ? 'abandoned' : how });
       log.debug('router stream ended early', { requestId: this.#requestId, state: this.#state, how });
@@ -268,7 +269,7 @@ export class RouterStage implements StageHandler {
       // A translation bug must not break the client's response: pass the bytes through and record it.
       log.error('response translation failed; passing bytes through', { requestId: this.#requestId, error: errorMessage(err) });
       metrics.streamFailures.inc({ stage: 'router', reason: 'translation' });
-      if (last) this.#finish(undefined);
+      if (last) this.#finish(this.#translator?.usage);
       return continueWith('response_body');
     }
   }
@@ -307,7 +308,9 @@ export class RouterStage implements StageHandler {
       set['content-type'] = 'application/json';
     }
     if (Object.keys(set).length === 0) return continueWith('response_body', {}, metadata);
-    return continueWith('response_body', { headers: { set }, ...(translated.body ? { body: translated.body } : {}) }, metadata);
+    // A body we wrote is plain JSON, whatever encoding the upstream's was.
+    const remove = translated.body !== undefined ? ['content-encoding'] : [];
+    return continueWith('response_body', { headers: { set, remove }, ...(translated.body ? { body: translated.body } : {}) }, metadata);
   }
 
   #responseContext(): ResponseContext {

@@ -55,10 +55,11 @@ export function handleProcessStream(call: ProcessCall, store: ConfigStore, servi
     call.emit('error', { code: grpc.status.INTERNAL, details: errorMessage(err) });
   };
 
-  // Responses must leave in request order; async steps (future store calls) chain on this tail.
+  // Responses must leave in request order. Once a step was asynchronous (a budget store call), every later
+  // message waits for the one before it; streams that never go async answer synchronously.
   let tail: Promise<void> | undefined;
-  const respond = (message: ProcessingRequest__Output): void => {
-    if (ended) return;
+  const respond = (message: ProcessingRequest__Output): Promise<void> | undefined => {
+    if (ended) return undefined;
     const started = process.hrtime.bigint();
     const observe = () => {
       busyNs += process.hrtime.bigint() - started;
@@ -68,14 +69,14 @@ export function handleProcessStream(call: ProcessCall, store: ConfigStore, servi
       result = handler.handle(message);
     } catch (err) {
       fail(err);
-      return;
+      return undefined;
     }
     if (!isPromise(result)) {
       observe();
       call.write(result);
-      return;
+      return undefined;
     }
-    tail = result.then(
+    return result.then(
       (response) => {
         observe();
         if (!ended) call.write(response);
@@ -86,7 +87,7 @@ export function handleProcessStream(call: ProcessCall, store: ConfigStore, servi
 
   call.on('data', (message: ProcessingRequest__Output) => {
     if (tail) tail = tail.then(() => respond(message));
-    else respond(message);
+    else tail = respond(message);
   });
   call.on('end', () => {
     const finish = () => {

@@ -20,6 +20,7 @@ test('the attempt is rewritten for the endpoint’s backend: path, key, model, c
   assert.equal(headers['content-length'], String(body.length));
   assert.equal(JSON.parse(body.toString()).model, 'gpt-4o-mini');
   assert.ok(common(response)?.header_mutation?.remove_headers?.includes(ROUTE_HEADER));
+  assert.equal(headers['accept-encoding'], 'identity', 'responses must come back readable for the router stage');
 });
 
 test('a path that differs from the backend’s is rewritten', () => {

@@ -17,7 +17,7 @@ import type { StageHandler, StreamEnd } from './stage.js';
 /** Client credentials (virtual keys) must never travel to a provider. */
 const CLIENT_CREDENTIAL_HEADERS = ['authorization', 'api-key', 'x-api-key', 'x-goog-api-key'];
 /** Headers whose current value is compared so an unchanged one is not sent again. */
-const COMPARED_HEADERS = [':path', 'content-type', 'content-length'];
+const COMPARED_HEADERS = [':path', 'content-type', 'content-length', 'accept-encoding'];
 
 /**
  * Envoy ≤ 1.37 cannot send an immediate response from an upstream filter, so a failure here closes the gRPC
@@ -90,7 +90,13 @@ export class UpstreamStage implements StageHandler {
       if (this.#present.has(name) && !(name in upstream.headers) && !remove.includes(name)) remove.push(name);
     }
     const set: Record<string, string> = {};
-    const wanted: Record<string, string> = { ...upstream.headers, ':path': upstream.path, 'content-length': String(upstream.body.length) };
+    const wanted: Record<string, string> = {
+      ...upstream.headers,
+      ':path': upstream.path,
+      'content-length': String(upstream.body.length),
+      // The router stage reads and rewrites response bodies; a compressed one would lose usage and translation.
+      'accept-encoding': 'identity',
+    };
     for (const [name, value] of Object.entries(wanted)) {
       if (this.#current.get(name) !== value) set[name] = value;
     }

@@ -48,13 +48,16 @@ const functionTool = z.looseObject({
   }),
 });
 
+const MAX_TOKENS_LIMIT = 2 ** 31 - 1;
+
 export const chatRequestSchema = z.looseObject({
   model: z.string().min(1),
   messages: z.array(chatMessageSchema).min(1),
   stream: z.boolean().nullable().optional(),
   stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullable().optional(),
-  max_tokens: z.number().int().min(1).nullable().optional(),
-  max_completion_tokens: z.number().int().min(1).nullable().optional(),
+  // Capped so a token budget's arithmetic stays exact; no model comes near 2^31 output tokens.
+  max_tokens: z.number().int().min(1).max(MAX_TOKENS_LIMIT).nullable().optional(),
+  max_completion_tokens: z.number().int().min(1).max(MAX_TOKENS_LIMIT).nullable().optional(),
   temperature: z.number().min(0).max(2).nullable().optional(),
   top_p: z.number().min(0).max(1).nullable().optional(),
   n: z.number().int().min(1).max(128).nullable().optional(),
