@@ -6,7 +6,8 @@ import { parseChatRequest } from '../unified/chat-request.js';
 import { UnifiedError } from '../unified/errors.js';
 import type { ResponseContext } from './provider.js';
 import { assertSplitInvariant, feed } from './testing/splits.js';
-import { mistralToolCallId, openAICompatibleProvider, rewriteToolCallIds } from './openai-compatible.js';
+import { mistralToolCallId, openAICompatibleProvider } from './openai-compatible.js';
+import { MISTRAL_TOOL_IDS, rewriteToolCallIds } from './tool-ids.js';
 
 const topology = resolveTopology(
   configFromYaml(`
@@ -63,7 +64,7 @@ test('mistral ids: distinct ids never collapse into one, even if their hashes co
   const out = rewriteToolCallIds([
     { role: 'assistant', tool_calls: [{ id: collide, type: 'function', function: { name: 'f', arguments: '{}' } }, { id: 'x', type: 'function', function: { name: 'f', arguments: '{}' } }] },
     { role: 'tool', tool_call_id: 'x', content: 'r' },
-  ]) as Array<{ tool_calls?: Array<{ id: string }>; tool_call_id?: string }>;
+  ] as unknown[], MISTRAL_TOOL_IDS) as Array<{ tool_calls?: Array<{ id: string }>; tool_call_id?: string }>;
   const ids = out[0]!.tool_calls!.map((c) => c.id);
   assert.equal(ids[0], collide);
   assert.notEqual(ids[1], collide);

@@ -6,13 +6,13 @@
 //  - maxN                  `n` above it is a 400 before anything leaves
 // Streams are repaired where compatible servers differ from OpenAI (tool-call deltas without index/type, usage on
 // the finish chunk, finish reasons outside OpenAI's set).
-import { createHash } from 'node:crypto';
 import type { ResolvedBackend } from '../config/topology.js';
 import type { BackendConfig } from '../config/schema.js';
 import type { ChatRequest } from '../unified/chat-request.js';
 import { UnifiedError } from '../unified/errors.js';
 import { isRecord } from '../util/json.js';
 import { createOpenAIProvider, joinPath } from './openai.js';
+import { MISTRAL_TOOL_IDS, rewriteToolCallIds } from './tool-ids.js';
 import type { Provider, UpstreamTarget } from './provider.js';
 
 type CompatConfig = Extract<BackendConfig, { provider: 'openai-compatible' }>['compat'];
@@ -24,60 +24,9 @@ function compatOf(backend: ResolvedBackend): CompatConfig {
   return { toolCallIds: 'as-is', seedField: 'seed', dropFields: [] };
 }
 
-const MISTRAL_ID = /^[a-zA-Z0-9]{9}$/;
-const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-
 /** A deterministic 9-character [a-zA-Z0-9] id for `id`; `salt` picks another one on a (very unlikely) collision. */
 export function mistralToolCallId(id: string, salt = 0): string {
-  const digest = createHash('sha256').update(salt === 0 ? id : `${salt}:${id}`).digest();
-  let out = '';
-  for (let i = 0; i < 9; i++) out += BASE62[(digest[i] ?? 0) % 62];
-  return out;
-}
-
-/**
- * Rewrites every tool-call id in the request (assistant `tool_calls[].id`, tool `tool_call_id`) to the form Mistral
- * accepts. Ids that already have that form, e.g. Mistral's own from earlier responses, are kept, and the mapping is
- * a pure function of the id, so a call and its result always agree. Responses need no mapping back: their ids are
- * the server's own, which already have the form, and clients send them back unchanged.
- */
-export function rewriteToolCallIds(messages: readonly unknown[]): unknown[] {
-  const assigned = new Map<string, string>();
-  const taken = new Set<string>();
-  for (const message of messages) {
-    for (const id of toolCallIdsOf(message)) if (MISTRAL_ID.test(id)) taken.add(id);
-  }
-  const mapped = (id: string): string => {
-    if (MISTRAL_ID.test(id)) return id;
-    let out = assigned.get(id);
-    if (out !== undefined) return out;
-    for (let salt = 0; out === undefined || taken.has(out); salt++) out = mistralToolCallId(id, salt);
-    assigned.set(id, out);
-    taken.add(out);
-    return out;
-  };
-  return messages.map((message) => {
-    if (!isRecord(message)) return message;
-    if (message.role === 'tool' && typeof message.tool_call_id === 'string') {
-      return { ...message, tool_call_id: mapped(message.tool_call_id) };
-    }
-    if (message.role === 'assistant' && Array.isArray(message.tool_calls)) {
-      return {
-        ...message,
-        tool_calls: message.tool_calls.map((call) => (isRecord(call) && typeof call.id === 'string' ? { ...call, id: mapped(call.id) } : call)),
-      };
-    }
-    return message;
-  });
-}
-
-function toolCallIdsOf(message: unknown): string[] {
-  if (!isRecord(message)) return [];
-  if (message.role === 'tool' && typeof message.tool_call_id === 'string') return [message.tool_call_id];
-  if (message.role === 'assistant' && Array.isArray(message.tool_calls)) {
-    return message.tool_calls.flatMap((call) => (isRecord(call) && typeof call.id === 'string' ? [call.id] : []));
-  }
-  return [];
+  return MISTRAL_TOOL_IDS.make(id, salt);
 }
 
 const MESSAGE_FIELD = /^messages\[\]\.(.+)$/;
@@ -105,7 +54,7 @@ export function dropFields(body: Record<string, unknown>, fields: readonly strin
 
 export function applyCompat(body: Record<string, unknown>, compat: CompatConfig): Record<string, unknown> {
   let out = body;
-  if (compat.toolCallIds === 'mistral' && Array.isArray(out.messages)) out = { ...out, messages: rewriteToolCallIds(out.messages) };
+  if (compat.toolCallIds === 'mistral' && Array.isArray(out.messages)) out = { ...out, messages: rewriteToolCallIds(out.messages, MISTRAL_TOOL_IDS) };
   if (compat.seedField !== 'seed' && out.seed !== undefined) {
     const { seed, ...rest } = out;
     out = { ...rest, [compat.seedField]: seed };

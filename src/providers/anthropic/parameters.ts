@@ -80,6 +80,10 @@ export function generationFields(request: ChatRequest, options: { anthropicVersi
     ...sampling(request, options.anthropicVersion),
   };
   const stop = typeof request.stop === 'string' ? [request.stop] : request.stop;
+  // Anthropic rejects stop sequences with no visible character (a common "\n"): say so before the request leaves.
+  if (stop?.some((s) => s.trim() === '')) {
+    throw new UnifiedError('invalid_request', 'Anthropic does not accept stop sequences made only of whitespace.', 'stop');
+  }
   if (stop && stop.length > 0) out.stop_sequences = stop;
   const user = userId(request);
   if (user) out.metadata = { user_id: user };

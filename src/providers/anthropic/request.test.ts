@@ -459,3 +459,10 @@ describe('generation parameters', () => {
 test('checkRequest accepts what buildRequest can build', () => {
   assert.doesNotThrow(() => anthropicProvider.checkRequest(request({ temperature: 0.3, stop: 'x', tools: [{ type: 'function', function: { name: 'f' } }] }), claude));
 });
+
+test('a whitespace-only stop sequence is a 400 naming stop (Anthropic would reject it after it left)', () => {
+  assert.throws(
+    () => anthropicProvider.checkRequest(parseChatRequest(JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }], stop: ['\n'] })), topology.backends.get('claude')!),
+    (err: unknown) => err instanceof UnifiedError && err.param === 'stop',
+  );
+});

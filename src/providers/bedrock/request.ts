@@ -1,6 +1,7 @@
 // Unified (OpenAI Chat Completions) request → Bedrock Converse body. Pure; every feature Bedrock cannot honour
 // is a 400 naming the field, so checkRequest (router stage) and buildRequest (upstream stage) share this code
 // and cannot disagree.
+import { BEDROCK_TOOL_IDS, rewriteToolCallIds } from '../tool-ids.js';
 import type { ChatMessage, ChatRequest } from '../../unified/chat-request.js';
 import { UnifiedError } from '../../unified/errors.js';
 import { isRecord, parseJson } from '../../util/json.js';
@@ -285,7 +286,8 @@ function toolConfig(request: ChatRequest, hasToolBlocks: boolean): ToolConfig | 
 /** The Converse body for a unified request; throws a 400 UnifiedError for anything Bedrock cannot honour. */
 export function toConverseRequest(request: ChatRequest): ConverseRequest {
   refuseUnsupportedParameters(request);
-  const { system, turns, hasToolBlocks } = conversation(request.messages);
+  // toolUseId must match [a-zA-Z0-9_-]{1,64}; ids from another provider (a failover) may not.
+  const { system, turns, hasToolBlocks } = conversation(rewriteToolCallIds(request.messages, BEDROCK_TOOL_IDS));
   const body: ConverseRequest = { messages: turns };
   if (system.length > 0) body.system = system;
   const inference = inferenceConfig(request);
