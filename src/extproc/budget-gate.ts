@@ -40,6 +40,8 @@ export class BudgetGate {
     private readonly route: ResolvedRoute,
     private readonly reservation: Reservation,
     readonly prompt: PromptCount,
+    /** The backend whose tokenizer counted the prompt; only its usage teaches the estimator. */
+    private readonly countedFor: string | undefined,
     /** x-ratelimit-* headers for the client's response. */
     readonly headers: Readonly<Record<string, string>>,
   ) {}
@@ -57,7 +59,8 @@ export class BudgetGate {
       const { status, type, code, message } = who.error;
       return { ok: false, refusal: { status, headers: {}, body: { error: { message, type, param: null, code } } } };
     }
-    const prompt = accounting.estimator.count(request, primaryEndpoint(usable)?.upstreamModel ?? request.model);
+    const primary = primaryEndpoint(usable);
+    const prompt = accounting.estimator.count(request, primary?.upstreamModel ?? request.model);
     const outcome = await accounting.budgets.reserve(who.chain, {
       model: route.model,
       promptTokens: prompt.tokens,
@@ -68,7 +71,7 @@ export class BudgetGate {
       metrics.budgetRefusals.inc({ code: outcome.response.body.error.code ?? 'refused' });
       return { ok: false, refusal: outcome.response };
     }
-    return { ok: true, gate: new BudgetGate(accounting, route, outcome.reservation, prompt, outcome.headers) };
+    return { ok: true, gate: new BudgetGate(accounting, route, outcome.reservation, prompt, primary?.backend.name, outcome.headers) };
   }
 
   get subject(): string {
@@ -82,12 +85,12 @@ export class BudgetGate {
   }
 
   /** The exchange finished: settle with the provider's usage, or release when an error charged nothing. */
-  finish(usage: Usage | undefined, status: number): void {
-    if (usage) return this.#settle(usage);
+  finish(usage: Usage | undefined, status: number, backend: string | undefined): void {
+    if (usage) return this.#settle(usage, backend === this.countedFor);
     if (status >= 400) return this.#release();
     // A success without usage (a provider that does not report it): charge the counted prompt, and say so.
     metrics.usageMissing.inc();
-    this.#settle({ promptTokens: this.prompt.tokens, completionTokens: 0, totalTokens: this.prompt.tokens, cachedPromptTokens: 0, reasoningTokens: 0 });
+    this.#settle({ promptTokens: this.prompt.tokens, completionTokens: 0, totalTokens: this.prompt.tokens, cachedPromptTokens: 0, reasoningTokens: 0 }, false);
   }
 
   /**
@@ -96,13 +99,14 @@ export class BudgetGate {
    */
   abandon(responseStarted: boolean, usageSoFar: Usage | undefined): void {
     if (!responseStarted) return this.#release();
-    this.#settle(usageSoFar ?? { promptTokens: this.prompt.tokens, completionTokens: 0, totalTokens: this.prompt.tokens, cachedPromptTokens: 0, reasoningTokens: 0 });
+    this.#settle(usageSoFar ?? { promptTokens: this.prompt.tokens, completionTokens: 0, totalTokens: this.prompt.tokens, cachedPromptTokens: 0, reasoningTokens: 0 }, false);
   }
 
-  #settle(usage: Usage): void {
+  /** `learn`: the usage is the provider's own report for the backend that was counted for. */
+  #settle(usage: Usage, learn: boolean): void {
     if (this.#closed) return;
     this.#closed = true;
-    const error = this.accounting.estimator.learn(this.prompt, usage.promptTokens);
+    const error = learn ? this.accounting.estimator.learn(this.prompt, usage.promptTokens) : undefined;
     if (error !== undefined && this.prompt.family) metrics.promptEstimateError.set({ family: this.prompt.family }, error);
     // settle/release never throw; store failures reach the onStoreError hook.
     void this.accounting.budgets.settle(this.reservation, {

@@ -344,7 +344,7 @@ export class RouterStage implements StageHandler {
       if (usage.reasoningTokens) metrics.tokens.inc({ model: this.#model, backend, kind: 'reasoning' }, usage.reasoningTokens);
       if (this.#gate) metrics.costUsd.inc({ model: this.#model, backend }, this.#gate.costUsd(usage));
     }
-    this.#gate?.finish(usage, this.#status);
+    this.#gate?.finish(usage, this.#status, this.#backend);
   }
 }
 
