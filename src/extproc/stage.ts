@@ -16,4 +16,3 @@ export interface StageHandler {
   close(how: StreamEnd): void;
 }
 
-export type Phase = NonNullable<ProcessingRequest__Output['request']>;
