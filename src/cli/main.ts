@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_PATH, formatProblems, loadConfigFile } from '../config/load.js';
 import { startService } from '../service.js';
 import { errorMessage, log } from '../telemetry/log.js';
+import { envoyBootstrapCommand } from './envoy-bootstrap.js';
 import { envoyValidateCommand } from './envoy-validate.js';
 import { translateCommand } from './translate.js';
 import { tokensCommand } from '../tokens/command.js';
@@ -11,6 +12,8 @@ import { tokensCommand } from '../tokens/command.js';
 const USAGE = `usage:
   llm-extproc start [--config FILE]          run the service (embedded defaults without --config)
   llm-extproc validate --config FILE         check a service config; exits 1 with line-pointing messages
+  llm-extproc envoy-bootstrap [--config FILE] [--listen HOST:PORT] [--extproc HOST:PORT|unix:/PATH] [--admin HOST:PORT]
+                                             print the Envoy bootstrap for a service config (routes, clusters, both filters)
   llm-extproc envoy-validate FILE...         decode Envoy YAML (bootstrap or Istio EnvoyFilter) strictly against Envoy's protos
   llm-extproc translate --provider NAME --direction request|response [--stream] [--model M] [--config FILE --backend NAME]
                                              translate stdin (JSON, SSE or eventstream bytes) for one provider, offline
@@ -60,6 +63,8 @@ async function main(argv: string[]): Promise<number> {
       return start(rest);
     case 'validate':
       return validate(rest);
+    case 'envoy-bootstrap':
+      return envoyBootstrapCommand(rest);
     case 'envoy-validate':
       return envoyValidateCommand(rest);
     case 'translate':

@@ -77,6 +77,14 @@ function providerDefaults(backend: BackendConfig): { baseUrl: string | undefined
   }
 }
 
+/** The backend's base URL, with the provider's default filled in. */
+export function backendBaseUrl(backend: BackendConfig): string {
+  const baseUrl = backend.baseUrl ?? providerDefaults(backend).baseUrl;
+  // The schema requires baseUrl where there is no default, so this only fires on a programming error.
+  if (!baseUrl) throw new Error(`backend ${backend.name} has no base URL`);
+  return baseUrl;
+}
+
 /** Credentials beyond the API key, as (role, variable, required) triples. */
 function credentialVariables(backend: BackendConfig): Array<[role: string, variable: string, required: boolean]> {
   switch (backend.provider) {
@@ -106,9 +114,7 @@ function resolveBackend(backend: BackendConfig, env: Environment): ResolvedBacke
     if (value) credentials.set(role, new Secret(value));
     else if (required) missing.push(variable);
   }
-  const baseUrl = backend.baseUrl ?? defaults.baseUrl;
-  // The schema requires baseUrl where there is no default, so this only fires on a programming error.
-  if (!baseUrl) throw new Error(`backend ${backend.name} has no base URL`);
+  const baseUrl = backendBaseUrl(backend);
   return {
     name: backend.name,
     provider: backend.provider,

@@ -81,7 +81,7 @@ routes:
       messages: [{ role: 'user', content: [{ type: 'text', text: 'Say hello' }] }],
       metadata: { user_id: 'user-1234' },
     });
-    const entry = service.accessLog.at(-1);
+    const entry = await service.lastRequest();
     assert.deepEqual(entry?.dynamicMetadata['llm-extproc'], {
       model: MODEL, route: `llm.${MODEL}`, stream: false, backend: 'claude', status: 200,
       prompt_tokens: prompt, completion_tokens: DEFAULT_USAGE.output, total_tokens: prompt + DEFAULT_USAGE.output,

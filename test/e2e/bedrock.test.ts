@@ -97,7 +97,7 @@ routes:
     });
     assert.ok(!String(call?.headers.authorization).includes('virtual-key-of-the-client'), 'the client key never reaches Bedrock');
 
-    const entry = service.accessLog.at(-1);
+    const entry = await service.lastRequest();
     assert.deepEqual(entry?.dynamicMetadata['llm-extproc'], {
       model: 'claude', route: 'llm.claude', stream: false, backend: 'bedrock-iam', status: 200,
       prompt_tokens: 122, completion_tokens: 8, total_tokens: 130, cached_prompt_tokens: 100, reasoning_tokens: 0,
@@ -123,7 +123,7 @@ routes:
     assert.deepEqual(chunks.at(-1)?.choices, []);
     assert.equal(chunks.at(-1)?.usage?.prompt_tokens, 122);
     assert.equal(mock.received.at(-1)?.operation, 'converse-stream');
-    assert.equal(service.accessLog.at(-1)?.dynamicMetadata['llm-extproc']?.total_tokens, 126, 'usage is recorded for the stream');
+    assert.equal((await service.lastRequest())?.dynamicMetadata['llm-extproc']?.total_tokens, 126, 'usage is recorded for the stream');
   });
 
   test('a stream without include_usage has no usage chunk', async () => {

@@ -66,7 +66,7 @@ describe('budgets with the memory store', () => {
     assert.equal(data.usage?.total_tokens, 19);
     assert.ok(response.headers.get('x-ratelimit-limit-requests'), 'rate-limit headers on success');
     assert.equal(upstream.received.at(-1)?.headers.authorization, 'Bearer sk-provider');
-    const entry = service.accessLog.at(-1)?.dynamicMetadata['llm-extproc'];
+    const entry = (await service.lastRequest())?.dynamicMetadata['llm-extproc'];
     assert.equal(entry?.budget_subject, 'acme/search/roomy');
     assert.ok(Number(entry?.cost_usd) > 0, 'cost in dynamic metadata');
   });

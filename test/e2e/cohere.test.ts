@@ -70,7 +70,7 @@ routes:
       stop_sequences: ['\n\n'],
       p: 0.5,
     });
-    assert.equal(service.accessLog.at(-1)?.dynamicMetadata['llm-extproc']?.total_tokens, 86);
+    assert.equal((await service.lastRequest())?.dynamicMetadata['llm-extproc']?.total_tokens, 86);
   });
 
   test('a stream delivers the text, and the usage chunk when asked for', async () => {

@@ -44,7 +44,7 @@ test('an Anthropic 529 (overloaded) fails over to the OpenAI-compatible backend 
     assert.equal(seen?.body.model, 'local-llama');
     assert.equal(seen?.headers['x-api-key'], undefined, 'the Anthropic key does not follow the retry');
     assert.equal(seen?.headers['anthropic-version'], undefined, 'nor do Anthropic headers');
-    assert.deepEqual(service.accessLog.at(-1)?.attempts.map((a) => [a.backend, a.outcome]), [['claude', '529'], ['local', '200']]);
+    assert.deepEqual((await service.lastRequest())?.attempts.map((a) => [a.backend, a.outcome]), [['claude', '529'], ['local', '200']]);
   } finally {
     claude.failWith = undefined;
   }

@@ -109,7 +109,7 @@ routes:
     assert.equal(seen?.headers.authorization, undefined, 'the client’s key never travels');
     assert.deepEqual(seen?.body.systemInstruction, { parts: [{ text: 'Be brief.' }] });
     assert.deepEqual(seen?.body.generationConfig, { temperature: 0.2, maxOutputTokens: 64 });
-    const entry = service.accessLog.at(-1);
+    const entry = await service.lastRequest();
     assert.equal(entry?.dynamicMetadata['llm-extproc']?.backend, 'gemini');
     assert.equal(entry?.dynamicMetadata['llm-extproc']?.prompt_tokens, 11);
   });

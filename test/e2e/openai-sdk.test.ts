@@ -50,7 +50,7 @@ routes:
     assert.equal(seen?.headers.authorization, 'Bearer sk-upstream-primary', 'the provider key replaces the client key');
     assert.equal(seen?.headers['x-llm-extproc-route'], undefined, 'internal routing headers do not leak upstream');
     // The access log carries the dynamic metadata the router stage emitted, as Envoy's would.
-    const entry = service.accessLog.at(-1);
+    const entry = await service.lastRequest();
     assert.deepEqual(entry?.dynamicMetadata['llm-extproc'], {
       model: 'gpt-4o-mini', route: 'llm.gpt-4o-mini', stream: false, backend: 'primary', status: 200,
       prompt_tokens: 12, completion_tokens: 7, total_tokens: 19, cached_prompt_tokens: 0, reasoning_tokens: 0,

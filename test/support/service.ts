@@ -1,4 +1,6 @@
-// Starts the real service (ext_proc + local data plane + admin) on free loopback ports from a YAML config.
+// Starts the real service on free loopback ports from a YAML config, behind a real Envoy 1.40 started from the
+// bootstrap `llm-extproc envoy-bootstrap` generates for that config (the default), or behind the stand-in data
+// plane (`via: 'stand-in'`, for comparisons). Either way the test gets one base URL and one access log shape.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -7,31 +9,155 @@ import { parseConfig, formatProblems } from '../../src/config/load.js';
 import type { Environment } from '../../src/config/topology.js';
 import { startService, type RunningService } from '../../src/service.js';
 import type { AccessLogEntry } from '../../src/dataplane/server.js';
+import { buildBootstrap } from '../../src/envoyconfig/bootstrap.js';
+import { startEnvoy, type RunningEnvoy } from '../../src/envoy/process.js';
+import { METADATA_NAMESPACE } from '../../src/extproc/contract.js';
+import type { JsonObject } from '../../src/dataplane/metadata.js';
+
+export type Via = 'envoy' | 'stand-in';
+
+/** One upstream attempt as the access log tells it. */
+export interface LoggedAttempt {
+  readonly backend: string;
+  /** The upstream status code, or a failure reason. */
+  readonly outcome: string;
+}
+
+/** One client request as the access log tells it, the same for Envoy and the stand-in. */
+export interface LoggedRequest {
+  readonly requestId: string;
+  readonly responseCode: number;
+  readonly responseCodeDetails: string;
+  readonly attempts: readonly LoggedAttempt[];
+  /** The router stage's dynamic metadata, by namespace (only `llm-extproc` is accepted). */
+  readonly dynamicMetadata: Record<string, JsonObject | undefined>;
+}
 
 /** Listeners on free loopback ports and quiet logs, merged under whatever the test's YAML says. */
-function withLoopbackListeners(yaml: string): string {
+function withLoopbackListeners(yaml: string, via: Via): string {
   const config = (parse(yaml) ?? {}) as Record<string, Record<string, unknown> | undefined>;
   for (const listener of ['extproc', 'admin', 'dataPlane']) config[listener] = { address: '127.0.0.1:0', ...config[listener] };
+  if (via === 'envoy') config.dataPlane = { ...config.dataPlane, enabled: false };
   config.logging = { level: 'error', ...config.logging };
   return stringify(config);
 }
 
-export type TestService = RunningService & { configFile: string; baseUrl: string; adminUrl: string; accessLog: AccessLogEntry[] };
+export type TestService = RunningService & {
+  readonly via: Via;
+  readonly configFile: string;
+  readonly baseUrl: string;
+  readonly adminUrl: string;
+  /** Requests logged so far, oldest first. Envoy writes a line when a request ends: use lastRequest() to wait for it. */
+  readonly accessLog: LoggedRequest[];
+  /** The envoy process (via 'envoy' only). */
+  readonly envoy: RunningEnvoy | undefined;
+  /** Waits until every request the proxy has finished is logged, then returns the last one. */
+  lastRequest(): Promise<LoggedRequest | undefined>;
+};
 
-export async function startTestService(yaml: string, env: Environment): Promise<TestService> {
-  const text = withLoopbackListeners(yaml);
+export interface TestServiceOptions {
+  readonly via?: Via;
+  /** Envoy's own log level, e.g. 'debug' when investigating. */
+  readonly envoyLogLevel?: 'debug' | 'info' | 'warn';
+}
+
+function fromStandIn(entry: AccessLogEntry): LoggedRequest {
+  return {
+    requestId: entry.requestId,
+    responseCode: entry.responseCode,
+    responseCodeDetails: entry.responseCodeDetails,
+    attempts: entry.attempts.map((a) => ({ backend: a.backend, outcome: a.outcome })),
+    dynamicMetadata: entry.dynamicMetadata,
+  };
+}
+
+/** Turns Envoy's JSON access-log lines (generated bootstrap format) into LoggedRequests. */
+class EnvoyLogCollector {
+  readonly requests: LoggedRequest[] = [];
+  readonly #attempts = new Map<string, LoggedAttempt[]>();
+
+  add(line: Readonly<Record<string, unknown>>): void {
+    const requestId = String(line.request_id ?? '');
+    if (line.log_type === 'upstream_attempt') {
+      const attempts = this.#attempts.get(requestId) ?? [];
+      const code = Number(line.response_code);
+      attempts.push({ backend: String(line.backend ?? ''), outcome: code > 0 ? String(code) : String(line.response_flags ?? 'reset') });
+      this.#attempts.set(requestId, attempts);
+      return;
+    }
+    const metadata = line.llm_extproc;
+    this.requests.push({
+      requestId,
+      responseCode: Number(line.response_code),
+      responseCodeDetails: String(line.response_code_details ?? ''),
+      attempts: this.#attempts.get(requestId) ?? [],
+      dynamicMetadata: metadata && typeof metadata === 'object' ? { [METADATA_NAMESPACE]: metadata as JsonObject } : {},
+    });
+    this.#attempts.delete(requestId);
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function completedRequests(envoy: RunningEnvoy): Promise<number> {
+  const { body } = await envoy.admin('/stats?filter=^http\\.llm_ingress\\.downstream_rq_completed$&format=json');
+  const stats = (JSON.parse(body) as { stats?: { name: string; value: number }[] }).stats ?? [];
+  return stats[0]?.value ?? 0;
+}
+
+export async function startTestService(yaml: string, env: Environment, options: TestServiceOptions = {}): Promise<TestService> {
+  const via = options.via ?? 'envoy';
+  const text = withLoopbackListeners(yaml, via);
   const result = parseConfig(text);
   if (!result.ok) throw new Error(formatProblems('test config', result.problems));
   const configFile = path.join(mkdtempSync(path.join(tmpdir(), 'llm-extproc-e2e-')), 'config.yaml');
   writeFileSync(configFile, text);
-  const accessLog: AccessLogEntry[] = [];
-  const service = await startService({ configFile, config: result.config, env, accessLog: (entry) => accessLog.push(entry) });
+  const accessLog: LoggedRequest[] = [];
+  const service = await startService({ configFile, config: result.config, env, accessLog: (entry) => accessLog.push(fromStandIn(entry)) });
+  const adminUrl = `http://127.0.0.1:${service.adminPort}`;
+  if (via === 'stand-in') {
+    return {
+      ...service,
+      via,
+      configFile,
+      accessLog,
+      envoy: undefined,
+      baseUrl: `http://127.0.0.1:${service.dataPlanePort}/v1`,
+      adminUrl,
+      lastRequest: async () => accessLog.at(-1),
+    };
+  }
+
+  const collector = new EnvoyLogCollector();
+  let envoy: RunningEnvoy;
+  try {
+    envoy = await startEnvoy({
+      bootstrap: JSON.stringify(buildBootstrap(result.config, { listen: '127.0.0.1:0', admin: '127.0.0.1:0', extproc: `127.0.0.1:${service.extprocPort}` })),
+      onAccessLog: (line) => collector.add(line),
+      ...(options.envoyLogLevel ? { logLevel: options.envoyLogLevel, onLog: (line: string) => process.stderr.write(`envoy: ${line}\n`) } : {}),
+    });
+  } catch (err) {
+    await service.close();
+    throw err;
+  }
+  const port = envoy.listenerPorts.get('llm_ingress');
   return {
     ...service,
-    close: service.close,
+    via,
     configFile,
-    accessLog,
-    baseUrl: `http://127.0.0.1:${service.dataPlanePort}/v1`,
-    adminUrl: `http://127.0.0.1:${service.adminPort}`,
+    accessLog: collector.requests,
+    envoy,
+    baseUrl: `http://127.0.0.1:${port}/v1`,
+    adminUrl,
+    lastRequest: async () => {
+      const deadline = Date.now() + 5000;
+      // Envoy logs a request when its stream is destroyed, which can be just after the client has its response.
+      while (collector.requests.length < (await completedRequests(envoy)) && Date.now() < deadline) await sleep(10);
+      return collector.requests.at(-1);
+    },
+    close: async () => {
+      await envoy.stop();
+      await service.close();
+    },
   };
 }

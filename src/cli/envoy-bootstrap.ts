@@ -1,0 +1,45 @@
+// `llm-extproc envoy-bootstrap --config FILE [--listen HOST:PORT] [--extproc ADDR] [--admin HOST:PORT]`: print the
+// Envoy bootstrap for a service config, so users never keep two files in sync by hand.
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { DEFAULT_CONFIG_PATH, formatProblems, loadConfigFile } from '../config/load.js';
+import { bootstrapYaml, type BootstrapOptions } from '../envoyconfig/bootstrap.js';
+import { repoRoot } from '../util/repo-root.js';
+import type { Output } from './envoy-validate.js';
+
+const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/;
+
+export function envoyBootstrapCommand(args: string[], io: { out: Output; err: Output } = { out: process.stdout, err: process.stderr }): number {
+  const { values } = parseArgs({
+    args,
+    options: { config: { type: 'string' }, listen: { type: 'string' }, extproc: { type: 'string' }, admin: { type: 'string' } },
+    strict: true,
+  });
+  for (const flag of ['listen', 'admin'] as const) {
+    const value = values[flag];
+    if (value !== undefined && !HOST_PORT.test(value)) {
+      io.err.write(`--${flag} expects HOST:PORT, got '${value}'\n`);
+      return 2;
+    }
+  }
+  if (values.extproc !== undefined && !values.extproc.startsWith('unix:/') && !HOST_PORT.test(values.extproc)) {
+    io.err.write(`--extproc expects HOST:PORT or unix:/PATH, got '${values.extproc}'\n`);
+    return 2;
+  }
+  const file = values.config ?? DEFAULT_CONFIG_PATH;
+  const loaded = loadConfigFile(file);
+  if (!loaded.ok) {
+    io.err.write(formatProblems(file, loaded.problems) + '\n');
+    return 1;
+  }
+  const options: BootstrapOptions = {
+    ...(values.listen ? { listen: values.listen } : {}),
+    ...(values.extproc ? { extproc: values.extproc } : {}),
+    ...(values.admin ? { admin: values.admin } : {}),
+  };
+  // Name the source relative to the repository when it lives there, so envoy/envoy.yaml is the same on every machine.
+  const relative = path.relative(repoRoot(), path.resolve(file));
+  const source = relative.startsWith('..') || path.isAbsolute(relative) ? file : relative;
+  io.out.write(bootstrapYaml(loaded.config, options, source));
+  return 0;
+}
