@@ -3,7 +3,8 @@
 //   * an endpoint whose backend is disabled is UNHEALTHY (what our xDS server pushes as health_status);
 //   * priority load: health(P) = min(100, overprovisioning_factor × healthy/total), lower priorities first,
 //     the rest spills to the next priority (intro/arch_overview/upstream/load_balancing/priority);
-//   * panic mode off (healthy_panic_threshold 0): no healthy endpoint → no host → 503;
+//   * no healthy endpoint → no host → 503 (Envoy would enter panic mode; the generated bootstrap leaves disabled
+//     backends out instead, so a real Envoy never balances over them);
 //   * retry_priority previous_priorities (update_frequency 1): priorities already tried get no load, unless
 //     that leaves none, then all count again;
 //   * retry_host_predicate previous_hosts: hosts already tried are avoided while another healthy one exists;

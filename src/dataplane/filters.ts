@@ -116,14 +116,14 @@ export const ROUTE_RETRY_POLICY = {
 export const RETRY_BACK_OFF_MS = { base: 25, max: 250 } as const;
 
 /**
- * Load-balancing settings of each LLM cluster. healthy_panic_threshold 0 turns panic mode off, so a cluster whose
- * endpoints are all UNHEALTHY answers 503 "no healthy upstream" instead of spraying traffic over unhealthy hosts.
- * `load_assignment.policy` is where the ClusterLoadAssignment (inline, or pushed by EDS) carries the
- * overprovisioning factor (140 is Envoy's default).
+ * Load-balancing settings of each LLM cluster. Envoy's default panic threshold (50 %) stays: a cluster whose only
+ * host outlier detection ejected keeps trying it rather than answering 503 "no healthy upstream" for the whole
+ * ejection time (confirmed on Envoy 1.40: with a threshold of 0 a single-provider model failed every request for
+ * 30 s after three provider 5xx). `load_assignment.policy` carries the overprovisioning factor (Envoy's default 140).
  */
 export const LLM_CLUSTER_LB = {
   lb_policy: 'ROUND_ROBIN',
-  common_lb_config: { healthy_panic_threshold: { value: 0 } },
+  common_lb_config: {},
   load_assignment: { policy: { overprovisioning_factor: 140 } },
 } as const;
 

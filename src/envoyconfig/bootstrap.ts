@@ -26,6 +26,11 @@ export interface BootstrapOptions {
   readonly admin?: string;
   /** Trust bundle for TLS to providers. Default: Debian's system bundle. */
   readonly caFile?: string;
+  /**
+   * Backends to leave out of the clusters: those whose credentials are missing where Envoy runs. Envoy would
+   * otherwise balance over them and the attempt would fail in the upstream stage, a local reply Envoy never retries.
+   */
+  readonly disabledBackends?: ReadonlySet<string>;
 }
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -198,6 +203,8 @@ function listener(config: ServiceConfig, listen: string): JsonObject {
 
 interface Upstream {
   readonly host: string;
+  /** What auto_host_rewrite puts in Host: the URL's host, with the port when it is not the scheme's default (SigV4 signs it). */
+  readonly authority: string;
   readonly port: number;
   readonly tls: boolean;
 }
@@ -207,7 +214,7 @@ function upstreamOf(backend: BackendConfig): Upstream {
   const tls = url.protocol === 'https:';
   // URL keeps IPv6 literals bracketed; Envoy wants them bare.
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  return { host, port: url.port ? Number(url.port) : tls ? 443 : 80, tls };
+  return { host, authority: url.host, port: url.port ? Number(url.port) : tls ? 443 : 80, tls };
 }
 
 const isIpLiteral = (host: string): boolean => /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(':');
@@ -230,14 +237,16 @@ function tlsSocket(host: string, caFile: string): JsonObject {
   };
 }
 
-function llmCluster(route: ServiceConfig['routes'][number], config: ServiceConfig, caFile: string): JsonObject {
+function llmCluster(route: ServiceConfig['routes'][number], config: ServiceConfig, caFile: string, disabled: ReadonlySet<string>): JsonObject {
   const name = clusterNameForModel(route.model);
   const backends = new Map(config.backends.map((b) => [b.name, b]));
-  const endpoints = route.backends.map((ref) => {
-    const backend = backends.get(ref.backend);
-    if (!backend) throw new Error(`route ${route.model} names unknown backend ${ref.backend}`);
-    return { backend, upstream: upstreamOf(backend), priority: ref.priority ?? backend.priority, weight: ref.weight };
-  });
+  const endpoints = route.backends
+    .filter((ref) => !disabled.has(ref.backend))
+    .map((ref) => {
+      const backend = backends.get(ref.backend);
+      if (!backend) throw new Error(`route ${route.model} names unknown backend ${ref.backend}`);
+      return { backend, upstream: upstreamOf(backend), priority: ref.priority ?? backend.priority, weight: ref.weight };
+    });
   // Envoy wants priorities 0..N without gaps; the config may skip levels, the order is what matters.
   const levels = [...new Set(endpoints.map((e) => e.priority))].sort((a, b) => a - b);
   const tlsHosts = [...new Set(endpoints.filter((e) => e.upstream.tls).map((e) => e.upstream.host))];
@@ -261,7 +270,7 @@ function llmCluster(route: ServiceConfig['routes'][number], config: ServiceConfi
     connect_timeout: '5s',
     lb_policy: LLM_CLUSTER_LB.lb_policy,
     common_lb_config: {
-      ...(json(LLM_CLUSTER_LB.common_lb_config) as JsonObject),
+      ...(json(LLM_CLUSTER_LB.common_lb_config) as JsonObject | null),
       // Weight, health and metadata changes apply at once instead of being merged for 1 s.
       update_merge_window: '0s',
     },
@@ -306,7 +315,7 @@ function llmCluster(route: ServiceConfig['routes'][number], config: ServiceConfi
         lb_endpoints: endpoints
           .filter((e) => e.priority === level)
           .map((e) => ({
-            endpoint: { address: socketAddress(`${e.upstream.host}:${e.upstream.port}`), hostname: e.upstream.host },
+            endpoint: { address: socketAddress(`${e.upstream.host}:${e.upstream.port}`), hostname: e.upstream.authority },
             load_balancing_weight: e.weight,
             metadata: {
               filter_metadata: {
@@ -356,7 +365,7 @@ export function buildBootstrap(config: ServiceConfig, options: BootstrapOptions 
     admin: { address: socketAddress(options.admin ?? DEFAULT_ADMIN) },
     static_resources: {
       listeners: [listener(config, options.listen ?? DEFAULT_LISTEN)],
-      clusters: [...config.routes.map((r) => llmCluster(r, config, caFile)), extprocCluster(options.extproc ?? config.extproc.address)],
+      clusters: [...config.routes.map((r) => llmCluster(r, config, caFile, options.disabledBackends ?? new Set())), extprocCluster(options.extproc ?? config.extproc.address)],
     },
   };
 }

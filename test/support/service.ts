@@ -97,6 +97,11 @@ class EnvoyLogCollector {
   }
 }
 
+/** Backends whose credentials are missing in this environment. */
+export function disabledBackends(service: RunningService): ReadonlySet<string> {
+  return new Set([...service.store.current().topology.backends.values()].filter((b) => b.disabledReason).map((b) => b.name));
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function completedRequests(envoy: RunningEnvoy): Promise<number> {
@@ -132,7 +137,14 @@ export async function startTestService(yaml: string, env: Environment, options: 
   let envoy: RunningEnvoy;
   try {
     envoy = await startEnvoy({
-      bootstrap: JSON.stringify(buildBootstrap(result.config, { listen: '127.0.0.1:0', admin: '127.0.0.1:0', extproc: `127.0.0.1:${service.extprocPort}` })),
+      bootstrap: JSON.stringify(
+        buildBootstrap(result.config, {
+          listen: '127.0.0.1:0',
+          admin: '127.0.0.1:0',
+          extproc: `127.0.0.1:${service.extprocPort}`,
+          disabledBackends: disabledBackends(service),
+        }),
+      ),
       onAccessLog: (line) => collector.add(line),
       ...(options.envoyLogLevel ? { logLevel: options.envoyLogLevel, onLog: (line: string) => process.stderr.write(`envoy: ${line}\n`) } : {}),
     });
