@@ -219,7 +219,7 @@ function upstreamOf(backend: BackendConfig): Upstream {
 
 const isIpLiteral = (host: string): boolean => /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(':');
 
-function tlsSocket(host: string, caFile: string): JsonObject {
+function tlsSocket(host: string, caFile: string, alpn: boolean): JsonObject {
   return {
     name: 'envoy.transport_sockets.tls',
     typed_config: {
@@ -227,7 +227,7 @@ function tlsSocket(host: string, caFile: string): JsonObject {
       sni: host,
       common_tls_context: {
         // HTTP/2 where the provider offers it, else HTTP/1.1 (auto_config below picks by ALPN).
-        alpn_protocols: ['h2', 'http/1.1'],
+        ...(alpn ? { alpn_protocols: ['h2', 'http/1.1'] } : {}),
         validation_context: {
           trusted_ca: { filename: caFile },
           match_typed_subject_alt_names: [{ san_type: 'DNS', matcher: { exact: host } }],
@@ -253,12 +253,14 @@ function llmCluster(route: ServiceConfig['routes'][number], config: ServiceConfi
   const plaintext = endpoints.some((e) => !e.upstream.tls);
   // One TLS host and nothing else: a plain transport socket. Mixed: one match per SNI, keyed by endpoint metadata.
   const perEndpointTls = tlsHosts.length > 1 || (tlsHosts.length === 1 && plaintext);
+  // Envoy 1.40 refuses auto_config (ALPN) when any endpoint of the cluster has a non-ALPN (plaintext) socket.
+  const alpn = tlsHosts.length > 0 && !plaintext;
   const transport: JsonObject =
     tlsHosts.length === 1 && !plaintext
-      ? { transport_socket: tlsSocket(tlsHosts[0] as string, caFile) }
+      ? { transport_socket: tlsSocket(tlsHosts[0] as string, caFile, alpn) }
       : perEndpointTls
         ? {
-            transport_socket_matches: tlsHosts.map((host) => ({ name: `tls-${host}`, match: { tls: host }, transport_socket: tlsSocket(host, caFile) })),
+            transport_socket_matches: tlsHosts.map((host) => ({ name: `tls-${host}`, match: { tls: host }, transport_socket: tlsSocket(host, caFile, alpn) })),
           }
         : {};
   const allIps = endpoints.every((e) => isIpLiteral(e.upstream.host));
@@ -299,7 +301,7 @@ function llmCluster(route: ServiceConfig['routes'][number], config: ServiceConfi
       [HTTP_PROTOCOL_OPTIONS]: {
         '@type': `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}`,
         common_http_protocol_options: { idle_timeout: '60s' },
-        ...(tlsHosts.length > 0 ? { auto_config: { http2_protocol_options: {} } } : { explicit_http_config: { http_protocol_options: {} } }),
+        ...(alpn ? { auto_config: { http2_protocol_options: {} } } : { explicit_http_config: { http_protocol_options: {} } }),
         // Upstream filters run once per attempt, after the host is chosen: the only place that knows which backend
         // this attempt goes to. upstream_codec must be last.
         http_filters: [

@@ -11,6 +11,7 @@ import { startService, type RunningService } from '../../src/service.js';
 import type { AccessLogEntry } from '../../src/dataplane/server.js';
 import { buildBootstrap } from '../../src/envoyconfig/bootstrap.js';
 import { startEnvoy, type RunningEnvoy } from '../../src/envoy/process.js';
+import { validateWithEnvoy } from '../../src/envoy/validate.js';
 import { METADATA_NAMESPACE } from '../../src/extproc/contract.js';
 import type { JsonObject } from '../../src/dataplane/metadata.js';
 
@@ -136,15 +137,19 @@ export async function startTestService(yaml: string, env: Environment, options: 
   const collector = new EnvoyLogCollector();
   let envoy: RunningEnvoy;
   try {
+    const bootstrap = JSON.stringify(
+      buildBootstrap(result.config, {
+        listen: '127.0.0.1:0',
+        admin: '127.0.0.1:0',
+        extproc: `127.0.0.1:${service.extprocPort}`,
+        disabledBackends: disabledBackends(service),
+      }),
+    );
+    // Every bootstrap a test generates is also checked the way users are told to check theirs.
+    const validation = await validateWithEnvoy(bootstrap);
+    if (!validation.ok || validation.deprecations.length > 0) throw new Error(`envoy --mode validate rejects the test bootstrap:\n${validation.output}`);
     envoy = await startEnvoy({
-      bootstrap: JSON.stringify(
-        buildBootstrap(result.config, {
-          listen: '127.0.0.1:0',
-          admin: '127.0.0.1:0',
-          extproc: `127.0.0.1:${service.extprocPort}`,
-          disabledBackends: disabledBackends(service),
-        }),
-      ),
+      bootstrap,
       onAccessLog: (line) => collector.add(line),
       ...(options.envoyLogLevel ? { logLevel: options.envoyLogLevel, onLog: (line: string) => process.stderr.write(`envoy: ${line}\n`) } : {}),
     });

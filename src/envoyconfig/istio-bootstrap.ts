@@ -1,0 +1,75 @@
+// Envoy cannot validate an Istio EnvoyFilter: it only knows bootstraps. This places each patch of the shipped
+// manifests where Istio would apply it — an HTTP filter before the router, an added cluster, a merge into a
+// provider cluster — inside a minimal bootstrap, so `envoy --mode validate` checks every patch value.
+import { isRecord } from '../util/json.js';
+
+type Rec = Record<string, unknown>;
+
+const ROUTER_FILTER = { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } };
+
+function providerCluster(name: string): Rec {
+  return {
+    name,
+    type: 'STRICT_DNS',
+    connect_timeout: '5s',
+    load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 'localhost', port_value: 80 } } } }] }] },
+  };
+}
+
+function extprocStub(): Rec {
+  return {
+    name: 'llm-extproc',
+    type: 'STATIC',
+    typed_extension_protocol_options: {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+        explicit_http_config: { http2_protocol_options: {} },
+      },
+    },
+    load_assignment: { cluster_name: 'llm-extproc', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: 50051 } } } }] }] },
+  };
+}
+
+/** A bootstrap holding every patch of the given EnvoyFilter documents. */
+export function bootstrapWithPatches(manifests: readonly unknown[]): Rec {
+  const httpFilters: unknown[] = [];
+  const listenerMerges: Rec[] = [];
+  const clusters: Rec[] = [];
+  let mergedClusters = 0;
+  for (const manifest of manifests) {
+    const patches = isRecord(manifest) && isRecord(manifest.spec) && Array.isArray(manifest.spec.configPatches) ? manifest.spec.configPatches : [];
+    for (const patch of patches) {
+      if (!isRecord(patch) || !isRecord(patch.patch)) continue;
+      const value = patch.patch.value;
+      if (!isRecord(value)) continue;
+      if (patch.applyTo === 'HTTP_FILTER') httpFilters.push(value);
+      else if (patch.applyTo === 'LISTENER') listenerMerges.push(value);
+      else if (patch.applyTo === 'CLUSTER' && patch.patch.operation === 'ADD') clusters.push(value);
+      else if (patch.applyTo === 'CLUSTER') clusters.push({ ...providerCluster(`merged-${mergedClusters++}`), ...value });
+    }
+  }
+  if (!clusters.some((c) => c.name === 'llm-extproc')) clusters.push(extprocStub());
+  const listener: Rec = {
+    name: 'gateway',
+    address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
+    filter_chains: [
+      {
+        filters: [
+          {
+            name: 'envoy.filters.network.http_connection_manager',
+            typed_config: {
+              '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+              stat_prefix: 'gateway',
+              route_config: { virtual_hosts: [{ name: 'all', domains: ['*'], routes: [{ match: { prefix: '/' }, direct_response: { status: 404 } }] }] },
+              http_filters: [...httpFilters, ROUTER_FILTER],
+            },
+          },
+        ],
+      },
+    ],
+  };
+  return {
+    admin: { address: { socket_address: { address: '127.0.0.1', port_value: 0 } } },
+    static_resources: { listeners: [Object.assign(listener, ...listenerMerges)], clusters },
+  };
+}
