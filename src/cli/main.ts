@@ -5,12 +5,15 @@ import { DEFAULT_CONFIG_PATH, formatProblems, loadConfigFile } from '../config/l
 import { startService } from '../service.js';
 import { errorMessage, log } from '../telemetry/log.js';
 import { envoyBootstrapCommand } from './envoy-bootstrap.js';
+import { startFrontProxy } from './front-proxy.js';
 import { envoyValidateCommand } from './envoy-validate.js';
 import { translateCommand } from './translate.js';
 import { tokensCommand } from '../tokens/command.js';
 
 const USAGE = `usage:
-  llm-extproc start [--config FILE]          run the service (embedded defaults without --config)
+  llm-extproc start [--config FILE] [--envoy [--listen HOST:PORT] [--envoy-admin HOST:PORT]]
+                                             run the service (embedded defaults without --config); --envoy also runs the
+                                             pinned Envoy in front of it (default listener 127.0.0.1:10000)
   llm-extproc validate --config FILE         check a service config; exits 1 with line-pointing messages
   llm-extproc envoy-bootstrap [--config FILE] [--listen HOST:PORT] [--extproc HOST:PORT|unix:/PATH] [--admin HOST:PORT]
                                              print the Envoy bootstrap for a service config (routes, clusters, both filters)
@@ -21,14 +24,27 @@ const USAGE = `usage:
 `;
 
 async function start(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { config: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({
+    args,
+    options: {
+      config: { type: 'string' },
+      envoy: { type: 'boolean', default: false },
+      listen: { type: 'string', default: '127.0.0.1:10000' },
+      'envoy-admin': { type: 'string', default: '127.0.0.1:9901' },
+    },
+    strict: true,
+  });
   const file = values.config ?? DEFAULT_CONFIG_PATH;
   const loaded = loadConfigFile(file);
   if (!loaded.ok) {
     process.stderr.write(formatProblems(file, loaded.problems) + '\n');
     return 1;
   }
-  const service = await startService({ configFile: file, config: loaded.config, watch: true });
+  // With a real Envoy in front, the stand-in stays off (it is the fallback when Envoy cannot run here).
+  const config = values.envoy ? { ...loaded.config, dataPlane: { ...loaded.config.dataPlane, enabled: false } } : loaded.config;
+  const service = await startService({ configFile: file, config, watch: true });
+  const front = values.envoy ? await startFrontProxy(service, loaded.config, { listen: values.listen, admin: values['envoy-admin'] }) : undefined;
+  if (front) log.info(`ready: send OpenAI requests to ${front.url}/v1`, { via: front.kind });
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       log.info('shutting down', { signal });
@@ -37,6 +53,8 @@ async function start(args: string[]): Promise<number> {
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
+  // Envoy first: it stops sending new requests, then the service drains what is in flight.
+  await front?.close();
   await service.close();
   return 0;
 }

@@ -1,0 +1,87 @@
+// `llm-extproc start --envoy`: a real Envoy in front of the service on this machine, run from the bootstrap
+// generated for the active config, so a newcomer's first curl goes through the engine production uses. A reload
+// that changes the bootstrap (routes, backends, credentials present) restarts Envoy with the new one; production
+// deployments get those changes through xDS instead.
+import type { ConfigStore } from '../config/store.js';
+import { buildBootstrap } from '../envoyconfig/bootstrap.js';
+import { errorMessage, log } from '../telemetry/log.js';
+import { startEnvoy, type RunningEnvoy } from './process.js';
+
+export interface LocalEnvoyOptions {
+  readonly store: ConfigStore;
+  /** Where Envoy reaches the service (host:port or unix:/path). */
+  readonly extproc: string;
+  /** Envoy's HTTP listener, e.g. 127.0.0.1:10000. */
+  readonly listen: string;
+  /** Envoy's admin listener; keep it on loopback. */
+  readonly admin: string;
+}
+
+export interface LocalEnvoy {
+  readonly port: number;
+  readonly adminUrl: string;
+  close(): Promise<void>;
+}
+
+function bootstrapFor(options: LocalEnvoyOptions): string {
+  const { config, topology } = options.store.current();
+  const disabledBackends = new Set([...topology.backends.values()].filter((b) => b.disabledReason).map((b) => b.name));
+  return JSON.stringify(buildBootstrap(config, { listen: options.listen, admin: options.admin, extproc: options.extproc, disabledBackends }));
+}
+
+async function launch(bootstrap: string, stopping: () => boolean): Promise<RunningEnvoy> {
+  const envoy = await startEnvoy({
+    bootstrap,
+    // Envoy's access log is the product's access log: one JSON object per line on stdout, as in production.
+    onAccessLog: (entry) => process.stdout.write(JSON.stringify(entry) + '\n'),
+    onLog: (line) => process.stderr.write(`envoy: ${line}\n`),
+  });
+  void envoy.exited.then((code) => {
+    if (!stopping()) log.error('the local Envoy exited', { code });
+  });
+  return envoy;
+}
+
+/** Starts Envoy; throws (with Envoy's own words) when it cannot be installed or started. */
+export async function startLocalEnvoy(options: LocalEnvoyOptions): Promise<LocalEnvoy> {
+  let closing = false;
+  let restartingNow = false;
+  const stopping = () => closing || restartingNow;
+  let bootstrap = bootstrapFor(options);
+  let envoy = await launch(bootstrap, stopping);
+  const port = envoy.listenerPorts.get('llm_ingress') ?? 0;
+  const host = options.listen.slice(0, options.listen.lastIndexOf(':'));
+  let restarting: Promise<void> = Promise.resolve();
+
+  const onReload = (outcome: { ok: boolean }) => {
+    if (!outcome.ok || closing) return;
+    // Same port again, even when the first start asked for port 0.
+    const next = bootstrapFor({ ...options, listen: `${host}:${port}` });
+    if (next === bootstrap) return;
+    restarting = restarting.then(async () => {
+      log.info('config reloaded: restarting the local Envoy with the new bootstrap');
+      restartingNow = true;
+      await envoy.stop();
+      bootstrap = next;
+      try {
+        envoy = await launch(bootstrap, stopping);
+      } catch (err) {
+        log.error('the local Envoy did not restart with the new bootstrap', { error: errorMessage(err) });
+      } finally {
+        restartingNow = false;
+      }
+    });
+  };
+  options.store.on('reload', onReload);
+  log.info('Envoy started', { listen: `${host}:${port}`, admin: envoy.adminUrl });
+  return {
+    port,
+    adminUrl: envoy.adminUrl,
+    close: async () => {
+      closing = true;
+      options.store.off('reload', onReload);
+      await restarting;
+      await envoy.stop();
+    },
+  };
+}
