@@ -8,6 +8,7 @@ import { startDataPlane, type AccessLogEntry } from './dataplane/server.js';
 import { startExtProcServer, type ListeningServer } from './extproc/server.js';
 import { errorMessage, log, setLogLevel } from './telemetry/log.js';
 import { AccountingHolder } from './service-accounting.js';
+import { Readiness } from './service-readiness.js';
 import { metrics } from './telemetry/metrics.js';
 import { splitHostPort } from './util/address.js';
 
@@ -16,8 +17,17 @@ export interface RunningService {
   readonly extprocPort: number;
   readonly adminPort: number | undefined;
   readonly dataPlanePort: number | undefined;
+  /**
+   * Graceful stop (SIGTERM): not ready (health NOT_SERVING, /readyz 503), new ext_proc streams refused, open ones
+   * given up to extproc.drainTimeoutMs to finish, then everything closed.
+   */
+  drain(): Promise<void>;
+  /** drain() with a short bound. */
   close(): Promise<void>;
 }
+
+/** close()'s bound on open ext_proc streams. */
+const CLOSE_BOUND_MS = 2000;
 
 export interface StartOptions {
   readonly configFile: string;
@@ -43,20 +53,28 @@ export async function startService(options: StartOptions): Promise<RunningServic
   });
 
   const accounting = new AccountingHolder();
+  const readiness = new Readiness(() => accounting.notReadyReasons());
   // Budgets (and the tokenizer they need) are ready before the first request can arrive.
   await accounting.apply(config.budgets);
   store.on('reload', (outcome: { ok: boolean }) => {
-    if (outcome.ok) accounting.apply(store.current().config.budgets).catch((err: unknown) => log.error('budgets reload failed', { error: errorMessage(err) }));
+    if (!outcome.ok) return;
+    const applied = accounting.apply(store.current().config.budgets);
+    readiness.refresh(); // a newly configured budget may have started loading the tokenizer
+    applied.then(
+      () => readiness.refresh(),
+      (err: unknown) => log.error('budgets reload failed', { error: errorMessage(err) }),
+    );
   });
 
   const closers: Array<() => Promise<void>> = [() => accounting.close()];
   let extproc: ListeningServer | undefined;
   let admin: AdminServer | undefined;
   let dataPlanePort: number | undefined;
-  let draining = false;
   try {
     extproc = await startExtProcServer(store, config.extproc.address, config.extproc.unixSocket, { accounting: () => accounting.current() });
     closers.push(extproc.close);
+    const { health } = extproc;
+    readiness.subscribe((ready) => health.setServing(ready));
     // The data plane dials the port actually bound (the config may say :0); a wildcard address is reached on loopback.
     const extprocHost = splitHostPort(config.extproc.address).host;
     const extprocTarget = `${extprocHost === '0.0.0.0' || extprocHost === '::' ? '127.0.0.1' : extprocHost}:${extproc.port}`;
@@ -81,7 +99,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
       admin = await startAdminServer({
         host,
         port,
-        notReadyReasons: () => [...(draining ? ['shutting down'] : []), ...accounting.notReadyReasons()],
+        notReadyReasons: () => readiness.reasons(),
         budgets: () => accounting.snapshot(),
       });
       closers.push(admin.close);
@@ -101,15 +119,24 @@ export async function startService(options: StartOptions): Promise<RunningServic
     backends: [...store.current().topology.backends.values()].map((b) => ({ name: b.name, enabled: !b.disabledReason, reason: b.disabledReason })),
   });
 
+  const listening = extproc;
+  let stopped: Promise<void> | undefined;
+  // Admin stays up through the drain so /readyz answers 503 rather than refusing connections.
+  const stop = (boundMs: number): Promise<void> =>
+    (stopped ??= (async () => {
+      readiness.drain();
+      store.close();
+      const outcome = await listening.drain(boundMs);
+      if (outcome.forced) log.warn('drain bound reached: open ext_proc streams were cut', { streams: outcome.cutStreams, boundMs });
+      await Promise.all(closers.reverse().map((close) => close()));
+    })());
+
   return {
     store,
     extprocPort: extproc.port,
     adminPort: admin?.port,
     dataPlanePort,
-    close: async () => {
-      draining = true;
-      store.close();
-      await Promise.all(closers.reverse().map((close) => close()));
-    },
+    drain: () => stop(store.current().config.extproc.drainTimeoutMs),
+    close: () => stop(CLOSE_BOUND_MS),
   };
 }

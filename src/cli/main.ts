@@ -55,7 +55,7 @@ async function start(args: string[]): Promise<number> {
   });
   // Envoy first: it stops sending new requests, then the service drains what is in flight.
   await front?.close();
-  await service.close();
+  await service.drain();
   return 0;
 }
 

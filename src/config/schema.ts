@@ -129,6 +129,8 @@ export const serviceConfigSchema = z
         address: hostPort.default('127.0.0.1:50051'),
         /** Optional Unix socket path for a per-pod sidecar. */
         unixSocket: z.string().min(1).optional(),
+        /** On SIGTERM, how long open Process streams may take to finish before they are cut. */
+        drainTimeoutMs: z.number().int().min(0).default(20_000),
       })
       .prefault({}),
     admin: listenerSchema.prefault({ address: '127.0.0.1:9090' }),

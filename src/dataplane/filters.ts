@@ -94,7 +94,8 @@ export const UPSTREAM_EXT_PROC_FILTER: ExtProcFilterConfig = {
 
 /** The route's retry policy (num_retries and retriable_status_codes come from settings). */
 export const ROUTE_RETRY_POLICY = {
-  retry_on: 'connect-failure,reset,retriable-status-codes',
+  // refused-stream: an HTTP/2 provider refused the stream before processing it (always safe to retry).
+  retry_on: 'connect-failure,refused-stream,reset,retriable-status-codes',
   retry_host_predicate: [
     {
       name: 'envoy.retry_host_predicates.previous_hosts',

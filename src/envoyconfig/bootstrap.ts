@@ -6,7 +6,7 @@
 import { Document } from 'yaml';
 import type { BackendConfig, ServiceConfig } from '../config/schema.js';
 import { backendBaseUrl, clusterNameForModel } from '../config/topology.js';
-import { ENDPOINT_BACKEND_KEY, METADATA_NAMESPACE, REQUEST_ID_HEADER, ROUTE_HEADER } from '../extproc/contract.js';
+import { ENDPOINT_BACKEND_KEY, EXT_PROC_SERVICE_NAME, METADATA_NAMESPACE, REQUEST_ID_HEADER, ROUTE_HEADER } from '../extproc/contract.js';
 import {
   EXT_PROC_CLUSTER,
   LLM_CLUSTER_LB,
@@ -38,6 +38,7 @@ type JsonObject = { [key: string]: Json };
 
 export const DEFAULT_LISTEN = '0.0.0.0:10000';
 export const DEFAULT_ADMIN = '127.0.0.1:9901';
+const MAX_DOWNSTREAM_CONNECTIONS = 50_000;
 const DEFAULT_CA_FILE = '/etc/ssl/certs/ca-certificates.crt';
 const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 const TLS_TRANSPORT_SOCKET_MATCH_KEY = 'envoy.transport_socket_match';
@@ -344,6 +345,18 @@ function extprocCluster(target: string): JsonObject {
         explicit_http_config: { http2_protocol_options: { connection_keepalive: { interval: '30s', timeout: '5s' } } },
       },
     },
+    // The service's gRPC health (grpc.health.v1) follows its readiness and turns NOT_SERVING when it drains, so
+    // Envoy stops opening streams to a replica that is shutting down.
+    health_checks: [
+      {
+        timeout: '1s',
+        interval: '2s',
+        no_traffic_interval: '5s',
+        unhealthy_threshold: 1,
+        healthy_threshold: 1,
+        grpc_health_check: { service_name: EXT_PROC_SERVICE_NAME },
+      },
+    ],
     circuit_breakers: {
       thresholds: [
         {
@@ -365,6 +378,18 @@ export function buildBootstrap(config: ServiceConfig, options: BootstrapOptions 
   return {
     node: { id: 'llm-gateway', cluster: 'llm-gateway' },
     admin: { address: socketAddress(options.admin ?? DEFAULT_ADMIN) },
+    // Envoy 1.40 warns at start when nothing bounds downstream connections; each one can hold a long SSE stream.
+    overload_manager: {
+      resource_monitors: [
+        {
+          name: 'envoy.resource_monitors.global_downstream_max_connections',
+          typed_config: {
+            '@type': 'type.googleapis.com/envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig',
+            max_active_downstream_connections: MAX_DOWNSTREAM_CONNECTIONS,
+          },
+        },
+      ],
+    },
     static_resources: {
       listeners: [listener(config, options.listen ?? DEFAULT_LISTEN)],
       clusters: [...config.routes.map((r) => llmCluster(r, config, caFile, options.disabledBackends ?? new Set())), extprocCluster(options.extproc ?? config.extproc.address)],

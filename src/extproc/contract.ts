@@ -34,3 +34,6 @@ export const PRINCIPAL_ATTRIBUTE = 'source.principal';
 
 /** Envoy's request id header; errors and logs carry it. */
 export const REQUEST_ID_HEADER = 'x-request-id';
+
+/** The gRPC service the ext_proc listener serves; also the name Envoy's gRPC health checker asks about. */
+export const EXT_PROC_SERVICE_NAME = 'envoy.service.ext_proc.v3.ExternalProcessor';

@@ -12,6 +12,7 @@ import { STAGE_METADATA_KEY, type Stage } from './contract.js';
 import { RouterStage } from './router-stage.js';
 import type { StageHandler, StreamEnd } from './stage.js';
 import type { Accounting } from './budget-gate.js';
+import { ExtProcHealth } from './health.js';
 import { UpstreamStage } from './upstream-stage.js';
 
 type ProcessCall = grpc.ServerDuplexStream<ProcessingRequest__Output, ProcessingResponse>;
@@ -104,12 +105,30 @@ export function handleProcessStream(call: ProcessCall, store: ConfigStore, servi
   });
 }
 
+export interface DrainOutcome {
+  /** The bound ran out: the streams still open were cut (forceShutdown). */
+  readonly forced: boolean;
+  /** Process streams open when the bound ran out (0 when not forced). */
+  readonly cutStreams: number;
+}
+
 export interface ListeningServer {
   readonly server: grpc.Server;
   /** Port bound for the TCP address (useful when configured with port 0). */
   readonly port: number;
+  /** grpc.health.v1.Health on this server: NOT_SERVING until the service says it is ready. */
+  readonly health: ExtProcHealth;
+  /**
+   * Graceful stop: health NOT_SERVING, new Process streams refused with UNAVAILABLE, listeners closed, open streams
+   * left to finish for up to `timeoutMs`, then cut. Calling it again returns the same outcome.
+   */
+  drain(timeoutMs: number): Promise<DrainOutcome>;
+  /** drain() with a short bound. */
   close(): Promise<void>;
 }
+
+/** close()'s bound: streams of clients that vanished would otherwise hold shutdown forever. */
+const CLOSE_BOUND_MS = 2000;
 
 export async function startExtProcServer(
   store: ConfigStore,
@@ -117,14 +136,32 @@ export async function startExtProcServer(
   unixSocket?: string,
   services: StageServices = NO_SERVICES,
 ): Promise<ListeningServer> {
+  // nghttp2's rapid-reset guard (1000 RST_STREAMs, refilled at 33/s) answers a client that resets every stream
+  // with GOAWAY; bench/stream-reset.ts reproduces it on Node 20 at ~1,000 resets per connection. It cannot be
+  // raised here: grpc-js forwards no streamResetBurst/streamResetRate, and Node 20's http2 has no such options.
+  // What the server can do is finish each stream at the client's half-close (handleProcessStream's 'end'), so a
+  // client that waits for the status never needs to reset.
   const server = new grpc.Server({
     // Bodies can be large (prompts with images); Envoy's own limit applies before ours.
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
     'grpc.max_send_message_length': 64 * 1024 * 1024,
   });
+  let accepting = true;
+  let openStreams = 0;
   server.addService(externalProcessorService(), {
-    Process: (call: ProcessCall) => handleProcessStream(call, store, services),
+    Process: (call: ProcessCall) => {
+      if (!accepting) {
+        // Draining: Envoy sees a clean UNAVAILABLE (failure_mode_allow decides) instead of a stream that dies midway.
+        call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'llm-extproc is shutting down' });
+        return;
+      }
+      openStreams++;
+      call.once('cancelled', () => openStreams--); // grpc-js emits it once when the stream closes, however it ended
+      handleProcessStream(call, store, services);
+    },
   });
+  const health = new ExtProcHealth();
+  health.addTo(server);
   const bind = (target: string) =>
     new Promise<number>((resolve, reject) =>
       server.bindAsync(target, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
@@ -134,17 +171,31 @@ export async function startExtProcServer(
     rmSync(unixSocket, { force: true }); // a socket file left by a crashed process would block the bind
     await bind(`unix:${unixSocket}`);
   }
+  let drained: Promise<DrainOutcome> | undefined;
+  const drain = (timeoutMs: number): Promise<DrainOutcome> => {
+    drained ??= new Promise<DrainOutcome>((resolve) => {
+      accepting = false;
+      health.close();
+      const bound = setTimeout(() => {
+        const cutStreams = openStreams;
+        server.forceShutdown();
+        resolve({ forced: true, cutStreams });
+      }, timeoutMs);
+      // Closes the listeners and sends GOAWAY; calls back once every open stream has finished.
+      server.tryShutdown(() => {
+        clearTimeout(bound);
+        resolve({ forced: false, cutStreams: 0 });
+      });
+    });
+    return drained;
+  };
   return {
     server,
     port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.tryShutdown(() => resolve());
-        // Streams of clients that vanished would hold shutdown forever.
-        setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, 2000).unref();
-      }),
+    health,
+    drain,
+    close: async () => {
+      await drain(CLOSE_BOUND_MS);
+    },
   };
 }
