@@ -14,7 +14,7 @@ import { startService } from './service.js';
 import { configFromYaml } from './testing/config.js';
 
 const yaml = (budgets: boolean) => `
-extproc: { address: 127.0.0.1:0, drainTimeoutMs: 300 }
+extproc: { address: 127.0.0.1:0, drainTimeoutMs: 300, drainGraceMs: 200 }
 admin: { address: 127.0.0.1:0 }
 dataPlane: { enabled: false }
 logging: { level: error }
@@ -53,9 +53,16 @@ test('health follows readiness: SERVING, NOT_SERVING while a reload loads the to
     assert.deepEqual(await watch.heard(4), ['SERVING', 'NOT_SERVING', 'SERVING', 'NOT_SERVING']);
     assert.equal(await readyz(), 503, 'admin answers 503 for the whole drain');
     assert.notEqual(await healthCheck(target, ''), 'SERVING');
+    // During the grace period (drainGraceMs) a new stream is still served: a health checker has not noticed yet.
+    const late = client.Process();
+    late.on('error', () => undefined);
+    const lateAnswer = new Promise((resolve) => late.once('data', resolve));
+    late.write(requestHeaders(CHAT_HEADERS) as ProcessingRequest);
+    await lateAnswer;
+    late.end();
     await drained;
     const took = Date.now() - started;
-    assert.ok(took >= 250 && took < 3000, `drain took ${took} ms`);
+    assert.ok(took >= 450 && took < 3000, `drain took ${took} ms (grace 200 ms + bound 300 ms)`);
     await assert.rejects(readyz(), 'admin is closed once the drain is over');
   } finally {
     watch.close();

@@ -21,7 +21,7 @@ export interface RunningService {
    * Graceful stop (SIGTERM): not ready (health NOT_SERVING, /readyz 503), new ext_proc streams refused, open ones
    * given up to extproc.drainTimeoutMs to finish, then everything closed.
    */
-  drain(): Promise<void>;
+  drain(graceMs?: number): Promise<void>;
   /** drain() with a short bound. */
   close(): Promise<void>;
 }
@@ -122,11 +122,11 @@ export async function startService(options: StartOptions): Promise<RunningServic
   const listening = extproc;
   let stopped: Promise<void> | undefined;
   // Admin stays up through the drain so /readyz answers 503 rather than refusing connections.
-  const stop = (boundMs: number): Promise<void> =>
+  const stop = (boundMs: number, graceMs: number): Promise<void> =>
     (stopped ??= (async () => {
       readiness.drain();
       store.close();
-      const outcome = await listening.drain(boundMs);
+      const outcome = await listening.drain(boundMs, graceMs);
       if (outcome.forced) log.warn('drain bound reached: open ext_proc streams were cut', { streams: outcome.cutStreams, boundMs });
       await Promise.all(closers.reverse().map((close) => close()));
     })());
@@ -136,7 +136,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
     extprocPort: extproc.port,
     adminPort: admin?.port,
     dataPlanePort,
-    drain: () => stop(store.current().config.extproc.drainTimeoutMs),
-    close: () => stop(CLOSE_BOUND_MS),
+    drain: (graceMs = store.current().config.extproc.drainGraceMs) => stop(store.current().config.extproc.drainTimeoutMs, graceMs),
+    close: () => stop(CLOSE_BOUND_MS, 0),
   };
 }

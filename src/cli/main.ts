@@ -55,7 +55,8 @@ async function start(args: string[]): Promise<number> {
   });
   // Envoy first: it stops sending new requests, then the service drains what is in flight.
   await front?.close();
-  await service.drain();
+  // No grace period when our own Envoy was in front: it is gone already, nobody else needs to notice.
+  await service.drain(front ? 0 : undefined);
   return 0;
 }
 

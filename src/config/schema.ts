@@ -131,6 +131,11 @@ export const serviceConfigSchema = z
         unixSocket: z.string().min(1).optional(),
         /** On SIGTERM, how long open Process streams may take to finish before they are cut. */
         drainTimeoutMs: z.number().int().min(0).default(20_000),
+        /**
+         * On SIGTERM, how long new streams are still served after health turns NOT_SERVING, so Envoy's health
+         * checker (interval 1 s + timeout 1 s in the generated bootstrap) moves traffic away first.
+         */
+        drainGraceMs: z.number().int().min(0).default(3_000),
       })
       .prefault({}),
     admin: listenerSchema.prefault({ address: '127.0.0.1:9090' }),

@@ -20,8 +20,11 @@ import { splitHostPort } from '../util/address.js';
 export interface BootstrapOptions {
   /** Envoy's HTTP listener (host:port). Default 0.0.0.0:10000. */
   readonly listen?: string;
-  /** Where Envoy reaches llm-extproc: host:port or unix:/path. Default: the config's extproc address (a wildcard host becomes loopback). */
-  readonly extproc?: string;
+  /**
+   * Where Envoy reaches llm-extproc: host:port or unix:/path, or several (replicas). Default: the config's extproc
+   * address (a wildcard host becomes loopback).
+   */
+  readonly extproc?: string | readonly string[];
   /** Envoy's admin listener (host:port). Default 127.0.0.1:9901 (loopback: the admin API can change Envoy's state). */
   readonly admin?: string;
   /** Trust bundle for TLS to providers. Default: Debian's system bundle. */
@@ -39,6 +42,7 @@ type JsonObject = { [key: string]: Json };
 export const DEFAULT_LISTEN = '0.0.0.0:10000';
 export const DEFAULT_ADMIN = '127.0.0.1:9901';
 const MAX_DOWNSTREAM_CONNECTIONS = 50_000;
+const EXT_PROC_STREAMS_PER_CONNECTION = 500;
 const DEFAULT_CA_FILE = '/etc/ssl/certs/ca-certificates.crt';
 const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 const TLS_TRANSPORT_SOCKET_MATCH_KEY = 'envoy.transport_socket_match';
@@ -57,12 +61,32 @@ function extprocAddress(target: string): JsonObject {
   return socketAddress(`${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`);
 }
 
+/**
+ * Opening an ext_proc stream is retried on another replica when the chosen one refuses the connection or answers
+ * UNAVAILABLE (draining, restarting): without it, a rolling restart failed ~1 request in 600 through Envoy 1.40 in
+ * the window before the health checker noticed (test/e2e/rolling-restart.test.ts).
+ */
+const EXT_PROC_STREAM_RETRY: JsonObject = {
+  retry_on: 'connect-failure,refused-stream,unavailable',
+  num_retries: 2,
+  retry_back_off: { base_interval: '0.01s', max_interval: '0.1s' },
+  retry_host_predicate: [
+    {
+      name: 'envoy.retry_host_predicates.previous_hosts',
+      typed_config: { '@type': 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate' },
+    },
+  ],
+  host_selection_retry_max_attempts: 3,
+};
+
 /** An ext_proc filter with the settings that come from the service config. */
 function extProcFilter(filter: ExtProcFilterConfig, config: ServiceConfig, statPrefix: string): JsonObject {
+  const typedConfig = json(filter.typed_config) as JsonObject & { grpc_service: JsonObject };
   return {
     name: filter.name,
     typed_config: {
-      ...(json(filter.typed_config) as JsonObject),
+      ...typedConfig,
+      grpc_service: { ...typedConfig.grpc_service, retry_policy: EXT_PROC_STREAM_RETRY },
       // The 200 ms default times out on large bodies and tokenisation under load.
       message_timeout: seconds(config.dataPlane.messageTimeoutMs),
       stat_prefix: statPrefix,
@@ -143,6 +167,43 @@ const UPSTREAM_LOG_FORMAT: JsonObject = {
   duration_ms: '%DURATION%',
 };
 
+/** An OpenAI-shaped error body Envoy writes itself, for the failures where the service cannot answer. */
+function openAiErrorBody(message: string, code: string): JsonObject {
+  return {
+    json_format: { error: { message: `${message} (request id: %REQ(${REQUEST_ID_HEADER.toUpperCase()})%)`, type: 'server_error', param: null, code } },
+    content_type: 'application/json',
+  };
+}
+
+function codeDetailsFilter(expression: string): JsonObject {
+  return {
+    extension_filter: {
+      name: 'envoy.access_loggers.extension_filters.cel',
+      typed_config: { '@type': 'type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter', expression },
+    },
+  };
+}
+
+/**
+ * Envoy's own replies when the router-level ext_proc cannot run (no replica reachable, a replica failing) would be
+ * empty 500s; clients get the unified error shape instead. Fail closed: routing, credentials and budgets all
+ * depend on the service. Every other local reply passes the router stage, which shapes it.
+ */
+const LOCAL_REPLY_CONFIG: JsonObject = {
+  mappers: [
+    {
+      // gRPC UNAVAILABLE (14): no replica accepted the stream, e.g. all down or all draining.
+      filter: codeDetailsFilter("response.code_details.startsWith('ext_proc_error_gRPC_error_14')"),
+      status_code: 503,
+      body_format_override: openAiErrorBody('The gateway cannot process requests right now; retry shortly.', 'gateway_unavailable'),
+    },
+    {
+      filter: codeDetailsFilter("response.code_details.startsWith('ext_proc_error')"),
+      body_format_override: openAiErrorBody('The gateway failed to process this request.', 'gateway_error'),
+    },
+  ],
+};
+
 function stdoutLog(format: JsonObject): JsonObject {
   return {
     name: 'envoy.access_loggers.stdout',
@@ -173,6 +234,7 @@ function listener(config: ServiceConfig, listen: string): JsonObject {
               // SSE streams pause between tokens; five minutes without a byte ends one.
               stream_idle_timeout: '300s',
               access_log: [stdoutLog(ACCESS_LOG_FORMAT)],
+              local_reply_config: LOCAL_REPLY_CONFIG,
               route_config: {
                 name: 'llm_routes',
                 virtual_hosts: [
@@ -333,7 +395,7 @@ function llmCluster(route: ServiceConfig['routes'][number], config: ServiceConfi
   };
 }
 
-function extprocCluster(target: string): JsonObject {
+function extprocCluster(targets: readonly string[]): JsonObject {
   return {
     name: EXT_PROC_CLUSTER,
     type: 'STATIC',
@@ -341,6 +403,11 @@ function extprocCluster(target: string): JsonObject {
     typed_extension_protocol_options: {
       [HTTP_PROTOCOL_OPTIONS]: {
         '@type': `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}`,
+        // Envoy ends an ext_proc stream that is still open with RST_STREAM(CANCEL); Node's HTTP/2 server answers
+        // ~1,000 resets on one connection with GOAWAY (nghttp2's rapid-reset guard: burst 1000, 33/s), failing
+        // the streams in flight (seen through Envoy 1.40 under load). A fresh connection every 500 streams keeps
+        // every connection under that burst; the service also ends streams itself after the last answer.
+        common_http_protocol_options: { max_requests_per_connection: EXT_PROC_STREAMS_PER_CONNECTION },
         // ext_proc is gRPC: HTTP/2. Keepalive notices a dead service within seconds.
         explicit_http_config: { http2_protocol_options: { connection_keepalive: { interval: '30s', timeout: '5s' } } },
       },
@@ -350,8 +417,9 @@ function extprocCluster(target: string): JsonObject {
     health_checks: [
       {
         timeout: '1s',
-        interval: '2s',
-        no_traffic_interval: '5s',
+        interval: '1s',
+        // The 60 s default applies until the cluster has seen traffic: a quiet gateway must notice a drain as fast.
+        no_traffic_interval: '1s',
         unhealthy_threshold: 1,
         healthy_threshold: 1,
         grpc_health_check: { service_name: EXT_PROC_SERVICE_NAME },
@@ -368,7 +436,10 @@ function extprocCluster(target: string): JsonObject {
         },
       ],
     },
-    load_assignment: { cluster_name: EXT_PROC_CLUSTER, endpoints: [{ lb_endpoints: [{ endpoint: { address: extprocAddress(target) } }] }] },
+    load_assignment: {
+      cluster_name: EXT_PROC_CLUSTER,
+      endpoints: [{ lb_endpoints: targets.map((target) => ({ endpoint: { address: extprocAddress(target) } })) }],
+    },
   };
 }
 
@@ -392,7 +463,7 @@ export function buildBootstrap(config: ServiceConfig, options: BootstrapOptions 
     },
     static_resources: {
       listeners: [listener(config, options.listen ?? DEFAULT_LISTEN)],
-      clusters: [...config.routes.map((r) => llmCluster(r, config, caFile, options.disabledBackends ?? new Set())), extprocCluster(options.extproc ?? config.extproc.address)],
+      clusters: [...config.routes.map((r) => llmCluster(r, config, caFile, options.disabledBackends ?? new Set())), extprocCluster(typeof options.extproc === 'string' ? [options.extproc] : (options.extproc ?? [config.extproc.address]))],
     },
   };
 }

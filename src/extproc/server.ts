@@ -56,6 +56,16 @@ export function handleProcessStream(call: ProcessCall, store: ConfigStore, servi
     call.emit('error', { code: grpc.status.INTERNAL, details: errorMessage(err) });
   };
 
+  // After the exchange's last answer, end the stream with status OK at once rather than at Envoy's half-close:
+  // Envoy half-closes and then resets (RST_STREAM CANCEL) a stream that is still open when its HTTP stream ends,
+  // and Node's HTTP/2 server answers about 1,000 such resets per connection with GOAWAY (nghttp2's rapid-reset
+  // guard), failing streams in flight. Seen through Envoy 1.40 under load: bench/soak.ts, test/e2e/soak.test.ts.
+  const completeIfFinished = () => {
+    if (ended || !handler.finished) return;
+    call.end();
+    end('ended');
+  };
+
   // Responses must leave in request order. Once a step was asynchronous (a budget store call), every later
   // message waits for the one before it; streams that never go async answer synchronously.
   let tail: Promise<void> | undefined;
@@ -75,12 +85,15 @@ export function handleProcessStream(call: ProcessCall, store: ConfigStore, servi
     if (!isPromise(result)) {
       observe();
       call.write(result);
+      completeIfFinished();
       return undefined;
     }
     return result.then(
       (response) => {
         observe();
-        if (!ended) call.write(response);
+        if (ended) return;
+        call.write(response);
+        completeIfFinished();
       },
       (err: unknown) => fail(err),
     );
@@ -119,10 +132,11 @@ export interface ListeningServer {
   /** grpc.health.v1.Health on this server: NOT_SERVING until the service says it is ready. */
   readonly health: ExtProcHealth;
   /**
-   * Graceful stop: health NOT_SERVING, new Process streams refused with UNAVAILABLE, listeners closed, open streams
-   * left to finish for up to `timeoutMs`, then cut. Calling it again returns the same outcome.
+   * Graceful stop: health NOT_SERVING at once; new Process streams still served for `graceMs` (so health checkers
+   * notice before anything is refused), then refused with UNAVAILABLE, listeners closed, open streams left to
+   * finish for up to `timeoutMs`, then cut. Calling it again returns the same outcome.
    */
-  drain(timeoutMs: number): Promise<DrainOutcome>;
+  drain(timeoutMs: number, graceMs?: number): Promise<DrainOutcome>;
   /** drain() with a short bound. */
   close(): Promise<void>;
 }
@@ -172,21 +186,26 @@ export async function startExtProcServer(
     await bind(`unix:${unixSocket}`);
   }
   let drained: Promise<DrainOutcome> | undefined;
-  const drain = (timeoutMs: number): Promise<DrainOutcome> => {
-    drained ??= new Promise<DrainOutcome>((resolve) => {
-      accepting = false;
+  const drain = (timeoutMs: number, graceMs = 0): Promise<DrainOutcome> => {
+    drained ??= (async () => {
+      // NOT_SERVING first, while still serving: Envoy's health checker (and Kubernetes) stop sending new streams
+      // here within their interval; refusing at once would fail the streams they open meanwhile.
       health.close();
-      const bound = setTimeout(() => {
-        const cutStreams = openStreams;
-        server.forceShutdown();
-        resolve({ forced: true, cutStreams });
-      }, timeoutMs);
-      // Closes the listeners and sends GOAWAY; calls back once every open stream has finished.
-      server.tryShutdown(() => {
-        clearTimeout(bound);
-        resolve({ forced: false, cutStreams: 0 });
+      if (graceMs > 0) await new Promise((resolve) => setTimeout(resolve, graceMs));
+      return new Promise<DrainOutcome>((resolve) => {
+        accepting = false;
+        const bound = setTimeout(() => {
+          const cutStreams = openStreams;
+          server.forceShutdown();
+          resolve({ forced: true, cutStreams });
+        }, timeoutMs);
+        // Closes the listeners and sends GOAWAY; calls back once every open stream has finished.
+        server.tryShutdown(() => {
+          clearTimeout(bound);
+          resolve({ forced: false, cutStreams: 0 });
+        });
       });
-    });
+    })();
     return drained;
   };
   return {
