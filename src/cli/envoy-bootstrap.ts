@@ -1,10 +1,9 @@
 // `llm-extproc envoy-bootstrap --config FILE [--listen HOST:PORT] [--extproc ADDR] [--admin HOST:PORT]`: print the
 // Envoy bootstrap for a service config, so users never keep two files in sync by hand.
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_PATH, formatProblems, loadConfigFile } from '../config/load.js';
 import { bootstrapYaml, type BootstrapOptions } from '../envoyconfig/bootstrap.js';
-import { repoRoot } from '../util/repo-root.js';
+import { sourceName } from './istio-manifests.js';
 import type { Output } from './envoy-validate.js';
 
 const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/;
@@ -37,9 +36,7 @@ export function envoyBootstrapCommand(args: string[], io: { out: Output; err: Ou
     ...(values.extproc ? { extproc: values.extproc } : {}),
     ...(values.admin ? { admin: values.admin } : {}),
   };
-  // Name the source relative to the repository when it lives there, so envoy/envoy.yaml is the same on every machine.
-  const relative = path.relative(repoRoot(), path.resolve(file));
-  const source = relative.startsWith('..') || path.isAbsolute(relative) ? file : relative;
-  io.out.write(bootstrapYaml(loaded.config, options, source));
+  // Named relative to the repository when it lives there, so envoy/envoy.yaml is the same on every machine.
+  io.out.write(bootstrapYaml(loaded.config, options, sourceName(file)));
   return 0;
 }

@@ -6,6 +6,7 @@ import { startService } from '../service.js';
 import { errorMessage, log } from '../telemetry/log.js';
 import { envoyBootstrapCommand } from './envoy-bootstrap.js';
 import { startFrontProxy } from './front-proxy.js';
+import { istioManifestsCommand } from './istio-manifests.js';
 import { envoyValidateCommand } from './envoy-validate.js';
 import { translateCommand } from './translate.js';
 import { tokensCommand } from '../tokens/command.js';
@@ -17,6 +18,8 @@ const USAGE = `usage:
   llm-extproc validate --config FILE         check a service config; exits 1 with line-pointing messages
   llm-extproc envoy-bootstrap [--config FILE] [--listen HOST:PORT] [--extproc HOST:PORT|unix:/PATH] [--admin HOST:PORT]
                                              print the Envoy bootstrap for a service config (routes, clusters, both filters)
+  llm-extproc istio-manifests [--config FILE] [--namespace NS] [--extproc HOST:PORT] [--out DIR]
+                                             print (or write to DIR) the Istio EnvoyFilters for a service config
   llm-extproc envoy-validate FILE...         decode Envoy YAML (bootstrap or Istio EnvoyFilter) strictly against Envoy's protos
   llm-extproc translate --provider NAME --direction request|response [--stream] [--model M] [--config FILE --backend NAME]
                                              translate stdin (JSON, SSE or eventstream bytes) for one provider, offline
@@ -84,6 +87,8 @@ async function main(argv: string[]): Promise<number> {
       return validate(rest);
     case 'envoy-bootstrap':
       return envoyBootstrapCommand(rest);
+    case 'istio-manifests':
+      return istioManifestsCommand(rest);
     case 'envoy-validate':
       return envoyValidateCommand(rest);
     case 'translate':

@@ -6,16 +6,22 @@
 import { Document } from 'yaml';
 import type { BackendConfig, ServiceConfig } from '../config/schema.js';
 import { backendBaseUrl, clusterNameForModel } from '../config/topology.js';
-import { ENDPOINT_BACKEND_KEY, EXT_PROC_SERVICE_NAME, METADATA_NAMESPACE, REQUEST_ID_HEADER, ROUTE_HEADER } from '../extproc/contract.js';
+import { ENDPOINT_BACKEND_KEY, METADATA_NAMESPACE, REQUEST_ID_HEADER, ROUTE_HEADER } from '../extproc/contract.js';
+import { LLM_CLUSTER_LB, ROUTE_RETRY_POLICY, ROUTER_EXT_PROC_FILTER } from '../dataplane/filters.js';
 import {
-  EXT_PROC_CLUSTER,
-  LLM_CLUSTER_LB,
-  ROUTE_RETRY_POLICY,
-  ROUTER_EXT_PROC_FILTER,
-  UPSTREAM_EXT_PROC_FILTER,
-  type ExtProcFilterConfig,
-} from '../dataplane/filters.js';
-import { splitHostPort } from '../util/address.js';
+  extProcFilter,
+  extprocCluster,
+  HTTP_PROTOCOL_OPTIONS,
+  isIpLiteral,
+  json,
+  LLM_CIRCUIT_BREAKERS,
+  LLM_OUTLIER_DETECTION,
+  llmCommonLbConfig,
+  llmUpstreamFilters,
+  seconds,
+  socketAddress,
+  type JsonObject,
+} from './blocks.js';
 
 export interface BootstrapOptions {
   /** Envoy's HTTP listener (host:port). Default 0.0.0.0:10000. */
@@ -36,63 +42,12 @@ export interface BootstrapOptions {
   readonly disabledBackends?: ReadonlySet<string>;
 }
 
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-type JsonObject = { [key: string]: Json };
-
 export const DEFAULT_LISTEN = '0.0.0.0:10000';
 export const DEFAULT_ADMIN = '127.0.0.1:9901';
 const MAX_DOWNSTREAM_CONNECTIONS = 50_000;
-const EXT_PROC_STREAMS_PER_CONNECTION = 500;
 const DEFAULT_CA_FILE = '/etc/ssl/certs/ca-certificates.crt';
-const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 const TLS_TRANSPORT_SOCKET_MATCH_KEY = 'envoy.transport_socket_match';
 
-const seconds = (ms: number): string => `${ms / 1000}s`;
-const json = (value: unknown): Json => JSON.parse(JSON.stringify(value)) as Json;
-
-function socketAddress(hostPort: string): JsonObject {
-  const { host, port } = splitHostPort(hostPort);
-  return { socket_address: { address: host, port_value: port } };
-}
-
-function extprocAddress(target: string): JsonObject {
-  if (target.startsWith('unix:')) return { pipe: { path: target.slice('unix:'.length) } };
-  const { host, port } = splitHostPort(target);
-  return socketAddress(`${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`);
-}
-
-/**
- * Opening an ext_proc stream is retried on another replica when the chosen one refuses the connection or answers
- * UNAVAILABLE (draining, restarting): without it, a rolling restart failed ~1 request in 600 through Envoy 1.40 in
- * the window before the health checker noticed (test/e2e/rolling-restart.test.ts).
- */
-const EXT_PROC_STREAM_RETRY: JsonObject = {
-  retry_on: 'connect-failure,refused-stream,unavailable',
-  num_retries: 2,
-  retry_back_off: { base_interval: '0.01s', max_interval: '0.1s' },
-  retry_host_predicate: [
-    {
-      name: 'envoy.retry_host_predicates.previous_hosts',
-      typed_config: { '@type': 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate' },
-    },
-  ],
-  host_selection_retry_max_attempts: 3,
-};
-
-/** An ext_proc filter with the settings that come from the service config. */
-function extProcFilter(filter: ExtProcFilterConfig, config: ServiceConfig, statPrefix: string): JsonObject {
-  const typedConfig = json(filter.typed_config) as JsonObject & { grpc_service: JsonObject };
-  return {
-    name: filter.name,
-    typed_config: {
-      ...typedConfig,
-      grpc_service: { ...typedConfig.grpc_service, retry_policy: EXT_PROC_STREAM_RETRY },
-      // The 200 ms default times out on large bodies and tokenisation under load.
-      message_timeout: seconds(config.dataPlane.messageTimeoutMs),
-      stat_prefix: statPrefix,
-    },
-  };
-}
 
 function retryPolicy(config: ServiceConfig): JsonObject {
   return {
@@ -280,7 +235,6 @@ function upstreamOf(backend: BackendConfig): Upstream {
   return { host, authority: url.host, port: url.port ? Number(url.port) : tls ? 443 : 80, tls };
 }
 
-const isIpLiteral = (host: string): boolean => /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(':');
 
 function tlsSocket(host: string, caFile: string, alpn: boolean): JsonObject {
   return {
@@ -334,43 +288,16 @@ function llmCluster(route: ServiceConfig['routes'][number], config: ServiceConfi
     ...(allIps ? {} : { dns_lookup_family: 'V4_PREFERRED' }),
     connect_timeout: '5s',
     lb_policy: LLM_CLUSTER_LB.lb_policy,
-    common_lb_config: {
-      ...(json(LLM_CLUSTER_LB.common_lb_config) as JsonObject | null),
-      // Weight, health and metadata changes apply at once instead of being merged for 1 s.
-      update_merge_window: '0s',
-    },
-    outlier_detection: {
-      // Sized for 1-3 hosts per provider; 429 is not an error here.
-      consecutive_5xx: 3,
-      consecutive_gateway_failure: 2,
-      enforcing_consecutive_gateway_failure: 100,
-      // The 10 % default never ejects anything in a cluster of 1-3 hosts; ejecting the only host of a priority is
-      // what moves traffic to the failover priority.
-      max_ejection_percent: 100,
-      interval: '5s',
-      base_ejection_time: '30s',
-    },
-    circuit_breakers: {
-      thresholds: [
-        {
-          priority: 'DEFAULT',
-          // The default of 3 concurrent retries per cluster is far too few for long LLM requests.
-          retry_budget: { budget_percent: { value: 25 }, min_retry_concurrency: 10 },
-        },
-      ],
-    },
+    common_lb_config: llmCommonLbConfig(),
+    outlier_detection: LLM_OUTLIER_DETECTION,
+    circuit_breakers: LLM_CIRCUIT_BREAKERS,
     ...transport,
     typed_extension_protocol_options: {
       [HTTP_PROTOCOL_OPTIONS]: {
         '@type': `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}`,
         common_http_protocol_options: { idle_timeout: '60s' },
         ...(alpn ? { auto_config: { http2_protocol_options: {} } } : { explicit_http_config: { http_protocol_options: {} } }),
-        // Upstream filters run once per attempt, after the host is chosen: the only place that knows which backend
-        // this attempt goes to. upstream_codec must be last.
-        http_filters: [
-          extProcFilter(UPSTREAM_EXT_PROC_FILTER, config, 'upstream'),
-          { name: 'envoy.filters.http.upstream_codec', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec' } },
-        ],
+        http_filters: llmUpstreamFilters(config),
       },
     },
     load_assignment: {
@@ -391,54 +318,6 @@ function llmCluster(route: ServiceConfig['routes'][number], config: ServiceConfi
           })),
       })),
       policy: json(LLM_CLUSTER_LB.load_assignment.policy),
-    },
-  };
-}
-
-function extprocCluster(targets: readonly string[]): JsonObject {
-  return {
-    name: EXT_PROC_CLUSTER,
-    type: 'STATIC',
-    connect_timeout: '1s',
-    typed_extension_protocol_options: {
-      [HTTP_PROTOCOL_OPTIONS]: {
-        '@type': `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}`,
-        // Envoy ends an ext_proc stream that is still open with RST_STREAM(CANCEL); Node's HTTP/2 server answers
-        // ~1,000 resets on one connection with GOAWAY (nghttp2's rapid-reset guard: burst 1000, 33/s), failing
-        // the streams in flight (seen through Envoy 1.40 under load). A fresh connection every 500 streams keeps
-        // every connection under that burst; the service also ends streams itself after the last answer.
-        common_http_protocol_options: { max_requests_per_connection: EXT_PROC_STREAMS_PER_CONNECTION },
-        // ext_proc is gRPC: HTTP/2. Keepalive notices a dead service within seconds.
-        explicit_http_config: { http2_protocol_options: { connection_keepalive: { interval: '30s', timeout: '5s' } } },
-      },
-    },
-    // The service's gRPC health (grpc.health.v1) follows its readiness and turns NOT_SERVING when it drains, so
-    // Envoy stops opening streams to a replica that is shutting down.
-    health_checks: [
-      {
-        timeout: '1s',
-        interval: '1s',
-        // The 60 s default applies until the cluster has seen traffic: a quiet gateway must notice a drain as fast.
-        no_traffic_interval: '1s',
-        unhealthy_threshold: 1,
-        healthy_threshold: 1,
-        grpc_health_check: { service_name: EXT_PROC_SERVICE_NAME },
-      },
-    ],
-    circuit_breakers: {
-      thresholds: [
-        {
-          priority: 'DEFAULT',
-          // Each in-flight LLM request holds up to two gRPC streams (router + upstream stage) for its whole life;
-          // the default of 1024 would fail ext_proc (→ 500) at ~500 concurrent requests.
-          max_requests: 20000,
-          max_pending_requests: 20000,
-        },
-      ],
-    },
-    load_assignment: {
-      cluster_name: EXT_PROC_CLUSTER,
-      endpoints: [{ lb_endpoints: targets.map((target) => ({ endpoint: { address: extprocAddress(target) } })) }],
     },
   };
 }
@@ -473,7 +352,7 @@ service config and generate again. What each setting is for: docs/envoy.md.`;
 
 /** The bootstrap as YAML text, with a header saying where it came from. */
 export function bootstrapYaml(config: ServiceConfig, options: BootstrapOptions = {}, source?: string): string {
-  const doc = new Document(buildBootstrap(config, options));
+  const doc = new Document(buildBootstrap(config, options), { aliasDuplicateObjects: false });
   doc.commentBefore = ' ' + (source ? `${HEADER}\nSource: ${source}` : HEADER).replaceAll('\n', '\n ');
   return doc.toString({ lineWidth: 0 });
 }

@@ -1,0 +1,150 @@
+// Istio EnvoyFilter manifests for a service config: `llm-extproc istio-manifests` prints them, and envoy/istio/*.yaml
+// are its output for the embedded default config. The filters and the llm-extproc cluster are the same blocks the
+// bootstrap generator uses (blocks.ts); only what Istio needs differently is added here (docs/envoy.md, "Istio").
+import { Document } from 'yaml';
+import type { ServiceConfig } from '../config/schema.js';
+import { backendBaseUrl } from '../config/topology.js';
+import { BACKEND_ATTRIBUTE, CLUSTER_BACKEND_ATTRIBUTE, ENDPOINT_BACKEND_KEY, METADATA_NAMESPACE } from '../extproc/contract.js';
+import { ROUTER_EXT_PROC_FILTER } from '../dataplane/filters.js';
+import {
+  extProcFilter,
+  extprocCluster,
+  HTTP_PROTOCOL_OPTIONS,
+  LLM_CIRCUIT_BREAKERS,
+  LLM_OUTLIER_DETECTION,
+  llmCommonLbConfig,
+  llmUpstreamFilters,
+  type JsonObject,
+} from './blocks.js';
+
+export interface IstioOptions {
+  /** Namespace of the gateway and of the EnvoyFilters. Default llm-gateway. */
+  readonly namespace?: string;
+  /** Labels of the gateway deployment the filters apply to. Default app=llm-gateway. */
+  readonly selector?: Readonly<Record<string, string>>;
+  /** The llm-extproc Service (host:port). Default llm-extproc.<namespace>.svc.cluster.local:50051. */
+  readonly extproc?: string;
+}
+
+export interface IstioManifest {
+  /** File name under envoy/istio/. */
+  readonly file: string;
+  /** Header comment: what the manifest does and why. */
+  readonly comment: string;
+  readonly document: JsonObject;
+}
+
+function envoyFilter(name: string, options: Required<IstioOptions>, configPatches: JsonObject[]): JsonObject {
+  return {
+    apiVersion: 'networking.istio.io/v1alpha3',
+    kind: 'EnvoyFilter',
+    metadata: { name, namespace: options.namespace },
+    spec: { workloadSelector: { labels: { ...options.selector } }, configPatches },
+  };
+}
+
+/** Istio's egress TLS-origination pattern: HTTPS providers are reached through a ServiceEntry port 80. */
+function serviceEntryPort(url: URL): number {
+  if (url.protocol === 'https:') return 80;
+  return url.port ? Number(url.port) : 80;
+}
+
+export function istioManifests(config: ServiceConfig, given: IstioOptions = {}): IstioManifest[] {
+  const namespace = given.namespace ?? 'llm-gateway';
+  const options: Required<IstioOptions> = {
+    namespace,
+    selector: given.selector ?? { app: 'llm-gateway' },
+    extproc: given.extproc ?? `llm-extproc.${namespace}.svc.cluster.local:50051`,
+  };
+  const authority = options.extproc.slice(0, options.extproc.lastIndexOf(':'));
+
+  const router = envoyFilter('llm-extproc-router', options, [
+    {
+      applyTo: 'HTTP_FILTER',
+      match: {
+        context: 'GATEWAY',
+        listener: { filterChain: { filter: { name: 'envoy.filters.network.http_connection_manager', subFilter: { name: 'envoy.filters.http.router' } } } },
+      },
+      patch: { operation: 'INSERT_BEFORE', value: extProcFilter(ROUTER_EXT_PROC_FILTER, config, 'router', authority) },
+    },
+    {
+      applyTo: 'LISTENER',
+      match: { context: 'GATEWAY' },
+      patch: { operation: 'MERGE', value: { per_connection_buffer_limit_bytes: config.dataPlane.bufferLimitBytes } },
+    },
+  ]);
+
+  const cluster = envoyFilter('llm-extproc-cluster', options, [
+    { applyTo: 'CLUSTER', match: { context: 'GATEWAY' }, patch: { operation: 'ADD', value: extprocCluster([options.extproc]) } },
+  ]);
+
+  // One Istio cluster per provider host: the backend is named in the cluster metadata (Istio owns the endpoint
+  // metadata), and the upstream stage falls back to that attribute.
+  const byHost = new Map<string, { backend: string; port: number }>();
+  for (const backend of config.backends) {
+    const url = new URL(backendBaseUrl(backend));
+    if (!byHost.has(url.hostname)) byHost.set(url.hostname, { backend: backend.name, port: serviceEntryPort(url) });
+  }
+  const upstream = envoyFilter(
+    'llm-extproc-upstream',
+    options,
+    [...byHost].map(([host, { backend, port }]) => ({
+      applyTo: 'CLUSTER',
+      match: { context: 'GATEWAY', cluster: { service: host, portNumber: port } },
+      patch: {
+        operation: 'MERGE',
+        value: {
+          metadata: { filter_metadata: { [METADATA_NAMESPACE]: { [ENDPOINT_BACKEND_KEY]: backend } } },
+          common_lb_config: llmCommonLbConfig(),
+          outlier_detection: LLM_OUTLIER_DETECTION,
+          circuit_breakers: LLM_CIRCUIT_BREAKERS,
+          // Istio's MERGE replaces this map entry whole, so it restates what Istio generates for an HTTP port.
+          typed_extension_protocol_options: {
+            [HTTP_PROTOCOL_OPTIONS]: {
+              '@type': `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}`,
+              common_http_protocol_options: { idle_timeout: '60s' },
+              explicit_http_config: { http_protocol_options: {} },
+              http_filters: llmUpstreamFilters(config, { authority, requestAttributes: [BACKEND_ATTRIBUTE, CLUSTER_BACKEND_ATTRIBUTE] }),
+            },
+          },
+        },
+      },
+    })),
+  );
+
+  const backendsPerHost = config.backends.length - byHost.size;
+  return [
+    {
+      file: 'extproc-router-filter.yaml',
+      comment: `Istio: the router-level ext_proc (stage "router") on the gateway, just before envoy.filters.http.router — the
+same filter as the generated bootstrap. Routing: a VirtualService bound to the gateway matches the header
+x-llm-extproc-route (llm.<model>) and must end with a catch-all route (docs/envoy.md, "Istio"). The LISTENER
+merge sizes the connection buffer for BUFFERED bodies (dataPlane.bufferLimitBytes).`,
+      document: router,
+    },
+    {
+      file: 'extproc-cluster.yaml',
+      comment: `Istio: the HTTP/2 cluster both ext_proc stages call, with gRPC health checks, stream-open retries and a fresh
+connection every 500 streams (docs/envoy.md). Our own cluster rather than Istio's outbound|50051||…: Istio
+cluster names contain "|", which must never become the gRPC :authority.`,
+      document: cluster,
+    },
+    {
+      file: 'llm-upstream-filter.yaml',
+      comment: `Istio: the upstream ext_proc (stage "upstream") on each provider cluster Istio builds from a ServiceEntry
+(HTTPS providers: port 80 with TLS origination by a DestinationRule). Istio owns the endpoint metadata, so
+the backend is named in the cluster metadata and requested as a second attribute.${
+        backendsPerHost > 0 ? `\nSeveral backends share a host here; each host's cluster names the first of them.` : ''
+      }`,
+      document: upstream,
+    },
+  ];
+}
+
+/** One manifest as YAML, with its header comment and where it came from. */
+export function istioYaml(manifest: IstioManifest, source?: string): string {
+  const doc = new Document(manifest.document, { aliasDuplicateObjects: false });
+  const header = `${manifest.comment}\nGenerated by \`llm-extproc istio-manifests\`${source ? ` from ${source}` : ''}; do not edit.`;
+  doc.commentBefore = ' ' + header.replaceAll('\n', '\n ');
+  return doc.toString({ lineWidth: 0 });
+}
