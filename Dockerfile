@@ -1,4 +1,7 @@
 # syntax=docker/dockerfile:1
+# The service only: Envoy runs beside it (gateway or sidecar) from the bootstrap this image prints, e.g.
+#   docker run --rm IMAGE envoy-bootstrap --config /etc/llm-extproc/config.yaml --extproc 127.0.0.1:50051 > envoy.yaml
+# (or `istio-manifests` for a mesh). `npm start`'s local Envoy is a development convenience, not part of the image.
 # Build stage: compile TypeScript (and generate proto types) with dev dependencies.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
@@ -22,6 +25,8 @@ COPY --from=build /app/dist ./dist
 COPY src/config/default-config.yaml ./src/config/default-config.yaml
 COPY deploy/container-config.yaml /etc/llm-extproc/config.yaml
 USER node
+# 50051: ext_proc gRPC, which also serves grpc.health.v1 (Envoy's health checks, Kubernetes gRPC probes); SIGTERM
+# drains (extproc.drainGraceMs, then extproc.drainTimeoutMs). 9090: admin (/healthz, /readyz, /metrics).
 EXPOSE 50051 9090
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:9090/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
