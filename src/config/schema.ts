@@ -133,9 +133,9 @@ export const serviceConfigSchema = z
         drainTimeoutMs: z.number().int().min(0).default(20_000),
         /**
          * On SIGTERM, how long new streams are still served after health turns NOT_SERVING, so Envoy's health
-         * checker (interval 1 s + timeout 1 s in the generated bootstrap) moves traffic away first.
+         * checker (every second, unhealthy after two failures, in the generated bootstrap) moves traffic away first.
          */
-        drainGraceMs: z.number().int().min(0).default(3_000),
+        drainGraceMs: z.number().int().min(0).default(5_000),
       })
       .prefault({}),
     admin: listenerSchema.prefault({ address: '127.0.0.1:9090' }),

@@ -69,11 +69,6 @@ export class RouterStage implements StageHandler {
     }
   }
 
-  /** Immediate responses, a bodyless response and the last body chunk all end the exchange (trailers are SKIP). */
-  get finished(): boolean {
-    return this.#state === 'done';
-  }
-
   close(how: StreamEnd): void {
     this.#closed = true;
     if (this.#state !== 'done') {

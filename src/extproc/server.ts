@@ -56,16 +56,6 @@ export function handleProcessStream(call: ProcessCall, store: ConfigStore, servi
     call.emit('error', { code: grpc.status.INTERNAL, details: errorMessage(err) });
   };
 
-  // After the exchange's last answer, end the stream with status OK at once rather than at Envoy's half-close:
-  // Envoy half-closes and then resets (RST_STREAM CANCEL) a stream that is still open when its HTTP stream ends,
-  // and Node's HTTP/2 server answers about 1,000 such resets per connection with GOAWAY (nghttp2's rapid-reset
-  // guard), failing streams in flight. Seen through Envoy 1.40 under load: bench/soak.ts, test/e2e/soak.test.ts.
-  const completeIfFinished = () => {
-    if (ended || !handler.finished) return;
-    call.end();
-    end('ended');
-  };
-
   // Responses must leave in request order. Once a step was asynchronous (a budget store call), every later
   // message waits for the one before it; streams that never go async answer synchronously.
   let tail: Promise<void> | undefined;
@@ -85,15 +75,12 @@ export function handleProcessStream(call: ProcessCall, store: ConfigStore, servi
     if (!isPromise(result)) {
       observe();
       call.write(result);
-      completeIfFinished();
       return undefined;
     }
     return result.then(
       (response) => {
         observe();
-        if (ended) return;
-        call.write(response);
-        completeIfFinished();
+        if (!ended) call.write(response);
       },
       (err: unknown) => fail(err),
     );
@@ -153,8 +140,11 @@ export async function startExtProcServer(
   // nghttp2's rapid-reset guard (1000 RST_STREAMs, refilled at 33/s) answers a client that resets every stream
   // with GOAWAY; bench/stream-reset.ts reproduces it on Node 20 at ~1,000 resets per connection. It cannot be
   // raised here: grpc-js forwards no streamResetBurst/streamResetRate, and Node 20's http2 has no such options.
-  // What the server can do is finish each stream at the client's half-close (handleProcessStream's 'end'), so a
-  // client that waits for the status never needs to reset.
+  // Envoy 1.40 by default half-closes and resets (RST_STREAM INTERNAL_ERROR) every ext_proc stream without waiting
+  // for our status; the generated bootstrap turns on ext_proc_graceful_grpc_close, with which Envoy waits for the
+  // status this server sends at the half-close (handleProcessStream's 'end'): zero resets (bench/soak.ts). Ending
+  // streams earlier, before Envoy's half-close, makes Envoy reset them again. The bootstrap also rotates ext_proc
+  // connections every 500 streams, for Envoys (or Istio sidecars) without the runtime flag.
   const server = new grpc.Server({
     // Bodies can be large (prompts with images); Envoy's own limit applies before ours.
     'grpc.max_receive_message_length': 64 * 1024 * 1024,

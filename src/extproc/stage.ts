@@ -12,12 +12,6 @@ export type StreamEnd = 'ended' | 'cancelled' | 'error';
 export interface StageHandler {
   /** Exactly one response per request message (ext_proc rule). May throw: the server then closes the stream with an error. */
   handle(message: ProcessingRequest__Output): ProcessingResponse | Promise<ProcessingResponse>;
-  /**
-   * True once the last answer of the exchange has been produced: with the processing modes in force Envoy sends no
-   * further message on this stream. The server then ends the stream itself (status OK), so Envoy finds nothing left
-   * to reset when its HTTP stream ends.
-   */
-  readonly finished: boolean;
   /** Called once when the stream ends, however it ends. */
   close(how: StreamEnd): void;
 }

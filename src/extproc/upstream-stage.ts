@@ -103,11 +103,6 @@ export class UpstreamStage implements StageHandler {
     return continueWith('request_body', { headers: { set, remove }, body: upstream.body });
   }
 
-  /** Response headers are the last message: the response body is NONE and trailers SKIP in this filter. */
-  get finished(): boolean {
-    return this.#done;
-  }
-
   close(how: StreamEnd): void {
     if (!this.#done) {
       // A clean end before the exchange finished means the exchange was abandoned (e.g. the client left).

@@ -6,6 +6,24 @@ export const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'llm_extproc_' });
 
 export const metrics = {
+  xdsPushes: new Counter({
+    name: 'llm_extproc_xds_pushes_total',
+    help: 'xDS responses sent to clients, by protocol (sotw, delta) and resource type.',
+    labelNames: ['protocol', 'type'] as const,
+    registers: [registry],
+  }),
+  xdsNacks: new Counter({
+    name: 'llm_extproc_xds_nacks_total',
+    help: 'xDS updates a client rejected (kept its last good state), by resource type.',
+    labelNames: ['type'] as const,
+    registers: [registry],
+  }),
+  xdsStreams: new Gauge({
+    name: 'llm_extproc_xds_streams',
+    help: 'Open xDS streams by protocol.',
+    labelNames: ['protocol'] as const,
+    registers: [registry],
+  }),
   requests: new Counter({
     name: 'llm_extproc_requests_total',
     help: 'Client requests finished by the router stage, by client model, backend and status class.',

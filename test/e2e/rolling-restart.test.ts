@@ -22,7 +22,7 @@ const ports: number[] = [];
 
 function yaml(upstreamUrl: string, port: number): string {
   return `
-extproc: { address: "127.0.0.1:${port}", drainTimeoutMs: 5000, drainGraceMs: 3000 }
+extproc: { address: "127.0.0.1:${port}", drainTimeoutMs: 5000, drainGraceMs: 4000 }
 admin: { address: "127.0.0.1:0" }
 dataPlane: { enabled: false }
 logging: { level: error }

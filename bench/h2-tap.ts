@@ -1,0 +1,269 @@
+// A transparent TCP proxy that reads the HTTP/2 frame headers flowing through it (h2c with prior knowledge, as
+// between Envoy and its `llm-extproc` cluster) and records, per stream, the order in which each side closed it:
+// END_STREAM (a half-close), RST_STREAM (with its error code) — and every GOAWAY and PING on the connection. It does
+// not decode HPACK or payloads, so it costs little, and it needs no tcpdump or capture privileges.
+//
+// Used by bench/soak.ts (--tap) to answer "how does Envoy close an ext_proc stream?" from the wire itself:
+//   envoy → tap → llm-extproc
+import net from 'node:net';
+
+/** The side that sent a frame: Envoy (the gRPC client) or the service (the gRPC server). */
+export type Side = 'envoy' | 'service';
+
+const FRAME_TYPES = ['DATA', 'HEADERS', 'PRIORITY', 'RST_STREAM', 'SETTINGS', 'PUSH_PROMISE', 'PING', 'GOAWAY', 'WINDOW_UPDATE', 'CONTINUATION'];
+const ERROR_CODES = [
+  'NO_ERROR', 'PROTOCOL_ERROR', 'INTERNAL_ERROR', 'FLOW_CONTROL_ERROR', 'SETTINGS_TIMEOUT', 'STREAM_CLOSED', 'FRAME_SIZE_ERROR',
+  'REFUSED_STREAM', 'CANCEL', 'COMPRESSION_ERROR', 'CONNECT_ERROR', 'ENHANCE_YOUR_CALM', 'INADEQUATE_SECURITY', 'HTTP_1_1_REQUIRED',
+];
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+const END_STREAM = 0x1;
+const ACK = 0x1;
+
+export const errorCodeName = (code: number): string => ERROR_CODES[code] ?? `0x${code.toString(16)}`;
+
+export interface GoawayRecord {
+  readonly from: Side;
+  readonly connection: number;
+  readonly lastStreamId: number;
+  readonly errorCode: string;
+  readonly debug: string;
+  /** Streams the connection had carried when the GOAWAY was seen. */
+  readonly afterStreams: number;
+}
+
+export interface TapReport {
+  readonly connections: number;
+  readonly streams: number;
+  /** Frames by `side type`, e.g. `envoy RST_STREAM`. */
+  readonly frames: Record<string, number>;
+  /** RST_STREAM frames by `side code`, e.g. `envoy CANCEL`. */
+  readonly resets: Record<string, number>;
+  readonly goaways: readonly GoawayRecord[];
+  /** PINGs (not ACKs) by side. */
+  readonly pings: Record<string, number>;
+  /**
+   * How each stream ended, as the order of its closing frames: `envoy END_STREAM`, `service END_STREAM` (the gRPC
+   * status trailers), `envoy RST(CANCEL)`, …, joined by ` → `; streams still open at report time end with `(open)`.
+   */
+  readonly closePatterns: Record<string, number>;
+  /**
+   * The same, per group of connections that closed their streams the same ways: Envoy's gRPC health checker has a
+   * connection of its own (one Health/Check call per interval), so its streams show up as a separate group.
+   */
+  readonly connectionGroups: ReadonlyArray<{ readonly connections: number; readonly closePatterns: Record<string, number> }>;
+  /** For streams Envoy reset: how long after the stream's last other closing event (ms), percentiles. */
+  readonly resetDelayMs: { readonly count: number; readonly p50: number; readonly p99: number; readonly max: number };
+}
+
+interface StreamState {
+  /** Closing events in order. */
+  readonly events: string[];
+  lastEventAt: number;
+  envoyClosed: boolean;
+  serviceClosed: boolean;
+}
+
+export interface H2Tap {
+  readonly port: number;
+  report(): TapReport;
+  close(): Promise<void>;
+}
+
+function inc(map: Record<string, number>, key: string, by = 1): void {
+  map[key] = (map[key] ?? 0) + by;
+}
+
+/** Starts the tap on a loopback port; every connection is proxied to `target` (host:port). */
+export async function startH2Tap(target: { readonly host: string; readonly port: number }): Promise<H2Tap> {
+  const frames: Record<string, number> = {};
+  const resets: Record<string, number> = {};
+  const pings: Record<string, number> = {};
+  const goaways: GoawayRecord[] = [];
+  const closePatterns: Record<string, number> = {};
+  const resetDelays: number[] = [];
+  const live = new Map<Map<number, StreamState>, Record<string, number>>();
+  const closedConnections: Array<Record<string, number>> = [];
+  const sockets = new Set<net.Socket>();
+  let connections = 0;
+  let streams = 0;
+
+  const finish = (perConnection: Record<string, number>, state: StreamState, suffix: string) => {
+    inc(closePatterns, state.events.join(' → ') + suffix);
+    inc(perConnection, state.events.join(' → ') + suffix);
+  };
+
+  const server = net.createServer((envoySide) => {
+    const connection = ++connections;
+    const byStream = new Map<number, StreamState>();
+    const connectionPatterns: Record<string, number> = {};
+    live.set(byStream, connectionPatterns);
+    let streamsOnConnection = 0;
+    const serviceSide = net.connect(target.port, target.host);
+    sockets.add(envoySide);
+    sockets.add(serviceSide);
+    envoySide.setNoDelay(true);
+    serviceSide.setNoDelay(true);
+
+    const onFrame = (from: Side, type: number, flags: number, streamId: number, payload: Buffer) => {
+      const typeName = FRAME_TYPES[type] ?? `type${type}`;
+      inc(frames, `${from} ${typeName}`);
+      if (type === 7) {
+        const lastStreamId = payload.readUInt32BE(0) & 0x7fffffff;
+        goaways.push({
+          from,
+          connection,
+          lastStreamId,
+          errorCode: errorCodeName(payload.readUInt32BE(4)),
+          debug: payload.subarray(8).toString('utf8').slice(0, 200),
+          afterStreams: streamsOnConnection,
+        });
+        return;
+      }
+      if (type === 6) {
+        if (!(flags & ACK)) inc(pings, from);
+        return;
+      }
+      if (streamId === 0) return;
+      const resetCode = type === 3 ? errorCodeName(payload.readUInt32BE(0)) : undefined;
+      if (resetCode) inc(resets, `${from} ${resetCode}`);
+      let state = byStream.get(streamId);
+      if (!state) {
+        // A late frame for a stream already reported (e.g. WINDOW_UPDATE); a late reset is worth knowing.
+        if (resetCode) {
+          inc(closePatterns, `(closed > 1 s earlier) → ${from} RST(${resetCode})`);
+          inc(connectionPatterns, `(closed > 1 s earlier) → ${from} RST(${resetCode})`);
+        }
+        if (type !== 1) return;
+        state = { events: [], lastEventAt: Date.now(), envoyClosed: false, serviceClosed: false };
+        byStream.set(streamId, state);
+        streams++;
+        streamsOnConnection++;
+      }
+      const now = Date.now();
+      if ((type === 0 || type === 1) && flags & END_STREAM) {
+        state.events.push(`${from} END_STREAM`);
+        state.lastEventAt = now;
+        if (from === 'envoy') state.envoyClosed = true;
+        else state.serviceClosed = true;
+      } else if (resetCode) {
+        if (from === 'envoy') resetDelays.push(now - state.lastEventAt);
+        state.events.push(`${from} RST(${resetCode})`);
+        state.lastEventAt = now;
+        state.envoyClosed = true;
+        state.serviceClosed = true;
+      }
+      // A stream closed by both sides stays for a moment: a RST_STREAM may still follow a clean close.
+      if (state.envoyClosed && state.serviceClosed) {
+        const closed = state;
+        setTimeout(() => {
+          if (byStream.get(streamId) !== closed) return;
+          byStream.delete(streamId);
+          finish(connectionPatterns, closed, '');
+        }, 1000).unref();
+      }
+    };
+
+    const parser = (from: Side, skipPreface: boolean) => {
+      let pending: Buffer = Buffer.alloc(0);
+      let prefaceLeft = skipPreface ? PREFACE.length : 0;
+      return (chunk: Buffer) => {
+        pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+        if (prefaceLeft > 0) {
+          const skip = Math.min(prefaceLeft, pending.length);
+          pending = pending.subarray(skip);
+          prefaceLeft -= skip;
+        }
+        while (pending.length >= 9) {
+          const length = pending.readUIntBE(0, 3);
+          if (pending.length < 9 + length) break;
+          const type = pending[3] as number;
+          const flags = pending[4] as number;
+          const streamId = pending.readUInt32BE(5) & 0x7fffffff;
+          // Only RST_STREAM and GOAWAY payloads are read; copy them out of the chunk.
+          const payload = type === 3 || type === 7 ? Buffer.from(pending.subarray(9, 9 + length)) : Buffer.alloc(0);
+          onFrame(from, type, flags, streamId, payload);
+          pending = pending.subarray(9 + length);
+        }
+        if (pending.length > 0) pending = Buffer.from(pending); // do not pin the whole chunk
+      };
+    };
+    const fromEnvoy = parser('envoy', true);
+    const fromService = parser('service', false);
+    envoySide.on('data', (chunk: Buffer) => {
+      fromEnvoy(chunk);
+      if (!serviceSide.write(chunk)) envoySide.pause();
+    });
+    serviceSide.on('drain', () => envoySide.resume());
+    serviceSide.on('data', (chunk: Buffer) => {
+      fromService(chunk);
+      if (!envoySide.write(chunk)) serviceSide.pause();
+    });
+    envoySide.on('drain', () => serviceSide.resume());
+    const closeBoth = () => {
+      envoySide.destroy();
+      serviceSide.destroy();
+    };
+    envoySide.on('close', closeBoth);
+    serviceSide.on('close', closeBoth);
+    envoySide.on('error', () => undefined);
+    serviceSide.on('error', () => undefined);
+    envoySide.on('close', () => {
+      sockets.delete(envoySide);
+      sockets.delete(serviceSide);
+      // Streams the connection still carried (e.g. refused after a GOAWAY) end with it.
+      for (const state of byStream.values()) {
+        finish(connectionPatterns, state, state.envoyClosed && state.serviceClosed ? '' : `${state.events.length ? ' → ' : ''}(connection closed, stream open)`);
+      }
+      byStream.clear();
+      live.delete(byStream);
+      closedConnections.push(connectionPatterns);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+
+  const report = (): TapReport => {
+    const patterns = { ...closePatterns };
+    const perConnection = [...closedConnections];
+    for (const [byStream, connectionPatterns] of live) {
+      const current = { ...connectionPatterns };
+      for (const state of byStream.values()) {
+        const key = state.events.join(' → ') + (state.envoyClosed && state.serviceClosed ? '' : `${state.events.length ? ' → ' : ''}(open)`);
+        inc(patterns, key);
+        inc(current, key);
+      }
+      perConnection.push(current);
+    }
+    const groups = new Map<string, { connections: number; closePatterns: Record<string, number> }>();
+    for (const connection of perConnection) {
+      const signature = Object.keys(connection).sort().join('|');
+      const group = groups.get(signature) ?? { connections: 0, closePatterns: {} };
+      group.connections++;
+      for (const [key, n] of Object.entries(connection)) inc(group.closePatterns, key, n);
+      groups.set(signature, group);
+    }
+    const sorted = [...resetDelays].sort((a, b) => a - b);
+    const at = (p: number) => (sorted.length ? (sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number) : Number.NaN);
+    return {
+      connections,
+      streams,
+      frames: { ...frames },
+      resets: { ...resets },
+      goaways: [...goaways],
+      pings: { ...pings },
+      closePatterns: patterns,
+      connectionGroups: [...groups.values()].sort((a, b) => b.connections - a.connections),
+      resetDelayMs: { count: sorted.length, p50: at(50), p99: at(99), max: sorted.at(-1) ?? Number.NaN },
+    };
+  };
+
+  return {
+    port,
+    report,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

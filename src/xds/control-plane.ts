@@ -1,0 +1,122 @@
+// The xDS control plane: serves ADS (src/xds/ads.ts) on its own gRPC listener and keeps the published state in step
+// with the config (reloads), provider DNS (EDS needs IP literals: hostnames are resolved here and re-resolved on
+// their TTL) and each backend's verdict state (weight, health).
+import { promises as dns } from 'node:dns';
+import { isIP } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import type { ConfigStore } from '../config/store.js';
+import { backendBaseUrl } from '../config/topology.js';
+import { errorMessage, log } from '../telemetry/log.js';
+import { aggregatedDiscoveryService } from './ads.js';
+import { buildResources, type BackendState } from './resources.js';
+import { SnapshotStore } from './snapshot.js';
+
+/** Re-resolution bounds: a record's TTL, clamped (0-TTL records would spin; long ones would hide failover). */
+const MIN_TTL_MS = 5_000;
+const MAX_TTL_MS = 300_000;
+
+export interface ControlPlane {
+  readonly port: number;
+  readonly snapshots: SnapshotStore;
+  /** Sets a backend's published weight and health (from verdicts); undefined restores the config's. */
+  setBackendState(backend: string, state: BackendState | undefined): void;
+  close(): Promise<void>;
+}
+
+interface Resolved {
+  addresses: readonly string[];
+  timer: NodeJS.Timeout | undefined;
+}
+
+export async function startControlPlane(store: ConfigStore, address: string): Promise<ControlPlane> {
+  const snapshots = new SnapshotStore();
+  const states = new Map<string, BackendState>();
+  const resolved = new Map<string, Resolved>();
+  let closed = false;
+
+  const publish = () => {
+    const { config, topology } = store.current();
+    const disabledBackends = new Set([...topology.backends.values()].filter((b) => b.disabledReason).map((b) => b.name));
+    try {
+      snapshots.update(
+        buildResources({
+          config,
+          disabledBackends,
+          addresses: (host) => (isIP(host) ? [host] : (resolved.get(host)?.addresses ?? [])),
+          state: (backend) => states.get(backend),
+        }),
+      );
+    } catch (err) {
+      log.error('xDS resources could not be built; the last published state stays', { error: errorMessage(err) });
+    }
+  };
+
+  const resolve = async (host: string): Promise<void> => {
+    const entry = resolved.get(host);
+    if (!entry || closed) return;
+    let ttlMs = MIN_TTL_MS;
+    try {
+      const records = await dns.resolve4(host, { ttl: true });
+      ttlMs = Math.min(MAX_TTL_MS, Math.max(MIN_TTL_MS, Math.min(...records.map((r) => r.ttl)) * 1000));
+      entry.addresses = records.map((r) => r.address).sort();
+    } catch {
+      // resolve4 asks DNS servers only; /etc/hosts names (localhost, test hosts) come from the system resolver.
+      try {
+        const found = await dns.lookup(host, { all: true, family: 4 });
+        entry.addresses = found.map((a) => a.address).sort();
+      } catch (err) {
+        // Keep the last addresses: a DNS blip must not empty a cluster.
+        log.warn('provider hostname did not resolve; keeping its last addresses', { host, error: errorMessage(err) });
+      }
+    }
+    if (closed) return;
+    entry.timer = setTimeout(() => void resolve(host).then(publish), ttlMs);
+    entry.timer.unref();
+  };
+
+  const track = async () => {
+    const hosts = new Set<string>();
+    for (const backend of store.current().config.backends) {
+      const host = new URL(backendBaseUrl(backend)).hostname.replace(/^\[(.*)\]$/, '$1');
+      if (!isIP(host)) hosts.add(host);
+    }
+    for (const [host, entry] of resolved) {
+      if (hosts.has(host)) continue;
+      clearTimeout(entry.timer);
+      resolved.delete(host);
+    }
+    const fresh = [...hosts].filter((h) => !resolved.has(h));
+    for (const host of fresh) resolved.set(host, { addresses: [], timer: undefined });
+    await Promise.all(fresh.map(resolve));
+    publish();
+  };
+
+  await track();
+  const onReload = (outcome: { ok: boolean }) => {
+    if (outcome.ok) void track();
+  };
+  store.on('reload', onReload);
+
+  const server = new grpc.Server();
+  const ads = aggregatedDiscoveryService(snapshots);
+  server.addService(ads.definition, ads.implementation);
+  const port = await new Promise<number>((resolvePort, reject) =>
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolvePort(bound))),
+  );
+
+  return {
+    port,
+    snapshots,
+    setBackendState: (backend, state) => {
+      if (state) states.set(backend, state);
+      else states.delete(backend);
+      publish();
+    },
+    close: async () => {
+      closed = true;
+      store.off('reload', onReload);
+      for (const entry of resolved.values()) clearTimeout(entry.timer);
+      await new Promise<void>((done) => server.tryShutdown(() => done()));
+    },
+  };
+}

@@ -1,0 +1,95 @@
+// What the control plane publishes, as data: the LLM clusters (CDS) and their endpoints (EDS) for a service config,
+// the resolved provider addresses and each backend's current weight and health. Pure: inputs in, resources out.
+// The clusters are the static bootstrap's (src/envoyconfig/bootstrap.ts) switched to EDS, so filters, TLS and
+// retries cannot differ between the two ways of running Envoy.
+import type { ServiceConfig } from '../config/schema.js';
+import { DEFAULT_CA_FILE, llmCluster } from '../envoyconfig/bootstrap.js';
+import type { JsonObject } from '../envoyconfig/blocks.js';
+import { ENDPOINT_BACKEND_KEY, METADATA_NAMESPACE } from '../extproc/contract.js';
+
+export const CLUSTER_TYPE_URL = 'type.googleapis.com/envoy.config.cluster.v3.Cluster';
+export const ENDPOINT_TYPE_URL = 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment';
+
+export type EndpointHealth = 'HEALTHY' | 'UNHEALTHY' | 'DEGRADED' | 'DRAINING';
+
+/** What the verdicts say about one backend right now. */
+export interface BackendState {
+  /** Relative share within its priority, ≥ 1 (Envoy NACKs 0: take a backend out with health instead). */
+  readonly weight: number;
+  readonly health: EndpointHealth;
+}
+
+export interface PublishInput {
+  readonly config: ServiceConfig;
+  /** Backends that cannot serve where Envoy runs (credentials missing): published UNHEALTHY. */
+  readonly disabledBackends: ReadonlySet<string>;
+  /** IP addresses of a host (EDS accepts only IP literals); empty while unresolved. */
+  readonly addresses: (host: string) => readonly string[];
+  /** Verdict state per backend; absent = the config's weight, healthy. */
+  readonly state: (backend: string) => BackendState | undefined;
+  /** Panic threshold of the LLM clusters in percent (explicit, so a verdict that empties a level is deliberate). */
+  readonly panicThresholdPercent?: number;
+  readonly caFile?: string;
+}
+
+export interface Resources {
+  readonly clusters: ReadonlyMap<string, JsonObject>;
+  readonly loadAssignments: ReadonlyMap<string, JsonObject>;
+}
+
+interface StaticEndpoint {
+  endpoint: { address: { socket_address: { address: string; port_value: number } }; hostname: string };
+  load_balancing_weight: number;
+  metadata: { filter_metadata: Record<string, Record<string, string>> };
+}
+
+export function buildResources(input: PublishInput): Resources {
+  const clusters = new Map<string, JsonObject>();
+  const loadAssignments = new Map<string, JsonObject>();
+  for (const route of input.config.routes) {
+    // The static cluster with every backend (disabled ones are published UNHEALTHY rather than left out).
+    const { load_assignment: staticAssignment, type: _type, dns_lookup_family: _dns, common_lb_config, ...rest } = llmCluster(
+      route,
+      input.config,
+      input.caFile ?? DEFAULT_CA_FILE,
+      new Set(),
+    ) as JsonObject & { load_assignment: { cluster_name: string; endpoints: { priority: number; lb_endpoints: StaticEndpoint[] }[]; policy: JsonObject } };
+    const name = staticAssignment.cluster_name;
+    clusters.set(name, {
+      ...rest,
+      type: 'EDS',
+      eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V3' } },
+      common_lb_config: {
+        ...(common_lb_config as JsonObject),
+        // Each backend is its own locality; grpc clients honour only locality weights, Envoy needs this to use them.
+        locality_weighted_lb_config: {},
+        healthy_panic_threshold: { value: input.panicThresholdPercent ?? 50 },
+      },
+      // A host that disappears from EDS is removed at once, even while health checks still pass it (envoy #11527).
+      ignore_health_on_host_removal: true,
+    });
+    loadAssignments.set(name, {
+      cluster_name: name,
+      endpoints: staticAssignment.endpoints.flatMap((level) =>
+        level.lb_endpoints.map((endpoint) => {
+          const backend = endpoint.metadata.filter_metadata[METADATA_NAMESPACE]?.[ENDPOINT_BACKEND_KEY] ?? '';
+          const state = input.state(backend);
+          const health: EndpointHealth = input.disabledBackends.has(backend) ? 'UNHEALTHY' : (state?.health ?? 'HEALTHY');
+          const { address, port_value } = endpoint.endpoint.address.socket_address;
+          return {
+            locality: { sub_zone: backend },
+            priority: level.priority,
+            load_balancing_weight: Math.max(1, Math.round(state?.weight ?? endpoint.load_balancing_weight)),
+            lb_endpoints: input.addresses(address).map((ip) => ({
+              endpoint: { address: { socket_address: { address: ip, port_value } }, hostname: endpoint.endpoint.hostname },
+              health_status: health,
+              metadata: endpoint.metadata,
+            })),
+          };
+        }),
+      ),
+      policy: staticAssignment.policy,
+    } as unknown as JsonObject);
+  }
+  return { clusters, loadAssignments };
+}

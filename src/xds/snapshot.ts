@@ -1,0 +1,63 @@
+// The control plane's current state: every resource encoded once, with a version per resource (a digest of its
+// bytes, so an unchanged resource keeps its version across rebuilds) and a version per type (for state-of-the-
+// world responses). Streams read it; `update` replaces it and tells them.
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { JsonObject } from '../envoyconfig/blocks.js';
+import { sharedRegistry } from '../envoyconfig/registry.js';
+import { ProtoJsonEncoder, type EncodedAny } from './proto-json.js';
+import { CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL, type Resources } from './resources.js';
+
+export interface VersionedResource {
+  readonly name: string;
+  readonly version: string;
+  readonly resource: EncodedAny;
+}
+
+export interface TypeSnapshot {
+  /** Changes whenever any resource of the type changes (digest of every resource version). */
+  readonly version: string;
+  readonly resources: ReadonlyMap<string, VersionedResource>;
+}
+
+export const SERVED_TYPES = [CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL] as const;
+const MESSAGE_TYPES: Record<(typeof SERVED_TYPES)[number], string> = {
+  [CLUSTER_TYPE_URL]: 'envoy.config.cluster.v3.Cluster',
+  [ENDPOINT_TYPE_URL]: 'envoy.config.endpoint.v3.ClusterLoadAssignment',
+};
+
+const digest = (parts: readonly (string | Buffer)[]): string => {
+  const hash = createHash('sha256');
+  for (const part of parts) hash.update(part);
+  return hash.digest('hex').slice(0, 16);
+};
+
+function typeSnapshot(typeName: string, resources: ReadonlyMap<string, JsonObject>, encoder: ProtoJsonEncoder): TypeSnapshot {
+  const out = new Map<string, VersionedResource>();
+  for (const [name, value] of resources) {
+    const resource = encoder.encodeAny(typeName, value);
+    out.set(name, { name, version: digest([resource.value]), resource });
+  }
+  const version = digest([...out.values()].sort((a, b) => a.name.localeCompare(b.name)).flatMap((r) => [r.name, r.version]));
+  return { version, resources: out };
+}
+
+export class SnapshotStore extends EventEmitter {
+  readonly #encoder = new ProtoJsonEncoder(sharedRegistry());
+  #types = new Map<string, TypeSnapshot>(SERVED_TYPES.map((t) => [t, { version: '', resources: new Map() }]));
+
+  /** Replaces the state; streams are told only when something changed. */
+  update(resources: Resources): void {
+    const next = new Map<string, TypeSnapshot>([
+      [CLUSTER_TYPE_URL, typeSnapshot(MESSAGE_TYPES[CLUSTER_TYPE_URL], resources.clusters, this.#encoder)],
+      [ENDPOINT_TYPE_URL, typeSnapshot(MESSAGE_TYPES[ENDPOINT_TYPE_URL], resources.loadAssignments, this.#encoder)],
+    ]);
+    const changed = SERVED_TYPES.filter((t) => next.get(t)?.version !== this.#types.get(t)?.version);
+    this.#types = next;
+    if (changed.length > 0) this.emit('change', changed);
+  }
+
+  get(typeUrl: string): TypeSnapshot | undefined {
+    return this.#types.get(typeUrl);
+  }
+}
