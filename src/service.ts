@@ -5,6 +5,7 @@ import { ConfigStore } from './config/store.js';
 import type { ServiceConfig } from './config/schema.js';
 import type { Environment } from './config/topology.js';
 import { startDataPlane, type AccessLogEntry } from './dataplane/server.js';
+import { startControlPlane } from './xds/control-plane.js';
 import { startExtProcServer, type ListeningServer } from './extproc/server.js';
 import { errorMessage, log, setLogLevel } from './telemetry/log.js';
 import { AccountingHolder } from './service-accounting.js';
@@ -17,6 +18,8 @@ export interface RunningService {
   readonly extprocPort: number;
   readonly adminPort: number | undefined;
   readonly dataPlanePort: number | undefined;
+  /** The xDS control plane's port when `xds.enabled`. */
+  readonly xdsPort: number | undefined;
   /**
    * Graceful stop (SIGTERM): not ready (health NOT_SERVING, /readyz 503), new ext_proc streams refused, open ones
    * given up to extproc.drainTimeoutMs to finish, then everything closed.
@@ -70,6 +73,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
   let extproc: ListeningServer | undefined;
   let admin: AdminServer | undefined;
   let dataPlanePort: number | undefined;
+  let xdsPort: number | undefined;
   try {
     extproc = await startExtProcServer(store, config.extproc.address, config.extproc.unixSocket, { accounting: () => accounting.current() });
     closers.push(extproc.close);
@@ -94,6 +98,12 @@ export async function startService(options: StartOptions): Promise<RunningServic
       closers.push(dataPlane.close);
     }
 
+    if (config.xds.enabled) {
+      const controlPlane = await startControlPlane(store, config.xds.address);
+      xdsPort = controlPlane.port;
+      closers.push(controlPlane.close);
+    }
+
     if (config.admin.enabled) {
       const { host, port } = splitHostPort(config.admin.address);
       admin = await startAdminServer({
@@ -116,6 +126,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
     unixSocket: config.extproc.unixSocket,
     admin: admin ? bound(config.admin.address, admin.port) : 'disabled',
     dataPlane: dataPlanePort === undefined ? 'disabled' : bound(config.dataPlane.address, dataPlanePort),
+    xds: xdsPort === undefined ? 'disabled' : bound(config.xds.address, xdsPort),
     backends: [...store.current().topology.backends.values()].map((b) => ({ name: b.name, enabled: !b.disabledReason, reason: b.disabledReason })),
   });
 
@@ -136,6 +147,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
     extprocPort: extproc.port,
     adminPort: admin?.port,
     dataPlanePort,
+    xdsPort,
     drain: (graceMs = store.current().config.extproc.drainGraceMs) => stop(store.current().config.extproc.drainTimeoutMs, graceMs),
     close: () => stop(CLOSE_BOUND_MS, 0),
   };

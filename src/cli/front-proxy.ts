@@ -24,7 +24,13 @@ export interface FrontProxyOptions {
 export async function startFrontProxy(service: RunningService, config: ServiceConfig, options: FrontProxyOptions): Promise<FrontProxy> {
   const extproc = `127.0.0.1:${service.extprocPort}`;
   try {
-    const envoy = await startLocalEnvoy({ store: service.store, extproc, listen: options.listen, admin: options.admin });
+    const envoy = await startLocalEnvoy({
+      store: service.store,
+      extproc,
+      listen: options.listen,
+      admin: options.admin,
+      ...(service.xdsPort !== undefined ? { xds: `127.0.0.1:${service.xdsPort}` } : {}),
+    });
     const host = splitHostPort(options.listen).host;
     return { kind: 'envoy', url: `http://${host}:${envoy.port}`, close: envoy.close };
   } catch (err) {

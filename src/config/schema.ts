@@ -139,6 +139,16 @@ export const serviceConfigSchema = z
       })
       .prefault({}),
     admin: listenerSchema.prefault({ address: '127.0.0.1:9090' }),
+    /**
+     * The xDS control plane (ADS, state of the world and delta) publishing the LLM clusters and endpoints with
+     * their weights and health; when enabled, `envoy-bootstrap` and `start --envoy` point Envoy at it (docs/xds.md).
+     */
+    xds: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        address: hostPort.default('127.0.0.1:18000'),
+      })
+      .prefault({}),
     dataPlane: z
       .strictObject({
         enabled: z.boolean().default(true),

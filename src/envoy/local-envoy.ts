@@ -1,7 +1,7 @@
 // `llm-extproc start --envoy`: a real Envoy in front of the service on this machine, run from the bootstrap
-// generated for the active config, so a newcomer's first curl goes through the engine production uses. A reload
-// that changes the bootstrap (routes, backends, credentials present) restarts Envoy with the new one; production
-// deployments get those changes through xDS instead.
+// generated for the active config, so a newcomer's first curl goes through the engine production uses. With the
+// service's xDS control plane enabled, the LLM clusters come over ADS and a reload reaches Envoy without a
+// restart; otherwise a reload that changes the bootstrap (routes, backends, credentials present) restarts Envoy.
 import type { ConfigStore } from '../config/store.js';
 import { buildBootstrap } from '../envoyconfig/bootstrap.js';
 import { errorMessage, log } from '../telemetry/log.js';
@@ -15,6 +15,8 @@ export interface LocalEnvoyOptions {
   readonly listen: string;
   /** Envoy's admin listener; keep it on loopback. */
   readonly admin: string;
+  /** The control plane (host:port) when the service runs one: the LLM clusters then come over ADS. */
+  readonly xds?: string;
 }
 
 export interface LocalEnvoy {
@@ -26,7 +28,15 @@ export interface LocalEnvoy {
 function bootstrapFor(options: LocalEnvoyOptions): string {
   const { config, topology } = options.store.current();
   const disabledBackends = new Set([...topology.backends.values()].filter((b) => b.disabledReason).map((b) => b.name));
-  return JSON.stringify(buildBootstrap(config, { listen: options.listen, admin: options.admin, extproc: options.extproc, disabledBackends }));
+  return JSON.stringify(
+    buildBootstrap(config, {
+      listen: options.listen,
+      admin: options.admin,
+      extproc: options.extproc,
+      disabledBackends,
+      ...(options.xds ? { xds: { address: options.xds } } : {}),
+    }),
+  );
 }
 
 async function launch(bootstrap: string, stopping: () => boolean): Promise<RunningEnvoy> {
@@ -51,12 +61,14 @@ export async function startLocalEnvoy(options: LocalEnvoyOptions): Promise<Local
   let envoy = await launch(bootstrap, stopping);
   const port = envoy.listenerPorts.get('llm_ingress') ?? 0;
   const host = options.listen.slice(0, options.listen.lastIndexOf(':'));
+  // Restarts keep the ports first bound (the first start may have asked for port 0), so compare with those.
+  const bound: LocalEnvoyOptions = { ...options, listen: `${host}:${port}`, admin: envoy.adminUrl.replace(/^http:\/\//, '') };
+  bootstrap = bootstrapFor(bound);
   let restarting: Promise<void> = Promise.resolve();
 
   const onReload = (outcome: { ok: boolean }) => {
     if (!outcome.ok || closing) return;
-    // Same port again, even when the first start asked for port 0.
-    const next = bootstrapFor({ ...options, listen: `${host}:${port}` });
+    const next = bootstrapFor(bound);
     if (next === bootstrap) return;
     restarting = restarting.then(async () => {
       log.info('config reloaded: restarting the local Envoy with the new bootstrap');

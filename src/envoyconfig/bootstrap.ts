@@ -22,6 +22,7 @@ import {
   socketAddress,
   type JsonObject,
 } from './blocks.js';
+import { splitHostPort } from '../util/address.js';
 
 export interface BootstrapOptions {
   /** Envoy's HTTP listener (host:port). Default 0.0.0.0:10000. */
@@ -346,7 +347,10 @@ export function llmCluster(route: ServiceConfig['routes'][number], config: Servi
 }
 
 /** The bootstrap as data (Envoy's YAML field names). */
-export function buildBootstrap(config: ServiceConfig, options: BootstrapOptions = {}): JsonObject {
+export function buildBootstrap(config: ServiceConfig, given: BootstrapOptions = {}): JsonObject {
+  // A config that runs the control plane gets an Envoy that uses it (a wildcard listen address is reached on loopback).
+  const xds = given.xds ?? (config.xds.enabled ? { address: reachable(config.xds.address) } : undefined);
+  const options: BootstrapOptions = { ...given, ...(xds ? { xds } : {}) };
   const caFile = options.caFile ?? DEFAULT_CA_FILE;
   return {
     node: { id: 'llm-gateway', cluster: 'llm-gateway' },
@@ -389,6 +393,11 @@ export function buildBootstrap(config: ServiceConfig, options: BootstrapOptions 
 }
 
 const XDS_CLUSTER = 'llm-xds';
+
+function reachable(address: string): string {
+  const { host, port } = splitHostPort(address);
+  return `${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
+}
 
 /**
  * Runtime flags. ext_proc_graceful_grpc_close (opt-in since 1.34, off in 1.40): Envoy half-closes an ext_proc stream

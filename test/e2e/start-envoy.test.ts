@@ -11,8 +11,9 @@ import { createInterface } from 'node:readline';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
-const config = (model: string) => `
+const config = (model: string, xds = false) => `
 extproc: { address: 127.0.0.1:0 }
+xds: { enabled: ${xds}, address: 127.0.0.1:0 }
 admin: { address: 127.0.0.1:0 }
 dataPlane: { address: 127.0.0.1:0 }
 logging: { level: info }
@@ -104,6 +105,29 @@ test('start --envoy answers through a real Envoy, logs each request on stdout, f
     }
     assert.equal(status, 503, 'the renamed model is routed after the reload');
     assert.equal((await ask(base, 'gpt-4o-mini')).status, 404);
+  } finally {
+    assert.equal(await stop(child), 0);
+  }
+});
+
+test('start --envoy with the xDS control plane: a reload reaches Envoy over ADS, with no Envoy restart', async () => {
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'llm-extproc-start-')), 'config.yaml');
+  writeFileSync(file, config('gpt-4o-mini', true));
+  const { child, stderr } = startCli(file);
+  try {
+    const ready = await stderr.waitFor(/send OpenAI requests to/);
+    const base = readyUrl(ready);
+    assert.equal((await ask(base, 'gpt-4o-mini')).status, 503);
+    writeFileSync(file, config('renamed-model', true));
+    child.kill('SIGHUP');
+    await stderr.waitFor(/config reloaded/);
+    let status = 0;
+    for (let i = 0; i < 50 && status !== 503; i++) {
+      status = await ask(base, 'renamed-model').then((r) => r.status, () => 0);
+      if (status !== 503) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(status, 503, 'the renamed model is routed after the reload');
+    assert.ok(!stderr.seen.some((l) => /restarting the local Envoy/.test(l)), 'Envoy was not restarted');
   } finally {
     assert.equal(await stop(child), 0);
   }
