@@ -13,15 +13,15 @@ import type { DeltaDiscoveryResponse } from '../generated/envoy/service/discover
 import { loadServiceProtos } from '../protos/load.js';
 import { log } from '../telemetry/log.js';
 import { metrics } from '../telemetry/metrics.js';
-import { CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL } from './resources.js';
+import { CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL, LISTENER_TYPE_URL } from './resources.js';
 import { SERVED_TYPES, type SnapshotStore } from './snapshot.js';
 
 type SotwCall = grpc.ServerDuplexStream<DiscoveryRequest__Output, DiscoveryResponse>;
 type DeltaCall = grpc.ServerDuplexStream<DeltaDiscoveryRequest__Output, DeltaDiscoveryResponse>;
 
 const isServed = (typeUrl: string): boolean => (SERVED_TYPES as readonly string[]).includes(typeUrl);
-/** CDS before EDS whenever both go out together. */
-const ORDER = [CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL];
+/** Make before break: CDS before EDS before LDS whenever they go out together. */
+const ORDER = [CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL, LISTENER_TYPE_URL];
 
 function onNack(protocol: string, typeUrl: string, nonce: string, message: string | undefined): void {
   metrics.xdsNacks.inc({ type: typeUrl.slice(typeUrl.lastIndexOf('.') + 1) });
@@ -70,7 +70,8 @@ function serveSotw(call: SotwCall, store: SnapshotStore): void {
     if (nonce && state && nonce !== state.nonce) return; // stale: an answer to an older response
     if (request.error_detail) onNack('sotw', typeUrl, nonce, request.error_detail.message);
     const names = request.resource_names ?? [];
-    const wildcard = typeUrl === CLUSTER_TYPE_URL ? names.length === 0 || names.includes('*') : names.includes('*');
+    // CDS and LDS are wildcard types: an empty name list means all of them.
+    const wildcard = typeUrl === CLUSTER_TYPE_URL || typeUrl === LISTENER_TYPE_URL ? names.length === 0 || names.includes('*') : names.includes('*');
     if (!state) {
       state = { names, wildcard, nonce: undefined, sentVersion: undefined };
       types.set(typeUrl, state);
@@ -152,8 +153,8 @@ function serveDelta(call: DeltaCall, store: SnapshotStore): void {
     if (request.error_detail) onNack('delta', typeUrl, request.response_nonce ?? '', request.error_detail.message);
     const subscribe = request.resource_names_subscribe ?? [];
     const unsubscribe = request.resource_names_unsubscribe ?? [];
-    // An empty first subscription to CDS is a wildcard one (the legacy form Envoy still sends).
-    if (first && typeUrl === CLUSTER_TYPE_URL && subscribe.length === 0) state.wildcard = true;
+    // An empty first subscription to CDS or LDS is a wildcard one (the legacy form Envoy still sends).
+    if (first && (typeUrl === CLUSTER_TYPE_URL || typeUrl === LISTENER_TYPE_URL) && subscribe.length === 0) state.wildcard = true;
     for (const name of subscribe) {
       if (name === '*') state.wildcard = true;
       else state.subscribed.add(name);

@@ -28,7 +28,12 @@ interface Resolved {
   timer: NodeJS.Timeout | undefined;
 }
 
-export async function startControlPlane(store: ConfigStore, address: string): Promise<ControlPlane> {
+export interface ControlPlaneOptions {
+  /** Publish a Listener per model for proxyless gRPC clients (resources.ts `grpcListeners`). */
+  readonly grpcListeners?: boolean;
+}
+
+export async function startControlPlane(store: ConfigStore, address: string, options: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const snapshots = new SnapshotStore();
   const states = new Map<string, BackendState>();
   const resolved = new Map<string, Resolved>();
@@ -44,6 +49,7 @@ export async function startControlPlane(store: ConfigStore, address: string): Pr
           disabledBackends,
           addresses: (host) => (isIP(host) ? [host] : (resolved.get(host)?.addresses ?? [])),
           state: (backend) => states.get(backend),
+          ...(options.grpcListeners ? { grpcListeners: true } : {}),
         }),
       );
     } catch (err) {
@@ -116,7 +122,18 @@ export async function startControlPlane(store: ConfigStore, address: string): Pr
       closed = true;
       store.off('reload', onReload);
       for (const entry of resolved.values()) clearTimeout(entry.timer);
-      await new Promise<void>((done) => server.tryShutdown(() => done()));
+      // xDS streams never end on their own (clients keep them open to hear updates): give them a moment, then cut
+      // them; clients reconnect to another replica.
+      await new Promise<void>((done) => {
+        const bound = setTimeout(() => {
+          server.forceShutdown();
+          done();
+        }, 1000);
+        server.tryShutdown(() => {
+          clearTimeout(bound);
+          done();
+        });
+      });
     },
   };
 }

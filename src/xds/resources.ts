@@ -9,6 +9,7 @@ import { ENDPOINT_BACKEND_KEY, METADATA_NAMESPACE } from '../extproc/contract.js
 
 export const CLUSTER_TYPE_URL = 'type.googleapis.com/envoy.config.cluster.v3.Cluster';
 export const ENDPOINT_TYPE_URL = 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment';
+export const LISTENER_TYPE_URL = 'type.googleapis.com/envoy.config.listener.v3.Listener';
 
 export type EndpointHealth = 'HEALTHY' | 'UNHEALTHY' | 'DEGRADED' | 'DRAINING';
 
@@ -30,11 +31,32 @@ export interface PublishInput {
   /** Panic threshold of the LLM clusters in percent (explicit, so a verdict that empties a level is deliberate). */
   readonly panicThresholdPercent?: number;
   readonly caFile?: string;
+  /** Also publish one Listener per model (`llm.<model>`) for proxyless gRPC clients (target `xds:///llm.<model>`). */
+  readonly grpcListeners?: boolean;
 }
 
 export interface Resources {
   readonly clusters: ReadonlyMap<string, JsonObject>;
   readonly loadAssignments: ReadonlyMap<string, JsonObject>;
+  readonly listeners: ReadonlyMap<string, JsonObject>;
+}
+
+/** An API listener as gRPC's xDS client wants it: an HCM with an inline route to the cluster, router filter last. */
+function grpcListener(cluster: string): JsonObject {
+  return {
+    name: cluster,
+    api_listener: {
+      api_listener: {
+        '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+        stat_prefix: cluster,
+        route_config: {
+          name: cluster,
+          virtual_hosts: [{ name: cluster, domains: ['*'], routes: [{ match: { prefix: '' }, route: { cluster } }] }],
+        },
+        http_filters: [{ name: 'router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }],
+      },
+    },
+  };
 }
 
 interface StaticEndpoint {
@@ -46,6 +68,7 @@ interface StaticEndpoint {
 export function buildResources(input: PublishInput): Resources {
   const clusters = new Map<string, JsonObject>();
   const loadAssignments = new Map<string, JsonObject>();
+  const listeners = new Map<string, JsonObject>();
   for (const route of input.config.routes) {
     // The static cluster with every backend (disabled ones are published UNHEALTHY rather than left out).
     const { load_assignment: staticAssignment, type: _type, dns_lookup_family: _dns, common_lb_config, ...rest } = llmCluster(
@@ -55,6 +78,7 @@ export function buildResources(input: PublishInput): Resources {
       new Set(),
     ) as JsonObject & { load_assignment: { cluster_name: string; endpoints: { priority: number; lb_endpoints: StaticEndpoint[] }[]; policy: JsonObject } };
     const name = staticAssignment.cluster_name;
+    if (input.grpcListeners) listeners.set(name, grpcListener(name));
     clusters.set(name, {
       ...rest,
       type: 'EDS',
@@ -91,5 +115,5 @@ export function buildResources(input: PublishInput): Resources {
       policy: staticAssignment.policy,
     } as unknown as JsonObject);
   }
-  return { clusters, loadAssignments };
+  return { clusters, loadAssignments, listeners };
 }

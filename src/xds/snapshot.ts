@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import type { JsonObject } from '../envoyconfig/blocks.js';
 import { sharedRegistry } from '../envoyconfig/registry.js';
 import { ProtoJsonEncoder, type EncodedAny } from './proto-json.js';
-import { CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL, type Resources } from './resources.js';
+import { CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL, LISTENER_TYPE_URL, type Resources } from './resources.js';
 
 export interface VersionedResource {
   readonly name: string;
@@ -20,8 +20,9 @@ export interface TypeSnapshot {
   readonly resources: ReadonlyMap<string, VersionedResource>;
 }
 
-export const SERVED_TYPES = [CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL] as const;
+export const SERVED_TYPES = [LISTENER_TYPE_URL, CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL] as const;
 const MESSAGE_TYPES: Record<(typeof SERVED_TYPES)[number], string> = {
+  [LISTENER_TYPE_URL]: 'envoy.config.listener.v3.Listener',
   [CLUSTER_TYPE_URL]: 'envoy.config.cluster.v3.Cluster',
   [ENDPOINT_TYPE_URL]: 'envoy.config.endpoint.v3.ClusterLoadAssignment',
 };
@@ -49,6 +50,7 @@ export class SnapshotStore extends EventEmitter {
   /** Replaces the state; streams are told only when something changed. */
   update(resources: Resources): void {
     const next = new Map<string, TypeSnapshot>([
+      [LISTENER_TYPE_URL, typeSnapshot(MESSAGE_TYPES[LISTENER_TYPE_URL], resources.listeners, this.#encoder)],
       [CLUSTER_TYPE_URL, typeSnapshot(MESSAGE_TYPES[CLUSTER_TYPE_URL], resources.clusters, this.#encoder)],
       [ENDPOINT_TYPE_URL, typeSnapshot(MESSAGE_TYPES[ENDPOINT_TYPE_URL], resources.loadAssignments, this.#encoder)],
     ]);
