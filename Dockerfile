@@ -25,8 +25,10 @@ COPY --from=build /app/dist ./dist
 COPY src/config/default-config.yaml ./src/config/default-config.yaml
 COPY deploy/container-config.yaml /etc/llm-extproc/config.yaml
 USER node
-# 50051: ext_proc gRPC, which also serves grpc.health.v1 (Envoy's health checks, Kubernetes gRPC probes); SIGTERM
-# drains (extproc.drainGraceMs, then extproc.drainTimeoutMs). 9090: admin (/healthz, /readyz, /metrics).
+# 50051: ext_proc gRPC, which also serves grpc.health.v1 (Envoy's health checks); SIGTERM drains
+# (extproc.drainGraceMs, then extproc.drainTimeoutMs). The shipped config binds it to loopback (an Envoy sidecar in
+# the same pod); beyond loopback it needs extproc.tls (mutual TLS + allowedClients). 9090: admin (/healthz, /readyz,
+# /metrics open for probes; /budgets needs the bearer token in LLM_EXTPROC_ADMIN_TOKEN).
 EXPOSE 50051 9090
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:9090/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]

@@ -3,15 +3,18 @@
 import { startAdminServer, type AdminServer } from './admin/server.js';
 import { ConfigStore } from './config/store.js';
 import type { ServiceConfig } from './config/schema.js';
-import type { Environment } from './config/topology.js';
+import { backendsView, type Environment } from './config/topology.js';
 import { startDataPlane, type AccessLogEntry } from './dataplane/server.js';
 import { startControlPlane } from './xds/control-plane.js';
+import { startHealth } from './health/index.js';
 import { startExtProcServer, type ListeningServer } from './extproc/server.js';
 import { errorMessage, log, setLogLevel } from './telemetry/log.js';
 import { AccountingHolder } from './service-accounting.js';
 import { Readiness } from './service-readiness.js';
 import { metrics } from './telemetry/metrics.js';
 import { splitHostPort } from './util/address.js';
+import { isLoopbackHost } from './security/tls.js';
+import { Secret } from './util/secret.js';
 
 export interface RunningService {
   readonly store: ConfigStore;
@@ -69,13 +72,21 @@ export async function startService(options: StartOptions): Promise<RunningServic
     );
   });
 
+  // admin.tokenEnv set but its variable empty: protected paths stay closed (an empty token never matches).
+  const env = options.env ?? process.env;
+  const adminToken = config.admin.tokenEnv === undefined ? undefined : (env[config.admin.tokenEnv] ?? '');
+  if (config.admin.enabled && config.admin.tokenEnv !== undefined && !adminToken) {
+    log.warn('admin.tokenEnv names an unset variable: /budgets and operator actions are refused until it is set', { variable: config.admin.tokenEnv });
+  }
+  warnIfInsecure(config);
+
   const closers: Array<() => Promise<void>> = [() => accounting.close()];
   let extproc: ListeningServer | undefined;
   let admin: AdminServer | undefined;
   let dataPlanePort: number | undefined;
   let xdsPort: number | undefined;
   try {
-    extproc = await startExtProcServer(store, config.extproc.address, config.extproc.unixSocket, { accounting: () => accounting.current() });
+    extproc = await startExtProcServer(store, config.extproc.address, config.extproc.unixSocket, { accounting: () => accounting.current() }, config.extproc.tls);
     closers.push(extproc.close);
     const { health } = extproc;
     readiness.subscribe((ready) => health.setServing(ready));
@@ -83,7 +94,9 @@ export async function startService(options: StartOptions): Promise<RunningServic
     const extprocHost = splitHostPort(config.extproc.address).host;
     const extprocTarget = `${extprocHost === '0.0.0.0' || extprocHost === '::' ? '127.0.0.1' : extprocHost}:${extproc.port}`;
 
-    if (config.dataPlane.enabled) {
+    // The stand-in data plane speaks plaintext gRPC only; with mutual TLS on ext_proc only a real Envoy can call it.
+    if (config.dataPlane.enabled && config.extproc.tls) log.warn('dataPlane (the stand-in) is not started: it cannot speak mutual TLS to extproc');
+    if (config.dataPlane.enabled && !config.extproc.tls) {
       const { host, port } = splitHostPort(config.dataPlane.address);
       const dataPlane = await startDataPlane({
         host,
@@ -98,10 +111,14 @@ export async function startService(options: StartOptions): Promise<RunningServic
       closers.push(dataPlane.close);
     }
 
+    // Semantic health (docs/health.md): verdicts on every response; with xDS they steer Envoy's endpoints.
+    const semanticHealth = startHealth(store);
+    closers.push(semanticHealth.close);
     if (config.xds.enabled) {
       const controlPlane = await startControlPlane(store, config.xds.address);
       xdsPort = controlPlane.port;
       closers.push(controlPlane.close);
+      semanticHealth.attach((backend, state) => controlPlane.setBackendState(backend, state));
     }
 
     if (config.admin.enabled) {
@@ -111,6 +128,10 @@ export async function startService(options: StartOptions): Promise<RunningServic
         port,
         notReadyReasons: () => readiness.reasons(),
         budgets: () => accounting.snapshot(),
+        backends: () => backendsView(store.current().topology),
+        healthBackends: () => semanticHealth.view(),
+        ...(adminToken !== undefined ? { token: new Secret(adminToken) } : {}),
+        ...(config.admin.tls ? { tls: config.admin.tls } : {}),
       });
       closers.push(admin.close);
     }
@@ -123,6 +144,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
   const bound = (address: string, port: number) => `${splitHostPort(address).host}:${port}`;
   log.info('llm-extproc started', {
     extproc: bound(config.extproc.address, extproc.port),
+    extprocTls: config.extproc.tls ? 'mutual TLS' : 'plaintext',
     unixSocket: config.extproc.unixSocket,
     admin: admin ? bound(config.admin.address, admin.port) : 'disabled',
     dataPlane: dataPlanePort === undefined ? 'disabled' : bound(config.dataPlane.address, dataPlanePort),
@@ -151,4 +173,19 @@ export async function startService(options: StartOptions): Promise<RunningServic
     drain: (graceMs = store.current().config.extproc.drainGraceMs) => stop(store.current().config.extproc.drainTimeoutMs, graceMs),
     close: () => stop(CLOSE_BOUND_MS, 0),
   };
+}
+
+/** Every start says so when a listener beyond loopback runs without protection (extproc/admin allowInsecure). */
+function warnIfInsecure(config: ServiceConfig): void {
+  const { extproc, admin } = config;
+  if (!extproc.tls && !isLoopbackHost(splitHostPort(extproc.address).host)) {
+    log.warn('INSECURE: ext_proc listens beyond loopback in plaintext (extproc.allowInsecure): anyone who reaches it can obtain provider credentials and charge any tenant', {
+      address: extproc.address,
+    });
+  }
+  if (admin.enabled && !admin.tls && !admin.tokenEnv && !isLoopbackHost(splitHostPort(admin.address).host)) {
+    log.warn('INSECURE: admin listens beyond loopback without a token or mTLS (admin.allowInsecure): /budgets and operator actions are open', {
+      address: admin.address,
+    });
+  }
 }

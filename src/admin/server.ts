@@ -1,5 +1,11 @@
-// Admin HTTP: liveness, readiness and Prometheus metrics, on a port separate from traffic.
+// Admin HTTP: liveness, readiness and Prometheus metrics, on a port separate from traffic. /healthz, /readyz and
+// /metrics are always open (probes, scrapers); every other path (/budgets: tenant names; operator actions) needs a
+// bearer token or an allowed client certificate when either is configured (config.admin.tokenEnv / admin.tls).
 import http from 'node:http';
+import https from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import { checkClient, loadTlsMaterial, tokenMatches, watchTlsFiles, type TlsOptions } from '../security/tls.js';
+import type { Secret } from '../util/secret.js';
 import { registry } from '../telemetry/metrics.js';
 import { errorMessage, log } from '../telemetry/log.js';
 
@@ -10,6 +16,35 @@ export interface AdminOptions {
   readonly notReadyReasons: () => string[];
   /** GET /budgets: each budget's limit, used, reserved, remaining and window. */
   readonly budgets?: () => Promise<unknown>;
+  /** GET /backends: every backend with its provider and whether it is enabled (and why not); never secrets. */
+  readonly backends?: () => unknown;
+  /** GET /health/backends: semantic health score, state and last verdicts per backend; never secrets. */
+  readonly healthBackends?: () => unknown;
+  /** Bearer token protected paths accept. */
+  readonly token?: Secret;
+  /** HTTPS; a verified client certificate naming one of allowedClients also authorises protected paths. */
+  readonly tls?: TlsOptions;
+}
+
+/** Paths anyone who reaches the port may read: probes and scrapers carry no credentials. */
+const OPEN_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
+
+type Authorization = { ok: true } | { ok: false; status: 401 | 403; reason: string };
+
+function authorize(req: http.IncomingMessage, options: AdminOptions): Authorization {
+  if (!options.token && !options.tls) return { ok: true };
+  const header = req.headers.authorization;
+  const bearer = header?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
+  if (options.token && bearer !== undefined && tokenMatches(bearer, options.token.reveal())) return { ok: true };
+  if (options.tls) {
+    const socket = req.socket as TLSSocket;
+    if (socket.authorized) {
+      const check = checkClient(socket.getPeerCertificate(), options.tls.allowedClients);
+      if (check.ok) return { ok: true };
+      return { ok: false, status: 403, reason: check.reason };
+    }
+  }
+  return { ok: false, status: 401, reason: bearer === undefined ? 'credentials required' : 'invalid token' };
 }
 
 export interface AdminServer {
@@ -23,8 +58,16 @@ function send(res: http.ServerResponse, status: number, contentType: string, bod
 }
 
 export async function startAdminServer(options: AdminOptions): Promise<AdminServer> {
-  const server = http.createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (!OPEN_PATHS.has(path)) {
+      const auth = authorize(req, options);
+      if (!auth.ok) {
+        log.warn('admin request refused', { path, reason: auth.reason });
+        if (auth.status === 401) res.setHeader('www-authenticate', 'Bearer');
+        return send(res, auth.status, 'text/plain', auth.status === 401 ? 'unauthorized\n' : 'forbidden\n');
+      }
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'method not allowed\n');
     switch (path) {
       case '/healthz':
@@ -52,10 +95,31 @@ export async function startAdminServer(options: AdminOptions): Promise<AdminServ
           },
         );
         return;
+      case '/backends':
+        if (!options.backends) return send(res, 404, 'text/plain', 'not found\n');
+        return send(res, 200, 'application/json', JSON.stringify(options.backends(), null, 2) + '\n');
+      case '/health/backends':
+        if (!options.healthBackends) return send(res, 404, 'text/plain', 'not found\n');
+        return send(res, 200, 'application/json', JSON.stringify(options.healthBackends(), null, 2) + '\n');
       default:
         return send(res, 404, 'text/plain', 'not found\n');
     }
-  });
+  };
+  let stopWatching: (() => void) | undefined;
+  let server: http.Server;
+  if (options.tls) {
+    const material = loadTlsMaterial(options.tls);
+    // Client certificates are asked for, not required: probes and scrapers reach the open paths without one.
+    const secure = https.createServer({ ...material, requestCert: true, rejectUnauthorized: false }, handler);
+    stopWatching = watchTlsFiles(
+      options.tls,
+      (next) => secure.setSecureContext({ ...next }),
+      (err) => log.warn('admin TLS files unusable; keeping the previous ones', { error: errorMessage(err) }),
+    );
+    server = secure;
+  } else {
+    server = http.createServer(handler);
+  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve());
@@ -63,6 +127,10 @@ export async function startAdminServer(options: AdminOptions): Promise<AdminServ
   const address = server.address();
   return {
     port: typeof address === 'object' && address ? address.port : options.port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        stopWatching?.();
+        server.close(() => resolve());
+      }),
   };
 }

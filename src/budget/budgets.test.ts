@@ -158,3 +158,78 @@ describe('Budgets (redis) store failures', () => {
     }
   });
 });
+
+/** A redis-server with an append-only file synced on every write, so a killed one restarts with its data. */
+async function durableRedis(dir: string, port: number): Promise<{ kill(): Promise<void> }> {
+  const { spawn } = await import('node:child_process');
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir, '--loglevel', 'warning'], { stdio: 'ignore' });
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const up = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => socket.write('PING\r\n'));
+      socket.once('data', (d) => {
+        socket.destroy();
+        resolve(d.toString().startsWith('+PONG'));
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (up) break;
+    if (Date.now() > deadline) throw new Error('redis-server did not start');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    kill: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      }),
+  };
+}
+
+describe('Budgets (redis) settle journal', () => {
+  it('a settle that fails while Redis is killed is applied when it is back, and the reaper does not release it', async () => {
+    await startRedis().then((r) => r.stop()); // installs redis-server when missing
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const dir = mkdtempSync(path.join(tmpdir(), 'llm-extproc-journal-'));
+    const port = await closedPort();
+    let server = await durableRedis(dir, port);
+    const errors: StoreOperation[] = [];
+    // Real time: Redis expires keys by its own clock.
+    const config = budgetsConfigSchema.parse({ ...base, reservationTtlSeconds: 1, store: { kind: 'redis', url: `redis://127.0.0.1:${port}`, commandTimeoutMs: 200 } });
+    const budgets = Budgets.create(config, { onStoreError: (op) => errors.push(op) }, { reapIntervalMs: 0 });
+    try {
+      const chain = chainOf(budgets);
+      const r = await budgets.reserve(chain, { model: 'gpt-4o-mini', promptTokens: 100, maxCompletionTokens: 100 });
+      assert.ok(r.ok && r.reservation.id !== undefined);
+      await server.kill();
+      assert.equal(await budgets.settle(r.reservation, { promptTokens: 100, completionTokens: 50 }), false);
+      assert.ok(errors.includes('settle'));
+      assert.equal(budgets.journalSize, 1, 'the failed settle is kept');
+      assert.equal(await budgets.flushJournal(), 0, 'nothing applies while Redis is away');
+      server = await durableRedis(dir, port);
+      // Past the reservation's TTL: without the journal the reaper would now release it and lose the usage.
+      await new Promise((res) => setTimeout(res, 1200));
+      let reaped = 0;
+      const deadline = Date.now() + 10_000;
+      while (budgets.journalSize > 0 && Date.now() < deadline) {
+        reaped += await budgets.reapExpired();
+        if (budgets.journalSize > 0) await new Promise((res) => setTimeout(res, 100));
+      }
+      assert.equal(budgets.journalSize, 0, 'the journal was applied');
+      assert.equal(reaped, 0, 'nothing left to reap: the settle came first');
+      // The month's cost counter (a minute's tpm counter could roll over during the test): 100 in + 50 out.
+      const cost = async () => (await budgets.snapshot()).find((v) => v.subject === 'acme' && v.metric === 'costUsd');
+      const expected = (100 * 0.15 + 50 * 0.6) / 1e6;
+      assert.ok(Math.abs((await cost())!.used - expected) < 1e-12, `used ${(await cost())?.used}`);
+      assert.equal((await cost())?.reserved, 0);
+      // Idempotent: applying the same settle again changes nothing.
+      assert.equal(await budgets.settle(r.reservation, { promptTokens: 100, completionTokens: 50 }), false);
+      assert.ok(Math.abs((await cost())!.used - expected) < 1e-12);
+    } finally {
+      await budgets.close();
+      await server.kill();
+    }
+  });
+});

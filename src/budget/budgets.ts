@@ -23,7 +23,17 @@ import {
 import { RedisStore } from './redis-store.js';
 import { MemoryStore, type BudgetStore } from './store.js';
 
-export type StoreOperation = 'reserve' | 'settle' | 'release' | 'reap' | 'read' | 'connection';
+export type StoreOperation = 'reserve' | 'settle' | 'release' | 'reap' | 'read' | 'connection' | 'journal';
+
+/**
+ * Settles (and releases) that failed while the store was away wait here, oldest first, and are applied when it is
+ * back: before every reaper run (so the reaper does not release what is owed a settle), after a reserve succeeds,
+ * and on close. Both operations are idempotent in the store, so applying one twice is harmless. Bounded: when full,
+ * the oldest entry is dropped (reported as a `journal` store error) and its reservation is left to the reaper.
+ */
+export const SETTLE_JOURNAL_LIMIT = 10_000;
+
+type JournalEntry = { readonly kind: 'settle'; readonly actual: Amounts } | { readonly kind: 'release' };
 
 export interface BudgetHooks {
   /** Every store failure (timeouts, connection loss). Export as a counter labelled by operation. */
@@ -86,6 +96,9 @@ function asError(err: unknown): Error {
 
 export class Budgets {
   private reaper: NodeJS.Timeout | undefined;
+  /** Reservation id → what is owed to it (Map: insertion order is the order of failure). */
+  readonly #journal = new Map<string, JournalEntry>();
+  #flushing: Promise<number> | undefined;
 
   constructor(
     readonly config: BudgetsConfig,
@@ -134,6 +147,8 @@ export class Budgets {
       this.hooks.onFailOpen?.();
       return { ok: true, reservation: { id: undefined, model: input.model, subject, amounts }, headers: {} };
     }
+    // The store answers again: apply what failed while it was away.
+    if (this.#journal.size > 0) void this.flushJournal();
     if (!result.granted) {
       const headers = rateLimitHeaders(plan, result.current, amounts, now, false);
       // The store applies the same rule to the same numbers, so a violation is always found; the fallback only
@@ -149,18 +164,75 @@ export class Budgets {
   /** Charges actual usage (provider's usage; prompt includes cached). False if there was nothing to settle. Never throws. */
   async settle(reservation: Reservation, usage: TokenCounts): Promise<boolean> {
     if (reservation.id === undefined) return false;
+    const id = reservation.id;
     const actual = actualAmounts(reservation.model, usage, this.config.prices);
-    return this.quietly('settle', () => this.store.settle(reservation.id!, actual));
+    try {
+      return await this.timed('settle', () => this.store.settle(id, actual));
+    } catch {
+      this.#remember(id, { kind: 'settle', actual });
+      return false;
+    }
+  }
+
+  /** Settles and releases waiting for the store (the settle journal). */
+  get journalSize(): number {
+    return this.#journal.size;
+  }
+
+  /**
+   * Applies the journal in order until the store fails again; returns how many entries were applied. Never throws;
+   * concurrent calls share one run.
+   */
+  flushJournal(): Promise<number> {
+    if (this.#journal.size === 0) return Promise.resolve(0);
+    this.#flushing ??= this.#flush().finally(() => {
+      this.#flushing = undefined;
+    });
+    return this.#flushing;
+  }
+
+  async #flush(): Promise<number> {
+    let applied = 0;
+    for (const [id, entry] of [...this.#journal]) {
+      try {
+        if (entry.kind === 'settle') await this.timed('settle', () => this.store.settle(id, entry.actual));
+        else await this.timed('release', () => this.store.release(id));
+      } catch {
+        return applied;
+      }
+      // A newer entry for the same id (a settle after a journaled release cannot happen; be safe) stays.
+      if (this.#journal.get(id) === entry) this.#journal.delete(id);
+      applied++;
+    }
+    return applied;
+  }
+
+  #remember(id: string, entry: JournalEntry): void {
+    this.#journal.delete(id);
+    if (this.#journal.size >= SETTLE_JOURNAL_LIMIT) {
+      const oldest = this.#journal.keys().next().value;
+      if (oldest !== undefined) this.#journal.delete(oldest);
+      this.hooks.onStoreError?.('journal', new Error(`settle journal full (${SETTLE_JOURNAL_LIMIT}); the oldest entry is left to the reaper`));
+    }
+    this.#journal.set(id, entry);
   }
 
   /** Frees the reservation: the request failed before the provider charged for it. Never throws. */
   async release(reservation: Reservation): Promise<boolean> {
-    if (reservation.id === undefined) return false;
-    return this.quietly('release', () => this.store.release(reservation.id!));
+    const id = reservation.id;
+    if (id === undefined) return false;
+    try {
+      return await this.timed('release', () => this.store.release(id));
+    } catch {
+      this.#remember(id, { kind: 'release' });
+      return false;
+    }
   }
 
   /** Releases reservations past their TTL (any replica may run it). Never throws. */
   async reapExpired(): Promise<number> {
+    // Settles owed from a store outage first, so the reaper does not release reservations that were used.
+    await this.flushJournal();
     const now = this.clock();
     return (await this.quietly('reap', () => this.store.reapExpired(now))) || 0;
   }
@@ -212,6 +284,7 @@ export class Budgets {
 
   async close(): Promise<void> {
     this.stopReaper();
+    await this.flushJournal();
     await this.store.close();
   }
 

@@ -11,7 +11,19 @@ const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/;
 export function envoyBootstrapCommand(args: string[], io: { out: Output; err: Output } = { out: process.stdout, err: process.stderr }): number {
   const { values } = parseArgs({
     args,
-    options: { config: { type: 'string' }, listen: { type: 'string' }, extproc: { type: 'string' }, admin: { type: 'string' } },
+    options: {
+      config: { type: 'string' },
+      listen: { type: 'string' },
+      extproc: { type: 'string' },
+      admin: { type: 'string' },
+      // Mutual TLS to llm-extproc (required for a non-local target or a service with extproc.tls).
+      'extproc-cert': { type: 'string' },
+      'extproc-key': { type: 'string' },
+      'extproc-ca': { type: 'string' },
+      'extproc-sni': { type: 'string' },
+      'extproc-san': { type: 'string' },
+      'extproc-insecure': { type: 'boolean' },
+    },
     strict: true,
   });
   for (const flag of ['listen', 'admin'] as const) {
@@ -31,12 +43,39 @@ export function envoyBootstrapCommand(args: string[], io: { out: Output; err: Ou
     io.err.write(formatProblems(file, loaded.problems) + '\n');
     return 1;
   }
+  const cert = values['extproc-cert'];
+  const key = values['extproc-key'];
+  const ca = values['extproc-ca'];
+  const tlsFlags = [cert, key, ca, values['extproc-sni'], values['extproc-san']].filter((v) => v !== undefined).length;
+  if (tlsFlags > 0 && (cert === undefined || key === undefined || ca === undefined)) {
+    io.err.write('--extproc-cert, --extproc-key and --extproc-ca go together\n');
+    return 2;
+  }
   const options: BootstrapOptions = {
     ...(values.listen ? { listen: values.listen } : {}),
     ...(values.extproc ? { extproc: values.extproc } : {}),
     ...(values.admin ? { admin: values.admin } : {}),
+    ...(cert !== undefined && key !== undefined && ca !== undefined
+      ? {
+          extprocTls: {
+            certFile: cert,
+            keyFile: key,
+            caFile: ca,
+            ...(values['extproc-sni'] ? { sni: values['extproc-sni'] } : {}),
+            ...(values['extproc-san'] ? { serviceSan: values['extproc-san'] } : {}),
+          },
+        }
+      : {}),
+    ...(values['extproc-insecure'] ? { extprocInsecure: true } : {}),
   };
-  // Named relative to the repository when it lives there, so envoy/envoy.yaml is the same on every machine.
-  io.out.write(bootstrapYaml(loaded.config, options, sourceName(file)));
+  let text: string;
+  try {
+    // Named relative to the repository when it lives there, so envoy/envoy.yaml is the same on every machine.
+    text = bootstrapYaml(loaded.config, options, sourceName(file));
+  } catch (err) {
+    io.err.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    return 2;
+  }
+  io.out.write(text);
   return 0;
 }

@@ -17,7 +17,14 @@ export function sourceName(file: string): string {
 export function istioManifestsCommand(args: string[], io: { out: Output; err: Output } = { out: process.stdout, err: process.stderr }): number {
   const { values } = parseArgs({
     args,
-    options: { config: { type: 'string' }, namespace: { type: 'string' }, extproc: { type: 'string' }, out: { type: 'string' } },
+    options: {
+      config: { type: 'string' },
+      namespace: { type: 'string' },
+      extproc: { type: 'string' },
+      out: { type: 'string' },
+      'extproc-identity': { type: 'string' },
+      'extproc-insecure': { type: 'boolean' },
+    },
     strict: true,
   });
   if (values.extproc !== undefined && !/^[A-Za-z0-9.-]+:\d{1,5}$/.test(values.extproc)) {
@@ -33,6 +40,8 @@ export function istioManifestsCommand(args: string[], io: { out: Output; err: Ou
   const options: IstioOptions = {
     ...(values.namespace ? { namespace: values.namespace } : {}),
     ...(values.extproc ? { extproc: values.extproc } : {}),
+    ...(values['extproc-identity'] ? { extprocIdentity: values['extproc-identity'] } : {}),
+    ...(values['extproc-insecure'] ? { extprocTransport: 'insecure' as const } : {}),
   };
   const manifests = istioManifests(loaded.config, options);
   const source = sourceName(file);

@@ -6,19 +6,27 @@ import { startService } from '../service.js';
 import { errorMessage, log } from '../telemetry/log.js';
 import { envoyBootstrapCommand } from './envoy-bootstrap.js';
 import { startFrontProxy } from './front-proxy.js';
+import { ListenAddressError, applyListenAddresses, movesServiceListeners, resolveListenAddresses } from './listen-overrides.js';
 import { istioManifestsCommand } from './istio-manifests.js';
 import { envoyValidateCommand } from './envoy-validate.js';
 import { translateCommand } from './translate.js';
 import { tokensCommand } from '../tokens/command.js';
 
 const USAGE = `usage:
-  llm-extproc start [--config FILE] [--envoy [--listen HOST:PORT] [--envoy-admin HOST:PORT]]
+  llm-extproc start [--config FILE] [--extproc HOST:PORT|unix:/PATH] [--admin HOST:PORT] [--data-plane HOST:PORT]
+                    [--envoy [--listen HOST:PORT] [--envoy-admin HOST:PORT]]
                                              run the service (embedded defaults without --config); --envoy also runs the
-                                             pinned Envoy in front of it (default listener 127.0.0.1:10000)
+                                             pinned Envoy in front of it (default listener 127.0.0.1:10000). Each address
+                                             flag --NAME can also come from LLM_EXTPROC_<NAME>_ADDRESS (e.g.
+                                             LLM_EXTPROC_EXTPROC_ADDRESS, LLM_EXTPROC_ENVOY_ADMIN_ADDRESS); a flag wins
   llm-extproc validate --config FILE         check a service config; exits 1 with line-pointing messages
   llm-extproc envoy-bootstrap [--config FILE] [--listen HOST:PORT] [--extproc HOST:PORT|unix:/PATH] [--admin HOST:PORT]
-                                             print the Envoy bootstrap for a service config (routes, clusters, both filters)
+                              [--extproc-cert FILE --extproc-key FILE --extproc-ca FILE [--extproc-sni NAME] [--extproc-san ID]]
+                              [--extproc-insecure]
+                                             print the Envoy bootstrap for a service config (routes, clusters, both filters);
+                                             mutual TLS to llm-extproc is required beyond loopback or with extproc.tls
   llm-extproc istio-manifests [--config FILE] [--namespace NS] [--extproc HOST:PORT] [--out DIR]
+                              [--extproc-identity SPIFFE-ID] [--extproc-insecure]
                                              print (or write to DIR) the Istio EnvoyFilters for a service config
   llm-extproc envoy-validate FILE...         decode Envoy YAML (bootstrap or Istio EnvoyFilter) strictly against Envoy's protos
   llm-extproc translate --provider NAME --direction request|response [--stream] [--model M] [--config FILE --backend NAME]
@@ -32,21 +40,40 @@ async function start(args: string[]): Promise<number> {
     options: {
       config: { type: 'string' },
       envoy: { type: 'boolean', default: false },
-      listen: { type: 'string', default: '127.0.0.1:10000' },
-      'envoy-admin': { type: 'string', default: '127.0.0.1:9901' },
+      // Listen addresses: flag > LLM_EXTPROC_<FLAG>_ADDRESS > config > default (src/cli/listen-overrides.ts).
+      listen: { type: 'string' },
+      'envoy-admin': { type: 'string' },
+      extproc: { type: 'string' },
+      admin: { type: 'string' },
+      'data-plane': { type: 'string' },
     },
     strict: true,
   });
+  let addresses;
+  try {
+    addresses = resolveListenAddresses(
+      { listen: values.listen, 'envoy-admin': values['envoy-admin'], extproc: values.extproc, admin: values.admin, 'data-plane': values['data-plane'] },
+      process.env,
+    );
+  } catch (err) {
+    if (!(err instanceof ListenAddressError)) throw err;
+    process.stderr.write(`${err.message}\n${USAGE}`);
+    return 2;
+  }
   const file = values.config ?? DEFAULT_CONFIG_PATH;
-  const loaded = loadConfigFile(file);
+  // Overrides go into the YAML before validation: they meet the same checks as addresses in the file.
+  const loaded = movesServiceListeners(addresses) ? loadConfigFile(file, (text) => applyListenAddresses(text, addresses)) : loadConfigFile(file);
   if (!loaded.ok) {
     process.stderr.write(formatProblems(file, loaded.problems) + '\n');
     return 1;
   }
+  const placed = loaded.config;
   // With a real Envoy in front, the stand-in stays off (it is the fallback when Envoy cannot run here).
-  const config = values.envoy ? { ...loaded.config, dataPlane: { ...loaded.config.dataPlane, enabled: false } } : loaded.config;
+  const config = values.envoy ? { ...placed, dataPlane: { ...placed.dataPlane, enabled: false } } : placed;
   const service = await startService({ configFile: file, config, watch: true });
-  const front = values.envoy ? await startFrontProxy(service, loaded.config, { listen: values.listen, admin: values['envoy-admin'] }) : undefined;
+  const front = values.envoy
+    ? await startFrontProxy(service, placed, { listen: addresses.listen ?? '127.0.0.1:10000', admin: addresses['envoy-admin'] ?? '127.0.0.1:9901' })
+    : undefined;
   if (front) log.info(`ready: send OpenAI requests to ${front.url}/v1`, { via: front.kind });
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { repoRoot } from '../util/repo-root.js';
@@ -42,9 +42,10 @@ test('unknown keys are errors, so typos do not silently fall back to defaults', 
   const result = parseConfig('limits:\n  maxRequestBodyByte: 10\n');
   assert.equal(result.ok, false);
   if (result.ok) return;
-  assert.equal(result.problems[0]?.path, 'limits');
-  assert.match(result.problems[0]?.message ?? '', /maxRequestBodyByte/);
+  assert.equal(result.problems[0]?.path, 'limits.maxRequestBodyByte');
+  assert.match(result.problems[0]?.message ?? '', /maxRequestBodyByte.*did you mean `maxRequestBodyBytes`/);
   assert.equal(result.problems[0]?.line, 2);
+  assert.equal(result.problems[0]?.column, 3);
 });
 
 test('a missing required field points at its parent object', () => {
@@ -94,4 +95,37 @@ test('YAML syntax errors carry a line number', () => {
 test('an unreadable file is a problem, not an exception', () => {
   const result = loadConfigFile('/nonexistent/llm-extproc.yaml');
   assert.equal(result.ok, false);
+});
+
+describe('a misspelled key points at its own line and suggests the closest valid key', () => {
+  const CASES = [
+    {
+      name: 'backend baseURL (and no follow-on "needs a baseUrl")',
+      yaml: 'backends:\n  - name: local\n    provider: openai-compatible\n    baseURL: http://127.0.0.1:8000/v1\n',
+      want: ['4:5 backends[0].baseURL: unknown key "baseURL" (did you mean `baseUrl`?)'],
+    },
+    {
+      name: 'route entry modle',
+      yaml: 'backends:\n  - { name: a, provider: openai }\nroutes:\n  - model: m\n    backends:\n      - backend: a\n        modle: x\n',
+      want: ['7:9 routes[0].backends[0].modle: unknown key "modle" (did you mean `model`?)'],
+    },
+    {
+      name: 'a provider-specific key, from the option the provider selects',
+      yaml: 'backends:\n  - name: c\n    provider: anthropic\n    anthropicVersoin: "2023-06-01"\n',
+      want: ['4:5 backends[0].anthropicVersoin: unknown key "anthropicVersoin" (did you mean `anthropicVersion`?)'],
+    },
+    { name: 'top level', yaml: 'rotues: []\n', want: ['1:1 rotues: unknown key "rotues" (did you mean `routes`?)'] },
+    { name: 'nothing close: no suggestion', yaml: 'logging:\n  colour: true\n', want: ['2:3 logging.colour: unknown key "colour"'] },
+  ];
+  for (const c of CASES) {
+    test(c.name, () => {
+      const result = parseConfig(c.yaml);
+      assert.equal(result.ok, false);
+      if (result.ok) return;
+      assert.deepEqual(
+        result.problems.map((p) => `${p.line}:${p.column} ${p.path}: ${p.message}`),
+        c.want,
+      );
+    });
+  }
 });

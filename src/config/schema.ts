@@ -3,6 +3,9 @@
 import { z } from 'zod';
 import { isImplemented } from '../providers/registry.js';
 import { budgetsConfigSchema } from '../budget/config.js';
+import { healthConfigSchema } from '../health/config.js';
+import { isLoopbackHost, tlsOptionsSchema } from '../security/tls.js';
+import { splitHostPort } from '../util/address.js';
 
 const hostPort = z
   .string()
@@ -10,9 +13,16 @@ const hostPort = z
 
 const envVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name');
 
-const listenerSchema = z.strictObject({
+/** Admin HTTP: open on loopback; elsewhere /budgets and operator actions need a bearer token or mTLS. */
+const adminSchema = z.strictObject({
   enabled: z.boolean().default(true),
   address: hostPort,
+  /** Environment variable holding the bearer token /budgets and operator actions require (constant-time compare). */
+  tokenEnv: envVarName.optional(),
+  /** HTTPS; a verified client certificate from allowedClients also authorises protected paths. */
+  tls: tlsOptionsSchema.optional(),
+  /** Listen beyond loopback with neither tokenEnv nor tls (logs a warning at every start). */
+  allowInsecure: z.boolean().default(false),
 });
 
 export const PROVIDER_KINDS = [
@@ -32,6 +42,9 @@ const headerRecord = z
   .default({})
   .transform((headers) => Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value])));
 
+/** Hop-by-hop headers (RFC 9110 §7.6.1 and the usual extras): never forwarded to a provider. */
+export const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+
 /** Fields every backend has. Provider defaults (base URL, key header) are filled in by the topology. */
 const backendCommon = {
   /** Unique name; Envoy endpoint metadata refers to a backend by this name. */
@@ -44,6 +57,24 @@ const backendCommon = {
   apiKeyHeader: z.string().toLowerCase().optional(),
   /** Extra static headers sent upstream (never secrets: those belong in apiKeyEnv). */
   headers: headerRecord,
+  /**
+   * Client request headers forwarded to this backend besides the default allowlist (accept, user-agent,
+   * x-request-id, traceparent, tracestate). Every other client header is removed before the request leaves.
+   */
+  forwardHeaders: z
+    .array(
+      z
+        .string()
+        .toLowerCase()
+        .regex(/^[a-z0-9!#$%&'*+.^_`|~-]+$/, 'a header name')
+        .refine((name) => !/^(x-envoy-|x-llm-extproc-)/.test(name) && !HOP_BY_HOP.has(name), 'hop-by-hop and internal headers are never forwarded'),
+    )
+    .default([]),
+  /**
+   * Request fields this backend cannot honour: `reject` (default) answers 400 naming the field; `drop` leaves the
+   * droppable ones out (reported in x-llm-extproc-dropped-params and a metric) and still refuses the rest.
+   */
+  unsupportedParams: z.enum(['reject', 'drop']).default('reject'),
   /** Envoy priority of this backend's endpoints when a route does not say otherwise. */
   priority: z.number().int().min(0).max(127).default(0),
 };
@@ -114,12 +145,16 @@ const routeBackendSchema = z.strictObject({
   /** Envoy priority: 0 serves first, higher ones are failover. Defaults to the backend's priority. */
   priority: z.number().int().min(0).max(127).optional(),
   weight: z.number().int().min(1).max(1_000_000).default(1),
+  /** Overrides the route's and the backend's unsupportedParams for this endpoint. */
+  unsupportedParams: z.enum(['reject', 'drop']).optional(),
 });
 
 const routeSchema = z.strictObject({
   /** The model name clients send (the alias). */
   model: z.string().min(1),
   backends: z.array(routeBackendSchema).min(1),
+  /** Overrides the backends' unsupportedParams on this route. */
+  unsupportedParams: z.enum(['reject', 'drop']).optional(),
 });
 
 export const serviceConfigSchema = z
@@ -136,9 +171,16 @@ export const serviceConfigSchema = z
          * checker (every second, unhealthy after two failures, in the generated bootstrap) moves traffic away first.
          */
         drainGraceMs: z.number().int().min(0).default(5_000),
+        /**
+         * Mutual TLS on the TCP listener with a client-identity allowlist (src/security/tls.ts). Required when the
+         * address is not loopback: the port hands out provider credentials and charges tenants.
+         */
+        tls: tlsOptionsSchema.optional(),
+        /** Listen beyond loopback in plaintext anyway (logs a warning at every start). */
+        allowInsecure: z.boolean().default(false),
       })
       .prefault({}),
-    admin: listenerSchema.prefault({ address: '127.0.0.1:9090' }),
+    admin: adminSchema.prefault({ address: '127.0.0.1:9090' }),
     /**
      * The xDS control plane (ADS, state of the world and delta) publishing the LLM clusters and endpoints with
      * their weights and health; when enabled, `envoy-bootstrap` and `start --envoy` point Envoy at it (docs/xds.md).
@@ -178,10 +220,27 @@ export const serviceConfigSchema = z
       .prefault({}),
     /** Token and money budgets, rate limits and identities (docs/budgets.md). Absent: no budgets, no counting. */
     budgets: budgetsConfigSchema.optional(),
+    /** Semantic health: passive checks, failure scores, active probes (docs/health.md). */
+    health: healthConfigSchema.prefault({}),
     backends: z.array(backendSchema).default([]),
     routes: z.array(routeSchema).default([]),
   })
   .superRefine((config, ctx) => {
+    const { extproc, admin } = config;
+    if (!isLoopbackHost(splitHostPort(extproc.address).host) && !extproc.tls && !extproc.allowInsecure) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['extproc', 'address'],
+        message: `${extproc.address} is not loopback: the ext_proc port hands out provider credentials, so it needs extproc.tls (mutual TLS with allowedClients), or extproc.allowInsecure: true`,
+      });
+    }
+    if (admin.enabled && !isLoopbackHost(splitHostPort(admin.address).host) && !admin.tls && !admin.tokenEnv && !admin.allowInsecure) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['admin', 'address'],
+        message: `${admin.address} is not loopback: protect /budgets and operator actions with admin.tokenEnv or admin.tls, or set admin.allowInsecure: true`,
+      });
+    }
     const backendNames = new Set<string>();
     config.backends.forEach((backend, i) => {
       if (backendNames.has(backend.name)) {

@@ -58,3 +58,30 @@ test('editing the file reloads it without a signal', async () => {
     store.close();
   }
 });
+
+test('a reload to an empty file is rejected and the running routes stay', () => {
+  const withRoute = 'backends:\n  - { name: b, provider: openai }\nroutes:\n  - { model: m, backends: [{ backend: b }] }\n';
+  const store = storeWith(withRoute);
+  for (const text of ['', '\n  \n', '# nothing here\n']) {
+    writeFileSync(store.file, text);
+    const outcome = store.reload();
+    assert.equal(outcome.ok, false, JSON.stringify(text));
+    assert.match(outcome.ok ? '' : outcome.error, /config\.yaml: the file is empty/);
+    assert.deepEqual([...store.current().topology.routes.keys()], ['m']);
+    assert.equal(store.current().generation, 1);
+  }
+});
+
+test('a reload that drops every route is rejected while the running config has routes', () => {
+  const withRoute = 'backends:\n  - { name: b, provider: openai }\nroutes:\n  - { model: m, backends: [{ backend: b }] }\n';
+  const store = storeWith(withRoute);
+  writeFileSync(store.file, 'backends:\n  - { name: b, provider: openai }\nroutes: []\n');
+  const outcome = store.reload();
+  assert.equal(outcome.ok, false);
+  assert.match(outcome.ok ? '' : outcome.error, /routes: the new config has no routes/);
+  assert.deepEqual([...store.current().topology.routes.keys()], ['m']);
+  // A config that already runs without routes may be reloaded into another one.
+  const empty = storeWith(GOOD);
+  writeFileSync(empty.file, 'routes: []\n');
+  assert.equal(empty.reload().ok, true);
+});

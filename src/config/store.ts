@@ -1,7 +1,7 @@
 // Holds the running config and its resolved topology, and swaps them atomically on reload. A reload that fails
 // validation keeps the running config: a typo in production must not take the gateway down.
 import { EventEmitter } from 'node:events';
-import { watch, type FSWatcher } from 'node:fs';
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { formatProblems, loadConfigFile } from './load.js';
 import type { ServiceConfig } from './schema.js';
@@ -15,6 +15,27 @@ export interface ConfigSnapshot {
 }
 
 export type ReloadOutcome = { ok: true; generation: number } | { ok: false; error: string };
+
+/**
+ * A reload must not make every route disappear: an empty file (a truncating editor, a half-written ConfigMap) or a
+ * file without routes while the running config has some is rejected like any invalid config. A config that
+ * already runs without routes (development, tests) may be reloaded into another one.
+ */
+function emptiedConfig(file: string, running: ServiceConfig, next: ServiceConfig): string | undefined {
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    // loadConfigFile just read it; a file gone since then is judged by its parsed config alone.
+  }
+  if (text.split(/\r?\n/).every((line) => line.trim() === '' || line.trimStart().startsWith('#'))) {
+    return `${file}: the file is empty; a reload needs a complete config (keeping the running one)`;
+  }
+  if (next.routes.length === 0 && running.routes.length > 0) {
+    return `${file}: routes: the new config has no routes, which would make every model disappear (keeping the running one)`;
+  }
+  return undefined;
+}
 
 export class ConfigStore extends EventEmitter {
   #snapshot: ConfigSnapshot;
@@ -41,6 +62,12 @@ export class ConfigStore extends EventEmitter {
       log.error('config reload rejected; keeping the running config', { file: this.file, problems: error });
       this.emit('reload', { ok: false, error } satisfies ReloadOutcome);
       return { ok: false, error };
+    }
+    const emptied = emptiedConfig(this.file, this.#snapshot.config, result.config);
+    if (emptied !== undefined) {
+      log.error('config reload rejected; keeping the running config', { file: this.file, problems: emptied });
+      this.emit('reload', { ok: false, error: emptied } satisfies ReloadOutcome);
+      return { ok: false, error: emptied };
     }
     let topology: Topology;
     try {

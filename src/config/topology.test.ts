@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import { configFromYaml, TWO_BACKENDS_YAML } from '../testing/config.js';
-import { resolveTopology, usableEndpoints } from './topology.js';
+import { backendsView, resolveTopology, usableEndpoints } from './topology.js';
 
 const config = configFromYaml(TWO_BACKENDS_YAML);
 
@@ -40,4 +40,20 @@ test('API keys never print: not in inspect, JSON or string form', () => {
   for (const printed of [inspect(backend, { depth: 5 }), JSON.stringify(backend), String(backend.apiKey)]) {
     assert.ok(!printed.includes('sk-secret-value'), printed);
   }
+});
+
+test('backendsView (admin GET /backends): enabled or why not, routed models, no secrets, no URL query or userinfo', () => {
+  const config = configFromYaml(`
+backends:
+  - { name: keyed, provider: openai-compatible, baseUrl: "https://user:pw@llm.example/v1?key=AIza-secret", apiKeyEnv: KEYED_KEY }
+  - { name: unkeyed, provider: anthropic, apiKeyEnv: MISSING_KEY }
+routes:
+  - { model: m, backends: [{ backend: keyed }, { backend: unkeyed }] }
+`);
+  const view = backendsView(resolveTopology(config, { KEYED_KEY: 'sk-very-secret' }));
+  assert.deepEqual(view.backends, [
+    { name: 'keyed', provider: 'openai-compatible', baseUrl: 'https://llm.example/v1', enabled: true, models: ['m'] },
+    { name: 'unkeyed', provider: 'anthropic', baseUrl: 'https://api.anthropic.com/v1', enabled: false, disabledReason: 'environment variable MISSING_KEY is not set', models: ['m'] },
+  ]);
+  assert.doesNotMatch(JSON.stringify(view), /secret|pw|AIza/);
 });

@@ -27,6 +27,8 @@ export interface RouteEndpoint {
   readonly upstreamModel: string;
   readonly priority: number;
   readonly weight: number;
+  /** What happens to request fields this backend cannot honour (route entry > route > backend). */
+  readonly unsupportedParams: 'reject' | 'drop';
 }
 
 export interface ResolvedRoute {
@@ -145,6 +147,7 @@ export function resolveTopology(config: ServiceConfig, env: Environment): Topolo
         upstreamModel: ref.model ?? route.model,
         priority: ref.priority ?? priorities.get(ref.backend) ?? 0,
         weight: ref.weight,
+        unsupportedParams: ref.unsupportedParams ?? route.unsupportedParams ?? backend.config.unsupportedParams,
       };
     });
     routes.set(route.model, { model: route.model, cluster: clusterNameForModel(route.model), endpoints });
@@ -160,4 +163,39 @@ export function resolveTopology(config: ServiceConfig, env: Environment): Topolo
 /** Endpoints that can serve now, i.e. whose backend is enabled. */
 export function usableEndpoints(route: ResolvedRoute): RouteEndpoint[] {
   return route.endpoints.filter((e) => e.backend.disabledReason === undefined);
+}
+
+/** One backend as the admin `GET /backends` shows it: no credentials, only whether they are there. */
+export interface BackendView {
+  readonly name: string;
+  readonly provider: ProviderKind;
+  readonly baseUrl: string;
+  readonly enabled: boolean;
+  /** Why the backend cannot serve (names the unset variables, never their values). */
+  readonly disabledReason?: string;
+  /** Client models routed to this backend. */
+  readonly models: readonly string[];
+}
+
+export function backendsView(topology: Topology): { backends: BackendView[] } {
+  const models = new Map<string, string[]>();
+  for (const route of topology.routes.values()) {
+    for (const endpoint of route.endpoints) models.set(endpoint.backend.name, [...(models.get(endpoint.backend.name) ?? []), route.model]);
+  }
+  const backends = [...topology.backends.values()].map((b): BackendView => {
+    // The base URL without userinfo or query (a query may carry a key, e.g. Gemini's ?key=).
+    const url = new URL(b.baseUrl.href);
+    url.username = '';
+    url.password = '';
+    url.search = '';
+    return {
+      name: b.name,
+      provider: b.provider,
+      baseUrl: url.href,
+      enabled: b.disabledReason === undefined,
+      ...(b.disabledReason === undefined ? {} : { disabledReason: b.disabledReason }),
+      models: models.get(b.name) ?? [],
+    };
+  });
+  return { backends };
 }

@@ -5,7 +5,7 @@ import { EXT_PROC_FILTER_NAME } from '../extproc/contract.js';
 import type { CommonResponse__Output } from '../generated/envoy/service/ext_proc/v3/CommonResponse.js';
 import type { ProcessingRequest } from '../generated/envoy/service/ext_proc/v3/ProcessingRequest.js';
 import type { ProcessingResponse__Output } from '../generated/envoy/service/ext_proc/v3/ProcessingResponse.js';
-import type { ProcessStream } from './extproc-client.js';
+import type { CloseHow, ProcessStream } from './extproc-client.js';
 import type { FilterSpec } from './filters.js';
 import { removeHeader, toProtoHeaderMap, type HeaderList } from './headers.js';
 import { immediateResponseToLocalReply, LOCAL_REPLIES, type LocalReply } from './local-reply.js';
@@ -48,8 +48,6 @@ function commonOf(response: ProcessingResponse__Output, kind: ExpectedKind): Com
 }
 
 export class ExtProcFilter {
-  /** Dynamic metadata received in the receiving namespaces. */
-  readonly dynamicMetadata: DynamicMetadata = new Map();
   private modes: EffectiveModes;
   private complete = false;
   private routeCacheCleared = false;
@@ -60,6 +58,11 @@ export class ExtProcFilter {
     private readonly stream: ProcessStream,
     private readonly messageTimeoutMs: number,
     private readonly log: FilterEventLog,
+    /**
+     * Where dynamic metadata in the receiving namespaces goes: the HTTP request's (Envoy 1.40 writes an upstream
+     * filter's metadata into the downstream request's stream info too, so both stages share one map).
+     */
+    readonly dynamicMetadata: DynamicMetadata = new Map(),
   ) {
     this.modes = { request: { ...spec.modes.request }, response: { ...spec.modes.response } };
   }
@@ -81,10 +84,10 @@ export class ExtProcFilter {
     return cleared;
   }
 
-  /** Envoy's onDestroy → closeStream(). */
-  close(): void {
+  /** Envoy's onDestroy / closeStreamMaybeGraceful() ('graceful'), or closeStream() on the error paths ('abrupt'). */
+  close(how: CloseHow = 'graceful'): void {
     this.complete = true;
-    this.stream.close();
+    this.stream.close(how);
   }
 
   async headers(direction: Direction, message: HttpMessage, endOfStream: boolean, attributes?: Readonly<Record<string, string>>): Promise<FilterOutcome> {
@@ -184,7 +187,9 @@ export class ExtProcFilter {
         return this.failure(504, 'ext_proc_error_per-message_timeout_exceeded');
       case 'error':
         this.log('ext_proc_grpc_error', { stage: this.spec.stage, message: expected, code: result.code, details: result.details });
-        return this.failure(500, `ext_proc_error_gRPC_error_${result.code}{${result.details}}`);
+        // Envoy 1.40 puts grpc-message in the details as received (not percent-decoded; grpc-js servers encode it
+        // with encodeURI) followed by the gRPC side stream's own response code details.
+        return this.failure(500, `ext_proc_error_gRPC_error_${result.code}{${encodeURI(result.details)}{via_upstream}}`);
       case 'closed':
         // A clean close: the rest of this stream goes on without the processor.
         this.log('ext_proc_stream_closed_by_server', { stage: this.spec.stage, message: expected });
@@ -207,13 +212,8 @@ export class ExtProcFilter {
     }
     if (kind === expected) return { kind: 'answer', common: commonOf(response, expected) };
     if (kind === 'immediate_response') {
+      // From an upstream filter too (Envoy 1.40): the local reply is that attempt's response (not retried).
       this.close();
-      if (this.spec.upstream) {
-        // Envoy ≤ 1.37 refuses immediate responses from an upstream filter (PR #41231 pending); the request would
-        // hang until the route timeout. The data plane answers 500 so the mistake is visible at once.
-        this.log('immediate_response_in_upstream_filter_unsupported', { stage: this.spec.stage, message: expected });
-        return { kind: 'reply', cause: 'ext_proc_error', reply: LOCAL_REPLIES.extProcError(500, 'ext_proc_error_upstream_immediate_response_unsupported') };
-      }
       const reply = immediateResponseToLocalReply(response.immediate_response ?? {}, (what) => this.log('immediate_response_adjusted', { stage: this.spec.stage, what }));
       return { kind: 'reply', cause: 'immediate_response', reply };
     }
@@ -223,7 +223,7 @@ export class ExtProcFilter {
 
   /** Timeouts, gRPC errors and spurious messages obey failure_mode_allow (spurious ones since Envoy 1.35). */
   private failure(status: number, details: string): FilterOutcome {
-    this.close();
+    this.close('abrupt');
     if (this.spec.failureModeAllow) return CONTINUE;
     return { kind: 'reply', cause: 'ext_proc_error', reply: LOCAL_REPLIES.extProcError(status, details) };
   }
@@ -231,7 +231,7 @@ export class ExtProcFilter {
   /** Rejected mutations (handleErrorResponse): always a local reply. */
   private errorReply(status: number, details: string): FilterOutcome {
     this.log('ext_proc_mutation_rejected', { stage: this.spec.stage, details });
-    this.close();
+    this.close('abrupt');
     return { kind: 'reply', cause: 'ext_proc_error', reply: LOCAL_REPLIES.extProcError(status, details) };
   }
 

@@ -1,11 +1,19 @@
 // One ExternalProcessor/Process stream as Envoy's ext_proc filter drives it: opened on the first message, then a
-// strict request → response exchange with a per-message timer (message_timeout). Closing is Envoy's
-// ExternalProcessorStreamImpl::close(): half-close, then reset (the server sees the end of its input, then CANCELLED).
+// strict request → response exchange with a per-message timer (message_timeout). Closing (EXT_PROC_STREAM_CLOSE):
+//   graceful — the end of the HTTP stream, an immediate response: half-close, wait for the server's status, reset
+//              after remoteCloseTimeoutMs (Envoy's halfCloseAndDeleteOnRemoteClose with the runtime flag on);
+//   abrupt   — message_timeout, a rejected or spurious answer: half-close and reset at once (closeStream()).
+// On the wire (src/dataplane/parity/stream-order.test.ts) Envoy resets with RST_STREAM(INTERNAL_ERROR), grpc-js with
+// CANCEL; and where Envoy's abrupt close follows a processor answer only its RST_STREAM leaves, whereas node's
+// Http2Stream.close() always ends the writable side (END_STREAM) first.
 import * as grpc from '@grpc/grpc-js';
 import { loadServiceProtos } from '../protos/load.js';
 import type { ExternalProcessorClient } from '../generated/envoy/service/ext_proc/v3/ExternalProcessor.js';
 import type { ProcessingRequest } from '../generated/envoy/service/ext_proc/v3/ProcessingRequest.js';
 import type { ProcessingResponse__Output } from '../generated/envoy/service/ext_proc/v3/ProcessingResponse.js';
+import { EXT_PROC_STREAM_CLOSE } from './filters.js';
+
+export type CloseHow = 'graceful' | 'abrupt';
 
 export type ExchangeResult =
   | { readonly kind: 'response'; readonly response: ProcessingResponse__Output }
@@ -67,15 +75,21 @@ export class ProcessStream {
     });
   }
 
-  /** Envoy's closeStream(): half-close, then reset. Safe to call more than once. */
-  close(): void {
+  /** Ends the stream (see the header comment). Safe to call more than once. */
+  close(how: CloseHow = 'graceful'): void {
     if (this.closedByUs) return;
     this.closedByUs = true;
     const call = this.call;
     if (call === undefined) return;
     if (this.finished === undefined) {
       call.end();
-      call.cancel();
+      if (how === 'abrupt' || !EXT_PROC_STREAM_CLOSE.graceful) {
+        call.cancel();
+      } else {
+        const timer = setTimeout(() => call.cancel(), EXT_PROC_STREAM_CLOSE.remoteCloseTimeoutMs);
+        timer.unref();
+        call.on('status', () => clearTimeout(timer));
+      }
     }
     this.settle({ kind: 'closed' });
   }

@@ -37,6 +37,8 @@ export interface ExtProcFilterConfig {
     readonly failure_mode_allow: boolean;
     readonly metadata_options: { readonly receiving_namespaces: { readonly untyped: readonly string[] } };
     readonly request_attributes?: readonly string[];
+    /** The upstream stage removes client x-envoy-* headers before a request leaves; Envoy ignores that without allow_envoy. */
+    readonly mutation_rules?: { readonly allow_envoy: boolean };
   };
 }
 
@@ -89,8 +91,23 @@ export const UPSTREAM_EXT_PROC_FILTER: ExtProcFilterConfig = {
     failure_mode_allow: false,
     metadata_options: { receiving_namespaces: { untyped: [METADATA_NAMESPACE] } },
     request_attributes: [BACKEND_ATTRIBUTE],
+    mutation_rules: { allow_envoy: true },
   },
 };
+
+/**
+ * How Envoy ends a Process stream once the HTTP stream is done with it. The generated bootstrap turns on the runtime
+ * flag `envoy.reloadable_features.ext_proc_graceful_grpc_close` (src/envoyconfig/bootstrap.ts, off by default in
+ * Envoy 1.40): Envoy half-closes and waits up to `remoteCloseTimeoutMs` for the server's status, then resets. Error
+ * paths (message_timeout, rejected or spurious answers) still close at once. src/dataplane/parity/stream-order.test.ts
+ * checks both against Envoy and that this matches the bootstrap.
+ */
+export const EXT_PROC_STREAM_CLOSE = {
+  runtimeFlag: 'envoy.reloadable_features.ext_proc_graceful_grpc_close',
+  graceful: true,
+  /** envoy.filters.http.ext_proc.remote_close_timeout_milliseconds, default 1000. */
+  remoteCloseTimeoutMs: 1_000,
+} as const;
 
 /** The route's retry policy (num_retries and retriable_status_codes come from settings). */
 export const ROUTE_RETRY_POLICY = {
@@ -139,10 +156,22 @@ export function modelRoute(cluster: string): {
   };
 }
 
-/** Last route of the virtual host: answers requests that match no model. */
+/**
+ * Last route of the virtual host: answers requests that match no model. The same body and header as the
+ * generated bootstrap's `llm.unrouted` route (src/envoyconfig/bootstrap.ts); the parity suite compares what a client
+ * gets from both (src/dataplane/parity/routing.test.ts).
+ */
 export const CATCH_ALL_ROUTE = {
   match: { prefix: '/' },
-  direct_response: { status: 404 },
+  direct_response: {
+    status: 404,
+    body: {
+      inline_string: JSON.stringify({
+        error: { message: 'no LLM route was selected for this request', type: 'invalid_request_error', param: null, code: 'route_not_selected' },
+      }),
+    },
+  },
+  response_headers_to_add: [{ header: { key: 'content-type', value: 'application/json' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }],
 } as const;
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -21,14 +21,20 @@ export function localReply(status: number, body: string, details: string): Local
 /** The bodies and details Envoy uses for the local replies the data plane reproduces. */
 export const LOCAL_REPLIES = {
   noHealthyUpstream: () => localReply(503, 'no healthy upstream', 'no_healthy_upstream'),
-  routeTimeout: () => localReply(504, 'upstream request timeout', 'upstream_response_timeout'),
+  // Envoy 1.40's details for the route timeout (flag UT).
+  routeTimeout: () => localReply(504, 'upstream request timeout', 'response_timeout'),
   resetBeforeHeaders: (reason: string) =>
     localReply(503, `upstream connect error or disconnect/reset before headers. reset reason: ${reason.replaceAll('_', ' ')}`, `upstream_reset_before_response_started{${reason}}`),
+  /** An HTTP/1.1 upstream closing mid-body is a codec protocol error in Envoy: 502 (flag UPE). */
   resetAfterResponseStarted: (reason: string) =>
-    localReply(503, `upstream connect error or disconnect/reset before headers. reset reason: ${reason.replaceAll('_', ' ')}`, `upstream_reset_after_response_started{${reason}}`),
+    localReply(
+      reason === 'protocol_error' ? 502 : 503,
+      `upstream connect error or disconnect/reset before headers. reset reason: ${reason.replaceAll('_', ' ')}`,
+      `upstream_reset_after_response_started{${reason}}`,
+    ),
   requestTooLarge: () => localReply(413, 'Payload Too Large', 'request_payload_too_large'),
   responseTooLarge: () => localReply(500, 'Internal Server Error', 'response_payload_too_large'),
-  directResponse: (status: number, body: string) => localReply(status, body, 'direct_response'),
+  directResponse: (status: number, body: string, headers: HeaderList = []) => ({ ...localReply(status, body, 'direct_response'), headers }),
   /** ext_proc errors (Filter::onGrpcError, onMessageTimeout, handleErrorResponse): empty body. */
   extProcError: (status: number, details: string) => localReply(status, '', replaceSpaces(details)),
 };
@@ -37,14 +43,15 @@ export function replaceSpaces(details: string): string {
   return details.replace(/\s/g, '_');
 }
 
-/** Full response headers of a local reply, as the downstream (or the router-level ext_proc) sees them. */
+/**
+ * Full response headers of a local reply, as the router-level ext_proc sees them. An empty local reply carries no
+ * content-length there (Envoy 1.40); the HTTP/1 codec adds `content-length: 0` on the wire (Downstream does).
+ */
 export function localReplyHeaders(reply: LocalReply): HeaderList {
   const headers: HeaderList = [[':status', String(reply.status)], ...reply.headers.filter(([k]) => k !== ':status')];
   if (reply.body.length > 0) {
     setHeader(headers, 'content-length', String(reply.body.length));
     if (!hasHeader(headers, 'content-type')) setHeader(headers, 'content-type', 'text/plain');
-  } else {
-    setHeader(headers, 'content-length', '0');
   }
   return headers;
 }

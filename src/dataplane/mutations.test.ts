@@ -62,7 +62,7 @@ test('applyHeaderMutation ignores disallowed changes and applies the rest', () =
   });
 });
 
-test('set_headers overwrite unless append is true; append_action is not read (Envoy 1.31 ext_proc)', () => {
+test('set_headers overwrite unless append is true; append_action is not read (Envoy 1.31 ext_proc, still so in 1.40)', () => {
   const headers: HeaderList = [['x-a', '1']];
   applyHeaderMutation(headers, headerMutation({ 'x-a': '2' }), OPTS);
   assert.deepEqual(headers, [['x-a', '2']]);
@@ -72,12 +72,13 @@ test('set_headers overwrite unless append is true; append_action is not read (En
   assert.deepEqual(headers, [['x-a', '4']]);
 });
 
-test('header values come from raw_value only; value alone writes an empty header; both set is an error', () => {
+test('header values come from raw_value only; value alone writes an empty header; both set takes raw_value (Envoy 1.40)', () => {
   const headers: HeaderList = [];
   applyHeaderMutation(headers, { set_headers: [{ header: { key: 'x-v', value: 'text' } }] }, OPTS);
   assert.deepEqual(headers, [['x-v', '']]);
   const both = applyHeaderMutation(headers, { set_headers: [{ header: { key: 'x-v', value: 'a', raw_value: Buffer.from('b') } }] }, OPTS);
-  assert.equal(both.ok, false);
+  assert.equal(both.ok, true);
+  assert.deepEqual(headers, [['x-v', 'b']]);
 });
 
 test('malformed mutations are errors (Envoy answers 500)', () => {

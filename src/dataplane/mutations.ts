@@ -70,11 +70,12 @@ export function applyHeaderMutation(headers: HeaderList, mutation: HeaderMutatio
   const ignored: string[] = [];
   const removes = mutation.remove_headers ?? [];
   const sets = mutation.set_headers ?? [];
+  // Error texts are the response_code_details Envoy 1.40 reports (src/dataplane/parity/answers.test.ts).
   if (removes.length > MAX_HEADERS_COUNT || sets.length > MAX_HEADERS_COUNT) {
-    return { ok: false, ignored, error: `Header mutation remove header count ${removes.length} or set header count ${sets.length} exceed the HCM header count limit ${MAX_HEADERS_COUNT}` };
+    return { ok: false, ignored, error: 'header_mutation_operation_count_exceeds_limit' };
   }
   for (const raw of removes) {
-    if (!headerNameIsValid(raw)) return { ok: false, ignored, error: 'Invalid character in remove_headers mutation.' };
+    if (!headerNameIsValid(raw)) return { ok: false, ignored, error: 'header_mutation_remove_contains_invalid_character' };
     const name = raw.toLowerCase();
     if (mutationAllowed('remove', name, '')) removeHeader(headers, name);
     else ignored.push(`remove ${name}`);
@@ -84,16 +85,11 @@ export function applyHeaderMutation(headers: HeaderList, mutation: HeaderMutatio
     if (header === undefined) continue;
     const key = header.key ?? '';
     if (options.removeContentLength && key.toLowerCase() === 'content-length') continue;
-    const text = header.value ?? '';
-    const raw = header.raw_value ?? Buffer.alloc(0);
-    if (text !== '' && raw.length > 0) {
-      return { ok: false, ignored, error: 'Only one of value or raw_value in the HeaderValue message should be set.' };
-    }
-    // With send_header_raw_value on (the default), Envoy reads raw_value only: a mutation that sets just
-    // `value` writes an empty header (envoyproxy/envoy#31555).
-    const value = raw.toString('latin1');
+    // Envoy reads raw_value only: a mutation that sets just `value` writes an empty header (envoyproxy/envoy#31555),
+    // and one that sets both takes raw_value (Envoy 1.40 no longer rejects it).
+    const value = (header.raw_value ?? Buffer.alloc(0)).toString('latin1');
     if (!headerNameIsValid(key) || !headerValueIsValid(value)) {
-      return { ok: false, ignored, error: 'Invalid character in set_headers mutation.' };
+      return { ok: false, ignored, error: 'header_mutation_set_contains_invalid_character' };
     }
     const name = key.toLowerCase();
     const append = option.append?.value ?? false;
@@ -107,7 +103,7 @@ export function applyHeaderMutation(headers: HeaderList, mutation: HeaderMutatio
     else setHeader(headers, name, value);
   }
   if (headers.length > MAX_HEADERS_COUNT) {
-    return { ok: false, ignored, error: `Header mutation causes end result header count ${headers.length} exceeding the count limit ${MAX_HEADERS_COUNT}` };
+    return { ok: false, ignored, error: 'header_mutation_result_exceeds_limit' };
   }
   return { ok: true, ignored };
 }

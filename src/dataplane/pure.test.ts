@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mergeDynamicMetadata, jsonToStruct, type DynamicMetadata } from './metadata.js';
 import { applyModeOverride, effectiveModes, shouldRemoveContentLength } from './processing-mode.js';
-import { ROUTER_EXT_PROC_FILTER, ROUTER_FILTER_SPEC, UPSTREAM_FILTER_SPEC } from './filters.js';
+import { CATCH_ALL_ROUTE, ROUTER_EXT_PROC_FILTER, ROUTER_FILTER_SPEC, UPSTREAM_FILTER_SPEC } from './filters.js';
 import { selectRoute } from './routing.js';
 import { newPickerState, pickEndpoint, priorityLoads } from './endpoint-picker.js';
 import { makeTopology } from './testing/harness.js';
@@ -73,8 +73,14 @@ function routeOf(model: string) {
 test('route table: exact match on the routing header, else the catch-all 404', () => {
   const hit = selectRoute([[ROUTE_HEADER, 'llm.shared-p0']], topology);
   assert.equal(hit.kind === 'cluster' ? hit.route.model : '', 'shared-p0');
-  assert.deepEqual(selectRoute([], topology), { kind: 'direct', status: 404, body: '' });
-  assert.deepEqual(selectRoute([[ROUTE_HEADER, 'llm.nope']], topology), { kind: 'direct', status: 404, body: '' });
+  const catchAll = {
+    kind: 'direct',
+    status: 404,
+    body: CATCH_ALL_ROUTE.direct_response.body.inline_string,
+    headers: [['content-type', 'application/json']],
+  };
+  assert.deepEqual(selectRoute([], topology), catchAll);
+  assert.deepEqual(selectRoute([[ROUTE_HEADER, 'llm.nope']], topology), catchAll);
 });
 
 test('priority load: overprovisioning 1.4 spills to the next priority as health drops', () => {

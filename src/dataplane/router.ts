@@ -10,7 +10,6 @@ import { RETRY_BACK_OFF_MS } from './filters.js';
 import { getHeader, setHeader, type HeaderList } from './headers.js';
 import { Interrupted, type Interrupter } from './interrupt.js';
 import { LOCAL_REPLIES, localReplyHeaders, type LocalReply } from './local-reply.js';
-import type { DynamicMetadata } from './metadata.js';
 import type { UpstreamClient } from './upstream-client.js';
 
 /** A response on its way to the router-level filter: from an upstream, or a local reply made below it. */
@@ -23,6 +22,8 @@ export interface ResponseSource {
   readonly details: string;
   /** The body comes from an upstream connection (so the route timeout still runs while it is read). */
   readonly fromUpstream: boolean;
+  /** True when the chunk just read from `body` was its last one (the body has fully arrived). */
+  complete(): boolean;
   /** Stop the response (reset the upstream request, close its upstream-stage stream). */
   abort(): void;
 }
@@ -37,6 +38,7 @@ export function localSource(reply: LocalReply): ResponseSource {
     })(),
     details: reply.details,
     fromUpstream: false,
+    complete: () => true,
     abort: () => {},
   };
 }
@@ -47,7 +49,6 @@ export interface AttemptLogEntry {
   readonly priority: number;
   /** The status the upstream stage let through, a reset reason, or a local reply's details. */
   outcome: string;
-  readonly dynamicMetadata: DynamicMetadata;
 }
 
 export interface RouterSettings {
@@ -108,6 +109,7 @@ async function runFilterBody(filter: ExtProcFilter, message: HttpMessage): Promi
 
 async function attempt(
   deps: RouterDeps,
+  pool: string,
   filter: ExtProcFilter,
   endpoint: RouteEndpoint,
   request: ForwardedRequest,
@@ -125,8 +127,14 @@ async function attempt(
     return { kind: 'final', source: localSource(reply) };
   };
   try {
-    // auto_host_rewrite: the router sets the chosen host before the upstream filters run.
-    setHeader(request.headers, ':authority', endpoint.backend.baseUrl.host);
+    // auto_host_rewrite: Envoy rewrites the host in onPoolReady, in the header map the router shares between
+    // attempts. With an idle connection in the cluster's pool that is at once, before the upstream filters run; with
+    // a new connection they run while it is set up and see the downstream :authority (or the previous attempt's
+    // rewrite). Envoy 1.40, parity/routing.test.ts.
+    const host = endpoint.backend.baseUrl.host;
+    const authorityBefore = getHeader(request.headers, ':authority');
+    const poolReady = deps.upstream.hasIdleConnection(pool, endpoint.backend.baseUrl);
+    if (poolReady) setHeader(request.headers, ':authority', host);
     const message: HttpMessage = { headers: request.headers, body: Buffer.from(request.body), bodyMutated: false };
     let outcome = await scope.guard(filter.headers('request', message, !request.hasBody, { [BACKEND_ATTRIBUTE]: endpoint.backend.name }));
     // Local replies from upstream filters never trigger retries (http_protocol_options.proto).
@@ -135,9 +143,11 @@ async function attempt(
       outcome = await scope.guard(runFilterBody(filter, message));
       if (outcome.kind === 'reply') return final(outcome.reply);
     }
+    if (!poolReady) setHeader(request.headers, ':authority', host);
 
     const sent = deps.upstream.send(
       {
+        pool,
         origin: endpoint.backend.baseUrl,
         method: getHeader(message.headers, ':method') ?? 'GET',
         path: getHeader(message.headers, ':path') ?? '/',
@@ -150,6 +160,8 @@ async function attempt(
     abortUpstream = sent.abort;
     const result = await scope.guard(sent.result);
     if (result.kind === 'failure') {
+      // No connection, no onPoolReady: Envoy never rewrote the host for this attempt.
+      if (!poolReady && result.reason === 'connection_failure' && authorityBefore !== undefined) setHeader(request.headers, ':authority', authorityBefore);
       log.outcome = result.reason;
       deps.log('upstream_failure', { backend: endpoint.backend.name, reason: result.reason, message: result.message });
       return { kind: 'retriable', source: localSource(LOCAL_REPLIES.resetBeforeHeaders(result.reason)) };
@@ -178,6 +190,7 @@ async function attempt(
       })(),
       details: 'via_upstream',
       fromUpstream: true,
+      complete: () => result.complete(),
       abort: () => {
         result.abort();
         filter.close();
@@ -211,10 +224,9 @@ export async function forward(
         host: endpoint.backend.baseUrl.host,
         priority: endpoint.priority,
         outcome: '',
-        dynamicMetadata: filter.dynamicMetadata,
       };
       attempts.push(log);
-      const result = await attempt(deps, filter, endpoint, request, scope, log);
+      const result = await attempt(deps, route.cluster, filter, endpoint, request, scope, log);
       if (result.kind === 'final') return { source: result.source, endpoint, attempts };
       if (retry >= deps.settings.numRetries || !request.retriesAllowed) return { source: result.source, endpoint, attempts };
       result.source.abort();

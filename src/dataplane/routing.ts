@@ -9,7 +9,7 @@ import { getJoined, type HeaderList } from './headers.js';
 
 export type RouteDecision =
   | { readonly kind: 'cluster'; readonly route: ResolvedRoute }
-  | { readonly kind: 'direct'; readonly status: number; readonly body: string };
+  | { readonly kind: 'direct'; readonly status: number; readonly body: string; readonly headers: HeaderList };
 
 export function selectRoute(headers: HeaderList, topology: Topology): RouteDecision {
   const value = getJoined(headers, ROUTE_HEADER);
@@ -19,5 +19,6 @@ export function selectRoute(headers: HeaderList, topology: Topology): RouteDecis
       if (matcher.name === ROUTE_HEADER && matcher.string_match.exact === value) return { kind: 'cluster', route };
     }
   }
-  return { kind: 'direct', status: CATCH_ALL_ROUTE.direct_response.status, body: '' };
+  const { direct_response: direct, response_headers_to_add: toAdd } = CATCH_ALL_ROUTE;
+  return { kind: 'direct', status: direct.status, body: direct.body.inline_string, headers: toAdd.map(({ header }) => [header.key, header.value]) };
 }

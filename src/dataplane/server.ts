@@ -13,7 +13,7 @@ import { ROUTER_FILTER_SPEC, UPSTREAM_FILTER_SPEC, type FilterSpec } from './fil
 import { fromRawHeaders, getHeader, hasHeader, incomingHasBody, setHeader, toNodeHeaders, type HeaderList } from './headers.js';
 import { Interrupted, Interrupter } from './interrupt.js';
 import { LOCAL_REPLIES, localReplyHeaders, type LocalReply } from './local-reply.js';
-import { metadataToJson, type JsonObject } from './metadata.js';
+import { metadataToJson, type DynamicMetadata, type JsonObject } from './metadata.js';
 import { forward, localSource, type AttemptLogEntry, type ResponseSource } from './router.js';
 import { selectRoute } from './routing.js';
 import { UpstreamClient, UpstreamResetError } from './upstream-client.js';
@@ -31,8 +31,6 @@ export interface AttemptAccessLog {
   readonly host: string;
   readonly priority: number;
   readonly outcome: string;
-  /** Dynamic metadata the upstream stage returned for this attempt (Envoy keeps it in the upstream stream info). */
-  readonly dynamicMetadata: Record<string, JsonObject>;
 }
 
 export interface AccessLogEntry {
@@ -54,7 +52,10 @@ export interface AccessLogEntry {
   readonly bytesReceived: number;
   readonly bytesSent: number;
   readonly durationMs: number;
-  /** Dynamic metadata the router stage returned, namespace `llm-extproc` only (receiving_namespaces). */
+  /**
+   * Dynamic metadata both stages returned, namespace `llm-extproc` only (receiving_namespaces), merged in the order
+   * the answers arrived: Envoy 1.40 writes the upstream stage's metadata into the request's stream info too.
+   */
   readonly dynamicMetadata: Record<string, JsonObject>;
 }
 
@@ -113,12 +114,15 @@ class Downstream {
   }
 
   local(reply: LocalReply): void {
-    this.whole(localReplyHeaders(reply), reply.body, reply.details, false);
+    this.whole(localReplyHeaders(reply), reply.body, reply.details);
   }
 
-  /** Headers and a complete body. A body a processor changed gets a content-length if it has none. */
-  whole(headers: HeaderList, body: Buffer, details: string, bodyMutated: boolean): void {
-    if (bodyMutated && !hasHeader(headers, 'content-length')) setHeader(headers, 'content-length', String(body.length));
+  /**
+   * Headers and a complete body. Framed as Envoy's HTTP/1 codec frames it: a body without content-length goes
+   * chunked (also one a processor replaced), an empty one without a length gets `content-length: 0`.
+   */
+  whole(headers: HeaderList, body: Buffer, details: string): void {
+    if (body.length === 0 && !hasHeader(headers, 'content-length')) setHeader(headers, 'content-length', '0');
     this.start(headers, details);
     this.write(body);
     this.end();
@@ -182,12 +186,15 @@ async function* guarded(body: AsyncIterable<Buffer>, scope: Interrupter): AsyncG
   }
 }
 
-function newFilter(deps: Deps, spec: FilterSpec, messageTimeoutMs: number, log: FilterEventLog): ExtProcFilter {
+function newFilter(deps: Deps, spec: FilterSpec, messageTimeoutMs: number, log: FilterEventLog, metadata?: DynamicMetadata): ExtProcFilter {
   const stream = new ProcessStream(deps.grpcClient, spec.initialMetadata, (why) => log('ext_proc_message_ignored', { stage: spec.stage, why }));
-  return new ExtProcFilter(spec, stream, messageTimeoutMs, log);
+  return new ExtProcFilter(spec, stream, messageTimeoutMs, log, metadata);
 }
 
-/** Router-level request body: BUFFERED in one message, STREAMED chunk by chunk, NONE not at all. */
+/**
+ * Router-level request body: BUFFERED in one message, STREAMED chunk by chunk (the last chunk carries
+ * end_of_stream, as Envoy marks the last data frame of a body whose end it knows), NONE not at all.
+ */
 async function processRequestBody(filter: ExtProcFilter, message: HttpMessage, chunks: readonly Buffer[]): Promise<FilterOutcome> {
   switch (filter.bodyMode('request')) {
     case 'BUFFERED':
@@ -195,8 +202,9 @@ async function processRequestBody(filter: ExtProcFilter, message: HttpMessage, c
       return filter.bufferedBody('request', message);
     case 'STREAMED': {
       const out: Buffer[] = [];
-      for (const [i, chunk] of [...chunks, Buffer.alloc(0)].entries()) {
-        const result = await filter.streamedChunk('request', chunk, i === chunks.length);
+      const pieces = chunks.length > 0 ? chunks : [Buffer.alloc(0)];
+      for (const [i, chunk] of pieces.entries()) {
+        const result = await filter.streamedChunk('request', chunk, i === pieces.length - 1);
         if (result.kind === 'reply') return result;
         if (result.chunk !== chunk) message.bodyMutated = true;
         out.push(result.chunk);
@@ -234,7 +242,7 @@ async function respond(
       // CONTINUE_AND_REPLACE: the upstream body is read and dropped; the replacement goes out instead.
       for await (const chunk of guarded(source.body, bodyScope)) void chunk;
       upstreamDone();
-      downstream.whole(response.headers, response.body, source.details, response.bodyMutated);
+      downstream.whole(response.headers, response.body, source.details);
       return;
     }
     switch (filter.bodyMode('response')) {
@@ -244,11 +252,11 @@ async function respond(
         let total = 0;
         for await (const chunk of guarded(source.body, bodyScope)) {
           total += chunk.length;
-          if (total > settings.bufferLimitBytes) {
+          // (A local reply's own body is not held against the limit.)
+          if (source.fromUpstream && total > settings.bufferLimitBytes) {
             source.abort();
             upstreamDone();
-            downstream.local(LOCAL_REPLIES.responseTooLarge());
-            return;
+            throw new ResponseTooLarge();
           }
           chunks.push(chunk);
         }
@@ -259,17 +267,20 @@ async function respond(
           downstream.local(bodyOutcome.reply);
           return;
         }
-        downstream.whole(response.headers, response.body, source.details, response.bodyMutated);
+        downstream.whole(response.headers, response.body, source.details);
         return;
       }
       case 'STREAMED': {
         downstream.start(response.headers, source.details);
         const chunks = guarded(source.body, bodyScope);
+        // A chunk after which the upstream body is complete is the last one: it carries end_of_stream. A body
+        // whose end arrives on its own (chunked framing) ends with an empty end_of_stream chunk.
         for (let done = false; !done; ) {
           const next = await chunks.next();
-          done = next.done === true;
+          const chunk = next.done === true ? Buffer.alloc(0) : next.value;
+          done = next.done === true || source.complete();
           if (done) upstreamDone();
-          const result = await client.guard(filter.streamedChunk('response', done ? Buffer.alloc(0) : next.value ?? Buffer.alloc(0), done));
+          const result = await client.guard(filter.streamedChunk('response', chunk, done));
           if (result.kind === 'reply') {
             // An immediate response (or error) after the headers went out: Envoy can only reset the stream.
             source.abort();
@@ -278,6 +289,8 @@ async function respond(
           }
           downstream.write(result.chunk);
         }
+        // The body's end is already known; let its iterator finish (that closes the upstream stage's stream).
+        for (let next = await chunks.next(); next.done !== true; next = await chunks.next()) void next;
         downstream.end();
         return;
       }
@@ -292,6 +305,11 @@ async function respond(
   } finally {
     stopUpstream();
   }
+}
+
+/** A BUFFERED response body outgrew the buffer limit (a local reply, or a reset if headers went out). */
+class ResponseTooLarge extends Error {
+  override readonly name = 'ResponseTooLarge';
 }
 
 async function handle(deps: Deps, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -311,11 +329,10 @@ async function handle(deps: Deps, req: http.IncomingMessage, res: http.ServerRes
     [':scheme', 'http'],
     ...fromRawHeaders(req.rawHeaders).filter(([name]) => name !== 'host'),
   ];
-  let requestId = getHeader(headers, REQUEST_ID_HEADER);
-  if (requestId === undefined || requestId === '') {
-    requestId = randomUUID();
-    setHeader(headers, REQUEST_ID_HEADER, requestId);
-  }
+  // An edge proxy (use_remote_address, no internal addresses configured) regenerates x-request-id for every
+  // request from outside: a client's own id is not kept (Envoy 1.40, parity/stream-order.test.ts).
+  const requestId = randomUUID();
+  setHeader(headers, REQUEST_ID_HEADER, requestId);
   const rid = requestId;
   const log: FilterEventLog = (event, fields) => deps.log({ event, requestId: rid, ...fields });
   const downstream = new Downstream(res, log);
@@ -334,6 +351,7 @@ async function handle(deps: Deps, req: http.IncomingMessage, res: http.ServerRes
   let finalBackend: string | undefined;
   let finalHost: string | undefined;
   let bytesReceived = 0;
+  let source: ResponseSource | undefined;
 
   try {
     // The route is chosen when the request headers arrive, before any filter runs.
@@ -350,7 +368,9 @@ async function handle(deps: Deps, req: http.IncomingMessage, res: http.ServerRes
       request.body = Buffer.concat(chunks);
       const mode = routerFilter.bodyMode('request');
       if ((mode === 'BUFFERED' || mode === 'BUFFERED_PARTIAL') && request.body.length > settings.bufferLimitBytes) {
-        downstream.local(LOCAL_REPLIES.requestTooLarge());
+        // Envoy's 413 is a local reply like any other: it passes the router stage's response path.
+        source = localSource(LOCAL_REPLIES.requestTooLarge());
+        await respond(routerFilter, source, settings, client, routeScope, upstreamDone, downstream);
         return;
       }
       outcome = await client.guard(processRequestBody(routerFilter, request, chunks));
@@ -362,9 +382,8 @@ async function handle(deps: Deps, req: http.IncomingMessage, res: http.ServerRes
     // clear_route_cache: the router looks the route up again, against the headers as they are now.
     if (routerFilter.takeRouteCacheCleared()) route = selectRoute(headers, deps.options.topology());
 
-    let source: ResponseSource;
     if (route.kind === 'direct') {
-      source = localSource(LOCAL_REPLIES.directResponse(route.status, route.body));
+      source = localSource(LOCAL_REPLIES.directResponse(route.status, route.body, route.headers));
     } else {
       routeName = route.route.cluster;
       if (settings.routeTimeoutMs > 0) routeTimer = setTimeout(() => routeScope.interrupt('route_timeout'), settings.routeTimeoutMs);
@@ -372,7 +391,8 @@ async function handle(deps: Deps, req: http.IncomingMessage, res: http.ServerRes
         {
           settings,
           upstream: deps.upstream,
-          openUpstreamFilter: () => newFilter(deps, UPSTREAM_FILTER_SPEC, settings.messageTimeoutMs, log),
+          // Envoy 1.40 writes an upstream filter's dynamic metadata into the request's stream info: one shared map.
+          openUpstreamFilter: () => newFilter(deps, UPSTREAM_FILTER_SPEC, settings.messageTimeoutMs, log, routerFilter.dynamicMetadata),
           random: deps.random,
           log,
         },
@@ -398,14 +418,18 @@ async function handle(deps: Deps, req: http.IncomingMessage, res: http.ServerRes
         downstream.details = 'downstream_remote_disconnect';
         if (!downstream.headersSent) downstream.code = 0;
       }
-    } else if (error instanceof Interrupted || error instanceof UpstreamResetError) {
-      // The router gives up after the upstream response started (route timeout, upstream reset mid-body).
-      // FilterManager::sendLocalReply: if no response headers reached the client yet (a BUFFERED router stage
-      // still holds them) a local reply goes out directly, bypassing the filters; otherwise the stream is reset.
+    } else if (error instanceof Interrupted || error instanceof UpstreamResetError || error instanceof ResponseTooLarge) {
+      // The router gives up after the upstream response started (route timeout, upstream reset mid-body), or the
+      // response outgrew the buffer. FilterManager::sendLocalReply: if no response headers reached the client yet
+      // (a BUFFERED router stage still holds them) a local reply goes out directly, bypassing the filters;
+      // otherwise the stream is reset.
+      source?.abort();
       const reply =
-        error instanceof Interrupted
-          ? LOCAL_REPLIES.routeTimeout()
-          : LOCAL_REPLIES.resetAfterResponseStarted('remote_reset');
+        error instanceof ResponseTooLarge
+          ? LOCAL_REPLIES.responseTooLarge()
+          : error instanceof Interrupted
+            ? LOCAL_REPLIES.routeTimeout()
+            : LOCAL_REPLIES.resetAfterResponseStarted(error.reason);
       if (error instanceof UpstreamResetError) log('upstream_reset_after_response_started', { message: error.message });
       if (downstream.headersSent) downstream.reset(reply.details);
       else downstream.local(reply);
@@ -417,6 +441,8 @@ async function handle(deps: Deps, req: http.IncomingMessage, res: http.ServerRes
   } finally {
     clearTimeout(routeTimer);
     routerFilter.close();
+    // Nothing of the response is left in flight; this closes whatever an early exit left open (idempotent).
+    source?.abort();
     const namespaces = metadataToJson(routerFilter.dynamicMetadata);
     deps.accessLog({
       startTime: new Date(startedAt).toISOString(),
@@ -429,7 +455,7 @@ async function handle(deps: Deps, req: http.IncomingMessage, res: http.ServerRes
       responseCodeDetails: downstream.details,
       upstreamBackend: finalBackend,
       upstreamHost: finalHost,
-      attempts: attempts.map((a) => ({ backend: a.backend, host: a.host, priority: a.priority, outcome: a.outcome, dynamicMetadata: metadataToJson(a.dynamicMetadata) })),
+      attempts: attempts.map((a) => ({ backend: a.backend, host: a.host, priority: a.priority, outcome: a.outcome })),
       bytesReceived,
       bytesSent: downstream.bytesSent,
       durationMs: Date.now() - startedAt,

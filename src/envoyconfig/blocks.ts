@@ -4,6 +4,7 @@ import type { ServiceConfig } from '../config/schema.js';
 import { EXT_PROC_SERVICE_NAME } from '../extproc/contract.js';
 import { EXT_PROC_CLUSTER, LLM_CLUSTER_LB, UPSTREAM_EXT_PROC_FILTER, type ExtProcFilterConfig } from '../dataplane/filters.js';
 import { splitHostPort } from '../util/address.js';
+import { isLoopbackHost } from '../security/tls.js';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
@@ -24,6 +25,51 @@ function extprocAddress(target: string): JsonObject {
   if (target.startsWith('unix:')) return { pipe: { path: target.slice('unix:'.length) } };
   const { host, port } = splitHostPort(target);
   return socketAddress(`${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`);
+}
+
+/** A target Envoy reaches without crossing the network: a Unix socket, loopback, or a wildcard (dialled on loopback). */
+export function isLocalExtprocTarget(target: string): boolean {
+  if (target.startsWith('unix:')) return true;
+  const { host } = splitHostPort(target);
+  return host === '0.0.0.0' || host === '::' || isLoopbackHost(host);
+}
+
+/**
+ * Envoy's side of the mutual TLS to llm-extproc (the service's extproc.tls): Envoy's client certificate, the CA the
+ * service's certificate chains to, the SNI and the service identity Envoy insists on. The certificate files are
+ * read when the cluster is created: rotate them with a hot restart, or deliver them by SDS (docs/envoy.md).
+ */
+export interface ExtprocClientTls {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly caFile: string;
+  /** SNI sent to the service. Default: the target's host (none for IP literals). */
+  readonly sni?: string;
+  /**
+   * The service's identity in its certificate: a URI SAN (spiffe://…) or a DNS SAN. Default: the SNI as a DNS SAN;
+   * with neither, any certificate from caFile is accepted.
+   */
+  readonly serviceSan?: string;
+}
+
+export function extprocTransportSocket(tls: ExtprocClientTls, targetHost?: string): JsonObject {
+  const sni = tls.sni ?? (targetHost && !isIpLiteral(targetHost) ? targetHost : undefined);
+  const san = tls.serviceSan ?? sni;
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+      ...(sni ? { sni } : {}),
+      common_tls_context: {
+        alpn_protocols: ['h2'],
+        tls_certificates: [{ certificate_chain: { filename: tls.certFile }, private_key: { filename: tls.keyFile } }],
+        validation_context: {
+          trusted_ca: { filename: tls.caFile },
+          ...(san ? { match_typed_subject_alt_names: [{ san_type: /^[a-z][a-z0-9+.-]*:\/\//.test(san) ? 'URI' : 'DNS', matcher: { exact: san } }] } : {}),
+        },
+      },
+    },
+  };
 }
 
 /**
@@ -105,9 +151,10 @@ export function llmUpstreamFilters(config: ServiceConfig, options: { authority?:
   ];
 }
 
-/** The HTTP/2 cluster both ext_proc filters call; several targets are several replicas. */
-export function extprocCluster(targets: readonly string[]): JsonObject {
+/** The HTTP/2 cluster both ext_proc filters call; several targets are several replicas; mutual TLS when given. */
+export function extprocCluster(targets: readonly string[], tls?: ExtprocClientTls): JsonObject {
   const addresses = targets.map(extprocAddress);
+  const firstTcp = targets.find((t) => !t.startsWith('unix:'));
   // A DNS name (e.g. a Kubernetes Service) is resolved and re-resolved; IP literals and sockets are static.
   const dns = addresses.some((a) => 'socket_address' in a && !isIpLiteral(String((a.socket_address as JsonObject).address)));
   return {
@@ -115,6 +162,8 @@ export function extprocCluster(targets: readonly string[]): JsonObject {
     type: dns ? 'STRICT_DNS' : 'STATIC',
     ...(dns ? { dns_lookup_family: 'V4_PREFERRED' } : {}),
     connect_timeout: '1s',
+    // Provider credentials and tenant identities cross this connection (docs/envoy.md, "Securing the ext_proc port").
+    ...(tls ? { transport_socket: extprocTransportSocket(tls, firstTcp === undefined ? undefined : splitHostPort(firstTcp).host) } : {}),
     typed_extension_protocol_options: {
       [HTTP_PROTOCOL_OPTIONS]: {
         '@type': `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}`,

@@ -14,6 +14,7 @@ import { repoRoot } from '../util/repo-root.js';
 import { bootstrapYaml, buildBootstrap } from './bootstrap.js';
 import { validateEnvoyYaml } from './files.js';
 import { bootstrapWithPatches } from './istio-bootstrap.js';
+import { makeTestPki } from '../security/testing.js';
 
 type Rec = Record<string, unknown>;
 const root = repoRoot();
@@ -123,9 +124,60 @@ routes: [{ model: m, backends: [{ backend: oai }] }]`,
   });
 
   test('the llm-extproc cluster is reached over TCP (a wildcard address becomes loopback) or a Unix socket', () => {
-    const c = config('extproc: { address: "0.0.0.0:7000" }');
+    const c = config('extproc: { address: "0.0.0.0:7000", allowInsecure: true }');
     assert.match(JSON.stringify(cluster(buildBootstrap(c), 'llm-extproc')), /"socket_address":\{"address":"127.0.0.1","port_value":7000\}/);
     assert.match(JSON.stringify(cluster(buildBootstrap(c, { extproc: 'unix:/run/x.sock' }), 'llm-extproc')), /"pipe":\{"path":"\/run\/x.sock"\}/);
+  });
+});
+
+describe('envoy-bootstrap: mutual TLS to llm-extproc', () => {
+  const tls = { certFile: '/etc/envoy/extproc/tls.crt', keyFile: '/etc/envoy/extproc/tls.key', caFile: '/etc/envoy/extproc/ca.crt' };
+  const socketOf = (b: Rec) => cluster(b, 'llm-extproc').transport_socket as { typed_config: Rec } | undefined;
+
+  test('loopback and Unix targets stay plaintext by default', () => {
+    assert.equal(socketOf(buildBootstrap(config('{}'))), undefined);
+    assert.equal(socketOf(buildBootstrap(config('{}'), { extproc: 'unix:/run/x.sock' })), undefined);
+  });
+
+  test('a target beyond loopback needs mutual TLS or an explicit --extproc-insecure', () => {
+    assert.throws(() => buildBootstrap(config('{}'), { extproc: 'llm-extproc.ai.svc:50051' }), /not loopback.*mutual TLS/);
+    assert.throws(() => buildBootstrap(config('{}'), { extproc: ['127.0.0.1:1', '10.0.0.7:50051'] }), /10\.0\.0\.7/);
+    assert.equal(socketOf(buildBootstrap(config('{}'), { extproc: '10.0.0.7:50051', extprocInsecure: true })), undefined);
+  });
+
+  test('a service with extproc.tls needs the client certificate of Envoy even on loopback', () => {
+    const c = config('extproc: { tls: { certFile: s.crt, keyFile: s.key, clientCaFile: ca.crt, allowedClients: ["spiffe://td/envoy"] } }');
+    assert.throws(() => buildBootstrap(c), /extproc\.tls/);
+    assert.ok(socketOf(buildBootstrap(c, { extprocTls: tls })));
+  });
+
+  test('the UpstreamTlsContext: client certificate, CA, SNI from the target, SAN match (DNS or URI), h2', () => {
+    const byName = socketOf(buildBootstrap(config('{}'), { extproc: 'llm-extproc.ai.svc:50051', extprocTls: tls }));
+    assert.deepEqual(byName?.typed_config, {
+      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+      sni: 'llm-extproc.ai.svc',
+      common_tls_context: {
+        alpn_protocols: ['h2'],
+        tls_certificates: [{ certificate_chain: { filename: tls.certFile }, private_key: { filename: tls.keyFile } }],
+        validation_context: { trusted_ca: { filename: tls.caFile }, match_typed_subject_alt_names: [{ san_type: 'DNS', matcher: { exact: 'llm-extproc.ai.svc' } }] },
+      },
+    });
+    const spiffe = socketOf(buildBootstrap(config('{}'), { extproc: '10.0.0.7:50051', extprocTls: { ...tls, serviceSan: 'spiffe://td/ns/ai/sa/llm-extproc' } }));
+    const text = JSON.stringify(spiffe);
+    assert.doesNotMatch(text, /"sni"/, 'no SNI for an IP literal');
+    assert.match(text, /"san_type":"URI","matcher":\{"exact":"spiffe:\/\/td\/ns\/ai\/sa\/llm-extproc"\}/);
+  });
+
+  test('the CLI flags: --extproc-cert/--extproc-key/--extproc-ca together, refusal explained', () => {
+    const partial = capture();
+    assert.equal(envoyBootstrapCommand(['--extproc-cert', 'a.crt'], partial.io), 2);
+    assert.match(partial.err.join(''), /go together/);
+    const remote = capture();
+    assert.equal(envoyBootstrapCommand(['--extproc', 'llm-extproc.ai.svc:50051'], remote.io), 2);
+    assert.match(remote.err.join(''), /--extproc-insecure/);
+    const ok = capture();
+    assert.equal(envoyBootstrapCommand(['--extproc', 'llm-extproc.ai.svc:50051', '--extproc-cert', 'a.crt', '--extproc-key', 'a.key', '--extproc-ca', 'ca.crt', '--extproc-san', 'spiffe://td/x'], ok.io), 0);
+    assert.match(ok.out.join(''), /UpstreamTlsContext[\s\S]*spiffe:\/\/td\/x/);
   });
 });
 
@@ -192,6 +244,23 @@ routes:
   - { model: "odd.model/name:v1", backends: [{ backend: local }] }`),
     );
     await assertEnvoyAccepts('the mixed bootstrap', text);
+  });
+
+  test('a bootstrap with mutual TLS to a non-local llm-extproc (real certificate files)', async () => {
+    const pki = makeTestPki({ clients: { envoy: 'URI:spiffe://llm.test/ns/gateway/sa/envoy' } });
+    try {
+      const envoy = pki.clients['envoy'];
+      assert.ok(envoy);
+      const text = bootstrapYaml(config('backends: [{ name: oai, provider: openai }]\nroutes: [{ model: m, backends: [{ backend: oai }] }]'), {
+        listen: '127.0.0.1:10000',
+        extproc: ['llm-extproc.ai.svc.cluster.local:50051', '10.0.0.7:50051'],
+        extprocTls: { certFile: envoy.certFile, keyFile: envoy.keyFile, caFile: pki.caFile, serviceSan: 'spiffe://llm.test/ns/ai/sa/llm-extproc' },
+      });
+      assert.deepEqual(validateEnvoyYaml(text).issues, [], 'strict decoding against our protos');
+      await assertEnvoyAccepts('the mTLS bootstrap', text);
+    } finally {
+      pki.remove();
+    }
   });
 
   test('envoy/envoy.yaml', async () => {

@@ -13,6 +13,8 @@ import {
   extprocCluster,
   HTTP_PROTOCOL_OPTIONS,
   isIpLiteral,
+  isLocalExtprocTarget,
+  type ExtprocClientTls,
   json,
   LLM_CIRCUIT_BREAKERS,
   LLM_OUTLIER_DETECTION,
@@ -46,6 +48,13 @@ export interface BootstrapOptions {
    * follow the semantic-health verdicts, and config reloads need no Envoy restart. Delta xDS by default.
    */
   readonly xds?: { readonly address: string; readonly api?: 'GRPC' | 'DELTA_GRPC' };
+  /**
+   * Mutual TLS from Envoy to llm-extproc. Required when a target is not loopback or a Unix socket, or when the
+   * service config has extproc.tls: the ext_proc connection carries provider credentials.
+   */
+  readonly extprocTls?: ExtprocClientTls;
+  /** Reach a non-local llm-extproc in plaintext anyway (the service must then run with extproc.allowInsecure). */
+  readonly extprocInsecure?: boolean;
 }
 
 export const DEFAULT_LISTEN = '0.0.0.0:10000';
@@ -346,12 +355,29 @@ export function llmCluster(route: ServiceConfig['routes'][number], config: Servi
   };
 }
 
+/** The llm-extproc targets, refusing a plaintext connection the service would not accept or that crosses the network. */
+function extprocTargets(config: ServiceConfig, options: BootstrapOptions): readonly string[] {
+  const targets = typeof options.extproc === 'string' ? [options.extproc] : (options.extproc ?? [config.extproc.address]);
+  if (options.extprocTls) return targets;
+  if (config.extproc.tls) {
+    throw new Error('the service config has extproc.tls: give Envoy its client certificate (--extproc-cert, --extproc-key, --extproc-ca)');
+  }
+  const remote = targets.filter((t) => !isLocalExtprocTarget(t));
+  if (remote.length > 0 && !options.extprocInsecure) {
+    throw new Error(
+      `llm-extproc at ${remote.join(', ')} is not loopback or a Unix socket: the ext_proc connection carries provider credentials, so it needs mutual TLS (--extproc-cert, --extproc-key, --extproc-ca) or --extproc-insecure`,
+    );
+  }
+  return targets;
+}
+
 /** The bootstrap as data (Envoy's YAML field names). */
 export function buildBootstrap(config: ServiceConfig, given: BootstrapOptions = {}): JsonObject {
   // A config that runs the control plane gets an Envoy that uses it (a wildcard listen address is reached on loopback).
   const xds = given.xds ?? (config.xds.enabled ? { address: reachable(config.xds.address) } : undefined);
   const options: BootstrapOptions = { ...given, ...(xds ? { xds } : {}) };
   const caFile = options.caFile ?? DEFAULT_CA_FILE;
+  const targets = extprocTargets(config, options);
   return {
     node: { id: 'llm-gateway', cluster: 'llm-gateway' },
     admin: { address: socketAddress(options.admin ?? DEFAULT_ADMIN) },
@@ -373,7 +399,7 @@ export function buildBootstrap(config: ServiceConfig, given: BootstrapOptions = 
       clusters: [
         // With a control plane the LLM clusters come over ADS (CDS + EDS: weights and health from verdicts).
         ...(options.xds ? [xdsCluster(options.xds.address)] : config.routes.map((r) => llmCluster(r, config, caFile, options.disabledBackends ?? new Set()))),
-        extprocCluster(typeof options.extproc === 'string' ? [options.extproc] : (options.extproc ?? [config.extproc.address])),
+        extprocCluster(targets, options.extprocTls),
       ],
     },
     ...(options.xds

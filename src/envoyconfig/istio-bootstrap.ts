@@ -30,6 +30,21 @@ function extprocStub(): Rec {
   };
 }
 
+/** Stands in for the sds-grpc cluster of an istio-proxy bootstrap (a pipe to the Istio agent). */
+function sdsStub(): Rec {
+  return {
+    name: 'sds-grpc',
+    type: 'STATIC',
+    typed_extension_protocol_options: {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+        explicit_http_config: { http2_protocol_options: {} },
+      },
+    },
+    load_assignment: { cluster_name: 'sds-grpc', endpoints: [{ lb_endpoints: [{ endpoint: { address: { pipe: { path: './var/run/secrets/workload-spiffe-uds/socket' } } } }] }] },
+  };
+}
+
 /** A bootstrap holding every patch of the given EnvoyFilter documents. */
 export function bootstrapWithPatches(manifests: readonly unknown[]): Rec {
   const httpFilters: unknown[] = [];
@@ -49,6 +64,8 @@ export function bootstrapWithPatches(manifests: readonly unknown[]): Rec {
     }
   }
   if (!clusters.some((c) => c.name === 'llm-extproc')) clusters.push(extprocStub());
+  // Istio's proxies define sds-grpc (the agent's SDS socket); patches may take certificates from it.
+  if (JSON.stringify(clusters).includes('"cluster_name":"sds-grpc"')) clusters.push(sdsStub());
   const listener: Rec = {
     name: 'gateway',
     address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
@@ -69,6 +86,8 @@ export function bootstrapWithPatches(manifests: readonly unknown[]): Rec {
     ],
   };
   return {
+    // istio-proxy always has a node identity (SDS subscriptions require one).
+    node: { id: 'router~10.0.0.1~gateway.llm-gateway~llm-gateway.svc.cluster.local', cluster: 'llm-gateway' },
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: 0 } } },
     static_resources: { listeners: [Object.assign(listener, ...listenerMerges)], clusters },
   };

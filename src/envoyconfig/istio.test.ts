@@ -39,3 +39,15 @@ routes: [{ model: m, backends: [{ backend: oai }, { backend: local }] }]`),
   assert.ok(upstream?.includes(JSON.stringify([BACKEND_ATTRIBUTE, CLUSTER_BACKEND_ATTRIBUTE])));
   assert.match(upstream ?? '', /"namespace":"ai"/);
 });
+
+test('the gateway reaches llm-extproc with Istio mutual TLS by default, insisting on its identity', () => {
+  const config = serviceConfigSchema.parse({});
+  const clusterOf = (options: Parameters<typeof istioManifests>[1]) =>
+    JSON.stringify(istioManifests(config, options).find((m) => m.file === 'extproc-cluster.yaml')?.document);
+  const mesh = clusterOf({ namespace: 'ai' });
+  assert.match(mesh, /"tls_certificate_sds_secret_configs":\[\{"name":"default","sds_config":\{"api_config_source":\{"api_type":"GRPC"/);
+  assert.match(mesh, /"validation_context_sds_secret_config":\{"name":"ROOTCA"/);
+  assert.match(mesh, /"san_type":"URI","matcher":\{"exact":"spiffe:\/\/cluster.local\/ns\/ai\/sa\/llm-extproc"\}/);
+  assert.match(clusterOf({ namespace: 'ai', extprocIdentity: 'spiffe://td/ns/x/sa/y' }), /"exact":"spiffe:\/\/td\/ns\/x\/sa\/y"/);
+  assert.doesNotMatch(clusterOf({ extprocTransport: 'insecure' }), /transport_socket/);
+});

@@ -24,6 +24,52 @@ export interface IstioOptions {
   readonly selector?: Readonly<Record<string, string>>;
   /** The llm-extproc Service (host:port). Default llm-extproc.<namespace>.svc.cluster.local:50051. */
   readonly extproc?: string;
+  /**
+   * How the gateway reaches llm-extproc. `mesh` (default): Istio mutual TLS with the gateway's workload certificate
+   * and the mesh root from Istio's SDS (`default`, `ROOTCA` over the proxy's `sds-grpc` cluster), insisting on
+   * llm-extproc's identity; the llm-extproc pod's sidecar terminates it (docs/envoy.md, "Securing the ext_proc
+   * port"). `insecure`: plaintext (the ext_proc connection carries provider credentials: avoid).
+   */
+  readonly extprocTransport?: 'mesh' | 'insecure';
+  /** llm-extproc's SPIFFE identity for `mesh`. Default spiffe://cluster.local/ns/<namespace>/sa/llm-extproc. */
+  readonly extprocIdentity?: string;
+}
+
+/** Istio's SDS as its proxies see it: the `sds-grpc` cluster every istio-proxy bootstrap defines. */
+export const ISTIO_SDS_CLUSTER = 'sds-grpc';
+
+function istioSdsSecret(name: string): JsonObject {
+  return {
+    name,
+    sds_config: {
+      api_config_source: {
+        api_type: 'GRPC',
+        transport_api_version: 'V3',
+        grpc_services: [{ envoy_grpc: { cluster_name: ISTIO_SDS_CLUSTER } }],
+        set_node_on_first_message_only: true,
+      },
+      resource_api_version: 'V3',
+    },
+  };
+}
+
+/** Istio mutual TLS from our own cluster, as Istio's generated outbound clusters do it (ISTIO_MUTUAL). */
+function istioMutualTls(sni: string, identity: string): JsonObject {
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+      sni,
+      common_tls_context: {
+        alpn_protocols: ['istio-peer-exchange', 'istio', 'h2'],
+        tls_certificate_sds_secret_configs: [istioSdsSecret('default')],
+        combined_validation_context: {
+          default_validation_context: { match_typed_subject_alt_names: [{ san_type: 'URI', matcher: { exact: identity } }] },
+          validation_context_sds_secret_config: istioSdsSecret('ROOTCA'),
+        },
+      },
+    },
+  };
 }
 
 export interface IstioManifest {
@@ -55,6 +101,8 @@ export function istioManifests(config: ServiceConfig, given: IstioOptions = {}):
     namespace,
     selector: given.selector ?? { app: 'llm-gateway' },
     extproc: given.extproc ?? `llm-extproc.${namespace}.svc.cluster.local:50051`,
+    extprocTransport: given.extprocTransport ?? 'mesh',
+    extprocIdentity: given.extprocIdentity ?? `spiffe://cluster.local/ns/${namespace}/sa/llm-extproc`,
   };
   const authority = options.extproc.slice(0, options.extproc.lastIndexOf(':'));
 
@@ -75,7 +123,17 @@ export function istioManifests(config: ServiceConfig, given: IstioOptions = {}):
   ]);
 
   const cluster = envoyFilter('llm-extproc-cluster', options, [
-    { applyTo: 'CLUSTER', match: { context: 'GATEWAY' }, patch: { operation: 'ADD', value: extprocCluster([options.extproc]) } },
+    {
+      applyTo: 'CLUSTER',
+      match: { context: 'GATEWAY' },
+      patch: {
+        operation: 'ADD',
+        value:
+          options.extprocTransport === 'mesh'
+            ? { ...extprocCluster([options.extproc]), transport_socket: istioMutualTls(authority, options.extprocIdentity) }
+            : extprocCluster([options.extproc]),
+      },
+    },
   ]);
 
   // One Istio cluster per provider host: the backend is named in the cluster metadata (Istio owns the endpoint
@@ -126,7 +184,12 @@ merge sizes the connection buffer for BUFFERED bodies (dataPlane.bufferLimitByte
       file: 'extproc-cluster.yaml',
       comment: `Istio: the HTTP/2 cluster both ext_proc stages call, with gRPC health checks, stream-open retries and a fresh
 connection every 500 streams (docs/envoy.md). Our own cluster rather than Istio's outbound|50051||…: Istio
-cluster names contain "|", which must never become the gRPC :authority.`,
+cluster names contain "|", which must never become the gRPC :authority.${
+        options.extprocTransport === 'mesh'
+          ? `\nIstio mutual TLS (the gateway's workload certificate from Istio's SDS), accepting only ${options.extprocIdentity}:
+provider credentials cross this connection. llm-extproc's sidecar terminates it (docs/envoy.md).`
+          : `\nPLAINTEXT (--extproc-insecure): provider credentials cross this connection unencrypted.`
+      }`,
       document: cluster,
     },
     {

@@ -84,9 +84,18 @@ export class BudgetGate {
     return costNanoUsd(this.accounting.config.prices, this.route.model, tokens) / NANO_PER_USD;
   }
 
-  /** The exchange finished: settle with the provider's usage, or release when an error charged nothing. */
-  finish(usage: Usage | undefined, status: number, backend: string | undefined): void {
+  /**
+   * The exchange finished: settle with the provider's usage, or release when an error charged nothing.
+   * `source`: 'estimated' — usage counted by the gateway (the provider sent none; never taught to the estimator);
+   * 'unreadable' — the provider answered 2xx with a body the gateway could not read (it billed; the client got 502).
+   */
+  finish(usage: Usage | undefined, status: number, backend: string | undefined, source: 'reported' | 'estimated' | 'unreadable' = 'reported'): void {
+    // (the router stage counts both in llm_extproc_usage_missing_total, budgets or not)
+    if (source === 'estimated' && usage) return this.#settle(usage, false);
     if (usage) return this.#settle(usage, backend === this.countedFor);
+    if (source === 'unreadable') {
+      return this.#settle({ promptTokens: this.prompt.tokens, completionTokens: 0, totalTokens: this.prompt.tokens, cachedPromptTokens: 0, reasoningTokens: 0 }, false);
+    }
     if (status >= 400) return this.#release();
     // A success without usage (a provider that does not report it): charge the counted prompt, and say so.
     metrics.usageMissing.inc();

@@ -11,6 +11,16 @@ export const ROUTE_HEADER = 'x-llm-extproc-route';
 /** Response header the upstream stage adds so the router stage knows which backend produced the response. */
 export const BACKEND_HEADER = 'x-llm-extproc-backend';
 
+/**
+ * Response header the upstream stage adds (with :status 502) when a provider rejected the gateway's credentials
+ * (401/403): 502 is retriable, so Envoy fails over; the router stage turns the answer into
+ * `upstream_authentication_failed` and strips the header. The value is the provider's status.
+ */
+export const UPSTREAM_AUTH_HEADER = 'x-llm-extproc-upstream-auth';
+
+/** Response header naming the request fields a lenient backend dropped (unsupportedParams: drop), comma-separated. */
+export const DROPPED_PARAMS_HEADER = 'x-llm-extproc-dropped-params';
+
 /** Namespace of our dynamic metadata and of the endpoint filter_metadata that names a backend. */
 export const METADATA_NAMESPACE = 'llm-extproc';
 

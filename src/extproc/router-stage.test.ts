@@ -66,10 +66,12 @@ test('a body over the configured limit is a 413', () => {
   assert.equal(reply?.status, 413);
 });
 
-test('a model whose every backend is disabled is a 503 that says why', () => {
+test('a model whose every backend is disabled is a generic 503: no environment variable names reach the client', () => {
   const reply = immediate(afterHeaders(noKey).handle(requestBody(JSON.stringify({ model: 'keyed-only', messages: [{ role: 'user', content: 'x' }] }))));
   assert.equal(reply?.status, 503);
-  assert.match(String((reply?.body as { error: { message: string } }).error.message), /PRIMARY_KEY is not set/);
+  const message = String((reply?.body as { error: { message: string } }).error.message);
+  assert.doesNotMatch(message, /PRIMARY_KEY|environment variable/);
+  assert.match(message, /No backend is currently available for model 'keyed-only'/);
 });
 
 test('a model with one usable backend left is still routed', () => {
@@ -95,7 +97,9 @@ test('an SSE 200 switches the response body to STREAMED and strips the backend t
   const first = stage.handle(responseBody('data: {"choices":[{"index":0,"delta":{"content":"a"}}]}\n\n', false));
   assert.equal(common(first)?.body_mutation, undefined, 'whole events pass through untouched');
   const last = stage.handle(responseBody(usage + 'data: [DONE]\n\n', true));
-  assert.equal(Buffer.from(common(last)?.body_mutation?.body as Buffer).toString(), 'data: [DONE]\n\n');
+  // The stream never sent a finish_reason: the gateway adds one before [DONE] (StreamCompletion).
+  const finish = 'data: {"object":"chat.completion.chunk","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]}\n\n';
+  assert.equal(Buffer.from(common(last)?.body_mutation?.body as Buffer).toString(), finish + 'data: [DONE]\n\n');
   assert.equal(metadataValues(last, METADATA_NAMESPACE).total_tokens, 6);
 });
 
@@ -115,8 +119,10 @@ test('an Envoy local reply (no backend tag) becomes an OpenAI error with a match
   stage.handle(responseHeaders({ ':status': '503', 'content-type': 'text/plain' }));
   const body = stage.handle(responseBody('no healthy upstream', true));
   const replaced = Buffer.from(common(body)?.body_mutation?.body as Buffer);
-  assert.equal(JSON.parse(replaced.toString()).error.message, 'no healthy upstream');
+  // Every error the client sees carries the request id, in the message and in x-request-id.
+  assert.equal(JSON.parse(replaced.toString()).error.message, 'no healthy upstream (request id: req-1)');
   assert.equal(setHeaders(body)['content-length'], String(replaced.length));
+  assert.equal(setHeaders(body)['x-request-id'], 'req-1');
 });
 
 test('an error response without a body gets an OpenAI-shaped body (CONTINUE_AND_REPLACE)', () => {

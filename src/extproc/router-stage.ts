@@ -9,21 +9,39 @@ import type { HttpBody__Output } from '../generated/envoy/service/ext_proc/v3/Ht
 import { normaliseErrorBody } from '../providers/openai.js';
 import type { ResponseContext, StreamTranslator, TranslatedBody } from '../providers/provider.js';
 import { providerFor } from '../providers/registry.js';
+import { applyParamPolicy } from '../providers/param-policy.js';
 import { clientWantsStreamUsage, parseChatRequest, type ChatRequest } from '../unified/chat-request.js';
 import { UnifiedError, asUnifiedError } from '../unified/errors.js';
 import type { Usage } from '../unified/usage.js';
 import { errorMessage, log } from '../telemetry/log.js';
 import { metrics, statusClass } from '../telemetry/metrics.js';
-import { BACKEND_HEADER, EXT_PROC_FILTER_NAME, METADATA_NAMESPACE, PRINCIPAL_ATTRIBUTE, REQUEST_ID_HEADER, ROUTE_HEADER } from './contract.js';
+import { BACKEND_HEADER, EXT_PROC_FILTER_NAME, METADATA_NAMESPACE, PRINCIPAL_ATTRIBUTE, REQUEST_ID_HEADER, ROUTE_HEADER, UPSTREAM_AUTH_HEADER } from './contract.js';
 import { BudgetGate, type Accounting, type Refusal } from './budget-gate.js';
 import type { IdentityInput } from '../budget/identity.js';
 import { continueWith, dynamicMetadata, immediateResponse, readHeaders, stringAttribute } from './messages.js';
 import type { StageHandler, StreamEnd } from './stage.js';
+import { StreamCompletion } from './stream-completion.js';
+import { healthTap, type RequestHealth } from '../health/tap.js';
+import { countPromptTokens, countText } from '../tokens/counter.js';
+import { isRecord, parseJson } from '../util/json.js';
+import { jsonTextExceedsDepth, MAX_RESPONSE_JSON_DEPTH } from '../util/json-depth.js';
 
 const CHAT_PATHS = new Set(['/v1/chat/completions', '/chat/completions']);
 const MODELS_PATHS = new Set(['/v1/models', '/models']);
 const REQUEST_HEADERS_READ = [':method', ':path', REQUEST_ID_HEADER, 'authorization'];
-const RESPONSE_HEADERS_READ = [':status', 'content-type', BACKEND_HEADER];
+const RESPONSE_HEADERS_READ = [':status', 'content-type', 'content-encoding', BACKEND_HEADER, UPSTREAM_AUTH_HEADER];
+
+/** Why a 2xx upstream body could not be read (llm_extproc_upstream_invalid_responses_total{reason}). */
+type InvalidReason = 'invalid_json' | 'too_deep' | 'compressed';
+
+/** Tokens of a text for `model`; a character estimate (4 per token) while the tokenizers are not loaded. */
+function countOrEstimate(model: string, text: string): number {
+  try {
+    return countText(model, text);
+  } catch {
+    return Math.ceil(text.length / 4);
+  }
+}
 
 type State = 'request_headers' | 'request_body' | 'response_headers' | 'response_body' | 'done';
 
@@ -35,9 +53,15 @@ export class RouterStage implements StageHandler {
   #status = 0;
   #clientWantsUsage = false;
   #request: ChatRequest | undefined;
-  #translator: StreamTranslator | undefined;
+  #translator: StreamCompletion | undefined;
+  /** A 2xx whose content-encoding is not identity although every attempt asks for identity. */
+  #compressed = false;
+  /** The provider's status when it rejected the gateway's own credentials (the upstream stage made it a 502). */
+  #upstreamAuth: string | undefined;
   #bodyChunks: Buffer[] = [];
   #bodyBytes = 0;
+  /** Semantic health observation of this exchange (src/health/), when a monitor is installed. */
+  #health: RequestHealth | undefined;
 
   #identity: IdentityInput = {};
   #gate: BudgetGate | undefined;
@@ -73,7 +97,9 @@ export class RouterStage implements StageHandler {
     this.#closed = true;
     if (this.#state !== 'done') {
       // Once routed, the provider has the prompt and bills it even if the client leaves before the answer.
-      this.#gate?.abandon(this.#state === 'response_headers' || this.#state === 'response_body', this.#translator?.usage);
+      // A stream is charged what was streamed so far (counted with the tokenizer when the provider's usage has not arrived).
+      this.#gate?.abandon(this.#state === 'response_headers' || this.#state === 'response_body', this.#translator?.usageSoFar());
+      this.#health?.cut();
       // A clean end before the exchange finished means the exchange was abandoned (e.g. the client left).
       metrics.streamFailures.inc({ stage: 'router', reason: how === 'ended' ? 'abandoned' : how });
       log.debug('router stream ended early', { requestId: this.#requestId, state: this.#state, how });
@@ -162,11 +188,17 @@ export class RouterStage implements StageHandler {
     }
     const usable = usableEndpoints(route);
     if (usable.length === 0) {
+      // The detail (which variables are unset) is for operators: the log and the admin GET /backends. The client,
+      // unauthenticated, gets a generic message with the request id.
       const reasons = route.endpoints.map((e) => `backend '${e.backend.name}': ${e.backend.disabledReason ?? 'unavailable'}`);
-      throw new UnifiedError('no_backend', `No backend can serve model '${request.model}' (${reasons.join('; ')}).`);
+      log.warn('no usable backend for model', { requestId: this.#requestId, model: request.model, reasons: reasons.join('; ') });
+      throw new UnifiedError('no_backend', `No backend is currently available for model '${request.model}'. The gateway operator can see why in its log and admin /backends.`);
     }
     // Any usable backend may serve this request (failover), so every one must be able to honour it.
-    for (const endpoint of usable) providerFor(endpoint.backend.provider).checkRequest(request, endpoint.backend);
+    // A backend with unsupportedParams: drop accepts what it can drop (the upstream stage drops it per attempt).
+    for (const endpoint of usable) {
+      applyParamPolicy(providerFor(endpoint.backend.provider), request, endpoint.backend, endpoint.upstreamModel, endpoint.unsupportedParams);
+    }
     this.#request = request;
     this.#clientWantsUsage = clientWantsStreamUsage(request);
     if (!this.accounting) return this.#routeTo(route, request);
@@ -195,6 +227,7 @@ export class RouterStage implements StageHandler {
 
   #routeTo(route: ResolvedRoute, request: ChatRequest): ProcessingResponse {
     this.#state = 'response_headers';
+    this.#health = healthTap.begin(request);
     return continueWith(
       'request_body',
       // clear_route_cache only works when the same response carries a header mutation (Envoy rule).
@@ -219,24 +252,31 @@ export class RouterStage implements StageHandler {
     this.#backend = tagged !== undefined && this.snapshot.topology.backends.has(tagged) ? tagged : undefined;
     // OpenAI's x-ratelimit-* headers ride on successful responses too.
     const rateHeaders = this.#gate?.headers ?? {};
+    this.#upstreamAuth = this.#backend !== undefined ? headers.get(UPSTREAM_AUTH_HEADER) : undefined;
+    this.#health?.response(this.#backend, this.#status);
+    // Every error a client sees carries the request id: in x-request-id here, in the message with the body.
+    const errorHeaders: Record<string, string> = this.#status >= 400 && this.#requestId ? { [REQUEST_ID_HEADER]: this.#requestId } : {};
     const changes =
-      tagged === undefined && Object.keys(rateHeaders).length === 0
+      tagged === undefined && Object.keys(rateHeaders).length === 0 && Object.keys(errorHeaders).length === 0
         ? undefined
-        : { headers: { set: rateHeaders, remove: tagged === undefined ? [] : [BACKEND_HEADER] } };
+        : { headers: { set: { ...rateHeaders, ...errorHeaders }, remove: tagged === undefined ? [] : [BACKEND_HEADER, UPSTREAM_AUTH_HEADER] } };
     if (message?.end_of_stream) {
       this.#finish(undefined);
       const metadata = { dynamic_metadata: this.#resultMetadata(undefined) };
       if (this.#status < 400) return continueWith('response_headers', changes, metadata);
       // An error without a body (e.g. Envoy's 500 after the upstream stage failed) still gets the unified shape.
       const body = Buffer.from(JSON.stringify(this.#bodylessError().toBody(this.#requestId)));
-      const set = { 'content-type': 'application/json', 'content-length': String(body.length) };
+      const set = { ...errorHeaders, 'content-type': 'application/json', 'content-length': String(body.length) };
       return continueWith('response_headers', { headers: { set, remove: changes?.headers.remove ?? [] }, body, replace: true }, metadata);
     }
     this.#state = 'response_body';
     const contentType = headers.get('content-type') ?? '';
     const provider = this.#providerKind();
-    if (this.#status === 200 && provider && providerFor(provider).isStream(contentType)) {
-      this.#translator = providerFor(provider).createStreamTranslator(this.#responseContext());
+    const encoding = (headers.get('content-encoding') ?? '').trim().toLowerCase();
+    // Every attempt asks for identity; a compressed 2xx cannot be read or translated (whole-body path: a 502).
+    this.#compressed = provider !== undefined && this.#status >= 200 && this.#status < 300 && encoding !== '' && encoding !== 'identity';
+    if (this.#status === 200 && provider && !this.#compressed && providerFor(provider).isStream(contentType)) {
+      this.#translator = this.#completing(providerFor(provider).createStreamTranslator(this.#responseContext()));
       // Stream the body chunk by chunk instead of buffering it (requires allow_mode_override in Envoy). Envoy
       // strips content-length by the mode in force when headers pass, not the override, and chunks may be
       // re-cut, so drop it here.
@@ -248,7 +288,67 @@ export class RouterStage implements StageHandler {
     return continueWith('response_headers', changes);
   }
 
+  /** Every provider's stream gets its finish reasons, the usage chunk it owes and a count of what it streamed. */
+  #completing(inner: StreamTranslator): StreamCompletion {
+    const request = this.#request;
+    const model = this.#answeringModel();
+    return new StreamCompletion(inner, {
+      choices: request?.n ?? 1,
+      clientWantsUsage: this.#clientWantsUsage,
+      promptTokens: () => {
+        if (this.#gate) return this.#gate.prompt.tokens;
+        if (!request) return 0;
+        try {
+          return countPromptTokens(request, { model }).tokens;
+        } catch {
+          return Math.ceil(JSON.stringify(request.messages).length / 4);
+        }
+      },
+      countCompletion: (text) => countOrEstimate(model, text),
+    });
+  }
+
+  /** The model name the answering backend was sent (its tokenizer counts the completion). */
+  #answeringModel(): string {
+    const route = this.#request ? this.snapshot.topology.routes.get(this.#request.model) : undefined;
+    return route?.endpoints.find((e) => e.backend.name === this.#backend)?.upstreamModel ?? this.#model;
+  }
+
+  /** A 2xx body that is not what the provider's format promises, or undefined when it is readable. */
+  #unreadable(body: Buffer): InvalidReason | undefined {
+    if (this.#compressed) return 'compressed';
+    // Parsing is safe at any depth, but re-serialising and walking are not.
+    if (jsonTextExceedsDepth(body, MAX_RESPONSE_JSON_DEPTH)) return 'too_deep';
+    return isRecord(parseJson(body)) ? undefined : 'invalid_json';
+  }
+
+  /** Envoy's own 413 (a body over per_connection_buffer_limit_bytes): the error the README promises. */
+  #tooLarge(): UnifiedError {
+    const limit = this.snapshot.config.dataPlane.bufferLimitBytes;
+    return new UnifiedError('request_too_large', `The request body is larger than the gateway accepts (${limit} bytes).`);
+  }
+
+  /** A provider's 401/403 for the gateway's own key: a gateway error (502), never the client's 401. */
+  #authError(): UnifiedError {
+    return new UnifiedError(
+      'upstream_auth',
+      `Backend '${this.#backend ?? 'unknown'}' rejected the gateway's credentials (HTTP ${this.#upstreamAuth ?? '401'}); the gateway operator must fix its provider key.`,
+    );
+  }
+
+  /** Appends the request id to an error body's message (OpenAI shape) unless it already carries it. */
+  #withRequestId(translated: TranslatedBody, original: Buffer): TranslatedBody {
+    const requestId = this.#requestId;
+    if (!requestId) return translated;
+    const json = parseJson(translated.body ?? original);
+    if (!isRecord(json) || !isRecord(json.error) || typeof json.error.message !== 'string' || json.error.message.includes(requestId)) return translated;
+    json.error.message = `${json.error.message} (request id: ${requestId})`;
+    return { ...translated, body: Buffer.from(JSON.stringify(json)) };
+  }
+
   #bodylessError(): UnifiedError {
+    if (this.#upstreamAuth !== undefined) return this.#authError();
+    if (this.#backend === undefined && this.#status === 413) return this.#tooLarge();
     const message = this.#backend
       ? `Backend '${this.#backend}' answered HTTP ${this.#status} without a body.`
       : `The request failed before any backend answered (HTTP ${this.#status}).`;
@@ -274,14 +374,19 @@ export class RouterStage implements StageHandler {
     }
   }
 
-  #streamChunk(translator: StreamTranslator, chunk: Buffer, last: boolean): ProcessingResponse {
+  #streamChunk(translator: StreamCompletion, chunk: Buffer, last: boolean): ProcessingResponse {
     let out = translator.push(chunk);
+    this.#health?.chunk(out ?? chunk);
     if (!last) return continueWith('response_body', out === undefined ? {} : { body: out });
     const tail = translator.end();
     if (tail.length > 0) out = Buffer.concat([out ?? chunk, tail]);
     const usage = translator.usage;
-    this.#finish(usage);
-    return continueWith('response_body', out === undefined ? {} : { body: out }, { dynamic_metadata: this.#resultMetadata(usage) });
+    const estimated = translator.estimated;
+    this.#health?.end(usage?.completionTokens);
+    if (estimated) metrics.usageMissing.inc();
+    this.#finish(usage, estimated ? 'estimated' : 'reported');
+    const extra: Record<string, boolean> = estimated ? { usage_estimated: true } : {};
+    return continueWith('response_body', out === undefined ? {} : { body: out }, { dynamic_metadata: this.#resultMetadata(usage, extra) });
   }
 
   #wholeBody(chunk: Buffer, last: boolean): ProcessingResponse {
@@ -291,17 +396,36 @@ export class RouterStage implements StageHandler {
     this.#bodyChunks = [];
     const provider = this.#providerKind();
     let translated: TranslatedBody = { body: undefined, usage: undefined };
-    if (provider) {
+    const invalid = provider && this.#status >= 200 && this.#status < 300 ? this.#unreadable(body) : undefined;
+    let extra: Record<string, string | boolean> = {};
+    if (invalid) {
+      // The same answer for every provider: a 502 the client can act on, usage marked missing, a metric.
+      metrics.upstreamInvalid.inc({ backend: this.#backend ?? 'none', reason: invalid });
+      metrics.usageMissing.inc();
+      const what = invalid === 'compressed' ? 'a compressed body although identity was asked' : invalid === 'too_deep' ? 'JSON nested too deeply' : 'a body that is not a JSON object';
+      const error = new UnifiedError('upstream_invalid_response', `Backend '${this.#backend ?? 'unknown'}' answered HTTP ${this.#status} with ${what}.`);
+      translated = { body: Buffer.from(JSON.stringify(error.toBody(this.#requestId))), usage: undefined, status: error.status };
+      extra = { usage_missing: true, error: error.code };
+    } else if (this.#upstreamAuth !== undefined) {
+      // The provider's own 401/403 body would blame the client; the status is already the upstream stage's 502.
+      translated = { body: Buffer.from(JSON.stringify(this.#authError().toBody(undefined))), usage: undefined };
+    } else if (provider) {
       translated = providerFor(provider).translateResponse(this.#status, body, this.#responseContext());
+    } else if (this.#status === 413) {
+      translated = { body: Buffer.from(JSON.stringify(this.#tooLarge().toBody(this.#requestId))), usage: undefined };
     } else if (this.#status >= 400) {
       // No provider answered: this is Envoy's own local reply (e.g. "no healthy upstream"). Keep the error shape uniform.
       translated = { body: normaliseErrorBody(this.#status, body), usage: undefined };
     }
     if (translated.status !== undefined) this.#status = translated.status;
-    this.#finish(translated.usage);
-    const metadata = { dynamic_metadata: this.#resultMetadata(translated.usage) };
+    if (this.#status >= 400) translated = this.#withRequestId(translated, body);
+    // An unreadable 2xx (the client gets a 502) is an error_payload verdict for the backend.
+    this.#health?.whole(invalid ? body : (translated.body ?? body), invalid ? 200 : this.#status);
+    this.#finish(translated.usage, invalid ? 'unreadable' : 'reported');
+    const metadata = { dynamic_metadata: this.#resultMetadata(translated.usage, extra) };
     const set: Record<string, string> = { ...translated.headers };
     if (translated.status !== undefined) set[':status'] = String(translated.status);
+    if (this.#status >= 400 && this.#requestId) set[REQUEST_ID_HEADER] = this.#requestId;
     if (translated.body !== undefined) {
       // BUFFERED with header mode SEND: Envoy keeps content-length and rejects a mismatch, so set it.
       set['content-length'] = String(translated.body.length);
@@ -316,12 +440,19 @@ export class RouterStage implements StageHandler {
   #responseContext(): ResponseContext {
     // The router stage only reaches the response phase after a request passed validation.
     if (!this.#request) throw new Error('response before a validated request');
-    return { request: this.#request, clientWantsUsage: this.#clientWantsUsage, requestId: this.#requestId, created: Math.floor(Date.now() / 1000) };
+    return {
+      request: this.#request,
+      clientWantsUsage: this.#clientWantsUsage,
+      requestId: this.#requestId,
+      created: Math.floor(Date.now() / 1000),
+      upstreamModel: this.#answeringModel(),
+    };
   }
 
   /** Sent once, with the last response of the exchange: who served it and what it cost. */
-  #resultMetadata(usage: Usage | undefined) {
+  #resultMetadata(usage: Usage | undefined, extra: Readonly<Record<string, string | boolean>> = {}) {
     return dynamicMetadata(METADATA_NAMESPACE, {
+      ...extra,
       backend: this.#backend ?? 'none',
       status: this.#status,
       prompt_tokens: usage?.promptTokens,
@@ -333,7 +464,7 @@ export class RouterStage implements StageHandler {
     });
   }
 
-  #finish(usage: Usage | undefined): void {
+  #finish(usage: Usage | undefined, source: 'reported' | 'estimated' | 'unreadable' = 'reported'): void {
     this.#state = 'done';
     const backend = this.#backend ?? 'none';
     metrics.requests.inc({ model: this.#model, backend, status_class: statusClass(this.#status) });
@@ -344,7 +475,7 @@ export class RouterStage implements StageHandler {
       if (usage.reasoningTokens) metrics.tokens.inc({ model: this.#model, backend, kind: 'reasoning' }, usage.reasoningTokens);
       if (this.#gate) metrics.costUsd.inc({ model: this.#model, backend }, this.#gate.costUsd(usage));
     }
-    this.#gate?.finish(usage, this.#status, this.#backend);
+    this.#gate?.finish(usage, this.#status, this.#backend, source);
   }
 }
 

@@ -14,6 +14,7 @@ import type { StageHandler, StreamEnd } from './stage.js';
 import type { Accounting } from './budget-gate.js';
 import { ExtProcHealth } from './health.js';
 import { UpstreamStage } from './upstream-stage.js';
+import { grpcServerCredentials, type TlsOptions } from '../security/tls.js';
 
 type ProcessCall = grpc.ServerDuplexStream<ProcessingRequest__Output, ProcessingResponse>;
 
@@ -136,6 +137,8 @@ export async function startExtProcServer(
   address: string,
   unixSocket?: string,
   services: StageServices = NO_SERVICES,
+  /** Mutual TLS with a client allowlist on the TCP address (the Unix socket stays plaintext: file permissions guard it). */
+  tls?: TlsOptions,
 ): Promise<ListeningServer> {
   // nghttp2's rapid-reset guard (1000 RST_STREAMs, refilled at 33/s) answers a client that resets every stream
   // with GOAWAY; bench/stream-reset.ts reproduces it on Node 20 at ~1,000 resets per connection. It cannot be
@@ -166,14 +169,28 @@ export async function startExtProcServer(
   });
   const health = new ExtProcHealth();
   health.addTo(server);
-  const bind = (target: string) =>
+  const bind = (target: string, credentials: grpc.ServerCredentials) =>
     new Promise<number>((resolve, reject) =>
-      server.bindAsync(target, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+      server.bindAsync(target, credentials, (err, port) => (err ? reject(err) : resolve(port))),
     );
-  const port = await bind(address);
+  // A refused client retries (Envoy health-checks every second): one line per reason per minute is enough.
+  const lastRefusalLog = new Map<string, number>();
+  const tcpCredentials = tls
+    ? grpcServerCredentials(tls, {
+        onRefused: (reason, method) => {
+          const now = Date.now();
+          if (now - (lastRefusalLog.get(reason) ?? 0) < 60_000) return;
+          lastRefusalLog.set(reason, now);
+          if (lastRefusalLog.size > 1000) lastRefusalLog.clear();
+          log.warn('ext_proc call refused', { method, reason });
+        },
+        onFileError: (err) => log.warn('extproc TLS files unusable; keeping the previous ones', { error: errorMessage(err) }),
+      })
+    : grpc.ServerCredentials.createInsecure();
+  const port = await bind(address, tcpCredentials);
   if (unixSocket) {
     rmSync(unixSocket, { force: true }); // a socket file left by a crashed process would block the bind
-    await bind(`unix:${unixSocket}`);
+    await bind(`unix:${unixSocket}`, grpc.ServerCredentials.createInsecure());
   }
   let drained: Promise<DrainOutcome> | undefined;
   const drain = (timeoutMs: number, graceMs = 0): Promise<DrainOutcome> => {

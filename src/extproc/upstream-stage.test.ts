@@ -79,3 +79,48 @@ test('a backend that does not serve the requested model fails the stream', () =>
   stage.handle(requestHeaders(CLIENT, false, 'local'));
   assert.throws(() => stage.handle(requestBody(JSON.stringify({ model: 'keyed-only', messages: [{ role: 'user', content: 'x' }] }))), /does not serve/);
 });
+
+test('client headers leave only from the allowlist; hop-by-hop, internal and body-describing ones are removed', () => {
+  const stage = new UpstreamStage(snapshot);
+  const sent = {
+    ...CLIENT,
+    cookie: 'a=b',
+    'proxy-authorization': 'Basic x',
+    'openai-organization': 'org',
+    'openai-project': 'proj',
+    'x-envoy-max-retries': '9',
+    'x-llm-extproc-backend': 'spoof',
+    'content-encoding': 'gzip',
+    connection: 'keep-alive',
+    'x-anything': 'else',
+    'user-agent': 'app/1',
+    accept: 'application/json',
+    traceparent: '00-1-2-01',
+    host: 'gateway.local',
+  };
+  stage.handle(requestHeaders(sent, false, 'primary'));
+  const response = stage.handle(requestBody(CHAT));
+  const removed = common(response)?.header_mutation?.remove_headers ?? [];
+  assert.equal(setHeaders(response).authorization, 'Bearer sk-primary', "the client's credential is replaced by the backend's");
+  for (const name of ['cookie', 'proxy-authorization', 'openai-organization', 'openai-project', 'x-envoy-max-retries', 'x-llm-extproc-backend', 'content-encoding', 'connection', 'x-anything', ROUTE_HEADER]) {
+    assert.ok(removed.includes(name), `${name} removed`);
+  }
+  for (const name of ['user-agent', 'accept', 'traceparent', 'x-request-id', 'host', ':path', ':method', 'content-type']) assert.ok(!removed.includes(name), `${name} kept`);
+});
+
+test("a provider's 401/403 (the gateway's key) becomes a retriable 502 with the internal marker; other statuses lose any marker", () => {
+  for (const status of ['401', '403']) {
+    const stage = new UpstreamStage(snapshot);
+    stage.handle(requestHeaders(CLIENT, false, 'primary'));
+    stage.handle(requestBody(CHAT));
+    const response = stage.handle(responseHeaders({ ':status': status }));
+    assert.equal(setHeaders(response)[':status'], '502');
+    assert.equal(setHeaders(response)['x-llm-extproc-upstream-auth'], status);
+  }
+  const stage = new UpstreamStage(snapshot);
+  stage.handle(requestHeaders(CLIENT, false, 'primary'));
+  stage.handle(requestBody(CHAT));
+  const ok = stage.handle(responseHeaders({ ':status': '400', 'x-llm-extproc-upstream-auth': '401' }));
+  assert.equal(setHeaders(ok)[':status'], undefined);
+  assert.ok(common(ok)?.header_mutation?.remove_headers?.includes('x-llm-extproc-upstream-auth'), 'a provider cannot forge the marker');
+});

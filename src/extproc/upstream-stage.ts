@@ -10,12 +10,29 @@ import { providerFor, providerRequestHeaders } from '../providers/registry.js';
 import { parsePrevalidatedChatRequest } from '../unified/chat-request.js';
 import { log } from '../telemetry/log.js';
 import { metrics } from '../telemetry/metrics.js';
-import { BACKEND_ATTRIBUTE, BACKEND_HEADER, CLUSTER_BACKEND_ATTRIBUTE, EXT_PROC_FILTER_NAME, ROUTE_HEADER } from './contract.js';
+import { applyParamPolicy } from '../providers/param-policy.js';
+import {
+  BACKEND_ATTRIBUTE,
+  BACKEND_HEADER,
+  CLUSTER_BACKEND_ATTRIBUTE,
+  DROPPED_PARAMS_HEADER,
+  EXT_PROC_FILTER_NAME,
+  ROUTE_HEADER,
+  UPSTREAM_AUTH_HEADER,
+} from './contract.js';
 import { continueWith, readHeaders, stringAttribute, type Headers } from './messages.js';
 import type { StageHandler, StreamEnd } from './stage.js';
 
 /** Client credentials (virtual keys) must never travel to a provider. */
 const CLIENT_CREDENTIAL_HEADERS = ['authorization', 'api-key', 'x-api-key', 'x-goog-api-key'];
+/**
+ * Client headers a provider may see: content negotiation, the client's user agent, and tracing. Everything else
+ * the client sent (cookies, proxy credentials, OpenAI organisation/project, x-envoy-*, our x-llm-extproc-*, a
+ * content-encoding describing a body we replaced, hop-by-hop headers…) is removed. Backends add names with
+ * `forwardHeaders`. Pseudo-headers and host are Envoy's and stay.
+ */
+export const DEFAULT_FORWARDED_HEADERS: readonly string[] = ['accept', 'accept-language', 'user-agent', 'x-request-id', 'traceparent', 'tracestate'];
+
 /** Headers whose current value is compared so an unchanged one is not sent again. */
 const COMPARED_HEADERS = [':path', 'content-type', 'content-length', 'accept-encoding'];
 
@@ -31,6 +48,8 @@ export class UpstreamStage implements StageHandler {
   #current: Headers = new Map();
   #bodyChunks: Buffer[] = [];
   #done = false;
+  /** Request fields this attempt's backend dropped (unsupportedParams: drop), reported on the response. */
+  #dropped: readonly string[] = [];
 
   constructor(private readonly snapshot: ConfigSnapshot) {}
 
@@ -56,7 +75,7 @@ export class UpstreamStage implements StageHandler {
         return this.#onRequestBody(message.request_body);
       case 'response_headers':
         this.#done = true;
-        return continueWith('response_headers', { headers: { set: { [BACKEND_HEADER]: this.#backend?.name ?? 'unknown' } } });
+        return this.#onResponseHeaders(message);
       case 'response_body':
         return continueWith('response_body');
       case 'request_trailers':
@@ -79,7 +98,16 @@ export class UpstreamStage implements StageHandler {
     const endpoint = route?.endpoints.find((e) => e.backend.name === backend.name);
     if (!endpoint) throw new UpstreamStageError(`backend '${backend.name}' does not serve model '${request.model}'`);
 
-    const upstream = providerFor(backend.provider).buildRequest(request, { backend, upstreamModel: endpoint.upstreamModel, now: new Date() });
+    const provider = providerFor(backend.provider);
+    let outbound = request;
+    if (endpoint.unsupportedParams === 'drop') {
+      // The router stage accepted the request for every backend; this one leaves out what it cannot honour.
+      const outcome = applyParamPolicy(provider, request, backend, endpoint.upstreamModel, 'drop');
+      outbound = outcome.request;
+      this.#dropped = outcome.dropped;
+      for (const param of outcome.dropped) metrics.droppedParams.inc({ backend: backend.name, param });
+    }
+    const upstream = provider.buildRequest(outbound, { backend, upstreamModel: endpoint.upstreamModel, now: new Date() });
     metrics.upstreamAttempts.inc({ backend: backend.name });
     // Remove what must not travel: our routing and tenant headers, client credentials, and headers another backend's
     // rewrite left behind on a previous attempt (Envoy reuses the header map across retries).
@@ -89,7 +117,6 @@ export class UpstreamStage implements StageHandler {
     for (const name of [...internal, ...CLIENT_CREDENTIAL_HEADERS, ...this.snapshot.topology.backendHeaderNames, ...providerRequestHeaders]) {
       if (this.#present.has(name) && !(name in upstream.headers) && !remove.includes(name)) remove.push(name);
     }
-    const set: Record<string, string> = {};
     const wanted: Record<string, string> = {
       ...upstream.headers,
       ':path': upstream.path,
@@ -97,10 +124,38 @@ export class UpstreamStage implements StageHandler {
       // The router stage reads and rewrites response bodies; a compressed one would lose usage and translation.
       'accept-encoding': 'identity',
     };
+    // Every other client header leaves only from the allowlist (DEFAULT_FORWARDED_HEADERS + forwardHeaders).
+    const forwarded = new Set([...DEFAULT_FORWARDED_HEADERS, ...backend.config.forwardHeaders]);
+    for (const name of this.#present) {
+      if (name.startsWith(':') || name === 'host' || name in wanted || forwarded.has(name) || remove.includes(name)) continue;
+      remove.push(name);
+    }
+    const set: Record<string, string> = {};
     for (const [name, value] of Object.entries(wanted)) {
       if (this.#current.get(name) !== value) set[name] = value;
     }
     return continueWith('request_body', { headers: { set, remove }, body: upstream.body });
+  }
+
+  /**
+   * Tags the response with the backend. A provider's 401/403 rejects the gateway's own credentials, not the
+   * client's: it becomes a 502 here, before Envoy's router sees the status, so the retry policy (502 is retriable)
+   * lets a failover backend serve. Envoy never retries an upstream filter's local reply, hence a status rewrite.
+   */
+  #onResponseHeaders(message: ProcessingRequest__Output): ProcessingResponse {
+    const backend = this.#backend?.name ?? 'unknown';
+    const set: Record<string, string> = { [BACKEND_HEADER]: backend };
+    if (this.#dropped.length > 0) set[DROPPED_PARAMS_HEADER] = this.#dropped.join(',');
+    const status = Number(readHeaders(message.response_headers?.headers, [':status']).get(':status') ?? 0);
+    if (status === 401 || status === 403) {
+      metrics.upstreamAuthFailures.inc({ backend, status: String(status) });
+      log.warn("provider rejected the gateway's credentials; answering 502 so another backend can serve", { backend, status });
+      set[':status'] = '502';
+      set[UPSTREAM_AUTH_HEADER] = String(status);
+    }
+    // Our markers are ours alone: a provider that sends one does not get to speak for the gateway.
+    const remove = [UPSTREAM_AUTH_HEADER, DROPPED_PARAMS_HEADER].filter((name) => !(name in set));
+    return continueWith('response_headers', { headers: { set, remove } });
   }
 
   close(how: StreamEnd): void {

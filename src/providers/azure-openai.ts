@@ -2,6 +2,7 @@
 //  - deployment route  /openai/deployments/{deployment}/chat/completions?api-version=…  (the body's model is ignored)
 //  - v1 route          /openai/v1/chat/completions  (no api-version; the body's model names the deployment)
 // Responses keep Azure's content-filter annotations; the one stream chunk that carries nothing else is dropped.
+import { encodePathSegment } from '../util/path-segment.js';
 import type { BackendConfig } from '../config/schema.js';
 import type { OpenAIErrorBody } from '../unified/errors.js';
 import { isRecord, parseJson } from '../util/json.js';
@@ -29,7 +30,7 @@ export function azurePath(target: UpstreamTarget): string {
   const config = azureConfig(target);
   const base = resourceBase(target.backend.baseUrl);
   if (config.deployment === undefined) return joinPath(base, '/openai/v1/chat/completions');
-  const deployment = encodeURIComponent(config.deployment);
+  const deployment = encodePathSegment(config.deployment);
   return `${joinPath(base, `/openai/deployments/${deployment}/chat/completions`)}?api-version=${encodeURIComponent(config.apiVersion)}`;
 }
 

@@ -51,6 +51,19 @@ export interface ResponseContext {
   readonly requestId: string | undefined;
   /** Unix seconds for `created` in synthesised objects. */
   readonly created: number;
+  /** The model name the answering backend was sent (the route endpoint's upstream model), when known. */
+  readonly upstreamModel?: string;
+}
+
+/**
+ * The `model` every response reports, for every provider: the model that answered, as the provider names it
+ * (OpenAI's dated snapshot, Anthropic's `model`, Gemini's `modelVersion`); where the provider's format names none
+ * (Bedrock, Cohere) the upstream model name the gateway sent; the client's alias only when neither is known.
+ * OpenAI-shaped backends pass their `model` through untouched, so their streams stay zero-copy.
+ */
+export function responseModel(context: ResponseContext, reported?: unknown): string {
+  if (typeof reported === 'string' && reported !== '') return reported;
+  return context.upstreamModel ?? context.request.model;
 }
 
 export interface Provider {
@@ -63,7 +76,7 @@ export interface Provider {
    * Router stage: throws a 400 UnifiedError naming a feature this provider cannot honour (never a silent drop).
    * Called for every provider of the route's usable backends before anything leaves.
    */
-  checkRequest(request: ChatRequest, backend: ResolvedBackend): void;
+  checkRequest(request: ChatRequest, backend: ResolvedBackend, upstreamModel?: string): void;
   /** Upstream stage: the provider-native request for one attempt. */
   buildRequest(request: ChatRequest, target: UpstreamTarget): UpstreamRequest;
   /** Router stage: whether a 2xx response with this content-type is a stream to translate chunk by chunk. */

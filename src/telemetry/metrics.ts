@@ -61,6 +61,18 @@ export const metrics = {
     labelNames: ['model', 'backend', 'kind'] as const,
     registers: [registry],
   }),
+  upstreamAuthFailures: new Counter({
+    name: 'llm_extproc_upstream_auth_failures_total',
+    help: "Provider answers rejecting the gateway's own credentials (401/403), by backend and upstream status; clients see 502.",
+    labelNames: ['backend', 'status'] as const,
+    registers: [registry],
+  }),
+  droppedParams: new Counter({
+    name: 'llm_extproc_dropped_params_total',
+    help: 'Request fields dropped because a backend cannot honour them and its unsupportedParams policy is drop, by backend and field.',
+    labelNames: ['backend', 'param'] as const,
+    registers: [registry],
+  }),
   upstreamAttempts: new Counter({
     name: 'llm_extproc_upstream_attempts_total',
     help: 'Upstream attempts rewritten by the upstream stage, by backend.',
@@ -99,7 +111,13 @@ export const metrics = {
   }),
   usageMissing: new Counter({
     name: 'llm_extproc_usage_missing_total',
-    help: 'Successful responses without provider-reported usage (settled with the counted prompt only).',
+    help: 'Successful responses without provider-reported usage (settled with the counted prompt and, for streams, the tokens of the streamed text).',
+    registers: [registry],
+  }),
+  upstreamInvalid: new Counter({
+    name: 'llm_extproc_upstream_invalid_responses_total',
+    help: 'Successful upstream answers the gateway could not read (invalid_json, too_deep, compressed), answered 502 upstream_invalid_response.',
+    labelNames: ['backend', 'reason'] as const,
     registers: [registry],
   }),
   promptEstimateError: new Gauge({

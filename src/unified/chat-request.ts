@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { UnifiedError } from './errors.js';
 import { formatPath } from '../util/format-path.js';
 import { isRecord, parseJson } from '../util/json.js';
+import { findDepthViolation, MAX_JSON_DEPTH } from '../util/json-depth.js';
 
 const textPart = z.looseObject({ type: z.literal('text'), text: z.string() });
 const imagePart = z.looseObject({
@@ -102,6 +103,7 @@ export function parseChatRequest(body: Buffer | string): ChatRequest {
   if (!isRecord(json)) {
     throw new UnifiedError('invalid_json', 'The request body must be a JSON object.');
   }
+  checkNesting(json);
   const result = chatRequestSchema.safeParse(json);
   if (!result.success) {
     const issue = result.error.issues[0];
@@ -110,6 +112,23 @@ export function parseChatRequest(body: Buffer | string): ChatRequest {
     throw new UnifiedError('invalid_request', message, param || null);
   }
   return result.data;
+}
+
+/** How many path segments name the field a nested value belongs to (`tools[0].function.parameters`). */
+const FIELD_SEGMENTS: Readonly<Record<string, number>> = { tools: 4, response_format: 3, messages: 2 };
+
+/** Deeper JSON than MAX_JSON_DEPTH is a 400 naming the field, before any walk (or JSON.stringify) sees it. */
+function checkNesting(json: unknown): void {
+  const violation = findDepthViolation(json, MAX_JSON_DEPTH);
+  if (!violation) return;
+  const top = violation.path[0];
+  const segments = typeof top === 'string' ? (FIELD_SEGMENTS[top] ?? 1) : 1;
+  const param = formatPath(violation.path.slice(0, segments));
+  throw new UnifiedError(
+    'invalid_request',
+    `Invalid value for '${param}': JSON nested more than ${MAX_JSON_DEPTH} levels deep (at ${formatPath(violation.path.slice(0, 12))}${violation.path.length > 12 ? '…' : ''}). Requests are limited to ${MAX_JSON_DEPTH} levels of nesting.`,
+    param,
+  );
 }
 
 function describeIssue(issue: z.core.$ZodIssue, param: string): string {
@@ -128,6 +147,8 @@ export function parsePrevalidatedChatRequest(body: Buffer): ChatRequest {
   if (shaped === null || typeof shaped !== 'object' || typeof shaped.model !== 'string' || !Array.isArray(shaped.messages)) {
     throw new UnifiedError('invalid_request', 'The request body is not a chat completion request.');
   }
+  // The router stage refused deeper bodies; this guards the stage against a caller that skipped it.
+  checkNesting(json);
   return shaped as ChatRequest;
 }
 

@@ -9,6 +9,8 @@ export type UnifiedErrorKind =
   | 'request_too_large'
   | 'no_backend'
   | 'upstream_error'
+  | 'upstream_auth'
+  | 'upstream_invalid_response'
   | 'internal';
 
 interface KindSpec {
@@ -25,6 +27,10 @@ const KINDS: Record<UnifiedErrorKind, KindSpec> = {
   request_too_large: { status: 413, type: 'invalid_request_error', code: 'request_too_large' },
   no_backend: { status: 503, type: 'server_error', code: 'no_backend_available' },
   upstream_error: { status: 502, type: 'server_error', code: 'upstream_error' },
+  /** The provider rejected the gateway's own credentials (its 401/403): the operator's problem, not the client's. */
+  upstream_auth: { status: 502, type: 'server_error', code: 'upstream_authentication_failed' },
+  /** A 2xx whose body is not what the provider's format promises (invalid JSON, compressed although identity was asked). */
+  upstream_invalid_response: { status: 502, type: 'server_error', code: 'upstream_invalid_response' },
   internal: { status: 500, type: 'server_error', code: 'internal_error' },
 };
 

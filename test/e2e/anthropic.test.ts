@@ -58,7 +58,7 @@ routes:
       user: 'user-1234',
     });
     assert.equal(completion.object, 'chat.completion');
-    assert.equal(completion.model, MODEL);
+    assert.equal(completion.model, UPSTREAM_MODEL, 'the model that answered (Anthropic names it), docs/providers/README.md');
     assert.equal(completion.choices[0]?.message.content, CLAUDE_TEXT);
     assert.equal(completion.choices[0]?.finish_reason, 'stop');
     const prompt = DEFAULT_USAGE.input + DEFAULT_USAGE.cacheRead + DEFAULT_USAGE.cacheCreation;

@@ -74,7 +74,7 @@ routes:
       max_completion_tokens: 64,
     });
     assert.equal(completion.object, 'chat.completion');
-    assert.equal(completion.model, 'claude', 'the client’s alias, not the Bedrock model id');
+    assert.equal(completion.model, CLAUDE, 'Converse names no model: the upstream model id the gateway sent');
     assert.equal(completion.choices[0]?.message.content, 'Paris is the capital of France.');
     assert.equal(completion.choices[0]?.finish_reason, 'stop');
     assert.deepEqual(completion.usage, {
@@ -286,11 +286,11 @@ routes:
     assert.equal(text, 'Once upon');
   });
 
-  test('a wrong secret fails the mock’s signature check: a 403, nothing reaches a model', async () => {
+  test('a wrong secret fails the mock’s signature check: the gateway’s own credentials, so a 502 upstream_authentication_failed (not 403), nothing reaches a model', async () => {
     const before = mock.received.length;
     await assert.rejects(
       client.chat.completions.create({ model: 'claude-misconfigured', messages: [{ role: 'user', content: 'hi' }] }),
-      (err: unknown) => err instanceof OpenAI.PermissionDeniedError && /signature we calculated does not match/.test(err.message),
+      (err: unknown) => err instanceof OpenAI.APIError && err.status === 502 && err.code === 'upstream_authentication_failed' && /bedrock-wrong-secret/.test(err.message),
     );
     assert.equal(mock.received.length, before);
   });

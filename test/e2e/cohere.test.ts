@@ -48,7 +48,7 @@ routes:
       stop: ['\n\n'],
     });
     assert.equal(completion.object, 'chat.completion');
-    assert.equal(completion.model, 'command');
+    assert.equal(completion.model, 'command-a-03-2025', 'Cohere names no model: the upstream model the gateway sent');
     assert.equal(completion.choices[0]?.message.content, COHERE_TEXT);
     assert.equal(completion.choices[0]?.finish_reason, 'stop');
     assert.deepEqual(completion.usage, {

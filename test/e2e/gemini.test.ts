@@ -93,7 +93,7 @@ routes:
       max_completion_tokens: 64,
     });
     assert.equal(completion.object, 'chat.completion');
-    assert.equal(completion.model, 'flash');
+    assert.equal(completion.model, 'gemini-2.5-flash-001', 'the model that answered (modelVersion)');
     assert.equal(completion.choices[0]?.message.content, MOCK_TEXT);
     assert.equal(completion.choices[0]?.finish_reason, 'stop');
     assert.deepEqual(completion.usage, {
@@ -255,8 +255,8 @@ routes:
   test('a feature Gemini cannot honour is a 400 before anything is sent', async () => {
     const before = mock.received.length;
     await assert.rejects(
-      client.chat.completions.create({ model: 'flash', messages: [{ role: 'user', content: 'x' }], logprobs: true }),
-      (err: unknown) => err instanceof OpenAI.BadRequestError && err.param === 'logprobs',
+      client.chat.completions.create({ model: 'flash', messages: [{ role: 'user', content: 'x' }], logit_bias: { '1': 5 } }),
+      (err: unknown) => err instanceof OpenAI.BadRequestError && err.param === 'logit_bias',
     );
     assert.equal(mock.received.length, before);
   });

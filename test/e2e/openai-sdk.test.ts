@@ -136,13 +136,20 @@ routes:
     );
   });
 
-  test('a model whose backends are all disabled is a clear 503', async () => {
+  test('a model whose backends are all disabled is a generic 503 with the request id; the detail is in admin /backends', async () => {
     await assert.rejects(client.chat.completions.create({ model: 'needs-key', messages: [{ role: 'user', content: 'x' }] }), (err: unknown) => {
       assert.ok(err instanceof OpenAI.APIError);
       assert.equal(err.status, 503);
-      assert.match(err.message, /E2E_UNSET_KEY is not set/);
+      assert.doesNotMatch(err.message, /E2E_UNSET_KEY/);
+      assert.match(err.message, /\(request id: [^)]+\)/);
       return true;
     });
+    const res = await fetch(`${service.adminUrl}/backends`);
+    assert.equal(res.status, 200);
+    const view = (await res.json()) as { backends: Array<{ name: string; enabled: boolean; disabledReason?: string }> };
+    const disabled = view.backends.find((b) => b.disabledReason?.includes('E2E_UNSET_KEY'));
+    assert.ok(disabled && !disabled.enabled, JSON.stringify(view));
+    assert.doesNotMatch(JSON.stringify(view), /sk-|secret/i);
   });
 
   test('when the primary answers 503 the request fails over to the priority-1 backend', async () => {

@@ -189,6 +189,9 @@ export async function startMockBedrock(options: MockBedrockOptions): Promise<Moc
       if (!isRecord(body) || !Array.isArray(body.messages) || 'modelId' in body) {
         return refuse(400, 'ValidationException', 'Malformed input request: messages is required and modelId belongs in the path.');
       }
+      // Converse rejects blank text blocks (in messages and in system).
+      const blank = blankTextAt(body);
+      if (blank) return refuse(400, 'ValidationException', `The text field in the ContentBlock object at ${blank} is blank. Add text to the text field, and try again.`);
 
       const call: BedrockCall = {
         rawPath: url,
@@ -219,4 +222,18 @@ export async function startMockBedrock(options: MockBedrockOptions): Promise<Moc
     },
     close,
   };
+}
+
+/** Where the first blank `text` block is (`messages.0.content.1`, `system.0`), as Converse names it. */
+function blankTextAt(body: Record<string, unknown>): string | undefined {
+  const blank = (block: unknown) => isRecord(block) && typeof block.text === 'string' && block.text.trim() === '';
+  const messages = Array.isArray(body.messages) ? body.messages : [];
+  for (const [i, message] of messages.entries()) {
+    const content = isRecord(message) && Array.isArray(message.content) ? message.content : [];
+    const j = content.findIndex(blank);
+    if (j !== -1) return `messages.${i}.content.${j}`;
+  }
+  const system = Array.isArray(body.system) ? body.system : [];
+  const k = system.findIndex(blank);
+  return k === -1 ? undefined : `system.${k}`;
 }

@@ -1,6 +1,7 @@
 // A mock OpenAI-compatible upstream for end-to-end tests: speaks Chat Completions (JSON and SSE) on loopback,
 // records what it received, and can be told to fail.
 import http from 'node:http';
+import { gzipSync } from 'node:zlib';
 import { listenOnLoopback } from '../../src/testing/http.js';
 
 export interface ReceivedRequest {
@@ -21,6 +22,14 @@ export interface MockOpenAI {
   streamChunks: number;
   /** Streams that ended because the client (the proxy) went away. */
   readonly abortedStreams: number;
+  /** finish_reason of the last stream chunk (null: a server that never sends one). */
+  finishReason: string | null;
+  /** false: ignore stream_options.include_usage (a server that cannot stream usage). */
+  streamUsage: boolean;
+  /** How a whole (non-streamed) 200 is broken: 'invalid-json', or 'gzip' (compressed though identity was asked). */
+  brokenBody: 'invalid-json' | 'gzip' | undefined;
+  /** Content chunks written to streams so far (each one word of COMPLETION_TEXT). */
+  readonly contentChunksSent: number;
   close(): Promise<void>;
 }
 
@@ -52,7 +61,15 @@ function chunk(model: string, delta: Record<string, unknown>, finish: string | n
 export async function startMockOpenAI(options: { apiKey?: string } = {}): Promise<MockOpenAI> {
   const received: ReceivedRequest[] = [];
   let abortedStreams = 0;
-  const state = { failWith: undefined as number | undefined, chunkDelayMs: 0, streamChunks: 5 };
+  let contentChunksSent = 0;
+  const state = {
+    failWith: undefined as number | undefined,
+    chunkDelayMs: 0,
+    streamChunks: 5,
+    finishReason: 'stop' as string | null,
+    streamUsage: true,
+    brokenBody: undefined as 'invalid-json' | 'gzip' | undefined,
+  };
   const server = http.createServer((req, res) => {
     const parts: Buffer[] = [];
     req.on('data', (c: Buffer) => parts.push(c));
@@ -68,18 +85,26 @@ export async function startMockOpenAI(options: { apiKey?: string } = {}): Promis
       if (state.failWith !== undefined) return error(state.failWith, `mock failure ${state.failWith}`, 'server_error');
       if (req.url !== '/v1/chat/completions') return error(404, `no route ${req.url}`, 'invalid_request_error');
       const model = String(body.model);
+      if (body.stream !== true && state.brokenBody === 'invalid-json') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end('{"id":"chatcmpl-mock","choices":[{"message":');
+      }
+      if (body.stream !== true && state.brokenBody === 'gzip') {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+        return res.end(gzipSync(JSON.stringify(completion(model))));
+      }
       if (body.stream !== true) {
         res.writeHead(200, { 'content-type': 'application/json' });
         return res.end(JSON.stringify(completion(model)));
       }
-      const includeUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+      const includeUsage = state.streamUsage && (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
       const words = COMPLETION_TEXT.split(/(?<= )/);
       const pieces = Array.from({ length: state.streamChunks }, (_, i) => words[i % words.length] ?? '');
       const events = [
         chunk(model, { role: 'assistant', content: '' }, null, includeUsage),
         ...pieces.map((p) => chunk(model, { content: p }, null, includeUsage)),
-        chunk(model, {}, 'stop', includeUsage),
+        chunk(model, {}, state.finishReason, includeUsage),
       ];
       if (includeUsage) {
         events.push(`data: ${JSON.stringify({ id: 'chatcmpl-mock', object: 'chat.completion.chunk', created: 1_700_000_000, model, choices: [], usage: completion(model).usage })}\n\n`);
@@ -96,6 +121,7 @@ export async function startMockOpenAI(options: { apiKey?: string } = {}): Promis
           finished = true;
           return res.end();
         }
+        if (i > 0 && i <= pieces.length) contentChunksSent++;
         res.write(events[i++]);
         if (state.chunkDelayMs > 0) setTimeout(next, state.chunkDelayMs);
         else setImmediate(next);
@@ -127,6 +153,27 @@ export async function startMockOpenAI(options: { apiKey?: string } = {}): Promis
     },
     get abortedStreams() {
       return abortedStreams;
+    },
+    get contentChunksSent() {
+      return contentChunksSent;
+    },
+    get finishReason() {
+      return state.finishReason;
+    },
+    set finishReason(v) {
+      state.finishReason = v;
+    },
+    get streamUsage() {
+      return state.streamUsage;
+    },
+    set streamUsage(v) {
+      state.streamUsage = v;
+    },
+    get brokenBody() {
+      return state.brokenBody;
+    },
+    set brokenBody(v) {
+      state.brokenBody = v;
     },
     close,
   };

@@ -10,6 +10,7 @@ import type { Environment } from '../../src/config/topology.js';
 import { startService, type RunningService } from '../../src/service.js';
 import type { AccessLogEntry } from '../../src/dataplane/server.js';
 import { buildBootstrap } from '../../src/envoyconfig/bootstrap.js';
+import type { ExtprocClientTls } from '../../src/envoyconfig/blocks.js';
 import { startEnvoy, type RunningEnvoy } from '../../src/envoy/process.js';
 import { validateWithEnvoy } from '../../src/envoy/validate.js';
 import { METADATA_NAMESPACE } from '../../src/extproc/contract.js';
@@ -60,6 +61,8 @@ export interface TestServiceOptions {
   readonly via?: Via;
   /** Envoy's own log level, e.g. 'debug' when investigating. */
   readonly envoyLogLevel?: 'debug' | 'info' | 'warn';
+  /** Envoy's client side of the mutual TLS to the service (for a config with extproc.tls). */
+  readonly extprocTls?: ExtprocClientTls;
 }
 
 function fromStandIn(entry: AccessLogEntry): LoggedRequest {
@@ -112,7 +115,8 @@ async function completedRequests(envoy: RunningEnvoy): Promise<number> {
 }
 
 export async function startTestService(yaml: string, env: Environment, options: TestServiceOptions = {}): Promise<TestService> {
-  const via = options.via ?? 'envoy';
+  // LLM_EXTPROC_TEST_VIA=stand-in runs the whole e2e suite through the stand-in instead, for comparisons.
+  const via = options.via ?? (process.env.LLM_EXTPROC_TEST_VIA === 'stand-in' ? 'stand-in' : 'envoy');
   const text = withLoopbackListeners(yaml, via);
   const result = parseConfig(text);
   if (!result.ok) throw new Error(formatProblems('test config', result.problems));
@@ -143,6 +147,7 @@ export async function startTestService(yaml: string, env: Environment, options: 
         admin: '127.0.0.1:0',
         extproc: `127.0.0.1:${service.extprocPort}`,
         disabledBackends: disabledBackends(service),
+        ...(options.extprocTls ? { extprocTls: options.extprocTls } : {}),
       }),
     );
     // Every bootstrap a test generates is also checked the way users are told to check theirs.

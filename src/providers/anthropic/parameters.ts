@@ -2,12 +2,13 @@
 import type { ChatRequest } from '../../unified/chat-request.js';
 import { UnifiedError } from '../../unified/errors.js';
 import { isRecord } from '../../util/json.js';
+import { topK } from '../extra-fields.js';
 import type { AnthropicEffort, AnthropicRequest } from './types.js';
 
 /** The first API version without temperature/top_p/top_k (they are a 400 there, even at their defaults). */
 export const SAMPLING_REMOVED_IN = '2026-10-21';
 
-export type GenerationFields = Pick<AnthropicRequest, 'max_tokens' | 'temperature' | 'top_p' | 'stop_sequences' | 'metadata'> & {
+export type GenerationFields = Pick<AnthropicRequest, 'max_tokens' | 'temperature' | 'top_p' | 'top_k' | 'stop_sequences' | 'metadata'> & {
   effort?: AnthropicEffort;
 };
 
@@ -34,8 +35,14 @@ function refuseUnsupported(request: ChatRequest): void {
  * Anthropic's temperature runs 0–1 (OpenAI's 0–2): above 1 is a 400, never a silent clamp. From API version
  * 2026-10-21 temperature and top_p are refused outright, so only their defaults (1) can be dropped safely.
  */
-function sampling(request: ChatRequest, version: string): Pick<AnthropicRequest, 'temperature' | 'top_p'> {
-  const out: Pick<AnthropicRequest, 'temperature' | 'top_p'> = {};
+function sampling(request: ChatRequest, version: string): Pick<AnthropicRequest, 'temperature' | 'top_p' | 'top_k'> {
+  const out: Pick<AnthropicRequest, 'temperature' | 'top_p' | 'top_k'> = {};
+  // An explicit top_k (Anthropic has it; OpenAI does not) is passed on, except where the API version removed it.
+  const k = topK(request);
+  if (k !== undefined) {
+    if (version >= SAMPLING_REMOVED_IN) throw new UnifiedError('invalid_request', `top_k is not accepted by this model's provider (Anthropic API version ${version}); omit it.`, 'top_k');
+    out.top_k = k;
+  }
   const removed = version >= SAMPLING_REMOVED_IN; // ISO dates order as strings
   const { temperature, top_p: topP } = request;
   if (temperature != null) {

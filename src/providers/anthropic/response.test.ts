@@ -32,14 +32,14 @@ function translateError(status: number, body: unknown, ctx = context()) {
 }
 
 describe('successful responses', () => {
-  test('a text answer becomes a chat.completion with the client’s model name and OpenAI usage', () => {
+  test('a text answer becomes a chat.completion naming the model that answered (Anthropic’s model field) and OpenAI usage', () => {
     const out = translate(200, TEXT_MESSAGE);
     assert.equal(out.status, undefined, 'status unchanged');
     assert.deepEqual(out.json, {
       id: 'chatcmpl-msg_01TextAnswer',
       object: 'chat.completion',
       created: CREATED,
-      model: 'claude',
+      model: 'claude-sonnet-4-5-20250929',
       choices: [{ index: 0, message: { role: 'assistant', content: 'Hello! How can I help?', refusal: null }, logprobs: null, finish_reason: 'stop' }],
       // prompt = 21 input + 100 cache read + 8 cache creation; cached = the cache reads.
       usage: { prompt_tokens: 129, completion_tokens: 9, total_tokens: 138, prompt_tokens_details: { cached_tokens: 100 }, completion_tokens_details: { reasoning_tokens: 0 } },

@@ -6,7 +6,7 @@
 import { UnifiedError } from '../../unified/errors.js';
 import { toOpenAIUsage, type OpenAIUsage, type Usage } from '../../unified/usage.js';
 import { isRecord, parseJson, recordField, stringField } from '../../util/json.js';
-import type { ResponseContext, TranslatedBody } from '../provider.js';
+import { responseModel, type ResponseContext, type TranslatedBody } from '../provider.js';
 import { translateErrorResponse } from './errors.js';
 import { finishReason, type FinishReason } from './finish.js';
 import type { JsonObject } from './guards.js';
@@ -69,7 +69,7 @@ export function toChatCompletion(message: JsonObject, usage: Usage, context: Res
     id: completionId(stringField(message, 'id'), context),
     object: 'chat.completion',
     created: context.created,
-    model: context.request.model,
+    model: responseModel(context, message.model),
     choices: [{ index: 0, message: choiceMessage, logprobs: null, finish_reason: finishReason(stringField(message, 'stop_reason'), toolCalls.length) }],
     usage: toOpenAIUsage(usage),
   };

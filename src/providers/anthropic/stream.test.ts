@@ -34,7 +34,7 @@ function events(text: string): unknown[] {
 }
 
 function chunk(id: string, delta: Record<string, unknown>, finish: string | null = null) {
-  return { id, object: 'chat.completion.chunk', created: CREATED, model: 'claude', choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] };
+  return { id, object: 'chat.completion.chunk', created: CREATED, model: 'claude-sonnet-4-5-20250929', choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] };
 }
 
 const FIXTURES: Array<[string, WireEvent[], Record<string, unknown>]> = [
@@ -69,7 +69,7 @@ describe('text', () => {
       id: TEXT_ID,
       object: 'chat.completion.chunk',
       created: CREATED,
-      model: 'claude',
+      model: 'claude-sonnet-4-5-20250929',
       choices: [],
       usage: { prompt_tokens: 1025, completion_tokens: 12, total_tokens: 1037, prompt_tokens_details: { cached_tokens: 1000 }, completion_tokens_details: { reasoning_tokens: 0 } },
     });

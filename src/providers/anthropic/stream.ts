@@ -14,7 +14,7 @@
 import { encodeSseJson, SSE_DONE, SseEventFeed, type SseEvent } from '../../unified/sse.js';
 import { toOpenAIUsage, type OpenAIUsage, type Usage } from '../../unified/usage.js';
 import { isRecord, parseJson, recordField, stringField } from '../../util/json.js';
-import type { ResponseContext, StreamTranslator } from '../provider.js';
+import { responseModel, type ResponseContext, type StreamTranslator } from '../provider.js';
 import { anthropicErrorObject, toOpenAIError, type OpenAIError } from './errors.js';
 import { finishReason, type FinishReason } from './finish.js';
 import type { JsonObject } from './guards.js';
@@ -77,6 +77,8 @@ class AnthropicStreamTranslator implements StreamTranslator {
   readonly #blocks = new Map<number, Block>();
   readonly #jsonMode: boolean;
   #id: string;
+  /** The answering model (message_start names it); see responseModel. */
+  #model: string;
   #counts: AnthropicCounts | undefined;
   #stopReason: string | undefined;
   #toolCalls = 0;
@@ -86,6 +88,7 @@ class AnthropicStreamTranslator implements StreamTranslator {
   constructor(private readonly context: ResponseContext) {
     this.#jsonMode = usesJsonTool(context.request);
     this.#id = completionId(undefined, context);
+    this.#model = responseModel(context);
   }
 
   get usage(): Usage | undefined {
@@ -136,7 +139,7 @@ class AnthropicStreamTranslator implements StreamTranslator {
       id: this.#id,
       object: 'chat.completion.chunk',
       created: this.context.created,
-      model: this.context.request.model,
+      model: this.#model,
       choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
     };
     // As OpenAI does when include_usage is on: every chunk but the last carries usage: null.
@@ -153,6 +156,7 @@ class AnthropicStreamTranslator implements StreamTranslator {
   #onMessageStart(message: JsonObject | undefined, out: string[]): void {
     const id = message && stringField(message, 'id');
     if (id) this.#id = completionId(id, this.context);
+    this.#model = responseModel(this.context, message?.model);
     this.#counts = mergeCounts(this.#counts ?? ZERO_COUNTS, recordField(message, 'usage'));
     this.#start(out);
   }
@@ -229,7 +233,7 @@ class AnthropicStreamTranslator implements StreamTranslator {
         id: this.#id,
         object: 'chat.completion.chunk',
         created: this.context.created,
-        model: this.context.request.model,
+        model: this.#model,
         choices: [],
         usage: toOpenAIUsage(usage),
       };

@@ -76,6 +76,7 @@ export interface AnthropicRequest {
   temperature?: number;
   /** Accepted by anthropic-version 2023-06-01 only. */
   top_p?: number;
+  top_k?: number;
   metadata?: { user_id: string };
   tools?: AnthropicTool[];
   tool_choice?: AnthropicToolChoice;

@@ -17,7 +17,9 @@ export const SIGNING_NAME = 'bedrock';
  * `arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-sonnet-4-v1:0`.
  */
 export function conversePath(baseUrl: URL, modelId: string, stream: boolean): string {
-  return joinPath(baseUrl, `/model/${uriEncode(modelId)}/${stream ? 'converse-stream' : 'converse'}`);
+  // A dot segment (`..`) would survive uriEncode and walk up the path: dots alone are escaped as well.
+  const segment = /^\.+$/.test(modelId) ? modelId.replace(/\./g, '%2E') : uriEncode(modelId);
+  return joinPath(baseUrl, `/model/${segment}/${stream ? 'converse-stream' : 'converse'}`);
 }
 
 function regionOf(backend: ResolvedBackend): string {
@@ -51,15 +53,15 @@ function authorise(target: UpstreamTarget, path: string, headers: Record<string,
 }
 
 function buildRequest(request: ChatRequest, target: UpstreamTarget): UpstreamRequest {
-  const body = Buffer.from(JSON.stringify(toConverseRequest(request)));
+  const body = Buffer.from(JSON.stringify(toConverseRequest(request, target.upstreamModel)));
   const path = conversePath(target.backend.baseUrl, target.upstreamModel, request.stream === true);
   return { path, headers: authorise(target, path, { 'content-type': 'application/json' }, body), body };
 }
 
 export const bedrockProvider: Provider = {
   requestHeaders: ['x-amz-date', 'x-amz-content-sha256', 'x-amz-security-token'],
-  checkRequest: (request) => {
-    toConverseRequest(request);
+  checkRequest: (request, _backend, upstreamModel) => {
+    toConverseRequest(request, upstreamModel);
   },
   buildRequest,
   isStream: (contentType) => contentType.toLowerCase().startsWith('application/vnd.amazon.eventstream'),

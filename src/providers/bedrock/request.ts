@@ -2,6 +2,7 @@
 // is a 400 naming the field, so checkRequest (router stage) and buildRequest (upstream stage) share this code
 // and cannot disagree.
 import { BEDROCK_TOOL_IDS, rewriteToolCallIds } from '../tool-ids.js';
+import { topK } from '../extra-fields.js';
 import type { ChatMessage, ChatRequest } from '../../unified/chat-request.js';
 import { UnifiedError } from '../../unified/errors.js';
 import { isRecord, parseJson } from '../../util/json.js';
@@ -107,15 +108,20 @@ function texts(content: string | ReadonlyArray<{ text: string }>): string[] {
   return typeof content === 'string' ? [content] : content.map((part) => part.text);
 }
 
+/** Converse rejects blank text blocks ("text content blocks must be non-empty"): they carry nothing, so they are dropped. */
+function isBlank(text: string): boolean {
+  return text.trim() === '';
+}
+
 function userBlocks(message: UserMessage, index: number): ContentBlock[] {
-  if (typeof message.content === 'string') return [{ text: message.content }];
-  return message.content.map((part, j): ContentBlock => {
+  if (typeof message.content === 'string') return isBlank(message.content) ? [] : [{ text: message.content }];
+  return message.content.flatMap((part, j): ContentBlock[] => {
     const param = `messages[${index}].content[${j}]`;
     switch (part.type) {
       case 'text':
-        return { text: part.text };
+        return isBlank(part.text) ? [] : [{ text: part.text }];
       case 'image_url':
-        return imageBlock(part.image_url.url, `${param}.image_url.url`);
+        return [imageBlock(part.image_url.url, `${param}.image_url.url`)];
       case 'input_audio':
         throw refuse(`Audio input ('input_audio' content parts) is not supported by ${WHO}.`, param);
       case 'file':
@@ -136,8 +142,8 @@ function toolInput(args: string, param: string): Json {
 function assistantBlocks(message: AssistantMessage, index: number): ContentBlock[] {
   const blocks: ContentBlock[] = [];
   const add = (text: string): void => {
-    // Converse rejects blank text blocks; an empty string carries nothing.
-    if (text !== '') blocks.push({ text });
+    // Converse rejects blank text blocks; an empty or whitespace-only string carries nothing.
+    if (!isBlank(text)) blocks.push({ text });
   };
   if (typeof message.content === 'string') add(message.content);
   else if (Array.isArray(message.content)) for (const part of message.content) add(part.type === 'text' ? part.text : part.refusal);
@@ -152,6 +158,12 @@ function assistantBlocks(message: AssistantMessage, index: number): ContentBlock
     });
   }
   return blocks;
+}
+
+/** Blank tool output is dropped like any blank text; a result with nothing left says so in JSON (content must not be empty). */
+function toolResultContent(parts: readonly string[]): Array<{ text: string } | { json: Json }> {
+  const kept = parts.filter((text) => !isBlank(text)).map((text) => ({ text }));
+  return kept.length > 0 ? kept : [{ json: {} }];
 }
 
 /** Converse wants user/assistant turns; consecutive turns of one role (user text + tool results) become one. */
@@ -176,7 +188,7 @@ function conversation(messages: readonly ChatMessage[]): Conversation {
       case 'system':
       case 'developer':
         // Converse has one top-level system list: every system/developer message lands there, in order.
-        for (const text of texts(message.content)) if (text !== '') result.system.push({ text });
+        for (const text of texts(message.content)) if (!isBlank(text)) result.system.push({ text });
         return;
       case 'user':
         return pushTurn(result.turns, 'user', userBlocks(message, index));
@@ -186,13 +198,15 @@ function conversation(messages: readonly ChatMessage[]): Conversation {
       case 'tool':
         result.hasToolBlocks = true;
         return pushTurn(result.turns, 'user', [
-          { toolResult: { toolUseId: message.tool_call_id, content: texts(message.content).map((text) => ({ text })), status: 'success' } },
+          { toolResult: { toolUseId: message.tool_call_id, content: toolResultContent(texts(message.content)), status: 'success' } },
         ]);
       case 'function':
         throw refuse(`The deprecated 'function' role is not supported by ${WHO}; use tool messages.`, `messages[${index}].role`);
     }
   });
-  if (result.turns.length === 0) throw refuse(`${WHO} needs at least one user or assistant message besides system messages.`, 'messages');
+  if (result.turns.length === 0) {
+    throw refuse(`${WHO} needs at least one non-blank user or assistant message besides system messages (Converse rejects blank text).`, 'messages');
+  }
   return result;
 }
 
@@ -283,8 +297,24 @@ function toolConfig(request: ChatRequest, hasToolBlocks: boolean): ToolConfig | 
 
 // ── The request ─────────────────────────────────────────────────────────────────────────────────────────────
 
-/** The Converse body for a unified request; throws a 400 UnifiedError for anything Bedrock cannot honour. */
-export function toConverseRequest(request: ChatRequest): ConverseRequest {
+/** Claude on Bedrock (model ids `anthropic.claude…`, with or without a region prefix or ARN) takes top_k. */
+export function isClaudeModel(modelId: string): boolean {
+  return /(^|[.:/])anthropic\.claude/.test(modelId);
+}
+
+/** An explicit top_k goes to Claude models through additionalModelRequestFields; other models have no such field. */
+function additionalFields(request: ChatRequest, modelId: string | undefined): JsonObject | undefined {
+  const k = topK(request);
+  if (k === undefined || modelId === undefined) return undefined;
+  if (!isClaudeModel(modelId)) throw refuse(`'top_k' is only supported by ${WHO} for Claude models ('${modelId}' is not one).`, 'top_k');
+  return { top_k: k };
+}
+
+/**
+ * The Converse body for a unified request; throws a 400 UnifiedError for anything Bedrock cannot honour.
+ * `modelId` (the upstream model) decides model-specific fields; without it they are checked per attempt.
+ */
+export function toConverseRequest(request: ChatRequest, modelId?: string): ConverseRequest {
   refuseUnsupportedParameters(request);
   // toolUseId must match [a-zA-Z0-9_-]{1,64}; ids from another provider (a failover) may not.
   const { system, turns, hasToolBlocks } = conversation(rewriteToolCallIds(request.messages, BEDROCK_TOOL_IDS));
@@ -294,5 +324,7 @@ export function toConverseRequest(request: ChatRequest): ConverseRequest {
   if (inference) body.inferenceConfig = inference;
   const tools = toolConfig(request, hasToolBlocks);
   if (tools) body.toolConfig = tools;
+  const additional = additionalFields(request, modelId);
+  if (additional) body.additionalModelRequestFields = additional;
   return body;
 }

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { OpenAIErrorBody } from '../../unified/errors.js';
 import { tokenCount, toOpenAIUsage, type Usage } from '../../unified/usage.js';
 import { isRecord, parseJson } from '../../util/json.js';
-import type { ResponseContext, TranslatedBody } from '../provider.js';
+import { responseModel, type ResponseContext, type TranslatedBody } from '../provider.js';
 import { mapHttpError, streamFailure } from './errors.js';
 import { JSON_TOOL_NAME, usesJsonTool } from './request.js';
 
@@ -116,7 +116,7 @@ export function translateConverse(body: Buffer, context: ResponseContext): Trans
     id: completionId(context),
     object: 'chat.completion',
     created: context.created,
-    model: context.request.model,
+    model: responseModel(context),
     choices: [{ index: 0, message, finish_reason: outcome.finish, logprobs: null }],
   };
   if (usage) completion.usage = toOpenAIUsage(usage);

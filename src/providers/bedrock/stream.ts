@@ -9,7 +9,7 @@ import type { OpenAIErrorBody } from '../../unified/errors.js';
 import { encodeSseJson, SSE_DONE } from '../../unified/sse.js';
 import { toOpenAIUsage, type Usage } from '../../unified/usage.js';
 import { isRecord, parseJson } from '../../util/json.js';
-import type { ResponseContext, StreamTranslator } from '../provider.js';
+import { responseModel, type ResponseContext, type StreamTranslator } from '../provider.js';
 import { mapStreamException, streamFailure } from './errors.js';
 import { EventStreamDecoder, type EventStreamMessage } from './eventstream.js';
 import { JSON_TOOL_NAME, usesJsonTool } from './request.js';
@@ -60,7 +60,7 @@ export class BedrockStreamTranslator implements StreamTranslator {
       } else if (!this.#stopped) {
         this.#fail(streamFailure('The Bedrock event stream ended before the message was complete.', 'truncated_event_stream'), out);
       } else if (this.context.clientWantsUsage && this.#usage) {
-        out.push(encodeSseJson({ id: this.#id, object: 'chat.completion.chunk', created: this.context.created, model: this.context.request.model, choices: [], usage: toOpenAIUsage(this.#usage) }));
+        out.push(encodeSseJson({ id: this.#id, object: 'chat.completion.chunk', created: this.context.created, model: responseModel(this.context), choices: [], usage: toOpenAIUsage(this.#usage) }));
       }
     }
     out.push(SSE_DONE);
@@ -72,7 +72,7 @@ export class BedrockStreamTranslator implements StreamTranslator {
       id: this.#id,
       object: 'chat.completion.chunk',
       created: this.context.created,
-      model: this.context.request.model,
+      model: responseModel(this.context),
       choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
     };
     // OpenAI marks every chunk with usage:null when the client asked for the usage chunk.

@@ -19,7 +19,8 @@ export interface ToolUseBlock {
   toolUse: { toolUseId: string; name: string; input: Json };
 }
 export interface ToolResultBlock {
-  toolResult: { toolUseId: string; content: TextBlock[]; status: 'success' | 'error' };
+  /** Content is text, or `{json}` (a tool result whose output was blank: Converse rejects blank text). */
+  toolResult: { toolUseId: string; content: Array<TextBlock | { json: Json }>; status: 'success' | 'error' };
 }
 export type ContentBlock = TextBlock | ImageBlock | ToolUseBlock | ToolResultBlock;
 
@@ -55,6 +56,8 @@ export interface ConverseRequest {
   system?: TextBlock[];
   inferenceConfig?: InferenceConfig;
   toolConfig?: ToolConfig;
+  /** Model-specific fields Converse passes through (e.g. Claude's top_k). */
+  additionalModelRequestFields?: JsonObject;
 }
 
 /** Converse stop reasons (service model enum); unknown future values are handled as strings. */

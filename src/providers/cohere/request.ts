@@ -3,6 +3,7 @@
 import type { ChatMessage, ChatRequest } from '../../unified/chat-request.js';
 import { UnifiedError } from '../../unified/errors.js';
 import { isRecord } from '../../util/json.js';
+import { topK } from '../extra-fields.js';
 import type {
   CohereChatRequest,
   CohereImageContent,
@@ -20,6 +21,8 @@ const P_MIN = 0.01;
 const P_MAX = 0.99;
 /** Cohere's penalties: "min value of 0.0, max value of 1.0" (OpenAI allows -2…2). */
 const PENALTY_MAX = 1;
+/** Cohere's `k`: "min value of 0, max value of 500". */
+const K_MAX = 500;
 
 function reject(message: string, param: string): never {
   throw new UnifiedError('invalid_request', `${message} (not supported by Cohere backends).`, param);
@@ -67,6 +70,8 @@ export function checkCohereRequest(request: ChatRequest): void {
     if (typeof value === 'number' && (value < 0 || value > PENALTY_MAX)) reject(`'${param}' must be between 0 and ${PENALTY_MAX}`, param);
   }
   if (request.parallel_tool_calls === false) reject("'parallel_tool_calls: false' cannot be enforced", 'parallel_tool_calls');
+  const k = topK(request);
+  if (k !== undefined && k > K_MAX) reject(`'top_k' must be at most ${K_MAX}`, 'top_k');
   checkUnsupportedFields(request);
   checkMessages(request.messages);
   selectTools(request); // throws for a tool_choice that names an unknown tool
@@ -208,6 +213,8 @@ export function toCohereRequest(request: ChatRequest, upstreamModel: string): Co
   if (stop && stop.length > 0) out.stop_sequences = stop;
   if (typeof request.temperature === 'number') out.temperature = request.temperature;
   if (typeof request.top_p === 'number') out.p = clamp(request.top_p, P_MIN, P_MAX);
+  const k = topK(request);
+  if (k !== undefined) out.k = k;
   if (typeof request.seed === 'number') out.seed = request.seed;
   if (typeof request.frequency_penalty === 'number') out.frequency_penalty = request.frequency_penalty;
   if (typeof request.presence_penalty === 'number') out.presence_penalty = request.presence_penalty;

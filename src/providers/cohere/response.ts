@@ -3,7 +3,7 @@
 import type { OpenAIErrorBody } from '../../unified/errors.js';
 import { tokenCount, toOpenAIUsage, type Usage } from '../../unified/usage.js';
 import { isRecord, parseJson, recordField, stringField } from '../../util/json.js';
-import type { ResponseContext, TranslatedBody } from '../provider.js';
+import { responseModel, type ResponseContext, type TranslatedBody } from '../provider.js';
 
 export type OpenAIFinishReason = 'stop' | 'length' | 'tool_calls';
 
@@ -123,7 +123,7 @@ function translateSuccess(body: Buffer, context: ResponseContext): TranslatedBod
     id: stringField(parsed, 'id') ?? `chatcmpl-${context.requestId ?? 'cohere'}`,
     object: 'chat.completion',
     created: context.created,
-    model: context.request.model,
+    model: responseModel(context),
     choices: [{ index: 0, message: unifiedMessage, finish_reason: finish, logprobs: null }],
   };
   if (usage) unified.usage = toOpenAIUsage(usage);

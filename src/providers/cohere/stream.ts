@@ -4,7 +4,7 @@
 import { SseEventFeed, SSE_DONE, encodeSseJson, type SseEvent } from '../../unified/sse.js';
 import { toOpenAIUsage, type Usage } from '../../unified/usage.js';
 import { isRecord, parseJson, recordField, stringField } from '../../util/json.js';
-import type { ResponseContext, StreamTranslator } from '../provider.js';
+import { responseModel, type ResponseContext, type StreamTranslator } from '../provider.js';
 import { failureBody, mapFinishReason, normaliseArguments, usageFromCohere } from './response.js';
 
 /** One tool call as the client sees it. Arguments are held back only while they could still spell "null". */
@@ -100,7 +100,7 @@ export class CohereStreamTranslator implements StreamTranslator {
       id: this.#id,
       object: 'chat.completion.chunk',
       created: this.context.created,
-      model: this.context.request.model,
+      model: responseModel(this.context),
       choices,
       ...extra,
     };

@@ -45,6 +45,8 @@ export interface CohereChatRequest {
   frequency_penalty?: number;
   presence_penalty?: number;
   p?: number;
+  /** Top-k sampling (0–500). */
+  k?: number;
   tool_choice?: 'REQUIRED' | 'NONE';
   thinking?: { type: 'enabled' | 'disabled'; token_budget?: number };
 }

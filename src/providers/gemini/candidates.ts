@@ -109,3 +109,33 @@ export function completionId(responseId: string | undefined, context: ResponseCo
 export function requestedChoices(context: ResponseContext): number {
   return context.request.n ?? 1;
 }
+
+/** OpenAI's logprobs of one choice (or one chunk of it). */
+export interface OpenAILogprobs {
+  content: Array<{ token: string; logprob: number; bytes: number[]; top_logprobs: Array<{ token: string; logprob: number; bytes: number[] }> }>;
+  refusal: null;
+}
+
+function tokenEntry(value: unknown): { token: string; logprob: number; bytes: number[] } | undefined {
+  if (!isRecord(value) || typeof value.token !== 'string') return undefined;
+  const logprob = typeof value.logProbability === 'number' ? value.logProbability : 0;
+  return { token: value.token, logprob, bytes: [...Buffer.from(value.token, 'utf8')] };
+}
+
+/**
+ * candidate.logprobsResult → OpenAI logprobs: chosenCandidates[i] is the i-th sampled token, topCandidates[i]
+ * its alternatives (present when the request asked for `logprobs` N, i.e. OpenAI's top_logprobs). Null without.
+ */
+export function logprobsFromGemini(candidate: Record<string, unknown>): OpenAILogprobs | null {
+  const result = candidate.logprobsResult;
+  if (!isRecord(result) || !Array.isArray(result.chosenCandidates)) return null;
+  const top = Array.isArray(result.topCandidates) ? result.topCandidates : [];
+  const content: OpenAILogprobs['content'] = [];
+  result.chosenCandidates.forEach((chosen, i) => {
+    const entry = tokenEntry(chosen);
+    if (!entry) return;
+    const alternatives = isRecord(top[i]) && Array.isArray(top[i].candidates) ? top[i].candidates : [];
+    content.push({ ...entry, top_logprobs: alternatives.flatMap((c: unknown) => tokenEntry(c) ?? []) });
+  });
+  return { content, refusal: null };
+}

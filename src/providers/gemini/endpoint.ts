@@ -1,5 +1,6 @@
 // Where a request goes: the Gemini API and Vertex AI differ only in the resource path and the credential.
 import { statSync, readFileSync } from 'node:fs';
+import { encodePathSegment, encodeResourcePath } from '../../util/path-segment.js';
 
 export type Method = 'generateContent' | 'streamGenerateContent';
 
@@ -7,8 +8,10 @@ export function methodFor(stream: boolean): Method {
   return stream ? 'streamGenerateContent' : 'generateContent';
 }
 
-function encodeSegments(path: string): string {
-  return path.split('/').map(encodeURIComponent).join('/');
+/** A resource name the config gave: its own segments when it is a clean path below `collections`, else one segment. */
+function resourcePath(model: string, collections: readonly string[]): string | undefined {
+  if (!collections.some((collection) => model.startsWith(`${collection}/`))) return undefined;
+  return encodeResourcePath(model);
 }
 
 /** `{base path}{resource}:{method}`, keeping the base URL's own query and asking streams for SSE framing. */
@@ -23,7 +26,8 @@ export function methodPath(base: URL, resource: string, method: Method): string 
 
 /** Gemini API: models/{model}; a name with a slash (tunedModels/…, models/…) is already a resource name. */
 export function geminiResource(model: string): string {
-  return model.includes('/') ? encodeSegments(model) : `models/${encodeURIComponent(model)}`;
+  // Only a clean path below a known collection keeps its slashes; anything else (`../../evil`) is one segment.
+  return resourcePath(model, ['models', 'tunedModels']) ?? `models/${encodePathSegment(model)}`;
 }
 
 /**
@@ -32,9 +36,11 @@ export function geminiResource(model: string): string {
  */
 export function vertexResource(options: { apiVersion: string; project: string; location: string; model: string }): string {
   const { apiVersion, project, location, model } = options;
-  if (model.startsWith('projects/')) return `${apiVersion}/${encodeSegments(model)}`;
-  const parent = `${apiVersion}/projects/${encodeURIComponent(project)}/locations/${encodeURIComponent(location)}`;
-  return model.includes('/') ? `${parent}/${encodeSegments(model)}` : `${parent}/publishers/google/models/${encodeURIComponent(model)}`;
+  const full = resourcePath(model, ['projects']);
+  if (full !== undefined) return `${encodePathSegment(apiVersion)}/${full}`;
+  const parent = `${encodePathSegment(apiVersion)}/projects/${encodePathSegment(project)}/locations/${encodePathSegment(location)}`;
+  const below = resourcePath(model, ['endpoints', 'publishers']);
+  return below !== undefined ? `${parent}/${below}` : `${parent}/publishers/google/models/${encodePathSegment(model)}`;
 }
 
 interface CachedToken {

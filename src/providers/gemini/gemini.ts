@@ -9,7 +9,7 @@ function buildRequest(request: ChatRequest, target: UpstreamTarget): UpstreamReq
   return {
     path: methodPath(target.backend.baseUrl, geminiResource(target.upstreamModel), methodFor(request.stream === true)),
     headers: { 'content-type': 'application/json', ...credentialHeaders(target) },
-    body: jsonBody(request),
+    body: jsonBody(request, target.upstreamModel),
   };
 }
 

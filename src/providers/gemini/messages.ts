@@ -14,13 +14,18 @@ export interface Conversation {
 
 type Message<R extends ChatMessage['role']> = Extract<ChatMessage, { role: R }>;
 
+/** Gemini rejects empty text parts ("empty text parameter"), and a blank one carries nothing: both are left out. */
+function hasText(text: unknown): text is string {
+  return typeof text === 'string' && text.trim() !== '';
+}
+
 function textParts(content: string | ReadonlyArray<{ type: string; text?: unknown; refusal?: unknown }>): TextPart[] {
-  if (typeof content === 'string') return content ? [{ text: content }] : [];
+  if (typeof content === 'string') return hasText(content) ? [{ text: content }] : [];
   const parts: TextPart[] = [];
   for (const part of content) {
     // Assistant history may hold refusal parts: what the model said, so it stays in the transcript.
     const text = part.type === 'refusal' ? part.refusal : part.text;
-    if (typeof text === 'string' && text) parts.push({ text });
+    if (hasText(text)) parts.push({ text });
   }
   return parts;
 }
@@ -32,7 +37,7 @@ function userParts(message: Message<'user'>, param: string): RequestPart[] {
     const at = `${param}.content[${j}]`;
     switch (part.type) {
       case 'text':
-        if (part.text) parts.push({ text: part.text });
+        if (hasText(part.text)) parts.push({ text: part.text });
         break;
       case 'image_url':
         parts.push(imageUrlPart(part.image_url.url, `${at}.image_url.url`));
@@ -94,13 +99,50 @@ function pushTurn(contents: Content[], role: Role, parts: RequestPart[]): void {
   else contents.push({ role, parts });
 }
 
+/** Where a tool call stands: its assistant message and its position among that message's calls. */
+interface CallPosition {
+  readonly message: number;
+  readonly index: number;
+}
+
+/**
+ * Gemini pairs function responses with the calls of the previous model turn by position, not by id. Clients may
+ * send the results of parallel calls in any order (OpenAI pairs them by tool_call_id), so a run of consecutive
+ * tool messages is put back into the order of the calls before it reaches Gemini.
+ */
+class PendingResults {
+  #results: Array<{ position: CallPosition; arrival: number; part: FunctionResponsePart }> = [];
+
+  add(position: CallPosition, part: FunctionResponsePart): void {
+    this.#results.push({ position, arrival: this.#results.length, part });
+  }
+
+  flush(contents: Content[]): void {
+    if (this.#results.length === 0) return;
+    const ordered = [...this.#results].sort(
+      (a, b) => a.position.message - b.position.message || a.position.index - b.position.index || a.arrival - b.arrival,
+    );
+    this.#results = [];
+    pushTurn(
+      contents,
+      'user',
+      ordered.map((r) => r.part),
+    );
+  }
+}
+
 export function toConversation(messages: readonly ChatMessage[]): Conversation {
   const contents: Content[] = [];
   const system: TextPart[] = [];
   // tool_call_id → function name, from the assistant turns seen so far (a later turn may reuse an id).
   const names = new Map<string, string>();
+  // tool_call_id → where the call stands, to deliver results in call order.
+  const positions = new Map<string, CallPosition>();
+  const pending = new PendingResults();
   messages.forEach((message, i) => {
     const param = `messages[${i}]`;
+    if (message.role !== 'tool') pending.flush(contents);
+    if (message.role === 'assistant') message.tool_calls?.forEach((call, j) => positions.set(call.id, { message: i, index: j }));
     switch (message.role) {
       case 'system':
       case 'developer':
@@ -122,7 +164,7 @@ export function toConversation(messages: readonly ChatMessage[]): Conversation {
             `${param}.tool_call_id`,
           );
         }
-        pushTurn(contents, 'user', [functionResponse(name, joinedText(message.content))]);
+        pending.add(positions.get(message.tool_call_id) ?? { message: i, index: 0 }, functionResponse(name, joinedText(message.content)));
         break;
       }
       case 'function':
@@ -130,6 +172,7 @@ export function toConversation(messages: readonly ChatMessage[]): Conversation {
         break;
     }
   });
+  pending.flush(contents);
   if (contents.length === 0) {
     throw new UnifiedError('invalid_request', 'Gemini backends need at least one non-empty user or assistant message besides system messages.', 'messages');
   }

@@ -107,7 +107,13 @@ test('an unchanged token file is served from the cache', () => {
 
 test('both providers refuse what Gemini cannot honour before anything leaves', () => {
   for (const provider of [geminiProvider, vertexProvider]) {
-    assert.throws(() => provider.checkRequest(chat({ logprobs: true }), backend('gemini')), (err: unknown) => err instanceof UnifiedError && err.param === 'logprobs');
+    assert.throws(() => provider.checkRequest(chat({ logit_bias: { '1': 2 } }), backend('gemini')), (err: unknown) => err instanceof UnifiedError && err.param === 'logit_bias');
+    // reasoning_effort is checked against the model the endpoint sends: Gemini 2.0 does not think.
+    assert.throws(
+      () => provider.checkRequest(chat({ reasoning_effort: 'low' }), backend('gemini'), 'gemini-2.0-flash'),
+      (err: unknown) => err instanceof UnifiedError && err.param === 'reasoning_effort',
+    );
+    assert.doesNotThrow(() => provider.checkRequest(chat({ reasoning_effort: 'low' }), backend('gemini'), 'gemini-2.5-flash'));
     assert.doesNotThrow(() => provider.checkRequest(chat({ temperature: 0.3 }), backend('gemini')));
   }
 });

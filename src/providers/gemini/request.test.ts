@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseChatRequest } from '../../unified/chat-request.js';
 import { UnifiedError } from '../../unified/errors.js';
@@ -308,8 +308,8 @@ test('audio input goes inline with its IANA type; files only as inline file_data
 });
 
 test('fields that would change the answer and have no Gemini mapping are refused by name', () => {
-  refused({ logprobs: true }, 'logprobs');
-  refused({ top_logprobs: 3 }, 'top_logprobs');
+  refused({ top_logprobs: 3 }, 'top_logprobs', /logprobs: true/);
+  refused({ logprobs: true, top_logprobs: 21 }, 'top_logprobs');
   refused({ logit_bias: { '50256': -100 } }, 'logit_bias');
   refused({ modalities: ['text', 'audio'] }, 'modalities');
   refused({ audio: { voice: 'alloy', format: 'mp3' } }, 'audio');
@@ -336,4 +336,29 @@ test('documented drops: hints without a Gemini equivalent are not sent', () => {
   });
   assert.deepEqual(Object.keys(body).sort(), ['contents', 'tools']);
   assert.deepEqual(body.contents, [{ role: 'user', parts: [{ text: 'hi' }] }]);
+});
+
+describe('mappings: logprobs, reasoning_effort by model generation, top_k', () => {
+  const CASES: Array<{ name: string; fields: Record<string, unknown>; model?: string; want: Record<string, unknown> | undefined }> = [
+    { name: 'logprobs: true → responseLogprobs', fields: { logprobs: true }, want: { responseLogprobs: true } },
+    { name: 'top_logprobs N → logprobs N', fields: { logprobs: true, top_logprobs: 5 }, want: { responseLogprobs: true, logprobs: 5 } },
+    { name: 'top_logprobs 0 → no alternatives', fields: { logprobs: true, top_logprobs: 0 }, want: { responseLogprobs: true } },
+    { name: 'logprobs: false sends nothing', fields: { logprobs: false }, want: undefined },
+    { name: 'effort on Gemini 3 → thinkingLevel', fields: { reasoning_effort: 'low' }, model: 'gemini-3-pro-preview', want: { thinkingConfig: { thinkingLevel: 'LOW' } } },
+    { name: 'effort high on Gemini 3', fields: { reasoning_effort: 'high' }, model: 'gemini-3-flash', want: { thinkingConfig: { thinkingLevel: 'HIGH' } } },
+    { name: 'effort none on Gemini 3 → the lowest level', fields: { reasoning_effort: 'none' }, model: 'gemini-3-flash', want: { thinkingConfig: { thinkingLevel: 'MINIMAL' } } },
+    { name: 'effort on Gemini 2.5 → thinkingBudget', fields: { reasoning_effort: 'medium' }, model: 'gemini-2.5-flash', want: { thinkingConfig: { thinkingBudget: 8192 } } },
+    { name: 'effort none on Gemini 2.5 → budget 0', fields: { reasoning_effort: 'none' }, model: 'gemini-2.5-flash-lite', want: { thinkingConfig: { thinkingBudget: 0 } } },
+    { name: 'tuned model names keep the generation', fields: { reasoning_effort: 'low' }, model: 'models/gemini-2.5-pro', want: { thinkingConfig: { thinkingBudget: 1024 } } },
+    { name: 'top_k → topK', fields: { top_k: 40 }, want: { topK: 40 } },
+  ];
+  for (const c of CASES) {
+    test(c.name, () => assert.deepEqual(toGeminiRequest(chat(c.fields), c.model ?? 'gemini-2.5-flash').generationConfig, c.want));
+  }
+  test('refusals', () => {
+    assert.throws(() => toGeminiRequest(chat({ reasoning_effort: 'low' }), 'gemini-2.0-flash'), (e: unknown) => e instanceof UnifiedError && e.param === 'reasoning_effort');
+    assert.throws(() => toGeminiRequest(chat({ reasoning_effort: 'extreme' }), 'gemini-3-pro'), (e: unknown) => e instanceof UnifiedError && e.param === 'reasoning_effort');
+    assert.throws(() => toGeminiRequest(chat({ top_k: 0 }), 'gemini-3-pro'), (e: unknown) => e instanceof UnifiedError && e.param === 'top_k');
+    assert.throws(() => toGeminiRequest(chat({ top_k: 'x' }), 'gemini-3-pro'), (e: unknown) => e instanceof UnifiedError && e.param === 'top_k');
+  });
 });

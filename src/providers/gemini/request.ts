@@ -3,6 +3,7 @@
 import type { ChatRequest } from '../../unified/chat-request.js';
 import { UnifiedError } from '../../unified/errors.js';
 import { isRecord } from '../../util/json.js';
+import { topK } from '../extra-fields.js';
 import { toConversation } from './messages.js';
 import type { FunctionDeclaration, GenerateContentRequest, GenerationConfig, ToolConfig } from './wire.js';
 
@@ -11,8 +12,7 @@ function refuseUnsupported(request: ChatRequest): void {
   const refuse = (param: string, why: string) => {
     throw new UnifiedError('invalid_request', `'${param}' is not supported by Gemini backends: ${why}`, param);
   };
-  if (request.logprobs === true) refuse('logprobs', 'token log probabilities are not translated.');
-  if (request.top_logprobs !== undefined && request.top_logprobs !== null) refuse('top_logprobs', 'token log probabilities are not translated.');
+  if (request.top_logprobs != null && request.logprobs !== true) refuse('top_logprobs', "it needs 'logprobs: true' (as on OpenAI).");
   if (isRecord(request.logit_bias) && Object.keys(request.logit_bias).length > 0) refuse('logit_bias', 'Gemini has no token bias.');
   if (request.audio !== undefined && request.audio !== null) refuse('audio', 'audio output is not translated.');
   if (Array.isArray(request.modalities) && request.modalities.some((m) => m !== 'text')) refuse('modalities', 'only text output is translated.');
@@ -22,8 +22,62 @@ function refuseUnsupported(request: ChatRequest): void {
   if (request.function_call !== undefined) refuse('function_call', 'use tool_choice instead of the deprecated function_call.');
 }
 
-function generationConfig(request: ChatRequest): GenerationConfig | undefined {
+/** OpenAI's top_logprobs runs 0–20; Gemini's `logprobs` (alternatives per token) 0–20 as well (1–20 when set). */
+const MAX_TOP_LOGPROBS = 20;
+
+/** Gemini 2.5 thinking budgets (tokens) for OpenAI's effort levels; `none` is 0 (off where the model allows it). */
+const THINKING_BUDGETS: Readonly<Record<string, number>> = { none: 0, minimal: 512, low: 1024, medium: 8192, high: 24576, xhigh: 32768 };
+/** Gemini 3 thinking levels; it cannot switch thinking off, so `none` is the lowest level. */
+const THINKING_LEVELS: Readonly<Record<string, 'MINIMAL' | 'LOW' | 'MEDIUM' | 'HIGH'>> = {
+  none: 'MINIMAL',
+  minimal: 'MINIMAL',
+  low: 'LOW',
+  medium: 'MEDIUM',
+  high: 'HIGH',
+  xhigh: 'HIGH',
+};
+
+/** The Gemini generation a model name belongs to (`gemini-3-pro-preview` → 3, `gemini-2.5-flash` → 2.5). */
+export function geminiGeneration(model: string): number | undefined {
+  const match = /(?:^|\/)gemini-(\d+(?:\.\d+)?)/.exec(model);
+  return match ? Number(match[1]) : undefined;
+}
+
+/** reasoning_effort → thinkingConfig by model generation: thinkingLevel on Gemini 3+, thinkingBudget on 2.5. */
+function thinkingConfig(request: ChatRequest, model: string | undefined): GenerationConfig['thinkingConfig'] {
+  const effort = request.reasoning_effort;
+  if (effort == null) return undefined;
+  if (typeof effort !== 'string' || THINKING_BUDGETS[effort] === undefined) {
+    throw new UnifiedError('invalid_request', `'reasoning_effort' ${JSON.stringify(effort)} is not supported by Gemini backends.`, 'reasoning_effort');
+  }
+  if (model === undefined) return undefined; // checked again per attempt, with the model
+  const generation = geminiGeneration(model);
+  if (generation !== undefined && generation >= 3) return { thinkingLevel: THINKING_LEVELS[effort] };
+  if (generation !== undefined && generation >= 2.5) return { thinkingBudget: THINKING_BUDGETS[effort] };
+  throw new UnifiedError(
+    'invalid_request',
+    `'reasoning_effort' needs a Gemini 2.5 or later model; '${model ?? 'this model'}' is not one the gateway knows to think.`,
+    'reasoning_effort',
+  );
+}
+
+
+function generationConfig(request: ChatRequest, model: string | undefined): GenerationConfig | undefined {
   const config: GenerationConfig = {};
+  const k = topK(request);
+  if (k !== undefined) config.topK = k;
+  if (request.logprobs === true) {
+    config.responseLogprobs = true;
+    const top = request.top_logprobs;
+    if (top != null) {
+      if (typeof top !== 'number' || !Number.isInteger(top) || top < 0 || top > MAX_TOP_LOGPROBS) {
+        throw new UnifiedError('invalid_request', `'top_logprobs' must be an integer from 0 to ${MAX_TOP_LOGPROBS}.`, 'top_logprobs');
+      }
+      if (top > 0) config.logprobs = top;
+    }
+  }
+  const thinking = thinkingConfig(request, model);
+  if (thinking) config.thinkingConfig = thinking;
   if (request.temperature != null) config.temperature = request.temperature;
   if (request.top_p != null) config.topP = request.top_p;
   // max_completion_tokens is the current name and also bounds reasoning, as maxOutputTokens does on Gemini.
@@ -102,10 +156,11 @@ function toolSetup(request: ChatRequest): ToolSetup {
   return { declarations: all.filter((d) => names.includes(d.name)) };
 }
 
-export function toGeminiRequest(request: ChatRequest): GenerateContentRequest {
+/** `model` (the upstream model name) picks how reasoning_effort is expressed; without it effort is refused. */
+export function toGeminiRequest(request: ChatRequest, model?: string): GenerateContentRequest {
   refuseUnsupported(request);
   const body: GenerateContentRequest = toConversation(request.messages);
-  const config = generationConfig(request);
+  const config = generationConfig(request, model);
   if (config) body.generationConfig = config;
   const tools = toolSetup(request);
   if (tools.declarations.length > 0) body.tools = [{ functionDeclarations: tools.declarations }];

@@ -20,6 +20,7 @@ import {
   finishedWith,
 } from './fixtures.js';
 import { translateResponse } from './response.js';
+import { GeminiStreamTranslator } from './stream.js';
 import { signatureFromToolCallId } from './tool-ids.js';
 
 const context = (fields: Record<string, unknown> = {}): ResponseContext => ({
@@ -38,14 +39,14 @@ function translate(body: unknown, status = 200, ctx = context()) {
 
 const toolCalls = (completion: ChatCompletion) => (completion.choices[0]?.message.tool_calls ?? []) as ChatCompletionMessageFunctionToolCall[];
 
-test('a text answer becomes a chat.completion with the client’s model name and OpenAI usage', () => {
+test('a text answer becomes a chat.completion naming the model that answered (modelVersion) and OpenAI usage', () => {
   const { json, usage, status } = translate(TEXT_RESPONSE);
   assert.equal(status, undefined);
   assert.deepEqual(json, {
     id: 'chatcmpl-resp-text-1',
     object: 'chat.completion',
     created: 1_700_000_000,
-    model: 'my-gemini',
+    model: 'gemini-2.5-flash',
     choices: [
       { index: 0, message: { role: 'assistant', content: 'The capital of France is Paris.', refusal: null }, finish_reason: 'stop', logprobs: null },
     ],
@@ -198,4 +199,44 @@ test('a non-Google error body (e.g. a proxy’s HTML page) is normalised to the 
   const json = JSON.parse(out.body!.toString()) as OpenAIErrorBody;
   assert.equal(json.error.message, '<html>Bad Gateway</html>');
   assert.equal(json.error.type, 'server_error');
+});
+
+test('logprobsResult becomes OpenAI logprobs (chosen tokens with their alternatives), whole and streamed', () => {
+  const candidate = {
+    content: { role: 'model', parts: [{ text: 'Hi!' }] },
+    finishReason: 'STOP',
+    logprobsResult: {
+      chosenCandidates: [
+        { token: 'Hi', logProbability: -0.1 },
+        { token: '!', logProbability: -0.5 },
+      ],
+      topCandidates: [
+        { candidates: [{ token: 'Hi', logProbability: -0.1 }, { token: 'Hello', logProbability: -2.3 }] },
+        { candidates: [{ token: '!', logProbability: -0.5 }] },
+      ],
+    },
+  };
+  const { completion } = translate({ candidates: [candidate] }, 200, context({ logprobs: true, top_logprobs: 2 }));
+  assert.deepEqual(completion.choices[0]?.logprobs, {
+    content: [
+      {
+        token: 'Hi',
+        logprob: -0.1,
+        bytes: [72, 105],
+        top_logprobs: [
+          { token: 'Hi', logprob: -0.1, bytes: [72, 105] },
+          { token: 'Hello', logprob: -2.3, bytes: [72, 101, 108, 108, 111] },
+        ],
+      },
+      { token: '!', logprob: -0.5, bytes: [33], top_logprobs: [{ token: '!', logprob: -0.5, bytes: [33] }] },
+    ],
+    refusal: null,
+  });
+  // Without logprobsResult the field stays null.
+  assert.equal(translate({ candidates: [{ ...candidate, logprobsResult: undefined }] }).completion.choices[0]?.logprobs, null);
+  // Streams carry each event's tokens on its content delta.
+  const stream = new GeminiStreamTranslator(context({ logprobs: true, stream: true }));
+  const out = stream.push(Buffer.from(`data: ${JSON.stringify({ candidates: [candidate] })}\r\n\r\n`)).toString();
+  const first = JSON.parse(out.split('\n\n')[0]!.slice('data: '.length)) as { choices: Array<{ logprobs: { content: unknown[] } | null }> };
+  assert.equal(first.choices[0]?.logprobs?.content.length, 2);
 });

@@ -3,15 +3,25 @@ import type { OpenAIErrorBody } from '../../unified/errors.js';
 import { toOpenAIUsage } from '../../unified/usage.js';
 import { isRecord, parseJson, stringField } from '../../util/json.js';
 import { normaliseErrorBody } from '../openai.js';
-import type { ResponseContext, TranslatedBody } from '../provider.js';
-import { completionId, finishReason, readParts, requestedChoices, usageFromGemini, type FinishReason, type OpenAIToolCall } from './candidates.js';
+import { responseModel, type ResponseContext, type TranslatedBody } from '../provider.js';
+import {
+  completionId,
+  finishReason,
+  logprobsFromGemini,
+  readParts,
+  requestedChoices,
+  usageFromGemini,
+  type FinishReason,
+  type OpenAILogprobs,
+  type OpenAIToolCall,
+} from './candidates.js';
 import { mapGoogleError } from './errors.js';
 
 interface Choice {
   index: number;
   message: { role: 'assistant'; content: string | null; refusal: null; tool_calls?: OpenAIToolCall[] };
   finish_reason: FinishReason;
-  logprobs: null;
+  logprobs: OpenAILogprobs | null;
 }
 
 function choices(json: Record<string, unknown>, context: ResponseContext): Choice[] | undefined {
@@ -34,7 +44,7 @@ function choices(json: Record<string, unknown>, context: ResponseContext): Choic
     const message: Choice['message'] = { role: 'assistant', content: text ?? null, refusal: null };
     if (toolCalls.length > 0) message.tool_calls = toolCalls;
     const reason = finishReason(stringField(candidate, 'finishReason') ?? 'STOP', toolCalls.length > 0);
-    return { index, message, finish_reason: reason, logprobs: null };
+    return { index, message, finish_reason: reason, logprobs: logprobsFromGemini(candidate) };
   });
 }
 
@@ -66,7 +76,7 @@ export function translateResponse(status: number, body: Buffer, context: Respons
     id: completionId(stringField(json, 'responseId'), context),
     object: 'chat.completion',
     created: context.created,
-    model: context.request.model,
+    model: responseModel(context, json.modelVersion),
     choices: mapped.sort((a, b) => a.index - b.index),
     ...(usage ? { usage: toOpenAIUsage(usage) } : {}),
   };

@@ -30,6 +30,8 @@ import {
   type GenerateContentResponse as SdkGenerateContentResponse,
   type GenerateContentResponseUsageMetadata as SdkUsageMetadata,
   type GenerationConfig as SdkGenerationConfig,
+  type ThinkingConfig as SdkThinkingConfig,
+  type ThinkingLevel as SdkThinkingLevel,
   type Part as SdkPart,
   type Tool as SdkTool,
   type ToolConfig as SdkToolConfig,
@@ -81,10 +83,13 @@ const finishReasonsCovered: [Exclude<`${SdkFinishReason}`, KnownGeminiFinishReas
 type SdkToolConfigWire = Omit<SdkToolConfig, 'functionCallingConfig'> & {
   functionCallingConfig?: Omit<SdkFunctionCallingConfig, 'mode'> & { mode?: `${SdkFunctionCallingConfigMode}` };
 };
+type SdkGenerationConfigWire = Omit<SdkGenerationConfig, 'thinkingConfig'> & {
+  thinkingConfig?: Omit<SdkThinkingConfig, 'thinkingLevel'> & { thinkingLevel?: `${SdkThinkingLevel}` };
+};
 const asSdk = {
   content: (x: W.Content): SdkContent => x,
   systemInstruction: (x: W.SystemInstruction): SdkContent => x,
-  generationConfig: (x: W.GenerationConfig): SdkGenerationConfig => x,
+  generationConfig: (x: W.GenerationConfig): SdkGenerationConfigWire => x,
   tool: (x: W.Tool): SdkTool => x,
   toolConfig: (x: W.ToolConfig): SdkToolConfigWire => x,
 };

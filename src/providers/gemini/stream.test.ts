@@ -73,7 +73,7 @@ test('text deltas, a finish chunk, the usage chunk and [DONE]', () => {
     assert.equal(chunk.id, 'chatcmpl-resp-stream-1');
     assert.equal(chunk.object, 'chat.completion.chunk');
     assert.equal(chunk.created, 1_700_000_000);
-    assert.equal(chunk.model, 'my-gemini');
+    assert.equal(chunk.model, 'gemini-2.5-flash', 'modelVersion: the model that answered');
   }
   assert.deepEqual(all.slice(0, -1).map((c) => c.usage), [null, null, null], 'usage:null on every chunk when include_usage is on');
   assert.deepEqual(all.at(-1)?.usage, {

@@ -6,8 +6,8 @@ import { SseEventFeed, SSE_DONE, encodeSseJson, type SseEvent } from '../../unif
 import type { OpenAIErrorBody } from '../../unified/errors.js';
 import { toOpenAIUsage, type Usage } from '../../unified/usage.js';
 import { isRecord, parseJson, stringField } from '../../util/json.js';
-import type { ResponseContext, StreamTranslator } from '../provider.js';
-import { completionId, finishReason, readParts, requestedChoices, usageFromGemini, type FinishReason } from './candidates.js';
+import { responseModel, type ResponseContext, type StreamTranslator } from '../provider.js';
+import { completionId, finishReason, logprobsFromGemini, readParts, requestedChoices, usageFromGemini, type FinishReason, type OpenAILogprobs } from './candidates.js';
 import { mapGoogleError } from './errors.js';
 
 interface CandidateState {
@@ -24,6 +24,7 @@ export class GeminiStreamTranslator implements StreamTranslator {
   readonly #candidates = new Map<number, CandidateState>();
   #usage: Usage | undefined;
   #responseId: string | undefined;
+  #modelVersion: string | undefined;
   #blocked = false;
   /** Set once an error or [DONE] went out: nothing may follow. */
   #closed = false;
@@ -49,6 +50,7 @@ export class GeminiStreamTranslator implements StreamTranslator {
     if (!isRecord(json)) return '';
     if (isRecord(json.error)) return this.#fail(mapGoogleError(json, 500)?.body);
     this.#responseId ??= stringField(json, 'responseId');
+    this.#modelVersion ??= stringField(json, 'modelVersion');
     this.#usage = usageFromGemini(json.usageMetadata) ?? this.#usage;
     const candidates = Array.isArray(json.candidates) ? json.candidates.filter(isRecord) : [];
     if (candidates.length === 0 && isRecord(json.promptFeedback) && typeof json.promptFeedback.blockReason === 'string') {
@@ -78,7 +80,7 @@ export class GeminiStreamTranslator implements StreamTranslator {
       delta.tool_calls = toolCalls.map((call, i) => ({ index: state.toolCalls + i, ...call }));
       state.toolCalls += toolCalls.length;
     }
-    if (Object.keys(delta).length > 0) out += this.#chunk(index, delta, null);
+    if (Object.keys(delta).length > 0) out += this.#chunk(index, delta, null, logprobsFromGemini(candidate));
     const reason = stringField(candidate, 'finishReason');
     if (reason) {
       state.finished = true;
@@ -125,14 +127,14 @@ export class GeminiStreamTranslator implements StreamTranslator {
       id: completionId(this.#responseId, this.context),
       object: 'chat.completion.chunk',
       created: this.context.created,
-      model: this.context.request.model,
+      model: responseModel(this.context, this.#modelVersion),
     };
   }
 
-  #chunk(index: number, delta: Delta, finish: FinishReason | null): string {
+  #chunk(index: number, delta: Delta, finish: FinishReason | null, logprobs: OpenAILogprobs | null = null): string {
     const chunk = {
       ...this.#envelope(),
-      choices: [{ index, delta, finish_reason: finish, logprobs: null }],
+      choices: [{ index, delta, finish_reason: finish, logprobs }],
       ...(this.context.clientWantsUsage ? { usage: null } : {}),
     };
     return encodeSseJson(chunk);

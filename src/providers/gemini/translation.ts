@@ -7,12 +7,12 @@ import { GeminiStreamTranslator } from './stream.js';
 
 export const geminiTranslation: Omit<Provider, 'buildRequest'> = {
   // The translation is pure and cheap, so checking is translating: whatever it refuses is refused up front.
-  checkRequest: (request: ChatRequest) => void toGeminiRequest(request),
+  checkRequest: (request: ChatRequest, _backend, upstreamModel) => void toGeminiRequest(request, upstreamModel),
   isStream: (contentType) => contentType.startsWith('text/event-stream'),
   translateResponse,
   createStreamTranslator: (context) => new GeminiStreamTranslator(context),
 };
 
-export function jsonBody(request: ChatRequest): Buffer {
-  return Buffer.from(JSON.stringify(toGeminiRequest(request)));
+export function jsonBody(request: ChatRequest, upstreamModel: string): Buffer {
+  return Buffer.from(JSON.stringify(toGeminiRequest(request, upstreamModel)));
 }

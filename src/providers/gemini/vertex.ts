@@ -25,7 +25,7 @@ function buildRequest(request: ChatRequest, target: UpstreamTarget): UpstreamReq
     path: methodPath(target.backend.baseUrl, resource, methodFor(request.stream === true)),
     // Static headers (and a key, if one is configured) first; the bearer token always owns authorization.
     headers: { 'content-type': 'application/json', ...credentialHeaders(target), authorization: `Bearer ${accessToken(target)}` },
-    body: jsonBody(request),
+    body: jsonBody(request, target.upstreamModel),
   };
 }
 

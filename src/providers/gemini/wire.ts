@@ -48,6 +48,13 @@ export interface GenerationConfig {
   responseMimeType?: string;
   /** JSON Schema as the client wrote it (Gemini converts it; `responseSchema` would need the OpenAPI subset). */
   responseJsonSchema?: Record<string, unknown>;
+  topK?: number;
+  /** Return the chosen tokens' log probabilities (OpenAI `logprobs: true`). */
+  responseLogprobs?: boolean;
+  /** How many alternatives per token (OpenAI `top_logprobs`); needs responseLogprobs. */
+  logprobs?: number;
+  /** Gemini 3 takes thinkingLevel, Gemini 2.5 thinkingBudget (tokens; 0 turns thinking off where allowed). */
+  thinkingConfig?: { thinkingLevel?: 'MINIMAL' | 'LOW' | 'MEDIUM' | 'HIGH'; thinkingBudget?: number };
 }
 
 export interface FunctionDeclaration {

@@ -1,0 +1,204 @@
+// What every unified stream owes its client and its budget, whatever provider translated it: a finish_reason for
+// every choice, the usage chunk the client asked for (estimated with the tokenizer when the provider never sent
+// usage), and, when the client leaves early, a count of what was streamed so far.
+//
+// It wraps any provider's StreamTranslator and looks at the unified bytes the translator hands Envoy. The hot path
+// only searches bytes and keeps references to the chunks; the events are parsed only when something is owed (a
+// missing finish_reason, missing usage, an abandoned stream) or when more than COMPACT_BYTES are held.
+import type { StreamTranslator } from '../providers/provider.js';
+import { SseDecoder, encodeSseJson } from '../unified/sse.js';
+import { toOpenAIUsage, type Usage } from '../unified/usage.js';
+import { isRecord, parseJson } from '../util/json.js';
+
+/** Unparsed output held before it is folded into text (bounds memory on long streams). */
+const COMPACT_BYTES = 256 * 1024;
+
+const FINISH_MARKERS = [Buffer.from('"finish_reason":"'), Buffer.from('"finish_reason": "')];
+const DONE = Buffer.from('[DONE]');
+const ERROR_EVENT = Buffer.from('data: {"error"');
+
+export interface StreamCompletionOptions {
+  /** Choices the client asked for (`n`, default 1). */
+  readonly choices: number;
+  /** The client asked for the usage chunk (stream_options.include_usage). */
+  readonly clientWantsUsage: boolean;
+  /** Counted prompt tokens for an estimated usage (the budget's count, or the tokenizer's). */
+  readonly promptTokens: () => number;
+  /** Tokens of completion text (the answering model's tokenizer). */
+  readonly countCompletion: (text: string) => number;
+}
+
+function occurrences(haystack: Buffer, needle: Buffer): number {
+  let count = 0;
+  for (let at = haystack.indexOf(needle); at !== -1; at = haystack.indexOf(needle, at + needle.length)) count++;
+  return count;
+}
+
+/** Index of the event carrying `[DONE]` (its `data:` line start), or -1. Content text cannot match: its newlines are escaped. */
+function doneEventStart(buf: Buffer): number {
+  for (let at = buf.indexOf(DONE); at !== -1; at = buf.indexOf(DONE, at + 1)) {
+    let start = at;
+    if (buf[start - 1] === 0x20) start--;
+    if (start < 5 || buf.toString('latin1', start - 5, start) !== 'data:') continue;
+    start -= 5;
+    if (start === 0 || buf[start - 1] === 0x0a || buf[start - 1] === 0x0d) return start;
+  }
+  return -1;
+}
+
+interface Digest {
+  /** Completion text streamed so far, all choices (content, refusal, reasoning, tool names and arguments). */
+  text: string[];
+  /** Choices that appeared in the stream; only these are owed a finish_reason. */
+  seen: Set<number>;
+  finished: Set<number>;
+  toolCalls: Set<number>;
+  head: { id: unknown; model: unknown; created: unknown; system_fingerprint?: unknown } | undefined;
+}
+
+export class StreamCompletion implements StreamTranslator {
+  readonly #inner: StreamTranslator;
+  readonly #options: StreamCompletionOptions;
+  readonly #decoder = new SseDecoder();
+  #held: Buffer[] = [];
+  #heldBytes = 0;
+  readonly #digest: Digest = { text: [], seen: new Set(), finished: new Set(), toolCalls: new Set(), head: undefined };
+  #finishMarkers = 0;
+  #errored = false;
+  #complete = false;
+  #estimated: Usage | undefined;
+
+  constructor(inner: StreamTranslator, options: StreamCompletionOptions) {
+    this.#inner = inner;
+    this.#options = options;
+  }
+
+  /** The provider's usage, or the estimate this stream sent/settled with when the provider sent none. */
+  get usage(): Usage | undefined {
+    return this.#inner.usage ?? this.#estimated;
+  }
+
+  /** True when `usage` is our estimate rather than the provider's report. */
+  get estimated(): boolean {
+    return this.#inner.usage === undefined && this.#estimated !== undefined;
+  }
+
+  push(chunk: Buffer): Buffer | undefined {
+    const out = this.#inner.push(chunk);
+    const fixed = this.#observe(out ?? chunk);
+    return fixed ?? out;
+  }
+
+  end(): Buffer {
+    const tail = this.#inner.end();
+    const fixed = this.#observe(tail);
+    this.#complete = true;
+    if (this.#inner.usage === undefined) this.#estimated ??= this.#estimate(undefined);
+    return fixed ?? tail;
+  }
+
+  /**
+   * What a stream the client left is charged: the provider's prompt count (or ours) and the larger of the provider's
+   * completion count so far and the tokens of the text streamed so far.
+   */
+  usageSoFar(): Usage {
+    const reported = this.#inner.usage;
+    if (this.#complete && reported) return reported;
+    return this.#estimate(reported);
+  }
+
+  #estimate(reported: Usage | undefined): Usage {
+    this.#fold();
+    const streamed = this.#options.countCompletion(this.#digest.text.join(''));
+    const promptTokens = reported?.promptTokens || this.#options.promptTokens();
+    const completionTokens = Math.max(reported?.completionTokens ?? 0, streamed);
+    return {
+      promptTokens,
+      completionTokens,
+      totalTokens: promptTokens + completionTokens,
+      cachedPromptTokens: reported?.cachedPromptTokens ?? 0,
+      reasoningTokens: reported?.reasoningTokens ?? 0,
+    };
+  }
+
+  /** Remembers the output; returns replacement bytes when something must be inserted before [DONE]. */
+  #observe(out: Buffer): Buffer | undefined {
+    if (out.length === 0) return undefined;
+    this.#held.push(out);
+    this.#heldBytes += out.length;
+    for (const marker of FINISH_MARKERS) this.#finishMarkers += occurrences(out, marker);
+    if (!this.#errored && out.includes(ERROR_EVENT)) this.#errored = true;
+    const done = doneEventStart(out);
+    if (done === -1) {
+      if (this.#heldBytes > COMPACT_BYTES) this.#fold();
+      return undefined;
+    }
+    const owed = this.#owed();
+    if (owed === '') return undefined;
+    return Buffer.concat([out.subarray(0, done), Buffer.from(owed), out.subarray(done)]);
+  }
+
+  /** The chunks owed before [DONE]: finish reasons for choices without one, and an estimated usage chunk. */
+  #owed(): string {
+    const wantsUsage = this.#options.clientWantsUsage && this.#inner.usage === undefined;
+    const mayLackFinish = !this.#errored && this.#finishMarkers < this.#options.choices;
+    if (!wantsUsage && !mayLackFinish) return '';
+    this.#fold();
+    const head = this.#digest.head ?? { id: 'chatcmpl-gateway', model: undefined, created: Math.floor(Date.now() / 1000) };
+    const base = (): Record<string, unknown> => {
+      const chunk: Record<string, unknown> = { id: head.id, object: 'chat.completion.chunk', created: head.created, model: head.model };
+      if (head.system_fingerprint !== undefined) chunk.system_fingerprint = head.system_fingerprint;
+      return chunk;
+    };
+    let owed = '';
+    if (mayLackFinish) {
+      for (const index of [...this.#digest.seen].sort((a, b) => a - b)) {
+        if (this.#digest.finished.has(index)) continue;
+        const finish_reason = this.#digest.toolCalls.has(index) ? 'tool_calls' : 'stop';
+        this.#digest.finished.add(index);
+        owed += encodeSseJson({ ...base(), choices: [{ index, delta: {}, logprobs: null, finish_reason }] });
+      }
+    }
+    if (wantsUsage) {
+      this.#estimated = this.#estimate(undefined);
+      owed += encodeSseJson({ ...base(), choices: [], usage: { ...toOpenAIUsage(this.#estimated), estimated: true } });
+    }
+    return owed;
+  }
+
+  /** Parses the held output into the digest and lets it go. */
+  #fold(): void {
+    if (this.#held.length === 0) return;
+    const held = this.#held;
+    this.#held = [];
+    this.#heldBytes = 0;
+    for (const chunk of held) {
+      for (const event of this.#decoder.push(chunk)) this.#read(parseJson(event.data));
+    }
+  }
+
+  #read(json: unknown): void {
+    if (!isRecord(json) || !Array.isArray(json.choices)) return;
+    this.#digest.head ??= { id: json.id, model: json.model, created: json.created, ...(json.system_fingerprint !== undefined ? { system_fingerprint: json.system_fingerprint } : {}) };
+    const text = this.#digest.text;
+    for (const choice of json.choices) {
+      if (!isRecord(choice)) continue;
+      const index = typeof choice.index === 'number' ? choice.index : 0;
+      this.#digest.seen.add(index);
+      if (typeof choice.finish_reason === 'string') this.#digest.finished.add(index);
+      const delta = choice.delta;
+      if (!isRecord(delta)) continue;
+      for (const key of ['content', 'refusal', 'reasoning_content', 'reasoning']) {
+        const value = delta[key];
+        if (typeof value === 'string') text.push(value);
+      }
+      if (!Array.isArray(delta.tool_calls)) continue;
+      this.#digest.toolCalls.add(index);
+      for (const call of delta.tool_calls) {
+        const fn = isRecord(call) && isRecord(call.function) ? call.function : undefined;
+        if (typeof fn?.name === 'string') text.push(fn.name);
+        if (typeof fn?.arguments === 'string') text.push(fn.arguments);
+      }
+    }
+  }
+}
