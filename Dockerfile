@@ -2,12 +2,21 @@
 # The service only: Envoy runs beside it (gateway or sidecar) from the bootstrap this image prints, e.g.
 #   docker run --rm IMAGE envoy-bootstrap --config /etc/llm-extproc/config.yaml --extproc 127.0.0.1:50051 > envoy.yaml
 # (or `istio-manifests` for a mesh). `npm start`'s local Envoy is a development convenience, not part of the image.
-# Build stage: compile TypeScript (and generate proto types) with dev dependencies.
+# Protos stage: Envoy's API (Go module github.com/envoyproxy/go-control-plane/envoy, pinned in protos/envoy-api) printed
+# as .proto files; the stamp tells scripts/gen-protos.mjs they match go.sum, so the Node stage needs no Go.
+FROM golang:1.26-bookworm AS protos
+WORKDIR /src/protos/envoy-api
+COPY protos/envoy-api ./
+RUN go run -mod=readonly . /out/gen && cp go.sum /out/gen/.go.sum
+
+# Build stage: compile TypeScript (and generate proto types with buf) with dev dependencies.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci
-COPY tsconfig.json ./
+COPY tsconfig.json buf.yaml buf.gen.yaml ./
+COPY protos ./protos
+COPY --from=protos /out/gen ./protos/gen
 COPY scripts ./scripts
 COPY src ./src
 COPY bench ./bench
@@ -21,6 +30,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
 COPY --from=build /app/dist ./dist
+# The service loads Envoy's .proto files at run time (proto-loader, strict decoding).
+COPY --from=build /app/protos/gen ./protos/gen
 # The default config is read from src/config at run time (see src/config/load.ts).
 COPY src/config/default-config.yaml ./src/config/default-config.yaml
 COPY deploy/container-config.yaml /etc/llm-extproc/config.yaml

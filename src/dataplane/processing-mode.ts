@@ -4,7 +4,7 @@
 import type { ProcessingMode__Output } from '../generated/envoy/extensions/filters/http/ext_proc/v3/ProcessingMode.js';
 
 export type HeaderSendMode = 'DEFAULT' | 'SEND' | 'SKIP';
-export type BodySendMode = 'NONE' | 'STREAMED' | 'BUFFERED' | 'BUFFERED_PARTIAL';
+export type BodySendMode = 'NONE' | 'STREAMED' | 'BUFFERED' | 'BUFFERED_PARTIAL' | 'FULL_DUPLEX_STREAMED' | 'GRPC';
 export type Direction = 'request' | 'response';
 
 /** The ProcessingMode proto as it appears in Envoy YAML (all fields spelled out). */

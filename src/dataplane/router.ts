@@ -104,6 +104,9 @@ async function runFilterBody(filter: ExtProcFilter, message: HttpMessage): Promi
     }
     case 'NONE':
       return { kind: 'continue' };
+    case 'FULL_DUPLEX_STREAMED':
+    case 'GRPC':
+      throw new Error(`body mode ${filter.bodyMode('request')} is not emulated`);
   }
 }
 

@@ -214,6 +214,9 @@ async function processRequestBody(filter: ExtProcFilter, message: HttpMessage, c
     }
     case 'NONE':
       return { kind: 'continue' };
+    case 'FULL_DUPLEX_STREAMED':
+    case 'GRPC':
+      throw new Error(`body mode ${filter.bodyMode('request')} is not emulated`);
   }
 }
 

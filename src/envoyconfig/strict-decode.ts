@@ -177,7 +177,7 @@ class Decoder {
     if (!type) {
       this.report(
         typePath,
-        m ? `cannot resolve type ${JSON.stringify(m[1])}: not in the Envoy protos bundled with @grpc/grpc-js-xds (~Envoy 1.31)` : `invalid type URL ${JSON.stringify(typeUrl)} (expected type.googleapis.com/<full.message.Name>)`,
+        m ? `cannot resolve type ${JSON.stringify(m[1])}: not in the Envoy protos (protos/gen, Envoy 1.40.0)` : `invalid type URL ${JSON.stringify(typeUrl)} (expected type.googleapis.com/<full.message.Name>)`,
       );
       return;
     }

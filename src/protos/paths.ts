@@ -1,18 +1,10 @@
-// Where Envoy's protos live. They come from the npm package @grpc/grpc-js-xds (about Envoy 1.31); we never
-// hand-copy protos, so every include path points into node_modules.
-import { createRequire } from 'node:module';
-import path from 'node:path';
+// Where Envoy's protos live: protos/gen, printed by `npm run gen` (scripts/gen-protos.mjs) from the Go module
+// github.com/envoyproxy/go-control-plane/envoy that protos/envoy-api/go.mod pins (Envoy 1.40.0's API). Not committed.
+import { fileURLToPath } from 'node:url';
 import serviceProtos from './service-protos.json' with { type: 'json' };
 
-const require = createRequire(import.meta.url);
-const xdsPackageRoot = path.dirname(require.resolve('@grpc/grpc-js-xds/package.json'));
+/** protos/gen, found from the compiled module (dist/src/protos/paths.js). */
+export const PROTO_INCLUDE_DIRS: readonly string[] = [fileURLToPath(new URL('../../../protos/gen/', import.meta.url))];
 
-export const PROTO_INCLUDE_DIRS: readonly string[] = [
-  'deps/envoy-api',
-  'deps/xds',
-  'deps/googleapis',
-  'deps/protoc-gen-validate',
-].map((dir) => path.join(xdsPackageRoot, dir));
-
-/** The protos our gRPC services are built from; scripts/gen-proto-types.mjs generates types from the same list. */
+/** The protos our gRPC services are built from; scripts/gen-protos.mjs generates types from the same list. */
 export const SERVICE_PROTOS: readonly string[] = serviceProtos;
