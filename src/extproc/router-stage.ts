@@ -293,6 +293,7 @@ export class RouterStage implements StageHandler {
     const request = this.#request;
     const model = this.#answeringModel();
     return new StreamCompletion(inner, {
+      requestId: this.#requestId,
       choices: request?.n ?? 1,
       clientWantsUsage: this.#clientWantsUsage,
       promptTokens: () => {

@@ -135,3 +135,14 @@ test('a provider translator that already finishes its stream (Anthropic) passes 
   const wrapped = feed(new StreamCompletion(anthropicProvider.createStreamTranslator(context), OPTIONS), bytes).text;
   assert.equal(wrapped, plain);
 });
+
+test('an error event inside a stream names the request id, like every other error the client sees', () => {
+  const error = `data: ${JSON.stringify({ error: { message: 'Overloaded', type: 'server_error', param: null, code: 'upstream_error' } })}\n\n`;
+  const { out } = run(chunk([{ index: 0, delta: { content: 'Hel' }, finish_reason: null }]) + error + 'data: [DONE]\n\n', { requestId: 'req-42' });
+  const errors = events(out).filter((e) => 'error' in e) as { error: { message: string; code: string } }[];
+  assert.deepEqual(errors.map((e) => [e.error.message, e.error.code]), [['Overloaded (request id: req-42)', 'upstream_error']]);
+  // Already named: left alone.
+  const named = `data: ${JSON.stringify({ error: { message: 'x (request id: req-42)', type: 'server_error', param: null, code: null } })}\n\n`;
+  assert.equal(events(run(named + 'data: [DONE]\n\n', { requestId: 'req-42' }).out).filter((e) => 'error' in e).length, 1);
+  assert.ok(run(named, { requestId: 'req-42' }).out.includes('"x (request id: req-42)"'));
+});

@@ -26,6 +26,8 @@ export interface StreamCompletionOptions {
   readonly promptTokens: () => number;
   /** Tokens of completion text (the answering model's tokenizer). */
   readonly countCompletion: (text: string) => number;
+  /** Envoy's request id: every error event a client sees names it, like every other error. */
+  readonly requestId?: string | undefined;
 }
 
 function occurrences(haystack: Buffer, needle: Buffer): number {
@@ -84,13 +86,16 @@ export class StreamCompletion implements StreamTranslator {
   }
 
   push(chunk: Buffer): Buffer | undefined {
-    const out = this.#inner.push(chunk);
-    const fixed = this.#observe(out ?? chunk);
-    return fixed ?? out;
+    const inner = this.#inner.push(chunk);
+    // undefined = the chunk passes unchanged (zero copy), unless something has to be written into it.
+    const produced = inner ?? chunk;
+    const named = this.#withRequestId(produced);
+    const fixed = this.#observe(named);
+    return fixed ?? (named === produced ? inner : named);
   }
 
   end(): Buffer {
-    const tail = this.#inner.end();
+    const tail = this.#withRequestId(this.#inner.end());
     const fixed = this.#observe(tail);
     this.#complete = true;
     if (this.#inner.usage === undefined) this.#estimated ??= this.#estimate(undefined);
@@ -119,6 +124,19 @@ export class StreamCompletion implements StreamTranslator {
       cachedPromptTokens: reported?.cachedPromptTokens ?? 0,
       reasoningTokens: reported?.reasoningTokens ?? 0,
     };
+  }
+
+  /** Error events (rare) get the request id in their message, as every other error the client sees. */
+  #withRequestId(out: Buffer): Buffer {
+    const requestId = this.#options.requestId;
+    if (!requestId || !out.includes(ERROR_EVENT)) return out;
+    const suffix = ` (request id: ${requestId})`;
+    const text = out.toString('utf8').replace(/^data: (\{"error".*)$/gm, (line, json: string) => {
+      const event = parseJson(json);
+      if (!isRecord(event) || !isRecord(event.error) || typeof event.error.message !== 'string' || event.error.message.includes(requestId)) return line;
+      return `data: ${JSON.stringify({ ...event, error: { ...event.error, message: event.error.message + suffix } })}`;
+    });
+    return Buffer.from(text);
   }
 
   /** Remembers the output; returns replacement bytes when something must be inserted before [DONE]. */

@@ -271,6 +271,7 @@ routes:
         (err: unknown) => {
           assert.ok(err instanceof OpenAI.APIError);
           assert.match(err.message, /Overloaded/);
+          assert.match(err.message, /\(request id: [0-9a-f-]{36}\)/, 'a stream error names the request id too');
           return true;
         },
       );
