@@ -7,7 +7,7 @@ import { Document } from 'yaml';
 import type { BackendConfig, ServiceConfig } from '../config/schema.js';
 import { backendBaseUrl, clusterNameForModel } from '../config/topology.js';
 import { ENDPOINT_BACKEND_KEY, METADATA_NAMESPACE, REQUEST_ID_HEADER, ROUTE_HEADER } from '../extproc/contract.js';
-import { LLM_CLUSTER_LB, ROUTE_RETRY_POLICY, ROUTER_EXT_PROC_FILTER } from '../dataplane/filters.js';
+import { CATCH_ALL_ROUTE, LLM_CLUSTER_LB, ROUTE_RETRY_POLICY, ROUTER_EXT_PROC_FILTER } from '../dataplane/filters.js';
 import {
   extProcFilter,
   extprocCluster,
@@ -109,19 +109,7 @@ function dynamicModelRoute(config: ServiceConfig): JsonObject {
 }
 
 /** Catch-all: every request lands here until the router stage sets the route header (or answers itself). */
-const UNROUTED_ROUTE: JsonObject = {
-  name: 'llm.unrouted',
-  match: { prefix: '/' },
-  direct_response: {
-    status: 404,
-    body: {
-      inline_string: JSON.stringify({
-        error: { message: 'no LLM route was selected for this request', type: 'invalid_request_error', param: null, code: 'route_not_selected' },
-      }),
-    },
-  },
-  response_headers_to_add: [{ header: { key: 'content-type', value: 'application/json' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }],
-};
+const UNROUTED_ROUTE: JsonObject = { name: 'llm.unrouted', ...(json(CATCH_ALL_ROUTE) as JsonObject) };
 
 /** One JSON object per request; `llm_extproc` is the router stage's whole dynamic-metadata namespace. */
 const ACCESS_LOG_FORMAT: JsonObject = {

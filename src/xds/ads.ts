@@ -28,6 +28,16 @@ function onNack(protocol: string, typeUrl: string, nonce: string, message: strin
   log.warn('xDS update rejected by a client (NACK); it keeps the last good state', { protocol, typeUrl, nonce, error: message });
 }
 
+/** Runs `stop` once the stream ends however it ends; a client's half-close is answered with OK. */
+function untilStreamEnds(call: SotwCall | DeltaCall, stop: () => void): void {
+  call.on('end', () => {
+    stop();
+    call.end();
+  });
+  call.on('cancelled', stop);
+  call.on('error', stop);
+}
+
 /** One state-of-the-world stream. */
 function serveSotw(call: SotwCall, store: SnapshotStore): void {
   interface TypeState {
@@ -87,13 +97,7 @@ function serveSotw(call: SotwCall, store: SnapshotStore): void {
     // First request, a new subscription, or a reconnecting client: answer; a plain ACK/NACK needs nothing.
     if (!nonce || subscriptionChanged) send(typeUrl, true);
   });
-  const stop = () => store.off('change', onChange);
-  call.on('end', () => {
-    stop();
-    call.end();
-  });
-  call.on('cancelled', stop);
-  call.on('error', stop);
+  untilStreamEnds(call, () => store.off('change', onChange));
 }
 
 /** One incremental (delta) stream. */
@@ -175,13 +179,7 @@ function serveDelta(call: DeltaCall, store: SnapshotStore): void {
     state.started = true;
     if (subscribe.length > 0 || unsubscribe.length > 0 || always) send(typeUrl, always);
   });
-  const stop = () => store.off('change', onChange);
-  call.on('end', () => {
-    stop();
-    call.end();
-  });
-  call.on('cancelled', stop);
-  call.on('error', stop);
+  untilStreamEnds(call, () => store.off('change', onChange));
 }
 
 export function aggregatedDiscoveryService(store: SnapshotStore): { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation } {
