@@ -112,10 +112,10 @@ export async function startService(options: StartOptions): Promise<RunningServic
     }
 
     // Semantic health (docs/health.md): verdicts on every response; with xDS they steer Envoy's endpoints.
-    const semanticHealth = startHealth(store);
+    const semanticHealth = startHealth(store, { accounting: () => accounting.current() });
     closers.push(semanticHealth.close);
     if (config.xds.enabled) {
-      const controlPlane = await startControlPlane(store, config.xds.address);
+      const controlPlane = await startControlPlane(store, config.xds.address, config.xds.tls ? { tls: config.xds.tls } : {});
       xdsPort = controlPlane.port;
       closers.push(controlPlane.close);
       semanticHealth.attach((backend, state) => controlPlane.setBackendState(backend, state));
@@ -128,8 +128,9 @@ export async function startService(options: StartOptions): Promise<RunningServic
         port,
         notReadyReasons: () => readiness.reasons(),
         budgets: () => accounting.snapshot(),
-        backends: () => backendsView(store.current().topology),
+        backends: () => semanticHealth.backendsView(backendsView(store.current().topology)),
         healthBackends: () => semanticHealth.view(),
+        operateBackend: (backend, action) => semanticHealth.operate(backend, action),
         ...(adminToken !== undefined ? { token: new Secret(adminToken) } : {}),
         ...(config.admin.tls ? { tls: config.admin.tls } : {}),
       });
@@ -175,9 +176,14 @@ export async function startService(options: StartOptions): Promise<RunningServic
   };
 }
 
-/** Every start says so when a listener beyond loopback runs without protection (extproc/admin allowInsecure). */
+/** Every start says so when a listener beyond loopback runs without protection (extproc/admin/xds allowInsecure). */
 function warnIfInsecure(config: ServiceConfig): void {
-  const { extproc, admin } = config;
+  const { extproc, admin, xds } = config;
+  if (xds.enabled && !xds.tls && !isLoopbackHost(splitHostPort(xds.address).host)) {
+    log.warn('INSECURE: xDS listens beyond loopback in plaintext (xds.allowInsecure): anyone who reaches it learns every provider endpoint and cluster setting', {
+      address: xds.address,
+    });
+  }
   if (!extproc.tls && !isLoopbackHost(splitHostPort(extproc.address).host)) {
     log.warn('INSECURE: ext_proc listens beyond loopback in plaintext (extproc.allowInsecure): anyone who reaches it can obtain provider credentials and charge any tenant', {
       address: extproc.address,

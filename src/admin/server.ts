@@ -4,6 +4,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
+import { z } from 'zod';
 import { checkClient, loadTlsMaterial, tokenMatches, watchTlsFiles, type TlsOptions } from '../security/tls.js';
 import type { Secret } from '../util/secret.js';
 import { registry } from '../telemetry/metrics.js';
@@ -20,11 +21,67 @@ export interface AdminOptions {
   readonly backends?: () => unknown;
   /** GET /health/backends: semantic health score, state and last verdicts per backend; never secrets. */
   readonly healthBackends?: () => unknown;
+  /**
+   * Operator actions (POST /backends/<name>/pin | drain | restore), body already validated. Returns the backend's
+   * new view, or undefined when no backend has that name.
+   */
+  readonly operateBackend?: (backend: string, action: BackendAction) => unknown | Promise<unknown>;
   /** Bearer token protected paths accept. */
   readonly token?: Secret;
   /** HTTPS; a verified client certificate naming one of allowedClients also authorises protected paths. */
   readonly tls?: TlsOptions;
 }
+
+const PIN_STATES = ['HEALTHY', 'DEGRADED', 'UNHEALTHY', 'DRAINING'] as const;
+const reason = z.string().max(200).optional();
+
+/** POST /backends/<name>/pin: the state (and weight) published instead of the verdicts until restored. */
+const pinBody = z.strictObject({ state: z.enum(PIN_STATES), weight: z.number().int().min(1).max(1_000_000).optional(), reason });
+const drainBody = z.strictObject({ reason });
+
+export type BackendAction =
+  | { readonly kind: 'pin'; readonly state: (typeof PIN_STATES)[number]; readonly weight: number | undefined; readonly reason: string | undefined }
+  | { readonly kind: 'restore' };
+
+/** Operator bodies are tiny; anything larger is refused. */
+const MAX_ACTION_BODY = 4096;
+
+function readBody(req: http.IncomingMessage): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    // Past the limit the rest is read and dropped, so the client still gets its 413.
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_ACTION_BODY) parts.push(chunk);
+    });
+    req.on('end', () => resolve(size > MAX_ACTION_BODY ? undefined : Buffer.concat(parts).toString('utf8')));
+    req.on('error', () => resolve(undefined));
+  });
+}
+
+/** Parses an operator action's body (empty = {}); an error message when it is not acceptable. */
+function parseAction(action: string, text: string): BackendAction | string {
+  let json: unknown = {};
+  if (text.trim() !== '') {
+    try {
+      json = JSON.parse(text);
+    } catch {
+      return 'body is not JSON';
+    }
+  }
+  if (action === 'restore') return { kind: 'restore' };
+  if (action === 'drain') {
+    const parsed = drainBody.safeParse(json);
+    return parsed.success ? { kind: 'pin', state: 'DRAINING', weight: undefined, reason: parsed.data.reason } : parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+  }
+  const parsed = pinBody.safeParse(json);
+  return parsed.success
+    ? { kind: 'pin', state: parsed.data.state, weight: parsed.data.weight, reason: parsed.data.reason }
+    : parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+}
+
+const ACTION_PATH = /^\/backends\/([^/]+)\/(pin|drain|restore)$/;
 
 /** Paths anyone who reaches the port may read: probes and scrapers carry no credentials. */
 const OPEN_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
@@ -67,6 +124,34 @@ export async function startAdminServer(options: AdminOptions): Promise<AdminServ
         if (auth.status === 401) res.setHeader('www-authenticate', 'Bearer');
         return send(res, auth.status, 'text/plain', auth.status === 401 ? 'unauthorized\n' : 'forbidden\n');
       }
+    }
+    const action = ACTION_PATH.exec(path);
+    if (action) {
+      if (!options.operateBackend) return send(res, 404, 'text/plain', 'not found\n');
+      if (req.method !== 'POST') return send(res, 405, 'text/plain', 'method not allowed\n');
+      const operate = options.operateBackend;
+      let name: string;
+      try {
+        name = decodeURIComponent(action[1] ?? '');
+      } catch {
+        return send(res, 400, 'text/plain', 'bad backend name\n');
+      }
+      void readBody(req).then(async (text) => {
+        if (text === undefined) return send(res, 413, 'text/plain', 'body too large\n');
+        const parsed = parseAction(action[2] ?? '', text);
+        if (typeof parsed === 'string') return send(res, 400, 'application/json', JSON.stringify({ error: parsed }) + '\n');
+        let view: unknown;
+        try {
+          view = await operate(name, parsed);
+        } catch (err) {
+          log.error('operator action failed', { backend: name, error: errorMessage(err) });
+          return send(res, 500, 'text/plain', 'operator action failed\n');
+        }
+        if (view === undefined) return send(res, 404, 'application/json', JSON.stringify({ error: `no backend named ${JSON.stringify(name.slice(0, 100))}` }) + '\n');
+        log.info('operator action on backend', { backend: name, action: action[2], state: parsed.kind === 'pin' ? parsed.state : 'verdicts', weight: parsed.kind === 'pin' ? parsed.weight : undefined });
+        send(res, 200, 'application/json', JSON.stringify(view, null, 2) + '\n');
+      });
+      return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'method not allowed\n');
     switch (path) {

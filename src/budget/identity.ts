@@ -113,3 +113,8 @@ export function hashKey(key: string): string {
 export function allSubjects(config: BudgetsConfig): readonly BudgetSubject[] {
   return indexOf(config).subjects;
 }
+
+/** The chain of a configured tenant id (`org/team`, or `org/team/name` for a key or workload), else undefined. */
+export function tenantChain(config: BudgetsConfig, tenant: string): readonly BudgetSubject[] | undefined {
+  return indexOf(config).tenants.get(tenant.trim());
+}

@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_PATH, formatProblems, loadConfigFile } from '../config/load.js';
 import { bootstrapYaml, type BootstrapOptions } from '../envoyconfig/bootstrap.js';
+import type { ExtprocClientTls } from '../envoyconfig/blocks.js';
 import { sourceName } from './istio-manifests.js';
 import type { Output } from './envoy-validate.js';
 
@@ -23,6 +24,13 @@ export function envoyBootstrapCommand(args: string[], io: { out: Output; err: Ou
       'extproc-sni': { type: 'string' },
       'extproc-san': { type: 'string' },
       'extproc-insecure': { type: 'boolean' },
+      // Mutual TLS to the xDS control plane (required for a non-loopback one or a service with xds.tls).
+      'xds-cert': { type: 'string' },
+      'xds-key': { type: 'string' },
+      'xds-ca': { type: 'string' },
+      'xds-sni': { type: 'string' },
+      'xds-san': { type: 'string' },
+      'xds-insecure': { type: 'boolean' },
     },
     strict: true,
   });
@@ -43,30 +51,28 @@ export function envoyBootstrapCommand(args: string[], io: { out: Output; err: Ou
     io.err.write(formatProblems(file, loaded.problems) + '\n');
     return 1;
   }
-  const cert = values['extproc-cert'];
-  const key = values['extproc-key'];
-  const ca = values['extproc-ca'];
-  const tlsFlags = [cert, key, ca, values['extproc-sni'], values['extproc-san']].filter((v) => v !== undefined).length;
-  if (tlsFlags > 0 && (cert === undefined || key === undefined || ca === undefined)) {
-    io.err.write('--extproc-cert, --extproc-key and --extproc-ca go together\n');
+  // --PREFIX-cert/-key/-ca (together) and optional -sni/-san: Envoy's client side of a mutual TLS connection.
+  const clientTls = (prefix: 'extproc' | 'xds'): ExtprocClientTls | undefined | 'mixed' => {
+    const [cert, key, ca, sni, san] = (['cert', 'key', 'ca', 'sni', 'san'] as const).map((part) => values[`${prefix}-${part}`]);
+    if ([cert, key, ca, sni, san].every((v) => v === undefined)) return undefined;
+    if (cert === undefined || key === undefined || ca === undefined) return 'mixed';
+    return { certFile: cert, keyFile: key, caFile: ca, ...(sni ? { sni } : {}), ...(san ? { serviceSan: san } : {}) };
+  };
+  const extprocTls = clientTls('extproc');
+  const xdsTls = clientTls('xds');
+  for (const [prefix, tls] of [['extproc', extprocTls], ['xds', xdsTls]] as const) {
+    if (tls !== 'mixed') continue;
+    io.err.write(`--${prefix}-cert, --${prefix}-key and --${prefix}-ca go together\n`);
     return 2;
   }
   const options: BootstrapOptions = {
     ...(values.listen ? { listen: values.listen } : {}),
     ...(values.extproc ? { extproc: values.extproc } : {}),
     ...(values.admin ? { admin: values.admin } : {}),
-    ...(cert !== undefined && key !== undefined && ca !== undefined
-      ? {
-          extprocTls: {
-            certFile: cert,
-            keyFile: key,
-            caFile: ca,
-            ...(values['extproc-sni'] ? { sni: values['extproc-sni'] } : {}),
-            ...(values['extproc-san'] ? { serviceSan: values['extproc-san'] } : {}),
-          },
-        }
-      : {}),
+    ...(extprocTls && extprocTls !== 'mixed' ? { extprocTls } : {}),
     ...(values['extproc-insecure'] ? { extprocInsecure: true } : {}),
+    ...(xdsTls && xdsTls !== 'mixed' ? { xdsTls } : {}),
+    ...(values['xds-insecure'] ? { xdsInsecure: true } : {}),
   };
   let text: string;
   try {

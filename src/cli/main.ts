@@ -22,9 +22,11 @@ const USAGE = `usage:
   llm-extproc validate --config FILE         check a service config; exits 1 with line-pointing messages
   llm-extproc envoy-bootstrap [--config FILE] [--listen HOST:PORT] [--extproc HOST:PORT|unix:/PATH] [--admin HOST:PORT]
                               [--extproc-cert FILE --extproc-key FILE --extproc-ca FILE [--extproc-sni NAME] [--extproc-san ID]]
-                              [--extproc-insecure]
+                              [--extproc-insecure] [--xds-cert FILE --xds-key FILE --xds-ca FILE [--xds-sni NAME] [--xds-san ID]]
+                              [--xds-insecure]
                                              print the Envoy bootstrap for a service config (routes, clusters, both filters);
-                                             mutual TLS to llm-extproc is required beyond loopback or with extproc.tls
+                                             mutual TLS to llm-extproc is required beyond loopback or with extproc.tls, and
+                                             to the xDS control plane (xds.enabled) beyond loopback or with xds.tls
   llm-extproc istio-manifests [--config FILE] [--namespace NS] [--extproc HOST:PORT] [--out DIR]
                               [--extproc-identity SPIFFE-ID] [--extproc-insecure]
                                              print (or write to DIR) the Istio EnvoyFilters for a service config

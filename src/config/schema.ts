@@ -189,6 +189,13 @@ export const serviceConfigSchema = z
       .strictObject({
         enabled: z.boolean().default(false),
         address: hostPort.default('127.0.0.1:18000'),
+        /**
+         * Mutual TLS on the xDS listener with a client-identity allowlist, as extproc.tls. Required when the address is
+         * not loopback: whoever may connect learns every provider endpoint and the cluster settings.
+         */
+        tls: tlsOptionsSchema.optional(),
+        /** Serve xDS beyond loopback in plaintext anyway (logs a warning at every start). */
+        allowInsecure: z.boolean().default(false),
       })
       .prefault({}),
     dataPlane: z
@@ -226,12 +233,19 @@ export const serviceConfigSchema = z
     routes: z.array(routeSchema).default([]),
   })
   .superRefine((config, ctx) => {
-    const { extproc, admin } = config;
+    const { extproc, admin, xds } = config;
     if (!isLoopbackHost(splitHostPort(extproc.address).host) && !extproc.tls && !extproc.allowInsecure) {
       ctx.addIssue({
         code: 'custom',
         path: ['extproc', 'address'],
         message: `${extproc.address} is not loopback: the ext_proc port hands out provider credentials, so it needs extproc.tls (mutual TLS with allowedClients), or extproc.allowInsecure: true`,
+      });
+    }
+    if (xds.enabled && !isLoopbackHost(splitHostPort(xds.address).host) && !xds.tls && !xds.allowInsecure) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['xds', 'address'],
+        message: `${xds.address} is not loopback: the xDS listener publishes every provider endpoint and cluster setting, so it needs xds.tls (mutual TLS with allowedClients), or xds.allowInsecure: true`,
       });
     }
     if (admin.enabled && !isLoopbackHost(splitHostPort(admin.address).host) && !admin.tls && !admin.tokenEnv && !admin.allowInsecure) {

@@ -11,6 +11,7 @@ import { CATCH_ALL_ROUTE, LLM_CLUSTER_LB, ROUTE_RETRY_POLICY, ROUTER_EXT_PROC_FI
 import {
   extProcFilter,
   extprocCluster,
+  extprocTransportSocket,
   HTTP_PROTOCOL_OPTIONS,
   isIpLiteral,
   isLocalExtprocTarget,
@@ -55,6 +56,13 @@ export interface BootstrapOptions {
   readonly extprocTls?: ExtprocClientTls;
   /** Reach a non-local llm-extproc in plaintext anyway (the service must then run with extproc.allowInsecure). */
   readonly extprocInsecure?: boolean;
+  /**
+   * Mutual TLS from Envoy to the xDS control plane (the service's xds.tls), the same shape as extprocTls. Required
+   * when the control plane is not loopback, or when the service config has xds.tls.
+   */
+  readonly xdsTls?: ExtprocClientTls;
+  /** Reach a non-loopback control plane in plaintext anyway (the service must then run with xds.allowInsecure). */
+  readonly xdsInsecure?: boolean;
 }
 
 export const DEFAULT_LISTEN = '0.0.0.0:10000';
@@ -386,7 +394,7 @@ export function buildBootstrap(config: ServiceConfig, given: BootstrapOptions = 
       listeners: [listener(config, options.listen ?? DEFAULT_LISTEN, options.xds !== undefined)],
       clusters: [
         // With a control plane the LLM clusters come over ADS (CDS + EDS: weights and health from verdicts).
-        ...(options.xds ? [xdsCluster(options.xds.address)] : config.routes.map((r) => llmCluster(r, config, caFile, options.disabledBackends ?? new Set()))),
+        ...(options.xds ? [xdsCluster(options.xds.address, xdsClientTls(config, options.xds.address, options))] : config.routes.map((r) => llmCluster(r, config, caFile, options.disabledBackends ?? new Set()))),
         extprocCluster(targets, options.extprocTls),
       ],
     },
@@ -421,12 +429,26 @@ function reachable(address: string): string {
  */
 const ENVOY_RUNTIME: JsonObject = { 'envoy.reloadable_features.ext_proc_graceful_grpc_close': true };
 
-/** The llm-extproc control plane (ADS over gRPC, so HTTP/2). */
-function xdsCluster(address: string): JsonObject {
+/** Envoy's TLS to the control plane, refusing plaintext the service would not accept or that crosses the network. */
+function xdsClientTls(config: ServiceConfig, address: string, options: BootstrapOptions): ExtprocClientTls | undefined {
+  if (options.xdsTls) return options.xdsTls;
+  if (config.xds.tls) throw new Error('the service config has xds.tls: give Envoy its client certificate for the control plane (--xds-cert, --xds-key, --xds-ca)');
+  if (!isLocalExtprocTarget(address) && !options.xdsInsecure) {
+    throw new Error(
+      `the xDS control plane at ${address} is not loopback: Envoy's whole LLM configuration comes over it, so it needs mutual TLS (--xds-cert, --xds-key, --xds-ca) or --xds-insecure`,
+    );
+  }
+  return undefined;
+}
+
+/** The llm-extproc control plane (ADS over gRPC, so HTTP/2); mutual TLS as to llm-extproc when given. */
+function xdsCluster(address: string, tls: ExtprocClientTls | undefined): JsonObject {
   return {
     name: XDS_CLUSTER,
-    type: 'STATIC',
+    // A DNS name (a Kubernetes Service) is resolved and re-resolved; an IP literal is static.
+    ...(isIpLiteral(splitHostPort(address).host) ? { type: 'STATIC' } : { type: 'STRICT_DNS', dns_lookup_family: 'V4_PREFERRED' }),
     connect_timeout: '1s',
+    ...(tls ? { transport_socket: extprocTransportSocket(tls, splitHostPort(address).host) } : {}),
     typed_extension_protocol_options: {
       [HTTP_PROTOCOL_OPTIONS]: {
         '@type': `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}`,

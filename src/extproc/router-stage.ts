@@ -256,17 +256,24 @@ export class RouterStage implements StageHandler {
     this.#health?.response(this.#backend, this.#status);
     // Every error a client sees carries the request id: in x-request-id here, in the message with the body.
     const errorHeaders: Record<string, string> = this.#status >= 400 && this.#requestId ? { [REQUEST_ID_HEADER]: this.#requestId } : {};
+    // The client learns which backend served it (only a name from our topology); a forged or unknown tag is removed.
+    const served: Record<string, string> = this.#backend === undefined ? {} : { [BACKEND_HEADER]: this.#backend };
     const changes =
       tagged === undefined && Object.keys(rateHeaders).length === 0 && Object.keys(errorHeaders).length === 0
         ? undefined
-        : { headers: { set: { ...rateHeaders, ...errorHeaders }, remove: tagged === undefined ? [] : [BACKEND_HEADER, UPSTREAM_AUTH_HEADER] } };
+        : {
+            headers: {
+              set: { ...rateHeaders, ...errorHeaders, ...served },
+              remove: tagged === undefined ? [] : this.#backend === undefined ? [BACKEND_HEADER, UPSTREAM_AUTH_HEADER] : [UPSTREAM_AUTH_HEADER],
+            },
+          };
     if (message?.end_of_stream) {
       this.#finish(undefined);
       const metadata = { dynamic_metadata: this.#resultMetadata(undefined) };
       if (this.#status < 400) return continueWith('response_headers', changes, metadata);
       // An error without a body (e.g. Envoy's 500 after the upstream stage failed) still gets the unified shape.
       const body = Buffer.from(JSON.stringify(this.#bodylessError().toBody(this.#requestId)));
-      const set = { ...errorHeaders, 'content-type': 'application/json', 'content-length': String(body.length) };
+      const set = { ...errorHeaders, ...served, 'content-type': 'application/json', 'content-length': String(body.length) };
       return continueWith('response_headers', { headers: { set, remove: changes?.headers.remove ?? [] }, body, replace: true }, metadata);
     }
     this.#state = 'response_body';
@@ -280,9 +287,9 @@ export class RouterStage implements StageHandler {
       // Stream the body chunk by chunk instead of buffering it (requires allow_mode_override in Envoy). Envoy
       // strips content-length by the mode in force when headers pass, not the override, and chunks may be
       // re-cut, so drop it here.
-      const remove = tagged === undefined ? ['content-length'] : [BACKEND_HEADER, 'content-length'];
+      const remove = tagged === undefined || this.#backend !== undefined ? ['content-length'] : [BACKEND_HEADER, 'content-length'];
       // Providers with binary streams (Bedrock) are translated to SSE: the client must see SSE's content-type.
-      const set: Record<string, string> = contentType.startsWith('text/event-stream') ? { ...rateHeaders } : { ...rateHeaders, 'content-type': 'text/event-stream' };
+      const set: Record<string, string> = contentType.startsWith('text/event-stream') ? { ...rateHeaders, ...served } : { ...rateHeaders, ...served, 'content-type': 'text/event-stream' };
       return continueWith('response_headers', { headers: { set, remove } }, { mode_override: { response_body_mode: 'STREAMED' } });
     }
     return continueWith('response_headers', changes);
@@ -455,6 +462,7 @@ export class RouterStage implements StageHandler {
     return dynamicMetadata(METADATA_NAMESPACE, {
       ...extra,
       backend: this.#backend ?? 'none',
+      health_verdict: this.#health?.verdict,
       status: this.#status,
       prompt_tokens: usage?.promptTokens,
       completion_tokens: usage?.completionTokens,

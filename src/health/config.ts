@@ -90,6 +90,16 @@ export const healthConfigSchema = z.strictObject({
       maxTokens: z.number().int().min(1).max(4096).default(32),
       /** Probe only backends that are not HEALTHY (recovery), not healthy ones too. */
       onlyUnhealthy: z.boolean().default(false),
+      /**
+       * With budgets configured: probe backends that cost money (their route model priced above 0 in
+       * budgets.prices, or by "*"). Off by default; a paid backend that is not probed recovers by half-open trials.
+       */
+      paidBackends: z.boolean().default(false),
+      /**
+       * With budgets configured: the tenant every probe is reserved and settled on, like a request: `org/team` or
+       * `org/team/name` (a key or workload). A refused reservation skips the probe (half-open trials then apply).
+       */
+      budgetSubject: z.string().min(1).optional(),
     })
     .prefault({}),
 });

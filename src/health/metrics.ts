@@ -17,8 +17,26 @@ export const healthMetrics = {
   }),
   state: new Gauge({
     name: 'llm_extproc_backend_state',
-    help: 'Published health state per backend: 1 for the current state, 0 for the others.',
+    help: 'Published health state per backend (HEALTHY, DEGRADED, UNHEALTHY, DRAINING; after pins and the panic rule): 1 for the current state, 0 for the others.',
     labelNames: ['backend', 'state'] as const,
+    registers: [registry],
+  }),
+  weight: new Gauge({
+    name: 'llm_extproc_backend_weight',
+    help: 'Published load-balancing weight per backend (the config weight, or a pin).',
+    labelNames: ['backend'] as const,
+    registers: [registry],
+  }),
+  pinned: new Gauge({
+    name: 'llm_extproc_backend_pinned',
+    help: '1 while an operator pin (admin POST /backends/<name>/pin or drain) overrides the verdicts, else 0.',
+    labelNames: ['backend'] as const,
+    registers: [registry],
+  }),
+  probes: new Counter({
+    name: 'llm_extproc_health_probes_total',
+    help: 'Active probes by backend and outcome: sent, skipped_paid (a backend that costs money, paidBackends off), skipped_budget (the probe budget refused).',
+    labelNames: ['backend', 'outcome'] as const,
     registers: [registry],
   }),
 };

@@ -24,9 +24,38 @@ export interface Verdict {
   readonly at: number;
 }
 
+export type EndpointHealth = 'HEALTHY' | 'UNHEALTHY' | 'DEGRADED' | 'DRAINING';
+
 /** What the control plane is told; undefined restores the config's weight and HEALTHY. */
-export type PublishedState = { weight: number; health: 'HEALTHY' | 'UNHEALTHY' | 'DEGRADED' | 'DRAINING' } | undefined;
+export type PublishedState = { weight: number; health: EndpointHealth } | undefined;
 export type Publisher = (backend: string, state: PublishedState) => void;
+
+/**
+ * An operator's pin (admin POST /backends/<name>/pin|drain): published instead of the verdicts until restored.
+ * DRAINING: Envoy sends the backend no new requests and lets open ones finish.
+ */
+export interface Pin {
+  readonly health: EndpointHealth;
+  /** Published weight; undefined keeps the config's. */
+  readonly weight: number | undefined;
+  /** Unix ms. */
+  readonly since: number;
+  readonly reason: string | undefined;
+}
+
+/** Per backend, for admin GET /backends (merged with the config view). No secrets. */
+export interface BackendHealthSummary {
+  readonly score: number;
+  /** Its own state from the verdicts. */
+  readonly state: BackendHealth;
+  /** What Envoy is told (after pins and the panic rule). */
+  readonly published: { readonly state: EndpointHealth; readonly weight: number };
+  readonly heldByPanicRule: boolean;
+  readonly pinned: { readonly state: EndpointHealth; readonly weight: number | undefined; readonly since: string; readonly reason: string | undefined } | null;
+  /** Failed verdicts among the last score.keepVerdicts, by check. */
+  readonly recentFailures: Readonly<Record<string, number>>;
+  readonly observations: number;
+}
 
 interface BackendRecord {
   score: ScoreState;
@@ -36,18 +65,27 @@ interface BackendRecord {
   published: Published;
 }
 
-const STATES: readonly BackendHealth[] = ['HEALTHY', 'DEGRADED', 'UNHEALTHY'];
+const STATES: readonly EndpointHealth[] = ['HEALTHY', 'DEGRADED', 'UNHEALTHY', 'DRAINING'];
 
 export interface MonitorOptions {
   readonly config: () => HealthConfig;
   readonly topology: () => Topology;
   readonly now?: () => number;
+  /**
+   * Whether probes will observe this (UNHEALTHY) backend, so it needs no half-open trial. Default: probes enabled.
+   * The prober says no for a backend it skips (a paid backend without a probe budget, a probe budget refused).
+   */
+  readonly probed?: (backend: string) => boolean;
 }
 
 export class HealthMonitor {
   readonly #backends = new Map<string, BackendRecord>();
   readonly #latency = new Map<string, LatencyBaselines>();
+  readonly #pins = new Map<string, Pin>();
+  /** What the publisher was last told per backend (absent: the default, config weight and HEALTHY). */
+  readonly #sent = new Map<string, { weight: number; health: EndpointHealth }>();
   #publisher: Publisher | undefined;
+  #weights: { topology: Topology; weights: Map<string, number> } | undefined;
 
   constructor(private readonly options: MonitorOptions) {}
 
@@ -59,7 +97,7 @@ export class HealthMonitor {
   attach(publisher: Publisher | undefined): void {
     this.#publisher = publisher;
     if (!publisher) return;
-    for (const [backend, record] of this.#backends) if (record.published.health !== 'HEALTHY') publisher(backend, this.#stateFor(backend, record.published.health));
+    for (const [backend, state] of this.#sent) publisher(backend, state);
   }
 
   /** A 200 response the router stage saw: runs the route's checks, then scores the backend. */
@@ -104,11 +142,12 @@ export class HealthMonitor {
    */
   tick(): void {
     const config = this.options.config();
-    if (!config.enabled || config.probes.enabled) return;
+    if (!config.enabled) return;
+    const probed = this.options.probed ?? (() => config.probes.enabled);
     const now = (this.options.now ?? Date.now)();
     let changed = false;
-    for (const record of this.#backends.values()) {
-      if (record.score.state !== 'UNHEALTHY' || now - record.changedAt < config.score.halfOpenAfterMs) continue;
+    for (const [name, record] of this.#backends) {
+      if (record.score.state !== 'UNHEALTHY' || now - record.changedAt < config.score.halfOpenAfterMs || probed(name)) continue;
       record.score = halfOpen(record.score, config.score);
       record.changedAt = now;
       changed = true;
@@ -121,37 +160,130 @@ export class HealthMonitor {
     return this.#backends.get(backend)?.score.state ?? 'HEALTHY';
   }
 
+  /** Pinned backends count as their pin: out of the panic rule when pinned out, usable when pinned in. */
   #routes(): RouteView[] {
     return [...this.options.topology().routes.values()].map((r) => ({
       model: r.model,
-      endpoints: r.endpoints.map((e) => ({ backend: e.backend.name, priority: e.priority, enabled: !e.backend.disabledReason })),
+      endpoints: r.endpoints.map((e) => {
+        const pin = this.#pins.get(e.backend.name);
+        const pinnedOut = pin !== undefined && (pin.health === 'UNHEALTHY' || pin.health === 'DRAINING');
+        return { backend: e.backend.name, priority: e.priority, enabled: !e.backend.disabledReason && !pinnedOut };
+      }),
     }));
   }
 
-  #stateFor(backend: string, health: BackendHealth): PublishedState {
-    if (health === 'HEALTHY') return undefined;
-    // EDS state is per backend; keep the weight the config gives it on its first route (never 0: Envoy NACKs it).
-    let weight = 1;
-    for (const route of this.options.topology().routes.values()) {
-      const endpoint = route.endpoints.find((e) => e.backend.name === backend);
-      if (endpoint) {
-        weight = Math.max(1, endpoint.weight);
-        break;
+  /** The config's weight on the backend's first route (EDS state is per backend; never 0: Envoy NACKs it). */
+  #configWeight(backend: string): number {
+    // Computed once per topology (the hot path republishes on every response).
+    const topology = this.options.topology();
+    if (this.#weights?.topology !== topology) {
+      const weights = new Map<string, number>();
+      for (const route of topology.routes.values()) {
+        for (const e of route.endpoints) if (!weights.has(e.backend.name)) weights.set(e.backend.name, Math.max(1, e.weight));
       }
+      this.#weights = { topology, weights };
     }
-    return { weight, health };
+    return this.#weights.weights.get(backend) ?? 1;
+  }
+
+  /** What a backend is published as now: its pin, else the verdicts after the panic rule. */
+  #target(backend: string, published: Published): { weight: number; health: EndpointHealth } {
+    const pin = this.#pins.get(backend);
+    if (pin) return { weight: pin.weight ?? this.#configWeight(backend), health: pin.health };
+    return { weight: this.#configWeight(backend), health: published.health };
   }
 
   #republish(): void {
+    const topology = this.options.topology();
+    // A pin on a backend a reload removed goes with it.
+    for (const name of this.#pins.keys()) if (!topology.backends.has(name)) this.#pins.delete(name);
     const views = new Map([...this.#backends].map(([name, r]) => [name, { state: r.score.state, score: r.score.score }]));
+    for (const [name, pin] of this.#pins) views.set(name, { state: pin.health === 'DRAINING' ? 'UNHEALTHY' : pin.health, score: views.get(name)?.score ?? 0 });
     const next = publishedStates(views, this.#routes());
-    for (const [backend, record] of this.#backends) {
-      const published = next.get(backend) ?? { health: 'HEALTHY' as const, held: false };
-      for (const s of STATES) healthMetrics.state.set({ backend, state: s }, s === published.health ? 1 : 0);
-      const changed = published.health !== record.published.health;
-      record.published = published;
-      if (changed) this.#publisher?.(backend, this.#stateFor(backend, published.health));
+    const names = new Set([...this.#backends.keys(), ...this.#pins.keys(), ...this.#sent.keys()]);
+    for (const backend of names) {
+      const record = this.#backends.get(backend);
+      const published = this.#pins.has(backend) ? { health: 'HEALTHY' as const, held: false } : (next.get(backend) ?? { health: 'HEALTHY' as const, held: false });
+      if (record) record.published = published;
+      const target = this.#target(backend, published);
+      for (const s of STATES) healthMetrics.state.set({ backend, state: s }, s === target.health ? 1 : 0);
+      healthMetrics.weight.set({ backend }, target.weight);
+      healthMetrics.pinned.set({ backend }, this.#pins.has(backend) ? 1 : 0);
+      const isDefault = target.health === 'HEALTHY' && target.weight === this.#configWeight(backend);
+      const sent = this.#sent.get(backend);
+      if (isDefault) {
+        if (!sent) continue;
+        this.#sent.delete(backend);
+        this.#publisher?.(backend, undefined);
+      } else if (!sent || sent.health !== target.health || sent.weight !== target.weight) {
+        this.#sent.set(backend, target);
+        this.#publisher?.(backend, { ...target });
+      }
     }
+  }
+
+  /** Operator pin: published instead of the verdicts until restore(). Unknown backend: false. */
+  pin(backend: string, health: EndpointHealth, weight: number | undefined, reason: string | undefined): boolean {
+    if (!this.options.topology().backends.has(backend)) return false;
+    this.#pins.set(backend, { health, weight: weight === undefined ? undefined : Math.max(1, Math.round(weight)), since: (this.options.now ?? Date.now)(), reason });
+    this.#republish();
+    return true;
+  }
+
+  /** Back to verdict-driven. Unknown backend: false; a backend that was not pinned: true (nothing to do). */
+  restore(backend: string): boolean {
+    if (!this.options.topology().backends.has(backend)) return false;
+    if (this.#pins.delete(backend)) this.#republish();
+    return true;
+  }
+
+  /** The backend's pin, if any. */
+  pinOf(backend: string): Pin | undefined {
+    return this.#pins.get(backend);
+  }
+
+  /** Takes these pins as the truth (shared pins read from Redis): others are removed. Unknown backends are ignored. */
+  replacePins(pins: ReadonlyMap<string, Pin>): void {
+    const topology = this.options.topology();
+    const next = new Map([...pins].filter(([name]) => topology.backends.has(name)));
+    const same =
+      next.size === this.#pins.size &&
+      [...next].every(([name, pin]) => {
+        const current = this.#pins.get(name);
+        return current !== undefined && current.health === pin.health && current.weight === pin.weight && current.since === pin.since && current.reason === pin.reason;
+      });
+    if (same) return;
+    this.#pins.clear();
+    for (const [name, pin] of next) this.#pins.set(name, pin);
+    this.#republish();
+  }
+
+  /** Re-evaluates after a config reload (weights, routes, removed backends). Scores and states are kept. */
+  reconfigured(): void {
+    this.#republish();
+  }
+
+  /** Per backend of the topology, for admin GET /backends. */
+  summary(): Map<string, BackendHealthSummary> {
+    const out = new Map<string, BackendHealthSummary>();
+    for (const name of this.options.topology().backends.keys()) {
+      const record = this.#backends.get(name);
+      const published = record?.published ?? { health: 'HEALTHY' as const, held: false };
+      const target = this.#target(name, published);
+      const pin = this.#pins.get(name);
+      const recentFailures: Record<string, number> = {};
+      for (const v of record?.verdicts ?? []) if (!v.pass) recentFailures[v.check] = (recentFailures[v.check] ?? 0) + 1;
+      out.set(name, {
+        score: record?.score.score ?? 0,
+        state: record?.score.state ?? 'HEALTHY',
+        published: { state: target.health, weight: target.weight },
+        heldByPanicRule: !pin && published.held,
+        pinned: pin ? { state: pin.health, weight: pin.weight, since: new Date(pin.since).toISOString(), reason: pin.reason } : null,
+        recentFailures,
+        observations: record?.score.observations ?? 0,
+      });
+    }
+    return out;
   }
 
   /** Admin GET /health/backends: no secrets, only names, scores, states and verdict details. */
@@ -159,11 +291,13 @@ export class HealthMonitor {
     const backends: Record<string, unknown> = {};
     for (const name of this.options.topology().backends.keys()) {
       const record = this.#backends.get(name);
+      const pin = this.#pins.get(name);
       backends[name] = {
         score: record?.score.score ?? 0,
         state: record?.score.state ?? 'HEALTHY',
-        published: record?.published.health ?? 'HEALTHY',
-        heldByPanicRule: record?.published.held ?? false,
+        published: this.#target(name, record?.published ?? { health: 'HEALTHY', held: false }).health,
+        heldByPanicRule: !pin && (record?.published.held ?? false),
+        pinned: pin ? { state: pin.health, weight: pin.weight, since: new Date(pin.since).toISOString(), reason: pin.reason } : null,
         observations: record?.score.observations ?? 0,
         cleanStreak: record?.score.cleanStreak ?? 0,
         probation: record?.score.probation ?? false,

@@ -10,6 +10,12 @@
 // and Envoy's own health checks cover that).
 import type { ResolvedBackend } from '../config/topology.js';
 import type { ChatRequest } from '../unified/chat-request.js';
+import type { Usage } from '../unified/usage.js';
+import type { Accounting } from '../extproc/budget-gate.js';
+import type { BudgetsConfig } from '../budget/config.js';
+import { tenantChain } from '../budget/identity.js';
+import type { Reservation } from '../budget/budgets.js';
+import { healthMetrics } from './metrics.js';
 import { providerFor } from '../providers/registry.js';
 import { errorMessage, log } from '../telemetry/log.js';
 import { runChecks, type CheckResult } from './checks.js';
@@ -81,6 +87,17 @@ type ProbeResult = { check: VerdictCheck; pass: boolean; detail: string };
 
 /** Sends one canary to one backend and returns the results (network failures are a failed 'probe' result). */
 export async function probeOnce(backend: ResolvedBackend, upstreamModel: string, test: Canary, timeoutMs: number): Promise<ProbeResult[]> {
+  return (await probeWithUsage(backend, upstreamModel, test, timeoutMs)).results;
+}
+
+/** What one probe cost: `answered` false when no provider answered (nothing billed), else its usage if reported. */
+export interface ProbeOutcome {
+  readonly results: ProbeResult[];
+  readonly answered: boolean;
+  readonly usage: Usage | undefined;
+}
+
+export async function probeWithUsage(backend: ResolvedBackend, upstreamModel: string, test: Canary, timeoutMs: number): Promise<ProbeOutcome> {
   const provider = providerFor(backend.provider);
   const upstream = provider.buildRequest(test.request, { backend, upstreamModel, now: new Date() });
   const url = new URL(upstream.path, backend.baseUrl.origin);
@@ -96,21 +113,36 @@ export async function probeOnce(backend: ResolvedBackend, upstreamModel: string,
     status = res.status;
     body = Buffer.from(await res.arrayBuffer());
   } catch (err) {
-    return [{ check: 'probe', pass: false, detail: `${test.kind} probe failed: ${redact(errorMessage(err).slice(0, 200))}` }];
+    return { results: [{ check: 'probe', pass: false, detail: `${test.kind} probe failed: ${redact(errorMessage(err).slice(0, 200))}` }], answered: false, usage: undefined };
   }
   const translated = provider.translateResponse(status, body, { request: test.request, clientWantsUsage: false, requestId: undefined, created: Math.floor(Date.now() / 1000) });
   const finalStatus = translated.status ?? status;
-  if (finalStatus !== 200) return [{ check: 'probe', pass: false, detail: `${test.kind} probe: HTTP ${finalStatus}` }];
+  if (finalStatus !== 200) return { results: [{ check: 'probe', pass: false, detail: `${test.kind} probe: HTTP ${finalStatus}` }], answered: true, usage: translated.usage };
   const observed = observeWholeBody(translated.body ?? body);
   // Every content check applies to a probe; the answer must also be the expected one.
   const enabled = new Set<CheckName>(CHECK_NAMES.filter((c) => c !== 'latency' && c !== 'stream_incomplete'));
   const results: CheckResult[] = runChecks(test.request, observed, enabled, { repetition: { minChars: 200, threshold: 0.6 }, finishReason: { lengthBelowFraction: 0 } });
   const content = observed.choices[0]?.content ?? '';
   const problem = observed.errorPayload ?? test.expect(content);
-  return [...results, { check: 'probe', pass: problem === undefined, detail: problem === undefined ? `${test.kind} probe answered correctly` : `${test.kind} probe: ${problem}` }];
+  return {
+    results: [...results, { check: 'probe', pass: problem === undefined, detail: problem === undefined ? `${test.kind} probe answered correctly` : `${test.kind} probe: ${problem}` }],
+    answered: true,
+    usage: translated.usage,
+  };
 }
 
+/** A route model costs money when budgets price it (its own price or "*") above zero. Pure. */
+export function costsMoney(budgets: BudgetsConfig, model: string): boolean {
+  const price = budgets.prices[model] ?? budgets.prices['*'];
+  return price !== undefined && (price.input > 0 || price.output > 0 || (price.cachedInput ?? 0) > 0);
+}
+
+/** Why a backend is not probed right now (no half-open skip for it then), or undefined when it is. */
+export type ProbeSkip = 'skipped_paid' | 'skipped_budget';
+
 export interface Prober {
+  /** Whether probes will observe this backend (enabled, not skipped for cost or budget at its last turn). */
+  covers(backend: string): boolean;
   close(): void;
 }
 
@@ -120,10 +152,38 @@ export function startProber(options: {
   readonly config: () => HealthConfig;
   readonly backends: () => ReadonlyArray<{ backend: ResolvedBackend; model: string; upstreamModel: string }>;
   readonly random?: () => number;
+  /** The budgets, when configured: probes of paid backends need probes.paidBackends; probes.budgetSubject pays. */
+  readonly accounting?: () => Accounting | undefined;
 }): Prober {
   const random = options.random ?? Math.random;
   const timers = new Map<string, NodeJS.Timeout>();
   const inFlight = new Set<string>();
+  const skipped = new Map<string, ProbeSkip>();
+
+  /** Reserves the probe on probes.budgetSubject like a request; 'none' when no budget applies. */
+  const reserve = async (accounting: Accounting | undefined, subject: string | undefined, test: Canary, upstreamModel: string): Promise<Reservation | 'none' | 'refused'> => {
+    if (!accounting || subject === undefined) return 'none';
+    const chain = tenantChain(accounting.config, subject);
+    if (!chain) {
+      log.warn('health.probes.budgetSubject names no configured team, key or workload: probes are not sent', { budgetSubject: subject });
+      return 'refused';
+    }
+    let promptTokens: number;
+    try {
+      promptTokens = accounting.estimator.count(test.request, upstreamModel).tokens;
+    } catch {
+      promptTokens = Math.ceil(JSON.stringify(test.request.messages).length / 4);
+    }
+    const outcome = await accounting.budgets.reserve(chain, { model: test.request.model, promptTokens, maxCompletionTokens: test.request.max_tokens ?? undefined });
+    return outcome.ok ? outcome.reservation : 'refused';
+  };
+
+  const settle = (accounting: Accounting | undefined, reservation: Reservation | 'none', outcome: ProbeOutcome, promptTokens: number) => {
+    if (!accounting || reservation === 'none') return;
+    if (!outcome.answered) return void accounting.budgets.release(reservation);
+    const usage = outcome.usage ?? { promptTokens, completionTokens: 0, cachedPromptTokens: 0 };
+    void accounting.budgets.settle(reservation, { promptTokens: usage.promptTokens, cachedPromptTokens: usage.cachedPromptTokens, completionTokens: usage.completionTokens });
+  };
   let seq = 0;
   let closed = false;
 
@@ -146,9 +206,24 @@ export function startProber(options: {
     if (wanted && !inFlight.has(name)) {
       inFlight.add(name);
       try {
-        const test = canary(seq++, target.model, config.probes.maxTokens, random());
-        const results = await probeOnce(target.backend, target.upstreamModel, test, config.probes.timeoutMs);
-        if (!closed) options.monitor.record(name, target.model, results, 'probe');
+        const accounting = options.accounting?.();
+        if (accounting && !config.probes.paidBackends && costsMoney(accounting.config, target.model)) {
+          skipped.set(name, 'skipped_paid');
+          healthMetrics.probes.inc({ backend: name, outcome: 'skipped_paid' });
+        } else {
+          const test = canary(seq++, target.model, config.probes.maxTokens, random());
+          const reservation = await reserve(accounting, config.probes.budgetSubject, test, target.upstreamModel);
+          if (reservation === 'refused') {
+            skipped.set(name, 'skipped_budget');
+            healthMetrics.probes.inc({ backend: name, outcome: 'skipped_budget' });
+          } else {
+            skipped.delete(name);
+            healthMetrics.probes.inc({ backend: name, outcome: 'sent' });
+            const outcome = await probeWithUsage(target.backend, target.upstreamModel, test, config.probes.timeoutMs);
+            settle(accounting, reservation, outcome, reservation === 'none' ? 0 : reservation.amounts.inputTokens);
+            if (!closed) options.monitor.record(name, target.model, outcome.results, 'probe');
+          }
+        }
       } catch (err) {
         log.warn('health probe could not be sent', { backend: name, error: errorMessage(err) });
       } finally {
@@ -165,6 +240,10 @@ export function startProber(options: {
   const again = setInterval(reconcile, 5_000);
   again.unref();
   return {
+    covers: (backend) => {
+      const config = options.config();
+      return config.enabled && config.probes.enabled && !skipped.has(backend) && options.backends().some((b) => b.backend.name === backend);
+    },
     close: () => {
       closed = true;
       clearInterval(again);

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { snapshotFromYaml, TWO_BACKENDS_YAML } from '../testing/config.js';
 import { BACKEND_HEADER } from '../extproc/contract.js';
 import { RouterStage } from '../extproc/router-stage.js';
-import { CHAT_HEADERS, requestBody, requestHeaders, responseBody, responseHeaders } from '../extproc/testing.js';
+import { CHAT_HEADERS, metadataValues, requestBody, requestHeaders, responseBody, responseHeaders } from '../extproc/testing.js';
+import { METADATA_NAMESPACE } from '../extproc/contract.js';
 import { HealthMonitor, type Verdict } from './monitor.js';
 import { healthTap } from './tap.js';
 
@@ -95,5 +96,23 @@ describe('router stage → health tap', () => {
     await quiet.handle(responseHeaders({ ':status': '200', 'content-type': 'application/json', [BACKEND_HEADER]: 'primary' }));
     await quiet.handle(responseBody(completion(''), true));
     assert.equal(seen.length, 0);
+  });
+
+  test('the verdict rides in the exchange\'s dynamic metadata (health_verdict) for the access log', async () => {
+    withMonitor();
+    const bad = await routed();
+    await bad.handle(responseHeaders({ ':status': '200', 'content-type': 'application/json', [BACKEND_HEADER]: 'primary' }));
+    const badBody = await bad.handle(responseBody(completion(''), true));
+    assert.equal(metadataValues(badBody, METADATA_NAMESPACE).health_verdict, 'fail:empty');
+    const good = await routed(true);
+    await good.handle(responseHeaders({ ':status': '200', 'content-type': 'text/event-stream', [BACKEND_HEADER]: 'primary' }));
+    await good.handle(responseBody(sse({ role: 'assistant', content: 'Hello' }), false));
+    const last = await good.handle(responseBody(sse({ content: ' there.' }) + sse({}, 'stop') + 'data: [DONE]\n\n', true));
+    assert.equal(metadataValues(last, METADATA_NAMESPACE).health_verdict, 'pass');
+    // Not checked (an error): no verdict key at all.
+    const error = await routed();
+    await error.handle(responseHeaders({ ':status': '500', 'content-type': 'application/json', [BACKEND_HEADER]: 'primary' }));
+    const errorBody = await error.handle(responseBody('{"error":{"message":"boom"}}', true));
+    assert.equal(metadataValues(errorBody, METADATA_NAMESPACE).health_verdict, undefined);
   });
 });

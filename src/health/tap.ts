@@ -3,7 +3,7 @@
 // disabled, or unit tests of the router stage) begin() returns undefined and nothing is observed.
 import type { ChatRequest } from '../unified/chat-request.js';
 import { errorMessage, log } from '../telemetry/log.js';
-import type { HealthMonitor } from './monitor.js';
+import type { HealthMonitor, Verdict } from './monitor.js';
 import { observeWholeBody, StreamObserver, type ObservedCompletion } from './observe.js';
 
 /** Below this stream duration (first content → end) throughput is not computed: too noisy. */
@@ -15,6 +15,7 @@ export class RequestHealth {
   #status = 0;
   #stream: StreamObserver | undefined;
   #done = false;
+  #verdict: string | undefined;
 
   constructor(
     private readonly monitor: HealthMonitor,
@@ -22,6 +23,14 @@ export class RequestHealth {
     private readonly now: () => number = () => performance.now(),
   ) {
     this.#startedAt = now();
+  }
+
+  /**
+   * The exchange's verdict once checked, for the access log (dynamic metadata health_verdict): `pass`, or
+   * `fail:<check>[,<check>…]`; undefined when nothing was checked (errors, unknown backend, health off).
+   */
+  get verdict(): string | undefined {
+    return this.#verdict;
   }
 
   /** Response headers: who answered and with what status. */
@@ -72,12 +81,19 @@ export class RequestHealth {
     const backend = this.#backend;
     if (backend === undefined) return;
     try {
-      this.monitor.observeResponse(backend, this.request, observed, latency);
+      this.#verdict = verdictSummary(this.monitor.observeResponse(backend, this.request, observed, latency));
     } catch (err) {
       // Health is advisory: a bug here must never break a response.
       log.error('health check failed', { backend, error: errorMessage(err) });
     }
   }
+}
+
+/** `pass`, or `fail:` and the failed checks (each once, in check order); undefined for no verdict. Pure. */
+export function verdictSummary(verdicts: readonly Verdict[]): string | undefined {
+  if (verdicts.length === 0) return undefined;
+  const failed = [...new Set(verdicts.filter((v) => !v.pass).map((v) => v.check))];
+  return failed.length === 0 ? 'pass' : `fail:${failed.join(',')}`;
 }
 
 let installed: HealthMonitor | undefined;

@@ -28,14 +28,25 @@ function onNack(protocol: string, typeUrl: string, nonce: string, message: strin
   log.warn('xDS update rejected by a client (NACK); it keeps the last good state', { protocol, typeUrl, nonce, error: message });
 }
 
-/** Runs `stop` once the stream ends however it ends; a client's half-close is answered with OK. */
-function untilStreamEnds(call: SotwCall | DeltaCall, stop: () => void): void {
-  call.on('end', () => {
+/**
+ * Counts the stream in llm_extproc_xds_streams and runs `stop` once when it ends, however it ends ('end',
+ * 'cancelled' and 'error' can all fire for one stream); a client's half-close is answered with OK.
+ */
+function untilStreamEnds(call: SotwCall | DeltaCall, protocol: 'sotw' | 'delta', stop: () => void): void {
+  metrics.xdsStreams.inc({ protocol });
+  let ended = false;
+  const once = () => {
+    if (ended) return;
+    ended = true;
+    metrics.xdsStreams.dec({ protocol });
     stop();
+  };
+  call.on('end', () => {
+    once();
     call.end();
   });
-  call.on('cancelled', stop);
-  call.on('error', stop);
+  call.on('cancelled', once);
+  call.on('error', once);
 }
 
 /** One state-of-the-world stream. */
@@ -77,7 +88,10 @@ function serveSotw(call: SotwCall, store: SnapshotStore): void {
     const typeUrl = request.type_url ?? '';
     const nonce = request.response_nonce ?? '';
     let state = types.get(typeUrl);
-    if (nonce && state && nonce !== state.nonce) return; // stale: an answer to an older response
+    // Stale: an answer to an older response of this stream. The first request of a type on a stream is never
+    // stale, even when it carries a nonce (a client reconnecting echoes the last nonce of its previous stream).
+    if (nonce && state && nonce !== state.nonce) return;
+    const first = !state;
     if (request.error_detail) onNack('sotw', typeUrl, nonce, request.error_detail.message);
     const names = request.resource_names ?? [];
     // CDS and LDS are wildcard types: an empty name list means all of them.
@@ -91,13 +105,13 @@ function serveSotw(call: SotwCall, store: SnapshotStore): void {
     state.wildcard = wildcard;
     if (!isServed(typeUrl)) {
       // Types we do not serve get an empty answer so the client does not wait for them.
-      if (!nonce) call.write({ version_info: '0', type_url: typeUrl, nonce: (state.nonce = randomUUID()), resources: [] });
+      if (!nonce || first) call.write({ version_info: '0', type_url: typeUrl, nonce: (state.nonce = randomUUID()), resources: [] });
       return;
     }
     // First request, a new subscription, or a reconnecting client: answer; a plain ACK/NACK needs nothing.
-    if (!nonce || subscriptionChanged) send(typeUrl, true);
+    if (!nonce || first || subscriptionChanged) send(typeUrl, true);
   });
-  untilStreamEnds(call, () => store.off('change', onChange));
+  untilStreamEnds(call, 'sotw', () => store.off('change', onChange));
 }
 
 /** One incremental (delta) stream. */
@@ -112,12 +126,13 @@ function serveDelta(call: DeltaCall, store: SnapshotStore): void {
   }
   const types = new Map<string, TypeState>();
 
-  const send = (typeUrl: string, always = false) => {
+  /** `resend`: every wanted resource, even those the client has (removals are still computed from what it has). */
+  const send = (typeUrl: string, always = false, resend = false) => {
     const state = types.get(typeUrl);
     const snapshot = store.get(typeUrl);
     if (!state) return;
     const wanted = (name: string) => state.wildcard || state.subscribed.has(name);
-    const resources = [...(snapshot?.resources.values() ?? [])].filter((r) => wanted(r.name) && state.known.get(r.name) !== r.version);
+    const resources = [...(snapshot?.resources.values() ?? [])].filter((r) => wanted(r.name) && (resend || state.known.get(r.name) !== r.version));
     const removed = [...state.known.keys()].filter((name) => wanted(name) && !snapshot?.resources.has(name));
     if (resources.length === 0 && removed.length === 0 && !always) return;
     for (const r of resources) state.known.set(r.name, r.version);
@@ -136,11 +151,9 @@ function serveDelta(call: DeltaCall, store: SnapshotStore): void {
   const onChange = (changed: readonly string[]) => {
     for (const typeUrl of ORDER) {
       if (!changed.includes(typeUrl) && !(typeUrl === ENDPOINT_TYPE_URL && changed.includes(CLUSTER_TYPE_URL))) continue;
-      if (typeUrl === ENDPOINT_TYPE_URL && changed.includes(CLUSTER_TYPE_URL)) {
-        // A changed cluster re-warms and waits for its assignment: forget what was sent so EDS goes out again.
-        types.get(ENDPOINT_TYPE_URL)?.known.clear();
-      }
-      send(typeUrl);
+      // A changed cluster re-warms and waits for its assignment: EDS goes out again in full. (Clearing what the
+      // client has instead would also lose the assignments deleted with the cluster: no removed_resources.)
+      send(typeUrl, false, typeUrl === ENDPOINT_TYPE_URL && changed.includes(CLUSTER_TYPE_URL));
     }
   };
   store.on('change', onChange);
@@ -164,8 +177,11 @@ function serveDelta(call: DeltaCall, store: SnapshotStore): void {
       else state.subscribed.add(name);
     }
     for (const name of unsubscribe) {
-      if (name === '*') state.wildcard = false;
-      else {
+      if (name === '*') {
+        state.wildcard = false;
+        // The client drops what it held only through the wildcard: a later subscription must send it again.
+        for (const known of [...state.known.keys()]) if (!state.subscribed.has(known) && !subscribe.includes(known)) state.known.delete(known);
+      } else {
         state.subscribed.delete(name);
         state.known.delete(name);
       }
@@ -179,7 +195,7 @@ function serveDelta(call: DeltaCall, store: SnapshotStore): void {
     state.started = true;
     if (subscribe.length > 0 || unsubscribe.length > 0 || always) send(typeUrl, always);
   });
-  untilStreamEnds(call, () => store.off('change', onChange));
+  untilStreamEnds(call, 'delta', () => store.off('change', onChange));
 }
 
 export function aggregatedDiscoveryService(store: SnapshotStore): { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation } {

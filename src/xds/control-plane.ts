@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { ConfigStore } from '../config/store.js';
 import { backendBaseUrl } from '../config/topology.js';
+import { grpcServerCredentials, type TlsOptions } from '../security/tls.js';
 import { errorMessage, log } from '../telemetry/log.js';
 import { aggregatedDiscoveryService } from './ads.js';
 import { buildResources, type BackendState } from './resources.js';
@@ -31,9 +32,30 @@ interface Resolved {
 export interface ControlPlaneOptions {
   /** Publish a Listener per model for proxyless gRPC clients (resources.ts `grpcListeners`). */
   readonly grpcListeners?: boolean;
+  /** Mutual TLS with a client allowlist (config xds.tls), exactly as on the ext_proc listener (src/security/tls.ts). */
+  readonly tls?: TlsOptions;
+}
+
+/** The listener's credentials: mutual TLS and the allowlist interceptor when configured, else plaintext. */
+function serverCredentials(tls: TlsOptions | undefined): grpc.ServerCredentials {
+  if (!tls) return grpc.ServerCredentials.createInsecure();
+  // A refused client (an Envoy with the wrong certificate) reconnects with back-off: one line per reason per minute.
+  const lastRefusalLog = new Map<string, number>();
+  return grpcServerCredentials(tls, {
+    onRefused: (reason, method) => {
+      const now = Date.now();
+      if (now - (lastRefusalLog.get(reason) ?? 0) < 60_000) return;
+      lastRefusalLog.set(reason, now);
+      if (lastRefusalLog.size > 1000) lastRefusalLog.clear();
+      log.warn('xDS call refused', { method, reason });
+    },
+    onFileError: (err) => log.warn('xds TLS files unusable; keeping the previous ones', { error: errorMessage(err) }),
+  });
 }
 
 export async function startControlPlane(store: ConfigStore, address: string, options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  // First: unreadable TLS files or a key that does not match stop the start before anything runs.
+  const credentials = serverCredentials(options.tls);
   const snapshots = new SnapshotStore();
   const states = new Map<string, BackendState>();
   const resolved = new Map<string, Resolved>();
@@ -107,7 +129,7 @@ export async function startControlPlane(store: ConfigStore, address: string, opt
   const ads = aggregatedDiscoveryService(snapshots);
   server.addService(ads.definition, ads.implementation);
   const port = await new Promise<number>((resolvePort, reject) =>
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolvePort(bound))),
+    server.bindAsync(address, credentials, (err, bound) => (err ? reject(err) : resolvePort(bound))),
   );
 
   return {

@@ -85,7 +85,7 @@ routes:
     assert.deepEqual(entry?.dynamicMetadata['llm-extproc'], {
       model: MODEL, route: `llm.${MODEL}`, stream: false, backend: 'claude', status: 200,
       prompt_tokens: prompt, completion_tokens: DEFAULT_USAGE.output, total_tokens: prompt + DEFAULT_USAGE.output,
-      cached_prompt_tokens: DEFAULT_USAGE.cacheRead, reasoning_tokens: 0,
+      cached_prompt_tokens: DEFAULT_USAGE.cacheRead, reasoning_tokens: 0, health_verdict: 'pass',
     });
   });
 

@@ -101,6 +101,7 @@ routes:
     assert.deepEqual(entry?.dynamicMetadata['llm-extproc'], {
       model: 'claude', route: 'llm.claude', stream: false, backend: 'bedrock-iam', status: 200,
       prompt_tokens: 122, completion_tokens: 8, total_tokens: 130, cached_prompt_tokens: 100, reasoning_tokens: 0,
+      health_verdict: 'pass',
     });
     assert.ok(!JSON.stringify(service.accessLog).includes(CREDENTIALS.secretAccessKey), 'no secret in the access log');
   });

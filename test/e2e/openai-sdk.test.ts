@@ -54,6 +54,7 @@ routes:
     assert.deepEqual(entry?.dynamicMetadata['llm-extproc'], {
       model: 'gpt-4o-mini', route: 'llm.gpt-4o-mini', stream: false, backend: 'primary', status: 200,
       prompt_tokens: 12, completion_tokens: 7, total_tokens: 19, cached_prompt_tokens: 0, reasoning_tokens: 0,
+      health_verdict: 'pass',
     });
     assert.ok(!JSON.stringify(service.accessLog).includes('sk-upstream-primary'), 'no key in the access log');
   });
