@@ -4,7 +4,7 @@ import { registry } from '../telemetry/metrics.js';
 
 export const healthMetrics = {
   verdicts: new Counter({
-    name: 'llm_extproc_health_verdicts_total',
+    name: 'llm_extproc_verdicts_total',
     help: 'Semantic health verdicts by backend, check (passive checks and probe) and result (pass, fail).',
     labelNames: ['backend', 'check', 'result'] as const,
     registers: [registry],

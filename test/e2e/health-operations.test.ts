@@ -184,7 +184,7 @@ routes:
     assert.ok((rows.get('primary')?.health?.recentFailures.empty ?? 0) > 0);
     assert.equal(rows.get('claude')?.health?.published.state, 'HEALTHY');
     const text = await metrics();
-    assert.match(text, /llm_extproc_health_verdicts_total\{backend="primary",check="empty",result="fail"\} \d+/);
+    assert.match(text, /llm_extproc_verdicts_total\{backend="primary",check="empty",result="fail"\} \d+/);
     assert.match(text, /llm_extproc_backend_state\{backend="primary",state="UNHEALTHY"\} 1/);
     assert.match(text, /llm_extproc_backend_weight\{backend="primary"\} 1/);
   });
@@ -197,7 +197,7 @@ routes:
     for (const line of await logSince(from, 5)) assert.deepEqual(line, { backend: 'primary', verdict: 'pass', code: 200 });
     assert.equal((await backends()).get('primary')?.health?.state, 'HEALTHY');
     const text = await metrics();
-    assert.match(text, /llm_extproc_health_verdicts_total\{backend="primary",check="probe",result="pass"\} \d+/);
+    assert.match(text, /llm_extproc_verdicts_total\{backend="primary",check="probe",result="pass"\} \d+/);
     assert.match(text, /llm_extproc_backend_state\{backend="primary",state="HEALTHY"\} 1/);
   });
 

@@ -142,7 +142,7 @@ describe('semantic health steers Envoy (ADS, delta)', () => {
     assert.ok((view.backends.beta?.score ?? 0) > 0.6);
     assert.ok(view.backends.beta?.lastVerdicts.some((v) => v.check === 'empty' && !v.pass));
     assert.equal(view.backends.alpha?.state, 'HEALTHY');
-    assert.match(await admin('/metrics'), /llm_extproc_health_verdicts_total\{backend="beta",check="empty",result="fail"\} \d+/);
+    assert.match(await admin('/metrics'), /llm_extproc_verdicts_total\{backend="beta",check="empty",result="fail"\} \d+/);
 
     const seen = beta.traffic('after-eject');
     for (let i = 0; i < 20; i++) assert.equal(await ask('after-eject'), 200);
