@@ -1,5 +1,5 @@
-// `llm-extproc istio-manifests [--config FILE] [--namespace NS] [--extproc HOST:PORT] [--out DIR]`: the Istio
-// EnvoyFilters for a service config, from the same blocks as the Envoy bootstrap.
+// `llm-extproc istio-manifests [--config FILE] [--namespace NS] [--extproc HOST:PORT] [--xds HOST:PORT] [--out DIR]`:
+// the Istio EnvoyFilters for a service config, from the same blocks as the Envoy bootstrap.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,11 +24,22 @@ export function istioManifestsCommand(args: string[], io: { out: Output; err: Ou
       out: { type: 'string' },
       'extproc-identity': { type: 'string' },
       'extproc-insecure': { type: 'boolean' },
+      xds: { type: 'string' },
+      'xds-identity': { type: 'string' },
+      'xds-insecure': { type: 'boolean' },
     },
     strict: true,
   });
   if (values.extproc !== undefined && !/^[A-Za-z0-9.-]+:\d{1,5}$/.test(values.extproc)) {
     io.err.write(`--extproc expects HOST:PORT, got '${values.extproc}'\n`);
+    return 2;
+  }
+  if (values.xds !== undefined && !/^[A-Za-z0-9.-]+:\d{1,5}$/.test(values.xds)) {
+    io.err.write(`--xds expects HOST:PORT, got '${values.xds}'\n`);
+    return 2;
+  }
+  if (values.xds === undefined && (values['xds-identity'] !== undefined || values['xds-insecure'])) {
+    io.err.write(`--xds-identity and --xds-insecure go with --xds\n`);
     return 2;
   }
   const file = values.config ?? DEFAULT_CONFIG_PATH;
@@ -42,6 +53,9 @@ export function istioManifestsCommand(args: string[], io: { out: Output; err: Ou
     ...(values.extproc ? { extproc: values.extproc } : {}),
     ...(values['extproc-identity'] ? { extprocIdentity: values['extproc-identity'] } : {}),
     ...(values['extproc-insecure'] ? { extprocTransport: 'insecure' as const } : {}),
+    ...(values.xds ? { xds: values.xds } : {}),
+    ...(values['xds-identity'] ? { xdsIdentity: values['xds-identity'] } : {}),
+    ...(values['xds-insecure'] ? { xdsTransport: 'insecure' as const } : {}),
   };
   const manifests = istioManifests(loaded.config, options);
   const source = sourceName(file);

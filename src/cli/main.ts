@@ -29,7 +29,9 @@ const USAGE = `usage:
                                              to the xDS control plane (xds.enabled) beyond loopback or with xds.tls
   llm-extproc istio-manifests [--config FILE] [--namespace NS] [--extproc HOST:PORT] [--out DIR]
                               [--extproc-identity SPIFFE-ID] [--extproc-insecure]
-                                             print (or write to DIR) the Istio EnvoyFilters for a service config
+                              [--xds HOST:PORT [--xds-identity SPIFFE-ID] [--xds-insecure]]
+                                             print (or write to DIR) the Istio EnvoyFilters for a service config;
+                                             --xds adds llm-clusters.yaml (EDS clusters from the service's control plane)
   llm-extproc envoy-validate FILE...         decode Envoy YAML (bootstrap or Istio EnvoyFilter) strictly against Envoy's protos
   llm-extproc translate --provider NAME --direction request|response [--stream] [--model M] [--config FILE --backend NAME]
                                              translate stdin (JSON, SSE or eventstream bytes) for one provider, offline

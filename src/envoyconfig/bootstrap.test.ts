@@ -14,6 +14,7 @@ import { repoRoot } from '../util/repo-root.js';
 import { bootstrapYaml, buildBootstrap } from './bootstrap.js';
 import { validateEnvoyYaml } from './files.js';
 import { bootstrapWithPatches } from './istio-bootstrap.js';
+import { istioManifests, istioYaml } from './istio.js';
 import { makeTestPki } from '../security/testing.js';
 
 type Rec = Record<string, unknown>;
@@ -275,5 +276,25 @@ routes:
       .flatMap((f) => parseAllDocuments(fs.readFileSync(path.join(dir, f), 'utf8')).map((d) => d.toJS() as unknown));
     assert.ok(manifests.length >= 3);
     await assertEnvoyAccepts('the Istio patches', JSON.stringify(bootstrapWithPatches(manifests)));
+  });
+
+  test('every patch of the --xds Istio manifests (EDS clusters over llm-xds, the llm.* route), placed where Istio applies it', async () => {
+    const c = config(`backends:
+  - { name: claude, provider: anthropic, apiKeyEnv: A }
+  - { name: oai, provider: openai, priority: 1 }
+  - { name: local, provider: openai-compatible, baseUrl: "http://vllm.ml.svc:8000/v1", priority: 2 }
+routes:
+  - { model: m, backends: [{ backend: claude }, { backend: oai }, { backend: local }] }
+  - { model: n, backends: [{ backend: oai }] }`);
+    for (const xdsTransport of ['mesh', 'insecure'] as const) {
+      const manifests = istioManifests(c, { namespace: 'ai', xds: 'llm-extproc.ai.svc.cluster.local:18000', xdsTransport });
+      const llmClusters = manifests.find((m) => m.file === 'llm-clusters.yaml');
+      assert.ok(llmClusters);
+      assert.deepEqual(validateEnvoyYaml(istioYaml(llmClusters)).issues, [], 'strict decoding against our protos');
+      const bootstrap = bootstrapWithPatches(manifests.map((m) => m.document));
+      const routes = JSON.stringify((bootstrap.static_resources as { listeners: unknown[] }).listeners).match(/"routes":\[\{"name":"([^"]+)".*?\{"name":"([^"]+)","match"/);
+      assert.deepEqual(routes?.slice(1), ['llm.models', 'llm.unrouted'], 'the llm.* route before the catch-all');
+      await assertEnvoyAccepts(`the --xds Istio patches (${xdsTransport})`, JSON.stringify(bootstrap));
+    }
   });
 });

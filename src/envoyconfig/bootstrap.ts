@@ -103,7 +103,7 @@ function modelRoute(model: string, config: ServiceConfig): JsonObject {
  * route header names the cluster. The prefix match keeps the header from ever selecting a cluster other than an
  * LLM one (llm-extproc, llm-xds), even on the first route evaluation, before the router stage has run.
  */
-function dynamicModelRoute(config: ServiceConfig): JsonObject {
+export function dynamicModelRoute(config: ServiceConfig): JsonObject {
   return {
     name: 'llm.models',
     match: { prefix: '/', headers: [{ name: ROUTE_HEADER, string_match: { prefix: clusterNameForModel('') } }] },
@@ -414,7 +414,7 @@ export function buildBootstrap(config: ServiceConfig, given: BootstrapOptions = 
   };
 }
 
-const XDS_CLUSTER = 'llm-xds';
+export const XDS_CLUSTER = 'llm-xds';
 
 function reachable(address: string): string {
   const { host, port } = splitHostPort(address);
@@ -442,7 +442,7 @@ function xdsClientTls(config: ServiceConfig, address: string, options: Bootstrap
 }
 
 /** The llm-extproc control plane (ADS over gRPC, so HTTP/2); mutual TLS as to llm-extproc when given. */
-function xdsCluster(address: string, tls: ExtprocClientTls | undefined): JsonObject {
+export function xdsCluster(address: string, tls: ExtprocClientTls | undefined): JsonObject {
   return {
     name: XDS_CLUSTER,
     // A DNS name (a Kubernetes Service) is resolved and re-resolved; an IP literal is static.

@@ -1,6 +1,7 @@
 // Envoy cannot validate an Istio EnvoyFilter: it only knows bootstraps. This places each patch of the shipped
 // manifests where Istio would apply it — an HTTP filter before the router, an added cluster, a merge into a
-// provider cluster — inside a minimal bootstrap, so `envoy --mode validate` checks every patch value.
+// provider cluster, a route inserted before the VirtualService's catch-all, an added virtual host — inside a
+// minimal bootstrap, so `envoy --mode validate` checks every patch value.
 import { isRecord } from '../util/json.js';
 
 type Rec = Record<string, unknown>;
@@ -50,6 +51,9 @@ export function bootstrapWithPatches(manifests: readonly unknown[]): Rec {
   const httpFilters: unknown[] = [];
   const listenerMerges: Rec[] = [];
   const clusters: Rec[] = [];
+  const routesBefore: Rec[] = [];
+  const routesAfter: Rec[] = [];
+  const virtualHosts: Rec[] = [];
   let mergedClusters = 0;
   for (const manifest of manifests) {
     const patches = isRecord(manifest) && isRecord(manifest.spec) && Array.isArray(manifest.spec.configPatches) ? manifest.spec.configPatches : [];
@@ -61,6 +65,9 @@ export function bootstrapWithPatches(manifests: readonly unknown[]): Rec {
       else if (patch.applyTo === 'LISTENER') listenerMerges.push(value);
       else if (patch.applyTo === 'CLUSTER' && patch.patch.operation === 'ADD') clusters.push(value);
       else if (patch.applyTo === 'CLUSTER') clusters.push({ ...providerCluster(`merged-${mergedClusters++}`), ...value });
+      // Routes land around the VirtualService's catch-all (the stand-in below); virtual hosts next to its own.
+      else if (patch.applyTo === 'HTTP_ROUTE') (patch.patch.operation === 'INSERT_AFTER' ? routesAfter : routesBefore).push(value);
+      else if (patch.applyTo === 'VIRTUAL_HOST') virtualHosts.push(value);
     }
   }
   if (!clusters.some((c) => c.name === 'llm-extproc')) clusters.push(extprocStub());
@@ -77,7 +84,13 @@ export function bootstrapWithPatches(manifests: readonly unknown[]): Rec {
             typed_config: {
               '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
               stat_prefix: 'gateway',
-              route_config: { virtual_hosts: [{ name: 'all', domains: ['*'], routes: [{ match: { prefix: '/' }, direct_response: { status: 404 } }] }] },
+              route_config: {
+                virtual_hosts: [
+                  // Stands in for the VirtualService's routes: its catch-all, named as docs/envoy.md's example names it.
+                  { name: 'all', domains: ['*'], routes: [...routesBefore, { name: 'llm.unrouted', match: { prefix: '/' }, direct_response: { status: 404 } }, ...routesAfter] },
+                  ...virtualHosts,
+                ],
+              },
               http_filters: [...httpFilters, ROUTER_FILTER],
             },
           },

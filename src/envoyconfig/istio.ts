@@ -6,6 +6,8 @@ import type { ServiceConfig } from '../config/schema.js';
 import { backendBaseUrl } from '../config/topology.js';
 import { BACKEND_ATTRIBUTE, CLUSTER_BACKEND_ATTRIBUTE, ENDPOINT_BACKEND_KEY, METADATA_NAMESPACE } from '../extproc/contract.js';
 import { ROUTER_EXT_PROC_FILTER } from '../dataplane/filters.js';
+import { buildResources } from '../xds/resources.js';
+import { dynamicModelRoute, XDS_CLUSTER, xdsCluster } from './bootstrap.js';
 import {
   extProcFilter,
   extprocCluster,
@@ -33,6 +35,15 @@ export interface IstioOptions {
   readonly extprocTransport?: 'mesh' | 'insecure';
   /** llm-extproc's SPIFFE identity for `mesh`. Default spiffe://cluster.local/ns/<namespace>/sa/llm-extproc. */
   readonly extprocIdentity?: string;
+  /**
+   * Opt-in: the service's xDS control plane (host:port). Adds llm-clusters.yaml: the `llm-xds` cluster, one EDS
+   * cluster `llm.<model>` per route (endpoints, weights and health from the service) and the route to them.
+   */
+  readonly xds?: string;
+  /** The control plane's SPIFFE identity (mesh mTLS to llm-xds). Default: extprocIdentity (the same pod). */
+  readonly xdsIdentity?: string;
+  /** `insecure`: plaintext to the control plane (it publishes every provider endpoint: avoid). Default `mesh`. */
+  readonly xdsTransport?: 'mesh' | 'insecure';
 }
 
 /** Istio's SDS as its proxies see it: the `sds-grpc` cluster every istio-proxy bootstrap defines. */
@@ -80,7 +91,9 @@ export interface IstioManifest {
   readonly document: JsonObject;
 }
 
-function envoyFilter(name: string, options: Required<IstioOptions>, configPatches: JsonObject[]): JsonObject {
+type Scope = Required<Pick<IstioOptions, 'namespace' | 'selector'>>;
+
+function envoyFilter(name: string, options: Scope, configPatches: JsonObject[]): JsonObject {
   return {
     apiVersion: 'networking.istio.io/v1alpha3',
     kind: 'EnvoyFilter',
@@ -97,7 +110,7 @@ function serviceEntryPort(url: URL): number {
 
 export function istioManifests(config: ServiceConfig, given: IstioOptions = {}): IstioManifest[] {
   const namespace = given.namespace ?? 'llm-gateway';
-  const options: Required<IstioOptions> = {
+  const options: Required<Omit<IstioOptions, 'xds' | 'xdsIdentity' | 'xdsTransport'>> = {
     namespace,
     selector: given.selector ?? { app: 'llm-gateway' },
     extproc: given.extproc ?? `llm-extproc.${namespace}.svc.cluster.local:50051`,
@@ -171,6 +184,7 @@ export function istioManifests(config: ServiceConfig, given: IstioOptions = {}):
   );
 
   const backendsPerHost = config.backends.length - byHost.size;
+  const xds = given.xds === undefined ? [] : [llmClustersManifest(config, options, authority, given.xds, given.xdsTransport ?? 'mesh', given.xdsIdentity ?? options.extprocIdentity)];
   return [
     {
       file: 'extproc-router-filter.yaml',
@@ -201,7 +215,73 @@ the backend is named in the cluster metadata and requested as a second attribute
       }`,
       document: upstream,
     },
+    ...xds,
   ];
+}
+
+/** The name the VirtualService's catch-all route must have: the `--xds` route goes just before it (docs/envoy.md). */
+export const ISTIO_CATCH_ALL_ROUTE = 'llm.unrouted';
+
+/**
+ * `--xds`: the LLM clusters of the plain-Envoy ADS mode, in the mesh. The clusters are the control plane's CDS
+ * resources (buildResources: the same filters, TLS, LB and outlier settings), with EDS over our own `llm-xds`
+ * cluster instead of `ads: {}` (a mesh proxy's ADS is istiod), and the upstream filter's :authority as above.
+ */
+function llmClustersManifest(
+  config: ServiceConfig,
+  options: Scope,
+  extprocAuthority: string,
+  address: string,
+  transport: 'mesh' | 'insecure',
+  identity: string,
+): IstioManifest {
+  const host = address.slice(0, address.lastIndexOf(':'));
+  const xdsCl = xdsCluster(address, undefined);
+  const resources = buildResources({ config, disabledBackends: new Set(), addresses: () => [], state: () => undefined });
+  const edsConfig: JsonObject = {
+    api_config_source: {
+      api_type: 'DELTA_GRPC',
+      transport_api_version: 'V3',
+      grpc_services: [{ envoy_grpc: { cluster_name: XDS_CLUSTER } }],
+      set_node_on_first_message_only: true,
+    },
+    resource_api_version: 'V3',
+  };
+  const clusters = [...resources.clusters.values()].map((cluster) => {
+    const protocol = (cluster.typed_extension_protocol_options as JsonObject)[HTTP_PROTOCOL_OPTIONS] as JsonObject;
+    return {
+      ...cluster,
+      eds_cluster_config: { eds_config: edsConfig },
+      typed_extension_protocol_options: {
+        [HTTP_PROTOCOL_OPTIONS]: { ...protocol, http_filters: llmUpstreamFilters(config, { authority: extprocAuthority }) },
+      },
+    };
+  });
+  const document = envoyFilter('llm-extproc-llm-clusters', options, [
+    {
+      applyTo: 'CLUSTER',
+      match: { context: 'GATEWAY' },
+      patch: { operation: 'ADD', value: transport === 'mesh' ? { ...xdsCl, transport_socket: istioMutualTls(host, identity) } : xdsCl },
+    },
+    ...clusters.map((value) => ({ applyTo: 'CLUSTER', match: { context: 'GATEWAY' }, patch: { operation: 'ADD', value } })),
+    {
+      applyTo: 'HTTP_ROUTE',
+      match: { context: 'GATEWAY', routeConfiguration: { vhost: { route: { name: ISTIO_CATCH_ALL_ROUTE } } } },
+      patch: { operation: 'INSERT_BEFORE', value: dynamicModelRoute(config) },
+    },
+  ]);
+  return {
+    file: 'llm-clusters.yaml',
+    comment: `Istio (--xds): the LLM clusters from llm-extproc's xDS control plane at ${address}, as in the plain-Envoy ADS
+mode: one EDS cluster llm.<model> per route (weights and health follow the semantic-health verdicts), fetched
+over our own HTTP/2 cluster llm-xds (delta xDS; not ADS: the gateway's ADS is istiod)${
+      transport === 'mesh' ? ` with Istio mutual TLS, accepting only
+${identity}` : `, in PLAINTEXT (--xds-insecure)`
+    }. The HTTP_ROUTE patch routes x-llm-extproc-route
+llm.* to the cluster it names, just before the VirtualService's catch-all route ${ISTIO_CATCH_ALL_ROUTE}, which
+must exist. Validated by Envoy 1.40, not yet tried on a live Istio (docs/envoy.md, "Istio").`,
+    document,
+  };
 }
 
 /** One manifest as YAML, with its header comment and where it came from. */

@@ -21,61 +21,181 @@ import { errorMessage, log } from '../telemetry/log.js';
 import { runChecks, type CheckResult } from './checks.js';
 import { CHECK_NAMES, type CheckName, type HealthConfig } from './config.js';
 import type { HealthMonitor, VerdictCheck } from './monitor.js';
-import { observeWholeBody, redact } from './observe.js';
+import { observeWholeBody, redact, type ObservedToolCall } from './observe.js';
+
+/** The canary kinds, in rotation order (docs/health.md, "Active probes"). */
+export const CANARY_KINDS = ['arithmetic', 'echo', 'json', 'json_schema', 'tool_call'] as const;
+export type CanaryKind = (typeof CANARY_KINDS)[number];
 
 export interface Canary {
-  readonly kind: 'arithmetic' | 'echo' | 'json';
+  readonly kind: CanaryKind;
   readonly request: ChatRequest;
-  /** Undefined when the answer is right, else why not. */
-  readonly expect: (content: string) => string | undefined;
+  /** Undefined when the answer (the first choice's content and tool calls) is right, else why not. */
+  readonly expect: (content: string, toolCalls?: readonly ObservedToolCall[]) => string | undefined;
 }
 
 const WORDS = ['amber', 'falcon', 'quartz', 'meadow', 'lantern', 'cobalt', 'harbor', 'juniper', 'orchid', 'summit'];
 
-/** The seq-th canary (rotates arithmetic, echo, JSON); `random` in [0, 1) picks operands. Pure. */
+/** The tool the tool_call canary forces, with integer arguments a and b. */
+export const PROBE_TOOL = 'record_numbers';
+
+const quote = (text: string) => JSON.stringify(text.slice(0, 80));
+
+/** The answer parsed as a JSON object, or why it is not one. */
+function jsonObject(text: string): { value: Record<string, unknown> } | { problem: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { problem: `not JSON: ${quote(text)}` };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { problem: `not a JSON object: ${quote(text)}` };
+  return { value: value as Record<string, unknown> };
+}
+
+/** Why `value[key]` is not exactly `want`, or undefined when it is. */
+function mismatch(value: Record<string, unknown>, key: string, want: string | number): string | undefined {
+  if (!Object.hasOwn(value, key)) return `missing key "${key}"`;
+  const got = value[key];
+  return got === want ? undefined : `expected "${key}" ${JSON.stringify(want)}, got ${JSON.stringify(got)?.slice(0, 40) ?? 'undefined'}`;
+}
+
+/** The seq-th canary: rotates through CANARY_KINDS; `random` in [0, 1) picks operands and words. Pure. */
 export function canary(seq: number, model: string, maxTokens: number, random: number): Canary {
+  const kind = CANARY_KINDS[((seq % CANARY_KINDS.length) + CANARY_KINDS.length) % CANARY_KINDS.length] ?? 'arithmetic';
+  return canaryOfKind(kind, model, maxTokens, random);
+}
+
+/** One canary of the given kind; `random` in [0, 1) picks operands and words. Pure. */
+export function canaryOfKind(kind: CanaryKind, model: string, maxTokens: number, random: number): Canary {
   const base = { model, max_tokens: maxTokens, temperature: 0, stream: false } as const;
   const r = Math.floor(random * 1_000_000);
-  switch (seq % 3) {
-    case 0: {
-      const a = 10 + (r % 80);
-      const b = 10 + (Math.floor(r / 80) % 80);
+  const a = 10 + (r % 80);
+  const b = 10 + (Math.floor(r / 80) % 80);
+  const word = WORDS[r % WORDS.length] ?? 'amber';
+  switch (kind) {
+    case 'arithmetic':
       return {
-        kind: 'arithmetic',
+        kind,
         request: { ...base, messages: [{ role: 'user', content: `What is ${a} + ${b}? Answer with the number only.` }] },
-        expect: (content) => (new RegExp(`(^|\\D)${a + b}(\\D|$)`).test(content) ? undefined : `expected ${a + b}, got ${JSON.stringify(content.slice(0, 80))}`),
+        expect: (content) => (new RegExp(`(^|\\D)${a + b}(\\D|$)`).test(content) ? undefined : `expected ${a + b}, got ${quote(content)}`),
       };
-    }
-    case 1: {
-      const word = WORDS[r % WORDS.length] ?? 'amber';
+    case 'echo':
       return {
-        kind: 'echo',
+        kind,
         request: { ...base, messages: [{ role: 'user', content: `Reply with exactly this word and nothing else: ${word}` }] },
-        expect: (content) => (content.toLowerCase().includes(word) ? undefined : `expected the word "${word}", got ${JSON.stringify(content.slice(0, 80))}`),
+        expect: (content) => (content.toLowerCase().includes(word) ? undefined : `expected the word "${word}", got ${quote(content)}`),
       };
-    }
-    default: {
+    case 'json': {
       const keys = ['name', 'count'];
       return {
-        kind: 'json',
+        kind,
         request: {
           ...base,
           response_format: { type: 'json_object' },
           messages: [{ role: 'user', content: 'Return a JSON object with exactly the keys "name" (a string) and "count" (an integer). JSON only.' }],
         },
         expect: (content) => {
-          try {
-            const value: unknown = JSON.parse(content);
-            if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object';
-            const missing = keys.filter((k) => !(k in value));
-            return missing.length === 0 ? undefined : `missing keys ${missing.join(', ')}`;
-          } catch {
-            return `not JSON: ${JSON.stringify(content.slice(0, 80))}`;
-          }
+          const parsed = jsonObject(content);
+          if ('problem' in parsed) return parsed.problem;
+          const missing = keys.filter((k) => !(k in parsed.value));
+          return missing.length === 0 ? undefined : `missing keys ${missing.join(', ')}`;
+        },
+      };
+    }
+    case 'json_schema':
+      return {
+        kind,
+        request: {
+          ...base,
+          response_format: {
+            type: 'json_schema',
+            json_schema: {
+              name: 'probe_answer',
+              strict: true,
+              schema: {
+                type: 'object',
+                properties: { word: { type: 'string' }, number: { type: 'integer' } },
+                required: ['word', 'number'],
+                additionalProperties: false,
+              },
+            },
+          },
+          messages: [{ role: 'user', content: `Return a JSON object with "word" set to "${word}" and "number" set to ${a}.` }],
+        },
+        expect: (content) => {
+          const parsed = jsonObject(content.trim());
+          if ('problem' in parsed) return parsed.problem;
+          return mismatch(parsed.value, 'word', word) ?? mismatch(parsed.value, 'number', a);
+        },
+      };
+    case 'tool_call': {
+      // Distinct arguments, so swapped ones fail.
+      const second = b === a ? b + 1 : b;
+      return {
+        kind,
+        request: {
+          ...base,
+          tools: [
+            {
+              type: 'function',
+              function: {
+                name: PROBE_TOOL,
+                description: 'Records two integers.',
+                strict: true,
+                parameters: {
+                  type: 'object',
+                  properties: { a: { type: 'integer' }, b: { type: 'integer' } },
+                  required: ['a', 'b'],
+                  additionalProperties: false,
+                },
+              },
+            },
+          ],
+          tool_choice: { type: 'function', function: { name: PROBE_TOOL } },
+          messages: [{ role: 'user', content: `Call ${PROBE_TOOL} with a = ${a} and b = ${second}.` }],
+        },
+        expect: (_content, toolCalls = []) => {
+          const call = toolCalls.find((t) => t.name === PROBE_TOOL);
+          if (!call) return toolCalls.length === 0 ? `expected a call of ${PROBE_TOOL}, got none` : `expected a call of ${PROBE_TOOL}, got ${quote(toolCalls.map((t) => t.name).join(', '))}`;
+          const parsed = jsonObject(call.arguments);
+          if ('problem' in parsed) return `arguments ${parsed.problem}`;
+          return mismatch(parsed.value, 'a', a) ?? mismatch(parsed.value, 'b', second);
         },
       };
     }
   }
+}
+
+/** Why this backend's provider would refuse the canary (its checkRequest, as the router stage runs it), or undefined. */
+export function refusal(backend: ResolvedBackend, upstreamModel: string, request: ChatRequest): string | undefined {
+  try {
+    providerFor(backend.provider).checkRequest(request, backend, upstreamModel);
+    return undefined;
+  } catch (err) {
+    return errorMessage(err);
+  }
+}
+
+/** The canary a probe sends and the kinds skipped on the way: the seq-th kind, or the next in rotation the backend accepts. */
+export interface CanaryChoice {
+  readonly canary: Canary | undefined;
+  readonly skipped: ReadonlyArray<{ readonly kind: CanaryKind; readonly reason: string }>;
+}
+
+/**
+ * The seq-th canary, unless `refuses` (a provider's checkRequest) names a reason it cannot be sent: then the next kind
+ * in rotation, and so on; `canary` undefined when every kind is refused. Pure given a pure `refuses`.
+ */
+export function pickCanary(seq: number, model: string, maxTokens: number, random: number, refuses: (request: ChatRequest) => string | undefined): CanaryChoice {
+  const skipped: Array<{ kind: CanaryKind; reason: string }> = [];
+  for (let i = 0; i < CANARY_KINDS.length; i++) {
+    const test = canary(seq + i, model, maxTokens, random);
+    const reason = refuses(test.request);
+    if (reason === undefined) return { canary: test, skipped };
+    skipped.push({ kind: test.kind, reason });
+  }
+  return { canary: undefined, skipped };
 }
 
 /** The wait before the next probe: intervalMs × (1 ± jitter), uniformly. Pure. */
@@ -95,9 +215,14 @@ export interface ProbeOutcome {
   readonly results: ProbeResult[];
   readonly answered: boolean;
   readonly usage: Usage | undefined;
+  /** Set when the backend's provider refuses this canary (checkRequest): nothing was sent, nothing observed. */
+  readonly skipped?: string;
 }
 
 export async function probeWithUsage(backend: ResolvedBackend, upstreamModel: string, test: Canary, timeoutMs: number): Promise<ProbeOutcome> {
+  // A kind the provider cannot honour (e.g. no forced tool_choice) says nothing about the backend's health.
+  const refused = refusal(backend, upstreamModel, test.request);
+  if (refused !== undefined) return { results: [], answered: false, usage: undefined, skipped: `${test.kind} probe not supported: ${redact(refused.slice(0, 200))}` };
   const provider = providerFor(backend.provider);
   const upstream = provider.buildRequest(test.request, { backend, upstreamModel, now: new Date() });
   const url = new URL(upstream.path, backend.baseUrl.origin);
@@ -122,8 +247,8 @@ export async function probeWithUsage(backend: ResolvedBackend, upstreamModel: st
   // Every content check applies to a probe; the answer must also be the expected one.
   const enabled = new Set<CheckName>(CHECK_NAMES.filter((c) => c !== 'latency' && c !== 'stream_incomplete'));
   const results: CheckResult[] = runChecks(test.request, observed, enabled, { repetition: { minChars: 200, threshold: 0.6 }, finishReason: { lengthBelowFraction: 0 } });
-  const content = observed.choices[0]?.content ?? '';
-  const problem = observed.errorPayload ?? test.expect(content);
+  const first = observed.choices[0];
+  const problem = observed.errorPayload ?? test.expect(first?.content ?? '', first?.toolCalls ?? []);
   return {
     results: [...results, { check: 'probe', pass: problem === undefined, detail: problem === undefined ? `${test.kind} probe answered correctly` : `${test.kind} probe: ${problem}` }],
     answered: true,
@@ -159,6 +284,8 @@ export function startProber(options: {
   const timers = new Map<string, NodeJS.Timeout>();
   const inFlight = new Set<string>();
   const skipped = new Map<string, ProbeSkip>();
+  /** backend + kind pairs already logged as refused by the provider (logged once each). */
+  const refusedKinds = new Set<string>();
 
   /** Reserves the probe on probes.budgetSubject like a request; 'none' when no budget applies. */
   const reserve = async (accounting: Accounting | undefined, subject: string | undefined, test: Canary, upstreamModel: string): Promise<Reservation | 'none' | 'refused'> => {
@@ -211,7 +338,14 @@ export function startProber(options: {
           skipped.set(name, 'skipped_paid');
           healthMetrics.probes.inc({ backend: name, outcome: 'skipped_paid' });
         } else {
-          const test = canary(seq++, target.model, config.probes.maxTokens, random());
+          const choice = pickCanary(seq++, target.model, config.probes.maxTokens, random(), (request) => refusal(target.backend, target.upstreamModel, request));
+          for (const { kind, reason } of choice.skipped) {
+            const key = `${name}\u0000${kind}`;
+            if (!refusedKinds.has(key)) log.info('health probe kind skipped: the backend\'s provider refuses it', { backend: name, kind, reason: redact(reason.slice(0, 200)) });
+            refusedKinds.add(key);
+          }
+          const test = choice.canary;
+          if (!test) throw new Error('the provider refuses every canary kind');
           const reservation = await reserve(accounting, config.probes.budgetSubject, test, target.upstreamModel);
           if (reservation === 'refused') {
             skipped.set(name, 'skipped_budget');
@@ -221,7 +355,7 @@ export function startProber(options: {
             healthMetrics.probes.inc({ backend: name, outcome: 'sent' });
             const outcome = await probeWithUsage(target.backend, target.upstreamModel, test, config.probes.timeoutMs);
             settle(accounting, reservation, outcome, reservation === 'none' ? 0 : reservation.amounts.inputTokens);
-            if (!closed) options.monitor.record(name, target.model, outcome.results, 'probe');
+            if (!closed && outcome.results.length > 0) options.monitor.record(name, target.model, outcome.results, 'probe');
           }
         }
       } catch (err) {

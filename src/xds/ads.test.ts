@@ -14,7 +14,7 @@ import type { DeltaDiscoveryResponse__Output } from '../generated/envoy/service/
 import type { AggregatedDiscoveryServiceClient } from '../generated/envoy/service/discovery/v3/AggregatedDiscoveryService.js';
 import { loadServiceProtos } from '../protos/load.js';
 import { metrics } from '../telemetry/metrics.js';
-import { aggregatedDiscoveryService } from './ads.js';
+import { aggregatedDiscoveryService, endpointDiscoveryService } from './ads.js';
 import { CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL, LISTENER_TYPE_URL } from './resources.js';
 import { SnapshotStore } from './snapshot.js';
 
@@ -385,5 +385,44 @@ describe('delta', () => {
     assert.equal(await nacks('ClusterLoadAssignment'), before + 1);
     publish(store, { clusters: { c1: '1s', c2: '1s' }, assignments: { c1: 7, c2: 1 } });
     assert.equal(decodedWeight((await responses.next('next change')).resources?.[0]?.resource ?? undefined), 7);
+  });
+});
+
+describe('EndpointDiscoveryService (EDS alone: an Istio gateway, whose ADS is istiod)', () => {
+  test('DeltaEndpoints and StreamEndpoints serve the same assignments by name; a change goes out', async () => {
+    const edsServer = new grpc.Server();
+    const eds = endpointDiscoveryService(store);
+    edsServer.addService(eds.definition, eds.implementation);
+    const port = await new Promise<number>((resolve, reject) =>
+      edsServer.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    const Eds = grpc.makeGenericClientConstructor(eds.definition, 'EndpointDiscoveryService');
+    const edsClient = new Eds(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as {
+      DeltaEndpoints(): grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse__Output>;
+      StreamEndpoints(): grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse__Output>;
+      close(): void;
+    };
+    try {
+      const deltaCall = edsClient.DeltaEndpoints();
+      open.push(deltaCall as unknown as grpc.ClientDuplexStream<unknown, unknown>);
+      const deltaResponses = new Responses<DeltaDiscoveryResponse__Output>(deltaCall);
+      deltaCall.write({ node: { id: 'eds-test' }, type_url: ENDPOINT_TYPE_URL, resource_names_subscribe: ['c1'] });
+      const first = await deltaResponses.next('delta EDS');
+      assert.equal(first.type_url, ENDPOINT_TYPE_URL);
+      assert.deepEqual(deltaNames(first), ['c1']);
+      deltaCall.write({ type_url: ENDPOINT_TYPE_URL, response_nonce: first.nonce ?? '' });
+      publish(store, { clusters: { c1: '1s', c2: '1s' }, assignments: { c1: 7, c2: 1 } });
+      const changed = await deltaResponses.next('delta EDS after a weight change');
+      assert.equal(decodedWeight(changed.resources?.[0]?.resource ?? undefined), 7);
+
+      const sotwCall = edsClient.StreamEndpoints();
+      open.push(sotwCall as unknown as grpc.ClientDuplexStream<unknown, unknown>);
+      const sotwResponses = new Responses<DiscoveryResponse__Output>(sotwCall);
+      sotwCall.write({ node: { id: 'eds-test' }, type_url: ENDPOINT_TYPE_URL, resource_names: ['c2'] });
+      assert.deepEqual(names(await sotwResponses.next('SotW EDS')), ['c2']);
+    } finally {
+      edsClient.close();
+      edsServer.forceShutdown();
+    }
   });
 });

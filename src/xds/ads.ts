@@ -208,3 +208,24 @@ export function aggregatedDiscoveryService(store: SnapshotStore): { definition: 
     },
   };
 }
+
+/**
+ * The same streams as the Endpoint Discovery Service: an EDS cluster whose eds_config is an api_config_source (not
+ * `ads: {}`) calls envoy.service.endpoint.v3.EndpointDiscoveryService — a mesh gateway, whose ADS is istiod
+ * (`istio-manifests --xds`, docs/envoy.md "Istio"). Same messages as ADS, so ADS's method definitions under EDS paths.
+ */
+export function endpointDiscoveryService(store: SnapshotStore): { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation } {
+  const ads = loadServiceProtos().envoy.service.discovery.v3.AggregatedDiscoveryService.service;
+  const as = <M extends { path: string }>(method: M, name: string): M => ({
+    ...method,
+    path: `/envoy.service.endpoint.v3.EndpointDiscoveryService/${name}`,
+    originalName: name,
+  });
+  return {
+    definition: { StreamEndpoints: as(ads.StreamAggregatedResources, 'StreamEndpoints'), DeltaEndpoints: as(ads.DeltaAggregatedResources, 'DeltaEndpoints') },
+    implementation: {
+      StreamEndpoints: (call: SotwCall) => serveSotw(call, store),
+      DeltaEndpoints: (call: DeltaCall) => serveDelta(call, store),
+    },
+  };
+}

@@ -8,7 +8,7 @@ import type { ConfigStore } from '../config/store.js';
 import { backendBaseUrl } from '../config/topology.js';
 import { grpcServerCredentials, type TlsOptions } from '../security/tls.js';
 import { errorMessage, log } from '../telemetry/log.js';
-import { aggregatedDiscoveryService } from './ads.js';
+import { aggregatedDiscoveryService, endpointDiscoveryService } from './ads.js';
 import { buildResources, type BackendState } from './resources.js';
 import { SnapshotStore } from './snapshot.js';
 
@@ -128,6 +128,9 @@ export async function startControlPlane(store: ConfigStore, address: string, opt
   const server = new grpc.Server();
   const ads = aggregatedDiscoveryService(snapshots);
   server.addService(ads.definition, ads.implementation);
+  // EDS alone, for Envoys whose ADS is another control plane (an Istio gateway: istio-manifests --xds).
+  const eds = endpointDiscoveryService(snapshots);
+  server.addService(eds.definition, eds.implementation);
   const port = await new Promise<number>((resolvePort, reject) =>
     server.bindAsync(address, credentials, (err, bound) => (err ? reject(err) : resolvePort(bound))),
   );
