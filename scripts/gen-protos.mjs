@@ -2,7 +2,7 @@
 // cached. 1. protos/envoy-api (Go; pins github.com/envoyproxy/go-control-plane/envoy, i.e. Envoy's API at one
 // release) prints every Envoy .proto file and its imports into protos/gen. 2. `buf build` compiles all of them.
 // 3. `buf generate` runs the local plugin of buf.gen.yaml for the service protos. Prints the time of each step.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +24,11 @@ const run = (cmd, args, cwd = root) => execFileSync(cmd, args, { cwd, stdio: 'in
 // 1. Print the protos, unless protos/gen was printed from this very go.sum already.
 if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== goSum || process.argv.includes('--force')) {
   step('print protos (go run ./protos/envoy-api)', () => {
+    const go = spawnSync('go', ['version'], { encoding: 'utf8' });
+    if (go.error || go.status !== 0) {
+      console.error(`Go (>= 1.26) is needed once to print Envoy's API into protos/gen (protos/README.md): ${go.error?.message ?? go.stderr}`);
+      process.exit(1);
+    }
     rmSync(gen, { recursive: true, force: true });
     mkdirSync(gen, { recursive: true });
     // -mod=readonly: go.mod/go.sum are the pin; a module whose hash differs from go.sum fails the build.
