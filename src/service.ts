@@ -76,7 +76,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
   const env = options.env ?? process.env;
   const adminToken = config.admin.tokenEnv === undefined ? undefined : (env[config.admin.tokenEnv] ?? '');
   if (config.admin.enabled && config.admin.tokenEnv !== undefined && !adminToken) {
-    log.warn('admin.tokenEnv names an unset variable: /budgets and operator actions are refused until it is set', { variable: config.admin.tokenEnv });
+    log.warn('admin.tokenEnv names an unset variable: /budgets and operator actions are refused until it is set and the service restarted', { variable: config.admin.tokenEnv });
   }
   warnIfInsecure(config);
 

@@ -231,8 +231,10 @@ export class Budgets {
 
   /** Releases reservations past their TTL (any replica may run it). Never throws. */
   async reapExpired(): Promise<number> {
-    // Settles owed from a store outage first, so the reaper does not release reservations that were used.
+    // Settles owed from a store outage first, so the reaper does not release reservations that were used; while
+    // some are still owed (the store is flapping), this run releases nothing.
     await this.flushJournal();
+    if (this.#journal.size > 0) return 0;
     const now = this.clock();
     return (await this.quietly('reap', () => this.store.reapExpired(now))) || 0;
   }

@@ -22,14 +22,21 @@ export interface FrontProxyOptions {
 }
 
 export async function startFrontProxy(service: RunningService, config: ServiceConfig, options: FrontProxyOptions): Promise<FrontProxy> {
-  const extproc = `127.0.0.1:${service.extprocPort}`;
+  // The hosts the service bound (a wildcard is reached on loopback), not always 127.0.0.1 (e.g. --extproc [::1]:0).
+  const reach = (address: string, port: number): string => {
+    const { host } = splitHostPort(address);
+    const target = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host;
+    return `${target.includes(':') ? `[${target}]` : target}:${port}`;
+  };
+  const current = service.store.current().config;
+  const extproc = reach(current.extproc.address, service.extprocPort);
   try {
     const envoy = await startLocalEnvoy({
       store: service.store,
       extproc,
       listen: options.listen,
       admin: options.admin,
-      ...(service.xdsPort !== undefined ? { xds: `127.0.0.1:${service.xdsPort}` } : {}),
+      ...(service.xdsPort !== undefined ? { xds: reach(current.xds.address, service.xdsPort) } : {}),
     });
     const host = splitHostPort(options.listen).host;
     return { kind: 'envoy', url: `http://${host}:${envoy.port}`, close: envoy.close };

@@ -137,6 +137,19 @@ test('an error response without a body gets an OpenAI-shaped body (CONTINUE_AND_
   assert.equal(setHeaders(response)['content-length'], String(body.length));
 });
 
+test("a provider's 200 without a body is the same 502 upstream_invalid_response as any unreadable answer", () => {
+  const stage = afterHeaders();
+  stage.handle(requestBody(CHAT));
+  const response = stage.handle(responseHeaders({ ':status': '200', 'content-length': '0', [BACKEND_HEADER]: 'primary' }, true));
+  assert.equal(common(response)?.status, 'CONTINUE_AND_REPLACE');
+  assert.equal(setHeaders(response)[':status'], '502');
+  const body = Buffer.from(common(response)?.body_mutation?.body as Buffer);
+  const error = JSON.parse(body.toString()).error as { code: string; message: string };
+  assert.equal(error.code, 'upstream_invalid_response');
+  assert.match(error.message, /without a body/);
+  assert.equal(setHeaders(response)['content-length'], String(body.length));
+});
+
 test('a backend tag that is not in the config is ignored (it would become a metric label)', () => {
   const stage = afterHeaders();
   stage.handle(requestBody(CHAT));

@@ -32,7 +32,7 @@ const REQUEST_HEADERS_READ = [':method', ':path', REQUEST_ID_HEADER, 'authorizat
 const RESPONSE_HEADERS_READ = [':status', 'content-type', 'content-encoding', BACKEND_HEADER, UPSTREAM_AUTH_HEADER];
 
 /** Why a 2xx upstream body could not be read (llm_extproc_upstream_invalid_responses_total{reason}). */
-type InvalidReason = 'invalid_json' | 'too_deep' | 'compressed';
+type InvalidReason = 'invalid_json' | 'too_deep' | 'compressed' | 'empty';
 
 /** Tokens of a text for `model`; a character estimate (4 per token) while the tokenizers are not loaded. */
 function countOrEstimate(model: string, text: string): number {
@@ -268,6 +268,7 @@ export class RouterStage implements StageHandler {
             },
           };
     if (message?.end_of_stream) {
+      if (this.#providerKind() && this.#status >= 200 && this.#status < 300) return this.#emptySuccess(errorHeaders, served, changes?.headers.remove ?? []);
       this.#finish(undefined);
       const metadata = { dynamic_metadata: this.#resultMetadata(undefined) };
       if (this.#status < 400) return continueWith('response_headers', changes, metadata);
@@ -395,6 +396,27 @@ export class RouterStage implements StageHandler {
     this.#finish(usage, estimated ? 'estimated' : 'reported');
     const extra: Record<string, boolean> = estimated ? { usage_estimated: true } : {};
     return continueWith('response_body', out === undefined ? {} : { body: out }, { dynamic_metadata: this.#resultMetadata(usage, extra) });
+  }
+
+  /** A provider's 2xx without a body: the most basic unreadable answer, the same 502 as any other, and a verdict. */
+  #emptySuccess(errorHeaders: Record<string, string>, served: Record<string, string>, remove: string[]): ProcessingResponse {
+    metrics.upstreamInvalid.inc({ backend: this.#backend ?? 'none', reason: 'empty' satisfies InvalidReason });
+    metrics.usageMissing.inc();
+    const error = new UnifiedError('upstream_invalid_response', `Backend '${this.#backend ?? 'unknown'}' answered HTTP ${this.#status} without a body.`);
+    this.#health?.whole(Buffer.alloc(0), 200);
+    this.#status = error.status;
+    this.#finish(undefined, 'unreadable');
+    const body = Buffer.from(JSON.stringify(error.toBody(this.#requestId)));
+    const set: Record<string, string> = {
+      ...errorHeaders,
+      ...served,
+      ':status': String(error.status),
+      'content-type': 'application/json',
+      'content-length': String(body.length),
+      ...(this.#requestId ? { [REQUEST_ID_HEADER]: this.#requestId } : {}),
+    };
+    const metadata = { dynamic_metadata: this.#resultMetadata(undefined, { usage_missing: true, error: error.code }) };
+    return continueWith('response_headers', { headers: { set, remove }, body, replace: true }, metadata);
   }
 
   #wholeBody(chunk: Buffer, last: boolean): ProcessingResponse {

@@ -202,8 +202,12 @@ export class StreamCompletion implements StreamTranslator {
     for (const choice of json.choices) {
       if (!isRecord(choice)) continue;
       const index = typeof choice.index === 'number' ? choice.index : 0;
-      this.#digest.seen.add(index);
-      if (typeof choice.finish_reason === 'string') this.#digest.finished.add(index);
+      // Only choices the client asked for are owed a finish_reason (a provider's stray index must not multiply
+      // chunks); their text still counts.
+      if (Number.isInteger(index) && index >= 0 && index < this.#options.choices) {
+        this.#digest.seen.add(index);
+        if (typeof choice.finish_reason === 'string') this.#digest.finished.add(index);
+      }
       const delta = choice.delta;
       if (!isRecord(delta)) continue;
       for (const key of ['content', 'refusal', 'reasoning_content', 'reasoning']) {

@@ -93,6 +93,9 @@ test('client headers leave only from the allowlist; hop-by-hop, internal and bod
     'content-encoding': 'gzip',
     connection: 'keep-alive',
     'x-anything': 'else',
+    // Names an object lookup would find on the prototype chain.
+    constructor: 'x',
+    ['__proto__']: 'y',
     'user-agent': 'app/1',
     accept: 'application/json',
     traceparent: '00-1-2-01',
@@ -102,7 +105,7 @@ test('client headers leave only from the allowlist; hop-by-hop, internal and bod
   const response = stage.handle(requestBody(CHAT));
   const removed = common(response)?.header_mutation?.remove_headers ?? [];
   assert.equal(setHeaders(response).authorization, 'Bearer sk-primary', "the client's credential is replaced by the backend's");
-  for (const name of ['cookie', 'proxy-authorization', 'openai-organization', 'openai-project', 'x-envoy-max-retries', 'x-llm-extproc-backend', 'content-encoding', 'connection', 'x-anything', ROUTE_HEADER]) {
+  for (const name of ['cookie', 'proxy-authorization', 'openai-organization', 'openai-project', 'x-envoy-max-retries', 'x-llm-extproc-backend', 'content-encoding', 'connection', 'x-anything', 'constructor', '__proto__', ROUTE_HEADER]) {
     assert.ok(removed.includes(name), `${name} removed`);
   }
   for (const name of ['user-agent', 'accept', 'traceparent', 'x-request-id', 'host', ':path', ':method', 'content-type']) assert.ok(!removed.includes(name), `${name} kept`);

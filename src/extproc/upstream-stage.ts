@@ -115,7 +115,7 @@ export class UpstreamStage implements StageHandler {
     const tenantHeader = this.snapshot.config.budgets?.trustedTenantHeader?.name;
     const internal = tenantHeader ? [ROUTE_HEADER, tenantHeader] : [ROUTE_HEADER];
     for (const name of [...internal, ...CLIENT_CREDENTIAL_HEADERS, ...this.snapshot.topology.backendHeaderNames, ...providerRequestHeaders]) {
-      if (this.#present.has(name) && !(name in upstream.headers) && !remove.includes(name)) remove.push(name);
+      if (this.#present.has(name) && !Object.hasOwn(upstream.headers, name) && !remove.includes(name)) remove.push(name);
     }
     const wanted: Record<string, string> = {
       ...upstream.headers,
@@ -127,7 +127,7 @@ export class UpstreamStage implements StageHandler {
     // Every other client header leaves only from the allowlist (DEFAULT_FORWARDED_HEADERS + forwardHeaders).
     const forwarded = new Set([...DEFAULT_FORWARDED_HEADERS, ...backend.config.forwardHeaders]);
     for (const name of this.#present) {
-      if (name.startsWith(':') || name === 'host' || name in wanted || forwarded.has(name) || remove.includes(name)) continue;
+      if (name.startsWith(':') || name === 'host' || Object.hasOwn(wanted, name) || forwarded.has(name) || remove.includes(name)) continue;
       remove.push(name);
     }
     const set: Record<string, string> = {};

@@ -22,7 +22,7 @@ export interface BackendState {
 
 export interface PublishInput {
   readonly config: ServiceConfig;
-  /** Backends that cannot serve where Envoy runs (credentials missing): published UNHEALTHY. */
+  /** Backends that cannot serve where Envoy runs (credentials missing): left out of EDS. */
   readonly disabledBackends: ReadonlySet<string>;
   /** IP addresses of a host (EDS accepts only IP literals); empty while unresolved. */
   readonly addresses: (host: string) => readonly string[];
@@ -95,12 +95,15 @@ export function buildResources(input: PublishInput): Resources {
     loadAssignments.set(name, {
       cluster_name: name,
       endpoints: staticAssignment.endpoints.flatMap((level) =>
-        level.lb_endpoints.map((endpoint) => {
+        level.lb_endpoints.flatMap((endpoint) => {
           const backend = endpoint.metadata.filter_metadata[METADATA_NAMESPACE]?.[ENDPOINT_BACKEND_KEY] ?? '';
+          // Left out, as in the static bootstrap: published UNHEALTHY, a backend without credentials would push its
+          // priority under the panic threshold and Envoy would balance over it anyway (seen through Envoy 1.40).
+          if (input.disabledBackends.has(backend)) return [];
           const state = input.state(backend);
-          const health: EndpointHealth = input.disabledBackends.has(backend) ? 'UNHEALTHY' : (state?.health ?? 'HEALTHY');
+          const health: EndpointHealth = state?.health ?? 'HEALTHY';
           const { address, port_value } = endpoint.endpoint.address.socket_address;
-          return {
+          return [{
             locality: { sub_zone: backend },
             priority: level.priority,
             load_balancing_weight: Math.max(1, Math.round(state?.weight ?? endpoint.load_balancing_weight)),
@@ -109,7 +112,7 @@ export function buildResources(input: PublishInput): Resources {
               health_status: health,
               metadata: endpoint.metadata,
             })),
-          };
+          }];
         }),
       ),
       policy: staticAssignment.policy,

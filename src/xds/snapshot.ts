@@ -58,6 +58,12 @@ function typeSnapshot(typeName: string, resources: ReadonlyMap<string, JsonObjec
 }
 
 export class SnapshotStore extends EventEmitter {
+  constructor() {
+    super();
+    // Every xDS stream listens for changes; more than ten clients is normal, not a leak.
+    this.setMaxListeners(0);
+  }
+
   readonly #encoder = new ProtoJsonEncoder(sharedRegistry());
   #types = new Map<string, TypeSnapshot>(SERVED_TYPES.map((t) => [t, { version: '', resources: new Map() }]));
   readonly #caches = new Map<string, EncodeCache>(SERVED_TYPES.map((t) => [t, new Map()]));
