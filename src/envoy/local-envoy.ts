@@ -68,15 +68,18 @@ export async function startLocalEnvoy(options: LocalEnvoyOptions): Promise<Local
 
   const onReload = (outcome: { ok: boolean }) => {
     if (!outcome.ok || closing) return;
-    const next = bootstrapFor(bound);
-    if (next === bootstrap) return;
+    // Decided when the queued step runs, against what Envoy really runs: a later reload may have reverted this one,
+    // and a failed launch must be retried by the next reload.
     restarting = restarting.then(async () => {
+      const next = bootstrapFor(bound);
+      if (closing || next === bootstrap) return;
       log.info('config reloaded: restarting the local Envoy with the new bootstrap');
       restartingNow = true;
       await envoy.stop();
-      bootstrap = next;
+      bootstrap = '';
       try {
-        envoy = await launch(bootstrap, stopping);
+        envoy = await launch(next, stopping);
+        bootstrap = next;
       } catch (err) {
         log.error('the local Envoy did not restart with the new bootstrap', { error: errorMessage(err) });
       } finally {

@@ -131,9 +131,18 @@ export async function startControlPlane(store: ConfigStore, address: string, opt
   // EDS alone, for Envoys whose ADS is another control plane (an Istio gateway: istio-manifests --xds).
   const eds = endpointDiscoveryService(snapshots);
   server.addService(eds.definition, eds.implementation);
-  const port = await new Promise<number>((resolvePort, reject) =>
-    server.bindAsync(address, credentials, (err, bound) => (err ? reject(err) : resolvePort(bound))),
-  );
+  let port: number;
+  try {
+    port = await new Promise<number>((resolvePort, reject) =>
+      server.bindAsync(address, credentials, (err, bound) => (err ? reject(err) : resolvePort(bound))),
+    );
+  } catch (err) {
+    // Nothing may outlive a failed start: the reload listener and the DNS re-resolution timers.
+    closed = true;
+    store.off('reload', onReload);
+    for (const entry of resolved.values()) clearTimeout(entry.timer);
+    throw err;
+  }
 
   return {
     port,
