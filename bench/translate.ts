@@ -5,14 +5,16 @@
 //
 // The samples are realistic native traffic for each provider, written from the documented wire formats (see
 // docs/providers/*.md). The translate CLI test reuses them as a cross-provider conformance check.
-import { PROVIDER_KINDS, serviceConfigSchema, type ProviderKind } from '../src/config/schema.js';
+import { serviceConfigSchema } from '../src/config/schema.js';
 import { resolveTopology, type ResolvedBackend } from '../src/config/topology.js';
+import { PROVIDER_KINDS, type ProviderKind } from '../src/providers/apis.js';
 import { encodeEvents } from '../src/providers/bedrock/fixtures.js';
 import type { ResponseContext } from '../src/providers/provider.js';
-import { isImplemented, providerFor } from '../src/providers/registry.js';
+import { providerFor } from '../src/providers/registry.js';
 import { parseChatRequest, type ChatRequest } from '../src/unified/chat-request.js';
 import { isEntryPoint } from './entry.js';
 import { median, round } from './stats.js';
+import { attemptCredentials } from '../src/credentials/index.js';
 
 /** The text every sample answers with, so translations can be checked against one expectation. */
 export const SAMPLE_TEXT =
@@ -224,12 +226,12 @@ function measure(op: () => void, batchMs: number): number {
 export function runTranslateBench(options: TranslateBenchOptions = {}): TranslateBenchResult[] {
   const rounds = options.rounds ?? 15;
   const batchMs = options.batchMs ?? 40;
-  const kinds = PROVIDER_KINDS.filter((kind) => isImplemented(kind));
+  const kinds = PROVIDER_KINDS;
   const cases = kinds.map((kind) => {
     const provider = providerFor(kind);
     const backend = benchBackend(kind);
     const sample = TRANSLATION_SAMPLES[kind];
-    const target = { backend, upstreamModel: 'bench-upstream-model', now: new Date('2026-08-20T12:00:00Z') };
+    const target = { backend, upstreamModel: 'bench-upstream-model', now: new Date('2026-08-20T12:00:00Z'), credentials: attemptCredentials(backend) };
     const whole = context(false);
     const streamed = context(true);
     return {

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { SAMPLE_REQUEST, SAMPLE_TEXT, TRANSLATION_SAMPLES } from '../../bench/translate.js';
-import { implementedKinds, translateCommand } from './translate.js';
+import { PROVIDER_KINDS } from '../providers/apis.js';
+import { translateCommand } from './translate.js';
 
 interface Run {
   readonly code: number;
@@ -46,7 +47,7 @@ function sseData(text: string): unknown[] {
     });
 }
 
-const kinds = implementedKinds();
+const kinds = PROVIDER_KINDS;
 const NO_SECRET = /dummy-credential/;
 
 test('the registry is iterated: every implemented provider is covered', () => {

@@ -1,18 +1,22 @@
 // `llm-extproc translate`: runs one provider translation offline, for debugging a mapping or writing a fixture.
 //   request:  unified JSON on stdin  → the provider-native body on stdout; method, path and headers on stderr
 //   response: provider bytes on stdin (JSON, SSE or AWS eventstream with --stream) → unified JSON or SSE on stdout
-// The backend is synthetic (provider defaults) unless --config/--backend name one. Either way every credential is a
-// dummy: no real key, token or AWS secret is read, and credential headers are redacted on stderr all the same.
+// The backend is synthetic (the provider's example entry) unless --config/--backend name one. Either way every
+// credential is a dummy: no real key, token (file) or AWS secret is read, and credential headers are redacted on
+// stderr all the same.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { formatProblems, loadConfigFile } from '../config/load.js';
-import { PROVIDER_KINDS, serviceConfigSchema, type BackendConfig, type ProviderKind } from '../config/schema.js';
+import { serviceConfigSchema } from '../config/schema.js';
 import { resolveTopology, type Environment, type ResolvedBackend } from '../config/topology.js';
-import { isImplemented, providerFor } from '../providers/registry.js';
+import type { AttemptCredentials } from '../credentials/types.js';
+import { PROVIDER_APIS, PROVIDER_KINDS, type ProviderKind } from '../providers/apis.js';
+import { providerFor } from '../providers/registry.js';
 import type { ResponseContext } from '../providers/provider.js';
 import { clientWantsStreamUsage, parseChatRequest, type ChatRequest } from '../unified/chat-request.js';
 import { asUnifiedError, UnifiedError } from '../unified/errors.js';
 import type { Usage } from '../unified/usage.js';
+import { Secret } from '../util/secret.js';
 
 export const TRANSLATE_USAGE = `usage:
   llm-extproc translate --provider NAME --direction request|response [--stream] [--model UPSTREAM_MODEL]
@@ -24,7 +28,7 @@ export const TRANSLATE_USAGE = `usage:
             --status N       the upstream HTTP status (default 200)
             --request FILE   the unified request the response answers (default: a minimal one)
             --include-usage  the client asked for stream usage (stream_options.include_usage)
-  providers: ${implementedKinds().join(', ')}
+  providers: ${PROVIDER_KINDS.join(', ')}
 `;
 
 /** Marks every credential this command makes up, so redaction can also catch it where it is not expected. */
@@ -34,42 +38,20 @@ const DUMMY_ENV: Environment = new Proxy({}, { get: (_target, name) => (typeof n
 const CREDENTIAL_HEADERS = new Set(['authorization', 'api-key', 'x-api-key', 'x-goog-api-key', 'x-amz-security-token', 'proxy-authorization']);
 const SYNTHETIC_BACKEND = 'translate';
 
-export function implementedKinds(): ProviderKind[] {
-  return PROVIDER_KINDS.filter((kind) => isImplemented(kind));
-}
-
 function isProviderKind(value: string): value is ProviderKind {
   return (PROVIDER_KINDS as readonly string[]).includes(value);
 }
 
-/** A backend of `kind` with the provider's defaults and whatever the schema requires of it. */
+/** A backend of `kind`: the provider's example entry, which the schema accepts and the defaults complete. */
 function syntheticBackend(kind: ProviderKind): Record<string, unknown> {
-  const common = { name: SYNTHETIC_BACKEND, provider: kind, apiKeyEnv: 'TRANSLATE_API_KEY' };
-  switch (kind) {
-    case 'openai':
-    case 'anthropic':
-    case 'gemini':
-    case 'cohere':
-      return common;
-    case 'openai-compatible':
-      return { ...common, baseUrl: 'http://127.0.0.1:8000/v1' };
-    case 'azure-openai':
-      return { ...common, baseUrl: 'https://example-resource.openai.azure.com', deployment: 'example-deployment' };
-    case 'vertex':
-      return { name: SYNTHETIC_BACKEND, provider: kind, project: 'example-project', location: 'us-central1', accessTokenEnv: 'TRANSLATE_ACCESS_TOKEN' };
-    case 'bedrock':
-      return { name: SYNTHETIC_BACKEND, provider: kind, region: 'us-east-1' };
-  }
+  return { ...PROVIDER_APIS[kind].example, name: SYNTHETIC_BACKEND, provider: kind };
 }
 
-/** A configured backend with its credential sources pointed at dummies (a token file would otherwise be read). */
-function withoutRealCredentials(backend: BackendConfig): Record<string, unknown> {
-  const copy: Record<string, unknown> = { ...backend };
-  if (backend.provider === 'vertex') {
-    delete copy.accessTokenFile;
-    copy.accessTokenEnv = 'TRANSLATE_ACCESS_TOKEN';
-  }
-  return copy;
+/** The attempt's credentials: DUMMY_ENV gave every variable a dummy; token files get one too instead of a read. */
+function dummyCredentials(backend: ResolvedBackend): AttemptCredentials {
+  const roles = new Map(backend.credentials);
+  for (const source of backend.credentialFiles) roles.set(source.role, new Secret(`${DUMMY}-${source.role}`));
+  return { apiKey: backend.apiKey, roles };
 }
 
 function resolveBackend(backend: Record<string, unknown>, model: string): ResolvedBackend {
@@ -125,11 +107,11 @@ function selectBackend(values: { provider?: string; config?: string; backend?: s
     if (values.provider !== undefined && values.provider !== configured.provider) {
       throw new CliError(`backend '${configured.name}' is a ${configured.provider} backend, not ${values.provider}`);
     }
-    return { kind: configured.provider, backend: resolveBackend(withoutRealCredentials(configured), values.model ?? 'model') };
+    return { kind: configured.provider, backend: resolveBackend(configured, values.model ?? 'model') };
   }
   if (values.provider === undefined) throw new CliError('--provider NAME (or --config FILE --backend NAME) is required');
-  if (!isProviderKind(values.provider) || !isImplemented(values.provider)) {
-    throw new CliError(`unknown provider '${values.provider}'; this build has ${implementedKinds().join(', ')}`);
+  if (!isProviderKind(values.provider)) {
+    throw new CliError(`unknown provider '${values.provider}'; this build has ${PROVIDER_KINDS.join(', ')}`);
   }
   return { kind: values.provider, backend: resolveBackend(syntheticBackend(values.provider), values.model ?? 'model') };
 }
@@ -143,6 +125,7 @@ function translateRequest(input: Buffer, options: Options, stdout: NodeJS.Writab
     backend: options.backend,
     upstreamModel: options.upstreamModel ?? request.model,
     now: new Date(),
+    credentials: dummyCredentials(options.backend),
   });
   stdout.write(upstream.body);
   const lines = [`POST ${redactPath(upstream.path)}`];

@@ -1,17 +1,16 @@
 // The service config: one YAML file, validated at the boundary. Everything inside the service works with the
 // typed `ServiceConfig` this schema produces, never with raw YAML.
 import { z } from 'zod';
-import { isImplemented } from '../providers/registry.js';
+import { BACKEND_SCHEMAS, backendRules } from '../providers/apis.js';
 import { budgetsConfigSchema } from '../budget/config.js';
 import { healthConfigSchema } from '../health/config.js';
 import { isLoopbackHost, tlsOptionsSchema } from '../security/tls.js';
 import { splitHostPort } from '../util/address.js';
+import { envVarName } from './backend-fields.js';
 
 const hostPort = z
   .string()
   .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:50051');
-
-const envVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name');
 
 /** Admin HTTP: open on loopback; elsewhere /budgets and operator actions need a bearer token or mTLS. */
 const adminSchema = z.strictObject({
@@ -25,118 +24,7 @@ const adminSchema = z.strictObject({
   allowInsecure: z.boolean().default(false),
 });
 
-export const PROVIDER_KINDS = [
-  'openai',
-  'openai-compatible',
-  'azure-openai',
-  'anthropic',
-  'gemini',
-  'vertex',
-  'bedrock',
-  'cohere',
-] as const;
-export type ProviderKind = (typeof PROVIDER_KINDS)[number];
-
-const headerRecord = z
-  .record(z.string(), z.string())
-  .default({})
-  .transform((headers) => Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value])));
-
-/** Hop-by-hop headers (RFC 9110 §7.6.1 and the usual extras): never forwarded to a provider. */
-export const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
-
-/** Fields every backend has. Provider defaults (base URL, key header) are filled in by the topology. */
-const backendCommon = {
-  /** Unique name; Envoy endpoint metadata refers to a backend by this name. */
-  name: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, 'lower-case letters, digits, "_", "." and "-"'),
-  /** Base URL including any path prefix, e.g. https://api.openai.com/v1. Required where the provider has no default. */
-  baseUrl: z.url({ protocol: /^https?$/ }).optional(),
-  /** Environment variable holding the API key. Unset variable ⇒ backend disabled. Omit for key-less backends. */
-  apiKeyEnv: envVarName.optional(),
-  /** Header carrying the key. `authorization` sends `Bearer <key>`; any other header sends the key as is. */
-  apiKeyHeader: z.string().toLowerCase().optional(),
-  /** Extra static headers sent upstream (never secrets: those belong in apiKeyEnv). */
-  headers: headerRecord,
-  /**
-   * Client request headers forwarded to this backend besides the default allowlist (accept, user-agent,
-   * x-request-id, traceparent, tracestate). Every other client header is removed before the request leaves.
-   */
-  forwardHeaders: z
-    .array(
-      z
-        .string()
-        .toLowerCase()
-        .regex(/^[a-z0-9!#$%&'*+.^_`|~-]+$/, 'a header name')
-        .refine((name) => !/^(x-envoy-|x-llm-extproc-)/.test(name) && !HOP_BY_HOP.has(name), 'hop-by-hop and internal headers are never forwarded'),
-    )
-    .default([]),
-  /**
-   * Request fields this backend cannot honour: `reject` (default) answers 400 naming the field; `drop` leaves the
-   * droppable ones out (reported in x-llm-extproc-dropped-params and a metric) and still refuses the rest.
-   */
-  unsupportedParams: z.enum(['reject', 'drop']).default('reject'),
-  /** Envoy priority of this backend's endpoints when a route does not say otherwise. */
-  priority: z.number().int().min(0).max(127).default(0),
-};
-
-/** Per-backend quirks of OpenAI-compatible servers: options, not forks. */
-const compatSchema = z
-  .strictObject({
-    /** Rewrite tool-call ids to the 9-character alphanumeric form Mistral requires (and map them back). */
-    toolCallIds: z.enum(['as-is', 'mistral']).default('as-is'),
-    /** Field name the server uses for the sampling seed (Mistral: random_seed). */
-    seedField: z.string().min(1).default('seed'),
-    /** Request fields the server rejects; dropped before sending (documented drop), e.g. Groq's logprobs. */
-    dropFields: z.array(z.string().min(1)).default([]),
-    /** Largest `n` the server accepts (Groq: 1); larger requests get a 400. */
-    maxN: z.number().int().min(1).optional(),
-  })
-  .prefault({});
-
-/** Providers whose endpoint depends on the deployment, so the config must say where it is. */
-const PROVIDERS_WITHOUT_DEFAULT_URL: ReadonlySet<ProviderKind> = new Set(['openai-compatible', 'azure-openai']);
-
-const backendSchema = z.discriminatedUnion('provider', [
-  z.strictObject({ ...backendCommon, provider: z.literal('openai') }),
-  z.strictObject({ ...backendCommon, provider: z.literal('openai-compatible'), compat: compatSchema }),
-  z.strictObject({
-    ...backendCommon,
-    provider: z.literal('azure-openai'),
-    /** Deployment name for the classic /openai/deployments/{d}/… route; omit to use the /openai/v1 route. */
-    deployment: z.string().min(1).optional(),
-    /** api-version query parameter for the deployment route. */
-    apiVersion: z.string().min(1).default('2024-10-21'),
-  }),
-  z.strictObject({
-    ...backendCommon,
-    provider: z.literal('anthropic'),
-    anthropicVersion: z.string().min(1).default('2023-06-01'),
-    /** Anthropic requires max_tokens; used when the client sends neither max_tokens nor max_completion_tokens. */
-    defaultMaxTokens: z.number().int().min(1).default(4096),
-  }),
-  z.strictObject({ ...backendCommon, provider: z.literal('gemini') }),
-  z.strictObject({
-    ...backendCommon,
-    provider: z.literal('vertex'),
-    project: z.string().min(1),
-    /** A region such as us-central1, or `global`. */
-    location: z.string().regex(/^[a-z0-9-]+$/, 'expected a region such as us-central1, or global'),
-    apiVersion: z.enum(['v1', 'v1beta1']).default('v1'),
-    /** Environment variable holding an OAuth2 access token (refreshed by the platform, e.g. a token sidecar). */
-    accessTokenEnv: envVarName.optional(),
-    /** File holding an OAuth2 access token, re-read when it changes (e.g. a projected token). */
-    accessTokenFile: z.string().min(1).optional(),
-  }),
-  z.strictObject({
-    ...backendCommon,
-    provider: z.literal('bedrock'),
-    region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'expected an AWS region, e.g. us-east-1'),
-    accessKeyIdEnv: envVarName.default('AWS_ACCESS_KEY_ID'),
-    secretAccessKeyEnv: envVarName.default('AWS_SECRET_ACCESS_KEY'),
-    sessionTokenEnv: envVarName.default('AWS_SESSION_TOKEN'),
-  }),
-  z.strictObject({ ...backendCommon, provider: z.literal('cohere') }),
-]);
+const backendSchema = z.discriminatedUnion('provider', BACKEND_SCHEMAS);
 
 const routeBackendSchema = z.strictObject({
   backend: z.string(),
@@ -261,14 +149,12 @@ export const serviceConfigSchema = z
         ctx.addIssue({ code: 'custom', path: ['backends', i, 'name'], message: `duplicate backend name "${backend.name}"` });
       }
       backendNames.add(backend.name);
-      if (!isImplemented(backend.provider)) {
-        ctx.addIssue({ code: 'custom', path: ['backends', i, 'provider'], message: `provider "${backend.provider}" is not available in this build yet` });
-      }
-      if (!backend.baseUrl && PROVIDERS_WITHOUT_DEFAULT_URL.has(backend.provider)) {
+      const rules = backendRules(backend.provider);
+      if (!backend.baseUrl && rules.defaultBaseUrl(backend) === undefined) {
         ctx.addIssue({ code: 'custom', path: ['backends', i, 'baseUrl'], message: `provider "${backend.provider}" needs a baseUrl` });
       }
-      if (backend.provider === 'vertex' && (backend.accessTokenEnv === undefined) === (backend.accessTokenFile === undefined)) {
-        ctx.addIssue({ code: 'custom', path: ['backends', i], message: 'vertex needs exactly one of accessTokenEnv or accessTokenFile' });
+      for (const problem of rules.problems?.(backend) ?? []) {
+        ctx.addIssue({ code: 'custom', path: ['backends', i, ...problem.path], message: problem.message });
       }
     });
     const models = new Set<string>();

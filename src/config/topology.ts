@@ -1,10 +1,13 @@
 // The resolved view of a config: which backends are usable (their credentials are set) and, per client model,
 // the endpoints Envoy balances over. Pure: config + environment in, topology out. The router stage, the upstream
 // stage and the local data plane all read this one view, so they cannot disagree about a route.
-import type { BackendConfig, ProviderKind, ServiceConfig } from './schema.js';
-import { Secret } from '../util/secret.js';
+import type { BackendConfig, ServiceConfig } from './schema.js';
+import { credentialsFromEnvironment } from '../credentials/index.js';
+import type { BackendCredentials } from '../credentials/types.js';
+import { backendRules, type ProviderKind } from '../providers/apis.js';
 
-export interface ResolvedBackend {
+/** A backend ready to serve: its credentials (BackendCredentials) are resolved by src/credentials. */
+export interface ResolvedBackend extends BackendCredentials {
   readonly name: string;
   readonly provider: ProviderKind;
   /** The backend's config entry, narrowed by `provider` for provider-specific options. */
@@ -13,9 +16,6 @@ export interface ResolvedBackend {
   readonly baseUrl: URL;
   /** Header carrying apiKey, with the provider's default filled in. */
   readonly apiKeyHeader: string;
-  readonly apiKey: Secret | undefined;
-  /** Other credentials by role (e.g. AWS `accessKeyId`, `secretAccessKey`, `sessionToken`; Vertex `accessToken`). */
-  readonly credentials: ReadonlyMap<string, Secret>;
   readonly headers: Readonly<Record<string, string>>;
   /** Why the backend cannot serve (e.g. its key variable is unset); undefined when it can. */
   readonly disabledReason: string | undefined;
@@ -55,76 +55,25 @@ export function clusterNameForModel(model: string): string {
   return `llm.${model}`;
 }
 
-/** Where each provider lives and how it takes a key when the config does not say. */
-function providerDefaults(backend: BackendConfig): { baseUrl: string | undefined; apiKeyHeader: string } {
-  switch (backend.provider) {
-    case 'openai':
-      return { baseUrl: 'https://api.openai.com/v1', apiKeyHeader: 'authorization' };
-    case 'openai-compatible':
-      return { baseUrl: undefined, apiKeyHeader: 'authorization' };
-    case 'azure-openai':
-      return { baseUrl: undefined, apiKeyHeader: 'api-key' };
-    case 'anthropic':
-      return { baseUrl: 'https://api.anthropic.com/v1', apiKeyHeader: 'x-api-key' };
-    case 'gemini':
-      return { baseUrl: 'https://generativelanguage.googleapis.com/v1beta', apiKeyHeader: 'x-goog-api-key' };
-    case 'vertex': {
-      const host = backend.location === 'global' ? 'aiplatform.googleapis.com' : `${backend.location}-aiplatform.googleapis.com`;
-      return { baseUrl: `https://${host}`, apiKeyHeader: 'authorization' };
-    }
-    case 'bedrock':
-      return { baseUrl: `https://bedrock-runtime.${backend.region}.amazonaws.com`, apiKeyHeader: 'authorization' };
-    case 'cohere':
-      return { baseUrl: 'https://api.cohere.com/v2', apiKeyHeader: 'authorization' };
-  }
-}
-
 /** The backend's base URL, with the provider's default filled in. */
 export function backendBaseUrl(backend: BackendConfig): string {
-  const baseUrl = backend.baseUrl ?? providerDefaults(backend).baseUrl;
+  const baseUrl = backend.baseUrl ?? backendRules(backend.provider).defaultBaseUrl(backend);
   // The schema requires baseUrl where there is no default, so this only fires on a programming error.
   if (!baseUrl) throw new Error(`backend ${backend.name} has no base URL`);
   return baseUrl;
 }
 
-/** Credentials beyond the API key, as (role, variable, required) triples. */
-function credentialVariables(backend: BackendConfig): Array<[role: string, variable: string, required: boolean]> {
-  switch (backend.provider) {
-    case 'bedrock':
-      // An API key (bearer) replaces SigV4 credentials entirely.
-      if (backend.apiKeyEnv) return [];
-      return [
-        ['accessKeyId', backend.accessKeyIdEnv, true],
-        ['secretAccessKey', backend.secretAccessKeyEnv, true],
-        ['sessionToken', backend.sessionTokenEnv, false],
-      ];
-    case 'vertex':
-      return backend.accessTokenEnv ? [['accessToken', backend.accessTokenEnv, true]] : [];
-    default:
-      return [];
-  }
-}
-
 function resolveBackend(backend: BackendConfig, env: Environment): ResolvedBackend {
-  const defaults = providerDefaults(backend);
-  const missing: string[] = [];
-  const keyValue = backend.apiKeyEnv === undefined ? undefined : env[backend.apiKeyEnv];
-  if (backend.apiKeyEnv !== undefined && !keyValue) missing.push(backend.apiKeyEnv);
-  const credentials = new Map<string, Secret>();
-  for (const [role, variable, required] of credentialVariables(backend)) {
-    const value = env[variable];
-    if (value) credentials.set(role, new Secret(value));
-    else if (required) missing.push(variable);
-  }
+  const rules = backendRules(backend.provider);
+  const { missing, ...credentials } = credentialsFromEnvironment(backend.apiKeyEnv, rules.credentials?.(backend) ?? [], env);
   const baseUrl = backendBaseUrl(backend);
   return {
     name: backend.name,
     provider: backend.provider,
     config: backend,
     baseUrl: new URL(baseUrl),
-    apiKeyHeader: backend.apiKeyHeader ?? defaults.apiKeyHeader,
-    apiKey: keyValue ? new Secret(keyValue) : undefined,
-    credentials,
+    apiKeyHeader: backend.apiKeyHeader ?? rules.apiKeyHeader,
+    ...credentials,
     headers: backend.headers,
     disabledReason:
       missing.length === 0

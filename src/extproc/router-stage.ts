@@ -6,7 +6,7 @@ import type { ProcessingRequest__Output } from '../generated/envoy/service/ext_p
 import type { ProcessingResponse } from '../generated/envoy/service/ext_proc/v3/ProcessingResponse.js';
 import type { HttpHeaders__Output } from '../generated/envoy/service/ext_proc/v3/HttpHeaders.js';
 import type { HttpBody__Output } from '../generated/envoy/service/ext_proc/v3/HttpBody.js';
-import { normaliseErrorBody } from '../providers/openai.js';
+import { normaliseErrorBody } from '../unified/errors.js';
 import type { ResponseContext, StreamTranslator, TranslatedBody } from '../providers/provider.js';
 import { providerFor } from '../providers/registry.js';
 import { applyParamPolicy } from '../providers/param-policy.js';

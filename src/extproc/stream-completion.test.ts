@@ -5,7 +5,7 @@ import type { StreamTranslator } from '../providers/provider.js';
 import type { Usage } from '../unified/usage.js';
 import { StreamCompletion, type StreamCompletionOptions } from './stream-completion.js';
 import { assertSplitInvariant, feed } from '../providers/testing/splits.js';
-import { openAICompatibleProvider } from '../providers/openai-compatible.js';
+import { openAICompatibleProvider } from '../providers/openai-compatible/index.js';
 import { anthropicProvider } from '../providers/anthropic/index.js';
 import { anthropicSse, TEXT_STREAM } from '../providers/anthropic/fixtures.js';
 

@@ -3,6 +3,7 @@
 // can serve any attempt. Rewrites path, credentials and body into the chosen provider's format.
 import type { ConfigSnapshot } from '../config/store.js';
 import type { ResolvedBackend } from '../config/topology.js';
+import { attemptCredentials } from '../credentials/index.js';
 import type { ProcessingRequest__Output } from '../generated/envoy/service/ext_proc/v3/ProcessingRequest.js';
 import type { ProcessingResponse } from '../generated/envoy/service/ext_proc/v3/ProcessingResponse.js';
 import type { HttpBody__Output } from '../generated/envoy/service/ext_proc/v3/HttpBody.js';
@@ -107,7 +108,7 @@ export class UpstreamStage implements StageHandler {
       this.#dropped = outcome.dropped;
       for (const param of outcome.dropped) metrics.droppedParams.inc({ backend: backend.name, param });
     }
-    const upstream = provider.buildRequest(outbound, { backend, upstreamModel: endpoint.upstreamModel, now: new Date() });
+    const upstream = provider.buildRequest(outbound, { backend, upstreamModel: endpoint.upstreamModel, now: new Date(), credentials: attemptCredentials(backend) });
     metrics.upstreamAttempts.inc({ backend: backend.name });
     // Remove what must not travel: our routing and tenant headers, client credentials, and headers another backend's
     // rewrite left behind on a previous attempt (Envoy reuses the header map across retries).

@@ -17,6 +17,7 @@ import { tenantChain } from '../budget/identity.js';
 import type { Reservation } from '../budget/budgets.js';
 import { healthMetrics } from './metrics.js';
 import { providerFor } from '../providers/registry.js';
+import { attemptCredentials } from '../credentials/index.js';
 import { errorMessage, log } from '../telemetry/log.js';
 import { runChecks, type CheckResult } from './checks.js';
 import { CHECK_NAMES, type CheckName, type HealthConfig } from './config.js';
@@ -224,7 +225,7 @@ export async function probeWithUsage(backend: ResolvedBackend, upstreamModel: st
   const refused = refusal(backend, upstreamModel, test.request);
   if (refused !== undefined) return { results: [], answered: false, usage: undefined, skipped: `${test.kind} probe not supported: ${redact(refused.slice(0, 200))}` };
   const provider = providerFor(backend.provider);
-  const upstream = provider.buildRequest(test.request, { backend, upstreamModel, now: new Date() });
+  const upstream = provider.buildRequest(test.request, { backend, upstreamModel, now: new Date(), credentials: attemptCredentials(backend) });
   const url = new URL(upstream.path, backend.baseUrl.origin);
   let status: number;
   let body: Buffer;

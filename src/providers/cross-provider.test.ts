@@ -2,12 +2,13 @@
 // parallel tool results, the explicit top_k extra field, and the `model` the client sees in responses.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ProviderKind } from '../config/schema.js';
+import type { ProviderKind } from './apis.js';
 import { resolveTopology, type ResolvedBackend } from '../config/topology.js';
 import { configFromYaml } from '../testing/config.js';
 import { parseChatRequest, type ChatRequest } from '../unified/chat-request.js';
 import { UnifiedError } from '../unified/errors.js';
 import { providerFor } from './registry.js';
+import { attemptCredentials } from '../credentials/index.js';
 
 const topology = resolveTopology(
   configFromYaml(`
@@ -34,7 +35,7 @@ const ALL = ['openai', 'compat', 'azure', 'azure-v1', 'anthropic', 'gemini', 've
 const chat = (fields: Record<string, unknown> = {}): ChatRequest =>
   parseChatRequest(JSON.stringify({ model: 'alias', messages: [{ role: 'user', content: 'hi' }], ...fields }));
 const build = (name: string, request: ChatRequest, upstreamModel = 'upstream-model') =>
-  providerFor(backend(name).provider).buildRequest(request, { backend: backend(name), upstreamModel, now: new Date() });
+  providerFor(backend(name).provider).buildRequest(request, { backend: backend(name), upstreamModel, now: new Date(), credentials: attemptCredentials(backend(name)) });
 const bodyOf = (name: string, request: ChatRequest, upstreamModel?: string) =>
   JSON.parse(build(name, request, upstreamModel).body.toString()) as Record<string, unknown>;
 

@@ -1,6 +1,7 @@
 // One small interface per provider schema. Translators are pure (data in, data out); the ext_proc stages do
 // the I/O. The unified side is always OpenAI Chat Completions.
 import type { ResolvedBackend } from '../config/topology.js';
+import type { AttemptCredentials } from '../credentials/types.js';
 import type { ChatRequest } from '../unified/chat-request.js';
 import type { Usage } from '../unified/usage.js';
 
@@ -11,6 +12,8 @@ export interface UpstreamTarget {
   readonly upstreamModel: string;
   /** Wall clock for signatures (SigV4); injected so translation stays pure and testable. */
   readonly now: Date;
+  /** The attempt's credentials, resolved by src/credentials (env, token files): translators read no env or file. */
+  readonly credentials: AttemptCredentials;
 }
 
 export interface UpstreamRequest {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseChatRequest } from '../unified/chat-request.js';
 import { toConverseRequest } from './bedrock/request.js';
-import { openAIRequestBody } from './openai.js';
+import { openAIRequestBody } from './openai/request.js';
 import { BEDROCK_TOOL_IDS, OPENAI_TOOL_IDS, rewriteToolCallIds } from './tool-ids.js';
 
 const conversationWith = (id: string) => [

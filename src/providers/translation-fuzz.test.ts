@@ -2,7 +2,7 @@
 // translator answers in the unified shape and never throws (a throw would leave the client untranslated bytes).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ProviderKind } from '../config/schema.js';
+import type { ProviderKind } from './apis.js';
 import { mulberry32 } from '../testing/random.js';
 import { parseChatRequest } from '../unified/chat-request.js';
 import { providerFor } from './registry.js';

@@ -67,3 +67,31 @@ export function asUnifiedError(err: unknown): UnifiedError {
   if (err instanceof UnifiedError) return err;
   return new UnifiedError('internal', 'The gateway failed to process this request.');
 }
+
+// Error bodies from upstreams that are not OpenAI-shaped (compatible servers, Envoy's own local replies).
+import { isRecord, parseJson } from '../util/json.js';
+
+/** OpenAI-compatible servers disagree on error shapes ({"error":"…"}, {"detail":…}, {"message":…}, plain text). */
+export function normaliseErrorBody(status: number, body: Buffer): Buffer | undefined {
+  const json = parseJson(body);
+  if (isRecord(json) && isRecord(json.error) && typeof json.error.message === 'string') return undefined;
+  let message: string | undefined;
+  if (isRecord(json)) {
+    for (const key of ['error', 'message', 'detail'] as const) {
+      const value = json[key];
+      if (typeof value === 'string') {
+        message = value;
+        break;
+      }
+      if (isRecord(value) && typeof value.message === 'string') {
+        message = value.message;
+        break;
+      }
+    }
+  }
+  message ??= body.toString('utf8').trim().slice(0, 500) || `upstream returned HTTP ${status}`;
+  const unified: OpenAIErrorBody = {
+    error: { message, type: status >= 500 ? 'server_error' : 'invalid_request_error', param: null, code: null },
+  };
+  return Buffer.from(JSON.stringify(unified));
+}

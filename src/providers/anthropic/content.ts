@@ -1,6 +1,6 @@
 // OpenAI content parts → Anthropic content blocks: text, images (data URLs and http(s) URLs) and PDF files.
 import { UnifiedError } from '../../unified/errors.js';
-import type { AnthropicDocumentBlock, AnthropicImageBlock, AnthropicImageMediaType, AnthropicTextBlock, AnthropicUserBlock } from './types.js';
+import type { AnthropicDocumentBlock, AnthropicImageBlock, AnthropicImageMediaType, AnthropicTextBlock, AnthropicUserBlock } from './wire.js';
 
 const IMAGE_MEDIA_TYPES: ReadonlySet<string> = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
 /** `image/jpg` is not a registered type, but clients send it; Anthropic only knows `image/jpeg`. */

@@ -5,9 +5,8 @@
 // - 529 overloaded_error (load across all users) becomes 503, the status proxies and clients retry on.
 // - 429 stays 429; Anthropic's retry-after header passes through untouched (only the body is rewritten).
 // - `code` is the most specific thing Anthropic says: details.error_code, else the error type.
-import type { OpenAIErrorBody } from '../../unified/errors.js';
 import { isRecord, parseJson, recordField, stringField } from '../../util/json.js';
-import { normaliseErrorBody } from '../openai.js';
+import { normaliseErrorBody, type OpenAIErrorBody } from '../../unified/errors.js';
 import type { TranslatedBody } from '../provider.js';
 import type { JsonObject } from './guards.js';
 

@@ -11,7 +11,7 @@ import type { ChatMessage } from '../../unified/chat-request.js';
 import { UnifiedError } from '../../unified/errors.js';
 import { isRecord, parseJson } from '../../util/json.js';
 import { hasText, textBlocks, userBlocks } from './content.js';
-import type { AnthropicAssistantBlock, AnthropicTextBlock, AnthropicToolResultBlock, AnthropicToolUseBlock, AnthropicTurn, AnthropicUserBlock } from './types.js';
+import type { AnthropicAssistantBlock, AnthropicTextBlock, AnthropicToolResultBlock, AnthropicToolUseBlock, AnthropicTurn, AnthropicUserBlock } from './wire.js';
 
 /** Text of the user turn put first when a conversation does not start with one (same choice as LiteLLM). */
 export const PLACEHOLDER_USER_TEXT = '.';

@@ -3,7 +3,7 @@ import type { ChatRequest } from '../../unified/chat-request.js';
 import { UnifiedError } from '../../unified/errors.js';
 import { isRecord } from '../../util/json.js';
 import { topK } from '../extra-fields.js';
-import type { AnthropicEffort, AnthropicRequest } from './types.js';
+import type { AnthropicEffort, AnthropicRequest } from './wire.js';
 
 /** The first API version without temperature/top_p/top_k (they are a 400 there, even at their defaults). */
 export const SAMPLING_REMOVED_IN = '2026-10-21';

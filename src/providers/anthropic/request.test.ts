@@ -8,7 +8,8 @@ import { UnifiedError } from '../../unified/errors.js';
 import { anthropicProvider } from './index.js';
 import { PLACEHOLDER_USER_TEXT } from './messages.js';
 import { JSON_TOOL_NAME } from './tools.js';
-import type { AnthropicRequest } from './types.js';
+import type { AnthropicRequest } from './wire.js';
+import { attemptCredentials } from '../../credentials/index.js';
 
 const topology = resolveTopology(
   configFromYaml(`
@@ -36,7 +37,7 @@ function request(extra: Record<string, unknown> = {}): ChatRequest {
 }
 
 function build(req: ChatRequest, backend = claude) {
-  const out = anthropicProvider.buildRequest(req, { backend, upstreamModel: 'claude-sonnet-4-5', now: new Date() });
+  const out = anthropicProvider.buildRequest(req, { backend, upstreamModel: 'claude-sonnet-4-5', now: new Date(), credentials: attemptCredentials(backend) });
   return { ...out, json: JSON.parse(out.body.toString()) as AnthropicRequest };
 }
 

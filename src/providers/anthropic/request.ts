@@ -2,12 +2,12 @@
 // UnifiedError naming the field, so checkRequest can run the very same translation before anything leaves.
 import type { ResolvedBackend } from '../../config/topology.js';
 import type { ChatRequest } from '../../unified/chat-request.js';
-import { credentialHeaders, joinPath } from '../openai.js';
+import { credentialHeaders, joinPath } from '../http.js';
 import type { UpstreamRequest, UpstreamTarget } from '../provider.js';
 import { toConversation } from './messages.js';
 import { generationFields } from './parameters.js';
 import { outputFormat, toolFields } from './tools.js';
-import type { AnthropicOutputConfig, AnthropicRequest } from './types.js';
+import type { AnthropicOutputConfig, AnthropicRequest } from './wire.js';
 
 export interface AnthropicOptions {
   readonly anthropicVersion: string;

@@ -13,7 +13,7 @@ import { TEXT_MESSAGE } from './fixtures.js';
 import { toAnthropicRequest } from './request.js';
 import { toChatCompletion, type ChatCompletion } from './response.js';
 import type { ChatCompletionChunk } from './stream.js';
-import type { AnthropicAssistantBlock, AnthropicRequest, AnthropicTextBlock, AnthropicTool, AnthropicToolChoice, AnthropicTurn, AnthropicUserBlock } from './types.js';
+import type { AnthropicAssistantBlock, AnthropicRequest, AnthropicTextBlock, AnthropicTool, AnthropicToolChoice, AnthropicTurn, AnthropicUserBlock } from './wire.js';
 
 function asSdkRequest(request: AnthropicRequest): MessageCreateParamsBase {
   return request;

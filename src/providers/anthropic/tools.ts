@@ -8,7 +8,7 @@
 import type { ChatRequest } from '../../unified/chat-request.js';
 import { UnifiedError } from '../../unified/errors.js';
 import { isRecord } from '../../util/json.js';
-import type { AnthropicOutputConfig, AnthropicTool, AnthropicToolChoice } from './types.js';
+import type { AnthropicOutputConfig, AnthropicTool, AnthropicToolChoice } from './wire.js';
 
 /** The forced tool that carries a json_object answer. A client tool with this name is refused. */
 export const JSON_TOOL_NAME = 'json_object_response';

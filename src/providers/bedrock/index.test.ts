@@ -6,6 +6,7 @@ import { configFromYaml } from '../../testing/config.js';
 import { parseChatRequest } from '../../unified/chat-request.js';
 import { UnifiedError } from '../../unified/errors.js';
 import { bedrockProvider, conversePath } from './index.js';
+import { attemptCredentials } from '../../credentials/index.js';
 
 const topology = resolveTopology(
   configFromYaml(`
@@ -40,14 +41,14 @@ const NOW = new Date('2024-05-01T12:34:56Z');
 const request = (extra: Record<string, unknown> = {}) => parseChatRequest(JSON.stringify({ model: 'claude', messages: [{ role: 'user', content: 'hi' }], ...extra }));
 
 test('the model id is one percent-encoded path segment of /model/{id}/converse', () => {
-  const out = bedrockProvider.buildRequest(request(), { backend: aws, upstreamModel: 'anthropic.claude-3-haiku-20240307-v1:0', now: NOW });
+  const out = bedrockProvider.buildRequest(request(), { backend: aws, upstreamModel: 'anthropic.claude-3-haiku-20240307-v1:0', now: NOW, credentials: attemptCredentials(aws) });
   assert.equal(out.path, '/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse');
   assert.deepEqual(JSON.parse(out.body.toString()), { messages: [{ role: 'user', content: [{ text: 'hi' }] }] });
 });
 
 test('streaming requests go to converse-stream; ARNs keep their slash inside the segment', () => {
   const arn = 'arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-5-haiku-20241022-v1:0';
-  const out = bedrockProvider.buildRequest(request({ stream: true }), { backend: aws, upstreamModel: arn, now: NOW });
+  const out = bedrockProvider.buildRequest(request({ stream: true }), { backend: aws, upstreamModel: arn, now: NOW, credentials: attemptCredentials(aws) });
   assert.equal(out.path, '/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Ainference-profile%2Fus.anthropic.claude-3-5-haiku-20241022-v1%3A0/converse-stream');
   assert.equal(JSON.parse(out.body.toString()).stream, undefined, 'the endpoint, not a body field, selects streaming');
 });
@@ -57,7 +58,7 @@ test('a base URL path prefix is kept', () => {
 });
 
 test('AWS credentials sign the request with SigV4 for the `bedrock` signing name at target.now', () => {
-  const out = bedrockProvider.buildRequest(request(), { backend: aws, upstreamModel: 'm', now: NOW });
+  const out = bedrockProvider.buildRequest(request(), { backend: aws, upstreamModel: 'm', now: NOW, credentials: attemptCredentials(aws) });
   assert.equal(out.headers['content-type'], 'application/json');
   assert.equal(out.headers['x-amz-date'], '20240501T123456Z');
   assert.equal(out.headers['x-amz-security-token'], 'session-token');
@@ -65,19 +66,19 @@ test('AWS credentials sign the request with SigV4 for the `bedrock` signing name
     out.headers.authorization ?? '',
     /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/20240501\/us-east-1\/bedrock\/aws4_request, SignedHeaders=content-type;host;x-amz-content-sha256;x-amz-date;x-amz-security-token, Signature=[0-9a-f]{64}$/,
   );
-  const again = bedrockProvider.buildRequest(request(), { backend: aws, upstreamModel: 'm', now: NOW });
+  const again = bedrockProvider.buildRequest(request(), { backend: aws, upstreamModel: 'm', now: NOW, credentials: attemptCredentials(aws) });
   assert.deepEqual(again.headers, out.headers, 'signing is pure: same input, same headers');
 });
 
 test('static x-amz-* headers from the config are sent and signed; the region is the backend’s', () => {
-  const out = bedrockProvider.buildRequest(request(), { backend: proxied, upstreamModel: 'm', now: NOW });
+  const out = bedrockProvider.buildRequest(request(), { backend: proxied, upstreamModel: 'm', now: NOW, credentials: attemptCredentials(proxied) });
   assert.equal(out.headers['x-amz-bedrock-trace'], 'ENABLED');
   assert.equal(out.headers['x-amz-security-token'], undefined);
   assert.match(out.headers.authorization ?? '', /Credential=AKIDPROXY\/20240501\/us-west-2\/bedrock\/aws4_request, SignedHeaders=content-type;host;x-amz-bedrock-trace;x-amz-content-sha256;x-amz-date,/);
 });
 
 test('a Bedrock API key is sent as a bearer token instead of SigV4', () => {
-  const out = bedrockProvider.buildRequest(request(), { backend: keyed, upstreamModel: 'm', now: NOW });
+  const out = bedrockProvider.buildRequest(request(), { backend: keyed, upstreamModel: 'm', now: NOW, credentials: attemptCredentials(keyed) });
   assert.equal(out.headers.authorization, 'Bearer bedrock-api-key-123');
   assert.equal(out.headers['x-tenant'], 'team-a');
   assert.equal(out.headers['x-amz-date'], undefined);

@@ -2,7 +2,7 @@
 // backend's AWS credentials, or carry a Bedrock API key as a bearer token when `apiKeyEnv` is configured.
 import type { ResolvedBackend } from '../../config/topology.js';
 import type { ChatRequest } from '../../unified/chat-request.js';
-import { credentialHeaders, joinPath } from '../openai.js';
+import { credentialHeaders, joinPath } from '../http.js';
 import type { Provider, UpstreamRequest, UpstreamTarget } from '../provider.js';
 import { toConverseRequest } from './request.js';
 import { translateResponse } from './response.js';
@@ -29,10 +29,10 @@ function regionOf(backend: ResolvedBackend): string {
 }
 
 function authorise(target: UpstreamTarget, path: string, headers: Record<string, string>, body: Buffer): Record<string, string> {
-  const { backend } = target;
-  if (backend.apiKey) return { ...credentialHeaders(target), ...headers };
-  const accessKeyId = backend.credentials.get('accessKeyId');
-  const secretAccessKey = backend.credentials.get('secretAccessKey');
+  const { backend, credentials } = target;
+  if (credentials.apiKey) return { ...credentialHeaders(target), ...headers };
+  const accessKeyId = credentials.roles.get('accessKeyId');
+  const secretAccessKey = credentials.roles.get('secretAccessKey');
   // The topology disables a backend whose credentials are missing, so this only fires on a programming error.
   if (!accessKeyId || !secretAccessKey) throw new Error(`backend ${backend.name} has neither an API key nor AWS credentials`);
   const signed = signRequest(
@@ -42,7 +42,7 @@ function authorise(target: UpstreamTarget, path: string, headers: Record<string,
       credentials: {
         accessKeyId: accessKeyId.reveal(),
         secretAccessKey: secretAccessKey.reveal(),
-        sessionToken: backend.credentials.get('sessionToken')?.reveal(),
+        sessionToken: credentials.roles.get('sessionToken')?.reveal(),
       },
       region: regionOf(backend),
       service: SIGNING_NAME,

@@ -1,6 +1,6 @@
 // Cohere v2 Chat (POST {baseUrl}/chat, Bearer key). See docs/providers/cohere.md for the full mapping.
 import type { Provider } from '../provider.js';
-import { credentialHeaders, joinPath } from '../openai.js';
+import { credentialHeaders, joinPath } from '../http.js';
 import { checkCohereRequest, toCohereRequest } from './request.js';
 import { translateCohereResponse } from './response.js';
 import { CohereStreamTranslator } from './stream.js';

@@ -6,6 +6,7 @@ import { parseChatRequest, type ChatRequest } from '../../unified/chat-request.j
 import { UnifiedError } from '../../unified/errors.js';
 import { cohereProvider } from './index.js';
 import { checkCohereRequest, toCohereRequest } from './request.js';
+import { attemptCredentials } from '../../credentials/index.js';
 
 const topology = resolveTopology(
   configFromYaml(`
@@ -31,12 +32,12 @@ function rejects(req: ChatRequest, param: string, pattern: RegExp) {
 }
 
 test('the request goes to {baseUrl}/chat with a bearer key and the backend’s model', () => {
-  const out = cohereProvider.buildRequest(request(), { backend, upstreamModel: 'command-a-03-2025', now: new Date() });
+  const out = cohereProvider.buildRequest(request(), { backend, upstreamModel: 'command-a-03-2025', now: new Date(), credentials: attemptCredentials(backend) });
   assert.equal(out.path, '/v2/chat');
   assert.equal(out.headers.authorization, 'Bearer co-secret');
   assert.equal(out.headers['content-type'], 'application/json');
   assert.deepEqual(JSON.parse(out.body.toString()), { model: 'command-a-03-2025', messages: [{ role: 'user', content: 'hi' }] });
-  const proxied = cohereProvider.buildRequest(request(), { backend: topology.backends.get('co-proxy')!, upstreamModel: 'm', now: new Date() });
+  const proxied = cohereProvider.buildRequest(request(), { backend: topology.backends.get('co-proxy')!, upstreamModel: 'm', now: new Date(), credentials: attemptCredentials(topology.backends.get('co-proxy')!) });
   assert.equal(proxied.path, '/cohere/v2/chat');
 });
 

@@ -53,9 +53,3 @@ export interface CohereChatRequest {
 
 /** ChatFinishReason; TIMEOUT is newer than some SDK versions. */
 export type CohereFinishReason = 'COMPLETE' | 'STOP_SEQUENCE' | 'MAX_TOKENS' | 'TOOL_CALL' | 'ERROR' | 'TIMEOUT';
-
-export interface CohereUsage {
-  billed_units?: { input_tokens?: number; output_tokens?: number } | null;
-  tokens?: { input_tokens?: number; output_tokens?: number } | null;
-  cached_tokens?: number | null;
-}

@@ -1,5 +1,5 @@
-// Where a request goes: the Gemini API and Vertex AI differ only in the resource path and the credential.
-import { statSync, readFileSync } from 'node:fs';
+// Where a request goes: the Gemini API and Vertex AI differ only in the resource path (and the credential, which
+// src/credentials resolves).
 import { encodePathSegment, encodeResourcePath } from '../../util/path-segment.js';
 
 export type Method = 'generateContent' | 'streamGenerateContent';
@@ -41,41 +41,4 @@ export function vertexResource(options: { apiVersion: string; project: string; l
   const parent = `${encodePathSegment(apiVersion)}/projects/${encodePathSegment(project)}/locations/${encodePathSegment(location)}`;
   const below = resourcePath(model, ['endpoints', 'publishers']);
   return below !== undefined ? `${parent}/${below}` : `${parent}/publishers/google/models/${encodePathSegment(model)}`;
-}
-
-interface CachedToken {
-  readonly mtimeMs: number;
-  readonly size: number;
-  readonly token: string;
-}
-
-/**
- * Reads OAuth access tokens from files that a sidecar rewrites (projected tokens): re-read only when the file's
- * mtime or size changed. Errors name the file, never its content; the upstream stage fails the attempt.
- */
-export class TokenFileReader {
-  readonly #cache = new Map<string, CachedToken>();
-
-  read(path: string): string {
-    let stat;
-    try {
-      stat = statSync(path);
-    } catch (err) {
-      throw new Error(`Vertex access token file ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
-    }
-    const cached = this.#cache.get(path);
-    if (cached && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) return cached.token;
-    let token: string;
-    try {
-      token = readFileSync(path, 'utf8').trim();
-    } catch (err) {
-      throw new Error(`Vertex access token file ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
-    }
-    if (!token) {
-      this.#cache.delete(path);
-      throw new Error(`Vertex access token file ${path} is empty`);
-    }
-    this.#cache.set(path, { mtimeMs: stat.mtimeMs, size: stat.size, token });
-    return token;
-  }
 }

@@ -1,15 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { resolveTopology } from '../../config/topology.js';
 import { configFromYaml } from '../../testing/config.js';
 import { parseChatRequest } from '../../unified/chat-request.js';
 import { UnifiedError } from '../../unified/errors.js';
-import { TokenFileReader, geminiResource, methodPath, vertexResource } from './endpoint.js';
-import { geminiProvider } from './gemini.js';
-import { vertexProvider } from './vertex.js';
+import { geminiResource, methodPath, vertexResource } from './endpoint.js';
+import { geminiProvider } from './index.js';
+import { vertexProvider } from '../vertex/index.js';
+import { attemptCredentials } from '../../credentials/index.js';
 
 const tokenDir = mkdtempSync(path.join(tmpdir(), 'vertex-token-'));
 const tokenFile = path.join(tokenDir, 'token');
@@ -34,14 +35,14 @@ const chat = (fields: Record<string, unknown> = {}) =>
 const now = new Date();
 
 test('Gemini API: models/{model}:generateContent on the default base URL, key in x-goog-api-key', () => {
-  const out = geminiProvider.buildRequest(chat(), { backend: backend('gemini'), upstreamModel: 'gemini-2.5-flash', now });
+  const out = geminiProvider.buildRequest(chat(), { backend: backend('gemini'), upstreamModel: 'gemini-2.5-flash', now, credentials: attemptCredentials(backend('gemini')) });
   assert.equal(out.path, '/v1beta/models/gemini-2.5-flash:generateContent');
   assert.deepEqual(out.headers, { 'content-type': 'application/json', 'x-goog-api-key': 'AIza-test-key' });
   assert.deepEqual(JSON.parse(out.body.toString()), { contents: [{ role: 'user', parts: [{ text: 'hi' }] }] });
 });
 
 test('Gemini API streaming uses :streamGenerateContent?alt=sse, keeping the base URL’s query and static headers', () => {
-  const out = geminiProvider.buildRequest(chat({ stream: true }), { backend: backend('gemini-proxy'), upstreamModel: 'gemini-2.5-pro', now });
+  const out = geminiProvider.buildRequest(chat({ stream: true }), { backend: backend('gemini-proxy'), upstreamModel: 'gemini-2.5-pro', now, credentials: attemptCredentials(backend('gemini-proxy')) });
   assert.equal(out.path, '/google/v1beta/models/gemini-2.5-pro:streamGenerateContent?tenant=a&alt=sse');
   assert.deepEqual(out.headers, { 'content-type': 'application/json', 'x-team': 'blue' }, 'a key-less backend sends no key');
   assert.equal(JSON.parse(out.body.toString()).stream, undefined, 'the stream flag is the method, not a body field');
@@ -54,14 +55,14 @@ test('Gemini API model names with a slash are resource names', () => {
 });
 
 test('Vertex AI: regional host, versioned publisher path, bearer token from the environment', () => {
-  const out = vertexProvider.buildRequest(chat(), { backend: backend('vertex-env'), upstreamModel: 'gemini-2.5-flash', now });
+  const out = vertexProvider.buildRequest(chat(), { backend: backend('vertex-env'), upstreamModel: 'gemini-2.5-flash', now, credentials: attemptCredentials(backend('vertex-env')) });
   assert.equal(backend('vertex-env').baseUrl.host, 'us-central1-aiplatform.googleapis.com');
   assert.equal(out.path, '/v1/projects/my-proj/locations/us-central1/publishers/google/models/gemini-2.5-flash:generateContent');
   assert.deepEqual(out.headers, { 'content-type': 'application/json', authorization: 'Bearer ya29.from-env' });
 });
 
 test('Vertex AI global location, v1beta1 and a token file, streamed', () => {
-  const out = vertexProvider.buildRequest(chat({ stream: true }), { backend: backend('vertex-global'), upstreamModel: 'gemini-2.5-pro', now });
+  const out = vertexProvider.buildRequest(chat({ stream: true }), { backend: backend('vertex-global'), upstreamModel: 'gemini-2.5-pro', now, credentials: attemptCredentials(backend('vertex-global')) });
   assert.equal(backend('vertex-global').baseUrl.host, 'aiplatform.googleapis.com');
   assert.equal(out.path, '/v1beta1/projects/my-proj/locations/global/publishers/google/models/gemini-2.5-pro:streamGenerateContent?alt=sse');
   assert.equal(out.headers.authorization, 'Bearer ya29.from-file', 'the file content is trimmed');
@@ -72,37 +73,6 @@ test('Vertex AI model names with a slash are resources below the location, or fu
   assert.equal(vertexResource({ ...base, model: 'endpoints/123' }), 'v1/projects/p/locations/europe-west4/endpoints/123');
   assert.equal(vertexResource({ ...base, model: 'projects/q/locations/us-east5/endpoints/9' }), 'v1/projects/q/locations/us-east5/endpoints/9');
   assert.equal(methodPath(new URL('https://h/'), 'v1/x', 'generateContent'), '/v1/x:generateContent');
-});
-
-test('the token file is re-read when it changes, and a missing or empty file fails the attempt clearly', () => {
-  const reader = new TokenFileReader();
-  const file = path.join(tokenDir, 'rotating');
-  writeFileSync(file, 'token-one');
-  utimesSync(file, 1000, 1000);
-  assert.equal(reader.read(file), 'token-one');
-  writeFileSync(file, 'token-two');
-  utimesSync(file, 2000, 2000);
-  assert.equal(reader.read(file), 'token-two');
-  writeFileSync(file, '  \n');
-  utimesSync(file, 3000, 3000);
-  assert.throws(() => reader.read(file), /is empty/);
-  rmSync(file);
-  assert.throws(
-    () => reader.read(file),
-    (err: unknown) => err instanceof Error && err.message.includes(file) && err.message.includes('ENOENT') && !(err instanceof UnifiedError),
-  );
-});
-
-test('an unchanged token file is served from the cache', () => {
-  const reader = new TokenFileReader();
-  const file = path.join(tokenDir, 'stable');
-  writeFileSync(file, 'token-a');
-  utimesSync(file, 5000, 5000);
-  assert.equal(reader.read(file), 'token-a');
-  // Same size and mtime: a rewrite the stat cannot see is not re-read (the documented trade-off).
-  writeFileSync(file, 'token-b');
-  utimesSync(file, 5000, 5000);
-  assert.equal(reader.read(file), 'token-a');
 });
 
 test('both providers refuse what Gemini cannot honour before anything leaves', () => {

@@ -1,8 +1,7 @@
 // A whole generateContent response (or error) as a unified chat.completion (or OpenAI error).
-import type { OpenAIErrorBody } from '../../unified/errors.js';
 import { toOpenAIUsage } from '../../unified/usage.js';
 import { isRecord, parseJson, stringField } from '../../util/json.js';
-import { normaliseErrorBody } from '../openai.js';
+import { normaliseErrorBody, type OpenAIErrorBody } from '../../unified/errors.js';
 import { responseModel, type ResponseContext, type TranslatedBody } from '../provider.js';
 import {
   completionId,

@@ -115,8 +115,3 @@ export interface GenerateContentResponse {
   modelVersion?: string;
   responseId?: string;
 }
-
-/** google.rpc.Status as JSON, the body of every error (and of an error event inside a stream). */
-export interface GoogleErrorBody {
-  error: { code?: number; message?: string; status?: string; details?: unknown[] };
-}

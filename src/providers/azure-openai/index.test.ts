@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { resolveTopology } from '../config/topology.js';
-import { configFromYaml } from '../testing/config.js';
-import { parseChatRequest } from '../unified/chat-request.js';
-import type { ResponseContext } from './provider.js';
-import { azureOpenAIProvider } from './azure-openai.js';
-import { feed } from './testing/splits.js';
+import { resolveTopology } from '../../config/topology.js';
+import { configFromYaml } from '../../testing/config.js';
+import { parseChatRequest } from '../../unified/chat-request.js';
+import type { ResponseContext } from '../provider.js';
+import { azureOpenAIProvider } from './index.js';
+import { feed } from '../testing/splits.js';
+import { attemptCredentials } from '../../credentials/index.js';
 
 const topology = resolveTopology(
   configFromYaml(`
@@ -23,7 +24,7 @@ const backend = (name: string) => topology.backends.get(name)!;
 const request = (extra: Record<string, unknown> = {}) =>
   parseChatRequest(JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], ...extra }));
 const build = (name: string, extra: Record<string, unknown> = {}) =>
-  azureOpenAIProvider.buildRequest(request(extra), { backend: backend(name), upstreamModel: 'my-deployment', now: new Date() });
+  azureOpenAIProvider.buildRequest(request(extra), { backend: backend(name), upstreamModel: 'my-deployment', now: new Date(), credentials: attemptCredentials(backend(name)) });
 
 test('the deployment route carries the deployment in the path and the api-version query', () => {
   const out = build('classic');

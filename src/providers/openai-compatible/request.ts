@@ -1,24 +1,15 @@
-// OpenAI-compatible servers (vLLM, Ollama, Groq, Mistral, …): OpenAI's wire format with per-backend quirks,
-// switched on by the backend's `compat` options rather than by forking the translator.
-//  - toolCallIds: mistral  every tool-call id in the request becomes a 9-character [a-zA-Z0-9] id
-//  - seedField             `seed` is sent under the server's name for it (Mistral: random_seed)
-//  - dropFields            fields the server rejects are dropped (documented), incl. `messages[].name`
-//  - maxN                  `n` above it is a 400 before anything leaves
-// Streams are repaired where compatible servers differ from OpenAI (tool-call deltas without index/type, usage on
-// the finish chunk, finish reasons outside OpenAI's set).
-import type { ResolvedBackend } from '../config/topology.js';
-import type { BackendConfig } from '../config/schema.js';
-import type { ChatRequest } from '../unified/chat-request.js';
-import { UnifiedError } from '../unified/errors.js';
-import { isRecord } from '../util/json.js';
-import { createOpenAIProvider, joinPath } from './openai.js';
-import { MISTRAL_TOOL_IDS, rewriteToolCallIds } from './tool-ids.js';
-import type { Provider, UpstreamTarget } from './provider.js';
+// The compat options applied to an OpenAI request for one server (tool-call ids, seed field, dropped fields, max n).
+import type { ResolvedBackend } from '../../config/topology.js';
+import type { ChatRequest } from '../../unified/chat-request.js';
+import { UnifiedError } from '../../unified/errors.js';
+import { isRecord } from '../../util/json.js';
+import { MISTRAL_TOOL_IDS, rewriteToolCallIds } from '../tool-ids.js';
+import type { OpenAICompatibleConfig } from './api.js';
 
-type CompatConfig = Extract<BackendConfig, { provider: 'openai-compatible' }>['compat'];
+type CompatConfig = OpenAICompatibleConfig['compat'];
 
 /** The backend's compat options; backends of other kinds (used by tests and the CLI) get the defaults. */
-function compatOf(backend: ResolvedBackend): CompatConfig {
+export function compatOf(backend: ResolvedBackend): CompatConfig {
   const config = backend.config;
   if (config.provider === 'openai-compatible') return config.compat;
   return { toolCallIds: 'as-is', seedField: 'seed', dropFields: [] };
@@ -63,7 +54,7 @@ export function applyCompat(body: Record<string, unknown>, compat: CompatConfig)
   return dropFields(out, compat.dropFields);
 }
 
-function checkRequest(request: ChatRequest, backend: ResolvedBackend): void {
+export function checkCompatRequest(request: ChatRequest, backend: ResolvedBackend): void {
   const { maxN } = compatOf(backend);
   if (maxN !== undefined && typeof request.n === 'number' && request.n > maxN) {
     throw new UnifiedError(
@@ -73,11 +64,3 @@ function checkRequest(request: ChatRequest, backend: ResolvedBackend): void {
     );
   }
 }
-
-export const openAICompatibleProvider: Provider = createOpenAIProvider({
-  path: (target: UpstreamTarget) => joinPath(target.backend.baseUrl, '/chat/completions'),
-  adjustBody: (body, target) => applyCompat(body, compatOf(target.backend)),
-  checkRequest,
-  repairWholeBodies: true,
-  stream: { repairChunks: true },
-});

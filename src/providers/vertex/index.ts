@@ -1,20 +1,16 @@
-// provider: vertex — Gemini models on Vertex AI, with an OAuth access token from the environment (resolved by the
-// topology as credentials 'accessToken') or from a file re-read when it changes.
+// provider: vertex — Gemini models on Vertex AI: Gemini's translation (../gemini) on Vertex's resource path, with
+// the OAuth access token src/credentials resolved (role `accessToken`, from the environment or a token file).
 import type { ChatRequest } from '../../unified/chat-request.js';
-import { credentialHeaders } from '../openai.js';
+import { credentialHeaders } from '../http.js';
 import type { Provider, UpstreamRequest, UpstreamTarget } from '../provider.js';
-import { TokenFileReader, methodFor, methodPath, vertexResource } from './endpoint.js';
-import { geminiTranslation, jsonBody } from './translation.js';
-
-const tokenFiles = new TokenFileReader();
+import { methodFor, methodPath, vertexResource } from '../gemini/endpoint.js';
+import { geminiTranslation, jsonBody } from '../gemini/translation.js';
 
 function accessToken(target: UpstreamTarget): string {
-  const { backend } = target;
-  const fromEnv = backend.credentials.get('accessToken');
-  if (fromEnv) return fromEnv.reveal();
-  if (backend.config.provider === 'vertex' && backend.config.accessTokenFile) return tokenFiles.read(backend.config.accessTokenFile);
-  // The schema requires one token source, so this only fires on a programming error.
-  throw new Error(`backend ${backend.name} has no Vertex access token source`);
+  const token = target.credentials.roles.get('accessToken');
+  // The schema requires one token source and src/credentials resolves it, so this only fires on a programming error.
+  if (!token) throw new Error(`backend ${target.backend.name} has no Vertex access token`);
+  return token.reveal();
 }
 
 function buildRequest(request: ChatRequest, target: UpstreamTarget): UpstreamRequest {

@@ -1,6 +1,6 @@
 // provider: gemini — the Gemini API (generativelanguage.googleapis.com), key in x-goog-api-key.
 import type { ChatRequest } from '../../unified/chat-request.js';
-import { credentialHeaders } from '../openai.js';
+import { credentialHeaders } from '../http.js';
 import type { Provider, UpstreamRequest, UpstreamTarget } from '../provider.js';
 import { geminiResource, methodFor, methodPath } from './endpoint.js';
 import { geminiTranslation, jsonBody } from './translation.js';

@@ -1,13 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { resolveTopology } from '../config/topology.js';
-import { configFromYaml } from '../testing/config.js';
-import { parseChatRequest } from '../unified/chat-request.js';
-import { UnifiedError } from '../unified/errors.js';
-import type { ResponseContext } from './provider.js';
-import { assertSplitInvariant, feed } from './testing/splits.js';
-import { mistralToolCallId, openAICompatibleProvider } from './openai-compatible.js';
-import { MISTRAL_TOOL_IDS, rewriteToolCallIds } from './tool-ids.js';
+import { resolveTopology } from '../../config/topology.js';
+import { configFromYaml } from '../../testing/config.js';
+import { parseChatRequest } from '../../unified/chat-request.js';
+import { UnifiedError } from '../../unified/errors.js';
+import type { ResponseContext } from '../provider.js';
+import { assertSplitInvariant, feed } from '../testing/splits.js';
+import { openAICompatibleProvider } from './index.js';
+import { mistralToolCallId } from './request.js';
+import { MISTRAL_TOOL_IDS, rewriteToolCallIds } from '../tool-ids.js';
+import { attemptCredentials } from '../../credentials/index.js';
 
 const topology = resolveTopology(
   configFromYaml(`
@@ -31,7 +33,7 @@ const backend = (name: string) => topology.backends.get(name)!;
 const request = (extra: Record<string, unknown> = {}) =>
   parseChatRequest(JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }], ...extra }));
 const sent = (name: string, extra: Record<string, unknown> = {}) =>
-  JSON.parse(openAICompatibleProvider.buildRequest(request(extra), { backend: backend(name), upstreamModel: 'up', now: new Date() }).body.toString());
+  JSON.parse(openAICompatibleProvider.buildRequest(request(extra), { backend: backend(name), upstreamModel: 'up', now: new Date(), credentials: attemptCredentials(backend(name)) }).body.toString());
 
 const TOOL_HISTORY = [
   { role: 'user', content: 'Weather?' },
