@@ -11,10 +11,11 @@
 //   message_stop               → finish chunk, usage chunk (if the client asked), [DONE]
 //   error                      → data: {"error":{…}}, [DONE]
 //   ping, thinking/signature/citations deltas, unknown events → nothing
-import { encodeSseJson, SSE_DONE, SseEventFeed, type SseEvent } from '../../unified/sse.js';
+import { encodeSseJson, SSE_DONE, type SseEvent } from '../../unified/sse.js';
 import { toOpenAIUsage, type OpenAIUsage, type Usage } from '../../unified/usage.js';
 import { isRecord, parseJson, recordField, stringField } from '../../util/json.js';
 import { responseModel, type ResponseContext, type StreamTranslator } from '../provider.js';
+import { SseStreamTranslator } from '../sse-translator.js';
 import { anthropicErrorObject, toOpenAIError, type OpenAIError } from './errors.js';
 import { finishReason, type FinishReason } from './finish.js';
 import type { JsonObject } from './guards.js';
@@ -72,8 +73,7 @@ function nonEmptyObject(value: unknown): value is JsonObject {
   return isRecord(value) && Object.keys(value).length > 0;
 }
 
-class AnthropicStreamTranslator implements StreamTranslator {
-  readonly #events = new SseEventFeed((event, out) => this.#onEvent(event, out));
+class AnthropicStreamTranslator extends SseStreamTranslator {
   readonly #blocks = new Map<number, Block>();
   readonly #jsonMode: boolean;
   #id: string;
@@ -86,6 +86,7 @@ class AnthropicStreamTranslator implements StreamTranslator {
   #done = false;
 
   constructor(private readonly context: ResponseContext) {
+    super();
     this.#jsonMode = usesJsonTool(context.request);
     this.#id = completionId(undefined, context);
     this.#model = responseModel(context);
@@ -95,17 +96,11 @@ class AnthropicStreamTranslator implements StreamTranslator {
     return this.#counts && toUsage(this.#counts);
   }
 
-  push(chunk: Buffer): Buffer {
-    return Buffer.from(this.#events.push(chunk).join(''));
-  }
-
-  end(): Buffer {
-    const out = this.#events.end();
+  protected onEnd(out: string[]): void {
     if (!this.#done) this.#fail(TRUNCATED, out);
-    return Buffer.from(out.join(''));
   }
 
-  #onEvent(event: SseEvent, out: string[]): void {
+  protected onEvent(event: SseEvent, out: string[]): void {
     if (this.#done || event.event === 'ping') return;
     const parsed = parseJson(event.data);
     const data = isRecord(parsed) ? parsed : {};

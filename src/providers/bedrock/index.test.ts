@@ -5,7 +5,8 @@ import { resolveTopology } from '../../config/topology.js';
 import { configFromYaml } from '../../testing/config.js';
 import { parseChatRequest } from '../../unified/chat-request.js';
 import { UnifiedError } from '../../unified/errors.js';
-import { bedrockProvider, conversePath } from './index.js';
+import { bedrockProvider } from './index.js';
+import { conversePath } from './request.js';
 import { attemptCredentials } from '../../credentials/index.js';
 
 const topology = resolveTopology(

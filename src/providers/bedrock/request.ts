@@ -1,6 +1,10 @@
-// Unified (OpenAI Chat Completions) request → Bedrock Converse body. Pure; every feature Bedrock cannot honour
-// is a 400 naming the field, so checkRequest (router stage) and buildRequest (upstream stage) share this code
-// and cannot disagree.
+// Unified (OpenAI Chat Completions) request → Bedrock Converse body, path and SigV4 (or bearer) headers. Pure;
+// every feature Bedrock cannot honour is a 400 naming the field, so checkRequest (router stage) and buildRequest
+// (upstream stage) share this code and cannot disagree.
+import type { ResolvedBackend } from '../../config/topology.js';
+import { credentialHeaders, joinPath } from '../http.js';
+import type { UpstreamRequest, UpstreamTarget } from '../provider.js';
+import { signRequest, uriEncode } from './sigv4.js';
 import { BEDROCK_TOOL_IDS, rewriteToolCallIds } from '../tool-ids.js';
 import { topK } from '../extra-fields.js';
 import type { ChatMessage, ChatRequest } from '../../unified/chat-request.js';
@@ -327,4 +331,53 @@ export function toConverseRequest(request: ChatRequest, modelId?: string): Conve
   const additional = additionalFields(request, modelId);
   if (additional) body.additionalModelRequestFields = additional;
   return body;
+}
+
+/** SigV4 signing name of bedrock-runtime (its endpoint prefix differs). */
+export const SIGNING_NAME = 'bedrock';
+
+/**
+ * The model id is ONE path segment: `:` (versions) and `/` (ARNs) are percent-encoded, e.g.
+ * `arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-sonnet-4-v1:0`.
+ */
+export function conversePath(baseUrl: URL, modelId: string, stream: boolean): string {
+  // A dot segment (`..`) would survive uriEncode and walk up the path: dots alone are escaped as well.
+  const segment = /^\.+$/.test(modelId) ? modelId.replace(/\./g, '%2E') : uriEncode(modelId);
+  return joinPath(baseUrl, `/model/${segment}/${stream ? 'converse-stream' : 'converse'}`);
+}
+
+function regionOf(backend: ResolvedBackend): string {
+  // The registry only hands bedrock backends to this provider; the config schema requires the region.
+  if (backend.config.provider !== 'bedrock') throw new Error(`backend ${backend.name} is not a bedrock backend`);
+  return backend.config.region;
+}
+
+function authorise(target: UpstreamTarget, path: string, headers: Record<string, string>, body: Buffer): Record<string, string> {
+  const { backend, credentials } = target;
+  if (credentials.apiKey) return { ...credentialHeaders(target), ...headers };
+  const accessKeyId = credentials.roles.get('accessKeyId');
+  const secretAccessKey = credentials.roles.get('secretAccessKey');
+  // The topology disables a backend whose credentials are missing, so this only fires on a programming error.
+  if (!accessKeyId || !secretAccessKey) throw new Error(`backend ${backend.name} has neither an API key nor AWS credentials`);
+  const signed = signRequest(
+    // Envoy's auto_host_rewrite sends the endpoint's hostname, which the config keeps equal to the base URL's.
+    { method: 'POST', host: backend.baseUrl.host, path, headers: { ...backend.headers, ...headers }, body },
+    {
+      credentials: {
+        accessKeyId: accessKeyId.reveal(),
+        secretAccessKey: secretAccessKey.reveal(),
+        sessionToken: credentials.roles.get('sessionToken')?.reveal(),
+      },
+      region: regionOf(backend),
+      service: SIGNING_NAME,
+      now: target.now,
+    },
+  );
+  return signed.headers;
+}
+
+export function buildConverseRequest(request: ChatRequest, target: UpstreamTarget): UpstreamRequest {
+  const body = Buffer.from(JSON.stringify(toConverseRequest(request, target.upstreamModel)));
+  const path = conversePath(target.backend.baseUrl, target.upstreamModel, request.stream === true);
+  return { path, headers: authorise(target, path, { 'content-type': 'application/json' }, body), body };
 }

@@ -32,7 +32,7 @@ import {
 } from '@aws-sdk/client-bedrock-runtime';
 import { parseChatRequest } from '../../unified/chat-request.js';
 import type { Wire } from './fixtures.js';
-import { conversePath } from './index.js';
+import { conversePath } from './request.js';
 import { toConverseRequest } from './request.js';
 import type {
   ContentBlock,

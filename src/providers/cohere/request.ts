@@ -4,6 +4,8 @@ import type { ChatMessage, ChatRequest } from '../../unified/chat-request.js';
 import { UnifiedError } from '../../unified/errors.js';
 import { isRecord } from '../../util/json.js';
 import { topK } from '../extra-fields.js';
+import { credentialHeaders, joinPath } from '../http.js';
+import type { UpstreamRequest, UpstreamTarget } from '../provider.js';
 import type {
   CohereChatRequest,
   CohereImageContent,
@@ -222,4 +224,12 @@ export function toCohereRequest(request: ChatRequest, upstreamModel: string): Co
   const effort = (request as Record<string, unknown>).reasoning_effort;
   if (typeof effort === 'string') out.thinking = { type: effort === 'none' ? 'disabled' : 'enabled' };
   return out;
+}
+
+export function buildCohereRequest(request: ChatRequest, target: UpstreamTarget): UpstreamRequest {
+  return {
+    path: joinPath(target.backend.baseUrl, '/chat'),
+    headers: { 'content-type': 'application/json', ...credentialHeaders(target) },
+    body: Buffer.from(JSON.stringify(toCohereRequest(request, target.upstreamModel))),
+  };
 }

@@ -1,11 +1,13 @@
 // Cohere v2 Chat stream → unified SSE. Cohere sends typed events (message-start, content-*, tool-plan-delta,
 // tool-call-*, citation-*, message-end); each becomes zero or more `chat.completion.chunk`s. State lives here, not in
 // the bytes, so the output is identical however Envoy cuts the upstream body.
-import { SseEventFeed, SSE_DONE, encodeSseJson, type SseEvent } from '../../unified/sse.js';
+import { SSE_DONE, encodeSseJson, type SseEvent } from '../../unified/sse.js';
 import { toOpenAIUsage, type Usage } from '../../unified/usage.js';
 import { isRecord, parseJson, recordField, stringField } from '../../util/json.js';
-import { responseModel, type ResponseContext, type StreamTranslator } from '../provider.js';
-import { failureBody, mapFinishReason, normaliseArguments, usageFromCohere } from './response.js';
+import { responseModel, type ResponseContext } from '../provider.js';
+import { SseStreamTranslator } from '../sse-translator.js';
+import { failureBody } from './errors.js';
+import { mapFinishReason, normaliseArguments, usageFromCohere } from './response.js';
 
 /** One tool call as the client sees it. Arguments are held back only while they could still spell "null". */
 interface ToolCallState {
@@ -18,8 +20,7 @@ function messageOf(event: Record<string, unknown>): Record<string, unknown> | un
   return recordField(recordField(event, 'delta'), 'message');
 }
 
-export class CohereStreamTranslator implements StreamTranslator {
-  readonly #events = new SseEventFeed((event, out) => this.#onEvent(event, out));
+export class CohereStreamTranslator extends SseStreamTranslator {
   #id: string;
   #started = false;
   #finished = false;
@@ -28,6 +29,7 @@ export class CohereStreamTranslator implements StreamTranslator {
   #current: ToolCallState | undefined;
 
   constructor(private readonly context: ResponseContext) {
+    super();
     this.#id = `chatcmpl-${context.requestId ?? 'cohere'}`;
   }
 
@@ -35,21 +37,15 @@ export class CohereStreamTranslator implements StreamTranslator {
     return this.#usage;
   }
 
-  push(chunk: Buffer): Buffer {
-    return Buffer.from(this.#events.push(chunk).join(''));
-  }
-
-  end(): Buffer {
-    const out = this.#events.end();
+  protected onEnd(out: string[]): void {
     if (!this.#finished) {
       this.#finished = true;
       out.push(encodeSseJson(failureBody({ status: 502, code: 'upstream_error', message: 'The Cohere stream ended before message-end.' })));
       out.push(SSE_DONE);
     }
-    return Buffer.from(out.join(''));
   }
 
-  #onEvent(event: SseEvent, out: string[]): void {
+  protected onEvent(event: SseEvent, out: string[]): void {
     if (this.#finished) return;
     const data = event.data.trim();
     if (data === '' || data === '[DONE]') return;

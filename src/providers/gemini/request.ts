@@ -4,6 +4,9 @@ import type { ChatRequest } from '../../unified/chat-request.js';
 import { UnifiedError } from '../../unified/errors.js';
 import { isRecord } from '../../util/json.js';
 import { topK } from '../extra-fields.js';
+import { credentialHeaders } from '../http.js';
+import type { UpstreamRequest, UpstreamTarget } from '../provider.js';
+import { geminiResource, methodFor, methodPath } from './endpoint.js';
 import { toConversation } from './messages.js';
 import type { FunctionDeclaration, GenerateContentRequest, GenerationConfig, ToolConfig } from './wire.js';
 
@@ -166,4 +169,17 @@ export function toGeminiRequest(request: ChatRequest, model?: string): GenerateC
   if (tools.declarations.length > 0) body.tools = [{ functionDeclarations: tools.declarations }];
   if (tools.toolConfig) body.toolConfig = tools.toolConfig;
   return body;
+}
+
+/** The request body both Gemini surfaces send (the Gemini API and Vertex AI). */
+export function jsonBody(request: ChatRequest, upstreamModel: string): Buffer {
+  return Buffer.from(JSON.stringify(toGeminiRequest(request, upstreamModel)));
+}
+
+export function buildGeminiRequest(request: ChatRequest, target: UpstreamTarget): UpstreamRequest {
+  return {
+    path: methodPath(target.backend.baseUrl, geminiResource(target.upstreamModel), methodFor(request.stream === true)),
+    headers: { 'content-type': 'application/json', ...credentialHeaders(target) },
+    body: jsonBody(request, target.upstreamModel),
+  };
 }

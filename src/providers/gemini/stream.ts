@@ -2,11 +2,12 @@
 // GenerateContentResponse holding the next piece of each candidate: text parts become content deltas, a function
 // call arrives whole and becomes one tool_calls delta with complete arguments, usageMetadata repeats (the last
 // wins). Gemini ends the stream by closing it, so the finish, usage chunk and [DONE] are the translator's job.
-import { SseEventFeed, SSE_DONE, encodeSseJson, type SseEvent } from '../../unified/sse.js';
+import { SSE_DONE, encodeSseJson, type SseEvent } from '../../unified/sse.js';
 import type { OpenAIErrorBody } from '../../unified/errors.js';
 import { toOpenAIUsage, type Usage } from '../../unified/usage.js';
 import { isRecord, parseJson, stringField } from '../../util/json.js';
-import { responseModel, type ResponseContext, type StreamTranslator } from '../provider.js';
+import { responseModel, type ResponseContext } from '../provider.js';
+import { SseStreamTranslator } from '../sse-translator.js';
 import { completionId, finishReason, logprobsFromGemini, readParts, requestedChoices, usageFromGemini, type FinishReason, type OpenAILogprobs } from './candidates.js';
 import { mapGoogleError } from './errors.js';
 
@@ -17,10 +18,7 @@ interface CandidateState {
 
 type Delta = Record<string, unknown>;
 
-export class GeminiStreamTranslator implements StreamTranslator {
-  readonly #events = new SseEventFeed((event, out) => {
-    if (!this.#closed) out.push(this.#onEvent(event));
-  });
+export class GeminiStreamTranslator extends SseStreamTranslator {
   readonly #candidates = new Map<number, CandidateState>();
   #usage: Usage | undefined;
   #responseId: string | undefined;
@@ -29,23 +27,23 @@ export class GeminiStreamTranslator implements StreamTranslator {
   /** Set once an error or [DONE] went out: nothing may follow. */
   #closed = false;
 
-  constructor(private readonly context: ResponseContext) {}
+  constructor(private readonly context: ResponseContext) {
+    super();
+  }
 
   get usage(): Usage | undefined {
     return this.#usage;
   }
 
-  push(chunk: Buffer): Buffer {
-    return Buffer.from(this.#events.push(chunk).join(''));
-  }
-
-  end(): Buffer {
-    const out = this.#events.end();
+  protected onEnd(out: string[]): void {
     if (!this.#closed) out.push(this.#finish());
-    return Buffer.from(out.join(''));
   }
 
-  #onEvent(event: SseEvent): string {
+  protected onEvent(event: SseEvent, out: string[]): void {
+    if (!this.#closed) out.push(this.#translate(event));
+  }
+
+  #translate(event: SseEvent): string {
     const json = parseJson(event.data);
     if (!isRecord(json)) return '';
     if (isRecord(json.error)) return this.#fail(mapGoogleError(json, 500)?.body);

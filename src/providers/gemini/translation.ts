@@ -12,7 +12,3 @@ export const geminiTranslation: Omit<Provider, 'buildRequest'> = {
   translateResponse,
   createStreamTranslator: (context) => new GeminiStreamTranslator(context),
 };
-
-export function jsonBody(request: ChatRequest, upstreamModel: string): Buffer {
-  return Buffer.from(JSON.stringify(toGeminiRequest(request, upstreamModel)));
-}
