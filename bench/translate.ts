@@ -7,7 +7,7 @@
 // docs/providers/*.md). The translate CLI test reuses them as a cross-provider conformance check.
 import { serviceConfigSchema } from '../src/config/schema.js';
 import { resolveTopology, type ResolvedBackend } from '../src/config/topology.js';
-import { PROVIDER_KINDS, type ProviderKind } from '../src/providers/apis.js';
+import { PROVIDER_APIS, PROVIDER_KINDS, type ProviderKind } from '../src/providers/apis.js';
 import { encodeEvents } from '../src/providers/bedrock/fixtures.js';
 import type { ResponseContext } from '../src/providers/provider.js';
 import { providerFor } from '../src/providers/registry.js';
@@ -164,21 +164,12 @@ export const SAMPLE_REQUEST: ChatRequest = parseChatRequest(
   }),
 );
 
-/** A backend of each kind with the provider's defaults and dummy credentials (the bench sends nothing). */
+/** A backend of each kind: the provider's example entry, with dummy credentials (the bench sends nothing). */
 export function benchBackend(kind: ProviderKind): ResolvedBackend {
-  const extra: Record<ProviderKind, Record<string, unknown>> = {
-    openai: {},
-    'openai-compatible': { baseUrl: 'http://127.0.0.1:8000/v1' },
-    'azure-openai': { baseUrl: 'https://bench.openai.azure.com', deployment: 'bench' },
-    anthropic: {},
-    gemini: {},
-    vertex: { project: 'bench', location: 'us-central1', accessTokenEnv: 'BENCH_TOKEN' },
-    bedrock: { region: 'us-east-1' },
-    cohere: {},
-  };
-  const backend = { name: 'bench', provider: kind, ...(kind === 'vertex' || kind === 'bedrock' ? {} : { apiKeyEnv: 'BENCH_KEY' }), ...extra[kind] };
+  const backend = { ...PROVIDER_APIS[kind].example, name: 'bench', provider: kind };
   const config = serviceConfigSchema.parse({ backends: [backend], routes: [{ model: 'bench-model', backends: [{ backend: 'bench' }] }] });
-  const env = { BENCH_KEY: 'bench-key', BENCH_TOKEN: 'bench-token', AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
+  // Every variable an example names resolves to a dummy.
+  const env = new Proxy({}, { get: (_target, name) => (typeof name === 'string' ? `bench-${name}` : undefined) });
   const resolved = resolveTopology(config, env).backends.get('bench');
   if (!resolved) throw new Error(`no bench backend for ${kind}`);
   return resolved;

@@ -10,7 +10,7 @@ const headerRecord = z
   .transform((headers) => Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value])));
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1 and the usual extras): never forwarded to a provider. */
-export const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
 /** Fields every backend has. Provider defaults (base URL, key header) come from the provider's api.ts. */
 export const backendFields = {

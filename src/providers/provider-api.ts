@@ -5,7 +5,7 @@ import type { z } from 'zod';
 import type { CredentialSource } from '../credentials/types.js';
 
 /** A config problem zod's object schema cannot express, at a path below the backend's entry. */
-export interface BackendProblem {
+interface BackendProblem {
   readonly path: ReadonlyArray<string | number>;
   readonly message: string;
 }

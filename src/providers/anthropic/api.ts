@@ -10,7 +10,6 @@ const schema = z.strictObject({
   /** Anthropic requires max_tokens; used when the client sends neither max_tokens nor max_completion_tokens. */
   defaultMaxTokens: z.number().int().min(1).default(4096),
 });
-export type AnthropicConfig = z.output<typeof schema>;
 
 export const anthropicApi: ProviderApi<typeof schema> = {
   schema,

@@ -12,7 +12,6 @@ const schema = z.strictObject({
   secretAccessKeyEnv: envVarName.default('AWS_SECRET_ACCESS_KEY'),
   sessionTokenEnv: envVarName.default('AWS_SESSION_TOKEN'),
 });
-export type BedrockConfig = z.output<typeof schema>;
 
 export const bedrockApi: ProviderApi<typeof schema> = {
   schema,

@@ -334,7 +334,7 @@ export function toConverseRequest(request: ChatRequest, modelId?: string): Conve
 }
 
 /** SigV4 signing name of bedrock-runtime (its endpoint prefix differs). */
-export const SIGNING_NAME = 'bedrock';
+const SIGNING_NAME = 'bedrock';
 
 /**
  * The model id is ONE path segment: `:` (versions) and `/` (ARNs) are percent-encoded, e.g.

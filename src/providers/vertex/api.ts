@@ -16,7 +16,6 @@ const schema = z.strictObject({
   /** File holding an OAuth2 access token, re-read when it changes (e.g. a projected token). */
   accessTokenFile: z.string().min(1).optional(),
 });
-export type VertexConfig = z.output<typeof schema>;
 
 export const vertexApi: ProviderApi<typeof schema> = {
   schema,
