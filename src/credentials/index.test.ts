@@ -47,7 +47,8 @@ test('a token file is read per attempt, not with the config, and re-read when it
 test('environment roles and file roles are handed in together', () => {
   const file = path.join(dir, 'mixed');
   writeFileSync(file, 'from-file');
-  const resolved = credentialsFromEnvironment('KEY', [{ role: 'a', env: 'A', required: true }, { role: 'b', file, label: 'B' }], { KEY: 'k', A: 'from-env' });
+  const sources = [{ role: 'a', env: 'A', required: true }, { role: 'b', file, label: 'B' }];
+  const resolved = credentialsFromEnvironment('KEY', sources, { KEY: 'k', A: 'from-env' });
   const attempt = attemptCredentials(resolved, new TokenFileReader());
   assert.equal(attempt.apiKey?.reveal(), 'k');
   assert.equal(attempt.roles.get('a')?.reveal(), 'from-env');

@@ -108,7 +108,8 @@ export class UpstreamStage implements StageHandler {
       this.#dropped = outcome.dropped;
       for (const param of outcome.dropped) metrics.droppedParams.inc({ backend: backend.name, param });
     }
-    const upstream = provider.buildRequest(outbound, { backend, upstreamModel: endpoint.upstreamModel, now: new Date(), credentials: attemptCredentials(backend) });
+    const credentials = attemptCredentials(backend);
+    const upstream = provider.buildRequest(outbound, { backend, upstreamModel: endpoint.upstreamModel, now: new Date(), credentials });
     metrics.upstreamAttempts.inc({ backend: backend.name });
     // Remove what must not travel: our routing and tenant headers, client credentials, and headers another backend's
     // rewrite left behind on a previous attempt (Envoy reuses the header map across retries).

@@ -225,7 +225,8 @@ export async function probeWithUsage(backend: ResolvedBackend, upstreamModel: st
   const refused = refusal(backend, upstreamModel, test.request);
   if (refused !== undefined) return { results: [], answered: false, usage: undefined, skipped: `${test.kind} probe not supported: ${redact(refused.slice(0, 200))}` };
   const provider = providerFor(backend.provider);
-  const upstream = provider.buildRequest(test.request, { backend, upstreamModel, now: new Date(), credentials: attemptCredentials(backend) });
+  const credentials = attemptCredentials(backend);
+  const upstream = provider.buildRequest(test.request, { backend, upstreamModel, now: new Date(), credentials });
   const url = new URL(upstream.path, backend.baseUrl.origin);
   let status: number;
   let body: Buffer;

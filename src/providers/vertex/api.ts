@@ -20,7 +20,8 @@ const schema = z.strictObject({
 export const vertexApi: ProviderApi<typeof schema> = {
   schema,
   apiKeyHeader: 'authorization',
-  defaultBaseUrl: (config) => `https://${config.location === 'global' ? 'aiplatform.googleapis.com' : `${config.location}-aiplatform.googleapis.com`}`,
+  defaultBaseUrl: (config) =>
+    config.location === 'global' ? 'https://aiplatform.googleapis.com' : `https://${config.location}-aiplatform.googleapis.com`,
   credentials(config) {
     if (config.accessTokenEnv) return [{ role: 'accessToken', env: config.accessTokenEnv, required: true }];
     return config.accessTokenFile ? [{ role: 'accessToken', file: config.accessTokenFile, label: 'Vertex access token' }] : [];
