@@ -1,13 +1,8 @@
 // provider: openai — api.openai.com, key as a bearer token.
-import { z } from 'zod';
-import { backendFields } from '../../config/backend-fields.js';
-import type { ProviderApi } from '../provider-api.js';
+import { plainProviderApi } from '../provider-api.js';
 
-const schema = z.strictObject({ ...backendFields, provider: z.literal('openai') });
-
-export const openAIApi: ProviderApi<typeof schema> = {
-  schema,
+export const openAIApi = plainProviderApi('openai', {
+  baseUrl: 'https://api.openai.com/v1',
   apiKeyHeader: 'authorization',
-  defaultBaseUrl: () => 'https://api.openai.com/v1',
-  example: { apiKeyEnv: 'OPENAI_API_KEY' },
-};
+  apiKeyEnv: 'OPENAI_API_KEY',
+});
