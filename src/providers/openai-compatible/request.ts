@@ -23,7 +23,7 @@ export function mistralToolCallId(id: string, salt = 0): string {
 const MESSAGE_FIELD = /^messages\[\]\.(.+)$/;
 
 /** Removes the listed fields: `name` drops a top-level field, `messages[].name` the field of every message. */
-export function dropFields(body: Record<string, unknown>, fields: readonly string[]): Record<string, unknown> {
+function dropFields(body: Record<string, unknown>, fields: readonly string[]): Record<string, unknown> {
   if (fields.length === 0) return body;
   const out: Record<string, unknown> = { ...body };
   const messageFields: string[] = [];
