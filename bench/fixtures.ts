@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 // Bench payloads: what Envoy hands the ext_proc service for one realistic OpenAI chat exchange. Deterministic so
 // every run (and every machine) measures the same bytes.
+import { createHash } from 'node:crypto';
 import { BACKEND_HEADER, REQUEST_ID_HEADER, ROUTE_HEADER } from '../src/extproc/contract.js';
 import { clusterNameForModel } from '../src/config/topology.js';
 
