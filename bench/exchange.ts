@@ -12,6 +12,7 @@ import {
   BACKEND,
   REQUEST_BODY_JSON,
   REQUEST_BODY_SSE,
+  withTurn,
   RESPONSE_BODY_JSON,
   SSE_RESPONSE_CHUNKS,
   routerRequestHeaders,
@@ -148,7 +149,8 @@ export interface ExchangeRecord {
 export async function runExchange(client: ExternalProcessorClient, stream: boolean, seq: number): Promise<ExchangeRecord> {
   const script = scriptFor(stream);
   const requestId = `bench-${process.pid}-${seq}`;
-  const requestHeaders = headerValues(routerRequestHeaders(requestId, script.requestBody, stream));
+  const requestBody = withTurn(script.requestBody, seq);
+  const requestHeaders = headerValues(routerRequestHeaders(requestId, requestBody, stream));
   const routerResponses: ProcessingResponse__Output[] = [];
   const upstreamResponses: ProcessingResponse__Output[] = [];
   let messages = 0;
@@ -162,14 +164,14 @@ export async function runExchange(client: ExternalProcessorClient, stream: boole
   };
   try {
     await send(router, routerResponses, 'request_headers', { request_headers: { headers: { headers: requestHeaders }, end_of_stream: false } });
-    await send(router, routerResponses, 'request_body', { request_body: { body: script.requestBody, end_of_stream: true } });
+    await send(router, routerResponses, 'request_body', { request_body: { body: requestBody, end_of_stream: true } });
 
     upstream = new ProcessStream(client, 'upstream');
     await send(upstream, upstreamResponses, 'request_headers', {
       request_headers: { headers: { headers: [...requestHeaders, ...script.upstreamExtraHeaders] }, end_of_stream: false },
       attributes: UPSTREAM_ATTRIBUTES,
     });
-    await send(upstream, upstreamResponses, 'request_body', { request_body: { body: script.requestBody, end_of_stream: true } });
+    await send(upstream, upstreamResponses, 'request_body', { request_body: { body: requestBody, end_of_stream: true } });
     await send(upstream, upstreamResponses, 'response_headers', {
       response_headers: { headers: { headers: script.upstreamResponseHeaders }, end_of_stream: false },
     });

@@ -1,5 +1,6 @@
 // Bench payloads: what Envoy hands the ext_proc service for one realistic OpenAI chat exchange. Deterministic so
 // every run (and every machine) measures the same bytes.
+import { createHash } from 'node:crypto';
 import { BACKEND_HEADER, REQUEST_ID_HEADER, ROUTE_HEADER } from '../src/extproc/contract.js';
 import { clusterNameForModel } from '../src/config/topology.js';
 
@@ -11,7 +12,13 @@ export const BACKEND_KEY = 'sk-bench-upstream-0123456789abcdef';
 export const BACKEND_BASE_PATH = '/v1';
 export const ROUTE_CLUSTER = clusterNameForModel(CLIENT_MODEL);
 
-/** The real server's config: one openai-compatible backend serving one client model. */
+/** The bench client's virtual key (sent in authorization, see the request headers below). */
+const CLIENT_VIRTUAL_KEY = 'sk-client-virtual-key-abcdef0123456789';
+
+/**
+ * The real server's config: one openai-compatible backend serving one client model, with budgets on (memory store)
+ * as users run it: every request is identified, its prompt counted and reserved, and settled with the usage.
+ */
 export const BENCH_CONFIG_YAML = `
 logging:
   level: warn
@@ -25,6 +32,16 @@ routes:
     backends:
       - backend: ${BACKEND}
         model: ${UPSTREAM_MODEL}
+budgets:
+  store: { kind: memory }
+  prices:
+    ${CLIENT_MODEL}: { input: 0.15, cachedInput: 0.075, output: 0.60 }
+  organisations:
+    - name: bench
+      teams:
+        - name: load
+          keys:
+            - { name: client, sha256: "${createHash('sha256').update(CLIENT_VIRTUAL_KEY).digest('hex')}", limits: [{ window: month, costUsd: 1000000000 }] }
 `;
 
 export const BENCH_ENV: Readonly<Record<string, string>> = { [BACKEND_KEY_ENV]: BACKEND_KEY };
@@ -42,6 +59,21 @@ function padTo(target: number, make: (filler: string) => string): string {
     i++;
   }
   return make(filler);
+}
+
+/**
+ * Every exchange writes its sequence number over this placeholder (same length, so content-length holds): the last
+ * user turn differs from request to request, as in a real conversation, while the history before it repeats.
+ */
+export const TURN_PLACEHOLDER = 'Turn #00000000.';
+
+/** The request body of exchange `seq`: `base` with the turn number written into the last user message. */
+export function withTurn(base: Buffer, seq: number): Buffer {
+  const at = base.indexOf(TURN_PLACEHOLDER);
+  if (at === -1) return base;
+  const body = Buffer.from(base);
+  body.write(String(seq % 1e8).padStart(8, '0'), at + 'Turn #'.length, 'latin1');
+  return body;
 }
 
 function chatRequest(stream: boolean): Buffer {
@@ -67,7 +99,7 @@ function chatRequest(stream: boolean): Buffer {
             'The function is correct for positive sizes. With size <= 0 the loop never terminates; validate the argument ' +
             'and throw a RangeError. Consider a generator if callers stream large arrays.',
         },
-        { role: 'user', content: `Please write the patch with the RangeError and a unit test. Context: ${filler}` },
+        { role: 'user', content: `${TURN_PLACEHOLDER} Please write the patch with the RangeError and a unit test. Context: ${filler}` },
       ],
       temperature: 0.2,
       top_p: 1,
@@ -175,7 +207,7 @@ export function routerRequestHeaders(requestId: string, body: Buffer, stream: bo
     ['content-type', 'application/json'],
     ['content-length', String(body.length)],
     ['accept', stream ? 'text/event-stream' : 'application/json'],
-    ['authorization', 'Bearer sk-client-virtual-key-abcdef0123456789'],
+    ['authorization', `Bearer ${CLIENT_VIRTUAL_KEY}`],
     ['user-agent', 'OpenAI/Python 1.54.4'],
     ['x-stainless-lang', 'python'],
     ['x-stainless-package-version', '1.54.4'],

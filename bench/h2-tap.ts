@@ -3,7 +3,10 @@
 // END_STREAM (a half-close), RST_STREAM (with its error code) — and every GOAWAY and PING on the connection. It does
 // not decode HPACK or payloads, so it costs little, and it needs no tcpdump or capture privileges.
 //
-// Used by bench/soak.ts (--tap) to answer "how does Envoy close an ext_proc stream?" from the wire itself:
+// It also counts the gRPC messages each side sent on each stream (the 5-byte length prefixes inside DATA frames).
+//
+// Used by bench/soak.ts (--tap) to answer "how does Envoy close an ext_proc stream?" from the wire itself, and by
+// test/e2e/messages.test.ts to count ext_proc messages per request:
 //   envoy → tap → llm-extproc
 import net from 'node:net';
 
@@ -17,6 +20,7 @@ const ERROR_CODES = [
 ];
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 const END_STREAM = 0x1;
+const PADDED = 0x8;
 const ACK = 0x1;
 
 export const errorCodeName = (code: number): string => ERROR_CODES[code] ?? `0x${code.toString(16)}`;
@@ -55,9 +59,43 @@ export interface TapReport {
   readonly resetDelayMs: { readonly count: number; readonly p50: number; readonly p99: number; readonly max: number };
 }
 
+/** One ext_proc stream: how many gRPC messages each side sent on it. */
+export interface StreamMessages {
+  readonly connection: number;
+  readonly streamId: number;
+  readonly envoy: number;
+  readonly service: number;
+}
+
+/** Counts gRPC messages in one direction of one stream, across DATA frames (a prefix may be split between frames). */
+class GrpcCounter {
+  messages = 0;
+  #left = 0;
+  #prefix: number[] = [];
+
+  push(data: Buffer): void {
+    let offset = 0;
+    while (offset < data.length) {
+      if (this.#left > 0) {
+        const take = Math.min(this.#left, data.length - offset);
+        this.#left -= take;
+        offset += take;
+        continue;
+      }
+      this.#prefix.push(data[offset++] as number);
+      if (this.#prefix.length === 5) {
+        this.messages++;
+        this.#left = Buffer.from(this.#prefix).readUInt32BE(1);
+        this.#prefix = [];
+      }
+    }
+  }
+}
+
 interface StreamState {
   /** Closing events in order. */
   readonly events: string[];
+  readonly counters: Record<Side, GrpcCounter>;
   lastEventAt: number;
   envoyClosed: boolean;
   serviceClosed: boolean;
@@ -66,6 +104,8 @@ interface StreamState {
 export interface H2Tap {
   readonly port: number;
   report(): TapReport;
+  /** Messages per stream, in the order the streams opened (kept only with `countMessages`). */
+  streamMessages(): readonly StreamMessages[];
   close(): Promise<void>;
 }
 
@@ -74,7 +114,8 @@ function inc(map: Record<string, number>, key: string, by = 1): void {
 }
 
 /** Starts the tap on a loopback port; every connection is proxied to `target` (host:port). */
-export async function startH2Tap(target: { readonly host: string; readonly port: number }): Promise<H2Tap> {
+export async function startH2Tap(target: { readonly host: string; readonly port: number }, options: { readonly countMessages?: boolean } = {}): Promise<H2Tap> {
+  const opened: Array<{ readonly connection: number; readonly streamId: number; readonly counters: Record<Side, GrpcCounter> }> = [];
   const frames: Record<string, number> = {};
   const resets: Record<string, number> = {};
   const pings: Record<string, number> = {};
@@ -134,10 +175,15 @@ export async function startH2Tap(target: { readonly host: string; readonly port:
           inc(connectionPatterns, `(closed > 1 s earlier) → ${from} RST(${resetCode})`);
         }
         if (type !== 1) return;
-        state = { events: [], lastEventAt: Date.now(), envoyClosed: false, serviceClosed: false };
+        state = { events: [], counters: { envoy: new GrpcCounter(), service: new GrpcCounter() }, lastEventAt: Date.now(), envoyClosed: false, serviceClosed: false };
         byStream.set(streamId, state);
+        if (options.countMessages === true) opened.push({ connection, streamId, counters: state.counters });
         streams++;
         streamsOnConnection++;
+      }
+      if (type === 0 && options.countMessages === true) {
+        const padding = flags & PADDED ? (payload[0] as number) : 0;
+        state.counters[from].push(payload.subarray(flags & PADDED ? 1 : 0, payload.length - padding));
       }
       const now = Date.now();
       if ((type === 0 || type === 1) && flags & END_STREAM) {
@@ -179,8 +225,9 @@ export async function startH2Tap(target: { readonly host: string; readonly port:
           const type = pending[3] as number;
           const flags = pending[4] as number;
           const streamId = pending.readUInt32BE(5) & 0x7fffffff;
-          // Only RST_STREAM and GOAWAY payloads are read; copy them out of the chunk.
-          const payload = type === 3 || type === 7 ? Buffer.from(pending.subarray(9, 9 + length)) : Buffer.alloc(0);
+          // Only RST_STREAM and GOAWAY payloads are read (and DATA when counting messages); copy them out of the chunk.
+          const read = type === 3 || type === 7 || (type === 0 && options.countMessages === true);
+          const payload = read ? Buffer.from(pending.subarray(9, 9 + length)) : Buffer.alloc(0);
           onFrame(from, type, flags, streamId, payload);
           pending = pending.subarray(9 + length);
         }
@@ -260,6 +307,7 @@ export async function startH2Tap(target: { readonly host: string; readonly port:
   return {
     port,
     report,
+    streamMessages: () => opened.map((o) => ({ connection: o.connection, streamId: o.streamId, envoy: o.counters.envoy.messages, service: o.counters.service.messages })),
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();

@@ -61,6 +61,26 @@ interface ScenarioResult {
   readonly rounds: RunMeasurement[];
 }
 
+/** The service's resident memory target (issue 12), measured at this concurrency. */
+const RSS_TARGET = { mb: 150, concurrency: 64 } as const;
+
+/** One PASS/FAIL line per target (the same words as bench:peers): CPU per exchange against the floor, and RSS. */
+function verdictLines(results: readonly ScenarioResult[], concurrency: number): string[] {
+  const word = (pass: boolean) => (pass ? 'PASS' : 'FAIL');
+  const lines: string[] = [];
+  for (const r of results) {
+    const pass = r.ratio.cpuUs <= CPU_RATIO_GOAL;
+    lines.push(`${word(pass)} ${r.scenario}: ext_proc CPU per exchange ${r.ratio.cpuUs.toFixed(2)}× the CONTINUE-only floor (target ≤ ${CPU_RATIO_GOAL}×, budgets on); p50 ratio ${r.ratio.p50.toFixed(2)}`);
+  }
+  const rss = Math.max(...results.map((r) => r.real.rssMb));
+  if (concurrency === RSS_TARGET.concurrency) {
+    lines.push(`${word(rss <= RSS_TARGET.mb)} service RSS at c=${concurrency}: ${rss.toFixed(0)} MB (target ≤ ${RSS_TARGET.mb} MB)`);
+  } else {
+    lines.push(`N/A  service RSS: ${rss.toFixed(0)} MB at c=${concurrency}; the target (≤ ${RSS_TARGET.mb} MB) is at c=${RSS_TARGET.concurrency}: --concurrency ${RSS_TARGET.concurrency}`);
+  }
+  return lines;
+}
+
 function parseArgs(argv: readonly string[]): BenchSettings {
   const value = (flag: string): number | undefined => {
     const i = argv.indexOf(flag);
@@ -261,10 +281,7 @@ async function main(): Promise<void> {
   console.log(`\nmedians of ${settings.rounds} round(s); ${elapsedS.toFixed(0)} s total\n`);
   console.log(table(results));
   console.log('');
-  for (const r of results) {
-    const verdict = r.ratio.cpuUs <= CPU_RATIO_GOAL ? 'goal met' : 'ABOVE GOAL';
-    console.log(`${r.scenario}: real/floor CPU µs ratio ${r.ratio.cpuUs.toFixed(2)} (goal ≤ ${CPU_RATIO_GOAL}) ${verdict}; p50 ratio ${r.ratio.p50.toFixed(2)}`);
-  }
+  for (const line of verdictLines(results, settings.concurrency)) console.log(line);
 
   const file = path.join(resultsDir, settings.profile ? 'latest-profile.json' : 'latest.json');
   writeFileSync(

@@ -76,8 +76,10 @@ export function validateRealExchange(record: ExchangeRecord, stream: boolean): n
   ok(setHeader(tagged, BACKEND_HEADER) === BACKEND, `upstream response_headers: sets ${BACKEND_HEADER}: ${BACKEND}`, tagged.header_mutation);
   ok(uRest.length === 0, 'upstream stream: one response per message');
 
-  const untag = common(rRespHeaders, 'response_headers', 'router response_headers');
-  ok(untag.header_mutation?.remove_headers?.includes(BACKEND_HEADER) === true, `router response_headers: removes ${BACKEND_HEADER}`, untag.header_mutation);
+  // The client learns which backend served it from the tag the upstream stage set; the router stage leaves it be.
+  const served = common(rRespHeaders, 'response_headers', 'router response_headers');
+  const touched = setHeader(served, BACKEND_HEADER) !== undefined || served.header_mutation?.remove_headers?.includes(BACKEND_HEADER) === true;
+  ok(!touched, `router response_headers: leaves ${BACKEND_HEADER} as the upstream stage set it`, served.header_mutation);
   if (stream) {
     ok(rRespHeaders?.mode_override?.response_body_mode === 'STREAMED', 'router response_headers: mode_override STREAMED', rRespHeaders?.mode_override);
   } else {

@@ -87,13 +87,13 @@ test('unknown paths are OpenAI-shaped 404s; GET /v1/models lists the routes', ()
   assert.deepEqual((models?.body as { data: Array<{ id: string }> }).data.map((m) => m.id), ['gpt-4o-mini', 'keyed-only']);
 });
 
-test('an SSE 200 switches the response body to STREAMED and tells the client the serving backend (its name only)', () => {
+test('an SSE 200 switches the response body to STREAMED and leaves the serving backend\'s tag to the client (the upstream stage set it)', () => {
   const stage = afterHeaders();
   stage.handle(requestBody(JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'x' }] })));
   const response = stage.handle(responseHeaders({ ':status': '200', 'content-type': 'text/event-stream', [BACKEND_HEADER]: 'primary' }));
   assert.equal(response.mode_override?.response_body_mode, 'STREAMED');
   assert.deepEqual(common(response)?.header_mutation?.remove_headers, ['content-length']);
-  assert.equal(setHeaders(response)[BACKEND_HEADER], 'primary');
+  assert.equal(setHeaders(response)[BACKEND_HEADER], undefined, 'already on the response: not sent again');
   const usage = 'data: {"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":1,"total_tokens":6}}\n\n';
   const first = stage.handle(responseBody('data: {"choices":[{"index":0,"delta":{"content":"a"}}]}\n\n', false));
   assert.equal(common(first)?.body_mutation, undefined, 'whole events pass through untouched');
@@ -104,12 +104,12 @@ test('an SSE 200 switches the response body to STREAMED and tells the client the
   assert.equal(metadataValues(last, METADATA_NAMESPACE).total_tokens, 6);
 });
 
-test('a JSON response stays BUFFERED and reports usage in dynamic metadata', () => {
+test('a JSON response stays BUFFERED, its headers pass unchanged (an empty answer), and usage goes to dynamic metadata', () => {
   const stage = afterHeaders();
   stage.handle(requestBody(CHAT));
   const headers = stage.handle(responseHeaders({ ':status': '200', 'content-type': 'application/json', [BACKEND_HEADER]: 'primary' }));
   assert.equal(headers.mode_override, undefined);
-  assert.equal(setHeaders(headers)[BACKEND_HEADER], 'primary');
+  assert.deepEqual(headers, { response_headers: {} }, 'the tag the upstream stage set stays: nothing to change');
   const body = stage.handle(responseBody(JSON.stringify({ choices: [], usage: { prompt_tokens: 2, completion_tokens: 3, total_tokens: 5 } }), true));
   assert.equal(common(body)?.body_mutation, undefined);
   assert.deepEqual(metadataValues(body, METADATA_NAMESPACE), { backend: 'primary', status: 200, prompt_tokens: 2, completion_tokens: 3, total_tokens: 5, cached_prompt_tokens: 0, reasoning_tokens: 0 });

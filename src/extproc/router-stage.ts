@@ -258,15 +258,13 @@ export class RouterStage implements StageHandler {
     const errorHeaders: Record<string, string> = this.#status >= 400 && this.#requestId ? { [REQUEST_ID_HEADER]: this.#requestId } : {};
     // The client learns which backend served it (only a name from our topology); a forged or unknown tag is removed.
     const served: Record<string, string> = this.#backend === undefined ? {} : { [BACKEND_HEADER]: this.#backend };
+    // A known tag is already on the response as the upstream stage set it (overwriting any the provider sent), and
+    // the upstream stage removes a provider's x-llm-extproc-upstream-auth: nothing to send back for either then.
+    const untag = tagged === undefined ? [] : this.#backend === undefined ? [BACKEND_HEADER, UPSTREAM_AUTH_HEADER] : this.#upstreamAuth !== undefined ? [UPSTREAM_AUTH_HEADER] : [];
     const changes =
-      tagged === undefined && Object.keys(rateHeaders).length === 0 && Object.keys(errorHeaders).length === 0
+      untag.length === 0 && Object.keys(rateHeaders).length === 0 && Object.keys(errorHeaders).length === 0
         ? undefined
-        : {
-            headers: {
-              set: { ...rateHeaders, ...errorHeaders, ...served },
-              remove: tagged === undefined ? [] : this.#backend === undefined ? [BACKEND_HEADER, UPSTREAM_AUTH_HEADER] : [UPSTREAM_AUTH_HEADER],
-            },
-          };
+        : { headers: { set: { ...rateHeaders, ...errorHeaders }, remove: untag } };
     if (message?.end_of_stream) {
       if (this.#providerKind() && this.#status >= 200 && this.#status < 300) return this.#emptySuccess(errorHeaders, served, changes?.headers.remove ?? []);
       this.#finish(undefined);
@@ -288,9 +286,9 @@ export class RouterStage implements StageHandler {
       // Stream the body chunk by chunk instead of buffering it (requires allow_mode_override in Envoy). Envoy
       // strips content-length by the mode in force when headers pass, not the override, and chunks may be
       // re-cut, so drop it here.
-      const remove = tagged === undefined || this.#backend !== undefined ? ['content-length'] : [BACKEND_HEADER, 'content-length'];
+      const remove = [...untag, 'content-length'];
       // Providers with binary streams (Bedrock) are translated to SSE: the client must see SSE's content-type.
-      const set: Record<string, string> = contentType.startsWith('text/event-stream') ? { ...rateHeaders, ...served } : { ...rateHeaders, ...served, 'content-type': 'text/event-stream' };
+      const set: Record<string, string> = contentType.startsWith('text/event-stream') ? { ...rateHeaders } : { ...rateHeaders, 'content-type': 'text/event-stream' };
       return continueWith('response_headers', { headers: { set, remove } }, { mode_override: { response_body_mode: 'STREAMED' } });
     }
     return continueWith('response_headers', changes);

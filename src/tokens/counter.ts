@@ -22,6 +22,7 @@ import { loadedEncodingFor, tokenizerForModel, type EstimateFamily, type ExactEn
 import { correctionFor, INITIAL_CORRECTIONS, type CorrectionState } from './estimate.js';
 import { imageTokens, tileCostsFor, type TileCosts } from './images.js';
 import { splitLongRuns } from './long-runs.js';
+import { TextCountCache, type TextCount } from './text-cache.js';
 
 export { encodersLoaded, loadEncoders, TokenizerNotReadyError } from './backend.js';
 
@@ -127,6 +128,17 @@ export function countPromptTokens(request: ChatRequest, options: CountOptions & 
 }
 
 /** Counts text pieces with one encoder and collects what had to be approximated. Local to one count. */
+/** Shared by every count in the process: the same history arrives with every turn of a conversation. */
+const RECENT_TEXTS = new TextCountCache();
+
+function countSegments(tokenizer: TextTokenizer, text: string): TextCount {
+  const segments = splitLongRuns(text);
+  if (segments === undefined) return { tokens: tokenizer.count(text), longRun: false };
+  let tokens = 0;
+  for (const segment of segments) tokens += tokenizer.count(segment);
+  return { tokens, longRun: true };
+}
+
 class Tally {
   readonly approximations = new Set<Approximation>();
   imageTokens = 0;
@@ -135,12 +147,9 @@ class Tally {
 
   text(text: string): number {
     if (text.length === 0) return 0;
-    const segments = splitLongRuns(text);
-    if (segments === undefined) return this.tokenizer.count(text);
-    this.flag('long_run');
-    let tokens = 0;
-    for (const segment of segments) tokens += this.tokenizer.count(segment);
-    return tokens;
+    const counted = RECENT_TEXTS.count(this.tokenizer.encoding, text, () => countSegments(this.tokenizer, text));
+    if (counted.longRun) this.flag('long_run');
+    return counted.tokens;
   }
 
   flag(approximation: Approximation): void {

@@ -15,6 +15,7 @@ import { startEnvoy, type RunningEnvoy } from '../../src/envoy/process.js';
 import { validateWithEnvoy } from '../../src/envoy/validate.js';
 import { METADATA_NAMESPACE } from '../../src/extproc/contract.js';
 import type { JsonObject } from '../../src/dataplane/metadata.js';
+import { startH2Tap, type H2Tap } from '../../bench/h2-tap.js';
 
 export type Via = 'envoy' | 'stand-in';
 
@@ -53,6 +54,8 @@ export type TestService = RunningService & {
   readonly accessLog: LoggedRequest[];
   /** The envoy process (via 'envoy' only). */
   readonly envoy: RunningEnvoy | undefined;
+  /** The HTTP/2 tap between Envoy and the service, counting ext_proc messages (option `tap`). */
+  readonly tap: H2Tap | undefined;
   /** Waits until every request the proxy has finished is logged, then returns the last one. */
   lastRequest(): Promise<LoggedRequest | undefined>;
 };
@@ -63,6 +66,10 @@ export interface TestServiceOptions {
   readonly envoyLogLevel?: 'debug' | 'info' | 'warn';
   /** Envoy's client side of the mutual TLS to the service (for a config with extproc.tls). */
   readonly extprocTls?: ExtprocClientTls;
+  /** Put an HTTP/2 tap (bench/h2-tap.ts, counting messages) between Envoy and the service. */
+  readonly tap?: boolean;
+  /** Changes to the generated bootstrap before Envoy starts. */
+  readonly bootstrap?: (bootstrap: JsonObject) => void;
 }
 
 function fromStandIn(entry: AccessLogEntry): LoggedRequest {
@@ -132,6 +139,7 @@ export async function startTestService(yaml: string, env: Environment, options: 
       configFile,
       accessLog,
       envoy: undefined,
+      tap: undefined,
       baseUrl: `http://127.0.0.1:${service.dataPlanePort}/v1`,
       adminUrl,
       lastRequest: async () => accessLog.at(-1),
@@ -140,16 +148,18 @@ export async function startTestService(yaml: string, env: Environment, options: 
 
   const collector = new EnvoyLogCollector();
   let envoy: RunningEnvoy;
+  let tap: H2Tap | undefined;
   try {
-    const bootstrap = JSON.stringify(
-      buildBootstrap(result.config, {
-        listen: '127.0.0.1:0',
-        admin: '127.0.0.1:0',
-        extproc: `127.0.0.1:${service.extprocPort}`,
-        disabledBackends: disabledBackends(service),
-        ...(options.extprocTls ? { extprocTls: options.extprocTls } : {}),
-      }),
-    );
+    if (options.tap === true) tap = await startH2Tap({ host: '127.0.0.1', port: service.extprocPort }, { countMessages: true });
+    const generated = buildBootstrap(result.config, {
+      listen: '127.0.0.1:0',
+      admin: '127.0.0.1:0',
+      extproc: `127.0.0.1:${tap?.port ?? service.extprocPort}`,
+      disabledBackends: disabledBackends(service),
+      ...(options.extprocTls ? { extprocTls: options.extprocTls } : {}),
+    });
+    options.bootstrap?.(generated);
+    const bootstrap = JSON.stringify(generated);
     // Every bootstrap a test generates is also checked the way users are told to check theirs.
     const validation = await validateWithEnvoy(bootstrap);
     if (!validation.ok || validation.deprecations.length > 0) throw new Error(`envoy --mode validate rejects the test bootstrap:\n${validation.output}`);
@@ -159,6 +169,7 @@ export async function startTestService(yaml: string, env: Environment, options: 
       ...(options.envoyLogLevel ? { logLevel: options.envoyLogLevel, onLog: (line: string) => process.stderr.write(`envoy: ${line}\n`) } : {}),
     });
   } catch (err) {
+    await tap?.close();
     await service.close();
     throw err;
   }
@@ -169,6 +180,7 @@ export async function startTestService(yaml: string, env: Environment, options: 
     configFile,
     accessLog: collector.requests,
     envoy,
+    tap,
     baseUrl: `http://127.0.0.1:${port}/v1`,
     adminUrl,
     lastRequest: async () => {
@@ -179,6 +191,7 @@ export async function startTestService(yaml: string, env: Environment, options: 
     },
     close: async () => {
       await envoy.stop();
+      await tap?.close();
       await service.close();
     },
   };
