@@ -13,7 +13,8 @@ import { ROUTER_FILTER_SPEC, UPSTREAM_FILTER_SPEC, type FilterSpec } from './fil
 import { fromRawHeaders, getHeader, hasHeader, incomingHasBody, setHeader, toNodeHeaders, type HeaderList } from './headers.js';
 import { Interrupted, Interrupter } from './interrupt.js';
 import { LOCAL_REPLIES, localReplyHeaders, type LocalReply } from './local-reply.js';
-import { metadataToJson, type DynamicMetadata, type JsonObject } from './metadata.js';
+import { metadataToJson, type DynamicMetadata } from './metadata.js';
+import type { JsonObject } from '../util/json.js';
 import { forward, localSource, type AttemptLogEntry, type ResponseSource } from './router.js';
 import { selectRoute } from './routing.js';
 import { UpstreamClient, UpstreamResetError } from './upstream-client.js';

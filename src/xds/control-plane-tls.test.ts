@@ -13,7 +13,7 @@ import { formatProblems, parseConfig } from '../config/load.js';
 import type { ServiceConfig } from '../config/schema.js';
 import { ConfigStore } from '../config/store.js';
 import { buildBootstrap } from '../envoyconfig/bootstrap.js';
-import type { JsonObject } from '../envoyconfig/blocks.js';
+import type { JsonObject } from '../util/json.js';
 import { startEnvoy } from '../envoy/process.js';
 import { validateWithEnvoy } from '../envoy/validate.js';
 import { loadServiceProtos } from '../protos/load.js';

@@ -21,7 +21,8 @@ import type { ProcessingRequest__Output } from '../../generated/envoy/service/ex
 import type { ProcessingResponse } from '../../generated/envoy/service/ext_proc/v3/ProcessingResponse.js';
 import type { HeaderMap__Output } from '../../generated/envoy/config/core/v3/HeaderMap.js';
 import { startDataPlane, type AccessLogEntry, type DataPlane, type DataPlaneEvent, type DataPlaneSettings } from '../server.js';
-import { structToJson, type JsonObject, type JsonValue } from '../metadata.js';
+import { structToJson } from '../metadata.js';
+import type { JsonObject, JsonValue } from '../../util/json.js';
 import { startFakeUpstream, type FakeUpstream, type RecordedRequest, type UpstreamHandler } from '../testing/fake-upstream.js';
 import { startFakeProcessor, StreamEnded, type FakeProcessor, type ProcessorScript, type ProcessorStream } from './fake-processor.js';
 
