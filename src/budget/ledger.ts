@@ -172,10 +172,6 @@ export function costNanoUsd(prices: Prices, model: string, tokens: TokenCounts, 
   return rounding === 'ceil' ? Math.ceil(nano - 1e-6) : Math.round(nano);
 }
 
-export function isPriced(prices: Prices, model: string): boolean {
-  return prices[model] !== undefined || prices['*'] !== undefined;
-}
-
 export interface ReservationInput {
   readonly model: string;
   /** Prompt tokens as counted before the request (src/tokens). */
