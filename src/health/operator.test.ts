@@ -71,7 +71,7 @@ describe('operator pins', () => {
 describe('verdicts across config reloads', () => {
   const write = (file: string, extra: string, routes: string) => writeFileSync(file, `logging: { level: ${extra} }\n${TWO_BACKENDS}routes:\n${routes}\n`);
 
-  test('a reload of unrelated parts keeps scores, states and pins; a reload that removes a backend drops its pin', async () => {
+  test('a reload of unrelated parts keeps scores, states and pins; a reload that removes a backend drops its pin', async (t) => {
     const file = path.join(mkdtempSync(path.join(tmpdir(), 'llm-extproc-health-reload-')), 'config.yaml');
     const both = '  - { model: m, backends: [{ backend: a }, { backend: b }] }';
     write(file, 'error', both);
@@ -81,39 +81,38 @@ describe('verdicts across config reloads', () => {
     const health = startHealth(store);
     const published: Array<[string, PublishedState]> = [];
     health.attach((backend, state) => published.push([backend, state]));
-    try {
-      for (let i = 0; i < 7; i++) health.monitor.observeResponse('b', chatRequest, emptyAnswer, noLatency);
-      health.monitor.pin('a', 'HEALTHY', 5, 'canary');
-      const before = health.monitor.summary();
-      assert.equal(before.get('b')?.state, 'UNHEALTHY');
-
-      // Unrelated change (log level, a new model on the same backends): nothing is lost, nothing re-published.
-      write(file, 'warn', `${both}\n  - { model: other, backends: [{ backend: a }] }`);
-      assert.equal(store.reload().ok, true);
-      const after = health.monitor.summary();
-      assert.equal(after.get('b')?.state, 'UNHEALTHY');
-      assert.equal(after.get('b')?.score, before.get('b')?.score);
-      assert.deepEqual(after.get('b')?.published, { state: 'UNHEALTHY', weight: 1 });
-      assert.deepEqual(after.get('a')?.published, { state: 'HEALTHY', weight: 5 });
-      const count = published.length;
-
-      // The backend's config weight changes: the same verdict is re-published with the new weight.
-      write(file, 'warn', '  - { model: m, backends: [{ backend: a }, { backend: b, weight: 4 }] }');
-      assert.equal(store.reload().ok, true);
-      assert.deepEqual(published.at(-1), ['b', { weight: 4, health: 'UNHEALTHY' }]);
-      assert.equal(published.length, count + 1);
-
-      // `a` leaves the config: its pin goes with it (a later config that brings it back starts unpinned).
-      writeFileSync(file, `logging: { level: warn }\nbackends:\n  - { name: b, provider: openai-compatible, baseUrl: "http://127.0.0.1:2/v1" }\nroutes:\n  - { model: m, backends: [{ backend: b }] }\n`);
-      assert.equal(store.reload().ok, true);
-      write(file, 'warn', both);
-      assert.equal(store.reload().ok, true);
-      assert.equal(health.monitor.summary().get('a')?.pinned, null);
-      assert.equal(health.monitor.summary().get('b')?.state, 'UNHEALTHY', 'b stayed in every config: its verdicts survive');
-    } finally {
+    t.after(async () => {
       await health.close();
       store.close();
-    }
+    });
+    for (let i = 0; i < 7; i++) health.monitor.observeResponse('b', chatRequest, emptyAnswer, noLatency);
+    health.monitor.pin('a', 'HEALTHY', 5, 'canary');
+    const before = health.monitor.summary();
+    assert.equal(before.get('b')?.state, 'UNHEALTHY');
+
+    // Unrelated change (log level, a new model on the same backends): nothing is lost, nothing re-published.
+    write(file, 'warn', `${both}\n  - { model: other, backends: [{ backend: a }] }`);
+    assert.equal(store.reload().ok, true);
+    const after = health.monitor.summary();
+    assert.equal(after.get('b')?.state, 'UNHEALTHY');
+    assert.equal(after.get('b')?.score, before.get('b')?.score);
+    assert.deepEqual(after.get('b')?.published, { state: 'UNHEALTHY', weight: 1 });
+    assert.deepEqual(after.get('a')?.published, { state: 'HEALTHY', weight: 5 });
+    const count = published.length;
+
+    // The backend's config weight changes: the same verdict is re-published with the new weight.
+    write(file, 'warn', '  - { model: m, backends: [{ backend: a }, { backend: b, weight: 4 }] }');
+    assert.equal(store.reload().ok, true);
+    assert.deepEqual(published.at(-1), ['b', { weight: 4, health: 'UNHEALTHY' }]);
+    assert.equal(published.length, count + 1);
+
+    // `a` leaves the config: its pin goes with it (a later config that brings it back starts unpinned).
+    writeFileSync(file, `logging: { level: warn }\nbackends:\n  - { name: b, provider: openai-compatible, baseUrl: "http://127.0.0.1:2/v1" }\nroutes:\n  - { model: m, backends: [{ backend: b }] }\n`);
+    assert.equal(store.reload().ok, true);
+    write(file, 'warn', both);
+    assert.equal(store.reload().ok, true);
+    assert.equal(health.monitor.summary().get('a')?.pinned, null);
+    assert.equal(health.monitor.summary().get('b')?.state, 'UNHEALTHY', 'b stayed in every config: its verdicts survive');
   });
 });
 

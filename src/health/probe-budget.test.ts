@@ -81,47 +81,38 @@ describe('probes and budgets', () => {
     assert.equal(costsMoney(prices('{ "*": { input: 0.5, output: 1 } }'), 'other'), true);
   });
 
-  test('each probe reserves on budgetSubject and settles the provider usage; a refused reservation skips the probe', async () => {
+  test('each probe reserves on budgetSubject and settles the provider usage; a refused reservation skips the probe', async (t) => {
     const { budgets, prober, stop } = setup('budgetSubject: acme/ops', '');
     const before = probes;
-    try {
-      await sleep(700);
-      assert.equal(probes - before, 2, 'the day limit (2 requests) allows two probes');
-      const views = await budgets.snapshot();
-      const ops = views.find((v) => v.subject === 'acme/ops' && v.metric === 'requests');
-      assert.equal(ops?.used, 2);
-      assert.equal(ops?.reserved, 0, 'settled, nothing left reserved');
-      assert.equal(prober.covers('b'), false, 'refused: probes do not cover the backend any more (half-open applies)');
-    } finally {
-      await stop();
-    }
+    t.after(() => stop());
+    await sleep(700);
+    assert.equal(probes - before, 2, 'the day limit (2 requests) allows two probes');
+    const views = await budgets.snapshot();
+    const ops = views.find((v) => v.subject === 'acme/ops' && v.metric === 'requests');
+    assert.equal(ops?.used, 2);
+    assert.equal(ops?.reserved, 0, 'settled, nothing left reserved');
+    assert.equal(prober.covers('b'), false, 'refused: probes do not cover the backend any more (half-open applies)');
   });
 
-  test('a paid backend is not probed without paidBackends and gets half-open trials; with paidBackends it is probed and charged', async () => {
+  test('a paid backend is not probed without paidBackends and gets half-open trials; with paidBackends it is probed and charged', async (t) => {
     const paid = 'prices: { m: { input: 1, output: 2 } }';
     const off = setup('budgetSubject: acme/ops', paid);
     const before = probes;
-    try {
-      for (let i = 0; i < 7; i++) off.monitor.observeResponse('b', { model: 'm', messages: [{ role: 'user', content: 'x' }] }, empty, { ttftMs: undefined, tokensPerSecond: undefined });
-      await sleep(300);
-      assert.equal(probes, before, 'no probe sent');
-      assert.equal(off.prober.covers('b'), false);
-      assert.equal(off.monitor.state('b'), 'UNHEALTHY');
-      off.clock.now += 30_000;
-      off.monitor.tick();
-      assert.equal(off.monitor.summary().get('b')?.published.state, 'HEALTHY', 'half-open trial');
-    } finally {
-      await off.stop();
-    }
+    t.after(() => off.stop());
+    for (let i = 0; i < 7; i++) off.monitor.observeResponse('b', { model: 'm', messages: [{ role: 'user', content: 'x' }] }, empty, { ttftMs: undefined, tokensPerSecond: undefined });
+    await sleep(300);
+    assert.equal(probes, before, 'no probe sent');
+    assert.equal(off.prober.covers('b'), false);
+    assert.equal(off.monitor.state('b'), 'UNHEALTHY');
+    off.clock.now += 30_000;
+    off.monitor.tick();
+    assert.equal(off.monitor.summary().get('b')?.published.state, 'HEALTHY', 'half-open trial');
     const on = setup('budgetSubject: acme/ops, paidBackends: true', paid);
-    try {
-      await sleep(300);
-      assert.ok(probes > before);
-      const cost = (await on.budgets.snapshot()).find((v) => v.subject === 'acme/ops' && v.metric === 'requests');
-      assert.ok((cost?.used ?? 0) >= 1);
-      assert.equal(on.prober.covers('b'), true);
-    } finally {
-      await on.stop();
-    }
+    t.after(() => on.stop());
+    await sleep(300);
+    assert.ok(probes > before);
+    const cost = (await on.budgets.snapshot()).find((v) => v.subject === 'acme/ops' && v.metric === 'requests');
+    assert.ok((cost?.used ?? 0) >= 1);
+    assert.equal(on.prober.covers('b'), true);
   });
 });

@@ -101,7 +101,7 @@ describe('xds.tls: mutual TLS and the client allowlist on the xDS listener', () 
     });
   }
 
-  test('the bootstrap carries Envoy\'s client certificate for llm-xds; Envoy 1.40 validates it and takes its clusters over mTLS', async () => {
+  test('the bootstrap carries Envoy\'s client certificate for llm-xds; Envoy 1.40 validates it and takes its clusters over mTLS', async (t) => {
     const envoyCert = pki.clients['envoy'];
     assert.ok(envoyCert);
     const bootstrap = buildBootstrap(config, {
@@ -121,19 +121,16 @@ describe('xds.tls: mutual TLS and the client allowlist on the xDS listener', () 
     assert.ok(validation.ok && validation.deprecations.length === 0, validation.output);
 
     const envoy = await startEnvoy({ bootstrap: text });
-    try {
-      const deadline = Date.now() + 10_000;
-      let names: string[] = [];
-      while (Date.now() < deadline) {
-        const body = JSON.parse((await envoy.admin('/clusters?format=json')).body) as { cluster_statuses: { name: string }[] };
-        names = body.cluster_statuses.map((c) => c.name);
-        if (names.includes('llm.m')) break;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      assert.ok(names.includes('llm.m'), `Envoy's clusters: ${names.join(', ')}`);
-    } finally {
-      await envoy.stop();
+    t.after(() => envoy.stop());
+    const deadline = Date.now() + 10_000;
+    let names: string[] = [];
+    while (Date.now() < deadline) {
+      const body = JSON.parse((await envoy.admin('/clusters?format=json')).body) as { cluster_statuses: { name: string }[] };
+      names = body.cluster_statuses.map((c) => c.name);
+      if (names.includes('llm.m')) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
+    assert.ok(names.includes('llm.m'), `Envoy's clusters: ${names.join(', ')}`);
   });
 
   test('the bootstrap refuses a service with xds.tls and no client certificate for Envoy', () => {
