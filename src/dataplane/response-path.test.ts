@@ -122,9 +122,12 @@ test('after a mode_override to STREAMED the upstream content-length stays (Envoy
       },
     });
   const kept = await scenario({ script: streamedUpper(false), upstreams: { a: { handler: jsonOk('a') } } });
-  t.after(() => kept.close());
-  await assert.rejects(kept.request({ body: BODY, headers: ROUTE_M }));
-  assert.equal((await kept.accessLogEntry(0)).responseCodeDetails, 'downstream_content_length_mismatch');
+  try {
+    await assert.rejects(kept.request({ body: BODY, headers: ROUTE_M }));
+    assert.equal((await kept.accessLogEntry(0)).responseCodeDetails, 'downstream_content_length_mismatch');
+  } finally {
+    await kept.close();
+  }
   const removed = await scenario({ script: streamedUpper(true), upstreams: { a: { handler: jsonOk('a') } } });
   t.after(() => removed.close());
   const res = await removed.request({ body: BODY, headers: ROUTE_M });
@@ -277,10 +280,13 @@ test('upstream reset mid-body: 502 local reply (protocol error) while BUFFERED h
     },
   };
   const buffered = await scenario({ script: passThrough, upstreams: { a: resetting } });
-  t.after(() => buffered.close());
-  const res = await buffered.request({ body: BODY, headers: ROUTE_M });
-  assert.equal(res.status, 502);
-  assert.equal((await buffered.accessLogEntry(0)).responseCodeDetails, 'upstream_reset_after_response_started{protocol_error}');
+  try {
+    const res = await buffered.request({ body: BODY, headers: ROUTE_M });
+    assert.equal(res.status, 502);
+    assert.equal((await buffered.accessLogEntry(0)).responseCodeDetails, 'upstream_reset_after_response_started{protocol_error}');
+  } finally {
+    await buffered.close();
+  }
   const streamed = await scenario({
     script: byStage({
       router: async (s) => {

@@ -98,15 +98,18 @@ describe('probes and budgets', () => {
     const paid = 'prices: { m: { input: 1, output: 2 } }';
     const off = setup('budgetSubject: acme/ops', paid);
     const before = probes;
-    t.after(() => off.stop());
-    for (let i = 0; i < 7; i++) off.monitor.observeResponse('b', { model: 'm', messages: [{ role: 'user', content: 'x' }] }, empty, { ttftMs: undefined, tokensPerSecond: undefined });
-    await sleep(300);
-    assert.equal(probes, before, 'no probe sent');
-    assert.equal(off.prober.covers('b'), false);
-    assert.equal(off.monitor.state('b'), 'UNHEALTHY');
-    off.clock.now += 30_000;
-    off.monitor.tick();
-    assert.equal(off.monitor.summary().get('b')?.published.state, 'HEALTHY', 'half-open trial');
+    try {
+      for (let i = 0; i < 7; i++) off.monitor.observeResponse('b', { model: 'm', messages: [{ role: 'user', content: 'x' }] }, empty, { ttftMs: undefined, tokensPerSecond: undefined });
+      await sleep(300);
+      assert.equal(probes, before, 'no probe sent');
+      assert.equal(off.prober.covers('b'), false);
+      assert.equal(off.monitor.state('b'), 'UNHEALTHY');
+      off.clock.now += 30_000;
+      off.monitor.tick();
+      assert.equal(off.monitor.summary().get('b')?.published.state, 'HEALTHY', 'half-open trial');
+    } finally {
+      await off.stop();
+    }
     const on = setup('budgetSubject: acme/ops, paidBackends: true', paid);
     t.after(() => on.stop());
     await sleep(300);

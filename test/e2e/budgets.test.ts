@@ -100,21 +100,22 @@ describe('budgets with the memory store', () => {
     assert.equal(res.status, 401);
   });
 
-  test('a stream the client abandons leaves nothing reserved', async (t) => {
+  test('a stream the client abandons leaves nothing reserved', async () => {
     upstream.chunkDelayMs = 20;
     upstream.streamChunks = 50;
-    t.after(() => {
+    try {
+      const controller = new AbortController();
+      const stream = await client('vk-roomy').chat.completions.create({ ...ASK, stream: true }, { signal: controller.signal });
+      let seen = 0;
+      for await (const _chunk of stream) {
+        if (++seen === 3) {
+          controller.abort();
+          break;
+        }
+      }
+    } finally {
       upstream.chunkDelayMs = 0;
       upstream.streamChunks = 5;
-    });
-    const controller = new AbortController();
-    const stream = await client('vk-roomy').chat.completions.create({ ...ASK, stream: true }, { signal: controller.signal });
-    let seen = 0;
-    for await (const _chunk of stream) {
-      if (++seen === 3) {
-        controller.abort();
-        break;
-      }
     }
     const deadline = Date.now() + 5000;
     let reserved = Infinity;

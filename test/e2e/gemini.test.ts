@@ -235,15 +235,16 @@ routes:
     });
   });
 
-  test('UNAVAILABLE is a 503 and an unknown upstream model a 404, both in the OpenAI shape', async (t) => {
+  test('UNAVAILABLE is a 503 and an unknown upstream model a 404, both in the OpenAI shape', async () => {
     mock.failWith = { status: 503, body: { error: { code: 503, message: 'The model is overloaded.', status: 'UNAVAILABLE' } } };
-    t.after(() => {
+    try {
+      await assert.rejects(
+        client.chat.completions.create({ model: 'flash', messages: [{ role: 'user', content: 'x' }] }),
+        (err: unknown) => err instanceof OpenAI.APIError && err.status === 503 && err.type === 'server_error' && /overloaded/.test(err.message),
+      );
+    } finally {
       mock.failWith = undefined;
-    });
-    await assert.rejects(
-      client.chat.completions.create({ model: 'flash', messages: [{ role: 'user', content: 'x' }] }),
-      (err: unknown) => err instanceof OpenAI.APIError && err.status === 503 && err.type === 'server_error' && /overloaded/.test(err.message),
-    );
+    }
     await assert.rejects(
       client.chat.completions.create({ model: 'missing-model', messages: [{ role: 'user', content: 'x' }] }),
       (err: unknown) => err instanceof OpenAI.NotFoundError && err.code === 'not_found' && /gemini-0\.1/.test(err.message),

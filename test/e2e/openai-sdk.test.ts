@@ -177,33 +177,34 @@ routes:
     );
   });
 
-  test('a client that disconnects mid-stream does not hurt the service', async (t) => {
+  test('a client that disconnects mid-stream does not hurt the service', async () => {
     primary.chunkDelayMs = 20;
     primary.streamChunks = 100;
-    t.after(() => {
+    try {
+      const controller = new AbortController();
+      const stream = await client.chat.completions.create(
+        { model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'x' }] },
+        { signal: controller.signal },
+      );
+      let seen = 0;
+      for await (const _chunk of stream) {
+        if (++seen === 3) {
+          controller.abort();
+          break;
+        }
+      }
+      assert.equal(seen, 3);
+      // The upstream request is torn down too, and the service keeps serving.
+      const deadline = Date.now() + 5000;
+      while (primary.abortedStreams === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(primary.abortedStreams, 1);
+      // …and the router stage saw its ext_proc stream cancelled rather than completed.
+      const metricsText = await (await fetch(`${service.adminUrl}/metrics`)).text();
+      assert.match(metricsText, /llm_extproc_stream_failures_total\{stage="router",reason="(cancelled|abandoned)"\} [1-9]/);
+    } finally {
       primary.chunkDelayMs = 0;
       primary.streamChunks = 5;
-    });
-    const controller = new AbortController();
-    const stream = await client.chat.completions.create(
-      { model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'x' }] },
-      { signal: controller.signal },
-    );
-    let seen = 0;
-    for await (const _chunk of stream) {
-      if (++seen === 3) {
-        controller.abort();
-        break;
-      }
     }
-    assert.equal(seen, 3);
-    // The upstream request is torn down too, and the service keeps serving.
-    const deadline = Date.now() + 5000;
-    while (primary.abortedStreams === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    assert.equal(primary.abortedStreams, 1);
-    // …and the router stage saw its ext_proc stream cancelled rather than completed.
-    const metricsText = await (await fetch(`${service.adminUrl}/metrics`)).text();
-    assert.match(metricsText, /llm_extproc_stream_failures_total\{stage="router",reason="(cancelled|abandoned)"\} [1-9]/);
     const completion = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'still there?' }] });
     assert.equal(completion.choices[0]?.message.content, COMPLETION_TEXT);
   });
