@@ -9,19 +9,18 @@ WORKDIR /src/protos/envoy-api
 COPY protos/envoy-api ./
 RUN go run -mod=readonly . /out/gen && cp go.sum /out/gen/.go.sum
 
-# Build stage: compile TypeScript (and generate proto types with buf) with dev dependencies.
+# Build stage: compile TypeScript (and generate proto types with buf) with dev dependencies. tsconfig.build.json
+# compiles src/cli/main.ts and what it imports, nothing else: no tests, bench, fixtures or test helpers in dist/.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci
-COPY tsconfig.json buf.yaml buf.gen.yaml ./
+COPY tsconfig.json tsconfig.build.json buf.yaml buf.gen.yaml ./
 COPY protos ./protos
 COPY --from=protos /out/gen ./protos/gen
 COPY scripts ./scripts
 COPY src ./src
-COPY bench ./bench
-COPY test ./test
-RUN npm run build
+RUN npm run build:runtime
 
 # Runtime stage: production dependencies and compiled JS only, as a non-root user.
 FROM node:20-bookworm-slim

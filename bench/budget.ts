@@ -60,7 +60,7 @@ function percentile(sorted: readonly number[], p: number): number {
 
 async function phase(budgets: Budgets, store: PhaseResult['store'], name: PhaseResult['phase'], ops: number, concurrency: number): Promise<PhaseResult> {
   const id = budgets.identify({ authorization: `Bearer ${KEY}` });
-  if (!id.ok) throw new Error(id.error.message);
+  if (!id.ok) throw new Error(id.response.body.error.message);
   const latencies: number[] = [];
   let next = 0;
   const one = async () => {

@@ -1,29 +1,21 @@
 // A transparent TCP proxy that reads the HTTP/2 frame headers flowing through it (h2c with prior knowledge, as
 // between Envoy and its `llm-extproc` cluster) and records, per stream, the order in which each side closed it:
 // END_STREAM (a half-close), RST_STREAM (with its error code) — and every GOAWAY and PING on the connection. It does
-// not decode HPACK or payloads, so it costs little, and it needs no tcpdump or capture privileges.
+// not decode HPACK or payloads, so it costs little, and it needs no tcpdump or capture privileges (the proxy itself
+// is src/dataplane/testing/h2-frame-proxy.ts, shared with the parity harness's tap).
 //
-// It also counts the gRPC messages each side sent on each stream (the 5-byte length prefixes inside DATA frames).
+// With `countMessages` it also counts the gRPC messages each side sent on each stream (the 5-byte length prefixes
+// inside DATA frames): test/e2e/messages.test.ts counts ext_proc messages per request with it.
 //
-// Used by bench/soak.ts (--tap) to answer "how does Envoy close an ext_proc stream?" from the wire itself, and by
-// test/e2e/messages.test.ts to count ext_proc messages per request:
+// Used by bench/soak.ts (--tap) to answer "how does Envoy close an ext_proc stream?" from the wire itself:
 //   envoy → tap → llm-extproc
-import net from 'node:net';
+import { END_STREAM, errorCodeName, FRAME, FRAME_TYPES, startFrameProxy, type Frame } from '../src/dataplane/testing/h2-frame-proxy.js';
 
 /** The side that sent a frame: Envoy (the gRPC client) or the service (the gRPC server). */
 export type Side = 'envoy' | 'service';
 
-const FRAME_TYPES = ['DATA', 'HEADERS', 'PRIORITY', 'RST_STREAM', 'SETTINGS', 'PUSH_PROMISE', 'PING', 'GOAWAY', 'WINDOW_UPDATE', 'CONTINUATION'];
-const ERROR_CODES = [
-  'NO_ERROR', 'PROTOCOL_ERROR', 'INTERNAL_ERROR', 'FLOW_CONTROL_ERROR', 'SETTINGS_TIMEOUT', 'STREAM_CLOSED', 'FRAME_SIZE_ERROR',
-  'REFUSED_STREAM', 'CANCEL', 'COMPRESSION_ERROR', 'CONNECT_ERROR', 'ENHANCE_YOUR_CALM', 'INADEQUATE_SECURITY', 'HTTP_1_1_REQUIRED',
-];
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
-const END_STREAM = 0x1;
-const PADDED = 0x8;
 const ACK = 0x1;
-
-export const errorCodeName = (code: number): string => ERROR_CODES[code] ?? `0x${code.toString(16)}`;
+const PADDED = 0x8;
 
 export interface GoawayRecord {
   readonly from: Side;
@@ -115,6 +107,7 @@ function inc(map: Record<string, number>, key: string, by = 1): void {
 
 /** Starts the tap on a loopback port; every connection is proxied to `target` (host:port). */
 export async function startH2Tap(target: { readonly host: string; readonly port: number }, options: { readonly countMessages?: boolean } = {}): Promise<H2Tap> {
+  const countMessages = options.countMessages === true;
   const opened: Array<{ readonly connection: number; readonly streamId: number; readonly counters: Record<Side, GrpcCounter> }> = [];
   const frames: Record<string, number> = {};
   const resets: Record<string, number> = {};
@@ -124,7 +117,6 @@ export async function startH2Tap(target: { readonly host: string; readonly port:
   const resetDelays: number[] = [];
   const live = new Map<Map<number, StreamState>, Record<string, number>>();
   const closedConnections: Array<Record<string, number>> = [];
-  const sockets = new Set<net.Socket>();
   let connections = 0;
   let streams = 0;
 
@@ -133,22 +125,17 @@ export async function startH2Tap(target: { readonly host: string; readonly port:
     inc(perConnection, state.events.join(' → ') + suffix);
   };
 
-  const server = net.createServer((envoySide) => {
+  const proxy = await startFrameProxy(target, () => {
     const connection = ++connections;
     const byStream = new Map<number, StreamState>();
     const connectionPatterns: Record<string, number> = {};
     live.set(byStream, connectionPatterns);
     let streamsOnConnection = 0;
-    const serviceSide = net.connect(target.port, target.host);
-    sockets.add(envoySide);
-    sockets.add(serviceSide);
-    envoySide.setNoDelay(true);
-    serviceSide.setNoDelay(true);
 
-    const onFrame = (from: Side, type: number, flags: number, streamId: number, payload: Buffer) => {
+    const onFrame = (from: Side, { type, flags, streamId, payload }: Frame) => {
       const typeName = FRAME_TYPES[type] ?? `type${type}`;
       inc(frames, `${from} ${typeName}`);
-      if (type === 7) {
+      if (type === FRAME.GOAWAY) {
         const lastStreamId = payload.readUInt32BE(0) & 0x7fffffff;
         goaways.push({
           from,
@@ -160,12 +147,12 @@ export async function startH2Tap(target: { readonly host: string; readonly port:
         });
         return;
       }
-      if (type === 6) {
+      if (type === FRAME.PING) {
         if (!(flags & ACK)) inc(pings, from);
         return;
       }
       if (streamId === 0) return;
-      const resetCode = type === 3 ? errorCodeName(payload.readUInt32BE(0)) : undefined;
+      const resetCode = type === FRAME.RST_STREAM ? errorCodeName(payload.readUInt32BE(0)) : undefined;
       if (resetCode) inc(resets, `${from} ${resetCode}`);
       let state = byStream.get(streamId);
       if (!state) {
@@ -174,19 +161,19 @@ export async function startH2Tap(target: { readonly host: string; readonly port:
           inc(closePatterns, `(closed > 1 s earlier) → ${from} RST(${resetCode})`);
           inc(connectionPatterns, `(closed > 1 s earlier) → ${from} RST(${resetCode})`);
         }
-        if (type !== 1) return;
+        if (type !== FRAME.HEADERS) return;
         state = { events: [], counters: { envoy: new GrpcCounter(), service: new GrpcCounter() }, lastEventAt: Date.now(), envoyClosed: false, serviceClosed: false };
         byStream.set(streamId, state);
-        if (options.countMessages === true) opened.push({ connection, streamId, counters: state.counters });
+        if (countMessages) opened.push({ connection, streamId, counters: state.counters });
         streams++;
         streamsOnConnection++;
       }
-      if (type === 0 && options.countMessages === true) {
-        const padding = flags & PADDED ? (payload[0] as number) : 0;
+      if (type === FRAME.DATA && countMessages) {
+        const padding = flags & PADDED ? (payload[0] ?? 0) : 0;
         state.counters[from].push(payload.subarray(flags & PADDED ? 1 : 0, payload.length - padding));
       }
       const now = Date.now();
-      if ((type === 0 || type === 1) && flags & END_STREAM) {
+      if ((type === FRAME.DATA || type === FRAME.HEADERS) && flags & END_STREAM) {
         state.events.push(`${from} END_STREAM`);
         state.lastEventAt = now;
         if (from === 'envoy') state.envoyClosed = true;
@@ -209,65 +196,20 @@ export async function startH2Tap(target: { readonly host: string; readonly port:
       }
     };
 
-    const parser = (from: Side, skipPreface: boolean) => {
-      let pending: Buffer = Buffer.alloc(0);
-      let prefaceLeft = skipPreface ? PREFACE.length : 0;
-      return (chunk: Buffer) => {
-        pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-        if (prefaceLeft > 0) {
-          const skip = Math.min(prefaceLeft, pending.length);
-          pending = pending.subarray(skip);
-          prefaceLeft -= skip;
+    return {
+      // The shared proxy says client/server; here they are Envoy and the service.
+      onFrame: (from, frame) => onFrame(from === 'client' ? 'envoy' : 'service', frame),
+      onClose: () => {
+        // Streams the connection still carried (e.g. refused after a GOAWAY) end with it.
+        for (const state of byStream.values()) {
+          finish(connectionPatterns, state, state.envoyClosed && state.serviceClosed ? '' : `${state.events.length ? ' → ' : ''}(connection closed, stream open)`);
         }
-        while (pending.length >= 9) {
-          const length = pending.readUIntBE(0, 3);
-          if (pending.length < 9 + length) break;
-          const type = pending[3] as number;
-          const flags = pending[4] as number;
-          const streamId = pending.readUInt32BE(5) & 0x7fffffff;
-          // Only RST_STREAM and GOAWAY payloads are read (and DATA when counting messages); copy them out of the chunk.
-          const read = type === 3 || type === 7 || (type === 0 && options.countMessages === true);
-          const payload = read ? Buffer.from(pending.subarray(9, 9 + length)) : Buffer.alloc(0);
-          onFrame(from, type, flags, streamId, payload);
-          pending = pending.subarray(9 + length);
-        }
-        if (pending.length > 0) pending = Buffer.from(pending); // do not pin the whole chunk
-      };
+        byStream.clear();
+        live.delete(byStream);
+        closedConnections.push(connectionPatterns);
+      },
     };
-    const fromEnvoy = parser('envoy', true);
-    const fromService = parser('service', false);
-    envoySide.on('data', (chunk: Buffer) => {
-      fromEnvoy(chunk);
-      if (!serviceSide.write(chunk)) envoySide.pause();
-    });
-    serviceSide.on('drain', () => envoySide.resume());
-    serviceSide.on('data', (chunk: Buffer) => {
-      fromService(chunk);
-      if (!envoySide.write(chunk)) serviceSide.pause();
-    });
-    envoySide.on('drain', () => serviceSide.resume());
-    const closeBoth = () => {
-      envoySide.destroy();
-      serviceSide.destroy();
-    };
-    envoySide.on('close', closeBoth);
-    serviceSide.on('close', closeBoth);
-    envoySide.on('error', () => undefined);
-    serviceSide.on('error', () => undefined);
-    envoySide.on('close', () => {
-      sockets.delete(envoySide);
-      sockets.delete(serviceSide);
-      // Streams the connection still carried (e.g. refused after a GOAWAY) end with it.
-      for (const state of byStream.values()) {
-        finish(connectionPatterns, state, state.envoyClosed && state.serviceClosed ? '' : `${state.events.length ? ' → ' : ''}(connection closed, stream open)`);
-      }
-      byStream.clear();
-      live.delete(byStream);
-      closedConnections.push(connectionPatterns);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
+  }, { dataPayloads: countMessages });
 
   const report = (): TapReport => {
     const patterns = { ...closePatterns };
@@ -305,13 +247,9 @@ export async function startH2Tap(target: { readonly host: string; readonly port:
   };
 
   return {
-    port,
+    port: proxy.port,
     report,
     streamMessages: () => opened.map((o) => ({ connection: o.connection, streamId: o.streamId, envoy: o.counters.envoy.messages, service: o.counters.service.messages })),
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
+    close: () => proxy.close(),
   };
 }

@@ -104,7 +104,3 @@ export function validateRealExchange(record: ExchangeRecord, stream: boolean): n
   ok(metadataField(last?.dynamic_metadata, 'backend')?.stringValue === BACKEND, 'router last response_body: metadata names the backend');
   return checks;
 }
-
-export function isValidationError(err: unknown): err is ValidationError {
-  return err instanceof ValidationError;
-}

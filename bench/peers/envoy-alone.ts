@@ -2,8 +2,7 @@
 // src/envoyconfig/bootstrap.ts builds (a listener with the HTTP connection manager and the router, one STATIC
 // cluster over HTTP/1.1) but no ext_proc, no retries, no access log. What Envoy itself costs on this path.
 
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-type JsonObject = { [key: string]: Json };
+import type { JsonObject } from '../../src/util/json.js';
 
 export const ENVOY_ALONE_LISTENER = 'plain_ingress';
 const CLUSTER = 'mock_upstream';

@@ -61,17 +61,14 @@ describe('Budgets (memory)', () => {
     assert.ok((await budgets.reserve(chain, { model: 'gpt-4o-mini', promptTokens: 10, maxCompletionTokens: 10 })).ok);
   });
 
-  it('a chain without limits is not charged (nothing to settle)', async () => {
+  it('a chain without limits is not charged (nothing to settle)', async (t) => {
     const free = Budgets.create(budgetsConfigSchema.parse({ organisations: [{ name: 'free', teams: [{ name: 't', keys: [{ name: 'k', sha256: hashKey('x') }] }] }] }));
-    try {
-      const id = free.identify({ authorization: 'Bearer x' });
-      assert.ok(id.ok);
-      const r = await free.reserve(id.chain, { model: 'any', promptTokens: 1e9 });
-      assert.ok(r.ok && r.reservation.id === undefined);
-      assert.deepEqual(r.headers, {});
-    } finally {
-      await free.close();
-    }
+    t.after(() => free.close());
+    const id = free.identify({ authorization: 'Bearer x' });
+    assert.ok(id.ok);
+    const r = await free.reserve(id.chain, { model: 'any', promptTokens: 1e9 });
+    assert.ok(r.ok && r.reservation.id === undefined);
+    assert.deepEqual(r.headers, {});
   });
 
   it('snapshot lists every limit with used, reserved and remaining', async () => {
@@ -102,60 +99,54 @@ describe('Budgets (redis) store failures', () => {
   after(async () => redis?.stop());
 
   for (const policy of ['fail-closed', 'fail-open'] as const) {
-    it(`unreachable Redis: ${policy}, errors reported, nothing thrown`, async () => {
+    it(`unreachable Redis: ${policy}, errors reported, nothing thrown`, async (t) => {
       const errors: StoreOperation[] = [];
       let failOpen = 0;
       const config = budgetsConfigSchema.parse({ ...base, onStoreFailure: policy, store: { kind: 'redis', url: `redis://127.0.0.1:${await closedPort()}`, commandTimeoutMs: 100 } });
       const budgets = Budgets.create(config, { onStoreError: (op) => errors.push(op), onFailOpen: () => failOpen++ });
-      try {
-        const started = Date.now();
-        const r = await budgets.reserve(chainOf(budgets), { model: 'gpt-4o-mini', promptTokens: 10 });
-        assert.ok(Date.now() - started < 2000);
-        if (policy === 'fail-closed') {
-          assert.ok(!r.ok);
-          assert.equal(r.response.status, 503);
-          assert.equal(r.response.body.error.code, 'budget_unavailable');
-        } else {
-          assert.ok(r.ok);
-          assert.equal(r.reservation.id, undefined);
-          assert.equal(failOpen, 1);
-          assert.equal(await budgets.settle(r.reservation, { promptTokens: 10, completionTokens: 5 }), false);
-        }
-        assert.ok(errors.includes('reserve'));
-        assert.equal(await budgets.reapExpired(), 0);
-        assert.ok(errors.includes('reap'));
-      } finally {
-        await budgets.close();
+      t.after(() => budgets.close());
+      const started = Date.now();
+      const r = await budgets.reserve(chainOf(budgets), { model: 'gpt-4o-mini', promptTokens: 10 });
+      assert.ok(Date.now() - started < 2000);
+      if (policy === 'fail-closed') {
+        assert.ok(!r.ok);
+        assert.equal(r.response.status, 503);
+        assert.equal(r.response.body.error.code, 'budget_unavailable');
+      } else {
+        assert.ok(r.ok);
+        assert.equal(r.reservation.id, undefined);
+        assert.equal(failOpen, 1);
+        assert.equal(await budgets.settle(r.reservation, { promptTokens: 10, completionTokens: 5 }), false);
       }
+      assert.ok(errors.includes('reserve'));
+      assert.equal(await budgets.reapExpired(), 0);
+      assert.ok(errors.includes('reap'));
     });
   }
 
-  it('recovers when Redis comes back (ioredis reconnects)', async () => {
+  it('recovers when Redis comes back (ioredis reconnects)', async (t) => {
     redis = await startRedis();
     const port = redis.port;
     const errors: StoreOperation[] = [];
     const config = budgetsConfigSchema.parse({ ...base, store: { kind: 'redis', url: redis.url, commandTimeoutMs: 200 } });
     const budgets = Budgets.create(config, { onStoreError: (op) => errors.push(op) });
-    try {
-      const chain = chainOf(budgets);
-      const first = await budgets.reserve(chain, { model: 'gpt-4o-mini', promptTokens: 10, maxCompletionTokens: 10 });
-      assert.ok(first.ok && first.reservation.id !== undefined);
-      await redis.stop();
-      const down = await budgets.reserve(chain, { model: 'gpt-4o-mini', promptTokens: 10, maxCompletionTokens: 10 });
-      assert.ok(!down.ok && down.response.status === 503);
-      assert.equal(await budgets.settle(first.reservation, { promptTokens: 10, completionTokens: 10 }), false);
-      redis = await startRedis(port);
-      const deadline = Date.now() + 10_000;
-      let up = false;
-      while (!up && Date.now() < deadline) {
-        up = (await budgets.reserve(chain, { model: 'gpt-4o-mini', promptTokens: 10, maxCompletionTokens: 10 })).ok;
-        if (!up) await new Promise((r) => setTimeout(r, 100));
-      }
-      assert.ok(up, 'reserve succeeds again after Redis restarts');
-      assert.ok(errors.includes('reserve') && errors.includes('settle'));
-    } finally {
-      await budgets.close();
+    t.after(() => budgets.close());
+    const chain = chainOf(budgets);
+    const first = await budgets.reserve(chain, { model: 'gpt-4o-mini', promptTokens: 10, maxCompletionTokens: 10 });
+    assert.ok(first.ok && first.reservation.id !== undefined);
+    await redis.stop();
+    const down = await budgets.reserve(chain, { model: 'gpt-4o-mini', promptTokens: 10, maxCompletionTokens: 10 });
+    assert.ok(!down.ok && down.response.status === 503);
+    assert.equal(await budgets.settle(first.reservation, { promptTokens: 10, completionTokens: 10 }), false);
+    redis = await startRedis(port);
+    const deadline = Date.now() + 10_000;
+    let up = false;
+    while (!up && Date.now() < deadline) {
+      up = (await budgets.reserve(chain, { model: 'gpt-4o-mini', promptTokens: 10, maxCompletionTokens: 10 })).ok;
+      if (!up) await new Promise((r) => setTimeout(r, 100));
     }
+    assert.ok(up, 'reserve succeeds again after Redis restarts');
+    assert.ok(errors.includes('reserve') && errors.includes('settle'));
   });
 });
 
@@ -187,7 +178,7 @@ async function durableRedis(dir: string, port: number): Promise<{ kill(): Promis
 }
 
 describe('Budgets (redis) settle journal', () => {
-  it('a settle that fails while Redis is killed is applied when it is back, and the reaper does not release it', async () => {
+  it('a settle that fails while Redis is killed is applied when it is back, and the reaper does not release it', async (t) => {
     await startRedis().then((r) => r.stop()); // installs redis-server when missing
     const { mkdtempSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
@@ -199,37 +190,36 @@ describe('Budgets (redis) settle journal', () => {
     // Real time: Redis expires keys by its own clock.
     const config = budgetsConfigSchema.parse({ ...base, reservationTtlSeconds: 1, store: { kind: 'redis', url: `redis://127.0.0.1:${port}`, commandTimeoutMs: 200 } });
     const budgets = Budgets.create(config, { onStoreError: (op) => errors.push(op) }, { reapIntervalMs: 0 });
-    try {
-      const chain = chainOf(budgets);
-      const r = await budgets.reserve(chain, { model: 'gpt-4o-mini', promptTokens: 100, maxCompletionTokens: 100 });
-      assert.ok(r.ok && r.reservation.id !== undefined);
-      await server.kill();
-      assert.equal(await budgets.settle(r.reservation, { promptTokens: 100, completionTokens: 50 }), false);
-      assert.ok(errors.includes('settle'));
-      assert.equal(budgets.journalSize, 1, 'the failed settle is kept');
-      assert.equal(await budgets.flushJournal(), 0, 'nothing applies while Redis is away');
-      server = await durableRedis(dir, port);
-      // Past the reservation's TTL: without the journal the reaper would now release it and lose the usage.
-      await new Promise((res) => setTimeout(res, 1200));
-      let reaped = 0;
-      const deadline = Date.now() + 10_000;
-      while (budgets.journalSize > 0 && Date.now() < deadline) {
-        reaped += await budgets.reapExpired();
-        if (budgets.journalSize > 0) await new Promise((res) => setTimeout(res, 100));
-      }
-      assert.equal(budgets.journalSize, 0, 'the journal was applied');
-      assert.equal(reaped, 0, 'nothing left to reap: the settle came first');
-      // The month's cost counter (a minute's tpm counter could roll over during the test): 100 in + 50 out.
-      const cost = async () => (await budgets.snapshot()).find((v) => v.subject === 'acme' && v.metric === 'costUsd');
-      const expected = (100 * 0.15 + 50 * 0.6) / 1e6;
-      assert.ok(Math.abs((await cost())!.used - expected) < 1e-12, `used ${(await cost())?.used}`);
-      assert.equal((await cost())?.reserved, 0);
-      // Idempotent: applying the same settle again changes nothing.
-      assert.equal(await budgets.settle(r.reservation, { promptTokens: 100, completionTokens: 50 }), false);
-      assert.ok(Math.abs((await cost())!.used - expected) < 1e-12);
-    } finally {
+    t.after(async () => {
       await budgets.close();
       await server.kill();
+    });
+    const chain = chainOf(budgets);
+    const r = await budgets.reserve(chain, { model: 'gpt-4o-mini', promptTokens: 100, maxCompletionTokens: 100 });
+    assert.ok(r.ok && r.reservation.id !== undefined);
+    await server.kill();
+    assert.equal(await budgets.settle(r.reservation, { promptTokens: 100, completionTokens: 50 }), false);
+    assert.ok(errors.includes('settle'));
+    assert.equal(budgets.journalSize, 1, 'the failed settle is kept');
+    assert.equal(await budgets.flushJournal(), 0, 'nothing applies while Redis is away');
+    server = await durableRedis(dir, port);
+    // Past the reservation's TTL: without the journal the reaper would now release it and lose the usage.
+    await new Promise((res) => setTimeout(res, 1200));
+    let reaped = 0;
+    const deadline = Date.now() + 10_000;
+    while (budgets.journalSize > 0 && Date.now() < deadline) {
+      reaped += await budgets.reapExpired();
+      if (budgets.journalSize > 0) await new Promise((res) => setTimeout(res, 100));
     }
+    assert.equal(budgets.journalSize, 0, 'the journal was applied');
+    assert.equal(reaped, 0, 'nothing left to reap: the settle came first');
+    // The month's cost counter (a minute's tpm counter could roll over during the test): 100 in + 50 out.
+    const cost = async () => (await budgets.snapshot()).find((v) => v.subject === 'acme' && v.metric === 'costUsd');
+    const expected = (100 * 0.15 + 50 * 0.6) / 1e6;
+    assert.ok(Math.abs((await cost())!.used - expected) < 1e-12, `used ${(await cost())?.used}`);
+    assert.equal((await cost())?.reserved, 0);
+    // Idempotent: applying the same settle again changes nothing.
+    assert.equal(await budgets.settle(r.reservation, { promptTokens: 100, completionTokens: 50 }), false);
+    assert.ok(Math.abs((await cost())!.used - expected) < 1e-12);
   });
 });

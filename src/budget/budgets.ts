@@ -16,12 +16,12 @@ import {
   type BudgetSubject,
   type CounterRef,
   type Limit,
-  type RejectionResponse,
   type ReservationInput,
   type TokenCounts,
 } from './ledger.js';
 import { RedisStore } from './redis-store.js';
 import { MemoryStore, type BudgetStore } from './store.js';
+import { errorReply, type ErrorReply } from '../unified/errors.js';
 
 export type StoreOperation = 'reserve' | 'settle' | 'release' | 'reap' | 'read' | 'connection' | 'journal';
 
@@ -55,13 +55,7 @@ export interface Reservation {
 
 export type ReserveOutcome =
   | { readonly ok: true; readonly reservation: Reservation; readonly headers: Record<string, string> }
-  | { readonly ok: false; readonly response: RejectionResponse | StoreUnavailableResponse };
-
-export interface StoreUnavailableResponse {
-  readonly status: 503;
-  readonly headers: Record<string, string>;
-  readonly body: { error: { message: string; type: 'server_error'; param: null; code: 'budget_unavailable' } };
-}
+  | { readonly ok: false; readonly response: ErrorReply };
 
 export interface BudgetsOptions {
   /** Epoch ms; tests pass a fixed clock. */
@@ -84,11 +78,9 @@ export interface BudgetView {
   readonly remaining: number;
 }
 
-const STORE_UNAVAILABLE: StoreUnavailableResponse = {
-  status: 503,
-  headers: { 'retry-after': '1' },
-  body: { error: { message: 'The budget store is unavailable; request refused (fail-closed).', type: 'server_error', param: null, code: 'budget_unavailable' } },
-};
+const STORE_UNAVAILABLE = errorReply(503, 'server_error', 'budget_unavailable', 'The budget store is unavailable; request refused (fail-closed).', {
+  'retry-after': '1',
+});
 
 function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));

@@ -153,4 +153,3 @@ export type BudgetsConfig = z.infer<typeof budgetsConfigSchema>;
 export type BudgetsConfigInput = z.input<typeof budgetsConfigSchema>;
 export type LimitConfig = z.infer<typeof limitSchema>;
 export type RateConfig = z.infer<typeof rateSchema>;
-export type PriceConfig = z.infer<typeof priceSchema>;

@@ -86,13 +86,13 @@ describe('resolveIdentity', () => {
   it('rejects unknown and missing keys with 401 and never echoes the key', () => {
     const unknown = resolveIdentity({ authorization: 'Bearer sk-wrong-secret' }, config);
     assert.ok(!unknown.ok);
-    assert.equal(unknown.error.status, 401);
-    assert.equal(unknown.error.code, 'invalid_api_key');
+    assert.equal(unknown.response.status, 401);
+    assert.equal(unknown.response.body.error.code, 'invalid_api_key');
     assert.ok(!JSON.stringify(unknown).includes('sk-wrong-secret'));
     assert.ok(!JSON.stringify(unknown).includes(hashKey('sk-wrong-secret')));
     const missing = resolveIdentity({}, config);
     assert.ok(!missing.ok);
-    assert.equal(missing.error.code, 'missing_api_key');
+    assert.equal(missing.response.body.error.code, 'missing_api_key');
     assert.ok(!resolveIdentity({ authorization: 'Basic abc' }, config).ok);
   });
 
@@ -119,7 +119,7 @@ describe('resolveIdentity', () => {
     assert.ok(!resolveIdentity({ principal: trusted, tenantHeader: 'acme/nope' }, config).ok);
     // From anyone else the header is ignored.
     const forged = resolveIdentity({ principal: 'spiffe://evil', tenantHeader: 'acme/search' }, config);
-    assert.ok(!forged.ok && forged.error.code === 'missing_api_key');
+    assert.ok(!forged.ok && forged.response.body.error.code === 'missing_api_key');
   });
 
   it('lists every subject once, parents first', () => {

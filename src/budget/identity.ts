@@ -4,6 +4,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { BudgetsConfig } from './config.js';
 import { limitsOf, type BudgetSubject } from './ledger.js';
+import { errorReply, type ErrorReply } from '../unified/errors.js';
 
 export interface IdentityInput {
   /** The Authorization header (`Bearer <virtual key>`). */
@@ -14,16 +15,9 @@ export interface IdentityInput {
   readonly tenantHeader?: string | undefined;
 }
 
-export interface IdentityError {
-  readonly status: 401;
-  readonly type: 'invalid_request_error';
-  readonly code: 'invalid_api_key' | 'missing_api_key';
-  readonly message: string;
-}
-
 export type IdentityResult =
   | { readonly ok: true; readonly chain: readonly BudgetSubject[]; readonly via: 'key' | 'workload' | 'tenant-header' }
-  | { readonly ok: false; readonly error: IdentityError };
+  | { readonly ok: false; readonly response: ErrorReply };
 
 interface Index {
   readonly keys: ReadonlyArray<{ readonly hash: Buffer; readonly chain: readonly BudgetSubject[] }>;
@@ -73,8 +67,9 @@ function indexOf(config: BudgetsConfig): Index {
   return index;
 }
 
-function failure(code: IdentityError['code'], message: string): IdentityResult {
-  return { ok: false, error: { status: 401, type: 'invalid_request_error', code, message } };
+/** OpenAI's 401 for a missing or unknown key. */
+function failure(code: 'invalid_api_key' | 'missing_api_key', message: string): IdentityResult {
+  return { ok: false, response: errorReply(401, 'invalid_request_error', code, message) };
 }
 
 /**

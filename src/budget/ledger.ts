@@ -1,6 +1,7 @@
 // Pure budget arithmetic (docs/budgets.md): window boundaries, prices, reservation amounts, the fit check and the
 // OpenAI rate-limit headers. Data in, data out; the stores apply the same fit rule atomically.
 import { METRICS, type BudgetWindow, type BudgetsConfig, type LimitConfig, type Metric, type RateConfig } from './config.js';
+import { errorReply, type ErrorReply } from '../unified/errors.js';
 
 /** One amount per metric, in internal units: costUsd is nano-USD (10^-9 USD), everything is an integer. */
 export type Amounts = Readonly<Record<Metric, number>>;
@@ -171,10 +172,6 @@ export function costNanoUsd(prices: Prices, model: string, tokens: TokenCounts, 
   return rounding === 'ceil' ? Math.ceil(nano - 1e-6) : Math.round(nano);
 }
 
-export function isPriced(prices: Prices, model: string): boolean {
-  return prices[model] !== undefined || prices['*'] !== undefined;
-}
-
 export interface ReservationInput {
   readonly model: string;
   /** Prompt tokens as counted before the request (src/tokens). */
@@ -342,12 +339,6 @@ export function formatDuration(ms: number): string {
   return s;
 }
 
-export interface RejectionResponse {
-  readonly status: 429;
-  readonly headers: Record<string, string>;
-  readonly body: { error: { message: string; type: string; param: null; code: string } };
-}
-
 const METRIC_WORDS: Record<Metric, string> = {
   requests: 'requests',
   inputTokens: 'input tokens',
@@ -357,16 +348,12 @@ const METRIC_WORDS: Record<Metric, string> = {
 };
 
 /** The 429 for a violation: OpenAI's body shape, `retry-after` in whole seconds, and the rate-limit headers. */
-export function rejection(v: Violation, headers: Record<string, string>, now: number): RejectionResponse {
+export function rejection(v: Violation, headers: Record<string, string>, now: number): ErrorReply {
   const wait = Math.max(0, v.resetAt - now);
   const what = v.code === 'rate_limit_exceeded' ? `Rate limit reached` : `Budget exhausted`;
   const message =
     `${what} for ${v.level} ${v.subject} on ${METRIC_WORDS[v.metric]} per ${v.window}: ` +
     `limit ${v.limit}, used ${v.current}, requested ${v.requested}. Please try again in ${formatDuration(wait)}.`;
   const type = v.code === 'insufficient_quota' ? 'insufficient_quota' : v.metric === 'requests' ? 'requests' : 'tokens';
-  return {
-    status: 429,
-    headers: { ...headers, 'retry-after': String(Math.max(1, Math.ceil(wait / 1000))) },
-    body: { error: { message, type, param: null, code: v.code } },
-  };
+  return errorReply(429, type, v.code, message, { ...headers, 'retry-after': String(Math.max(1, Math.ceil(wait / 1000))) });
 }

@@ -115,39 +115,33 @@ describe('RedisStore', () => {
   describe('specification', () =>
     specification(() => (store = new RedisStore({ url: redis.url, keyPrefix: `t${randomUUID()}:`, commandTimeoutMs: 1000 }))));
 
-  it('counter keys expire with their window; reservation records are deleted', async () => {
+  it('counter keys expire with their window; reservation records are deleted', async (t) => {
     const s = new RedisStore({ url: redis.url, keyPrefix: 'ttl:', commandTimeoutMs: 1000 });
-    try {
-      const now = Date.now();
-      const p = planFor(chain, now, 'UTC');
-      const req: ReserveRequest = { id: randomUUID(), ...p, amounts: amounts(10), expiresAt: now + 60_000 };
-      assert.ok((await s.reserve(req)).granted);
-      const minute = p.counters.find((c) => c.window === 'minute')!;
-      const ttl = await s.redis.pttl(`ttl:c:${minute.id}`);
-      assert.ok(ttl > 0 && ttl <= minute.end + 60_000 - now + 50, `pttl ${ttl}`);
-      assert.equal(await s.openReservations(), 1);
-      assert.ok(await s.settle(req.id, amounts(10)));
-      assert.equal(await s.redis.exists(`ttl:r:${req.id}`), 0);
-      assert.equal(await s.openReservations(), 0);
-    } finally {
-      await s.close();
-    }
+    t.after(() => s.close());
+    const now = Date.now();
+    const p = planFor(chain, now, 'UTC');
+    const req: ReserveRequest = { id: randomUUID(), ...p, amounts: amounts(10), expiresAt: now + 60_000 };
+    assert.ok((await s.reserve(req)).granted);
+    const minute = p.counters.find((c) => c.window === 'minute')!;
+    const ttl = await s.redis.pttl(`ttl:c:${minute.id}`);
+    assert.ok(ttl > 0 && ttl <= minute.end + 60_000 - now + 50, `pttl ${ttl}`);
+    assert.equal(await s.openReservations(), 1);
+    assert.ok(await s.settle(req.id, amounts(10)));
+    assert.equal(await s.redis.exists(`ttl:r:${req.id}`), 0);
+    assert.equal(await s.openReservations(), 0);
   });
 
-  it('large cost amounts stay exact', async () => {
+  it('large cost amounts stay exact', async (t) => {
     const s = new RedisStore({ url: redis.url, keyPrefix: 'big:', commandTimeoutMs: 1000 });
-    try {
-      const big = { level: 'organisation', id: 'big', limits: limitsOf([{ window: 'month', costUsd: 5_000_000 }], undefined) } as const;
-      const p = planFor([big], NOW, 'UTC');
-      const cost = 4_999_999_999_999_999; // nano-USD, above 2^52
-      const req: ReserveRequest = { id: randomUUID(), ...p, amounts: { ...ZERO, costUsd: cost }, expiresAt: NOW + 10_000 };
-      assert.ok((await s.reserve(req)).granted);
-      assert.ok(await s.settle(req.id, { ...ZERO, costUsd: 123_456_789_012_345 }));
-      const [v] = await s.read(p.counters);
-      assert.equal(v!.used.costUsd, 123_456_789_012_345);
-      assert.equal(v!.reserved.costUsd, 0);
-    } finally {
-      await s.close();
-    }
+    t.after(() => s.close());
+    const big = { level: 'organisation', id: 'big', limits: limitsOf([{ window: 'month', costUsd: 5_000_000 }], undefined) } as const;
+    const p = planFor([big], NOW, 'UTC');
+    const cost = 4_999_999_999_999_999; // nano-USD, above 2^52
+    const req: ReserveRequest = { id: randomUUID(), ...p, amounts: { ...ZERO, costUsd: cost }, expiresAt: NOW + 10_000 };
+    assert.ok((await s.reserve(req)).granted);
+    assert.ok(await s.settle(req.id, { ...ZERO, costUsd: 123_456_789_012_345 }));
+    const [v] = await s.read(p.counters);
+    assert.equal(v!.used.costUsd, 123_456_789_012_345);
+    assert.equal(v!.reserved.costUsd, 0);
   });
 });

@@ -1,15 +1,13 @@
 // `llm-extproc envoy-bootstrap --config FILE [--listen HOST:PORT] [--extproc ADDR] [--admin HOST:PORT]`: print the
 // Envoy bootstrap for a service config, so users never keep two files in sync by hand.
 import { parseArgs } from 'node:util';
-import { DEFAULT_CONFIG_PATH, formatProblems, loadConfigFile } from '../config/load.js';
 import { bootstrapYaml, type BootstrapOptions } from '../envoyconfig/bootstrap.js';
-import type { ExtprocClientTls } from '../envoyconfig/blocks.js';
-import { sourceName } from './istio-manifests.js';
-import type { Output } from './envoy-validate.js';
+import { addressOk, loadConfigFlag, mutualTlsFlags, mutualTlsFrom, sourceName, STDIO, type CommandIo } from './generator-flags.js';
 
 const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/;
+const isHostPort = (value: string): boolean => HOST_PORT.test(value);
 
-export function envoyBootstrapCommand(args: string[], io: { out: Output; err: Output } = { out: process.stdout, err: process.stderr }): number {
+export function envoyBootstrapCommand(args: string[], io: CommandIo = STDIO): number {
   const { values } = parseArgs({
     args,
     options: {
@@ -18,48 +16,18 @@ export function envoyBootstrapCommand(args: string[], io: { out: Output; err: Ou
       extproc: { type: 'string' },
       admin: { type: 'string' },
       // Mutual TLS to llm-extproc (required for a non-local target or a service with extproc.tls).
-      'extproc-cert': { type: 'string' },
-      'extproc-key': { type: 'string' },
-      'extproc-ca': { type: 'string' },
-      'extproc-sni': { type: 'string' },
-      'extproc-san': { type: 'string' },
-      'extproc-insecure': { type: 'boolean' },
+      ...mutualTlsFlags('extproc'),
       // Mutual TLS to the xDS control plane (required for a non-loopback one or a service with xds.tls).
-      'xds-cert': { type: 'string' },
-      'xds-key': { type: 'string' },
-      'xds-ca': { type: 'string' },
-      'xds-sni': { type: 'string' },
-      'xds-san': { type: 'string' },
-      'xds-insecure': { type: 'boolean' },
+      ...mutualTlsFlags('xds'),
     },
     strict: true,
   });
-  for (const flag of ['listen', 'admin'] as const) {
-    const value = values[flag];
-    if (value !== undefined && !HOST_PORT.test(value)) {
-      io.err.write(`--${flag} expects HOST:PORT, got '${value}'\n`);
-      return 2;
-    }
-  }
-  if (values.extproc !== undefined && !values.extproc.startsWith('unix:/') && !HOST_PORT.test(values.extproc)) {
-    io.err.write(`--extproc expects HOST:PORT or unix:/PATH, got '${values.extproc}'\n`);
-    return 2;
-  }
-  const file = values.config ?? DEFAULT_CONFIG_PATH;
-  const loaded = loadConfigFile(file);
-  if (!loaded.ok) {
-    io.err.write(formatProblems(file, loaded.problems) + '\n');
-    return 1;
-  }
-  // --PREFIX-cert/-key/-ca (together) and optional -sni/-san: Envoy's client side of a mutual TLS connection.
-  const clientTls = (prefix: 'extproc' | 'xds'): ExtprocClientTls | undefined | 'mixed' => {
-    const [cert, key, ca, sni, san] = (['cert', 'key', 'ca', 'sni', 'san'] as const).map((part) => values[`${prefix}-${part}`]);
-    if ([cert, key, ca, sni, san].every((v) => v === undefined)) return undefined;
-    if (cert === undefined || key === undefined || ca === undefined) return 'mixed';
-    return { certFile: cert, keyFile: key, caFile: ca, ...(sni ? { sni } : {}), ...(san ? { serviceSan: san } : {}) };
-  };
-  const extprocTls = clientTls('extproc');
-  const xdsTls = clientTls('xds');
+  if (!addressOk(io, 'listen', values.listen, isHostPort) || !addressOk(io, 'admin', values.admin, isHostPort)) return 2;
+  if (!addressOk(io, 'extproc', values.extproc, (v) => v.startsWith('unix:/') || isHostPort(v), 'HOST:PORT or unix:/PATH')) return 2;
+  const loaded = loadConfigFlag(io, values.config);
+  if (!loaded) return 1;
+  const extprocTls = mutualTlsFrom(values, 'extproc');
+  const xdsTls = mutualTlsFrom(values, 'xds');
   for (const [prefix, tls] of [['extproc', extprocTls], ['xds', xdsTls]] as const) {
     if (tls !== 'mixed') continue;
     io.err.write(`--${prefix}-cert, --${prefix}-key and --${prefix}-ca go together\n`);
@@ -77,7 +45,7 @@ export function envoyBootstrapCommand(args: string[], io: { out: Output; err: Ou
   let text: string;
   try {
     // Named relative to the repository when it lives there, so envoy/envoy.yaml is the same on every machine.
-    text = bootstrapYaml(loaded.config, options, sourceName(file));
+    text = bootstrapYaml(loaded.config, options, sourceName(loaded.file));
   } catch (err) {
     io.err.write(`${err instanceof Error ? err.message : String(err)}\n`);
     return 2;

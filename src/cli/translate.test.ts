@@ -115,7 +115,7 @@ test('cohere: the exact native body, with the path on stderr', async () => {
   assert.equal(result.stderr, 'POST /v2/chat\ncontent-type: application/json\nauthorization: [redacted]\n');
 });
 
-test('--config/--backend use the configured backend, never reading its real credentials', async () => {
+test('--config/--backend use the configured backend, never reading its real credentials', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'translate-'));
   const file = path.join(dir, 'config.yaml');
   writeFileSync(
@@ -126,21 +126,20 @@ test('--config/--backend use the configured backend, never reading its real cred
 `,
   );
   process.env.AZ_KEY_THAT_IS_SET = 'real-secret-value';
-  try {
-    const az = await run(['--config', file, '--backend', 'az', '--direction', 'request'], JSON.stringify(SAMPLE_REQUEST));
-    assert.equal(az.code, 0, az.stderr);
-    assert.equal(az.stderr, 'POST /openai/deployments/prod/chat/completions?api-version=2025-01-01\ncontent-type: application/json\napi-key: [redacted]\n');
-    assert.doesNotMatch(az.stderr + az.stdout.toString(), /real-secret-value/);
-    if (kinds.includes('vertex')) {
-      const vx = await run(['--config', file, '--backend', 'vx', '--direction', 'request', '--model', 'gemini-2.5-flash'], JSON.stringify(SAMPLE_REQUEST));
-      assert.equal(vx.code, 0, vx.stderr);
-      assert.match(vx.stderr, /europe-west4/);
-    }
-    const mismatch = await run(['--config', file, '--backend', 'az', '--provider', 'cohere', '--direction', 'request'], '{}');
-    assert.equal(mismatch.code, 2);
-  } finally {
+  t.after(() => {
     delete process.env.AZ_KEY_THAT_IS_SET;
+  });
+  const az = await run(['--config', file, '--backend', 'az', '--direction', 'request'], JSON.stringify(SAMPLE_REQUEST));
+  assert.equal(az.code, 0, az.stderr);
+  assert.equal(az.stderr, 'POST /openai/deployments/prod/chat/completions?api-version=2025-01-01\ncontent-type: application/json\napi-key: [redacted]\n');
+  assert.doesNotMatch(az.stderr + az.stdout.toString(), /real-secret-value/);
+  if (kinds.includes('vertex')) {
+    const vx = await run(['--config', file, '--backend', 'vx', '--direction', 'request', '--model', 'gemini-2.5-flash'], JSON.stringify(SAMPLE_REQUEST));
+    assert.equal(vx.code, 0, vx.stderr);
+    assert.match(vx.stderr, /europe-west4/);
   }
+  const mismatch = await run(['--config', file, '--backend', 'az', '--provider', 'cohere', '--direction', 'request'], '{}');
+  assert.equal(mismatch.code, 2);
 });
 
 test('a request the provider cannot honour exits 1 with the error the client would get', async () => {

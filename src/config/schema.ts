@@ -178,5 +178,3 @@ export const serviceConfigSchema = z
 
 export type ServiceConfig = z.infer<typeof serviceConfigSchema>;
 export type BackendConfig = ServiceConfig['backends'][number];
-export type RouteConfig = ServiceConfig['routes'][number];
-export type RouteBackendConfig = RouteConfig['backends'][number];

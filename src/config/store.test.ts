@@ -32,31 +32,25 @@ test('an invalid reload keeps the running config and says why', () => {
   assert.equal(store.current().generation, 1);
 });
 
-test('SIGHUP reloads the file', async () => {
+test('SIGHUP reloads the file', async (t) => {
   const store = storeWith(GOOD);
   store.watch();
-  try {
-    writeFileSync(store.file, GOOD.replace('100', '300'));
-    const reloaded = new Promise((resolve) => store.once('reload', resolve));
-    process.kill(process.pid, 'SIGHUP');
-    await reloaded;
-    assert.equal(store.current().config.limits.maxRequestBodyBytes, 300);
-  } finally {
-    store.close();
-  }
+  t.after(() => store.close());
+  writeFileSync(store.file, GOOD.replace('100', '300'));
+  const reloaded = new Promise((resolve) => store.once('reload', resolve));
+  process.kill(process.pid, 'SIGHUP');
+  await reloaded;
+  assert.equal(store.current().config.limits.maxRequestBodyBytes, 300);
 });
 
-test('editing the file reloads it without a signal', async () => {
+test('editing the file reloads it without a signal', async (t) => {
   const store = storeWith(GOOD);
   store.watch();
-  try {
-    const reloaded = new Promise((resolve) => store.once('reload', resolve));
-    writeFileSync(store.file, GOOD.replace('100', '400'));
-    await reloaded;
-    assert.equal(store.current().config.limits.maxRequestBodyBytes, 400);
-  } finally {
-    store.close();
-  }
+  t.after(() => store.close());
+  const reloaded = new Promise((resolve) => store.once('reload', resolve));
+  writeFileSync(store.file, GOOD.replace('100', '400'));
+  await reloaded;
+  assert.equal(store.current().config.limits.maxRequestBodyBytes, 400);
 });
 
 test('a reload to an empty file is rejected and the running routes stay', () => {

@@ -17,8 +17,6 @@ import { applyModeOverride, shouldRemoveContentLength, type BodySendMode, type D
 export interface HttpMessage {
   headers: HeaderList;
   body: Buffer;
-  /** Set when a processor changed the body (the wire then needs a fresh content-length). */
-  bodyMutated: boolean;
 }
 
 export type FilterOutcome =
@@ -130,7 +128,6 @@ export class ExtProcFilter {
         removeHeader(message.headers, 'content-length');
         this.replaced[direction] = true;
         message.body = applyBodyMutation(message.body, common.body_mutation);
-        message.bodyMutated = true;
       }
       // Nothing more is sent to the processor in this direction.
       this.modes[direction] = { ...this.modes[direction], body: 'NONE', sendTrailers: false };
@@ -159,7 +156,6 @@ export class ExtProcFilter {
       const mismatch = contentLengthMismatch(message.headers, common.body_mutation);
       if (mismatch !== undefined) return this.errorReply(500, mismatch);
       message.body = applyBodyMutation(message.body, common.body_mutation);
-      message.bodyMutated = true;
     }
     if (direction === 'request') this.clearRouteCache(common);
     return CONTINUE;
@@ -250,5 +246,34 @@ export class ExtProcFilter {
 
   private logIgnored(message: ExpectedKind, ignored: readonly string[]): void {
     if (ignored.length > 0) this.log('header_mutation_ignored', { stage: this.spec.stage, message, ignored });
+  }
+}
+
+/**
+ * A request body through a filter in its configured mode: BUFFERED in one message, STREAMED chunk by chunk (the last
+ * chunk carries end_of_stream, as Envoy marks the last data frame of a body whose end it knows), NONE not at all.
+ * The router-level filter gets the client's chunks; the upstream-level one, per attempt, the whole (buffered) body.
+ */
+export async function processRequestBody(filter: ExtProcFilter, message: HttpMessage, chunks: readonly Buffer[]): Promise<FilterOutcome> {
+  switch (filter.bodyMode('request')) {
+    case 'BUFFERED':
+    case 'BUFFERED_PARTIAL':
+      return filter.bufferedBody('request', message);
+    case 'STREAMED': {
+      const out: Buffer[] = [];
+      const pieces = chunks.length > 0 ? chunks : [Buffer.alloc(0)];
+      for (const [i, chunk] of pieces.entries()) {
+        const result = await filter.streamedChunk('request', chunk, i === pieces.length - 1);
+        if (result.kind === 'reply') return result;
+        out.push(result.chunk);
+      }
+      message.body = Buffer.concat(out);
+      return { kind: 'continue' };
+    }
+    case 'NONE':
+      return { kind: 'continue' };
+    case 'FULL_DUPLEX_STREAMED':
+    case 'GRPC':
+      throw new Error(`body mode ${filter.bodyMode('request')} is not emulated`);
   }
 }

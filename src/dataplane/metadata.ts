@@ -4,9 +4,7 @@
 // key by key, like protobuf Struct MergeFrom).
 import type { Struct, Struct__Output } from '../generated/google/protobuf/Struct.js';
 import type { Value, Value__Output } from '../generated/google/protobuf/Value.js';
-
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
-export type JsonObject = { [key: string]: JsonValue };
+import type { JsonObject, JsonValue } from '../util/json.js';
 
 /** Namespace → merged fields, what %DYNAMIC_METADATA(ns:key)% would read. */
 export type DynamicMetadata = Map<string, JsonObject>;

@@ -11,7 +11,7 @@ import { jsonToStruct } from './metadata.js';
 const BODY = '{"model":"m"}';
 const T = { timeout: 20_000 };
 
-test('BUFFERED response: :status in response_headers, one response_body; status, header and body mutations applied', T, async () => {
+test('BUFFERED response: :status in response_headers, one response_body; status, header and body mutations applied', T, async (t) => {
   const sc = await scenario({
     script: byStage({
       router: async (s) => {
@@ -33,20 +33,17 @@ test('BUFFERED response: :status in response_headers, one response_body; status,
     }),
     upstreams: { a: { handler: jsonOk('a') } },
   });
-  try {
-    const res = await sc.request({ body: BODY, headers: ROUTE_M });
-    assert.equal(res.status, 201);
-    assert.equal(res.headers['x-seen'], 'headers');
-    assert.equal(res.headers['x-body'], 'yes');
-    assert.equal(res.headers['content-length'], '9');
-    assert.equal(res.body, 'rewritten');
-    assert.ok(sc.events.some((e) => e.event === 'mode_override_ignored'));
-  } finally {
-    await sc.close();
-  }
+  t.after(() => sc.close());
+  const res = await sc.request({ body: BODY, headers: ROUTE_M });
+  assert.equal(res.status, 201);
+  assert.equal(res.headers['x-seen'], 'headers');
+  assert.equal(res.headers['x-body'], 'yes');
+  assert.equal(res.headers['content-length'], '9');
+  assert.equal(res.body, 'rewritten');
+  assert.ok(sc.events.some((e) => e.event === 'mode_override_ignored'));
 });
 
-test('mode_override to STREAMED: each upstream chunk is sent as it arrives, answered in order, mutated per chunk', T, async () => {
+test('mode_override to STREAMED: each upstream chunk is sent as it arrives, answered in order, mutated per chunk', T, async (t) => {
   const seen: Array<{ body: string; eos: boolean }> = [];
   const chunkSeen: Array<() => void> = [];
   const waitSeen = (n: number) =>
@@ -93,24 +90,21 @@ test('mode_override to STREAMED: each upstream chunk is sent as it arrives, answ
       },
     },
   });
-  try {
-    const res = await sc.request({ body: BODY, headers: ROUTE_M });
-    assert.equal(res.status, 200);
-    assert.equal(res.body, 'ONETWOTHREE[DONE]');
-    assert.equal(res.headers['transfer-encoding'], 'chunked');
-    assert.equal(res.headers['x-late'], undefined);
-    assert.deepEqual(seen, [
-      { body: 'one', eos: false },
-      { body: 'two', eos: false },
-      { body: 'three', eos: false },
-      { body: '', eos: true },
-    ]);
-  } finally {
-    await sc.close();
-  }
+  t.after(() => sc.close());
+  const res = await sc.request({ body: BODY, headers: ROUTE_M });
+  assert.equal(res.status, 200);
+  assert.equal(res.body, 'ONETWOTHREE[DONE]');
+  assert.equal(res.headers['transfer-encoding'], 'chunked');
+  assert.equal(res.headers['x-late'], undefined);
+  assert.deepEqual(seen, [
+    { body: 'one', eos: false },
+    { body: 'two', eos: false },
+    { body: 'three', eos: false },
+    { body: '', eos: true },
+  ]);
 });
 
-test('after a mode_override to STREAMED the upstream content-length stays (Envoy strips it only for the configured mode)', T, async () => {
+test('after a mode_override to STREAMED the upstream content-length stays (Envoy strips it only for the configured mode)', T, async (t) => {
   const streamedUpper = (removeContentLength: boolean) =>
     byStage({
       router: async (s) => {
@@ -135,29 +129,23 @@ test('after a mode_override to STREAMED the upstream content-length stays (Envoy
     await kept.close();
   }
   const removed = await scenario({ script: streamedUpper(true), upstreams: { a: { handler: jsonOk('a') } } });
-  try {
-    const res = await removed.request({ body: BODY, headers: ROUTE_M });
-    // One chunk that ends the body (content-length upstream): one answer.
-    assert.equal(res.body, '{"served_by":"a"}!');
-    assert.equal(res.headers['content-length'], undefined);
-  } finally {
-    await removed.close();
-  }
+  t.after(() => removed.close());
+  const res = await removed.request({ body: BODY, headers: ROUTE_M });
+  // One chunk that ends the body (content-length upstream): one answer.
+  assert.equal(res.body, '{"served_by":"a"}!');
+  assert.equal(res.headers['content-length'], undefined);
 });
 
-test('a BUFFERED response body over the buffer limit is a 500 local reply', T, async () => {
+test('a BUFFERED response body over the buffer limit is a 500 local reply', T, async (t) => {
   const sc = await scenario({ script: passThrough, upstreams: { a: { handler: status(200, 'x'.repeat(100)) } }, settings: { bufferLimitBytes: 32 } });
-  try {
-    const res = await sc.request({ body: BODY, headers: ROUTE_M });
-    assert.equal(res.status, 500);
-    assert.equal(res.body, 'Internal Server Error');
-    assert.equal((await sc.accessLogEntry(0)).responseCodeDetails, 'response_payload_too_large');
-  } finally {
-    await sc.close();
-  }
+  t.after(() => sc.close());
+  const res = await sc.request({ body: BODY, headers: ROUTE_M });
+  assert.equal(res.status, 500);
+  assert.equal(res.body, 'Internal Server Error');
+  assert.equal((await sc.accessLogEntry(0)).responseCodeDetails, 'response_payload_too_large');
 });
 
-test('immediate_response on response headers replaces the upstream response', T, async () => {
+test('immediate_response on response headers replaces the upstream response', T, async (t) => {
   const sc = await scenario({
     script: byStage({
       router: async (s) => {
@@ -169,17 +157,14 @@ test('immediate_response on response headers replaces the upstream response', T,
     upstreams: { a: { handler: status(500, 'upstream exploded') } },
     settings: { numRetries: 0 },
   });
-  try {
-    const res = await sc.request({ body: BODY, headers: ROUTE_M });
-    assert.equal(res.status, 503);
-    assert.equal(res.body, '{"error":{}}');
-    assert.equal((await sc.accessLogEntry(0)).responseCodeDetails, 'provider_error');
-  } finally {
-    await sc.close();
-  }
+  t.after(() => sc.close());
+  const res = await sc.request({ body: BODY, headers: ROUTE_M });
+  assert.equal(res.status, 503);
+  assert.equal(res.body, '{"error":{}}');
+  assert.equal((await sc.accessLogEntry(0)).responseCodeDetails, 'provider_error');
 });
 
-test('immediate_response after STREAMED headers went out resets the client connection', T, async () => {
+test('immediate_response after STREAMED headers went out resets the client connection', T, async (t) => {
   const sc = await scenario({
     script: byStage({
       router: async (s) => {
@@ -200,17 +185,14 @@ test('immediate_response after STREAMED headers went out resets the client conne
       },
     },
   });
-  try {
-    await assert.rejects(sc.request({ body: BODY, headers: ROUTE_M }));
-    const entry = await sc.accessLogEntry(0);
-    assert.equal(entry.responseCode, 200);
-    assert.equal(entry.responseCodeDetails, 'too_late');
-  } finally {
-    await sc.close();
-  }
+  t.after(() => sc.close());
+  await assert.rejects(sc.request({ body: BODY, headers: ROUTE_M }));
+  const entry = await sc.accessLogEntry(0);
+  assert.equal(entry.responseCode, 200);
+  assert.equal(entry.responseCodeDetails, 'too_late');
 });
 
-test('router-level local replies pass through the router stage (catch-all 404 rewritten with CONTINUE_AND_REPLACE)', T, async () => {
+test('router-level local replies pass through the router stage (catch-all 404 rewritten with CONTINUE_AND_REPLACE)', T, async (t) => {
   const sc = await scenario({
     script: byStage({
       router: async (s) => {
@@ -228,20 +210,17 @@ test('router-level local replies pass through the router stage (catch-all 404 re
     }),
     upstreams: { a: { handler: jsonOk('a') } },
   });
-  try {
-    const res = await sc.request({ body: BODY, headers: { [ROUTE_HEADER]: 'llm.unknown' } });
-    assert.equal(res.status, 404);
-    assert.equal(res.headers['content-type'], 'application/json');
-    assert.equal(res.body, '{"error":{"code":"model_not_found"}}');
-    const entry = await sc.accessLogEntry(0);
-    assert.equal(entry.responseCodeDetails, 'direct_response');
-    assert.equal(entry.route, undefined);
-  } finally {
-    await sc.close();
-  }
+  t.after(() => sc.close());
+  const res = await sc.request({ body: BODY, headers: { [ROUTE_HEADER]: 'llm.unknown' } });
+  assert.equal(res.status, 404);
+  assert.equal(res.headers['content-type'], 'application/json');
+  assert.equal(res.body, '{"error":{"code":"model_not_found"}}');
+  const entry = await sc.accessLogEntry(0);
+  assert.equal(entry.responseCodeDetails, 'direct_response');
+  assert.equal(entry.route, undefined);
 });
 
-test('dynamic metadata: only namespace llm-extproc is kept, merged across messages and stages, in the access log', T, async () => {
+test('dynamic metadata: only namespace llm-extproc is kept, merged across messages and stages, in the access log', T, async (t) => {
   const sc = await scenario({
     script: byStage({
       router: async (s) => {
@@ -262,18 +241,15 @@ test('dynamic metadata: only namespace llm-extproc is kept, merged across messag
     }),
     upstreams: { a: { handler: jsonOk('a') } },
   });
-  try {
-    assert.equal((await sc.request({ body: BODY, headers: ROUTE_M })).status, 200);
-    const entry = await sc.accessLogEntry(0);
-    // The upstream stage's metadata lands in the same (request) namespace, as in Envoy 1.40.
-    assert.deepEqual(entry.dynamicMetadata, { [METADATA_NAMESPACE]: { caller: 'team-a', tokens: 42, provider: 'openai' } });
-    assert.ok(sc.events.some((e) => e.event === 'dynamic_metadata_namespace_ignored'));
-  } finally {
-    await sc.close();
-  }
+  t.after(() => sc.close());
+  assert.equal((await sc.request({ body: BODY, headers: ROUTE_M })).status, 200);
+  const entry = await sc.accessLogEntry(0);
+  // The upstream stage's metadata lands in the same (request) namespace, as in Envoy 1.40.
+  assert.deepEqual(entry.dynamicMetadata, { [METADATA_NAMESPACE]: { caller: 'team-a', tokens: 42, provider: 'openai' } });
+  assert.ok(sc.events.some((e) => e.event === 'dynamic_metadata_namespace_ignored'));
 });
 
-test('route timeout while the BUFFERED router stage holds the response: 504 goes out directly, bypassing the filters', T, async () => {
+test('route timeout while the BUFFERED router stage holds the response: 504 goes out directly, bypassing the filters', T, async (t) => {
   const sc = await scenario({
     script: passThrough,
     upstreams: {
@@ -286,19 +262,16 @@ test('route timeout while the BUFFERED router stage holds the response: 504 goes
     },
     settings: { routeTimeoutMs: 300 },
   });
-  try {
-    const res = await sc.request({ body: BODY, headers: ROUTE_M });
-    assert.equal(res.status, 504);
-    assert.equal(res.body, 'upstream request timeout');
-    assert.equal((await sc.accessLogEntry(0)).responseCodeDetails, 'response_timeout');
-    const router = sc.extproc.streams.find((s) => s.stage === 'router');
-    assert.deepEqual(router?.received.map((m) => m.request), ['request_headers', 'request_body', 'response_headers']);
-  } finally {
-    await sc.close();
-  }
+  t.after(() => sc.close());
+  const res = await sc.request({ body: BODY, headers: ROUTE_M });
+  assert.equal(res.status, 504);
+  assert.equal(res.body, 'upstream request timeout');
+  assert.equal((await sc.accessLogEntry(0)).responseCodeDetails, 'response_timeout');
+  const router = sc.extproc.streams.find((s) => s.stage === 'router');
+  assert.deepEqual(router?.received.map((m) => m.request), ['request_headers', 'request_body', 'response_headers']);
 });
 
-test('upstream reset mid-body: 502 local reply (protocol error) while BUFFERED holds the headers, a client reset once STREAMED headers went out', T, async () => {
+test('upstream reset mid-body: 502 local reply (protocol error) while BUFFERED holds the headers, a client reset once STREAMED headers went out', T, async (t) => {
   const resetting = {
     handler: (_req: unknown, res: import('node:http').ServerResponse) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -325,12 +298,9 @@ test('upstream reset mid-body: 502 local reply (protocol error) while BUFFERED h
     }),
     upstreams: { a: resetting },
   });
-  try {
-    await assert.rejects(streamed.request({ body: BODY, headers: ROUTE_M }));
-    const entry = await streamed.accessLogEntry(0);
-    assert.equal(entry.responseCode, 200);
-    assert.equal(entry.responseCodeDetails, 'upstream_reset_after_response_started{protocol_error}');
-  } finally {
-    await streamed.close();
-  }
+  t.after(() => streamed.close());
+  await assert.rejects(streamed.request({ body: BODY, headers: ROUTE_M }));
+  const entry = await streamed.accessLogEntry(0);
+  assert.equal(entry.responseCode, 200);
+  assert.equal(entry.responseCodeDetails, 'upstream_reset_after_response_started{protocol_error}');
 });

@@ -5,7 +5,7 @@
 import { BACKEND_ATTRIBUTE } from '../extproc/contract.js';
 import type { ResolvedRoute, RouteEndpoint } from '../config/topology.js';
 import { newPickerState, pickEndpoint } from './endpoint-picker.js';
-import type { ExtProcFilter, FilterEventLog, FilterOutcome, HttpMessage } from './ext-proc-filter.js';
+import { processRequestBody, type ExtProcFilter, type FilterEventLog, type FilterOutcome, type HttpMessage } from './ext-proc-filter.js';
 import { RETRY_BACK_OFF_MS } from './filters.js';
 import { getHeader, setHeader, type HeaderList } from './headers.js';
 import { Interrupted, type Interrupter } from './interrupt.js';
@@ -90,26 +90,6 @@ function backOffMs(retry: number, random: () => number): number {
   return random() * Math.min(RETRY_BACK_OFF_MS.base * 2 ** retry, RETRY_BACK_OFF_MS.max);
 }
 
-async function runFilterBody(filter: ExtProcFilter, message: HttpMessage): Promise<FilterOutcome> {
-  switch (filter.bodyMode('request')) {
-    case 'BUFFERED':
-    case 'BUFFERED_PARTIAL':
-      return filter.bufferedBody('request', message);
-    case 'STREAMED': {
-      const result = await filter.streamedChunk('request', message.body, true);
-      if (result.kind === 'reply') return result;
-      if (!result.chunk.equals(message.body)) message.bodyMutated = true;
-      message.body = result.chunk;
-      return { kind: 'continue' };
-    }
-    case 'NONE':
-      return { kind: 'continue' };
-    case 'FULL_DUPLEX_STREAMED':
-    case 'GRPC':
-      throw new Error(`body mode ${filter.bodyMode('request')} is not emulated`);
-  }
-}
-
 async function attempt(
   deps: RouterDeps,
   pool: string,
@@ -138,12 +118,12 @@ async function attempt(
     const authorityBefore = getHeader(request.headers, ':authority');
     const poolReady = deps.upstream.hasIdleConnection(pool, endpoint.backend.baseUrl);
     if (poolReady) setHeader(request.headers, ':authority', host);
-    const message: HttpMessage = { headers: request.headers, body: Buffer.from(request.body), bodyMutated: false };
+    const message: HttpMessage = { headers: request.headers, body: Buffer.from(request.body) };
     let outcome = await scope.guard(filter.headers('request', message, !request.hasBody, { [BACKEND_ATTRIBUTE]: endpoint.backend.name }));
     // Local replies from upstream filters never trigger retries (http_protocol_options.proto).
     if (outcome.kind === 'reply') return final(outcome.reply);
     if (request.hasBody) {
-      outcome = await scope.guard(runFilterBody(filter, message));
+      outcome = await scope.guard(processRequestBody(filter, message, [message.body]));
       if (outcome.kind === 'reply') return final(outcome.reply);
     }
     if (!poolReady) setHeader(request.headers, ':authority', host);
@@ -171,7 +151,7 @@ async function attempt(
     }
     abortUpstream = result.abort;
 
-    const response: HttpMessage = { headers: result.headers, body: Buffer.alloc(0), bodyMutated: false };
+    const response: HttpMessage = { headers: result.headers, body: Buffer.alloc(0) };
     outcome = await scope.guard(filter.headers('response', response, result.endOfStream));
     if (outcome.kind === 'reply') {
       result.abort();

@@ -7,13 +7,14 @@ import type { AddressInfo } from 'node:net';
 import { REQUEST_ID_HEADER, METADATA_NAMESPACE } from '../extproc/contract.js';
 import type { Topology } from '../config/topology.js';
 import type { ExternalProcessorClient } from '../generated/envoy/service/ext_proc/v3/ExternalProcessor.js';
-import { ExtProcFilter, type FilterEventLog, type FilterOutcome, type HttpMessage } from './ext-proc-filter.js';
+import { ExtProcFilter, processRequestBody, type FilterEventLog, type FilterOutcome, type HttpMessage } from './ext-proc-filter.js';
 import { createExtProcClient, ProcessStream } from './extproc-client.js';
 import { ROUTER_FILTER_SPEC, UPSTREAM_FILTER_SPEC, type FilterSpec } from './filters.js';
 import { fromRawHeaders, getHeader, hasHeader, incomingHasBody, setHeader, toNodeHeaders, type HeaderList } from './headers.js';
 import { Interrupted, Interrupter } from './interrupt.js';
 import { LOCAL_REPLIES, localReplyHeaders, type LocalReply } from './local-reply.js';
-import { metadataToJson, type DynamicMetadata, type JsonObject } from './metadata.js';
+import { metadataToJson, type DynamicMetadata } from './metadata.js';
+import type { JsonObject } from '../util/json.js';
 import { forward, localSource, type AttemptLogEntry, type ResponseSource } from './router.js';
 import { selectRoute } from './routing.js';
 import { UpstreamClient, UpstreamResetError } from './upstream-client.js';
@@ -191,35 +192,6 @@ function newFilter(deps: Deps, spec: FilterSpec, messageTimeoutMs: number, log: 
   return new ExtProcFilter(spec, stream, messageTimeoutMs, log, metadata);
 }
 
-/**
- * Router-level request body: BUFFERED in one message, STREAMED chunk by chunk (the last chunk carries
- * end_of_stream, as Envoy marks the last data frame of a body whose end it knows), NONE not at all.
- */
-async function processRequestBody(filter: ExtProcFilter, message: HttpMessage, chunks: readonly Buffer[]): Promise<FilterOutcome> {
-  switch (filter.bodyMode('request')) {
-    case 'BUFFERED':
-    case 'BUFFERED_PARTIAL':
-      return filter.bufferedBody('request', message);
-    case 'STREAMED': {
-      const out: Buffer[] = [];
-      const pieces = chunks.length > 0 ? chunks : [Buffer.alloc(0)];
-      for (const [i, chunk] of pieces.entries()) {
-        const result = await filter.streamedChunk('request', chunk, i === pieces.length - 1);
-        if (result.kind === 'reply') return result;
-        if (result.chunk !== chunk) message.bodyMutated = true;
-        out.push(result.chunk);
-      }
-      message.body = Buffer.concat(out);
-      return { kind: 'continue' };
-    }
-    case 'NONE':
-      return { kind: 'continue' };
-    case 'FULL_DUPLEX_STREAMED':
-    case 'GRPC':
-      throw new Error(`body mode ${filter.bodyMode('request')} is not emulated`);
-  }
-}
-
 /** The router-level filter's encode path, then the client. */
 async function respond(
   filter: ExtProcFilter,
@@ -234,7 +206,7 @@ async function respond(
   const bodyScope = source.fromUpstream ? routeScope : client;
   const stopUpstream = bodyScope.onInterrupt(() => source.abort());
   try {
-    const response: HttpMessage = { headers: source.headers, body: Buffer.alloc(0), bodyMutated: false };
+    const response: HttpMessage = { headers: source.headers, body: Buffer.alloc(0) };
     const headersOutcome = await client.guard(filter.headers('response', response, source.endOfStream));
     if (headersOutcome.kind === 'reply') {
       source.abort();
@@ -359,7 +331,7 @@ async function handle(deps: Deps, req: http.IncomingMessage, res: http.ServerRes
   try {
     // The route is chosen when the request headers arrive, before any filter runs.
     let route = selectRoute(headers, topology);
-    const request: HttpMessage = { headers, body: Buffer.alloc(0), bodyMutated: false };
+    const request: HttpMessage = { headers, body: Buffer.alloc(0) };
     let outcome = await client.guard(routerFilter.headers('request', request, !hasBody));
     if (outcome.kind === 'reply') {
       downstream.local(outcome.reply);

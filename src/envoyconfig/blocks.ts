@@ -5,15 +5,13 @@ import { EXT_PROC_SERVICE_NAME } from '../extproc/contract.js';
 import { EXT_PROC_CLUSTER, LLM_CLUSTER_LB, UPSTREAM_EXT_PROC_FILTER, type ExtProcFilterConfig } from '../dataplane/filters.js';
 import { splitHostPort } from '../util/address.js';
 import { isLoopbackHost } from '../security/tls.js';
-
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-export type JsonObject = { [key: string]: Json };
+import type { JsonObject, JsonValue } from '../util/json.js';
 
 export const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 const EXT_PROC_STREAMS_PER_CONNECTION = 500;
 
 export const seconds = (ms: number): string => `${ms / 1000}s`;
-export const json = (value: unknown): Json => JSON.parse(JSON.stringify(value)) as Json;
+export const json = (value: unknown): JsonValue => JSON.parse(JSON.stringify(value)) as JsonValue;
 export const isIpLiteral = (host: string): boolean => /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(':');
 
 export function socketAddress(hostPort: string): JsonObject {
@@ -142,7 +140,7 @@ export const LLM_CIRCUIT_BREAKERS: JsonObject = {
  * Upstream filters of an LLM cluster. They run once per attempt, after the host is chosen: the only place that
  * knows which backend this attempt goes to. upstream_codec must be last.
  */
-export function llmUpstreamFilters(config: ServiceConfig, options: { authority?: string; requestAttributes?: readonly string[] } = {}): Json[] {
+export function llmUpstreamFilters(config: ServiceConfig, options: { authority?: string; requestAttributes?: readonly string[] } = {}): JsonValue[] {
   const filter = extProcFilter(UPSTREAM_EXT_PROC_FILTER, config, 'upstream', options.authority);
   if (options.requestAttributes) (filter.typed_config as JsonObject).request_attributes = [...options.requestAttributes];
   return [

@@ -192,22 +192,19 @@ test('envoy/envoy.yaml is exactly `llm-extproc envoy-bootstrap` for the embedded
   assert.equal(c.out.join(''), shipped);
 });
 
-test('envoy-bootstrap refuses malformed addresses and reports config errors with their line', () => {
+test('envoy-bootstrap refuses malformed addresses and reports config errors with their line', (t) => {
   const bad = capture();
   assert.equal(envoyBootstrapCommand(['--listen', 'nope'], bad.io), 2);
   assert.match(bad.err.join(''), /--listen expects HOST:PORT/);
   const badExtproc = capture();
   assert.equal(envoyBootstrapCommand(['--extproc', 'relative.sock'], badExtproc.io), 2);
   const dir = fs.mkdtempSync(path.join(root, 'dist', 'bootstrap-test-'));
-  try {
-    const file = path.join(dir, 'bad.yaml');
-    fs.writeFileSync(file, 'routes:\n  - model: m\n    backends: [{ backend: missing }]\n');
-    const c = capture();
-    assert.equal(envoyBootstrapCommand(['--config', file], c.io), 1);
-    assert.match(c.err.join(''), /bad\.yaml:3:\d+: .*unknown backend "missing"/);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'bad.yaml');
+  fs.writeFileSync(file, 'routes:\n  - model: m\n    backends: [{ backend: missing }]\n');
+  const c = capture();
+  assert.equal(envoyBootstrapCommand(['--config', file], c.io), 1);
+  assert.match(c.err.join(''), /bad\.yaml:3:\d+: .*unknown backend "missing"/);
 });
 
 /** Every service config we ship: the embedded default and the deploy/ ones. */
@@ -247,21 +244,18 @@ routes:
     await assertEnvoyAccepts('the mixed bootstrap', text);
   });
 
-  test('a bootstrap with mutual TLS to a non-local llm-extproc (real certificate files)', async () => {
+  test('a bootstrap with mutual TLS to a non-local llm-extproc (real certificate files)', async (t) => {
     const pki = makeTestPki({ clients: { envoy: 'URI:spiffe://llm.test/ns/gateway/sa/envoy' } });
-    try {
-      const envoy = pki.clients['envoy'];
-      assert.ok(envoy);
-      const text = bootstrapYaml(config('backends: [{ name: oai, provider: openai }]\nroutes: [{ model: m, backends: [{ backend: oai }] }]'), {
-        listen: '127.0.0.1:10000',
-        extproc: ['llm-extproc.ai.svc.cluster.local:50051', '10.0.0.7:50051'],
-        extprocTls: { certFile: envoy.certFile, keyFile: envoy.keyFile, caFile: pki.caFile, serviceSan: 'spiffe://llm.test/ns/ai/sa/llm-extproc' },
-      });
-      assert.deepEqual(validateEnvoyYaml(text).issues, [], 'strict decoding against our protos');
-      await assertEnvoyAccepts('the mTLS bootstrap', text);
-    } finally {
-      pki.remove();
-    }
+    t.after(() => pki.remove());
+    const envoy = pki.clients['envoy'];
+    assert.ok(envoy);
+    const text = bootstrapYaml(config('backends: [{ name: oai, provider: openai }]\nroutes: [{ model: m, backends: [{ backend: oai }] }]'), {
+      listen: '127.0.0.1:10000',
+      extproc: ['llm-extproc.ai.svc.cluster.local:50051', '10.0.0.7:50051'],
+      extprocTls: { certFile: envoy.certFile, keyFile: envoy.keyFile, caFile: pki.caFile, serviceSan: 'spiffe://llm.test/ns/ai/sa/llm-extproc' },
+    });
+    assert.deepEqual(validateEnvoyYaml(text).issues, [], 'strict decoding against our protos');
+    await assertEnvoyAccepts('the mTLS bootstrap', text);
   });
 
   test('envoy/envoy.yaml', async () => {

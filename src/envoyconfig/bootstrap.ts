@@ -23,8 +23,8 @@ import {
   llmUpstreamFilters,
   seconds,
   socketAddress,
-  type JsonObject,
 } from './blocks.js';
+import type { JsonObject } from '../util/json.js';
 import { splitHostPort } from '../util/address.js';
 
 export interface BootstrapOptions {

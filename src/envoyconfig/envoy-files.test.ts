@@ -41,27 +41,24 @@ test('envoy-validate prints ok lines and exits 0 for valid files', async () => {
   assert.match(c.out.join(''), /envoy\.yaml: ok \(Envoy bootstrap\)\n.*extproc-cluster\.yaml: ok \(Istio EnvoyFilter llm-gateway\/llm-extproc-cluster/);
 });
 
-test('envoy-validate exits 1 with FILE:LINE:COL messages for a broken copy', async () => {
+test('envoy-validate exits 1 with FILE:LINE:COL messages for a broken copy', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'envoy-validate-'));
-  try {
-    const original = fs.readFileSync(path.join(envoyDir, 'envoy.yaml'), 'utf8').split('\n');
-    const line = original.findIndex((l) => l.includes('allow_mode_override: true'));
-    assert.ok(line >= 0);
-    original[line] = (original[line] ?? '').replace('allow_mode_override', 'allow_mode_overide');
-    const broken = path.join(dir, 'envoy.yaml');
-    fs.writeFileSync(broken, original.join('\n'));
-    const c = capture();
-    assert.equal(await envoyValidateCommand([broken], c.io), 1);
-    assert.deepEqual(c.out, []);
-    const col = (original[line] ?? '').indexOf('allow_mode_overide') + 1;
-    assert.equal(
-      c.err.join(''),
-      `${broken}:${line + 1}:${col}: static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters[0].typed_config.allow_mode_overide: ` +
-        'unknown field (envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor has no field "allow_mode_overide"; did you mean "allow_mode_override"?)\n',
-    );
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const original = fs.readFileSync(path.join(envoyDir, 'envoy.yaml'), 'utf8').split('\n');
+  const line = original.findIndex((l) => l.includes('allow_mode_override: true'));
+  assert.ok(line >= 0);
+  original[line] = (original[line] ?? '').replace('allow_mode_override', 'allow_mode_overide');
+  const broken = path.join(dir, 'envoy.yaml');
+  fs.writeFileSync(broken, original.join('\n'));
+  const c = capture();
+  assert.equal(await envoyValidateCommand([broken], c.io), 1);
+  assert.deepEqual(c.out, []);
+  const col = (original[line] ?? '').indexOf('allow_mode_overide') + 1;
+  assert.equal(
+    c.err.join(''),
+    `${broken}:${line + 1}:${col}: static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters[0].typed_config.allow_mode_overide: ` +
+      'unknown field (envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor has no field "allow_mode_overide"; did you mean "allow_mode_override"?)\n',
+  );
 });
 
 test('envoy-validate exits 2 for an unreadable file or no files', async () => {

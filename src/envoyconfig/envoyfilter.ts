@@ -103,5 +103,3 @@ export const envoyFilterSchema = z.strictObject({
     configPatches: z.array(configPatch).min(1),
   }),
 });
-
-export type EnvoyFilter = z.infer<typeof envoyFilterSchema>;

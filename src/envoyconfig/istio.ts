@@ -16,8 +16,8 @@ import {
   LLM_OUTLIER_DETECTION,
   llmCommonLbConfig,
   llmUpstreamFilters,
-  type JsonObject,
 } from './blocks.js';
+import type { JsonObject } from '../util/json.js';
 
 export interface IstioOptions {
   /** Namespace of the gateway and of the EnvoyFilters. Default llm-gateway. */

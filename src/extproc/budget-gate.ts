@@ -9,6 +9,7 @@ import type { ResolvedRoute, RouteEndpoint } from '../config/topology.js';
 import type { PromptCount } from '../tokens/counter.js';
 import type { PromptEstimator } from '../tokens/estimator.js';
 import type { ChatRequest } from '../unified/chat-request.js';
+import type { ErrorReply } from '../unified/errors.js';
 import type { Usage } from '../unified/usage.js';
 import { metrics } from '../telemetry/metrics.js';
 
@@ -18,14 +19,8 @@ export interface Accounting {
   readonly estimator: PromptEstimator;
 }
 
-/** A refusal, ready to become an immediate response. */
-export interface Refusal {
-  readonly status: number;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly body: { error: { message: string; type: string; param: string | null; code: string | null } };
-}
-
-export type GateOutcome = { readonly ok: true; readonly gate: BudgetGate } | { readonly ok: false; readonly refusal: Refusal };
+/** A refusal (401, 429, 503) is a reply the router stage sends as an immediate response. */
+export type GateOutcome = { readonly ok: true; readonly gate: BudgetGate } | { readonly ok: false; readonly refusal: ErrorReply };
 
 /** The endpoint Envoy tries first decides which tokenizer counts the prompt. */
 function primaryEndpoint(usable: readonly RouteEndpoint[]): RouteEndpoint | undefined {
@@ -55,9 +50,8 @@ export class BudgetGate {
   ): Promise<GateOutcome> {
     const who = accounting.budgets.identify(identity);
     if (!who.ok) {
-      metrics.budgetRefusals.inc({ code: who.error.code });
-      const { status, type, code, message } = who.error;
-      return { ok: false, refusal: { status, headers: {}, body: { error: { message, type, param: null, code } } } };
+      metrics.budgetRefusals.inc({ code: who.response.body.error.code ?? 'refused' });
+      return { ok: false, refusal: who.response };
     }
     const primary = primaryEndpoint(usable);
     const prompt = accounting.estimator.count(request, primary?.upstreamModel ?? request.model);

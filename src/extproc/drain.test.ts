@@ -52,49 +52,45 @@ class OpenStream {
   }
 }
 
-test('draining: an open stream finishes while new streams get UNAVAILABLE; the drain ends without cutting anything', async () => {
+test('draining: an open stream finishes while new streams get UNAVAILABLE; the drain ends without cutting anything', async (t) => {
   const server = await startExtProcServer(store, '127.0.0.1:0');
   const target = `127.0.0.1:${server.port}`;
   const inFlight = new OpenStream(target);
-  try {
-    assert.equal((await inFlight.send(requestHeaders(CHAT_HEADERS))).response, 'request_headers');
-    const drained = server.drain(10_000);
-
-    const fresh = new OpenStream(target);
-    fresh.halfClose();
-    assert.equal(await fresh.status, grpc.status.UNAVAILABLE);
-    fresh.close();
-
-    // The in-flight stream is not disturbed: it goes on and completes with OK.
-    assert.equal((await inFlight.send(requestBody(BODY))).response, 'request_body');
-    inFlight.halfClose();
-    assert.equal(await inFlight.status, grpc.status.OK);
-    assert.deepEqual(await drained, { forced: false, cutStreams: 0 });
-  } finally {
+  t.after(async () => {
     inFlight.close();
     await server.close();
-  }
+  });
+  assert.equal((await inFlight.send(requestHeaders(CHAT_HEADERS))).response, 'request_headers');
+  const drained = server.drain(10_000);
+
+  const fresh = new OpenStream(target);
+  fresh.halfClose();
+  assert.equal(await fresh.status, grpc.status.UNAVAILABLE);
+  fresh.close();
+
+  // The in-flight stream is not disturbed: it goes on and completes with OK.
+  assert.equal((await inFlight.send(requestBody(BODY))).response, 'request_body');
+  inFlight.halfClose();
+  assert.equal(await inFlight.status, grpc.status.OK);
+  assert.deepEqual(await drained, { forced: false, cutStreams: 0 });
 });
 
-test('draining: a stream that never finishes is cut when the bound runs out, and the server stops', async () => {
+test('draining: a stream that never finishes is cut when the bound runs out, and the server stops', async (t) => {
   const server = await startExtProcServer(store, '127.0.0.1:0');
   const target = `127.0.0.1:${server.port}`;
   const stuck = new OpenStream(target);
-  try {
-    await stuck.send(requestHeaders(CHAT_HEADERS));
-    const started = Date.now();
-    const outcome = await server.drain(300);
-    const took = Date.now() - started;
-    assert.deepEqual(outcome, { forced: true, cutStreams: 1 });
-    assert.ok(took >= 250 && took < 2000, `drain took ${took} ms`);
-    assert.notEqual(await stuck.status, grpc.status.OK);
-    // Stopped for good: nothing listens any more.
-    const late = new OpenStream(target);
-    late.halfClose();
-    assert.equal(await late.status, grpc.status.UNAVAILABLE);
-    late.close();
-    assert.deepEqual(await server.drain(10_000), outcome, 'a second drain returns the first outcome');
-  } finally {
-    stuck.close();
-  }
+  t.after(() => stuck.close());
+  await stuck.send(requestHeaders(CHAT_HEADERS));
+  const started = Date.now();
+  const outcome = await server.drain(300);
+  const took = Date.now() - started;
+  assert.deepEqual(outcome, { forced: true, cutStreams: 1 });
+  assert.ok(took >= 250 && took < 2000, `drain took ${took} ms`);
+  assert.notEqual(await stuck.status, grpc.status.OK);
+  // Stopped for good: nothing listens any more.
+  const late = new OpenStream(target);
+  late.halfClose();
+  assert.equal(await late.status, grpc.status.UNAVAILABLE);
+  late.close();
+  assert.deepEqual(await server.drain(10_000), outcome, 'a second drain returns the first outcome');
 });

@@ -55,22 +55,21 @@ function halfCloseExchange(session: http2.ClientHttp2Session, messages: Buffer[]
   });
 }
 
-test('a client that half-closes gets status OK at once and has nothing left to cancel', async () => {
+test('a client that half-closes gets status OK at once and has nothing left to cancel', async (t) => {
   assert.ok(processMethod);
   const server = await startExtProcServer(store, '127.0.0.1:0');
   const session = http2.connect(`http://127.0.0.1:${server.port}`);
-  try {
-    const cancelledBefore = await cancelledRouterStreams();
-    const message = requestHeaders({ ...CHAT_HEADERS, ':method': 'GET', ':path': '/v1/models' }) as ProcessingRequest;
-    const headers = processMethod.requestSerialize(message);
-    const endings = [await halfCloseExchange(session, [headers]), await halfCloseExchange(session, [])];
-    for (const ending of endings) {
-      assert.deepEqual(ending, { grpcStatus: '0', rstCode: http2.constants.NGHTTP2_NO_ERROR, rstCodeAfterCancel: http2.constants.NGHTTP2_NO_ERROR });
-    }
-    // The server saw clean ends, not cancellations.
-    assert.equal(await cancelledRouterStreams(), cancelledBefore);
-  } finally {
+  t.after(async () => {
     session.close();
     await server.close();
+  });
+  const cancelledBefore = await cancelledRouterStreams();
+  const message = requestHeaders({ ...CHAT_HEADERS, ':method': 'GET', ':path': '/v1/models' }) as ProcessingRequest;
+  const headers = processMethod.requestSerialize(message);
+  const endings = [await halfCloseExchange(session, [headers]), await halfCloseExchange(session, [])];
+  for (const ending of endings) {
+    assert.deepEqual(ending, { grpcStatus: '0', rstCode: http2.constants.NGHTTP2_NO_ERROR, rstCodeAfterCancel: http2.constants.NGHTTP2_NO_ERROR });
   }
+  // The server saw clean ends, not cancellations.
+  assert.equal(await cancelledRouterStreams(), cancelledBefore);
 });

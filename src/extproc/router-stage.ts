@@ -11,12 +11,12 @@ import type { ResponseContext, StreamTranslator, TranslatedBody } from '../provi
 import { providerFor } from '../providers/registry.js';
 import { applyParamPolicy } from '../providers/param-policy.js';
 import { clientWantsStreamUsage, parseChatRequest, type ChatRequest } from '../unified/chat-request.js';
-import { UnifiedError, asUnifiedError } from '../unified/errors.js';
+import { UnifiedError, asUnifiedError, withRequestId, type ErrorReply, type Reply } from '../unified/errors.js';
 import type { Usage } from '../unified/usage.js';
 import { errorMessage, log } from '../telemetry/log.js';
 import { metrics, statusClass } from '../telemetry/metrics.js';
 import { BACKEND_HEADER, EXT_PROC_FILTER_NAME, METADATA_NAMESPACE, PRINCIPAL_ATTRIBUTE, REQUEST_ID_HEADER, ROUTE_HEADER, UPSTREAM_AUTH_HEADER } from './contract.js';
-import { BudgetGate, type Accounting, type Refusal } from './budget-gate.js';
+import { BudgetGate, type Accounting } from './budget-gate.js';
 import type { IdentityInput } from '../budget/identity.js';
 import { continueWith, dynamicMetadata, immediateResponse, readHeaders, stringAttribute } from './messages.js';
 import type { StageHandler, StreamEnd } from './stage.js';
@@ -122,16 +122,26 @@ export class RouterStage implements StageHandler {
   }
 
   #reject(error: UnifiedError): ProcessingResponse {
-    this.#state = 'done';
     metrics.localErrors.inc({ code: error.code });
-    metrics.requests.inc({ model: this.#model, backend: 'none', status_class: statusClass(error.status) });
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (this.#requestId) headers[REQUEST_ID_HEADER] = this.#requestId;
-    const body = Buffer.from(JSON.stringify(error.toBody(this.#requestId)));
+    return this.#refuse(error.toReply());
+  }
+
+  /** Errors and budget refusals (401, 429, 503, with their rate-limit headers): counted, and marked in metadata. */
+  #refuse(refusal: ErrorReply): ProcessingResponse {
+    metrics.requests.inc({ model: this.#model, backend: 'none', status_class: statusClass(refusal.status) });
+    const code = refusal.body.error.code ?? 'refused';
     return {
-      ...immediateResponse(error.status, headers, body, `llm_extproc_${error.code}`),
-      dynamic_metadata: dynamicMetadata(METADATA_NAMESPACE, { model: this.#model, error: error.code, status: error.status }),
+      ...this.#reply({ ...refusal, body: withRequestId(refusal.body, this.#requestId) }, `llm_extproc_${code}`),
+      dynamic_metadata: dynamicMetadata(METADATA_NAMESPACE, { model: this.#model, error: code, status: refusal.status }),
     };
+  }
+
+  /** The one way an answer leaves without reaching a provider: an immediate response carrying the request id. */
+  #reply(reply: Reply, details: string): ProcessingResponse {
+    this.#state = 'done';
+    const headers: Record<string, string> = { ...reply.headers, 'content-type': 'application/json' };
+    if (this.#requestId) headers[REQUEST_ID_HEADER] = this.#requestId;
+    return immediateResponse(reply.status, headers, Buffer.from(JSON.stringify(reply.body)), details);
   }
 
   #onRequestHeaders(request: ProcessingRequest__Output): ProcessingResponse {
@@ -158,12 +168,9 @@ export class RouterStage implements StageHandler {
   }
 
   #listModels(): ProcessingResponse {
-    this.#state = 'done';
     const created = Math.floor(Date.now() / 1000);
     const data = [...this.snapshot.topology.routes.keys()].map((id) => ({ id, object: 'model', created, owned_by: 'llm-extproc' }));
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (this.#requestId) headers[REQUEST_ID_HEADER] = this.#requestId;
-    return immediateResponse(200, headers, Buffer.from(JSON.stringify({ object: 'list', data })), 'llm_extproc_models');
+    return this.#reply({ status: 200, headers: {}, body: { object: 'list', data } }, 'llm_extproc_models');
   }
 
   #onRequestBody(message: HttpBody__Output | undefined): ProcessingResponse | Promise<ProcessingResponse> {
@@ -209,20 +216,6 @@ export class RouterStage implements StageHandler {
       this.#gate = outcome.gate;
       return this.#routeTo(route, request);
     });
-  }
-
-  /** Budget refusals (401, 429, 503) are immediate responses too, with their rate-limit headers. */
-  #refuse(refusal: Refusal): ProcessingResponse {
-    this.#state = 'done';
-    metrics.requests.inc({ model: this.#model, backend: 'none', status_class: statusClass(refusal.status) });
-    const headers: Record<string, string> = { ...refusal.headers, 'content-type': 'application/json' };
-    if (this.#requestId) headers[REQUEST_ID_HEADER] = this.#requestId;
-    const suffix = this.#requestId ? ` (request id: ${this.#requestId})` : '';
-    const body = { error: { ...refusal.body.error, message: refusal.body.error.message + suffix } };
-    return {
-      ...immediateResponse(refusal.status, headers, Buffer.from(JSON.stringify(body)), `llm_extproc_${refusal.body.error.code ?? 'refused'}`),
-      dynamic_metadata: dynamicMetadata(METADATA_NAMESPACE, { model: this.#model, error: refusal.body.error.code ?? 'refused', status: refusal.status }),
-    };
   }
 
   #routeTo(route: ResolvedRoute, request: ChatRequest): ProcessingResponse {

@@ -35,44 +35,35 @@ function exchange(target: string, stage: string | undefined, messages: object[])
   });
 }
 
-test('one response per message, in order, on a real gRPC stream; no stage metadata means router', async () => {
+test('one response per message, in order, on a real gRPC stream; no stage metadata means router', async (t) => {
   const server = await startExtProcServer(store, '127.0.0.1:0');
-  try {
-    const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] });
-    const { responses, code } = await exchange(`127.0.0.1:${server.port}`, undefined, [requestHeaders(CHAT_HEADERS), requestBody(body)]);
-    assert.equal(code, grpc.status.OK);
-    assert.deepEqual(responses.map((r) => r.response), ['request_headers', 'request_body']);
-  } finally {
-    await server.close();
-  }
+  t.after(() => server.close());
+  const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] });
+  const { responses, code } = await exchange(`127.0.0.1:${server.port}`, undefined, [requestHeaders(CHAT_HEADERS), requestBody(body)]);
+  assert.equal(code, grpc.status.OK);
+  assert.deepEqual(responses.map((r) => r.response), ['request_headers', 'request_body']);
 });
 
-test('a broken stream fails alone: the server keeps serving the next one', async () => {
+test('a broken stream fails alone: the server keeps serving the next one', async (t) => {
   const server = await startExtProcServer(store, '127.0.0.1:0');
-  try {
-    const target = `127.0.0.1:${server.port}`;
-    // An upstream-stage stream without endpoint metadata cannot be served: it ends with an error status.
-    const broken = await exchange(target, 'upstream', [requestHeaders(CHAT_HEADERS)]);
-    assert.equal(broken.code, grpc.status.INTERNAL);
-    // A message with no request set at all is a protocol error, not a crash.
-    const empty = await exchange(target, 'router', [{}]);
-    assert.equal(empty.code, grpc.status.INTERNAL);
-    const ok = await exchange(target, 'router', [requestHeaders(CHAT_HEADERS)]);
-    assert.equal(ok.code, grpc.status.OK);
-    assert.equal(ok.responses.length, 1);
-  } finally {
-    await server.close();
-  }
+  t.after(() => server.close());
+  const target = `127.0.0.1:${server.port}`;
+  // An upstream-stage stream without endpoint metadata cannot be served: it ends with an error status.
+  const broken = await exchange(target, 'upstream', [requestHeaders(CHAT_HEADERS)]);
+  assert.equal(broken.code, grpc.status.INTERNAL);
+  // A message with no request set at all is a protocol error, not a crash.
+  const empty = await exchange(target, 'router', [{}]);
+  assert.equal(empty.code, grpc.status.INTERNAL);
+  const ok = await exchange(target, 'router', [requestHeaders(CHAT_HEADERS)]);
+  assert.equal(ok.code, grpc.status.OK);
+  assert.equal(ok.responses.length, 1);
 });
 
-test('the server also listens on a Unix socket when configured', async () => {
+test('the server also listens on a Unix socket when configured', async (t) => {
   const socket = path.join(mkdtempSync(path.join(tmpdir(), 'llm-extproc-uds-')), 'extproc.sock');
   const server = await startExtProcServer(store, '127.0.0.1:0', socket);
-  try {
-    const { responses, code } = await exchange(`unix:${socket}`, 'router', [requestHeaders(CHAT_HEADERS)]);
-    assert.equal(code, grpc.status.OK);
-    assert.equal(responses[0]?.response, 'request_headers');
-  } finally {
-    await server.close();
-  }
+  t.after(() => server.close());
+  const { responses, code } = await exchange(`unix:${socket}`, 'router', [requestHeaders(CHAT_HEADERS)]);
+  assert.equal(code, grpc.status.OK);
+  assert.equal(responses[0]?.response, 'request_headers');
 });

@@ -26,7 +26,6 @@ const checksSchema = z.strictObject({
   stream_incomplete: z.boolean().optional(),
   latency: z.boolean().optional(),
 });
-export type ChecksOverride = z.infer<typeof checksSchema>;
 
 export const healthConfigSchema = z.strictObject({
   /** Passive checks on every 200 response, verdicts and scores. false: nothing is observed or published. */

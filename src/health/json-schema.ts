@@ -6,7 +6,6 @@
 // We chose this over ajv (~120 KB, compiles schemas per request: a cache keyed by schema text would be needed on
 // the hot path) because OpenAI's structured outputs only allow this subset anyway.
 
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Schema = Record<string, unknown>;
 
 const MAX_DEPTH = 64;
@@ -130,5 +129,3 @@ function check(value: unknown, schema: Schema, root: Schema, path: string, depth
   }
   return undefined;
 }
-
-export type { Json };

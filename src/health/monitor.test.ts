@@ -1,38 +1,16 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseConfig } from '../config/load.js';
-import { resolveTopology } from '../config/topology.js';
-import { HealthMonitor, type PublishedState } from './monitor.js';
 import { observeWholeBody } from './observe.js';
-import type { ChatRequest } from '../unified/chat-request.js';
+import { chatRequest, emptyAnswer, monitorFixture, noLatency } from './testing.js';
 
-function setup(routes: string, clock = { now: 0 }) {
-  const parsed = parseConfig(`
-backends:
-  - { name: a, provider: openai-compatible, baseUrl: "http://127.0.0.1:1/v1" }
-  - { name: b, provider: openai-compatible, baseUrl: "http://127.0.0.1:2/v1" }
-routes:
-${routes}
-`);
-  if (!parsed.ok) throw new Error('config');
-  const topology = resolveTopology(parsed.config, {});
-  const monitor = new HealthMonitor({ config: () => parsed.config.health, topology: () => topology, now: () => clock.now });
-  const published: Array<[string, PublishedState]> = [];
-  monitor.attach((backend, state) => published.push([backend, state]));
-  return { monitor, published };
-}
-
-const request: ChatRequest = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
-const empty = observeWholeBody(JSON.stringify({ choices: [{ index: 0, message: { role: 'assistant', content: '' }, finish_reason: 'stop' }] }));
 const good = observeWholeBody(JSON.stringify({ choices: [{ index: 0, message: { role: 'assistant', content: 'Hello there.' }, finish_reason: 'stop' }] }));
-const noLatency = { ttftMs: undefined, tokensPerSecond: undefined };
 
 describe('health monitor', () => {
   test('empty answers degrade then take out a backend; clean probes bring it back; the control plane hears each change once', () => {
-    const { monitor, published } = setup('  - { model: m, backends: [{ backend: a }, { backend: b, weight: 3 }] }');
-    for (let i = 0; i < 3; i++) monitor.observeResponse('b', request, empty, noLatency);
+    const { monitor, published } = monitorFixture('  - { model: m, backends: [{ backend: a }, { backend: b, weight: 3 }] }');
+    for (let i = 0; i < 3; i++) monitor.observeResponse('b', chatRequest, emptyAnswer, noLatency);
     assert.deepEqual(published, [['b', { weight: 3, health: 'DEGRADED' }]]);
-    for (let i = 0; i < 4; i++) monitor.observeResponse('b', request, empty, noLatency);
+    for (let i = 0; i < 4; i++) monitor.observeResponse('b', chatRequest, emptyAnswer, noLatency);
     assert.deepEqual(published.at(-1), ['b', { weight: 3, health: 'UNHEALTHY' }]);
     for (let i = 0; i < 3; i++) monitor.record('b', 'm', [{ check: 'probe', pass: true, detail: 'ok' }], 'probe');
     assert.deepEqual(published.at(-1), ['b', undefined]);
@@ -40,13 +18,13 @@ describe('health monitor', () => {
     const view = monitor.view() as { backends: Record<string, { state: string; lastVerdicts: unknown[] }> };
     assert.equal(view.backends.b?.state, 'HEALTHY');
     assert.ok((view.backends.b?.lastVerdicts.length ?? 0) > 0);
-    monitor.observeResponse('a', request, good, noLatency);
+    monitor.observeResponse('a', chatRequest, good, noLatency);
     assert.equal(published.length, 3, 'clean answers publish nothing');
   });
 
   test('the only backend of a route is held DEGRADED, never taken out', () => {
-    const { monitor, published } = setup('  - { model: m, backends: [{ backend: a }] }');
-    for (let i = 0; i < 10; i++) monitor.observeResponse('a', request, empty, noLatency);
+    const { monitor, published } = monitorFixture('  - { model: m, backends: [{ backend: a }] }');
+    for (let i = 0; i < 10; i++) monitor.observeResponse('a', chatRequest, emptyAnswer, noLatency);
     assert.equal(monitor.state('a'), 'UNHEALTHY');
     assert.deepEqual(published.at(-1), ['a', { weight: 1, health: 'DEGRADED' }]);
     assert.ok(!published.some(([, s]) => s?.health === 'UNHEALTHY'));
@@ -54,8 +32,8 @@ describe('health monitor', () => {
 
   test('without probes, an UNHEALTHY backend is let back in on probation after halfOpenAfterMs', () => {
     const clock = { now: 1_000 };
-    const { monitor, published } = setup('  - { model: m, backends: [{ backend: a }, { backend: b }] }', clock);
-    for (let i = 0; i < 7; i++) monitor.observeResponse('b', request, empty, noLatency);
+    const { monitor, published } = monitorFixture('  - { model: m, backends: [{ backend: a }, { backend: b }] }', clock);
+    for (let i = 0; i < 7; i++) monitor.observeResponse('b', chatRequest, emptyAnswer, noLatency);
     assert.deepEqual(published.at(-1), ['b', { weight: 1, health: 'UNHEALTHY' }]);
     clock.now += 29_000;
     monitor.tick();
@@ -63,7 +41,7 @@ describe('health monitor', () => {
     clock.now += 1_000;
     monitor.tick();
     assert.deepEqual(published.at(-1), ['b', undefined], 'half-open: published HEALTHY');
-    monitor.observeResponse('b', request, empty, noLatency);
+    monitor.observeResponse('b', chatRequest, emptyAnswer, noLatency);
     assert.deepEqual(published.at(-1), ['b', { weight: 1, health: 'UNHEALTHY' }], 'one failure on probation takes it out');
   });
 });

@@ -10,36 +10,15 @@ import { ConfigStore } from '../config/store.js';
 import { resolveTopology } from '../config/topology.js';
 import { startHealth } from './index.js';
 import { HealthMonitor, type PublishedState, type Verdict } from './monitor.js';
-import { observeWholeBody } from './observe.js';
 import { verdictSummary } from './tap.js';
-import type { ChatRequest } from '../unified/chat-request.js';
-
-const BACKENDS = `
-backends:
-  - { name: a, provider: openai-compatible, baseUrl: "http://127.0.0.1:1/v1" }
-  - { name: b, provider: openai-compatible, baseUrl: "http://127.0.0.1:2/v1" }
-`;
-
-function setup(routes: string, clock = { now: 0 }) {
-  const parsed = parseConfig(`${BACKENDS}routes:\n${routes}\n`);
-  if (!parsed.ok) throw new Error('config');
-  const topology = resolveTopology(parsed.config, {});
-  const monitor = new HealthMonitor({ config: () => parsed.config.health, topology: () => topology, now: () => clock.now });
-  const published: Array<[string, PublishedState]> = [];
-  monitor.attach((backend, state) => published.push([backend, state]));
-  return { monitor, published };
-}
-
-const request: ChatRequest = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
-const empty = observeWholeBody(JSON.stringify({ choices: [{ index: 0, message: { role: 'assistant', content: '' }, finish_reason: 'stop' }] }));
-const noLatency = { ttftMs: undefined, tokensPerSecond: undefined };
+import { chatRequest, emptyAnswer, monitorFixture, noLatency, TWO_BACKENDS } from './testing.js';
 
 describe('operator pins', () => {
   test('drain publishes DRAINING at the config weight; verdicts do not move a pinned backend; restore goes back to the verdicts', () => {
-    const { monitor, published } = setup('  - { model: m, backends: [{ backend: a }, { backend: b, weight: 3 }] }');
+    const { monitor, published } = monitorFixture('  - { model: m, backends: [{ backend: a }, { backend: b, weight: 3 }] }');
     assert.equal(monitor.pin('b', 'DRAINING', undefined, 'maintenance'), true);
     assert.deepEqual(published, [['b', { weight: 3, health: 'DRAINING' }]]);
-    for (let i = 0; i < 10; i++) monitor.observeResponse('b', request, empty, noLatency);
+    for (let i = 0; i < 10; i++) monitor.observeResponse('b', chatRequest, emptyAnswer, noLatency);
     assert.equal(monitor.state('b'), 'UNHEALTHY', 'verdicts are still judged while pinned');
     assert.equal(published.length, 1, 'but nothing else is published');
     const summary = monitor.summary().get('b');
@@ -54,8 +33,8 @@ describe('operator pins', () => {
   });
 
   test('a pin sets state and weight (HEALTHY at weight 9 overrides an UNHEALTHY verdict); restore to a healthy verdict publishes the default', () => {
-    const { monitor, published } = setup('  - { model: m, backends: [{ backend: a }, { backend: b }] }');
-    for (let i = 0; i < 7; i++) monitor.observeResponse('a', request, empty, noLatency);
+    const { monitor, published } = monitorFixture('  - { model: m, backends: [{ backend: a }, { backend: b }] }');
+    for (let i = 0; i < 7; i++) monitor.observeResponse('a', chatRequest, emptyAnswer, noLatency);
     assert.deepEqual(published.at(-1), ['a', { weight: 1, health: 'UNHEALTHY' }]);
     monitor.pin('a', 'HEALTHY', 9, undefined);
     assert.deepEqual(published.at(-1), ['a', { weight: 9, health: 'HEALTHY' }]);
@@ -68,15 +47,15 @@ describe('operator pins', () => {
   });
 
   test('a backend pinned out is never held by the panic rule: the route keeps its other backend, held DEGRADED if need be', () => {
-    const { monitor, published } = setup('  - { model: m, backends: [{ backend: a }, { backend: b }] }');
+    const { monitor, published } = monitorFixture('  - { model: m, backends: [{ backend: a }, { backend: b }] }');
     monitor.pin('b', 'DRAINING', undefined, undefined);
-    for (let i = 0; i < 10; i++) monitor.observeResponse('a', request, empty, noLatency);
+    for (let i = 0; i < 10; i++) monitor.observeResponse('a', chatRequest, emptyAnswer, noLatency);
     assert.deepEqual(published.at(-1), ['a', { weight: 1, health: 'DEGRADED' }], 'a is the route\'s last backend: held');
     assert.ok(!published.some(([name, s]) => name === 'b' && s?.health !== 'DRAINING'));
   });
 
   test('unknown backends are refused; attach() replays pins to a control plane that starts later', () => {
-    const parsed = parseConfig(`${BACKENDS}routes:\n  - { model: m, backends: [{ backend: a }, { backend: b }] }\n`);
+    const parsed = parseConfig(`${TWO_BACKENDS}routes:\n  - { model: m, backends: [{ backend: a }, { backend: b }] }\n`);
     if (!parsed.ok) throw new Error('config');
     const topology = resolveTopology(parsed.config, {});
     const monitor = new HealthMonitor({ config: () => parsed.config.health, topology: () => topology });
@@ -90,51 +69,50 @@ describe('operator pins', () => {
 });
 
 describe('verdicts across config reloads', () => {
-  const write = (file: string, extra: string, routes: string) => writeFileSync(file, `logging: { level: ${extra} }\n${BACKENDS}routes:\n${routes}\n`);
+  const write = (file: string, extra: string, routes: string) => writeFileSync(file, `logging: { level: ${extra} }\n${TWO_BACKENDS}routes:\n${routes}\n`);
 
-  test('a reload of unrelated parts keeps scores, states and pins; a reload that removes a backend drops its pin', async () => {
+  test('a reload of unrelated parts keeps scores, states and pins; a reload that removes a backend drops its pin', async (t) => {
     const file = path.join(mkdtempSync(path.join(tmpdir(), 'llm-extproc-health-reload-')), 'config.yaml');
     const both = '  - { model: m, backends: [{ backend: a }, { backend: b }] }';
     write(file, 'error', both);
-    const parsed = parseConfig(`logging: { level: error }\n${BACKENDS}routes:\n${both}\n`);
+    const parsed = parseConfig(`logging: { level: error }\n${TWO_BACKENDS}routes:\n${both}\n`);
     if (!parsed.ok) throw new Error('config');
     const store = new ConfigStore(file, parsed.config, {});
     const health = startHealth(store);
     const published: Array<[string, PublishedState]> = [];
     health.attach((backend, state) => published.push([backend, state]));
-    try {
-      for (let i = 0; i < 7; i++) health.monitor.observeResponse('b', request, empty, noLatency);
-      health.monitor.pin('a', 'HEALTHY', 5, 'canary');
-      const before = health.monitor.summary();
-      assert.equal(before.get('b')?.state, 'UNHEALTHY');
-
-      // Unrelated change (log level, a new model on the same backends): nothing is lost, nothing re-published.
-      write(file, 'warn', `${both}\n  - { model: other, backends: [{ backend: a }] }`);
-      assert.equal(store.reload().ok, true);
-      const after = health.monitor.summary();
-      assert.equal(after.get('b')?.state, 'UNHEALTHY');
-      assert.equal(after.get('b')?.score, before.get('b')?.score);
-      assert.deepEqual(after.get('b')?.published, { state: 'UNHEALTHY', weight: 1 });
-      assert.deepEqual(after.get('a')?.published, { state: 'HEALTHY', weight: 5 });
-      const count = published.length;
-
-      // The backend's config weight changes: the same verdict is re-published with the new weight.
-      write(file, 'warn', '  - { model: m, backends: [{ backend: a }, { backend: b, weight: 4 }] }');
-      assert.equal(store.reload().ok, true);
-      assert.deepEqual(published.at(-1), ['b', { weight: 4, health: 'UNHEALTHY' }]);
-      assert.equal(published.length, count + 1);
-
-      // `a` leaves the config: its pin goes with it (a later config that brings it back starts unpinned).
-      writeFileSync(file, `logging: { level: warn }\nbackends:\n  - { name: b, provider: openai-compatible, baseUrl: "http://127.0.0.1:2/v1" }\nroutes:\n  - { model: m, backends: [{ backend: b }] }\n`);
-      assert.equal(store.reload().ok, true);
-      write(file, 'warn', both);
-      assert.equal(store.reload().ok, true);
-      assert.equal(health.monitor.summary().get('a')?.pinned, null);
-      assert.equal(health.monitor.summary().get('b')?.state, 'UNHEALTHY', 'b stayed in every config: its verdicts survive');
-    } finally {
+    t.after(async () => {
       await health.close();
       store.close();
-    }
+    });
+    for (let i = 0; i < 7; i++) health.monitor.observeResponse('b', chatRequest, emptyAnswer, noLatency);
+    health.monitor.pin('a', 'HEALTHY', 5, 'canary');
+    const before = health.monitor.summary();
+    assert.equal(before.get('b')?.state, 'UNHEALTHY');
+
+    // Unrelated change (log level, a new model on the same backends): nothing is lost, nothing re-published.
+    write(file, 'warn', `${both}\n  - { model: other, backends: [{ backend: a }] }`);
+    assert.equal(store.reload().ok, true);
+    const after = health.monitor.summary();
+    assert.equal(after.get('b')?.state, 'UNHEALTHY');
+    assert.equal(after.get('b')?.score, before.get('b')?.score);
+    assert.deepEqual(after.get('b')?.published, { state: 'UNHEALTHY', weight: 1 });
+    assert.deepEqual(after.get('a')?.published, { state: 'HEALTHY', weight: 5 });
+    const count = published.length;
+
+    // The backend's config weight changes: the same verdict is re-published with the new weight.
+    write(file, 'warn', '  - { model: m, backends: [{ backend: a }, { backend: b, weight: 4 }] }');
+    assert.equal(store.reload().ok, true);
+    assert.deepEqual(published.at(-1), ['b', { weight: 4, health: 'UNHEALTHY' }]);
+    assert.equal(published.length, count + 1);
+
+    // `a` leaves the config: its pin goes with it (a later config that brings it back starts unpinned).
+    writeFileSync(file, `logging: { level: warn }\nbackends:\n  - { name: b, provider: openai-compatible, baseUrl: "http://127.0.0.1:2/v1" }\nroutes:\n  - { model: m, backends: [{ backend: b }] }\n`);
+    assert.equal(store.reload().ok, true);
+    write(file, 'warn', both);
+    assert.equal(store.reload().ok, true);
+    assert.equal(health.monitor.summary().get('a')?.pinned, null);
+    assert.equal(health.monitor.summary().get('b')?.state, 'UNHEALTHY', 'b stayed in every config: its verdicts survive');
   });
 });
 

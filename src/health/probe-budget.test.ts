@@ -3,48 +3,31 @@
 // unless probes.paidBackends, and a backend not probed gets half-open trials instead.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { parseConfig } from '../config/load.js';
 import { resolveTopology } from '../config/topology.js';
 import { Budgets } from '../budget/budgets.js';
 import type { Accounting } from '../extproc/budget-gate.js';
 import { PromptEstimator } from '../tokens/estimator.js';
-import { listenOnLoopback } from '../testing/http.js';
 import { HealthMonitor } from './monitor.js';
 import { costsMoney, startProber } from './probe.js';
 import { observeWholeBody } from './observe.js';
+import { completion, startCompletionUpstream } from './testing.js';
 
 let baseUrl = '';
 let close: () => Promise<void>;
 let probes = 0;
 
 before(async () => {
-  const server = http.createServer((req, res) => {
-    const parts: Buffer[] = [];
-    req.on('data', (c: Buffer) => parts.push(c));
-    req.on('end', () => {
-      probes++;
-      const body = JSON.parse(Buffer.concat(parts).toString()) as { messages: Array<{ content: string }> };
-      const text = body.messages[0]?.content ?? '';
-      const sum = /What is (\d+) \+ (\d+)/.exec(text);
-      const word = /: (\w+)$/.exec(text);
-      const content = sum ? String(Number(sum[1]) + Number(sum[2])) : word ? (word[1] ?? '') : '{"name":"n","count":2}';
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          id: 'x',
-          object: 'chat.completion',
-          created: 1,
-          model: 'm',
-          choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
-          usage: { prompt_tokens: 21, completion_tokens: 3, total_tokens: 24 },
-        }),
-      );
-    });
+  const upstream = await startCompletionUpstream((body) => {
+    probes++;
+    const text = (body as { messages: Array<{ content: string }> }).messages[0]?.content ?? '';
+    const sum = /What is (\d+) \+ (\d+)/.exec(text);
+    const word = /: (\w+)$/.exec(text);
+    const content = sum ? String(Number(sum[1]) + Number(sum[2])) : word ? (word[1] ?? '') : '{"name":"n","count":2}';
+    return { status: 200, body: completion({ role: 'assistant', content }, 'stop', { usage: { prompt_tokens: 21, completion_tokens: 3, total_tokens: 24 } }) };
   });
-  const listening = await listenOnLoopback(server);
-  baseUrl = `http://127.0.0.1:${listening.port}/v1`;
-  close = listening.close;
+  baseUrl = upstream.baseUrl;
+  close = upstream.close;
 });
 after(() => close());
 
@@ -98,23 +81,20 @@ describe('probes and budgets', () => {
     assert.equal(costsMoney(prices('{ "*": { input: 0.5, output: 1 } }'), 'other'), true);
   });
 
-  test('each probe reserves on budgetSubject and settles the provider usage; a refused reservation skips the probe', async () => {
+  test('each probe reserves on budgetSubject and settles the provider usage; a refused reservation skips the probe', async (t) => {
     const { budgets, prober, stop } = setup('budgetSubject: acme/ops', '');
     const before = probes;
-    try {
-      await sleep(700);
-      assert.equal(probes - before, 2, 'the day limit (2 requests) allows two probes');
-      const views = await budgets.snapshot();
-      const ops = views.find((v) => v.subject === 'acme/ops' && v.metric === 'requests');
-      assert.equal(ops?.used, 2);
-      assert.equal(ops?.reserved, 0, 'settled, nothing left reserved');
-      assert.equal(prober.covers('b'), false, 'refused: probes do not cover the backend any more (half-open applies)');
-    } finally {
-      await stop();
-    }
+    t.after(() => stop());
+    await sleep(700);
+    assert.equal(probes - before, 2, 'the day limit (2 requests) allows two probes');
+    const views = await budgets.snapshot();
+    const ops = views.find((v) => v.subject === 'acme/ops' && v.metric === 'requests');
+    assert.equal(ops?.used, 2);
+    assert.equal(ops?.reserved, 0, 'settled, nothing left reserved');
+    assert.equal(prober.covers('b'), false, 'refused: probes do not cover the backend any more (half-open applies)');
   });
 
-  test('a paid backend is not probed without paidBackends and gets half-open trials; with paidBackends it is probed and charged', async () => {
+  test('a paid backend is not probed without paidBackends and gets half-open trials; with paidBackends it is probed and charged', async (t) => {
     const paid = 'prices: { m: { input: 1, output: 2 } }';
     const off = setup('budgetSubject: acme/ops', paid);
     const before = probes;
@@ -131,14 +111,11 @@ describe('probes and budgets', () => {
       await off.stop();
     }
     const on = setup('budgetSubject: acme/ops, paidBackends: true', paid);
-    try {
-      await sleep(300);
-      assert.ok(probes > before);
-      const cost = (await on.budgets.snapshot()).find((v) => v.subject === 'acme/ops' && v.metric === 'requests');
-      assert.ok((cost?.used ?? 0) >= 1);
-      assert.equal(on.prober.covers('b'), true);
-    } finally {
-      await on.stop();
-    }
+    t.after(() => on.stop());
+    await sleep(300);
+    assert.ok(probes > before);
+    const cost = (await on.budgets.snapshot()).find((v) => v.subject === 'acme/ops' && v.metric === 'requests');
+    assert.ok((cost?.used ?? 0) >= 1);
+    assert.equal(on.prober.covers('b'), true);
   });
 });

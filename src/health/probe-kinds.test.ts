@@ -3,12 +3,11 @@
 // translation. Plus the rotation (pure, seedable) and the skip of kinds a provider's checkRequest refuses.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { parseConfig } from '../config/load.js';
 import { resolveTopology, type ResolvedBackend } from '../config/topology.js';
-import { listenOnLoopback } from '../testing/http.js';
 import type { ChatRequest } from '../unified/chat-request.js';
 import type { ObservedToolCall } from './observe.js';
+import { completion, probedBackend, startCompletionUpstream } from './testing.js';
 import { CANARY_KINDS, PROBE_TOOL, canary, canaryOfKind, pickCanary, probeOnce, probeWithUsage, refusal, type Canary, type CanaryKind } from './probe.js';
 
 interface Answer {
@@ -192,36 +191,21 @@ let baseUrl = '';
 let close: () => Promise<void>;
 
 before(async () => {
-  const server = http.createServer((req, res) => {
-    const parts: Buffer[] = [];
-    req.on('data', (c: Buffer) => parts.push(c));
-    req.on('end', () => {
-      requests++;
-      const { content, toolCalls } = reply(JSON.parse(Buffer.concat(parts).toString()) as Record<string, unknown>);
-      const message =
-        toolCalls.length > 0
-          ? { role: 'assistant', content: content || null, tool_calls: toolCalls.map((t, i) => ({ id: `call_${i}`, type: 'function', function: { name: t.name, arguments: t.arguments } })) }
-          : { role: 'assistant', content };
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ id: 'x', object: 'chat.completion', created: 1, model: 'm', choices: [{ index: 0, message, finish_reason: toolCalls.length > 0 ? 'tool_calls' : 'stop' }] }));
-    });
+  const upstream = await startCompletionUpstream((body) => {
+    requests++;
+    const { content, toolCalls } = reply(body);
+    const message =
+      toolCalls.length > 0
+        ? { role: 'assistant', content: content || null, tool_calls: toolCalls.map((t, i) => ({ id: `call_${i}`, type: 'function', function: { name: t.name, arguments: t.arguments } })) }
+        : { role: 'assistant', content };
+    return { status: 200, body: completion(message, toolCalls.length > 0 ? 'tool_calls' : 'stop') };
   });
-  const listening = await listenOnLoopback(server);
-  baseUrl = `http://127.0.0.1:${listening.port}/v1`;
-  close = listening.close;
+  baseUrl = upstream.baseUrl;
+  close = upstream.close;
 });
 after(() => close());
 
-function backend(compat = ''): ResolvedBackend {
-  const parsed = parseConfig(`
-backends: [{ name: b, provider: openai-compatible, baseUrl: "${baseUrl}", apiKeyEnv: B_KEY${compat} }]
-routes: [{ model: m, backends: [{ backend: b, model: upstream-m }] }]
-`);
-  if (!parsed.ok) throw new Error('config');
-  const found = resolveTopology(parsed.config, { B_KEY: 'secret-key' }).backends.get('b');
-  assert.ok(found);
-  return found;
-}
+const backend = (compat = ''): ResolvedBackend => probedBackend(baseUrl, compat);
 
 describe('probeOnce per kind (real translation)', () => {
   for (const kind of CANARY_KINDS) {

@@ -2,10 +2,9 @@
 // wrong / empty / error / unreachable answers fail. Plus the health config's defaults and validation.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { parseConfig } from '../config/load.js';
-import { resolveTopology, type ResolvedBackend } from '../config/topology.js';
-import { listenOnLoopback } from '../testing/http.js';
+import type { ResolvedBackend } from '../config/topology.js';
+import { completion, probedBackend, startCompletionUpstream } from './testing.js';
 import { canary, probeOnce } from './probe.js';
 
 let reply: (body: Record<string, unknown>) => { status: number; content: string };
@@ -14,36 +13,17 @@ let close: () => Promise<void>;
 let seenAuth: string | undefined;
 
 before(async () => {
-  const server = http.createServer((req, res) => {
-    const parts: Buffer[] = [];
-    req.on('data', (c: Buffer) => parts.push(c));
-    req.on('end', () => {
-      seenAuth = req.headers.authorization;
-      const { status, content } = reply(JSON.parse(Buffer.concat(parts).toString()) as Record<string, unknown>);
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(
-        status === 200
-          ? JSON.stringify({ id: 'x', object: 'chat.completion', created: 1, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }] })
-          : JSON.stringify({ error: { message: 'down', type: 'server_error' } }),
-      );
-    });
+  const upstream = await startCompletionUpstream((body, headers) => {
+    seenAuth = headers.authorization;
+    const { status, content } = reply(body);
+    return { status, body: status === 200 ? completion({ role: 'assistant', content }) : { error: { message: 'down', type: 'server_error' } } };
   });
-  const listening = await listenOnLoopback(server);
-  baseUrl = `http://127.0.0.1:${listening.port}/v1`;
-  close = listening.close;
+  baseUrl = upstream.baseUrl;
+  close = upstream.close;
 });
 after(() => close());
 
-function backend(url = baseUrl): ResolvedBackend {
-  const parsed = parseConfig(`
-backends: [{ name: b, provider: openai-compatible, baseUrl: "${url}", apiKeyEnv: B_KEY }]
-routes: [{ model: m, backends: [{ backend: b, model: upstream-m }] }]
-`);
-  if (!parsed.ok) throw new Error('config');
-  const found = resolveTopology(parsed.config, { B_KEY: 'secret-key' }).backends.get('b');
-  assert.ok(found);
-  return found;
-}
+const backend = (url = baseUrl): ResolvedBackend => probedBackend(url);
 
 const solve = (body: Record<string, unknown>): string => {
   const text = String((body.messages as Array<{ content: string }>)[0]?.content);

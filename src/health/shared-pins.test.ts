@@ -58,42 +58,38 @@ describe('shared pins', () => {
     assert.deepEqual(parsePins({ a: serialisePin(pin), b: 'nope', c: '{"health":"DOWN","since":1}' }), new Map([['a', pin]]));
   });
 
-  test('a drain on one replica reaches the other through Redis; so does the restore', async () => {
+  test('a drain on one replica reaches the other through Redis; so does the restore', async (t) => {
     const store = `{ kind: redis, url: "${redis.url}", keyPrefix: "pins-test-${process.pid}:" }`;
     const one = replica(store);
     const two = replica(store);
-    try {
-      const answer = await one.health.operate('b', { kind: 'pin', state: 'DRAINING', weight: undefined, reason: 'maintenance' });
-      assert.equal(answer?.shared, true);
-      assert.deepEqual(one.published.at(-1), ['b', { weight: 1, health: 'DRAINING' }]);
-      const sync = async () => {
-        // The replica's own timer reads every 2 s; wait for it.
-        const deadline = Date.now() + 5000;
-        while (Date.now() < deadline && two.published.length === 0) await new Promise((r) => setTimeout(r, 50));
-      };
-      await sync();
-      assert.deepEqual(two.published.at(-1), ['b', { weight: 1, health: 'DRAINING' }]);
-      assert.equal(two.health.monitor.summary().get('b')?.pinned?.reason, 'maintenance');
-
-      await one.health.operate('b', { kind: 'restore' });
-      const deadline = Date.now() + 5000;
-      while (Date.now() < deadline && two.published.length < 2) await new Promise((r) => setTimeout(r, 50));
-      assert.deepEqual(two.published.at(-1), ['b', undefined]);
-      assert.equal(two.health.monitor.summary().get('b')?.pinned, null);
-    } finally {
+    t.after(async () => {
       await one.close();
       await two.close();
-    }
+    });
+    const answer = await one.health.operate('b', { kind: 'pin', state: 'DRAINING', weight: undefined, reason: 'maintenance' });
+    assert.equal(answer?.shared, true);
+    assert.deepEqual(one.published.at(-1), ['b', { weight: 1, health: 'DRAINING' }]);
+    const sync = async () => {
+      // The replica's own timer reads every 2 s; wait for it.
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline && two.published.length === 0) await new Promise((r) => setTimeout(r, 50));
+    };
+    await sync();
+    assert.deepEqual(two.published.at(-1), ['b', { weight: 1, health: 'DRAINING' }]);
+    assert.equal(two.health.monitor.summary().get('b')?.pinned?.reason, 'maintenance');
+
+    await one.health.operate('b', { kind: 'restore' });
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline && two.published.length < 2) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(two.published.at(-1), ['b', undefined]);
+    assert.equal(two.health.monitor.summary().get('b')?.pinned, null);
   });
 
-  test('with the memory store a pin is local (shared: false)', async () => {
+  test('with the memory store a pin is local (shared: false)', async (t) => {
     const one = replica('{ kind: memory }');
-    try {
-      const answer = await one.health.operate('a', { kind: 'pin', state: 'DRAINING', weight: undefined, reason: undefined });
-      assert.equal(answer?.shared, false);
-      assert.equal(answer?.pinned?.state, 'DRAINING');
-    } finally {
-      await one.close();
-    }
+    t.after(() => one.close());
+    const answer = await one.health.operate('a', { kind: 'pin', state: 'DRAINING', weight: undefined, reason: undefined });
+    assert.equal(answer?.shared, false);
+    assert.equal(answer?.pinned?.state, 'DRAINING');
   });
 });

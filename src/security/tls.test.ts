@@ -127,7 +127,7 @@ logging: { level: error }
   });
 });
 
-test('rotated certificate files apply to new connections without a restart', async () => {
+test('rotated certificate files apply to new connections without a restart', async (t) => {
   const pki = makeTestPki({ clients: { envoy: `URI:${ENVOY_ID}` } });
   const second = makeTestPki({ clients: { envoy: `URI:${ENVOY_ID}` } });
   const dir = mkdtempSync(path.join(tmpdir(), 'llm-extproc-rotate-'));
@@ -144,27 +144,26 @@ logging: { level: error }
 `;
   const service = await startService({ configFile: '/dev/null', config: config(yaml), env: {} });
   const target = `127.0.0.1:${service.extprocPort}`;
-  try {
-    assert.equal((await healthCheck(target, credentials(pki, pki.clients['envoy']))).ok, true);
-    // Rotate everything to the second PKI (a new CA, server certificate and key).
-    copyFileSync(second.server.certFile, files.cert);
-    copyFileSync(second.server.keyFile, files.key);
-    copyFileSync(second.caFile, files.ca);
-    const deadline = Date.now() + 5000;
-    let outcome: Outcome = { ok: false, code: grpc.status.UNKNOWN, details: '' };
-    while (Date.now() < deadline) {
-      outcome = await healthCheck(target, credentials(second, second.clients['envoy']));
-      if (outcome.ok) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    assert.equal(outcome.ok, true, 'the new PKI is served');
-    assert.equal((await healthCheck(target, credentials(pki, pki.clients['envoy']))).ok, false, 'the old CA no longer is');
-  } finally {
+  t.after(async () => {
     await service.close();
     pki.remove();
     second.remove();
     rmSync(dir, { recursive: true, force: true });
+  });
+  assert.equal((await healthCheck(target, credentials(pki, pki.clients['envoy']))).ok, true);
+  // Rotate everything to the second PKI (a new CA, server certificate and key).
+  copyFileSync(second.server.certFile, files.cert);
+  copyFileSync(second.server.keyFile, files.key);
+  copyFileSync(second.caFile, files.ca);
+  const deadline = Date.now() + 5000;
+  let outcome: Outcome = { ok: false, code: grpc.status.UNKNOWN, details: '' };
+  while (Date.now() < deadline) {
+    outcome = await healthCheck(target, credentials(second, second.clients['envoy']));
+    if (outcome.ok) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
+  assert.equal(outcome.ok, true, 'the new PKI is served');
+  assert.equal((await healthCheck(target, credentials(pki, pki.clients['envoy']))).ok, false, 'the old CA no longer is');
 });
 
 describe('the config refuses unprotected listeners beyond loopback', () => {
@@ -196,15 +195,12 @@ describe('the config refuses unprotected listeners beyond loopback', () => {
   });
 });
 
-test('certificate identities: URI and DNS SANs and the subject', () => {
+test('certificate identities: URI and DNS SANs and the subject', (t) => {
   const pki = makeTestPki({ clients: { multi: `URI:${ENVOY_ID},DNS:envoy.gateway.svc` } });
-  try {
-    const multi = pki.clients['multi'];
-    assert.ok(multi);
-    assert.deepEqual(certificateIdentities(readFileSync(multi.certFile)).sort(), [ENVOY_ID, 'dns:envoy.gateway.svc', 'subject:CN=multi,O=llm-extproc-test'].sort());
-  } finally {
-    pki.remove();
-  }
+  t.after(() => pki.remove());
+  const multi = pki.clients['multi'];
+  assert.ok(multi);
+  assert.deepEqual(certificateIdentities(readFileSync(multi.certFile)).sort(), [ENVOY_ID, 'dns:envoy.gateway.svc', 'subject:CN=multi,O=llm-extproc-test'].sort());
 });
 
 test('tokens compare in constant time and never match empty', () => {
@@ -253,32 +249,26 @@ describe('admin: /budgets needs the bearer token or an allowed client certificat
     if (!parsed.ok) return t.skip(`budgets config shape changed: ${JSON.stringify(parsed.problems)}`);
     const service = await startService({ configFile: '/dev/null', config: parsed.config, env: { ADMIN_TOKEN: 'tok-123' } });
     const base = `http://127.0.0.1:${service.adminPort}`;
-    try {
-      assert.equal(await httpGet(`${base}/budgets`), 401);
-      assert.equal(await httpGet(`${base}/budgets`, 'wrong'), 401);
-      assert.equal(await httpGet(`${base}/budgets`, 'tok-123'), 200);
-      assert.equal(await httpGet(`${base}/nothing-here`), 401, 'unknown paths are not probed without credentials');
-      for (const open of ['/healthz', '/readyz', '/metrics']) assert.notEqual(await httpGet(`${base}${open}`), 401, open);
-    } finally {
-      await service.close();
-    }
+    t.after(() => service.close());
+    assert.equal(await httpGet(`${base}/budgets`), 401);
+    assert.equal(await httpGet(`${base}/budgets`, 'wrong'), 401);
+    assert.equal(await httpGet(`${base}/budgets`, 'tok-123'), 200);
+    assert.equal(await httpGet(`${base}/nothing-here`), 401, 'unknown paths are not probed without credentials');
+    for (const open of ['/healthz', '/readyz', '/metrics']) assert.notEqual(await httpGet(`${base}${open}`), 401, open);
   });
 
-  test('admin.tokenEnv unset in the environment: protected paths stay closed, probes work', async () => {
+  test('admin.tokenEnv unset in the environment: protected paths stay closed, probes work', async (t) => {
     const cfg = config('admin: { address: 127.0.0.1:0, tokenEnv: ADMIN_TOKEN }\ndataPlane: { enabled: false }\nextproc: { address: 127.0.0.1:0 }\nlogging: { level: error }\n');
     const service = await startService({ configFile: '/dev/null', config: cfg, env: {} });
     const base = `http://127.0.0.1:${service.adminPort}`;
-    try {
-      assert.equal(await httpGet(`${base}/budgets`), 401);
-      assert.equal(await httpGet(`${base}/budgets`, ''), 401);
-      assert.equal(await httpGet(`${base}/budgets`, 'anything'), 401);
-      assert.equal(await httpGet(`${base}/healthz`), 200);
-    } finally {
-      await service.close();
-    }
+    t.after(() => service.close());
+    assert.equal(await httpGet(`${base}/budgets`), 401);
+    assert.equal(await httpGet(`${base}/budgets`, ''), 401);
+    assert.equal(await httpGet(`${base}/budgets`, 'anything'), 401);
+    assert.equal(await httpGet(`${base}/healthz`), 200);
   });
 
-  test('mTLS on admin: an allowed client certificate opens /budgets, others get 401/403, probes need none', async () => {
+  test('mTLS on admin: an allowed client certificate opens /budgets, others get 401/403, probes need none', async (t) => {
     const pki = makeTestPki({ clients: { operator: 'URI:spiffe://llm.test/ns/ops/sa/operator', chatbot: `URI:${OTHER_ID}` } });
     const cfg = config(`admin:
   address: 127.0.0.1:0
@@ -289,17 +279,16 @@ logging: { level: error }
 `);
     const service = await startService({ configFile: '/dev/null', config: cfg, env: {} });
     const base = `https://127.0.0.1:${service.adminPort}`;
-    try {
-      assert.equal(await get(`${base}/healthz`, { ca: pki.caFile }), 200);
-      assert.equal(await get(`${base}/budgets`, { ca: pki.caFile }), 401);
-      assert.equal(await get(`${base}/budgets`, { ca: pki.caFile, client: pki.clients['chatbot'] }), 403);
-      assert.equal(await get(`${base}/budgets`, { ca: pki.caFile, client: pki.foreign }), 401, 'a certificate from another CA is not verified');
-      assert.equal(await get(`${base}/budgets`, { ca: pki.caFile, client: pki.clients['operator'] }), 200, 'authorised');
-      // Plain HTTP on the TLS port gets nothing.
-      await assert.rejects(httpGet(`http://127.0.0.1:${service.adminPort}/budgets`));
-    } finally {
+    t.after(async () => {
       await service.close();
       pki.remove();
-    }
+    });
+    assert.equal(await get(`${base}/healthz`, { ca: pki.caFile }), 200);
+    assert.equal(await get(`${base}/budgets`, { ca: pki.caFile }), 401);
+    assert.equal(await get(`${base}/budgets`, { ca: pki.caFile, client: pki.clients['chatbot'] }), 403);
+    assert.equal(await get(`${base}/budgets`, { ca: pki.caFile, client: pki.foreign }), 401, 'a certificate from another CA is not verified');
+    assert.equal(await get(`${base}/budgets`, { ca: pki.caFile, client: pki.clients['operator'] }), 200, 'authorised');
+    // Plain HTTP on the TLS port gets nothing.
+    await assert.rejects(httpGet(`http://127.0.0.1:${service.adminPort}/budgets`));
   });
 });

@@ -38,6 +38,30 @@ export interface OpenAIErrorBody {
   error: { message: string; type: string; param: string | null; code: string | null };
 }
 
+/**
+ * An answer the gateway gives without asking a provider: an error, a budget refusal, the model list. The router
+ * stage sends every one the same way (an immediate response with content-type and the request id added).
+ */
+export interface Reply<Body = unknown> {
+  readonly status: number;
+  /** Extra headers (retry-after, x-ratelimit-*). */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Body;
+}
+
+export type ErrorReply = Reply<OpenAIErrorBody>;
+
+/** An error reply in OpenAI's shape, for errors that are not a UnifiedError kind (budget refusals). */
+export function errorReply(status: number, type: string, code: string, message: string, headers: Readonly<Record<string, string>> = {}): ErrorReply {
+  return { status, headers, body: { error: { message, type, param: null, code } } };
+}
+
+/** Every error the gateway writes names the request it answers, so the client can quote it. */
+export function withRequestId(body: OpenAIErrorBody, requestId: string | undefined): OpenAIErrorBody {
+  if (!requestId) return body;
+  return { error: { ...body.error, message: `${body.error.message} (request id: ${requestId})` } };
+}
+
 export class UnifiedError extends Error {
   readonly status: number;
   readonly type: string;
@@ -57,8 +81,11 @@ export class UnifiedError extends Error {
   }
 
   toBody(requestId: string | undefined): OpenAIErrorBody {
-    const suffix = requestId ? ` (request id: ${requestId})` : '';
-    return { error: { message: this.message + suffix, type: this.type, param: this.param, code: this.code } };
+    return withRequestId({ error: { message: this.message, type: this.type, param: this.param, code: this.code } }, requestId);
+  }
+
+  toReply(): ErrorReply {
+    return { status: this.status, headers: {}, body: this.toBody(undefined) };
   }
 }
 

@@ -2,6 +2,10 @@
 // guards: providers, the token counter and the Envoy config checks all use them.
 import { jsonTextExceedsDepth, MAX_RESPONSE_JSON_DEPTH } from './json-depth.js';
 
+/** A JSON value as `JSON.parse` yields it (Envoy's Struct, config blocks, Bedrock's DocumentType all are one). */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
 /** A JSON object: not null, not an array. */
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);

@@ -5,7 +5,7 @@
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import type { JsonObject } from '../envoyconfig/blocks.js';
+import type { JsonObject } from '../util/json.js';
 import { sharedRegistry } from '../envoyconfig/registry.js';
 import type { DiscoveryRequest } from '../generated/envoy/service/discovery/v3/DiscoveryRequest.js';
 import type { DiscoveryResponse__Output } from '../generated/envoy/service/discovery/v3/DiscoveryResponse.js';
@@ -389,7 +389,7 @@ describe('delta', () => {
 });
 
 describe('EndpointDiscoveryService (EDS alone: an Istio gateway, whose ADS is istiod)', () => {
-  test('DeltaEndpoints and StreamEndpoints serve the same assignments by name; a change goes out', async () => {
+  test('DeltaEndpoints and StreamEndpoints serve the same assignments by name; a change goes out', async (t) => {
     const edsServer = new grpc.Server();
     const eds = endpointDiscoveryService(store);
     edsServer.addService(eds.definition, eds.implementation);
@@ -402,27 +402,26 @@ describe('EndpointDiscoveryService (EDS alone: an Istio gateway, whose ADS is is
       StreamEndpoints(): grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse__Output>;
       close(): void;
     };
-    try {
-      const deltaCall = edsClient.DeltaEndpoints();
-      open.push(deltaCall as unknown as grpc.ClientDuplexStream<unknown, unknown>);
-      const deltaResponses = new Responses<DeltaDiscoveryResponse__Output>(deltaCall);
-      deltaCall.write({ node: { id: 'eds-test' }, type_url: ENDPOINT_TYPE_URL, resource_names_subscribe: ['c1'] });
-      const first = await deltaResponses.next('delta EDS');
-      assert.equal(first.type_url, ENDPOINT_TYPE_URL);
-      assert.deepEqual(deltaNames(first), ['c1']);
-      deltaCall.write({ type_url: ENDPOINT_TYPE_URL, response_nonce: first.nonce ?? '' });
-      publish(store, { clusters: { c1: '1s', c2: '1s' }, assignments: { c1: 7, c2: 1 } });
-      const changed = await deltaResponses.next('delta EDS after a weight change');
-      assert.equal(decodedWeight(changed.resources?.[0]?.resource ?? undefined), 7);
-
-      const sotwCall = edsClient.StreamEndpoints();
-      open.push(sotwCall as unknown as grpc.ClientDuplexStream<unknown, unknown>);
-      const sotwResponses = new Responses<DiscoveryResponse__Output>(sotwCall);
-      sotwCall.write({ node: { id: 'eds-test' }, type_url: ENDPOINT_TYPE_URL, resource_names: ['c2'] });
-      assert.deepEqual(names(await sotwResponses.next('SotW EDS')), ['c2']);
-    } finally {
+    t.after(() => {
       edsClient.close();
       edsServer.forceShutdown();
-    }
+    });
+    const deltaCall = edsClient.DeltaEndpoints();
+    open.push(deltaCall as unknown as grpc.ClientDuplexStream<unknown, unknown>);
+    const deltaResponses = new Responses<DeltaDiscoveryResponse__Output>(deltaCall);
+    deltaCall.write({ node: { id: 'eds-test' }, type_url: ENDPOINT_TYPE_URL, resource_names_subscribe: ['c1'] });
+    const first = await deltaResponses.next('delta EDS');
+    assert.equal(first.type_url, ENDPOINT_TYPE_URL);
+    assert.deepEqual(deltaNames(first), ['c1']);
+    deltaCall.write({ type_url: ENDPOINT_TYPE_URL, response_nonce: first.nonce ?? '' });
+    publish(store, { clusters: { c1: '1s', c2: '1s' }, assignments: { c1: 7, c2: 1 } });
+    const changed = await deltaResponses.next('delta EDS after a weight change');
+    assert.equal(decodedWeight(changed.resources?.[0]?.resource ?? undefined), 7);
+
+    const sotwCall = edsClient.StreamEndpoints();
+    open.push(sotwCall as unknown as grpc.ClientDuplexStream<unknown, unknown>);
+    const sotwResponses = new Responses<DiscoveryResponse__Output>(sotwCall);
+    sotwCall.write({ node: { id: 'eds-test' }, type_url: ENDPOINT_TYPE_URL, resource_names: ['c2'] });
+    assert.deepEqual(names(await sotwResponses.next('SotW EDS')), ['c2']);
   });
 });

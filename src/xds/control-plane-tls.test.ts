@@ -13,7 +13,7 @@ import { formatProblems, parseConfig } from '../config/load.js';
 import type { ServiceConfig } from '../config/schema.js';
 import { ConfigStore } from '../config/store.js';
 import { buildBootstrap } from '../envoyconfig/bootstrap.js';
-import type { JsonObject } from '../envoyconfig/blocks.js';
+import type { JsonObject } from '../util/json.js';
 import { startEnvoy } from '../envoy/process.js';
 import { validateWithEnvoy } from '../envoy/validate.js';
 import { loadServiceProtos } from '../protos/load.js';
@@ -101,7 +101,7 @@ describe('xds.tls: mutual TLS and the client allowlist on the xDS listener', () 
     });
   }
 
-  test('the bootstrap carries Envoy\'s client certificate for llm-xds; Envoy 1.40 validates it and takes its clusters over mTLS', async () => {
+  test('the bootstrap carries Envoy\'s client certificate for llm-xds; Envoy 1.40 validates it and takes its clusters over mTLS', async (t) => {
     const envoyCert = pki.clients['envoy'];
     assert.ok(envoyCert);
     const bootstrap = buildBootstrap(config, {
@@ -121,19 +121,16 @@ describe('xds.tls: mutual TLS and the client allowlist on the xDS listener', () 
     assert.ok(validation.ok && validation.deprecations.length === 0, validation.output);
 
     const envoy = await startEnvoy({ bootstrap: text });
-    try {
-      const deadline = Date.now() + 10_000;
-      let names: string[] = [];
-      while (Date.now() < deadline) {
-        const body = JSON.parse((await envoy.admin('/clusters?format=json')).body) as { cluster_statuses: { name: string }[] };
-        names = body.cluster_statuses.map((c) => c.name);
-        if (names.includes('llm.m')) break;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      assert.ok(names.includes('llm.m'), `Envoy's clusters: ${names.join(', ')}`);
-    } finally {
-      await envoy.stop();
+    t.after(() => envoy.stop());
+    const deadline = Date.now() + 10_000;
+    let names: string[] = [];
+    while (Date.now() < deadline) {
+      const body = JSON.parse((await envoy.admin('/clusters?format=json')).body) as { cluster_statuses: { name: string }[] };
+      names = body.cluster_statuses.map((c) => c.name);
+      if (names.includes('llm.m')) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
+    assert.ok(names.includes('llm.m'), `Envoy's clusters: ${names.join(', ')}`);
   });
 
   test('the bootstrap refuses a service with xds.tls and no client certificate for Envoy', () => {

@@ -4,7 +4,7 @@
 // retries cannot differ between the two ways of running Envoy.
 import type { ServiceConfig } from '../config/schema.js';
 import { DEFAULT_CA_FILE, llmCluster } from '../envoyconfig/bootstrap.js';
-import type { JsonObject } from '../envoyconfig/blocks.js';
+import type { JsonObject } from '../util/json.js';
 import { ENDPOINT_BACKEND_KEY, METADATA_NAMESPACE } from '../extproc/contract.js';
 
 export const CLUSTER_TYPE_URL = 'type.googleapis.com/envoy.config.cluster.v3.Cluster';

@@ -3,7 +3,7 @@
 // bench/xds-push.ts), a changed one gets a new version, a removed one is gone, and an identical update is silent.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { JsonObject } from '../envoyconfig/blocks.js';
+import type { JsonObject } from '../util/json.js';
 import { CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL } from './resources.js';
 import { SnapshotStore } from './snapshot.js';
 

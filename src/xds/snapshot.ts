@@ -3,7 +3,7 @@
 // world responses). Streams read it; `update` replaces it and tells them.
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { JsonObject } from '../envoyconfig/blocks.js';
+import type { JsonObject } from '../util/json.js';
 import { sharedRegistry } from '../envoyconfig/registry.js';
 import { ProtoJsonEncoder, type EncodedAny } from './proto-json.js';
 import { CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL, LISTENER_TYPE_URL, type Resources } from './resources.js';

@@ -108,7 +108,7 @@ routes:
     assert.equal(sent().max_tokens, 100);
   });
 
-  test('tools: parallel tool calls come back as tool_calls, and their results go back as tool_result blocks', async () => {
+  test('tools: parallel tool calls come back as tool_calls, and their results go back as tool_result blocks', async (t) => {
     mock.reply = {
       content: [
         { type: 'text', text: 'Checking both.' },
@@ -118,39 +118,38 @@ routes:
       stopReason: 'tool_use',
     };
     const messages: OpenAI.Chat.Completions.ChatCompletionMessageParam[] = [{ role: 'user', content: 'Weather and time in Paris?' }];
-    try {
-      const first = await client.chat.completions.create({ model: MODEL, messages, tools: TOOLS, tool_choice: 'auto' });
-      const choice = first.choices[0];
-      assert.equal(choice?.finish_reason, 'tool_calls');
-      assert.deepEqual(
-        choice?.message.tool_calls?.map((call) => (call.type === 'function' ? [call.id, call.function.name, JSON.parse(call.function.arguments)] : [])),
-        [
-          ['toolu_01Weather', 'get_weather', { city: 'Paris' }],
-          ['toolu_02Time', 'get_time', {}],
-        ],
-      );
-      assert.deepEqual(sent().tool_choice, { type: 'auto' });
-      assert.deepEqual(sent().tools?.map((tool) => ('name' in tool ? tool.name : '')), ['get_weather', 'get_time']);
+    t.after(() => {
+      mock.reply = undefined;
+    });
+    const first = await client.chat.completions.create({ model: MODEL, messages, tools: TOOLS, tool_choice: 'auto' });
+    const choice = first.choices[0];
+    assert.equal(choice?.finish_reason, 'tool_calls');
+    assert.deepEqual(
+      choice?.message.tool_calls?.map((call) => (call.type === 'function' ? [call.id, call.function.name, JSON.parse(call.function.arguments)] : [])),
+      [
+        ['toolu_01Weather', 'get_weather', { city: 'Paris' }],
+        ['toolu_02Time', 'get_time', {}],
+      ],
+    );
+    assert.deepEqual(sent().tool_choice, { type: 'auto' });
+    assert.deepEqual(sent().tools?.map((tool) => ('name' in tool ? tool.name : '')), ['get_weather', 'get_time']);
 
-      mock.reply = undefined;
-      const assistant = choice?.message;
-      assert.ok(assistant);
-      messages.push(assistant, { role: 'tool', tool_call_id: 'toolu_01Weather', content: '18°C' }, { role: 'tool', tool_call_id: 'toolu_02Time', content: '14:05' });
-      const second = await client.chat.completions.create({ model: MODEL, messages, tools: TOOLS });
-      assert.equal(second.choices[0]?.message.content, CLAUDE_TEXT);
-      assert.deepEqual(sent().messages.at(-1), {
-        role: 'user',
-        content: [
-          { type: 'tool_result', tool_use_id: 'toolu_01Weather', content: '18°C' },
-          { type: 'tool_result', tool_use_id: 'toolu_02Time', content: '14:05' },
-        ],
-      });
-    } finally {
-      mock.reply = undefined;
-    }
+    mock.reply = undefined;
+    const assistant = choice?.message;
+    assert.ok(assistant);
+    messages.push(assistant, { role: 'tool', tool_call_id: 'toolu_01Weather', content: '18°C' }, { role: 'tool', tool_call_id: 'toolu_02Time', content: '14:05' });
+    const second = await client.chat.completions.create({ model: MODEL, messages, tools: TOOLS });
+    assert.equal(second.choices[0]?.message.content, CLAUDE_TEXT);
+    assert.deepEqual(sent().messages.at(-1), {
+      role: 'user',
+      content: [
+        { type: 'tool_result', tool_use_id: 'toolu_01Weather', content: '18°C' },
+        { type: 'tool_result', tool_use_id: 'toolu_02Time', content: '14:05' },
+      ],
+    });
   });
 
-  test('tools, streaming: the SDK assembles the tool-call deltas into complete calls', async () => {
+  test('tools, streaming: the SDK assembles the tool-call deltas into complete calls', async (t) => {
     mock.reply = {
       content: [
         { type: 'tool_use', id: 'toolu_01Weather', name: 'get_weather', input: { city: 'Saint-Étienne' } },
@@ -158,22 +157,21 @@ routes:
       ],
       stopReason: 'tool_use',
     };
-    try {
-      const runner = client.chat.completions.stream({ model: MODEL, messages: [{ role: 'user', content: 'Weather?' }], tools: TOOLS, parallel_tool_calls: false, tool_choice: 'required' });
-      const final = await runner.finalChatCompletion();
-      const calls = final.choices[0]?.message.tool_calls ?? [];
-      assert.deepEqual(
-        calls.map((call) => (call.type === 'function' ? [call.id, call.function.name, JSON.parse(call.function.arguments)] : [])),
-        [
-          ['toolu_01Weather', 'get_weather', { city: 'Saint-Étienne' }],
-          ['toolu_02Time', 'get_time', {}],
-        ],
-      );
-      assert.equal(final.choices[0]?.finish_reason, 'tool_calls');
-      assert.deepEqual(sent().tool_choice, { type: 'any', disable_parallel_tool_use: true });
-    } finally {
+    t.after(() => {
       mock.reply = undefined;
-    }
+    });
+    const runner = client.chat.completions.stream({ model: MODEL, messages: [{ role: 'user', content: 'Weather?' }], tools: TOOLS, parallel_tool_calls: false, tool_choice: 'required' });
+    const final = await runner.finalChatCompletion();
+    const calls = final.choices[0]?.message.tool_calls ?? [];
+    assert.deepEqual(
+      calls.map((call) => (call.type === 'function' ? [call.id, call.function.name, JSON.parse(call.function.arguments)] : [])),
+      [
+        ['toolu_01Weather', 'get_weather', { city: 'Saint-Étienne' }],
+        ['toolu_02Time', 'get_time', {}],
+      ],
+    );
+    assert.equal(final.choices[0]?.finish_reason, 'tool_calls');
+    assert.deepEqual(sent().tool_choice, { type: 'any', disable_parallel_tool_use: true });
   });
 
   test('JSON mode (json_object): the answer is JSON content with finish_reason stop, streamed or not', async () => {
@@ -223,61 +221,58 @@ routes:
     assert.equal(mock.received.length, before);
   });
 
-  test('an Anthropic 400 reaches the client as an OpenAI-shaped 400', async () => {
+  test('an Anthropic 400 reaches the client as an OpenAI-shaped 400', async (t) => {
     mock.failWith = { status: 400, type: 'invalid_request_error', message: 'prompt is too long: 210000 tokens > 200000 maximum' };
-    try {
-      await assert.rejects(client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }] }), (err: unknown) => {
-        assert.ok(err instanceof OpenAI.BadRequestError);
-        assert.match(err.message, /prompt is too long/);
-        assert.equal(err.code, 'invalid_request_error');
-        assert.equal(err.type, 'invalid_request_error');
-        return true;
-      });
-    } finally {
+    t.after(() => {
       mock.failWith = undefined;
-    }
+    });
+    await assert.rejects(client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }] }), (err: unknown) => {
+      assert.ok(err instanceof OpenAI.BadRequestError);
+      assert.match(err.message, /prompt is too long/);
+      assert.equal(err.code, 'invalid_request_error');
+      assert.equal(err.type, 'invalid_request_error');
+      return true;
+    });
   });
 
-  test('429 stays 429 with its retry-after; 529 overloaded becomes 503', async () => {
+  test('429 stays 429 with its retry-after; 529 overloaded becomes 503', async (t) => {
     mock.failWith = { status: 429, type: 'rate_limit_error', message: 'Number of request tokens has exceeded your per-minute rate limit', headers: { 'retry-after': '7' } };
-    try {
-      await assert.rejects(client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }] }), (err: unknown) => {
-        assert.ok(err instanceof OpenAI.RateLimitError);
-        assert.equal(err.headers?.get('retry-after'), '7');
-        assert.equal(err.code, 'rate_limit_error');
-        return true;
-      });
-      mock.failWith = { status: 529, type: 'overloaded_error', message: 'Overloaded' };
-      await assert.rejects(client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }] }), (err: unknown) => {
-        assert.ok(err instanceof OpenAI.InternalServerError);
-        assert.equal(err.status, 503);
-        assert.equal(err.code, 'overloaded_error');
-        return true;
-      });
-    } finally {
+    t.after(() => {
       mock.failWith = undefined;
-    }
+    });
+    await assert.rejects(client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }] }), (err: unknown) => {
+      assert.ok(err instanceof OpenAI.RateLimitError);
+      assert.equal(err.headers?.get('retry-after'), '7');
+      assert.equal(err.code, 'rate_limit_error');
+      return true;
+    });
+    mock.failWith = { status: 529, type: 'overloaded_error', message: 'Overloaded' };
+    await assert.rejects(client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }] }), (err: unknown) => {
+      assert.ok(err instanceof OpenAI.InternalServerError);
+      assert.equal(err.status, 503);
+      assert.equal(err.code, 'overloaded_error');
+      return true;
+    });
   });
 
-  test('an error inside the stream reaches the SDK as an error after the text so far', async () => {
+  test('an error inside the stream reaches the SDK as an error after the text so far', async (t) => {
     mock.streamError = true;
-    try {
-      const stream = await client.chat.completions.create({ model: MODEL, stream: true, messages: [{ role: 'user', content: 'x' }] });
-      let text = '';
-      await assert.rejects(
-        (async () => {
-          for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
-        })(),
-        (err: unknown) => {
-          assert.ok(err instanceof OpenAI.APIError);
-          assert.match(err.message, /Overloaded/);
-          assert.match(err.message, /\(request id: [0-9a-f-]{36}\)/, 'a stream error names the request id too');
-          return true;
-        },
-      );
-      assert.equal(text, CLAUDE_TEXT, 'the text streamed before the error was delivered');
-    } finally {
+    t.after(() => {
       mock.streamError = false;
-    }
+    });
+    const stream = await client.chat.completions.create({ model: MODEL, stream: true, messages: [{ role: 'user', content: 'x' }] });
+    let text = '';
+    await assert.rejects(
+      (async () => {
+        for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+      })(),
+      (err: unknown) => {
+        assert.ok(err instanceof OpenAI.APIError);
+        assert.match(err.message, /Overloaded/);
+        assert.match(err.message, /\(request id: [0-9a-f-]{36}\)/, 'a stream error names the request id too');
+        return true;
+      },
+    );
+    assert.equal(text, CLAUDE_TEXT, 'the text streamed before the error was delivered');
   });
 });

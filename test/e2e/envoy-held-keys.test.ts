@@ -13,7 +13,7 @@ import path from 'node:path';
 import { parseConfig } from '../../src/config/load.js';
 import { startService, type RunningService } from '../../src/service.js';
 import { buildBootstrap } from '../../src/envoyconfig/bootstrap.js';
-import type { Json, JsonObject } from '../../src/envoyconfig/blocks.js';
+import type { JsonObject, JsonValue } from '../../src/util/json.js';
 import { startEnvoy, type RunningEnvoy } from '../../src/envoy/process.js';
 import { validateWithEnvoy } from '../../src/envoy/validate.js';
 import { startMockOpenAI, type MockOpenAI } from '../support/mock-openai.js';
@@ -70,7 +70,7 @@ function withUpstreamFilter(bootstrap: JsonObject, cluster: string, filter: Json
   const clusters = (bootstrap.static_resources as { clusters: JsonObject[] }).clusters;
   const target = clusters.find((c) => c.name === cluster);
   assert.ok(target, cluster);
-  const options = (target.typed_extension_protocol_options as Record<string, { http_filters: Json[] }>)['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'];
+  const options = (target.typed_extension_protocol_options as Record<string, { http_filters: JsonValue[] }>)['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'];
   assert.ok(options);
   options.http_filters.splice(options.http_filters.length - 1, 0, filter);
   return bootstrap;

@@ -40,41 +40,35 @@ describe('Envoy ↔ llm-extproc over mutual TLS', () => {
     pki?.remove();
   });
 
-  test('Envoy with an allowed client certificate: completions and streams work', async () => {
+  test('Envoy with an allowed client certificate: completions and streams work', async (t) => {
     const service: TestService = await startTestService(serviceYaml(pki, upstream), { E2E_MTLS_KEY: 'sk-mtls' }, { extprocTls: envoyTls(pki, pki.clients['envoy']), ...(process.env.MTLS_DEBUG ? { envoyLogLevel: 'debug' as const } : {}) });
-    try {
-      const client = new OpenAI({ baseURL: service.baseUrl, apiKey: 'client-key', maxRetries: 0 });
-      const completion = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
-      assert.equal(completion.choices[0]?.message.content, COMPLETION_TEXT);
-      assert.equal(upstream.received.at(-1)?.headers.authorization, 'Bearer sk-mtls');
-      let text = '';
-      for await (const chunk of await client.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'hi' }] })) {
-        text += chunk.choices[0]?.delta.content ?? '';
-      }
-      assert.equal(text, COMPLETION_TEXT);
-      // Envoy's own view: TLS handshakes on the llm-extproc cluster, none failed.
-      const stats = (await service.envoy?.admin('/stats?filter=^cluster\\.llm-extproc\\.ssl\\.(handshake|connection_error)$'))?.body ?? '';
-      assert.match(stats, /cluster\.llm-extproc\.ssl\.handshake: [1-9]/, stats);
-    } finally {
-      await service.close();
+    t.after(() => service.close());
+    const client = new OpenAI({ baseURL: service.baseUrl, apiKey: 'client-key', maxRetries: 0 });
+    const completion = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+    assert.equal(completion.choices[0]?.message.content, COMPLETION_TEXT);
+    assert.equal(upstream.received.at(-1)?.headers.authorization, 'Bearer sk-mtls');
+    let text = '';
+    for await (const chunk of await client.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'hi' }] })) {
+      text += chunk.choices[0]?.delta.content ?? '';
     }
+    assert.equal(text, COMPLETION_TEXT);
+    // Envoy's own view: TLS handshakes on the llm-extproc cluster, none failed.
+    const stats = (await service.envoy?.admin('/stats?filter=^cluster\\.llm-extproc\\.ssl\\.(handshake|connection_error)$'))?.body ?? '';
+    assert.match(stats, /cluster\.llm-extproc\.ssl\.handshake: [1-9]/, stats);
   });
 
-  test('Envoy with a certificate outside allowedClients: nothing is served, no key reaches the provider', async () => {
+  test('Envoy with a certificate outside allowedClients: nothing is served, no key reaches the provider', async (t) => {
     const before = upstream.received.length;
     const service: TestService = await startTestService(serviceYaml(pki, upstream), { E2E_MTLS_KEY: 'sk-mtls' }, { extprocTls: envoyTls(pki, pki.clients['chatbot']) });
-    try {
-      const res = await fetch(`${service.baseUrl}/chat/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
-      });
-      const body = await res.text();
-      assert.ok(res.status >= 500, `${res.status} ${body}`);
-      assert.match(body, /gateway_(unavailable|error)/);
-      assert.equal(upstream.received.length, before, 'the provider saw nothing');
-    } finally {
-      await service.close();
-    }
+    t.after(() => service.close());
+    const res = await fetch(`${service.baseUrl}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    const body = await res.text();
+    assert.ok(res.status >= 500, `${res.status} ${body}`);
+    assert.match(body, /gateway_(unavailable|error)/);
+    assert.equal(upstream.received.length, before, 'the provider saw nothing');
   });
 });

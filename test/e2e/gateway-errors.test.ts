@@ -97,17 +97,16 @@ test('an upstream 500 with a plain-text body reaches the client OpenAI-shaped, w
   assert.ok(body.error.message.endsWith(`(request id: ${requestId})`), body.error.message);
 });
 
-test('an OpenAI-shaped upstream error passes with the request id added', async () => {
+test('an OpenAI-shaped upstream error passes with the request id added', async (t) => {
   fallback.failWith = 400;
-  try {
-    const res = await ask('with-failover');
-    // claude fails auth (502, retried), local answers 400: the client sees local's 400.
-    assert.equal(res.status, 400);
-    const requestId = res.headers.get('x-request-id');
-    assert.ok(requestId);
-    const body = (await res.json()) as { error: { message: string } };
-    assert.ok(body.error.message.endsWith(`(request id: ${requestId})`), body.error.message);
-  } finally {
+  t.after(() => {
     fallback.failWith = undefined;
-  }
+  });
+  const res = await ask('with-failover');
+  // claude fails auth (502, retried), local answers 400: the client sees local's 400.
+  assert.equal(res.status, 400);
+  const requestId = res.headers.get('x-request-id');
+  assert.ok(requestId);
+  const body = (await res.json()) as { error: { message: string } };
+  assert.ok(body.error.message.endsWith(`(request id: ${requestId})`), body.error.message);
 });

@@ -210,7 +210,7 @@ routes:
     assert.equal(short.choices[0]?.finish_reason, 'length');
   });
 
-  test('RESOURCE_EXHAUSTED reaches the client as a 429 with retry-after from RetryInfo', async () => {
+  test('RESOURCE_EXHAUSTED reaches the client as a 429 with retry-after from RetryInfo', async (t) => {
     mock.failWith = {
       status: 429,
       body: {
@@ -222,18 +222,17 @@ routes:
         },
       },
     };
-    try {
-      await assert.rejects(client.chat.completions.create({ model: 'flash', messages: [{ role: 'user', content: 'x' }] }), (err: unknown) => {
-        assert.ok(err instanceof OpenAI.RateLimitError);
-        assert.equal(err.status, 429);
-        assert.equal(err.headers?.get('retry-after'), '8');
-        assert.equal(err.code, 'rate_limit_exceeded');
-        assert.match(err.message, /Resource has been exhausted/);
-        return true;
-      });
-    } finally {
+    t.after(() => {
       mock.failWith = undefined;
-    }
+    });
+    await assert.rejects(client.chat.completions.create({ model: 'flash', messages: [{ role: 'user', content: 'x' }] }), (err: unknown) => {
+      assert.ok(err instanceof OpenAI.RateLimitError);
+      assert.equal(err.status, 429);
+      assert.equal(err.headers?.get('retry-after'), '8');
+      assert.equal(err.code, 'rate_limit_exceeded');
+      assert.match(err.message, /Resource has been exhausted/);
+      return true;
+    });
   });
 
   test('UNAVAILABLE is a 503 and an unknown upstream model a 404, both in the OpenAI shape', async () => {
@@ -286,19 +285,16 @@ routes:
     assert.equal(mock.received.at(-1)?.headers.authorization, 'Bearer ya29.file-token-2');
   });
 
-  test('a missing Vertex token file fails the attempt (a 500 from the data plane) and nothing reaches Vertex', async () => {
+  test('a missing Vertex token file fails the attempt (a 500 from the data plane) and nothing reaches Vertex', async (t) => {
     const before = mock.received.length;
     rmSync(tokenFile);
-    try {
-      // The upstream stage closes its gRPC stream with the error; Envoy answers 500 (failure_mode_allow false).
-      await assert.rejects(client.chat.completions.create({ model: 'vertex-file-pro', messages: [{ role: 'user', content: 'x' }] }), (err: unknown) => {
-        assert.ok(err instanceof OpenAI.InternalServerError);
-        assert.equal(err.status, 500);
-        return true;
-      });
-      assert.equal(mock.received.length, before, 'nothing reached Vertex');
-    } finally {
-      writeFileSync(tokenFile, 'ya29.file-token-1');
-    }
+    t.after(() => writeFileSync(tokenFile, 'ya29.file-token-1'));
+    // The upstream stage closes its gRPC stream with the error; Envoy answers 500 (failure_mode_allow false).
+    await assert.rejects(client.chat.completions.create({ model: 'vertex-file-pro', messages: [{ role: 'user', content: 'x' }] }), (err: unknown) => {
+      assert.ok(err instanceof OpenAI.InternalServerError);
+      assert.equal(err.status, 500);
+      return true;
+    });
+    assert.equal(mock.received.length, before, 'nothing reached Vertex');
   });
 });

@@ -113,44 +113,42 @@ for (const via of ['envoy', 'stand-in'] as Via[]) {
       }
     });
 
-    test('a stream whose chunks all carry finish_reason null ends with a finish_reason; finalChatCompletion works', async () => {
+    test('a stream whose chunks all carry finish_reason null ends with a finish_reason; finalChatCompletion works', async (t) => {
       upstream.finishReason = null;
-      try {
-        const stream = client.chat.completions.stream({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
-        const final = await stream.finalChatCompletion();
-        assert.equal(final.choices[0]?.finish_reason, 'stop');
-        assert.equal(final.choices[0]?.message.content, COMPLETION_TEXT);
-      } finally {
+      t.after(() => {
         upstream.finishReason = 'stop';
-      }
+      });
+      const stream = client.chat.completions.stream({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+      const final = await stream.finalChatCompletion();
+      assert.equal(final.choices[0]?.finish_reason, 'stop');
+      assert.equal(final.choices[0]?.message.content, COMPLETION_TEXT);
     });
 
-    test('include_usage against a server that cannot stream usage gets an estimated usage chunk', async () => {
+    test('include_usage against a server that cannot stream usage gets an estimated usage chunk', async (t) => {
       upstream.streamUsage = false;
       const usedBefore = await keyUsed(service);
-      try {
-        const stream = await client.chat.completions.create({
-          model: 'gpt-4o-mini',
-          stream: true,
-          stream_options: { include_usage: true },
-          messages: [{ role: 'user', content: 'hi' }],
-        });
-        let usage: (OpenAI.CompletionUsage & { estimated?: boolean }) | undefined;
-        for await (const chunk of stream) if (chunk.usage) usage = chunk.usage;
-        assert.ok(usage, 'a usage chunk arrived');
-        assert.equal(usage.estimated, true);
-        assert.ok(usage.completion_tokens >= 5 && usage.completion_tokens <= 8, `completion ${usage.completion_tokens}`);
-        assert.ok(usage.prompt_tokens > 0);
-        assert.equal(usage.total_tokens, usage.prompt_tokens + usage.completion_tokens);
-        const entry = await service.lastRequest();
-        assert.equal(entry?.dynamicMetadata['llm-extproc']?.usage_estimated, true);
-        // The budget is settled with the estimate (prompt counted + completion counted), not the prompt only.
-        const deadline = Date.now() + 3000;
-        while ((await keyUsed(service)) === usedBefore && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-        assert.equal((await keyUsed(service)) - usedBefore, usage.total_tokens);
-      } finally {
+      t.after(() => {
         upstream.streamUsage = true;
-      }
+      });
+      const stream = await client.chat.completions.create({
+        model: 'gpt-4o-mini',
+        stream: true,
+        stream_options: { include_usage: true },
+        messages: [{ role: 'user', content: 'hi' }],
+      });
+      let usage: (OpenAI.CompletionUsage & { estimated?: boolean }) | undefined;
+      for await (const chunk of stream) if (chunk.usage) usage = chunk.usage;
+      assert.ok(usage, 'a usage chunk arrived');
+      assert.equal(usage.estimated, true);
+      assert.ok(usage.completion_tokens >= 5 && usage.completion_tokens <= 8, `completion ${usage.completion_tokens}`);
+      assert.ok(usage.prompt_tokens > 0);
+      assert.equal(usage.total_tokens, usage.prompt_tokens + usage.completion_tokens);
+      const entry = await service.lastRequest();
+      assert.equal(entry?.dynamicMetadata['llm-extproc']?.usage_estimated, true);
+      // The budget is settled with the estimate (prompt counted + completion counted), not the prompt only.
+      const deadline = Date.now() + 3000;
+      while ((await keyUsed(service)) === usedBefore && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal((await keyUsed(service)) - usedBefore, usage.total_tokens);
     });
   });
 }

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { startMockOpenAI, type MockOpenAI } from '../support/mock-openai.js';
 import { startTestService, type TestService } from '../support/service.js';
 import type { StreamMessages } from '../../bench/h2-tap.js';
-import type { JsonObject, JsonValue } from '../../src/dataplane/metadata.js';
+import type { JsonObject, JsonValue } from '../../src/util/json.js';
 
 const sha256 = (key: string) => createHash('sha256').update(key).digest('hex');
 const SSE_EVENTS = 5;

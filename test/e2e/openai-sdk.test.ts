@@ -86,21 +86,20 @@ routes:
     assert.equal(last?.usage?.total_tokens, 19);
   });
 
-  test('a long stream arrives complete and in order', async () => {
+  test('a long stream arrives complete and in order', async (t) => {
     primary.streamChunks = 300;
-    try {
-      const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'long' }] });
-      let deltas = 0;
-      let finish: string | null | undefined;
-      for await (const chunk of stream) {
-        if (chunk.choices[0]?.delta.content) deltas++;
-        finish = chunk.choices[0]?.finish_reason ?? finish;
-      }
-      assert.equal(deltas, 300);
-      assert.equal(finish, 'stop');
-    } finally {
+    t.after(() => {
       primary.streamChunks = 5;
+    });
+    const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'long' }] });
+    let deltas = 0;
+    let finish: string | null | undefined;
+    for await (const chunk of stream) {
+      if (chunk.choices[0]?.delta.content) deltas++;
+      finish = chunk.choices[0]?.finish_reason ?? finish;
     }
+    assert.equal(deltas, 300);
+    assert.equal(finish, 'stop');
   });
 
   test('an unknown model is a 404 in the OpenAI error shape', async () => {
@@ -153,31 +152,29 @@ routes:
     assert.doesNotMatch(JSON.stringify(view), /sk-|secret/i);
   });
 
-  test('when the primary answers 503 the request fails over to the priority-1 backend', async () => {
+  test('when the primary answers 503 the request fails over to the priority-1 backend', async (t) => {
     primary.failWith = 503;
     const before = secondary.received.length;
-    try {
-      const completion = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] });
-      assert.equal(completion.choices[0]?.message.content, COMPLETION_TEXT);
-      const seen = secondary.received.at(-1);
-      assert.equal(secondary.received.length, before + 1);
-      assert.equal(seen?.body.model, 'local-llama', 'the retry was rewritten for the second backend');
-      assert.equal(seen?.headers.authorization, undefined, 'no key leaks to a key-less backend');
-    } finally {
+    t.after(() => {
       primary.failWith = undefined;
-    }
+    });
+    const completion = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] });
+    assert.equal(completion.choices[0]?.message.content, COMPLETION_TEXT);
+    const seen = secondary.received.at(-1);
+    assert.equal(secondary.received.length, before + 1);
+    assert.equal(seen?.body.model, 'local-llama', 'the retry was rewritten for the second backend');
+    assert.equal(seen?.headers.authorization, undefined, 'no key leaks to a key-less backend');
   });
 
-  test('an upstream error that is not retried reaches the client in the OpenAI shape', async () => {
+  test('an upstream error that is not retried reaches the client in the OpenAI shape', async (t) => {
     primary.failWith = 400;
-    try {
-      await assert.rejects(
-        client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }),
-        (err: unknown) => err instanceof OpenAI.BadRequestError && /mock failure 400/.test(err.message),
-      );
-    } finally {
+    t.after(() => {
       primary.failWith = undefined;
-    }
+    });
+    await assert.rejects(
+      client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }),
+      (err: unknown) => err instanceof OpenAI.BadRequestError && /mock failure 400/.test(err.message),
+    );
   });
 
   test('a client that disconnects mid-stream does not hurt the service', async () => {

@@ -14,7 +14,7 @@ import type { ExtprocClientTls } from '../../src/envoyconfig/blocks.js';
 import { startEnvoy, type RunningEnvoy } from '../../src/envoy/process.js';
 import { validateWithEnvoy } from '../../src/envoy/validate.js';
 import { METADATA_NAMESPACE } from '../../src/extproc/contract.js';
-import type { JsonObject } from '../../src/dataplane/metadata.js';
+import type { JsonObject } from '../../src/util/json.js';
 import { startH2Tap, type H2Tap } from '../../bench/h2-tap.js';
 
 export type Via = 'envoy' | 'stand-in';

@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   let errors = 0;
   const budgets = Budgets.create(config, { onStoreError: () => errors++ }, { reapIntervalMs: 0 }); // it reaps below, counting
   const identity = budgets.identify({ authorization: `Bearer ${key}` });
-  if (!identity.ok) throw new Error(identity.error.message);
+  if (!identity.ok) throw new Error(identity.response.body.error.message);
   const r = { granted: 0, denied: 0, settled: 0, lateSettles: 0, released: 0, vanished: 0, reaped: 0, settledTokens: 0, excessTokens: 0, lastVanishExpiry: 0 };
 
   let running = true;

@@ -535,7 +535,7 @@ test('BUFFERED response body over the buffer limit: 500 Internal Server Error (r
   });
 });
 
-test('BUFFERED response body over the limit arriving together with the headers: the same 500 after the router stage saw the headers (product runtime); with Envoy\'s default runtime the router stage never sees them', T, async () => {
+test('BUFFERED response body over the limit arriving together with the headers: the same 500 after the router stage saw the headers (product runtime); with Envoy\'s default runtime the router stage never sees them', T, async (t) => {
   const big = 'x'.repeat(3 * BUFFER_LIMIT);
   const scenario: Scenario = { model: 'resp-too-large-early', script: passThrough, upstreams: { a: (_req, res) => void res.writeHead(200, { 'content-length': String(big.length) }).end(big) } };
   const pair = await bench.both(scenario);
@@ -553,12 +553,9 @@ test('BUFFERED response body over the limit arriving together with the headers: 
       delete b.layered_runtime;
     },
   });
-  try {
-    const o = await plain.run('envoy', scenario);
-    assert.deepEqual([o.client.status, o.log?.details, kinds(o)[0]], [500, 'response_payload_too_large', 'router: request_headers request_body*']);
-  } finally {
-    await plain.close();
-  }
+  t.after(() => plain.close());
+  const o = await plain.run('envoy', scenario);
+  assert.deepEqual([o.client.status, o.log?.details, kinds(o)[0]], [500, 'response_payload_too_large', 'router: request_headers request_body*']);
 });
 
 test('dynamic metadata: only namespace llm-extproc is kept, merged key by key in arrival order — the upstream stage\'s lands in the request\'s metadata too (none per attempt)', T, async () => {

@@ -101,35 +101,32 @@ test('gRPC UNAVAILABLE before any answer: the product bootstrap\'s grpc_service 
   assert.deepEqual(kinds(pair['stand-in']), ['router: request_headers']);
 });
 
-test('the product bootstrap\'s local_reply_config reshapes ext_proc failures (e.g. gRPC UNAVAILABLE) into OpenAI-style errors; the stand-in does not reproduce it', T, async () => {
+test('the product bootstrap\'s local_reply_config reshapes ext_proc failures (e.g. gRPC UNAVAILABLE) into OpenAI-style errors; the stand-in does not reproduce it', T, async (t) => {
   const product = await startBench({ backends: { a: {} }, routes: { m: { backends: [{ backend: 'a' }] } }, productLocalReplies: true });
-  try {
-    const localReply = product.bootstrap === undefined ? undefined : connectionManager(product.bootstrap).local_reply_config;
-    const pair = await product.both({
-      model: 'm',
-      script: byStage({
-        router: async (s) => {
-          await s.expect('request_headers');
-          s.fail(UNAVAILABLE, 'down');
-        },
-      }),
-    });
-    assert.deepEqual([pair['stand-in'].client.status, pair['stand-in'].client.body], [500, '']);
-    if (localReply === undefined) {
-      // No mappers configured (any more): Envoy's own reply.
-      assert.deepEqual([pair.envoy.client.status, pair.envoy.client.body], [500, '']);
-      return;
-    }
-    const mapper = JSON.stringify(localReply);
-    const status = /"status_code":(\d+)/.exec(mapper)?.[1];
-    assert.equal(pair.envoy.client.status, status !== undefined && mapper.includes('gRPC_error_14') ? Number(status) : 500);
-    assert.equal(pair.envoy.client.headers['content-type'], 'application/json');
-    const body = JSON.parse(pair.envoy.client.body) as { error?: { code?: string; message?: string } };
-    assert.ok(body.error?.code !== undefined && mapper.includes(body.error.code), `error code ${body.error?.code} comes from the mapper`);
-    assert.match(body.error?.message ?? '', /request id: [0-9a-f-]{36}/);
-  } finally {
-    await product.close();
+  t.after(() => product.close());
+  const localReply = product.bootstrap === undefined ? undefined : connectionManager(product.bootstrap).local_reply_config;
+  const pair = await product.both({
+    model: 'm',
+    script: byStage({
+      router: async (s) => {
+        await s.expect('request_headers');
+        s.fail(UNAVAILABLE, 'down');
+      },
+    }),
+  });
+  assert.deepEqual([pair['stand-in'].client.status, pair['stand-in'].client.body], [500, '']);
+  if (localReply === undefined) {
+    // No mappers configured (any more): Envoy's own reply.
+    assert.deepEqual([pair.envoy.client.status, pair.envoy.client.body], [500, '']);
+    return;
   }
+  const mapper = JSON.stringify(localReply);
+  const status = /"status_code":(\d+)/.exec(mapper)?.[1];
+  assert.equal(pair.envoy.client.status, status !== undefined && mapper.includes('gRPC_error_14') ? Number(status) : 500);
+  assert.equal(pair.envoy.client.headers['content-type'], 'application/json');
+  const body = JSON.parse(pair.envoy.client.body) as { error?: { code?: string; message?: string } };
+  assert.ok(body.error?.code !== undefined && mapper.includes(body.error.code), `error code ${body.error?.code} comes from the mapper`);
+  assert.match(body.error?.message ?? '', /request id: [0-9a-f-]{36}/);
 });
 
 test('a clean close (status OK) instead of an answer: the request carries on without the processor', T, async () => {

@@ -3,8 +3,8 @@
 // statuses, OK after messages, nothing at all — and so that each stream's HTTP/2 identity (connection, stream id)
 // is known and the wire tap in front of it can say how the CLIENT (stand-in or Envoy) ended the stream.
 //
-// The API follows src/dataplane/testing/fake-extproc.ts (next / expect / send / end / fail), which the stand-in's
-// own tests use; scripts written for one read the same way for the other.
+// The API follows src/dataplane/testing/fake-extproc.ts (next / expect / send / end / fail, the same Inbox and stock
+// scripts from testing/script.ts), which the stand-in's own tests use.
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { STAGE_METADATA_KEY } from '../../extproc/contract.js';
@@ -12,8 +12,7 @@ import { loadServiceProtos } from '../../protos/load.js';
 import type { ProcessingRequest__Output } from '../../generated/envoy/service/ext_proc/v3/ProcessingRequest.js';
 import type { ProcessingResponse } from '../../generated/envoy/service/ext_proc/v3/ProcessingResponse.js';
 import { startH2Tap, type H2Tap, type WireEvent } from './h2-tap.js';
-
-export type RequestKind = NonNullable<ProcessingRequest__Output['request']>;
+import { ScriptableStream, StreamEnded, StreamLog } from '../testing/script.js';
 
 const PROCESS_PATH = '/envoy.service.ext_proc.v3.ExternalProcessor/Process';
 const HEALTH_CHECK_PATH = '/grpc.health.v1.Health/Check';
@@ -36,19 +35,18 @@ function processCodec(): Codec {
   return codec;
 }
 
-export class StreamEnded extends Error {
-  override readonly name = 'StreamEnded';
-}
-
 /** How the server side finished a stream, if it did. */
 export type ServerFinish = { readonly code: number; readonly details: string };
 
-export class ProcessorStream {
-  readonly stage: string;
+function stageOf(headers: http2.IncomingHttpHeaders): string {
+  const stage = headers[STAGE_METADATA_KEY];
+  return typeof stage === 'string' ? stage : '';
+}
+
+export class ProcessorStream extends ScriptableStream {
   readonly streamId: number;
   readonly peerPort: number;
   readonly openedAt = Date.now();
-  readonly received: ProcessingRequest__Output[] = [];
   /** Resolves when the stream is closed for good (both sides done, or reset). */
   readonly closed: Promise<void>;
   isHalfClosed = false;
@@ -56,8 +54,6 @@ export class ProcessorStream {
   /** RST_STREAM code node reports when the stream closed (0 for a normal close). */
   rstCode: number | undefined;
   serverFinish: ServerFinish | undefined;
-  private readonly queue: ProcessingRequest__Output[] = [];
-  private waiter: { resolve: (m: ProcessingRequest__Output) => void; reject: (e: Error) => void } | undefined;
   private responded = false;
   private pending: Buffer = Buffer.alloc(0);
   private readonly halfCloseListeners: Array<() => void> = [];
@@ -67,14 +63,13 @@ export class ProcessorStream {
     headers: http2.IncomingHttpHeaders,
     private readonly onScriptError: (error: unknown) => void,
   ) {
-    const stage = headers[STAGE_METADATA_KEY];
-    this.stage = typeof stage === 'string' ? stage : '';
+    super(stageOf(headers));
     this.streamId = stream.id ?? 0;
     this.peerPort = stream.session?.socket?.remotePort ?? 0;
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('end', () => {
       this.isHalfClosed = true;
-      this.failWaiter('the client half-closed the stream');
+      this.inboxEnded('the client half-closed the stream');
       for (const l of this.halfCloseListeners.splice(0)) l();
     });
     stream.on('error', () => undefined);
@@ -82,7 +77,7 @@ export class ProcessorStream {
       stream.on('close', () => {
         this.isClosed = true;
         this.rstCode = stream.rstCode;
-        this.failWaiter('the stream closed');
+        this.inboxEnded('the stream closed');
         resolve();
       }),
     );
@@ -91,36 +86,6 @@ export class ProcessorStream {
   onHalfClose(listener: () => void): void {
     if (this.isHalfClosed) listener();
     else this.halfCloseListeners.push(listener);
-  }
-
-  /** The next message from the client. */
-  next(timeoutMs = 5_000): Promise<ProcessingRequest__Output> {
-    const queued = this.queue.shift();
-    if (queued !== undefined) return Promise.resolve(queued);
-    if (this.isHalfClosed || this.isClosed) return Promise.reject(new StreamEnded('stream already ended'));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiter = undefined;
-        reject(new Error(`no ${this.stage} message within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.waiter = {
-        resolve: (m) => {
-          clearTimeout(timer);
-          resolve(m);
-        },
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      };
-    });
-  }
-
-  /** The next message, which must be of `kind`. */
-  async expect(kind: RequestKind, timeoutMs?: number): Promise<ProcessingRequest__Output> {
-    const message = await this.next(timeoutMs);
-    if (message.request !== kind) throw new Error(`${this.stage}: expected ${kind}, got ${message.request ?? 'nothing'}`);
-    return message;
   }
 
   send(response: ProcessingResponse): void {
@@ -186,21 +151,8 @@ export class ProcessorStream {
         this.onScriptError(error);
         continue;
       }
-      this.received.push(message);
-      if (this.waiter !== undefined) {
-        const w = this.waiter;
-        this.waiter = undefined;
-        w.resolve(message);
-      } else {
-        this.queue.push(message);
-      }
+      this.deliver(message);
     }
-  }
-
-  private failWaiter(why: string): void {
-    const w = this.waiter;
-    this.waiter = undefined;
-    w?.reject(new StreamEnded(why));
   }
 }
 
@@ -229,9 +181,9 @@ export interface FakeProcessor {
 export async function startFakeProcessor(): Promise<FakeProcessor> {
   let script: ProcessorScript = () => undefined;
   let finishOnHalfClose = false;
-  const streams: ProcessorStream[] = [];
+  const log = new StreamLog<ProcessorStream>();
+  const streams = log.streams;
   const scriptErrors: unknown[] = [];
-  const streamWaiters: Array<() => void> = [];
   const sessions = new Set<http2.ServerHttp2Session>();
   const server = http2.createServer();
   server.on('session', (session) => {
@@ -255,8 +207,7 @@ export async function startFakeProcessor(): Promise<FakeProcessor> {
     }
     const recordError = (error: unknown) => scriptErrors.push(error);
     const ps = new ProcessorStream(stream, headers, recordError);
-    streams.push(ps);
-    for (const w of streamWaiters.splice(0)) w();
+    log.add(ps);
     ps.onHalfClose(() => {
       if (finishOnHalfClose) setImmediate(() => ps.end());
     });
@@ -283,17 +234,7 @@ export async function startFakeProcessor(): Promise<FakeProcessor> {
       scriptErrors.length = 0;
     },
     wire: (s) => tap.events(s.peerPort, s.streamId),
-    waitForStreams: async (count, timeoutMs = 5_000) => {
-      const deadline = Date.now() + timeoutMs;
-      while (streams.length < count) {
-        if (Date.now() > deadline) throw new Error(`only ${streams.length} of ${count} ext_proc streams opened`);
-        await new Promise<void>((resolve) => {
-          streamWaiters.push(resolve);
-          setTimeout(resolve, 50);
-        });
-      }
-      return streams.slice(0, count);
-    },
+    waitForStreams: (count, timeoutMs) => log.waitFor(count, timeoutMs),
     close: async () => {
       for (const session of sessions) session.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

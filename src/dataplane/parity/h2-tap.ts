@@ -4,26 +4,12 @@
 // RST_STREAM from either side with its error code, the server's END_STREAM (the gRPC status trailers). This is
 // what "how did the data plane end the Process stream?" is answered from: the wire, not a library's reading of it.
 // HPACK and payloads are not decoded. Loopback only.
-import net from 'node:net';
-
-export type Side = 'client' | 'server';
-
-const FRAME = { DATA: 0, HEADERS: 1, RST_STREAM: 3, GOAWAY: 7 } as const;
-const END_STREAM = 0x1;
-const PREFACE_LENGTH = 24;
-const ERROR_CODES = [
-  'NO_ERROR', 'PROTOCOL_ERROR', 'INTERNAL_ERROR', 'FLOW_CONTROL_ERROR', 'SETTINGS_TIMEOUT', 'STREAM_CLOSED', 'FRAME_SIZE_ERROR',
-  'REFUSED_STREAM', 'CANCEL', 'COMPRESSION_ERROR', 'CONNECT_ERROR', 'ENHANCE_YOUR_CALM', 'INADEQUATE_SECURITY', 'HTTP_1_1_REQUIRED',
-];
-
-export function errorCodeName(code: number): string {
-  return ERROR_CODES[code] ?? `0x${code.toString(16)}`;
-}
+import { END_STREAM, errorCodeName, FRAME, startFrameProxy, type Frame, type FrameSide } from '../testing/h2-frame-proxy.js';
 
 /** One opening or closing frame of a stream. */
 export interface WireEvent {
   readonly at: number;
-  readonly from: Side;
+  readonly from: FrameSide;
   /** `HEADERS` (the first one from each side), `END_STREAM`, `RST_STREAM(<code>)`, `GOAWAY(<code>)`. */
   readonly what: string;
 }
@@ -41,33 +27,25 @@ export interface H2Tap {
 
 interface StreamRecord {
   readonly events: WireEvent[];
-  readonly headersSeen: Set<Side>;
+  readonly headersSeen: Set<FrameSide>;
 }
 
 export async function startH2Tap(target: { readonly host: string; readonly port: number }): Promise<H2Tap> {
   const byKey = new Map<string, StreamRecord>();
-  const sockets = new Set<net.Socket>();
-
-  const server = net.createServer((clientSide) => {
-    const serverSide = net.connect(target.port, target.host);
-    sockets.add(clientSide);
-    sockets.add(serverSide);
-    clientSide.setNoDelay(true);
-    serverSide.setNoDelay(true);
+  const proxy = await startFrameProxy(target, (serverSide) => {
+    // Streams are keyed by the port the server sees as the peer's: known once the server side is connected.
     let localPort = 0;
     const early: Array<() => void> = [];
     serverSide.on('connect', () => {
       localPort = serverSide.localPort ?? 0;
       for (const f of early.splice(0)) f();
     });
-    const connectionGoaways: WireEvent[] = [];
 
-    const record = (from: Side, type: number, flags: number, streamId: number, payload: Buffer): void => {
+    const record = (from: FrameSide, { type, flags, streamId, payload }: Frame): void => {
       const at = Date.now();
       if (type === FRAME.GOAWAY) {
         const code = payload.length >= 8 ? errorCodeName(payload.readUInt32BE(4)) : '?';
         const event: WireEvent = { at, from, what: `GOAWAY(${code})` };
-        connectionGoaways.push(event);
         // A GOAWAY concerns every open stream of the connection.
         for (const [key, rec] of byKey) if (key.startsWith(`${localPort}/`)) rec.events.push(event);
         return;
@@ -86,64 +64,16 @@ export async function startH2Tap(target: { readonly host: string; readonly port:
       if ((type === FRAME.DATA || type === FRAME.HEADERS) && (flags & END_STREAM) !== 0) rec.events.push({ at, from, what: 'END_STREAM' });
       if (type === FRAME.RST_STREAM) rec.events.push({ at, from, what: `RST_STREAM(${payload.length >= 4 ? errorCodeName(payload.readUInt32BE(0)) : '?'})` });
     };
-
-    const parser = (from: Side, prefaceLength: number) => {
-      let pending: Buffer = Buffer.alloc(0);
-      let prefaceLeft = prefaceLength;
-      return (chunk: Buffer): void => {
-        pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-        if (prefaceLeft > 0) {
-          const skip = Math.min(prefaceLeft, pending.length);
-          pending = pending.subarray(skip);
-          prefaceLeft -= skip;
-        }
-        while (pending.length >= 9) {
-          const length = pending.readUIntBE(0, 3);
-          if (pending.length < 9 + length) break;
-          const type = pending[3] ?? 0;
-          const flags = pending[4] ?? 0;
-          const streamId = pending.readUInt32BE(5) & 0x7fffffff;
-          const payload = type === FRAME.RST_STREAM || type === FRAME.GOAWAY ? Buffer.from(pending.subarray(9, 9 + length)) : Buffer.alloc(0);
-          if (localPort === 0) early.push(() => record(from, type, flags, streamId, payload));
-          else record(from, type, flags, streamId, payload);
-          pending = pending.subarray(9 + length);
-        }
-        if (pending.length > 0) pending = Buffer.from(pending);
-      };
+    return {
+      onFrame: (from, frame) => {
+        if (localPort === 0) early.push(() => record(from, frame));
+        else record(from, frame);
+      },
     };
-    const fromClient = parser('client', PREFACE_LENGTH);
-    const fromServer = parser('server', 0);
-    clientSide.on('data', (chunk: Buffer) => {
-      fromClient(chunk);
-      if (!serverSide.write(chunk)) clientSide.pause();
-    });
-    serverSide.on('drain', () => clientSide.resume());
-    serverSide.on('data', (chunk: Buffer) => {
-      fromServer(chunk);
-      if (!clientSide.write(chunk)) serverSide.pause();
-    });
-    clientSide.on('drain', () => serverSide.resume());
-    const closeBoth = (): void => {
-      clientSide.destroy();
-      serverSide.destroy();
-      sockets.delete(clientSide);
-      sockets.delete(serverSide);
-    };
-    clientSide.on('close', closeBoth);
-    serverSide.on('close', closeBoth);
-    clientSide.on('error', () => undefined);
-    serverSide.on('error', () => undefined);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
   return {
-    port,
+    port: proxy.port,
     events: (peerPort, streamId) => byKey.get(`${peerPort}/${streamId}`)?.events ?? [],
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    close: () => proxy.close(),
   };
 }

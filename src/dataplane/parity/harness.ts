@@ -6,7 +6,7 @@
 //   * what the CLIENT GOT: status, headers, body, or a reset;
 //   * what each UPSTREAM GOT: method, path, headers, body;
 //   * what the access log said: response code, details, attempts, dynamic metadata.
-// `normalise` removes what legitimately differs (NORMALISATIONS lists each rule and why); `differences` compares.
+// `normalise` removes what legitimately differs (docs/dataplane.md lists each rule and why); `differences` compares.
 //
 // One bench per test file: the fake processor, the upstreams, the stand-in and ONE Envoy start once and serve every
 // scenario of the file in turn (sequentially), with the script and upstream handlers swapped per scenario. Each
@@ -21,9 +21,11 @@ import type { ProcessingRequest__Output } from '../../generated/envoy/service/ex
 import type { ProcessingResponse } from '../../generated/envoy/service/ext_proc/v3/ProcessingResponse.js';
 import type { HeaderMap__Output } from '../../generated/envoy/config/core/v3/HeaderMap.js';
 import { startDataPlane, type AccessLogEntry, type DataPlane, type DataPlaneEvent, type DataPlaneSettings } from '../server.js';
-import { structToJson, type JsonObject, type JsonValue } from '../metadata.js';
+import { structToJson } from '../metadata.js';
+import type { JsonObject, JsonValue } from '../../util/json.js';
 import { startFakeUpstream, type FakeUpstream, type RecordedRequest, type UpstreamHandler } from '../testing/fake-upstream.js';
-import { startFakeProcessor, StreamEnded, type FakeProcessor, type ProcessorScript, type ProcessorStream } from './fake-processor.js';
+import { startFakeProcessor, type FakeProcessor, type ProcessorScript, type ProcessorStream } from './fake-processor.js';
+import { continueFor, passThrough, stageScripts } from '../testing/script.js';
 
 export type Via = 'stand-in' | 'envoy';
 export const VIAS: readonly Via[] = ['stand-in', 'envoy'];
@@ -31,52 +33,15 @@ export const VIAS: readonly Via[] = ['stand-in', 'envoy'];
 // ---------------------------------------------------------------------------------------------------------------
 // Scripts
 
-export function continueFor(message: ProcessingRequest__Output): ProcessingResponse {
-  switch (message.request) {
-    case 'request_headers':
-      return { request_headers: {} };
-    case 'response_headers':
-      return { response_headers: {} };
-    case 'request_body':
-      return { request_body: {} };
-    case 'response_body':
-      return { response_body: {} };
-    case 'request_trailers':
-      return { request_trailers: {} };
-    case 'response_trailers':
-      return { response_trailers: {} };
-    default:
-      throw new Error('message without a request');
-  }
-}
-
-/** Answers every message with CONTINUE until the client ends the stream. */
-export async function passThrough(stream: ProcessorStream): Promise<void> {
-  for (;;) {
-    let message: ProcessingRequest__Output;
-    try {
-      message = await stream.next(30_000);
-    } catch {
-      return;
-    }
-    stream.send(continueFor(message));
-  }
-}
+export { continueFor, passThrough };
 
 /** A script per stage; stages without one pass through. */
-export function byStage(scripts: { router?: ProcessorScript; upstream?: ProcessorScript }): ProcessorScript {
-  return (stream) => {
-    const script = stream.stage === 'upstream' ? scripts.upstream : scripts.router;
-    return (script ?? passThrough)(stream);
-  };
-}
+export const byStage: (scripts: { router?: ProcessorScript; upstream?: ProcessorScript }) => ProcessorScript = stageScripts;
 
 /** Answers CONTINUE to each listed kind in turn (they must arrive in that order). */
 export async function continueThrough(stream: ProcessorStream, kinds: readonly NonNullable<ProcessingRequest__Output['request']>[]): Promise<void> {
   for (const kind of kinds) stream.send(continueFor(await stream.expect(kind)));
 }
-
-export { StreamEnded };
 
 // ---------------------------------------------------------------------------------------------------------------
 // What is observed
@@ -619,23 +584,7 @@ function flatHeaders(raw: readonly string[]): Record<string, string> {
 // ---------------------------------------------------------------------------------------------------------------
 // Normalisation and comparison
 
-/**
- * What legitimately differs between the stand-in and Envoy and is removed before comparing. Each entry: where,
- * what, why. docs/dataplane.md lists the same rules.
- */
-export const NORMALISATIONS = [
-  { where: 'all header maps', what: 'x-request-id values that Envoy/the stand-in generated (UUIDs) → "<generated>"', why: 'random per request' },
-  { where: 'processor request headers, upstream request headers', what: 'x-forwarded-for, x-forwarded-proto, x-envoy-external-address, x-envoy-internal, x-envoy-expected-rq-timeout-ms, x-envoy-attempt-count, x-envoy-original-host dropped', why: 'connection-manager/router headers the stand-in does not add (docs/dataplane.md, not reproduced)' },
-  { where: 'client response headers', what: 'date, server, x-envoy-upstream-service-time, connection, keep-alive dropped', why: 'added by Envoy\'s connection manager / HTTP codec, not reproduced by the stand-in' },
-  { where: 'upstream request headers', what: 'connection, keep-alive dropped', why: 'connection management of each HTTP/1.1 client' },
-  { where: 'upstream request headers, processor headers', what: 'transfer-encoding compared only where a test asks for it', why: 'framing of each codec' },
-  { where: 'header maps', what: 'compared as name → value maps (order ignored) except where a test checks the pseudo-header order', why: 'Envoy and node order regular headers differently' },
-  { where: 'processor streams', what: 'compared per stage in opening order', why: 'both open router then upstream streams in the same order' },
-  { where: 'access log attempts', what: 'a failed attempt\'s outcome: the stand-in names the reset reason, Envoy logs response flags', why: 'different vocabularies; tests compare them explicitly' },
-  { where: 'processor stream endings (wire)', what: 'the RST_STREAM error code of the client (Envoy INTERNAL_ERROR, the stand-in CANCEL) → RST_STREAM', why: 'grpc-js can only cancel with CANCEL; a gRPC server sees either as a cancelled call. stream-end.test.ts asserts the exact codes' },
-  { where: 'processor stream endings (wire)', what: 'client frames after the server\'s END_STREAM (its status) dropped', why: 'the call is over for the server; Envoy resets, grpc-js half-closes or says nothing' },
-] as const;
-
+// What legitimately differs between the stand-in and Envoy, and why: docs/dataplane.md, "Normalisations".
 const DROPPED_REQUEST_HEADERS = new Set([
   'x-forwarded-for', 'x-forwarded-proto', 'x-envoy-external-address', 'x-envoy-internal', 'x-envoy-expected-rq-timeout-ms',
   'x-envoy-attempt-count', 'x-envoy-original-host', 'connection', 'keep-alive', 'transfer-encoding',
@@ -722,11 +671,6 @@ export function differences(left: unknown, right: unknown, at = ''): string[] {
   return out;
 }
 
-/** Message kinds per stream, e.g. ["router: request_headers request_body ...", "upstream: ..."]. */
-export function messageOrder(o: Observation): string[] {
-  return o.extproc.map((s) => `${s.stage}: ${s.messages.map((m) => m.kind).join(' ')}`);
-}
-
 /** The upstream-stage attribute value for the chosen backend of each upstream stream. */
 export function backendAttributes(o: Observation, attribute: string): Array<string | undefined> {
   return o.extproc
@@ -735,9 +679,4 @@ export function backendAttributes(o: Observation, attribute: string): Array<stri
       const value = s.messages[0]?.attributes?.[EXT_PROC_FILTER_NAME]?.[attribute];
       return typeof value === 'string' ? value : undefined;
     });
-}
-
-/** Formats a pair for an assertion message. */
-export function describePair(pair: Record<Via, Observation>): string {
-  return JSON.stringify({ 'stand-in': normalise(pair['stand-in']), envoy: normalise(pair.envoy) }, null, 1).slice(0, 6_000);
 }

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { BACKEND_ATTRIBUTE, EXT_PROC_FILTER_NAME, ROUTE_HEADER, STAGE_METADATA_KEY } from '../../extproc/contract.js';
 import { CATCH_ALL_ROUTE } from '../filters.js';
 import { headerMutation } from '../testing/answers.js';
-import type { JsonObject, JsonValue } from '../metadata.js';
+import type { JsonObject, JsonValue } from '../../util/json.js';
 import { byStage, continueThrough, passThrough, startBench, type Bench } from './harness.js';
 import { kinds } from './expect.js';
 

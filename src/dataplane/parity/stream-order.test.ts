@@ -147,7 +147,7 @@ test('stream end after the processor\'s own status (OK or error): Envoy resets i
   }
 });
 
-test('stream end with Envoy 1.40\'s default runtime (ext_proc_graceful_grpc_close off, e.g. a sidecar without the generated bootstrap): no half-close reaches the wire, each stream gets a bare RST_STREAM(INTERNAL_ERROR); a half-close then reset only when a timer or another connection triggers the close', { timeout: 30_000 }, async () => {
+test('stream end with Envoy 1.40\'s default runtime (ext_proc_graceful_grpc_close off, e.g. a sidecar without the generated bootstrap): no half-close reaches the wire, each stream gets a bare RST_STREAM(INTERNAL_ERROR); a half-close then reset only when a timer or another connection triggers the close', { timeout: 30_000 }, async (t) => {
   const plain = await startBench({
     backends: { a: {} },
     routes: { m: { backends: [{ backend: 'a' }] }, n: { backends: [{ backend: 'a' }] } },
@@ -156,13 +156,10 @@ test('stream end with Envoy 1.40\'s default runtime (ext_proc_graceful_grpc_clos
       delete b.layered_runtime;
     },
   });
-  try {
-    const normal = await plain.run('envoy', { model: 'm', script: passThrough, finishOnHalfClose: true });
-    assert.equal(normal.client.status, 200);
-    for (const stream of normal.extproc) assert.deepEqual(stream.wire, ['client RST_STREAM(INTERNAL_ERROR)'], stream.stage);
-    const aborted = await plain.run('envoy', { model: 'n', script: passThrough, upstreams: { a: () => undefined }, request: { abortAfterUpstreamMs: 100 } });
-    for (const stream of aborted.extproc) assert.deepEqual(stream.wire, ['client END_STREAM', 'client RST_STREAM(INTERNAL_ERROR)'], stream.stage);
-  } finally {
-    await plain.close();
-  }
+  t.after(() => plain.close());
+  const normal = await plain.run('envoy', { model: 'm', script: passThrough, finishOnHalfClose: true });
+  assert.equal(normal.client.status, 200);
+  for (const stream of normal.extproc) assert.deepEqual(stream.wire, ['client RST_STREAM(INTERNAL_ERROR)'], stream.stage);
+  const aborted = await plain.run('envoy', { model: 'n', script: passThrough, upstreams: { a: () => undefined }, request: { abortAfterUpstreamMs: 100 } });
+  for (const stream of aborted.extproc) assert.deepEqual(stream.wire, ['client END_STREAM', 'client RST_STREAM(INTERNAL_ERROR)'], stream.stage);
 });

@@ -84,24 +84,6 @@ describe('successful responses', () => {
     assert.equal(json.choices[0]?.finish_reason, 'length');
   });
 
-  test('every stop_reason maps into OpenAI’s set', () => {
-    const table: Array<[string | null, string]> = [
-      ['end_turn', 'stop'],
-      ['stop_sequence', 'stop'],
-      ['pause_turn', 'stop'],
-      ['max_tokens', 'length'],
-      ['model_context_window_exceeded', 'length'],
-      ['refusal', 'content_filter'],
-      ['tool_use', 'tool_calls'],
-      [null, 'stop'],
-      ['constructor', 'stop'],
-    ];
-    for (const [stopReason, finish] of table) {
-      const body = stopReason === 'tool_use' ? TOOL_MESSAGE : { ...TEXT_MESSAGE, stop_reason: stopReason };
-      assert.equal(translate(200, body).json.choices[0]?.finish_reason, finish, String(stopReason));
-    }
-  });
-
   test('a 2xx body that is not a Message is a 502 in the OpenAI shape', () => {
     const out = translateError(200, '<html>gateway</html>');
     assert.equal(out.status, 502);

@@ -2,9 +2,10 @@
 // service model (botocore bedrock-runtime 2023-09-30); sdk-types.test.ts proves the request side assignable to
 // the official SDK's ConverseCommandInput (with blobs as the base64 strings restJson1 puts on the wire).
 
+import type { JsonObject, JsonValue as Json } from '../../util/json.js';
+
 /** A JSON value (what `JSON.parse` yields); the SDK calls this DocumentType. */
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-export type JsonObject = { [key: string]: Json };
+export type { Json, JsonObject };
 
 export type ImageFormat = 'png' | 'jpeg' | 'gif' | 'webp';
 
