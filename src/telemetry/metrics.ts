@@ -135,6 +135,8 @@ export const metrics = {
   configGeneration: new Gauge({
     name: 'llm_extproc_config_generation',
     help: 'Generation number of the running config (1 at start, +1 per applied reload).',
+    // Every ext_proc worker reports the primary's generation: summing them would be wrong.
+    aggregator: 'max',
     registers: [registry],
   }),
 };
