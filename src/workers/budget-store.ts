@@ -7,7 +7,7 @@ import type { BudgetStore, CounterValues, ReserveRequest, ReserveResult } from '
 import type { Amounts } from '../budget/ledger.js';
 import type { CounterRef } from '../budget/ledger.js';
 import type { Budgets } from '../budget/budgets.js';
-import type { StoreCall } from './protocol.js';
+import { Outbox, type StoreCall } from './protocol.js';
 
 /** How long a worker waits for the primary's answer; past it the call fails like a store timeout (fail policy). */
 const CALL_TIMEOUT_MS = 5000;
@@ -86,4 +86,38 @@ export class PendingCalls {
     if (ok) pending.resolve(value);
     else pending.reject(new Error(error ?? 'budget store call failed in the primary'));
   }
+}
+
+interface StoreCallMessage {
+  readonly id: number;
+  readonly key: string;
+  readonly call: StoreCall;
+}
+
+interface StoreReply {
+  readonly id: number;
+  readonly ok: boolean;
+  readonly value: unknown;
+  readonly error?: string;
+}
+
+/** Worker side: a StoreCaller whose calls leave in one message per event-loop turn (`post` sends it). */
+export function batchedStoreCaller(calls: PendingCalls, post: (batch: StoreCallMessage[]) => void): StoreCaller {
+  const outbox = new Outbox<StoreCallMessage>(post);
+  return (key, call) => calls.open((id) => outbox.push({ id, key, call }));
+}
+
+/**
+ * Primary side: applies one message's calls in order and returns their replies. Each call's check-and-reserve runs
+ * synchronously as it is applied (MemoryStore), so calls from different workers never interleave inside one.
+ */
+export function answerStoreCalls(batch: readonly StoreCallMessage[], budgetsFor: (key: string) => Budgets | undefined): Promise<StoreReply[]> {
+  return Promise.all(
+    batch.map(({ id, key, call }) =>
+      applyStoreCall(budgetsFor(key), call).then(
+        (value) => ({ id, ok: true, value }),
+        (err: unknown) => ({ id, ok: false, value: null, error: err instanceof Error ? err.message : String(err) }),
+      ),
+    ),
+  );
 }

@@ -14,7 +14,7 @@ import type { CheckResult } from '../health/checks.js';
 import type { AccountingHolder } from '../service-accounting.js';
 import { errorMessage, log } from '../telemetry/log.js';
 import { registry } from '../telemetry/metrics.js';
-import { applyStoreCall } from './budget-store.js';
+import { answerStoreCalls } from './budget-store.js';
 import { fromWorkerSchema, isOurs, type FromWorker, type ToWorkerBody } from './protocol.js';
 
 export interface WorkerPoolOptions {
@@ -70,13 +70,10 @@ export async function startWorkers(options: WorkerPoolOptions): Promise<WorkerPo
   const handle = (worker: Worker, message: FromWorker): void => {
     switch (message.kind) {
       case 'store':
-        applyStoreCall(accounting.budgetsFor(message.key), message.call).then(
-          (value) => send(worker, { kind: 'store', id: message.id, ok: true, value }),
-          (err: unknown) => send(worker, { kind: 'store', id: message.id, ok: false, value: null, error: errorMessage(err) }),
-        );
+        void answerStoreCalls(message.calls, (key) => accounting.budgetsFor(key)).then((replies) => send(worker, { kind: 'store', replies }));
         return;
       case 'verdicts':
-        options.onVerdicts(message.backend, message.model, message.results);
+        for (const { backend, model, results } of message.batch) options.onVerdicts(backend, model, results);
         return;
       case 'metrics':
         metricsWaiters.get(message.id)?.(message.metrics as MetricObjectWithValues<MetricValue<string>>[]);

@@ -43,14 +43,15 @@ export const fromWorkerSchema = z.discriminatedUnion('kind', [
   z.object({ llmx: z.literal(1), kind: z.literal('listening'), port: z.number().int() }),
   /** Start failed; the primary gives up on this start (a bad config or an unusable address fails every worker). */
   z.object({ llmx: z.literal(1), kind: z.literal('failed'), error: z.string() }),
-  z.object({ llmx: z.literal(1), kind: z.literal('store'), id: z.number().int(), key: z.string(), call: storeCallSchema }),
-  /** One checked response: the primary's monitor scores it (fire and forget). */
+  /** Budget store calls made in one turn of the worker's event loop, applied in order (one message, not one each). */
+  z.object({ llmx: z.literal(1), kind: z.literal('store'), calls: z.array(z.object({ id: z.number().int(), key: z.string(), call: storeCallSchema })) }),
+  /** Checked responses (batched like store calls): the primary's monitor scores them; nothing is answered. */
   z.object({
     llmx: z.literal(1),
     kind: z.literal('verdicts'),
-    backend: z.string(),
-    model: z.string(),
-    results: z.array(z.object({ check: z.enum(CHECK_NAMES), pass: z.boolean(), detail: z.string() })),
+    batch: z.array(
+      z.object({ backend: z.string(), model: z.string(), results: z.array(z.object({ check: z.enum(CHECK_NAMES), pass: z.boolean(), detail: z.string() })) }),
+    ),
   }),
   /** prom-client's getMetricsAsJSON() of the worker's registry, answering a 'metrics' request. */
   z.object({ llmx: z.literal(1), kind: z.literal('metrics'), id: z.number().int(), metrics: z.array(z.unknown()) }),
@@ -64,7 +65,12 @@ export const toWorkerSchema = z.discriminatedUnion('kind', [
   z.object({ llmx: z.literal(1), kind: z.literal('config'), config: z.unknown(), generation: z.number().int() }),
   /** The primary's readiness (tokenizer, draining): the workers' grpc health follows it and their own. */
   z.object({ llmx: z.literal(1), kind: z.literal('ready'), ready: z.boolean() }),
-  z.object({ llmx: z.literal(1), kind: z.literal('store'), id: z.number().int(), ok: z.boolean(), value: z.unknown(), error: z.string().optional() }),
+  /** Answers to one 'store' message, by call id. */
+  z.object({
+    llmx: z.literal(1),
+    kind: z.literal('store'),
+    replies: z.array(z.object({ id: z.number().int(), ok: z.boolean(), value: z.unknown(), error: z.string().optional() })),
+  }),
   z.object({ llmx: z.literal(1), kind: z.literal('metrics'), id: z.number().int() }),
   z.object({ llmx: z.literal(1), kind: z.literal('drain'), boundMs: z.number().int(), graceMs: z.number().int() }),
 ]);
@@ -78,4 +84,24 @@ export type FromWorkerBody = Untagged<FromWorker>;
 /** Whether a message on the channel is ours at all (others belong to cluster or prom-client). */
 export function isOurs(message: unknown): boolean {
   return typeof message === 'object' && message !== null && (message as { llmx?: unknown }).llmx === 1;
+}
+
+/** Collects items and hands them over once per turn of the event loop (setImmediate): fewer, larger IPC messages. */
+export class Outbox<T> {
+  #items: T[] = [];
+  #scheduled = false;
+
+  constructor(private readonly flush: (items: T[]) => void) {}
+
+  push(item: T): void {
+    this.#items.push(item);
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      const items = this.#items;
+      this.#items = [];
+      this.flush(items);
+    });
+  }
 }

@@ -12,9 +12,10 @@ import { AccountingHolder, budgetsKey } from '../service-accounting.js';
 import { Readiness } from '../service-readiness.js';
 import { errorMessage, log, setLogLevel } from '../telemetry/log.js';
 import { metrics, registry } from '../telemetry/metrics.js';
-import { IpcBudgetStore, PendingCalls } from './budget-store.js';
+import { batchedStoreCaller, IpcBudgetStore, PendingCalls } from './budget-store.js';
 import { ForwardingObserver } from './health.js';
-import { isOurs, toWorkerSchema, type FromWorkerBody, type StoreCall, type ToWorker } from './protocol.js';
+import { isOurs, Outbox, toWorkerSchema, type FromWorkerBody, type ToWorker } from './protocol.js';
+import type { CheckResult } from '../health/checks.js';
 
 function post(body: FromWorkerBody): void {
   // A primary that went away disconnects us and cluster exits this process; nothing to do here.
@@ -55,7 +56,7 @@ export function runWorker(): void {
         return;
       }
       case 'store':
-        calls.answer(message.id, message.ok, message.value, message.error);
+        for (const reply of message.replies) calls.answer(reply.id, reply.ok, reply.value, reply.error);
         return;
       case 'metrics':
         post({ kind: 'metrics', id: message.id, metrics: await registry.getMetricsAsJSON() });
@@ -124,7 +125,8 @@ async function start(configFile: string, config: ServiceConfig, generation: numb
   setLogLevel(config.logging.level);
   metrics.configGeneration.set(generation);
 
-  const caller = (key: string, call: StoreCall) => calls.open((id) => post({ kind: 'store', id, key, call }));
+  const caller = batchedStoreCaller(calls, (batch) => post({ kind: 'store', calls: batch }));
+  const verdicts = new Outbox<{ backend: string; model: string; results: CheckResult[] }>((batch) => post({ kind: 'verdicts', batch }));
   const createBudgets = (budgetsConfig: BudgetsConfig, hooks: BudgetHooks): Budgets =>
     budgetsConfig.store.kind === 'memory'
       ? new Budgets(budgetsConfig, new IpcBudgetStore(caller, budgetsKey(budgetsConfig)), hooks)
@@ -132,7 +134,7 @@ async function start(configFile: string, config: ServiceConfig, generation: numb
   const accounting = new AccountingHolder({ createBudgets, exportsRemaining: false });
   await accounting.apply(config.budgets);
 
-  healthTap.install(new ForwardingObserver(store, (backend, model, results) => post({ kind: 'verdicts', backend, model, results })));
+  healthTap.install(new ForwardingObserver(store, (backend, model, results) => verdicts.push({ backend, model, results })));
   const server = await startExtProcServer(store, config.extproc.address, config.extproc.unixSocket, { accounting: () => accounting.current() }, config.extproc.tls, {
     removeStaleSocket: false,
   });
