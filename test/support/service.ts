@@ -63,6 +63,8 @@ export interface TestServiceOptions {
   readonly envoyLogLevel?: 'debug' | 'info' | 'warn';
   /** Envoy's client side of the mutual TLS to the service (for a config with extproc.tls). */
   readonly extprocTls?: ExtprocClientTls;
+  /** Envoy worker threads (default 1); each opens its own ext_proc connection, which ext_proc workers share out. */
+  readonly envoyConcurrency?: number;
 }
 
 function fromStandIn(entry: AccessLogEntry): LoggedRequest {
@@ -156,6 +158,7 @@ export async function startTestService(yaml: string, env: Environment, options: 
     envoy = await startEnvoy({
       bootstrap,
       onAccessLog: (line) => collector.add(line),
+      ...(options.envoyConcurrency ? { concurrency: options.envoyConcurrency } : {}),
       ...(options.envoyLogLevel ? { logLevel: options.envoyLogLevel, onLog: (line: string) => process.stderr.write(`envoy: ${line}\n`) } : {}),
     });
   } catch (err) {
