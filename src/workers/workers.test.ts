@@ -18,8 +18,9 @@ import { startService, type RunningService } from '../service.js';
 import { configFromYaml, TWO_BACKENDS_YAML } from '../testing/config.js';
 
 const LIMIT = 12;
+const SOCKET = path.join(mkdtempSync(path.join(tmpdir(), 'llm-extproc-workers-sock-')), 'extproc.sock');
 const YAML = `
-extproc: { address: 127.0.0.1:0, workers: 2, drainTimeoutMs: 5000, drainGraceMs: 0 }
+extproc: { address: 127.0.0.1:0, unixSocket: ${SOCKET}, workers: 2, drainTimeoutMs: 5000, drainGraceMs: 0 }
 admin: { address: 127.0.0.1:0 }
 dataPlane: { enabled: false }
 logging: { level: error }
@@ -34,9 +35,9 @@ budgets:
 const CHAT = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_tokens: 10 });
 
 /** A client with its own connection: grpc-js would otherwise share one subchannel between clients of a target. */
-function client(port: number): ExternalProcessorClient {
+function client(port: number | string): ExternalProcessorClient {
   const Client = loadServiceProtos().envoy.service.ext_proc.v3.ExternalProcessor;
-  return new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+  return new Client(typeof port === 'number' ? `127.0.0.1:${port}` : port, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
 }
 
 const asRequest = (message: unknown) => message as ProcessingRequest;
@@ -104,10 +105,23 @@ describe('two ext_proc workers', () => {
     });
   });
 
+  test('the Unix socket is shared too: the primary binds it once, every worker serves it', async () => {
+    const viaSocket = [client(`unix:${SOCKET}`), client(`unix:${SOCKET}`)];
+    try {
+      for (const c of viaSocket) {
+        const { stream, answer } = await ask(c);
+        assert.equal(statusOf(answer), 'TooManyRequests', 'the same ledger as the TCP port');
+        stream.close();
+      }
+    } finally {
+      for (const c of viaSocket) c.close();
+    }
+  });
+
   test('/metrics sums the workers: every router stream counted once, though the primary serves none', async () => {
     const text = await (await fetch(`http://127.0.0.1:${service.adminPort}/metrics`)).text();
     const count = Number(/^llm_extproc_stream_processing_seconds_count\{stage="router"\} (\d+)$/m.exec(text)?.[1]);
-    assert.equal(count, LIMIT * 3);
+    assert.equal(count, LIMIT * 3 + 2);
     assert.match(text, /^llm_extproc_config_generation 1$/m, 'a gauge every process reports the same is not summed');
   });
 
