@@ -62,6 +62,8 @@ export async function startWorkers(options: WorkerPoolOptions): Promise<WorkerPo
   let ready = false;
   let stopping = false;
   let restartDelay = 0;
+  /** Every initial worker listened: from then on a worker that exits, even one that failed to start, is replaced. */
+  let up = false;
   let port: number | undefined;
   let nextMetricsId = 0;
   const metricsWaiters = new Map<number, (metrics: MetricObjectWithValues<MetricValue<string>>[]) => void>();
@@ -119,7 +121,8 @@ export async function startWorkers(options: WorkerPoolOptions): Promise<WorkerPo
       worker.on('exit', (code, signal) => {
         alive.delete(worker);
         if (!started) reject(new Error(`ext_proc worker exited before listening (code ${code}, signal ${signal})`));
-        if (stopping || !started) return;
+        // At start-up a failure fails the service (startWorkers throws); after it, every lost worker is replaced.
+        if (stopping || !up) return;
         // Crash loop guard: immediate replacement for a worker that ran a while, doubling waits for one that did not.
         restartDelay = Date.now() - bornAt >= STABLE_AFTER_MS ? 0 : Math.min(MAX_RESTART_DELAY_MS, Math.max(100, restartDelay * 2));
         log.error('ext_proc worker exited; starting a replacement', { worker: worker.id, pid: worker.process.pid, code, signal, inMs: restartDelay });
@@ -148,6 +151,7 @@ export async function startWorkers(options: WorkerPoolOptions): Promise<WorkerPo
     throw err;
   }
   if (port === undefined) throw new Error('no ext_proc worker started');
+  up = true;
   log.info('ext_proc workers started', { workers: options.count, pids: [...alive].map((w) => w.process.pid) });
 
   let drainedAll: Promise<DrainOutcome> | undefined;
