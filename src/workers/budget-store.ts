@@ -46,7 +46,7 @@ export class IpcBudgetStore implements BudgetStore {
 }
 
 /** Primary side: applies one worker call to the ledger of `budgets` (undefined: that config is gone, an error). */
-export function applyStoreCall(budgets: Budgets | undefined, call: StoreCall): Promise<unknown> {
+function applyStoreCall(budgets: Budgets | undefined, call: StoreCall): Promise<unknown> {
   if (!budgets) return Promise.reject(new Error('no budgets ledger for this config in the primary'));
   const store = budgets.store;
   switch (call.op) {

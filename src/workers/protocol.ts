@@ -21,7 +21,7 @@ const check = z.object({
 });
 
 /** A BudgetStore call a worker makes on the primary's ledger of the budgets config `key` (budgetsKey()). */
-export const storeCallSchema = z.discriminatedUnion('op', [
+const storeCallSchema = z.discriminatedUnion('op', [
   z.object({
     op: z.literal('reserve'),
     req: z.object({ id: z.string(), counters: z.array(counterRef), checks: z.array(check), amounts, expiresAt: z.number() }),

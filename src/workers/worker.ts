@@ -22,6 +22,12 @@ function post(body: FromWorkerBody): void {
   if (process.connected) process.send?.({ llmx: 1, ...body });
 }
 
+/** The last word: disconnecting (which ends this worker) only once the message has left. */
+function postAndLeave(body: FromWorkerBody): void {
+  if (!process.connected || !process.send) process.exit();
+  process.send({ llmx: 1, ...body }, () => process.disconnect());
+}
+
 function parseServiceConfig(value: unknown): ServiceConfig {
   const parsed = serviceConfigSchema.safeParse(value);
   if (!parsed.success) throw new Error(`config from the primary does not validate: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
@@ -92,8 +98,7 @@ export function runWorker(): void {
         running.readiness.drain();
         const outcome = await running.server.drain(message.boundMs, message.graceMs);
         await running.accounting.close();
-        post({ kind: 'drained', forced: outcome.forced, cutStreams: outcome.cutStreams });
-        process.disconnect();
+        postAndLeave({ kind: 'drained', forced: outcome.forced, cutStreams: outcome.cutStreams });
         return;
       }
     }
@@ -108,9 +113,8 @@ export function runWorker(): void {
     }
     onMessage(parsed.data).catch((err: unknown) => {
       if (parsed.data.kind === 'start') {
-        post({ kind: 'failed', error: errorMessage(err) });
         process.exitCode = 1;
-        process.disconnect();
+        postAndLeave({ kind: 'failed', error: errorMessage(err) });
         return;
       }
       log.error('ext_proc worker: message failed', { kind: parsed.data.kind, error: errorMessage(err) });
