@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { startMockOpenAI, type MockOpenAI } from '../support/mock-openai.js';
 import { startTestService, type TestService } from '../support/service.js';
 
@@ -26,6 +26,28 @@ budgets:
         - name: t
           keys: [{ name: k, sha256: "${createHash('sha256').update('vk-workers').digest('hex')}", limits: [{ window: day, requests: ${limit} }] }]
 `;
+}
+
+/** Established TCP connections on `port` that each process holds (Linux /proc: socket inodes of its fds). */
+function connectionsOn(port: number, pids: readonly number[]): number[] {
+  const hexPort = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const inodes = new Set<string>();
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readFileSync(file, 'utf8').split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      if (fields[1]?.endsWith(hexPort) && fields[3] === '01') inodes.add(fields[9] ?? '');
+    }
+  }
+  return pids.map((pid) => {
+    const dir = `/proc/${pid}/fd`;
+    return readdirSync(dir).filter((fd) => {
+      try {
+        return inodes.has(/^socket:\[(\d+)\]$/.exec(readlinkSync(`${dir}/${fd}`))?.[1] ?? '');
+      } catch {
+        return false; // closed meanwhile
+      }
+    }).length;
+  });
 }
 
 describe('two ext_proc workers through Envoy', () => {
@@ -53,6 +75,14 @@ describe('two ext_proc workers through Envoy', () => {
     assert.equal(statuses.filter((s) => s === 200).length, 10, `statuses: ${statuses.join(',')}`);
     assert.equal(statuses.filter((s) => s === 429).length, 20);
     assert.equal(upstream.received.length, 10);
+  });
+
+  test("Envoy's ext_proc connections are dealt to both workers", () => {
+    // Three connections: Envoy's health checker (opened first, at start) and one per Envoy thread that carried
+    // requests. The cluster deals them in turn, so each worker holds one of the two request-carrying connections.
+    const perWorker = connectionsOn(service.extprocPort, service.workerPids());
+    assert.ok(perWorker.reduce((a, b) => a + b, 0) >= 3, `ext_proc connections per worker: ${perWorker.join(', ')}`);
+    assert.ok(perWorker.every((n) => n >= 1), `ext_proc connections per worker: ${perWorker.join(', ')}`);
   });
 
   test("the workers' verdicts are scored by the primary's health monitor", async () => {
