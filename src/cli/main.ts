@@ -75,8 +75,10 @@ async function start(args: string[]): Promise<number> {
   const placed = loaded.config;
   // With a real Envoy in front, the stand-in stays off (it is the fallback when Envoy cannot run here).
   const config = values.envoy ? { ...placed, dataPlane: { ...placed.dataPlane, enabled: false } } : placed;
-  // extproc.workers absent: one ext_proc process per core (src/workers/).
-  const service = await startService({ configFile: file, config, watch: true, workers: availableParallelism() });
+  // extproc.workers absent: one ext_proc process per core (src/workers/); with the stand-in data plane one, since
+  // its single ext_proc connection would only ever reach one worker.
+  const workers = config.dataPlane.enabled ? 1 : availableParallelism();
+  const service = await startService({ configFile: file, config, watch: true, workers });
   const front = values.envoy
     ? await startFrontProxy(service, placed, { listen: addresses.listen ?? '127.0.0.1:10000', admin: addresses['envoy-admin'] ?? '127.0.0.1:9901' })
     : undefined;

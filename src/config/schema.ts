@@ -180,7 +180,8 @@ export const serviceConfigSchema = z
         allowInsecure: z.boolean().default(false),
         /**
          * Processes serving ext_proc (src/workers/). Absent: `start` uses the machine's cores
-         * (os.availableParallelism()), embedders of startService() one. 1: a single process, no cluster at all.
+         * (os.availableParallelism()), or one with the stand-in data plane (its one ext_proc connection reaches one
+         * worker); embedders of startService() one. 1: a single process, no cluster at all.
          */
         workers: z.number().int().min(1).max(256).optional(),
       })
