@@ -8,17 +8,17 @@
 // child), the load generator (one Node child), and per path its gateway processes. A path that cannot be installed
 // or started is reported with its exact error; the others are measured all the same. Everything started is stopped
 // at the end, on error and on Ctrl-C. Results: a markdown table on stdout and bench/results/peers-latest.json.
-import { fork, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { envoyBinary } from '../src/envoy/binary.js';
 import { repoRoot } from '../src/util/repo-root.js';
-import { Inbox } from './ipc.js';
 import { checkResponse } from './peers/check.js';
 import { killAllNow, register, stopAll } from './peers/children.js';
-import type { FromLoad, FromMock, LoadJob, LoadResult, ToLoad } from './peers/ipc.js';
+import type { LoadJob } from './peers/ipc.js';
+import { LoadGenerator, startMockUpstreams } from './peers/drivers.js';
 import { treeCpuMs } from './peers/proc.js';
 import { markdownTable, summarise, verdicts, type Failure, type Measurement } from './peers/report.js';
 import { parseSettings, UsageError, type Cell, type PeersSettings } from './peers/settings.js';
@@ -48,43 +48,6 @@ function errorText(err: unknown): string {
 
 function log(line: string): void {
   process.stdout.write(line + '\n');
-}
-
-class LoadGenerator {
-  readonly #child;
-  readonly #inbox;
-  readonly pid: number;
-
-  constructor() {
-    this.#child = fork(path.join(here, 'peers', 'load.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    register('load generator', this.#child);
-    this.#inbox = new Inbox<FromLoad>(this.#child, 'load generator');
-    this.pid = this.#child.pid ?? -1;
-  }
-
-  #send(message: ToLoad): void {
-    if (!this.#child.connected) throw new Error('load generator: IPC channel closed');
-    this.#child.send(message);
-  }
-
-  async probe(url: string, headers: Readonly<Record<string, string>>, body: string) {
-    this.#send({ type: 'probe', url, headers, body });
-    return (await this.#inbox.next('probed', 60_000)).result;
-  }
-
-  /** Runs the job's warm-up, calls `atWarm` (the CPU mark), runs the measured window. Warm-up errors count too. */
-  async run(job: LoadJob, atWarm: () => void): Promise<LoadResult> {
-    this.#send({ type: 'job', job });
-    const warm = await this.#inbox.next('warm', job.warmupMs + 90_000);
-    atWarm();
-    this.#send({ type: 'go' });
-    const { result } = await this.#inbox.next('done', job.durationMs + 90_000);
-    return { ...result, errors: result.errors + warm.errors, firstError: warm.firstError ?? result.firstError };
-  }
-
-  exit(): void {
-    if (this.#child.connected) this.#child.send({ type: 'exit' } satisfies ToLoad);
-  }
 }
 
 function envoyVersion(binary: string): string {
@@ -200,11 +163,9 @@ async function main(): Promise<void> {
 
   let load: LoadGenerator | undefined;
   try {
-    const mockProcess = fork(path.join(here, 'peers', 'mock.js'), [String(settings.sseChunks), ANTHROPIC_KEY], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    register('mock upstreams', mockProcess);
-    const mockReady = await new Inbox<FromMock>(mockProcess, 'mock upstreams').next('ready', 30_000);
+    const mock = await startMockUpstreams(settings.sseChunks);
     load = new LoadGenerator();
-    const ctx: StartContext = { workDir, distRoot, mock: { openaiPort: mockReady.openaiPort, anthropicPort: mockReady.anthropicPort, pid: mockProcess.pid ?? -1 } };
+    const ctx: StartContext = { workDir, distRoot, mock };
     const envoy = envoyVersion(await envoyBinary());
 
     const want = (id: PathId) => settings.paths.includes(id);

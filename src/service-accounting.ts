@@ -1,8 +1,9 @@
 // Budgets follow the config: created when a config has them, replaced only when the budgets section changes (a
 // memory store would otherwise lose its counters on every unrelated reload), closed when removed. The tokenizer
 // loads before the first budgeted request, and readiness waits for it.
+import { createHash } from 'node:crypto';
 import { Gauge } from 'prom-client';
-import { Budgets, type BudgetView } from './budget/budgets.js';
+import { Budgets, type BudgetHooks, type BudgetView } from './budget/budgets.js';
 import type { BudgetsConfig } from './budget/config.js';
 import type { Accounting } from './extproc/budget-gate.js';
 import { loadEncoders } from './tokens/counter.js';
@@ -13,11 +14,27 @@ import { metrics, registry } from './telemetry/metrics.js';
 /** In-flight requests keep the Budgets they reserved with; give them time to settle before closing it. */
 const RETIRE_AFTER_MS = 5 * 60_000;
 
+/** Names one budgets config across processes (a worker's IPC store asks the primary for the ledger of this key). */
+export function budgetsKey(config: BudgetsConfig): string {
+  return createHash('sha256').update(JSON.stringify(config)).digest('base64url').slice(0, 22);
+}
+
+export interface AccountingOptions {
+  /** Builds the Budgets of a config; default Budgets.create (the store the config names, with its reaper). */
+  readonly createBudgets?: (config: BudgetsConfig, hooks: BudgetHooks) => Budgets;
+  /** Whether this holder feeds llm_extproc_budget_remaining (the process holding the ledger does); default true. */
+  readonly exportsRemaining?: boolean;
+}
+
 export class AccountingHolder {
   #current: Accounting | undefined;
   #configJson: string | undefined;
   #tokenizerReady = false;
   readonly #estimator = new PromptEstimator();
+  /** Current and retiring Budgets by budgetsKey(), for the workers' IPC store (src/workers/budget-store.ts). */
+  readonly #byKey = new Map<string, Budgets>();
+
+  constructor(private readonly options: AccountingOptions = {}) {}
 
   current(): Accounting | undefined {
     return this.#current;
@@ -39,15 +56,28 @@ export class AccountingHolder {
       if (json !== this.#configJson) return;
     }
     const previous = this.#current;
-    const current = config === undefined ? undefined : { budgets: Budgets.create(config, hooks), config, estimator: this.#estimator };
+    const create = this.options.createBudgets ?? ((c: BudgetsConfig, h: BudgetHooks) => Budgets.create(c, h));
+    const current = config === undefined ? undefined : { budgets: create(config, hooks), config, estimator: this.#estimator };
     this.#current = current;
-    remainingSource = current ? () => current.budgets.snapshot() : undefined;
-    if (previous) setTimeout(() => void previous.budgets.close(), RETIRE_AFTER_MS).unref();
+    if (current) this.#byKey.set(budgetsKey(current.config), current.budgets);
+    if (this.options.exportsRemaining ?? true) remainingSource = current ? () => current.budgets.snapshot() : undefined;
+    if (previous) {
+      setTimeout(() => {
+        const key = budgetsKey(previous.config);
+        if (this.#byKey.get(key) === previous.budgets) this.#byKey.delete(key);
+        void previous.budgets.close();
+      }, RETIRE_AFTER_MS).unref();
+    }
     log.info('budgets applied', { enabled: config !== undefined, store: config?.store.kind });
   }
 
   async close(): Promise<void> {
     await this.#current?.budgets.close();
+  }
+
+  /** The Budgets (current, or retiring with requests still in flight) of the config with this budgetsKey(). */
+  budgetsFor(key: string): Budgets | undefined {
+    return this.#byKey.get(key);
   }
 
   /** Every limit of every subject, for GET /budgets. */

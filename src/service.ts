@@ -7,7 +7,8 @@ import { backendsView, type Environment } from './config/topology.js';
 import { startDataPlane, type AccessLogEntry } from './dataplane/server.js';
 import { startControlPlane } from './xds/control-plane.js';
 import { startHealth } from './health/index.js';
-import { startExtProcServer, type ListeningServer } from './extproc/server.js';
+import type { HealthMonitor } from './health/monitor.js';
+import { startExtProcServing, type ExtProcServing } from './workers/index.js';
 import { errorMessage, log, setLogLevel } from './telemetry/log.js';
 import { AccountingHolder } from './service-accounting.js';
 import { Readiness } from './service-readiness.js';
@@ -23,6 +24,10 @@ export interface RunningService {
   readonly dataPlanePort: number | undefined;
   /** The xDS control plane's port when `xds.enabled`. */
   readonly xdsPort: number | undefined;
+  /** Processes serving ext_proc (1: this one; more: cluster workers, src/workers/). */
+  readonly workers: number;
+  /** The ext_proc worker processes' ids (empty with one worker). */
+  workerPids(): number[];
   /**
    * Graceful stop (SIGTERM): not ready (health NOT_SERVING, /readyz 503), new ext_proc streams refused, open ones
    * given up to extproc.drainTimeoutMs to finish, then everything closed.
@@ -43,6 +48,8 @@ export interface StartOptions {
   readonly watch?: boolean;
   /** Where the local data plane writes its access log (default: JSON lines on stdout, like Envoy's). */
   readonly accessLog?: (entry: AccessLogEntry) => void;
+  /** ext_proc processes when the config has no extproc.workers (default 1; the CLI passes the machine's cores). */
+  readonly workers?: number;
 }
 
 export async function startService(options: StartOptions): Promise<RunningService> {
@@ -81,15 +88,23 @@ export async function startService(options: StartOptions): Promise<RunningServic
   warnIfInsecure(config);
 
   const closers: Array<() => Promise<void>> = [() => accounting.close()];
-  let extproc: ListeningServer | undefined;
+  let extproc: ExtProcServing | undefined;
   let admin: AdminServer | undefined;
   let dataPlanePort: number | undefined;
   let xdsPort: number | undefined;
   try {
-    extproc = await startExtProcServer(store, config.extproc.address, config.extproc.unixSocket, { accounting: () => accounting.current() }, config.extproc.tls);
-    closers.push(extproc.close);
-    const { health } = extproc;
-    readiness.subscribe((ready) => health.setServing(ready));
+    // With workers, their checked responses are scored by this process's monitor (started below).
+    let monitor: HealthMonitor | undefined;
+    const serving = await startExtProcServing({
+      store,
+      accounting,
+      workers: config.extproc.workers ?? options.workers ?? 1,
+      env,
+      onVerdicts: (backend, model, results) => monitor?.record(backend, model, results, 'response'),
+    });
+    extproc = serving;
+    closers.push(() => serving.drain(CLOSE_BOUND_MS, 0).then(() => undefined));
+    readiness.subscribe((ready) => serving.setServing(ready));
     // The data plane dials the port actually bound (the config may say :0); a wildcard address is reached on loopback.
     const extprocHost = splitHostPort(config.extproc.address).host;
     const extprocTarget = `${extprocHost === '0.0.0.0' || extprocHost === '::' ? '127.0.0.1' : extprocHost}:${extproc.port}`;
@@ -113,6 +128,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
 
     // Semantic health (docs/health.md): verdicts on every response; with xDS they steer Envoy's endpoints.
     const semanticHealth = startHealth(store, { accounting: () => accounting.current() });
+    monitor = semanticHealth.monitor;
     closers.push(semanticHealth.close);
     if (config.xds.enabled) {
       const controlPlane = await startControlPlane(store, config.xds.address, config.xds.tls ? { tls: config.xds.tls } : {});
@@ -131,6 +147,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
         backends: () => semanticHealth.backendsView(backendsView(store.current().topology)),
         healthBackends: () => semanticHealth.view(),
         operateBackend: (backend, action) => semanticHealth.operate(backend, action),
+        ...(serving.metrics ? { metrics: serving.metrics } : {}),
         ...(adminToken !== undefined ? { token: new Secret(adminToken) } : {}),
         ...(config.admin.tls ? { tls: config.admin.tls } : {}),
       });
@@ -145,6 +162,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
   const bound = (address: string, port: number) => `${splitHostPort(address).host}:${port}`;
   log.info('llm-extproc started', {
     extproc: bound(config.extproc.address, extproc.port),
+    workers: extproc.workers,
     extprocTls: config.extproc.tls ? 'mutual TLS' : 'plaintext',
     unixSocket: config.extproc.unixSocket,
     admin: admin ? bound(config.admin.address, admin.port) : 'disabled',
@@ -171,6 +189,8 @@ export async function startService(options: StartOptions): Promise<RunningServic
     adminPort: admin?.port,
     dataPlanePort,
     xdsPort,
+    workers: extproc.workers,
+    workerPids: () => listening.pids(),
     drain: (graceMs = store.current().config.extproc.drainGraceMs) => stop(store.current().config.extproc.drainTimeoutMs, graceMs),
     close: () => stop(CLOSE_BOUND_MS, 0),
   };

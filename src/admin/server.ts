@@ -11,6 +11,8 @@ import { registry } from '../telemetry/metrics.js';
 import { errorMessage, log } from '../telemetry/log.js';
 
 export interface AdminOptions {
+  /** The Prometheus text for /metrics; default this process's registry (with ext_proc workers: all of them, aggregated). */
+  readonly metrics?: () => Promise<string>;
   readonly host: string;
   readonly port: number;
   /** Readiness: every listener bound and the config loaded. Returns the reasons it is not ready. */
@@ -162,7 +164,7 @@ export async function startAdminServer(options: AdminOptions): Promise<AdminServ
         return reasons.length === 0 ? send(res, 200, 'text/plain', 'ready\n') : send(res, 503, 'text/plain', reasons.join('\n') + '\n');
       }
       case '/metrics':
-        registry.metrics().then(
+        (options.metrics ?? (() => registry.metrics()))().then(
           (text) => send(res, 200, registry.contentType, text),
           (err: unknown) => {
             log.error('metrics collection failed', { error: errorMessage(err) });

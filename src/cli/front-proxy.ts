@@ -37,6 +37,8 @@ export async function startFrontProxy(service: RunningService, config: ServiceCo
       listen: options.listen,
       admin: options.admin,
       ...(service.xdsPort !== undefined ? { xds: reach(current.xds.address, service.xdsPort) } : {}),
+      // One Envoy thread (one ext_proc connection) per ext_proc worker, so every worker gets traffic.
+      ...(service.workers > 1 ? { concurrency: service.workers } : {}),
     });
     const host = splitHostPort(options.listen).host;
     return { kind: 'envoy', url: `http://${host}:${envoy.port}`, close: envoy.close };

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // llm-extproc command line: start | validate | envoy-validate.
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_PATH, formatProblems, loadConfigFile } from '../config/load.js';
 import { startService } from '../service.js';
@@ -74,7 +75,10 @@ async function start(args: string[]): Promise<number> {
   const placed = loaded.config;
   // With a real Envoy in front, the stand-in stays off (it is the fallback when Envoy cannot run here).
   const config = values.envoy ? { ...placed, dataPlane: { ...placed.dataPlane, enabled: false } } : placed;
-  const service = await startService({ configFile: file, config, watch: true });
+  // extproc.workers absent: one ext_proc process per core (src/workers/); with the stand-in data plane one, since
+  // its single ext_proc connection would only ever reach one worker.
+  const workers = config.dataPlane.enabled ? 1 : availableParallelism();
+  const service = await startService({ configFile: file, config, watch: true, workers });
   const front = values.envoy
     ? await startFrontProxy(service, placed, { listen: addresses.listen ?? '127.0.0.1:10000', admin: addresses['envoy-admin'] ?? '127.0.0.1:9901' })
     : undefined;

@@ -66,6 +66,12 @@ export const serviceConfigSchema = z
         tls: tlsOptionsSchema.optional(),
         /** Listen beyond loopback in plaintext anyway (logs a warning at every start). */
         allowInsecure: z.boolean().default(false),
+        /**
+         * Processes serving ext_proc (src/workers/). Absent: `start` uses the machine's cores
+         * (os.availableParallelism()), or one with the stand-in data plane (its one ext_proc connection reaches one
+         * worker); embedders of startService() one. 1: a single process, no cluster at all.
+         */
+        workers: z.number().int().min(1).max(256).optional(),
       })
       .prefault({}),
     admin: adminSchema.prefault({ address: '127.0.0.1:9090' }),

@@ -79,3 +79,14 @@ test('a reload that drops every route is rejected while the running config has r
   writeFileSync(empty.file, 'routes: []\n');
   assert.equal(empty.reload().ok, true);
 });
+
+test('adopt() takes a config another process validated, with that process’s generation, and announces it', () => {
+  const store = storeWith(GOOD);
+  const outcomes: unknown[] = [];
+  store.on('reload', (outcome) => outcomes.push(outcome));
+  const outcome = store.adopt(configFromYaml(GOOD.replace('100', '300')), 7);
+  assert.deepEqual(outcome, { ok: true, generation: 7 });
+  assert.equal(store.current().config.limits.maxRequestBodyBytes, 300);
+  assert.equal(store.current().generation, 7);
+  assert.deepEqual(outcomes, [{ ok: true, generation: 7 }]);
+});

@@ -87,6 +87,26 @@ export class ConfigStore extends EventEmitter {
     return outcome;
   }
 
+  /**
+   * A config another process already loaded and validated (the cluster primary's reload, src/workers/): swapped in
+   * with the primary's generation, so every process reports the same one. Never throws.
+   */
+  adopt(config: ServiceConfig, generation: number): ReloadOutcome {
+    let topology: Topology;
+    try {
+      topology = resolveTopology(config, this.env);
+    } catch (err) {
+      const error = `${this.file}: ${errorMessage(err)}`;
+      log.error('config update rejected; keeping the running config', { problems: error });
+      this.emit('reload', { ok: false, error } satisfies ReloadOutcome);
+      return { ok: false, error };
+    }
+    this.#snapshot = { config, topology, generation };
+    const outcome: ReloadOutcome = { ok: true, generation };
+    this.emit('reload', outcome);
+    return outcome;
+  }
+
   /** Reload on SIGHUP and when the file changes (watching the directory survives editors that replace files). */
   watch(): void {
     const dir = path.dirname(this.file);

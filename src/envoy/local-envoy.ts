@@ -17,6 +17,11 @@ export interface LocalEnvoyOptions {
   readonly admin: string;
   /** The control plane (host:port) when the service runs one: the LLM clusters then come over ADS. */
   readonly xds?: string;
+  /**
+   * Envoy worker threads (default 1). Each opens its own ext_proc connection, and each connection is served by one
+   * ext_proc worker process: the service passes its worker count so every one of them gets traffic.
+   */
+  readonly concurrency?: number;
 }
 
 export interface LocalEnvoy {
@@ -39,9 +44,10 @@ function bootstrapFor(options: LocalEnvoyOptions): string {
   );
 }
 
-async function launch(bootstrap: string, stopping: () => boolean): Promise<RunningEnvoy> {
+async function launch(bootstrap: string, stopping: () => boolean, concurrency: number | undefined): Promise<RunningEnvoy> {
   const envoy = await startEnvoy({
     bootstrap,
+    ...(concurrency !== undefined ? { concurrency } : {}),
     // Envoy's access log is the product's access log: one JSON object per line on stdout, as in production.
     onAccessLog: (entry) => process.stdout.write(JSON.stringify(entry) + '\n'),
     onLog: (line) => process.stderr.write(`envoy: ${line}\n`),
@@ -58,7 +64,7 @@ export async function startLocalEnvoy(options: LocalEnvoyOptions): Promise<Local
   let restartingNow = false;
   const stopping = () => closing || restartingNow;
   let bootstrap = bootstrapFor(options);
-  let envoy = await launch(bootstrap, stopping);
+  let envoy = await launch(bootstrap, stopping, options.concurrency);
   const port = envoy.listenerPorts.get('llm_ingress') ?? 0;
   const host = options.listen.slice(0, options.listen.lastIndexOf(':'));
   // Restarts keep the ports first bound (the first start may have asked for port 0), so compare with those.
@@ -78,7 +84,7 @@ export async function startLocalEnvoy(options: LocalEnvoyOptions): Promise<Local
       await envoy.stop();
       bootstrap = '';
       try {
-        envoy = await launch(next, stopping);
+        envoy = await launch(next, stopping, options.concurrency);
         bootstrap = next;
       } catch (err) {
         log.error('the local Envoy did not restart with the new bootstrap', { error: errorMessage(err) });

@@ -139,6 +139,8 @@ export async function startExtProcServer(
   services: StageServices = NO_SERVICES,
   /** Mutual TLS with a client allowlist on the TCP address (the Unix socket stays plaintext: file permissions guard it). */
   tls?: TlsOptions,
+  /** Cluster workers share the primary's socket (src/workers/): removing the file there would orphan it. */
+  listenOptions: { readonly removeStaleSocket?: boolean } = {},
 ): Promise<ListeningServer> {
   // nghttp2's rapid-reset guard (1000 RST_STREAMs, refilled at 33/s) answers a client that resets every stream
   // with GOAWAY; bench/stream-reset.ts reproduces it on Node 20 at ~1,000 resets per connection. It cannot be
@@ -189,7 +191,8 @@ export async function startExtProcServer(
     : grpc.ServerCredentials.createInsecure();
   const port = await bind(address, tcpCredentials);
   if (unixSocket) {
-    rmSync(unixSocket, { force: true }); // a socket file left by a crashed process would block the bind
+    // A socket file left by a crashed process would block the bind.
+    if (listenOptions.removeStaleSocket ?? true) rmSync(unixSocket, { force: true });
     await bind(`unix:${unixSocket}`, grpc.ServerCredentials.createInsecure());
   }
   let drained: Promise<DrainOutcome> | undefined;

@@ -78,6 +78,29 @@ export interface MonitorOptions {
   readonly probed?: (backend: string) => boolean;
 }
 
+/**
+ * The route's checks on one response, the latency check against (and updating) `baselines` by backend and model.
+ * Scoring is separate (HealthMonitor.record): an ext_proc worker checks here and the cluster primary scores.
+ */
+export function checkResponse(
+  config: HealthConfig,
+  baselines: Map<string, LatencyBaselines>,
+  backend: string,
+  request: ChatRequest,
+  observed: ObservedCompletion,
+  latency: LatencySample,
+): CheckResult[] {
+  const enabled = checksFor(config, request.model);
+  const results: CheckResult[] = runChecks(request, observed, enabled, config);
+  if (enabled.has('latency') && observed.stream) {
+    const key = `${backend}\u0000${request.model}`;
+    const outcome = judgeLatency(baselines.get(key) ?? { ttft: EMPTY_BASELINE, tps: EMPTY_BASELINE }, latency, config.latency);
+    baselines.set(key, outcome.next);
+    if (outcome.pass !== undefined) results.push({ check: 'latency', pass: outcome.pass, detail: outcome.detail });
+  }
+  return results;
+}
+
 export class HealthMonitor {
   readonly #backends = new Map<string, BackendRecord>();
   readonly #latency = new Map<string, LatencyBaselines>();
@@ -102,16 +125,7 @@ export class HealthMonitor {
 
   /** A 200 response the router stage saw: runs the route's checks, then scores the backend. */
   observeResponse(backend: string, request: ChatRequest, observed: ObservedCompletion, latency: LatencySample): Verdict[] {
-    const config = this.options.config();
-    const enabled = checksFor(config, request.model);
-    const results: CheckResult[] = runChecks(request, observed, enabled, config);
-    if (enabled.has('latency') && observed.stream) {
-      const key = `${backend}\u0000${request.model}`;
-      const outcome = judgeLatency(this.#latency.get(key) ?? { ttft: EMPTY_BASELINE, tps: EMPTY_BASELINE }, latency, config.latency);
-      this.#latency.set(key, outcome.next);
-      if (outcome.pass !== undefined) results.push({ check: 'latency', pass: outcome.pass, detail: outcome.detail });
-    }
-    return this.record(backend, request.model, results, 'response');
+    return this.record(backend, request.model, checkResponse(this.options.config(), this.#latency, backend, request, observed, latency), 'response');
   }
 
   /** Scores one observation made of these results (one response, or one probe). */

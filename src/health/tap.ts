@@ -3,11 +3,19 @@
 // disabled, or unit tests of the router stage) begin() returns undefined and nothing is observed.
 import type { ChatRequest } from '../unified/chat-request.js';
 import { errorMessage, log } from '../telemetry/log.js';
-import type { HealthMonitor, Verdict } from './monitor.js';
+import type { HealthConfig } from './config.js';
+import type { LatencySample } from './baseline.js';
+import type { Verdict } from './monitor.js';
 import { observeWholeBody, StreamObserver, type ObservedCompletion } from './observe.js';
 
 /** Below this stream duration (first content → end) throughput is not computed: too noisy. */
 const MIN_TPS_WINDOW_MS = 100;
+
+/** What the tap feeds: the HealthMonitor, or in an ext_proc worker the forwarder to the primary's (src/workers/). */
+export interface ResponseObserver {
+  readonly config: HealthConfig;
+  observeResponse(backend: string, request: ChatRequest, observed: ObservedCompletion, latency: LatencySample): Verdict[];
+}
 
 export class RequestHealth {
   readonly #startedAt: number;
@@ -18,7 +26,7 @@ export class RequestHealth {
   #verdict: string | undefined;
 
   constructor(
-    private readonly monitor: HealthMonitor,
+    private readonly monitor: ResponseObserver,
     private readonly request: ChatRequest,
     private readonly now: () => number = () => performance.now(),
   ) {
@@ -96,13 +104,13 @@ export function verdictSummary(verdicts: readonly Verdict[]): string | undefined
   return failed.length === 0 ? 'pass' : `fail:${failed.join(',')}`;
 }
 
-let installed: HealthMonitor | undefined;
+let installed: ResponseObserver | undefined;
 
 export const healthTap = {
-  install(monitor: HealthMonitor | undefined): void {
+  install(monitor: ResponseObserver | undefined): void {
     installed = monitor;
   },
-  uninstall(monitor: HealthMonitor): void {
+  uninstall(monitor: ResponseObserver): void {
     if (installed === monitor) installed = undefined;
   },
   begin(request: ChatRequest): RequestHealth | undefined {

@@ -135,6 +135,9 @@ export const metrics = {
   configGeneration: new Gauge({
     name: 'llm_extproc_config_generation',
     help: 'Generation number of the running config (1 at start, +1 per applied reload).',
+    // With ext_proc workers (src/workers/): the generation every process runs (workers adopt the primary's a moment
+    // after it reloads); summing them would be meaningless.
+    aggregator: 'min',
     registers: [registry],
   }),
 };

@@ -70,6 +70,8 @@ export interface TestServiceOptions {
   readonly tap?: boolean;
   /** Changes to the generated bootstrap before Envoy starts. */
   readonly bootstrap?: (bootstrap: JsonObject) => void;
+  /** Envoy worker threads (default 1); each opens its own ext_proc connection, which ext_proc workers share out. */
+  readonly envoyConcurrency?: number;
 }
 
 function fromStandIn(entry: AccessLogEntry): LoggedRequest {
@@ -166,6 +168,7 @@ export async function startTestService(yaml: string, env: Environment, options: 
     envoy = await startEnvoy({
       bootstrap,
       onAccessLog: (line) => collector.add(line),
+      ...(options.envoyConcurrency ? { concurrency: options.envoyConcurrency } : {}),
       ...(options.envoyLogLevel ? { logLevel: options.envoyLogLevel, onLog: (line: string) => process.stderr.write(`envoy: ${line}\n`) } : {}),
     });
   } catch (err) {
