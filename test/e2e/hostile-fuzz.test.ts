@@ -192,6 +192,6 @@ test(`${REQUESTS} hostile requests through Envoy: 2xx or an OpenAI-shaped 4xx, n
   assert.ok((statuses.get(200) ?? 0) > REQUESTS / 10, `sound requests were served: ${histogram}`);
   assert.ok([...statuses.keys()].some((s) => s >= 400 && s < 500), `hostile ones were refused: ${histogram}`);
   // Nothing left reserved: every reservation was settled or released.
-  const budgets = (await (await fetch(`${service.adminUrl}/budgets`)).json()) as unknown;
+  const budgets = (await (await fetch(`${service.adminUrl}/budgets`)).json());
   assert.ok(!/"reserved":\s*[1-9]/.test(JSON.stringify(budgets)), `no reservation left: ${JSON.stringify(budgets).slice(0, 500)}`);
 });
