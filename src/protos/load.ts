@@ -21,7 +21,7 @@ let cached: ServiceProtos | undefined;
 export function loadServiceProtos(): ServiceProtos {
   if (!cached) {
     const definition = protoLoader.loadSync([...SERVICE_PROTOS], PROTO_LOADER_OPTIONS);
-    cached = grpc.loadPackageDefinition(definition);
+    cached = grpc.loadPackageDefinition(definition) as unknown as ServiceProtos;
   }
   return cached;
 }

@@ -136,13 +136,13 @@ beforeEach(() => {
 
 function sotw() {
   const call = client.StreamAggregatedResources();
-  open.push(call);
+  open.push(call as unknown as grpc.ClientDuplexStream<unknown, unknown>);
   const responses = new Responses<DiscoveryResponse__Output>(call);
   return { send: (request: DiscoveryRequest) => call.write({ node: { id: 'ads-test' }, ...request }), responses };
 }
 function delta() {
   const call = client.DeltaAggregatedResources();
-  open.push(call);
+  open.push(call as unknown as grpc.ClientDuplexStream<unknown, unknown>);
   const responses = new Responses<DeltaDiscoveryResponse__Output>(call);
   return { send: (request: DeltaDiscoveryRequest) => call.write({ node: { id: 'ads-test' }, ...request }), responses };
 }
@@ -404,7 +404,7 @@ describe('EndpointDiscoveryService (EDS alone: an Istio gateway, whose ADS is is
     };
     try {
       const deltaCall = edsClient.DeltaEndpoints();
-      open.push(deltaCall);
+      open.push(deltaCall as unknown as grpc.ClientDuplexStream<unknown, unknown>);
       const deltaResponses = new Responses<DeltaDiscoveryResponse__Output>(deltaCall);
       deltaCall.write({ node: { id: 'eds-test' }, type_url: ENDPOINT_TYPE_URL, resource_names_subscribe: ['c1'] });
       const first = await deltaResponses.next('delta EDS');
@@ -416,7 +416,7 @@ describe('EndpointDiscoveryService (EDS alone: an Istio gateway, whose ADS is is
       assert.equal(decodedWeight(changed.resources?.[0]?.resource ?? undefined), 7);
 
       const sotwCall = edsClient.StreamEndpoints();
-      open.push(sotwCall);
+      open.push(sotwCall as unknown as grpc.ClientDuplexStream<unknown, unknown>);
       const sotwResponses = new Responses<DiscoveryResponse__Output>(sotwCall);
       sotwCall.write({ node: { id: 'eds-test' }, type_url: ENDPOINT_TYPE_URL, resource_names: ['c2'] });
       assert.deepEqual(names(await sotwResponses.next('SotW EDS')), ['c2']);
