@@ -42,6 +42,7 @@ import {
   type SoakCounts,
 } from './soak-load.js';
 import type { FromSoakService, ToSoakService } from './soak-service.js';
+import { fieldText } from '../src/envoy/access-log.js';
 import { percentile, round } from './stats.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // dist*/bench
@@ -389,7 +390,7 @@ async function runPhase(phase: Phase, settings: Settings, mock: MockOpenAI, dead
       ...(logFile ? { onLog: (line: string) => logFile.write(line + '\n') } : {}),
       onAccessLog: (line) => {
         if (line.log_type === 'upstream_attempt') {
-          const flags = String(line.response_flags ?? '-');
+          const flags = fieldText(line.response_flags, '-');
           if (flags !== '-' || Number(line.response_code) !== 200) {
             const key = `upstream attempt ${String(line.response_code)} ${flags}`;
             accessLog[key] = (accessLog[key] ?? 0) + 1;

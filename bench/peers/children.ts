@@ -137,7 +137,7 @@ export async function waitForHttp(
   accept: (status: number, body: string) => boolean = (status) => status === 200,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  let last = 'no answer';
+  let last: string;
   for (;;) {
     if (child?.hasExited()) throw new Error(`${child.name} exited during start-up (exit code ${child.process.exitCode}, signal ${child.process.signalCode})\n${child.logTail()}`);
     try {

@@ -235,7 +235,7 @@ function assertLoopbackOnly(name: string, port: number): void {
   const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
   const loopback = new Set(['0100007F', '00000000000000000000000001000000', '0000000000000000FFFF00000100007F']);
   for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text = '';
+    let text: string;
     try {
       text = readFileSync(file, 'utf8');
     } catch {

@@ -39,8 +39,8 @@ function run(worker: number, env: Record<string, string>): Promise<WorkerReport>
     children.push(child);
     let out = '';
     let err = '';
-    child.stdout!.on('data', (c) => (out += c));
-    child.stderr!.on('data', (c) => (err += c));
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (err += c));
     child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as WorkerReport) : reject(new Error(`worker ${worker} exited ${code}: ${err}`))));
   });
 }

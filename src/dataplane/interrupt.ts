@@ -53,6 +53,8 @@ export class Interrupter {
         },
         (error: unknown) => {
           off();
+          // The guarded step's own rejection passes through unchanged.
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
           reject(error);
         },
       );

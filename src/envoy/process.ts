@@ -1,6 +1,7 @@
 // A real Envoy process started from a bootstrap: for `npm start`, the tests and the benchmarks. Flags that work in
 // containers and CI: no hot restart (it needs shared memory and a domain socket), admin on loopback with its
 // port read back from --admin-address-path, listener ports read back from the admin API (so port 0 works).
+import type { AccessLogLine } from './access-log.js';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +18,7 @@ export interface EnvoyOptions {
   /** e.g. "ext_proc:debug". */
   readonly componentLogLevel?: string;
   /** Each access-log line (stdout, one JSON object per line). */
-  readonly onAccessLog?: (entry: Readonly<Record<string, unknown>>) => void;
+  readonly onAccessLog?: (entry: AccessLogLine) => void;
   /** Each line Envoy writes to stderr (its own logs). Default: kept in a bounded tail for error messages. */
   readonly onLog?: (line: string) => void;
   readonly startTimeoutMs?: number;

@@ -154,7 +154,7 @@ export function extprocCluster(targets: readonly string[], tls?: ExtprocClientTl
   const addresses = targets.map(extprocAddress);
   const firstTcp = targets.find((t) => !t.startsWith('unix:'));
   // A DNS name (e.g. a Kubernetes Service) is resolved and re-resolved; IP literals and sockets are static.
-  const dns = addresses.some((a) => 'socket_address' in a && !isIpLiteral(String((a.socket_address as JsonObject).address)));
+  const dns = addresses.some((a) => 'socket_address' in a && !isIpLiteral(String((a.socket_address as { address: string }).address)));
   return {
     name: EXT_PROC_CLUSTER,
     type: dns ? 'STRICT_DNS' : 'STATIC',

@@ -1,7 +1,7 @@
 // A cheap subset of protoc-gen-validate rules, read from the `(validate.rules)` field options: the ones Envoy's
 // own validation enforces most often (required messages, min lengths, numeric bounds, list sizes, defined enums).
 // Regex-based rules (pattern, well_known_regex) are skipped: RE2 is not JS RegExp.
-import protobuf from 'protobufjs';
+import type protobuf from 'protobufjs';
 import { isRecord } from '../util/json.js';
 import { parseDuration } from './scalars.js';
 

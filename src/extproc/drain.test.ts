@@ -36,7 +36,7 @@ class OpenStream {
   /** Takes the testing helpers' messages (typed as decoded output, which is wire-compatible). */
   async send(message: object): Promise<ProcessingResponse__Output> {
     const before = this.#responses.length;
-    this.#call.write(message as ProcessingRequest);
+    this.#call.write(message);
     while (this.#responses.length === before) await new Promise<void>((resolve) => (this.#wake = resolve));
     const response = this.#responses[before];
     assert.ok(response);

@@ -27,7 +27,7 @@ export class ExtProcHealth {
     const tracking: HealthServer = {
       addService: (service, implementation) => {
         const watch = implementation['watch'] as (call: WatchCall) => void;
-        server.addService(service as grpc.ServiceDefinition, {
+        server.addService(service, {
           ...implementation,
           watch: (call: WatchCall) => {
             watch(call);

@@ -50,7 +50,7 @@ const BASE = {
 const { response_format: _jsonMode, ...PLAIN } = BASE;
 const BASES = [BASE, PLAIN];
 
-const ODD_VALUES: unknown[] = [null, 0, -1, 1e309, 3.5, '', 'x', true, [], {}, [1, 'a'], { a: 1 }, 'data:', '{"', 2 ** 53];
+const ODD_VALUES: unknown[] = [null, 0, -1, Number.POSITIVE_INFINITY, 3.5, '', 'x', true, [], {}, [1, 'a'], { a: 1 }, 'data:', '{"', 2 ** 53];
 
 /** One random structural change somewhere in the value: replace, delete or duplicate. */
 function mutate(value: unknown, random: () => number, depth = 0): unknown {

@@ -6,7 +6,6 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { ConfigStore } from '../config/store.js';
 import type { ProcessingResponse__Output } from '../generated/envoy/service/ext_proc/v3/ProcessingResponse.js';
-import type { ProcessingRequest } from '../generated/envoy/service/ext_proc/v3/ProcessingRequest.js';
 import { loadServiceProtos } from '../protos/load.js';
 import { configFromYaml, TWO_BACKENDS_YAML } from '../testing/config.js';
 import { STAGE_METADATA_KEY } from './contract.js';
@@ -30,7 +29,7 @@ function exchange(target: string, stage: string | undefined, messages: object[])
       resolve({ responses, code: s.code });
     });
     call.on('error', () => undefined); // the status event carries the outcome
-    for (const m of messages) call.write(m as ProcessingRequest);
+    for (const m of messages) call.write(m);
     call.end();
   });
 }

@@ -60,11 +60,11 @@ export function rewriteToolCallIds<T>(messages: readonly T[], policy: ToolIdPoli
   return messages.map((message) => {
     if (!isRecord(message)) return message;
     if (message.role === 'tool' && typeof message.tool_call_id === 'string') {
-      return { ...message, tool_call_id: mapped(message.tool_call_id) } as T;
+      return { ...message, tool_call_id: mapped(message.tool_call_id) };
     }
     if (message.role === 'assistant' && Array.isArray(message.tool_calls)) {
       const calls = message.tool_calls.map((call) => (isRecord(call) && typeof call.id === 'string' ? { ...call, id: mapped(call.id) } : call));
-      return { ...message, tool_calls: calls } as T;
+      return { ...message, tool_calls: calls };
     }
     return message;
   });

@@ -50,14 +50,14 @@ export function loadTlsMaterial(tls: TlsOptions): TlsMaterial {
     try {
       return readFileSync(file);
     } catch (err) {
-      throw new Error(`TLS ${what} ${file}: ${err instanceof Error ? err.message : String(err)}`);
+      throw new Error(`TLS ${what} ${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
   };
   const material = { cert: read('certFile', tls.certFile), key: read('keyFile', tls.keyFile), ca: read('clientCaFile', tls.clientCaFile) };
   try {
     createSecureContext(material);
   } catch (err) {
-    throw new Error(`TLS files ${tls.certFile} / ${tls.keyFile} / ${tls.clientCaFile} are unusable: ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(`TLS files ${tls.certFile} / ${tls.keyFile} / ${tls.clientCaFile} are unusable: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
   return material;
 }

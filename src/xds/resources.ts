@@ -116,7 +116,7 @@ export function buildResources(input: PublishInput): Resources {
         }),
       ),
       policy: staticAssignment.policy,
-    } as unknown as JsonObject);
+    });
   }
   return { clusters, loadAssignments, listeners };
 }

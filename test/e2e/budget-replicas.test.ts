@@ -36,7 +36,7 @@ function startReplica(configFile: string): Promise<Replica> {
   });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('replica did not start')), 30_000);
-    createInterface({ input: child.stderr! }).on('line', (line) => {
+    createInterface({ input: child.stderr }).on('line', (line) => {
       const entry = JSON.parse(line) as { msg?: string; dataPlane?: string; admin?: string };
       if (entry.msg !== 'llm-extproc started') return;
       clearTimeout(timer);

@@ -153,7 +153,7 @@ routes:
       { functionDeclarations: [{ name: 'get_weather', description: 'Current weather for a city', parametersJsonSchema: WEATHER.function.parameters }, { name: 'get_time', parametersJsonSchema: { type: 'object', properties: {} } }] },
     ]);
 
-    messages.push(choice!.message, ...calls.map((c, i) => ({ role: 'tool' as const, tool_call_id: c.id, content: JSON.stringify({ result: i }) })));
+    messages.push(choice.message, ...calls.map((c, i) => ({ role: 'tool' as const, tool_call_id: c.id, content: JSON.stringify({ result: i }) })));
     const second = await client.chat.completions.create({ model: 'flash', messages, tools: [WEATHER, TIME] });
     assert.equal(second.choices[0]?.finish_reason, 'stop');
     assert.equal(second.choices[0]?.message.content, 'Tool results received: {"result":0} {"result":1}');

@@ -76,7 +76,7 @@ async function oneRequest(base: string, stream: boolean): Promise<Outcome> {
     const complete = stream ? body.trimEnd().endsWith('data: [DONE]') : res.status !== 200 || (JSON.parse(body) as { choices?: unknown[] }).choices?.length === 1;
     return { status: res.status, complete, ...(res.status === 200 ? {} : { error: body.slice(0, 300) }) };
   } catch (err) {
-    return { status: 0, complete: false, error: err instanceof Error ? `${err.message} ${String(err.cause ?? '')}` : String(err) };
+    return { status: 0, complete: false, error: err instanceof Error ? `${err.message} ${err.cause instanceof Error ? err.cause.message : ''}` : String(err) };
   }
 }
 

@@ -56,7 +56,7 @@ function startCli(file: string, extraEnv: Record<string, string> = {}) {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  return { child, stdout: lineWatcher(child.stdout!), stderr: lineWatcher(child.stderr!) };
+  return { child, stdout: lineWatcher(child.stdout), stderr: lineWatcher(child.stderr) };
 }
 
 async function stop(child: ChildProcess): Promise<number | null> {

@@ -47,7 +47,7 @@ function lastUserText(messages: Json[]): string {
   const last = messages.at(-1);
   if (!last) return '';
   if (typeof last.content === 'string') return last.content;
-  return Array.isArray(last.content) ? (last.content as Json[]).map((p) => String(p.text ?? '')).join('') : '';
+  return Array.isArray(last.content) ? (last.content as Json[]).map((p) => (typeof p.text === 'string' ? p.text : '')).join('') : '';
 }
 
 /** The answer, in V2ChatResponse terms, for a request: a tool call, a tool-informed answer, JSON, or text. */

@@ -13,6 +13,7 @@ import { buildBootstrap } from '../../src/envoyconfig/bootstrap.js';
 import type { ExtprocClientTls } from '../../src/envoyconfig/blocks.js';
 import { startEnvoy, type RunningEnvoy } from '../../src/envoy/process.js';
 import { validateWithEnvoy } from '../../src/envoy/validate.js';
+import { fieldText, type AccessLogLine } from '../../src/envoy/access-log.js';
 import { METADATA_NAMESPACE } from '../../src/extproc/contract.js';
 import type { JsonObject } from '../../src/util/json.js';
 import { startH2Tap, type H2Tap } from '../../bench/h2-tap.js';
@@ -89,12 +90,12 @@ class EnvoyLogCollector {
   readonly requests: LoggedRequest[] = [];
   readonly #attempts = new Map<string, LoggedAttempt[]>();
 
-  add(line: Readonly<Record<string, unknown>>): void {
-    const requestId = String(line.request_id ?? '');
+  add(line: AccessLogLine): void {
+    const requestId = fieldText(line.request_id);
     if (line.log_type === 'upstream_attempt') {
       const attempts = this.#attempts.get(requestId) ?? [];
       const code = Number(line.response_code);
-      attempts.push({ backend: String(line.backend ?? ''), outcome: code > 0 ? String(code) : String(line.response_flags ?? 'reset') });
+      attempts.push({ backend: fieldText(line.backend), outcome: code > 0 ? String(code) : fieldText(line.response_flags, 'reset') });
       this.#attempts.set(requestId, attempts);
       return;
     }
@@ -102,7 +103,7 @@ class EnvoyLogCollector {
     this.requests.push({
       requestId,
       responseCode: Number(line.response_code),
-      responseCodeDetails: String(line.response_code_details ?? ''),
+      responseCodeDetails: fieldText(line.response_code_details),
       attempts: this.#attempts.get(requestId) ?? [],
       dynamicMetadata: metadata && typeof metadata === 'object' ? { [METADATA_NAMESPACE]: metadata as JsonObject } : {},
     });

@@ -28,7 +28,7 @@ function processCodec(): Codec {
     const method = loadServiceProtos().envoy.service.ext_proc.v3.ExternalProcessor.service['Process'];
     if (method === undefined) throw new Error('ExternalProcessor.Process not in the loaded protos');
     codec = {
-      decode: (buf) => method.requestDeserialize(buf) as ProcessingRequest__Output,
+      decode: (buf) => method.requestDeserialize(buf),
       encode: (message) => method.responseSerialize(message),
     };
   }
