@@ -47,8 +47,17 @@ function config(store: BudgetsConfigInput['store']): BudgetsConfigInput {
     organisations: [
       {
         name: 'acme',
-        limits: [{ window: 'month', costUsd: 1e6 }, { window: 'day', totalTokens: 1e13 }],
-        teams: [{ name: 'search', rate: { rpm: 1e9, tpm: 1e13 }, keys: [{ name: 'bench', sha256: hashKey(KEY), rate: { rpm: 1e9 } }] }],
+        limits: [
+          { window: 'month', costUsd: 1e6 },
+          { window: 'day', totalTokens: 1e13 },
+        ],
+        teams: [
+          {
+            name: 'search',
+            rate: { rpm: 1e9, tpm: 1e13 },
+            keys: [{ name: 'bench', sha256: hashKey(KEY), rate: { rpm: 1e9 } }],
+          },
+        ],
       },
     ],
   };
@@ -58,7 +67,13 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 }
 
-async function phase(budgets: Budgets, store: PhaseResult['store'], name: PhaseResult['phase'], ops: number, concurrency: number): Promise<PhaseResult> {
+async function phase(
+  budgets: Budgets,
+  store: PhaseResult['store'],
+  name: PhaseResult['phase'],
+  ops: number,
+  concurrency: number,
+): Promise<PhaseResult> {
   const id = budgets.identify({ authorization: `Bearer ${KEY}` });
   if (!id.ok) throw new Error(id.response.body.error.message);
   const latencies: number[] = [];
@@ -67,7 +82,8 @@ async function phase(budgets: Budgets, store: PhaseResult['store'], name: PhaseR
     const t0 = performance.now();
     const r = await budgets.reserve(id.chain, { model: 'gpt-4o-mini', promptTokens: 500, maxCompletionTokens: 500 });
     if (!r.ok) throw new Error(`refused: ${JSON.stringify(r.response.body)}`);
-    if (!(await budgets.settle(r.reservation, { promptTokens: 500, completionTokens: 300 }))) throw new Error('settle failed');
+    if (!(await budgets.settle(r.reservation, { promptTokens: 500, completionTokens: 300 })))
+      throw new Error('settle failed');
     latencies.push((performance.now() - t0) * 1000);
   };
   const start = performance.now();
@@ -78,10 +94,21 @@ async function phase(budgets: Budgets, store: PhaseResult['store'], name: PhaseR
   );
   const seconds = (performance.now() - start) / 1000;
   latencies.sort((a, b) => a - b);
-  return { store, phase: name, ops, opsPerSecond: Math.round(ops / seconds), p50Us: Math.round(percentile(latencies, 50)), p99Us: Math.round(percentile(latencies, 99)) };
+  return {
+    store,
+    phase: name,
+    ops,
+    opsPerSecond: Math.round(ops / seconds),
+    p50Us: Math.round(percentile(latencies, 50)),
+    p99Us: Math.round(percentile(latencies, 99)),
+  };
 }
 
-async function measure(budgets: Budgets, store: PhaseResult['store'], options: BudgetBenchOptions): Promise<PhaseResult[]> {
+async function measure(
+  budgets: Budgets,
+  store: PhaseResult['store'],
+  options: BudgetBenchOptions,
+): Promise<PhaseResult[]> {
   await phase(budgets, store, 'concurrent', Math.min(2000, options.ops), options.concurrency); // warm-up (JIT, script cache)
   return [
     await phase(budgets, store, 'sequential', Math.max(1, Math.floor(options.ops / 4)), 1),
@@ -99,14 +126,21 @@ export async function runBudgetBench(overrides: Partial<BudgetBenchOptions> = {}
     await memory.close();
   }
   const redis = await startRedis();
-  const remote = Budgets.create(budgetsConfigSchema.parse(config({ kind: 'redis', url: redis.url, keyPrefix: 'bench:', commandTimeoutMs: 5000 })));
+  const remote = Budgets.create(
+    budgetsConfigSchema.parse(config({ kind: 'redis', url: redis.url, keyPrefix: 'bench:', commandTimeoutMs: 5000 })),
+  );
   try {
     phases.push(...(await measure(remote, 'redis', options)));
   } finally {
     await remote.close();
     await redis.stop();
   }
-  return { node: process.version, cpu: `${cpus()[0]?.model ?? 'unknown'} ×${cpus().length}, load ${loadavg()[0]!.toFixed(1)}`, options, phases };
+  return {
+    node: process.version,
+    cpu: `${cpus()[0]?.model ?? 'unknown'} ×${cpus().length}, load ${loadavg()[0]!.toFixed(1)}`,
+    options,
+    phases,
+  };
 }
 
 export function formatBudgetBench(result: BudgetBenchResult): string {
@@ -119,12 +153,16 @@ export function formatBudgetBench(result: BudgetBenchResult): string {
       `${p.store.padEnd(7)} ${p.phase.padEnd(12)} ${String(p.ops).padStart(6)} ${String(p.opsPerSecond).padStart(11)} ${String(p.p50Us).padStart(10)} ${String(p.p99Us).padStart(9)}`,
     );
   }
-  lines.push(`(concurrent = ${result.options.concurrency} in flight in one process; redis-server on 127.0.0.1, no persistence)`);
+  lines.push(
+    `(concurrent = ${result.options.concurrency} in flight in one process; redis-server on 127.0.0.1, no persistence)`,
+  );
   return lines.join('\n');
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { ops: { type: 'string' }, concurrency: { type: 'string' }, json: { type: 'boolean' } } });
+  const { values } = parseArgs({
+    options: { ops: { type: 'string' }, concurrency: { type: 'string' }, json: { type: 'boolean' } },
+  });
   const overrides: { -readonly [K in keyof BudgetBenchOptions]?: BudgetBenchOptions[K] } = {};
   if (values.ops !== undefined) overrides.ops = Number(values.ops);
   if (values.concurrency !== undefined) overrides.concurrency = Number(values.concurrency);

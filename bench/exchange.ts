@@ -35,7 +35,11 @@ export function createClient(port: number): ExternalProcessorClient {
 /** One Process stream driven request → response, in order (ext_proc answers every message exactly once, in order). */
 class ProcessStream {
   readonly #call: grpc.ClientDuplexStream<ProcessingRequest, ProcessingResponse__Output>;
-  readonly #waiting: Array<{ phase: Phase; resolve: (r: ProcessingResponse__Output) => void; reject: (e: Error) => void }> = [];
+  readonly #waiting: Array<{
+    phase: Phase;
+    resolve: (r: ProcessingResponse__Output) => void;
+    reject: (e: Error) => void;
+  }> = [];
   #failure: Error | undefined;
   readonly done: Promise<void>;
 
@@ -47,8 +51,12 @@ class ProcessStream {
       const waiter = this.#waiting.shift();
       if (!waiter) return this.#fail(new Error(`${stage} stream: unsolicited response '${String(response.response)}'`));
       if (response.response !== waiter.phase) {
-        const detail = response.immediate_response ? ` (immediate_response ${JSON.stringify(response.immediate_response.status)}: ${response.immediate_response.body?.toString('utf8')})` : '';
-        const err = new Error(`${stage} stream: expected a '${waiter.phase}' response, got '${String(response.response)}'${detail}`);
+        const detail = response.immediate_response
+          ? ` (immediate_response ${JSON.stringify(response.immediate_response.status)}: ${response.immediate_response.body?.toString('utf8')})`
+          : '';
+        const err = new Error(
+          `${stage} stream: expected a '${waiter.phase}' response, got '${String(response.response)}'${detail}`,
+        );
         waiter.reject(err);
         return this.#fail(err);
       }
@@ -146,7 +154,11 @@ export interface ExchangeRecord {
  *                 upstream chunk, each sent once the previous one was answered (tokens arrive slower than a round trip).
  * Latency: from opening the router stream to the last response. Resolves once both streams closed with OK.
  */
-export async function runExchange(client: ExternalProcessorClient, stream: boolean, seq: number): Promise<ExchangeRecord> {
+export async function runExchange(
+  client: ExternalProcessorClient,
+  stream: boolean,
+  seq: number,
+): Promise<ExchangeRecord> {
   const script = scriptFor(stream);
   const requestId = `bench-${process.pid}-${seq}`;
   const requestBody = withTurn(script.requestBody, seq);
@@ -158,20 +170,32 @@ export async function runExchange(client: ExternalProcessorClient, stream: boole
   const started = performance.now();
   const router = new ProcessStream(client, 'router');
   let upstream: ProcessStream | undefined;
-  const send = async (s: ProcessStream, into: ProcessingResponse__Output[], phase: Phase, request: ProcessingRequest) => {
+  const send = async (
+    s: ProcessStream,
+    into: ProcessingResponse__Output[],
+    phase: Phase,
+    request: ProcessingRequest,
+  ) => {
     messages++;
     into.push(await s.send(phase, request));
   };
   try {
-    await send(router, routerResponses, 'request_headers', { request_headers: { headers: { headers: requestHeaders }, end_of_stream: false } });
+    await send(router, routerResponses, 'request_headers', {
+      request_headers: { headers: { headers: requestHeaders }, end_of_stream: false },
+    });
     await send(router, routerResponses, 'request_body', { request_body: { body: requestBody, end_of_stream: true } });
 
     upstream = new ProcessStream(client, 'upstream');
     await send(upstream, upstreamResponses, 'request_headers', {
-      request_headers: { headers: { headers: [...requestHeaders, ...script.upstreamExtraHeaders] }, end_of_stream: false },
+      request_headers: {
+        headers: { headers: [...requestHeaders, ...script.upstreamExtraHeaders] },
+        end_of_stream: false,
+      },
       attributes: UPSTREAM_ATTRIBUTES,
     });
-    await send(upstream, upstreamResponses, 'request_body', { request_body: { body: requestBody, end_of_stream: true } });
+    await send(upstream, upstreamResponses, 'request_body', {
+      request_body: { body: requestBody, end_of_stream: true },
+    });
     await send(upstream, upstreamResponses, 'response_headers', {
       response_headers: { headers: { headers: script.upstreamResponseHeaders }, end_of_stream: false },
     });
@@ -181,11 +205,15 @@ export async function runExchange(client: ExternalProcessorClient, stream: boole
       response_headers: { headers: { headers: script.routerResponseHeaders }, end_of_stream: false },
     });
     if (!stream) {
-      await send(router, routerResponses, 'response_body', { response_body: { body: RESPONSE_BODY_JSON, end_of_stream: true } });
+      await send(router, routerResponses, 'response_body', {
+        response_body: { body: RESPONSE_BODY_JSON, end_of_stream: true },
+      });
     } else {
       const last = SSE_RESPONSE_CHUNKS.length - 1;
       for (let i = 0; i <= last; i++) {
-        await send(router, routerResponses, 'response_body', { response_body: { body: SSE_RESPONSE_CHUNKS[i], end_of_stream: i === last } });
+        await send(router, routerResponses, 'response_body', {
+          response_body: { body: SSE_RESPONSE_CHUNKS[i], end_of_stream: i === last },
+        });
       }
     }
     const latencyMs = performance.now() - started;

@@ -99,7 +99,10 @@ function chatRequest(stream: boolean): Buffer {
             'The function is correct for positive sizes. With size <= 0 the loop never terminates; validate the argument ' +
             'and throw a RangeError. Consider a generator if callers stream large arrays.',
         },
-        { role: 'user', content: `${TURN_PLACEHOLDER} Please write the patch with the RangeError and a unit test. Context: ${filler}` },
+        {
+          role: 'user',
+          content: `${TURN_PLACEHOLDER} Please write the patch with the RangeError and a unit test. Context: ${filler}`,
+        },
       ],
       temperature: 0.2,
       top_p: 1,
@@ -141,7 +144,12 @@ export const RESPONSE_BODY_JSON = Buffer.from(
       usage: {
         ...USAGE,
         prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
-        completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+        completion_tokens_details: {
+          reasoning_tokens: 0,
+          audio_tokens: 0,
+          accepted_prediction_tokens: 0,
+          rejected_prediction_tokens: 0,
+        },
       },
       system_fingerprint: 'fp_bench01',
       service_tier: 'default',
@@ -185,7 +193,11 @@ export const SSE_RESPONSE_CHUNKS: readonly Buffer[] = (() => {
       model: UPSTREAM_MODEL,
       system_fingerprint: 'fp_bench01',
       choices: [],
-      usage: { ...USAGE, prompt_tokens_details: { cached_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0 } },
+      usage: {
+        ...USAGE,
+        prompt_tokens_details: { cached_tokens: 0 },
+        completion_tokens_details: { reasoning_tokens: 0 },
+      },
     }),
   );
   chunks.push(Buffer.from('data: [DONE]\n\n'));

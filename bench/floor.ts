@@ -27,7 +27,9 @@ export async function startFloorServer(address: string): Promise<{ port: number;
   });
   server.addService(externalProcessorService(), { Process: handle });
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, bound) =>
+      err ? reject(err) : resolve(bound),
+    ),
   );
   return { port, close: () => server.forceShutdown() };
 }

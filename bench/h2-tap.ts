@@ -9,7 +9,14 @@
 //
 // Used by bench/soak.ts (--tap) to answer "how does Envoy close an ext_proc stream?" from the wire itself:
 //   envoy → tap → llm-extproc
-import { END_STREAM, errorCodeName, FRAME, FRAME_TYPES, startFrameProxy, type Frame } from '../src/dataplane/testing/h2-frame-proxy.js';
+import {
+  END_STREAM,
+  errorCodeName,
+  FRAME,
+  FRAME_TYPES,
+  startFrameProxy,
+  type Frame,
+} from '../src/dataplane/testing/h2-frame-proxy.js';
 
 /** The side that sent a frame: Envoy (the gRPC client) or the service (the gRPC server). */
 export type Side = 'envoy' | 'service';
@@ -46,7 +53,10 @@ export interface TapReport {
    * The same, per group of connections that closed their streams the same ways: Envoy's gRPC health checker has a
    * connection of its own (one Health/Check call per interval), so its streams show up as a separate group.
    */
-  readonly connectionGroups: ReadonlyArray<{ readonly connections: number; readonly closePatterns: Record<string, number> }>;
+  readonly connectionGroups: ReadonlyArray<{
+    readonly connections: number;
+    readonly closePatterns: Record<string, number>;
+  }>;
   /** For streams Envoy reset: how long after the stream's last other closing event (ms), percentiles. */
   readonly resetDelayMs: { readonly count: number; readonly p50: number; readonly p99: number; readonly max: number };
 }
@@ -106,9 +116,16 @@ function inc(map: Record<string, number>, key: string, by = 1): void {
 }
 
 /** Starts the tap on a loopback port; every connection is proxied to `target` (host:port). */
-export async function startH2Tap(target: { readonly host: string; readonly port: number }, options: { readonly countMessages?: boolean } = {}): Promise<H2Tap> {
+export async function startH2Tap(
+  target: { readonly host: string; readonly port: number },
+  options: { readonly countMessages?: boolean } = {},
+): Promise<H2Tap> {
   const countMessages = options.countMessages === true;
-  const opened: Array<{ readonly connection: number; readonly streamId: number; readonly counters: Record<Side, GrpcCounter> }> = [];
+  const opened: Array<{
+    readonly connection: number;
+    readonly streamId: number;
+    readonly counters: Record<Side, GrpcCounter>;
+  }> = [];
   const frames: Record<string, number> = {};
   const resets: Record<string, number> = {};
   const pings: Record<string, number> = {};
@@ -125,91 +142,107 @@ export async function startH2Tap(target: { readonly host: string; readonly port:
     inc(perConnection, state.events.join(' → ') + suffix);
   };
 
-  const proxy = await startFrameProxy(target, () => {
-    const connection = ++connections;
-    const byStream = new Map<number, StreamState>();
-    const connectionPatterns: Record<string, number> = {};
-    live.set(byStream, connectionPatterns);
-    let streamsOnConnection = 0;
+  const proxy = await startFrameProxy(
+    target,
+    () => {
+      const connection = ++connections;
+      const byStream = new Map<number, StreamState>();
+      const connectionPatterns: Record<string, number> = {};
+      live.set(byStream, connectionPatterns);
+      let streamsOnConnection = 0;
 
-    const onFrame = (from: Side, { type, flags, streamId, payload }: Frame) => {
-      const typeName = FRAME_TYPES[type] ?? `type${type}`;
-      inc(frames, `${from} ${typeName}`);
-      if (type === FRAME.GOAWAY) {
-        const lastStreamId = payload.readUInt32BE(0) & 0x7fffffff;
-        goaways.push({
-          from,
-          connection,
-          lastStreamId,
-          errorCode: errorCodeName(payload.readUInt32BE(4)),
-          debug: payload.subarray(8).toString('utf8').slice(0, 200),
-          afterStreams: streamsOnConnection,
-        });
-        return;
-      }
-      if (type === FRAME.PING) {
-        if (!(flags & ACK)) inc(pings, from);
-        return;
-      }
-      if (streamId === 0) return;
-      const resetCode = type === FRAME.RST_STREAM ? errorCodeName(payload.readUInt32BE(0)) : undefined;
-      if (resetCode) inc(resets, `${from} ${resetCode}`);
-      let state = byStream.get(streamId);
-      if (!state) {
-        // A late frame for a stream already reported (e.g. WINDOW_UPDATE); a late reset is worth knowing.
-        if (resetCode) {
-          inc(closePatterns, `(closed > 1 s earlier) → ${from} RST(${resetCode})`);
-          inc(connectionPatterns, `(closed > 1 s earlier) → ${from} RST(${resetCode})`);
+      const onFrame = (from: Side, { type, flags, streamId, payload }: Frame) => {
+        const typeName = FRAME_TYPES[type] ?? `type${type}`;
+        inc(frames, `${from} ${typeName}`);
+        if (type === FRAME.GOAWAY) {
+          const lastStreamId = payload.readUInt32BE(0) & 0x7fffffff;
+          goaways.push({
+            from,
+            connection,
+            lastStreamId,
+            errorCode: errorCodeName(payload.readUInt32BE(4)),
+            debug: payload.subarray(8).toString('utf8').slice(0, 200),
+            afterStreams: streamsOnConnection,
+          });
+          return;
         }
-        if (type !== FRAME.HEADERS) return;
-        state = { events: [], counters: { envoy: new GrpcCounter(), service: new GrpcCounter() }, lastEventAt: Date.now(), envoyClosed: false, serviceClosed: false };
-        byStream.set(streamId, state);
-        if (countMessages) opened.push({ connection, streamId, counters: state.counters });
-        streams++;
-        streamsOnConnection++;
-      }
-      if (type === FRAME.DATA && countMessages) {
-        const padding = flags & PADDED ? (payload[0] ?? 0) : 0;
-        state.counters[from].push(payload.subarray(flags & PADDED ? 1 : 0, payload.length - padding));
-      }
-      const now = Date.now();
-      if ((type === FRAME.DATA || type === FRAME.HEADERS) && flags & END_STREAM) {
-        state.events.push(`${from} END_STREAM`);
-        state.lastEventAt = now;
-        if (from === 'envoy') state.envoyClosed = true;
-        else state.serviceClosed = true;
-      } else if (resetCode) {
-        if (from === 'envoy') resetDelays.push(now - state.lastEventAt);
-        state.events.push(`${from} RST(${resetCode})`);
-        state.lastEventAt = now;
-        state.envoyClosed = true;
-        state.serviceClosed = true;
-      }
-      // A stream closed by both sides stays for a moment: a RST_STREAM may still follow a clean close.
-      if (state.envoyClosed && state.serviceClosed) {
-        const closed = state;
-        setTimeout(() => {
-          if (byStream.get(streamId) !== closed) return;
-          byStream.delete(streamId);
-          finish(connectionPatterns, closed, '');
-        }, 1000).unref();
-      }
-    };
+        if (type === FRAME.PING) {
+          if (!(flags & ACK)) inc(pings, from);
+          return;
+        }
+        if (streamId === 0) return;
+        const resetCode = type === FRAME.RST_STREAM ? errorCodeName(payload.readUInt32BE(0)) : undefined;
+        if (resetCode) inc(resets, `${from} ${resetCode}`);
+        let state = byStream.get(streamId);
+        if (!state) {
+          // A late frame for a stream already reported (e.g. WINDOW_UPDATE); a late reset is worth knowing.
+          if (resetCode) {
+            inc(closePatterns, `(closed > 1 s earlier) → ${from} RST(${resetCode})`);
+            inc(connectionPatterns, `(closed > 1 s earlier) → ${from} RST(${resetCode})`);
+          }
+          if (type !== FRAME.HEADERS) return;
+          state = {
+            events: [],
+            counters: { envoy: new GrpcCounter(), service: new GrpcCounter() },
+            lastEventAt: Date.now(),
+            envoyClosed: false,
+            serviceClosed: false,
+          };
+          byStream.set(streamId, state);
+          if (countMessages) opened.push({ connection, streamId, counters: state.counters });
+          streams++;
+          streamsOnConnection++;
+        }
+        if (type === FRAME.DATA && countMessages) {
+          const padding = flags & PADDED ? (payload[0] ?? 0) : 0;
+          state.counters[from].push(payload.subarray(flags & PADDED ? 1 : 0, payload.length - padding));
+        }
+        const now = Date.now();
+        if ((type === FRAME.DATA || type === FRAME.HEADERS) && flags & END_STREAM) {
+          state.events.push(`${from} END_STREAM`);
+          state.lastEventAt = now;
+          if (from === 'envoy') state.envoyClosed = true;
+          else state.serviceClosed = true;
+        } else if (resetCode) {
+          if (from === 'envoy') resetDelays.push(now - state.lastEventAt);
+          state.events.push(`${from} RST(${resetCode})`);
+          state.lastEventAt = now;
+          state.envoyClosed = true;
+          state.serviceClosed = true;
+        }
+        // A stream closed by both sides stays for a moment: a RST_STREAM may still follow a clean close.
+        if (state.envoyClosed && state.serviceClosed) {
+          const closed = state;
+          setTimeout(() => {
+            if (byStream.get(streamId) !== closed) return;
+            byStream.delete(streamId);
+            finish(connectionPatterns, closed, '');
+          }, 1000).unref();
+        }
+      };
 
-    return {
-      // The shared proxy says client/server; here they are Envoy and the service.
-      onFrame: (from, frame) => onFrame(from === 'client' ? 'envoy' : 'service', frame),
-      onClose: () => {
-        // Streams the connection still carried (e.g. refused after a GOAWAY) end with it.
-        for (const state of byStream.values()) {
-          finish(connectionPatterns, state, state.envoyClosed && state.serviceClosed ? '' : `${state.events.length ? ' → ' : ''}(connection closed, stream open)`);
-        }
-        byStream.clear();
-        live.delete(byStream);
-        closedConnections.push(connectionPatterns);
-      },
-    };
-  }, { dataPayloads: countMessages });
+      return {
+        // The shared proxy says client/server; here they are Envoy and the service.
+        onFrame: (from, frame) => onFrame(from === 'client' ? 'envoy' : 'service', frame),
+        onClose: () => {
+          // Streams the connection still carried (e.g. refused after a GOAWAY) end with it.
+          for (const state of byStream.values()) {
+            finish(
+              connectionPatterns,
+              state,
+              state.envoyClosed && state.serviceClosed
+                ? ''
+                : `${state.events.length ? ' → ' : ''}(connection closed, stream open)`,
+            );
+          }
+          byStream.clear();
+          live.delete(byStream);
+          closedConnections.push(connectionPatterns);
+        },
+      };
+    },
+    { dataPayloads: countMessages },
+  );
 
   const report = (): TapReport => {
     const patterns = { ...closePatterns };
@@ -217,7 +250,9 @@ export async function startH2Tap(target: { readonly host: string; readonly port:
     for (const [byStream, connectionPatterns] of live) {
       const current = { ...connectionPatterns };
       for (const state of byStream.values()) {
-        const key = state.events.join(' → ') + (state.envoyClosed && state.serviceClosed ? '' : `${state.events.length ? ' → ' : ''}(open)`);
+        const key =
+          state.events.join(' → ') +
+          (state.envoyClosed && state.serviceClosed ? '' : `${state.events.length ? ' → ' : ''}(open)`);
         inc(patterns, key);
         inc(current, key);
       }
@@ -232,7 +267,10 @@ export async function startH2Tap(target: { readonly host: string; readonly port:
       groups.set(signature, group);
     }
     const sorted = [...resetDelays].sort((a, b) => a - b);
-    const at = (p: number) => (sorted.length ? (sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number) : Number.NaN);
+    const at = (p: number) =>
+      sorted.length
+        ? (sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number)
+        : Number.NaN;
     return {
       connections,
       streams,
@@ -249,7 +287,13 @@ export async function startH2Tap(target: { readonly host: string; readonly port:
   return {
     port: proxy.port,
     report,
-    streamMessages: () => opened.map((o) => ({ connection: o.connection, streamId: o.streamId, envoy: o.counters.envoy.messages, service: o.counters.service.messages })),
+    streamMessages: () =>
+      opened.map((o) => ({
+        connection: o.connection,
+        streamId: o.streamId,
+        envoy: o.counters.envoy.messages,
+        service: o.counters.service.messages,
+      })),
     close: () => proxy.close(),
   };
 }

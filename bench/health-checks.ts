@@ -14,7 +14,11 @@ import type { ChatRequest } from '../src/unified/chat-request.js';
 
 const config = healthConfigSchema.parse({});
 const ALL = new Set<CheckName>(CHECK_NAMES);
-const request: ChatRequest = { model: 'm', messages: [{ role: 'user', content: 'Explain the gateway.' }], max_tokens: 4096 };
+const request: ChatRequest = {
+  model: 'm',
+  messages: [{ role: 'user', content: 'Explain the gateway.' }],
+  max_tokens: 4096,
+};
 
 function wholeBody(content: string): Buffer {
   return Buffer.from(
@@ -24,15 +28,26 @@ function wholeBody(content: string): Buffer {
       created: 1,
       model: 'm',
       choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
-      usage: { prompt_tokens: 20, completion_tokens: Math.ceil(content.length / 4), total_tokens: 20 + Math.ceil(content.length / 4) },
+      usage: {
+        prompt_tokens: 20,
+        completion_tokens: Math.ceil(content.length / 4),
+        total_tokens: 20 + Math.ceil(content.length / 4),
+      },
     }),
   );
 }
 
 function sseChunks(content: string, chars = 40): Buffer[] {
   const chunk = (delta: Record<string, unknown>, finish: string | null) =>
-    Buffer.from(`data: ${JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`);
-  return [chunk({ role: 'assistant', content: '' }, null), ...(content.match(new RegExp(`.{1,${chars}}`, 'gs')) ?? []).map((p) => chunk({ content: p }, null)), chunk({}, 'stop'), Buffer.from('data: [DONE]\n\n')];
+    Buffer.from(
+      `data: ${JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`,
+    );
+  return [
+    chunk({ role: 'assistant', content: '' }, null),
+    ...(content.match(new RegExp(`.{1,${chars}}`, 'gs')) ?? []).map((p) => chunk({ content: p }, null)),
+    chunk({}, 'stop'),
+    Buffer.from('data: [DONE]\n\n'),
+  ];
 }
 
 function measure(name: string, fn: () => void, minMs = 400): { name: string; usPerOp: number } {
@@ -67,7 +82,12 @@ for (const size of [1024, 10 * 1024]) {
   const content = longProse(size);
   const body = wholeBody(content);
   const chunks = sseChunks(content);
-  results.push(measure(`whole body ${label}: parse + all checks`, () => void runChecks(request, observeWholeBody(body), ALL, config)));
+  results.push(
+    measure(
+      `whole body ${label}: parse + all checks`,
+      () => void runChecks(request, observeWholeBody(body), ALL, config),
+    ),
+  );
   results.push(
     measure(`stream ${label} (${chunks.length} chunks): observe + all checks`, () => {
       const o = new StreamObserver();
@@ -83,15 +103,50 @@ for (const size of [1024, 10 * 1024]) {
       runChecks(request, o.result(false), ALL, config);
     }),
   );
-  results.push(measure(`whole body ${label}: + monitor (score, metrics)`, () => void monitor.observeResponse('a', request, observeWholeBody(body), { ttftMs: undefined, tokensPerSecond: undefined })));
+  results.push(
+    measure(
+      `whole body ${label}: + monitor (score, metrics)`,
+      () =>
+        void monitor.observeResponse('a', request, observeWholeBody(body), {
+          ttftMs: undefined,
+          tokensPerSecond: undefined,
+        }),
+    ),
+  );
   results.push(measure(`repetition score alone ${label}`, () => void repetitionScore(content)));
 }
 const schemaRequest: ChatRequest = {
   ...request,
-  response_format: { type: 'json_schema', json_schema: { name: 'r', schema: { type: 'object', properties: { items: { type: 'array', items: { type: 'object', properties: { id: { type: 'integer' }, text: { type: 'string' } }, required: ['id', 'text'] } } }, required: ['items'] } } },
+  response_format: {
+    type: 'json_schema',
+    json_schema: {
+      name: 'r',
+      schema: {
+        type: 'object',
+        properties: {
+          items: {
+            type: 'array',
+            items: {
+              type: 'object',
+              properties: { id: { type: 'integer' }, text: { type: 'string' } },
+              required: ['id', 'text'],
+            },
+          },
+        },
+        required: ['items'],
+      },
+    },
+  },
 };
-const schemaBody = wholeBody(JSON.stringify({ items: Array.from({ length: 40 }, (_, i) => ({ id: i, text: longProse(200, i) })) }));
-results.push(measure(`json_schema answer ${Math.round(schemaBody.length / 1024)} KB: parse + all checks`, () => void runChecks(schemaRequest, observeWholeBody(schemaBody), ALL, config)));
+const schemaBody = wholeBody(
+  JSON.stringify({ items: Array.from({ length: 40 }, (_, i) => ({ id: i, text: longProse(200, i) })) }),
+);
+results.push(
+  measure(
+    `json_schema answer ${Math.round(schemaBody.length / 1024)} KB: parse + all checks`,
+    () => void runChecks(schemaRequest, observeWholeBody(schemaBody), ALL, config),
+  ),
+);
 
 if (process.argv.includes('--json')) {
   console.log(JSON.stringify({ node: process.version, results }, null, 2));

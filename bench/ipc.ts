@@ -9,7 +9,15 @@ export type ToServer = { type: 'mark' } | { type: 'stop'; label: string } | { ty
 export type FromServer =
   | { type: 'ready'; port: number }
   | { type: 'marked' }
-  | { type: 'stopped'; cpuUs: number; wallMs: number; rssBytes: number; heapUsedBytes: number; threadsMs: Record<string, number>; profileFile?: string }
+  | {
+      type: 'stopped';
+      cpuUs: number;
+      wallMs: number;
+      rssBytes: number;
+      heapUsedBytes: number;
+      threadsMs: Record<string, number>;
+      profileFile?: string;
+    }
   | { type: 'error'; message: string };
 
 export interface LoadJob {

@@ -23,9 +23,12 @@ async function run(job: LoadJob): Promise<void> {
         try {
           checks += validateRealExchange(record, stream);
         } catch (err) {
-          throw new Error(`${name}: the ${job.kind} server answered wrongly, refusing to benchmark a broken path: ${errorMessage(err)}`, {
-            cause: err,
-          });
+          throw new Error(
+            `${name}: the ${job.kind} server answered wrongly, refusing to benchmark a broken path: ${errorMessage(err)}`,
+            {
+              cause: err,
+            },
+          );
         }
       }
       toParent({ type: 'validated', checks });

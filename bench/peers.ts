@@ -16,14 +16,13 @@ import { fileURLToPath } from 'node:url';
 import { envoyBinary } from '../src/envoy/binary.js';
 import { repoRoot } from '../src/util/repo-root.js';
 import { checkResponse } from './peers/check.js';
-import { killAllNow, register, stopAll } from './peers/children.js';
+import { killAllNow, stopAll } from './peers/children.js';
 import type { LoadJob } from './peers/ipc.js';
 import { LoadGenerator, startMockUpstreams } from './peers/drivers.js';
 import { treeCpuMs } from './peers/proc.js';
 import { markdownTable, summarise, verdicts, type Failure, type Measurement } from './peers/report.js';
 import { parseSettings, UsageError, type Cell, type PeersSettings } from './peers/settings.js';
 import {
-  ANTHROPIC_KEY,
   PATH_LABELS,
   ROLES,
   directPaths,
@@ -69,7 +68,10 @@ async function validate(load: LoadGenerator, p: BenchPath): Promise<string> {
       if (events < 3) throw new Error(`SSE probe: only ${events} events`);
       notes.push(`SSE ${events} events, ${answer.body.length} B`);
     } else {
-      const body = JSON.parse(answer.body) as { choices?: Array<{ message?: { content?: string } }>; content?: Array<{ text?: string }> };
+      const body = JSON.parse(answer.body) as {
+        choices?: Array<{ message?: { content?: string } }>;
+        content?: Array<{ text?: string }>;
+      };
       const text = p.expect === 'openai' ? body.choices?.[0]?.message?.content : body.content?.[0]?.text;
       if (!text) throw new Error(`JSON probe: no completion text in ${answer.body.slice(0, 300)}`);
       notes.push(`JSON ${answer.body.length} B`);
@@ -78,7 +80,15 @@ async function validate(load: LoadGenerator, p: BenchPath): Promise<string> {
   return notes.join(', ');
 }
 
-async function measure(load: LoadGenerator, p: BenchPath, cell: Cell, settings: PeersSettings, roundNo: number, warmupMs: number, durationMs: number): Promise<Measurement> {
+async function measure(
+  load: LoadGenerator,
+  p: BenchPath,
+  cell: Cell,
+  settings: PeersSettings,
+  roundNo: number,
+  warmupMs: number,
+  durationMs: number,
+): Promise<Measurement> {
   if (interrupted) throw new Error('interrupted');
   const roles = ROLES.filter((r) => p.pids[r] !== undefined);
   const roots = [...new Set([...roles.map((r) => p.pids[r]!), load.pid])];
@@ -133,17 +143,22 @@ async function main(): Promise<void> {
     loadAverageBefore: os.loadavg().map((l) => round(l, 2)),
     loadAverageAfter: [] as number[],
   };
-  const command = `node ${path.relative(process.cwd(), process.argv[1] ?? 'dist/bench/peers.js')} ${process.argv.slice(2).join(' ')}`.trim();
+  const command =
+    `node ${path.relative(process.cwd(), process.argv[1] ?? 'dist/bench/peers.js')} ${process.argv.slice(2).join(' ')}`.trim();
   log(`# llm-extproc peers bench${settings.quick ? ' (--quick: smoke test, not a result)' : ''}`);
   log(`command: ${command}`);
-  log(`machine: nproc ${machine.nproc} (${machine.cpuModel}), ${machine.memoryGb} GB, ${machine.platform}, node ${machine.node}`);
+  log(
+    `machine: nproc ${machine.nproc} (${machine.cpuModel}), ${machine.memoryGb} GB, ${machine.platform}, node ${machine.node}`,
+  );
   log(`load average before: ${machine.loadAverageBefore.join(' ')}`);
   log(
     `plan: ${settings.rounds} interleaved round(s) × ${settings.cells.length} cells (${settings.cells.map((c) => `${c.payload}/c${c.concurrency}`).join(', ')}) × ` +
       `${settings.paths.length} paths; ${settings.seconds} s measured + ${settings.prewarmSeconds} s pre-warm per measurement, ${settings.warmupSeconds} s warm-up per path and cell ` +
       `(≈ ${Math.round(estimateSeconds(settings, settings.paths.length) / 60)} min of load, plus start-up)`,
   );
-  log(`request: ${REQUEST_BODY_JSON.length} B chat request (bench/fixtures.ts); mock SSE: ${settings.sseChunks + 2} chunks + [DONE]\n`);
+  log(
+    `request: ${REQUEST_BODY_JSON.length} B chat request (bench/fixtures.ts); mock SSE: ${settings.sseChunks + 2} chunks + [DONE]\n`,
+  );
 
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'llm-extproc-peers-'));
   const failures: Failure[] = [];
@@ -156,7 +171,9 @@ async function main(): Promise<void> {
   // Hard bound on the whole run, whatever hangs.
   const watchdogMs = (estimateSeconds(settings, settings.paths.length) * 2 + 15 * 60) * 1000;
   const watchdog = setTimeout(() => {
-    process.stderr.write(`peers bench: still running after ${Math.round(watchdogMs / 60000)} min; stopping everything\n`);
+    process.stderr.write(
+      `peers bench: still running after ${Math.round(watchdogMs / 60000)} min; stopping everything\n`,
+    );
     void stopAll().finally(() => process.exit(1));
   }, watchdogMs);
   watchdog.unref();
@@ -194,7 +211,12 @@ async function main(): Promise<void> {
         }
       } catch (err) {
         for (const id of ids.filter(want)) failures.push({ path: id, error: errorText(err) });
-        log(`FAILED to start ${ids.filter(want).map((id) => PATH_LABELS[id]).join(' and ')}:\n${errorText(err)}`);
+        log(
+          `FAILED to start ${ids
+            .filter(want)
+            .map((id) => PATH_LABELS[id])
+            .join(' and ')}:\n${errorText(err)}`,
+        );
       }
     }
     if (paths.length === 0) throw new Error('no path could be started');
@@ -204,7 +226,10 @@ async function main(): Promise<void> {
       for (const p of paths) {
         try {
           const m = await measure(load, p, cell, settings, 0, 0, settings.warmupSeconds * 1000);
-          if (m.errors > 0) log(`  warm-up ${p.id} ${cell.payload}/c${cell.concurrency}: ${m.errors} errors (first: ${m.firstError ?? '?'})`);
+          if (m.errors > 0)
+            log(
+              `  warm-up ${p.id} ${cell.payload}/c${cell.concurrency}: ${m.errors} errors (first: ${m.firstError ?? '?'})`,
+            );
         } catch (err) {
           log(`  warm-up ${p.id} ${cell.payload}/c${cell.concurrency}: ${errorText(err)}`);
         }
@@ -216,7 +241,15 @@ async function main(): Promise<void> {
       for (const cell of settings.cells) {
         for (const p of paths) {
           try {
-            const m = await measure(load, p, cell, settings, r, settings.prewarmSeconds * 1000, settings.seconds * 1000);
+            const m = await measure(
+              load,
+              p,
+              cell,
+              settings,
+              r,
+              settings.prewarmSeconds * 1000,
+              settings.seconds * 1000,
+            );
             measurements.push(m);
             const cpu = ROLES.filter((role) => m.cpuMsPerRequest[role] !== undefined)
               .map((role) => `${role} ${m.cpuMsPerRequest[role]!.toFixed(3)}`)
@@ -228,8 +261,18 @@ async function main(): Promise<void> {
           } catch (err) {
             log(`  ${cell.payload}/c${cell.concurrency} ${p.id}: measurement failed: ${errorText(err)}`);
             measurements.push({
-              round: r, path: p.id, payload: cell.payload, concurrency: cell.concurrency, requests: 0, errors: 1, firstError: errorText(err),
-              p50Ms: Number.NaN, p99Ms: Number.NaN, requestsPerSecond: 0, cpuMsPerRequest: {}, clientCpuMsPerRequest: Number.NaN,
+              round: r,
+              path: p.id,
+              payload: cell.payload,
+              concurrency: cell.concurrency,
+              requests: 0,
+              errors: 1,
+              firstError: errorText(err),
+              p50Ms: Number.NaN,
+              p99Ms: Number.NaN,
+              requestsPerSecond: 0,
+              cpuMsPerRequest: {},
+              clientCpuMsPerRequest: Number.NaN,
             });
           }
         }
@@ -260,10 +303,14 @@ async function main(): Promise<void> {
   const verdictList = verdicts(rows, highConcurrency);
 
   log(`\n## Results: medians of ${settings.rounds} round(s); ${elapsedS.toFixed(0)} s in all\n`);
-  log(`machine: nproc ${machine.nproc} (${machine.cpuModel}); load average before ${machine.loadAverageBefore.join(' ')}, after ${machine.loadAverageAfter.join(' ')}`);
+  log(
+    `machine: nproc ${machine.nproc} (${machine.cpuModel}); load average before ${machine.loadAverageBefore.join(' ')}, after ${machine.loadAverageAfter.join(' ')}`,
+  );
   log('latency: whole response (the whole stream for SSE), ms; added = minus the direct path to the same mock;');
   log('CPU: ms per request from /proc/<pid>/stat (utime+stime, children included) of each process on the path;');
-  log('     gateway = all but the mock (Envoy + llm-extproc, or the peer); all = gateway + mock; the load generator is not counted.\n');
+  log(
+    '     gateway = all but the mock (Envoy + llm-extproc, or the peer); all = gateway + mock; the load generator is not counted.\n',
+  );
   log(markdownTable(rows, failures, settings.cells));
   log('');
   for (const [id, note] of notes) log(`- ${PATH_LABELS[id]}: ${note}`);
@@ -274,9 +321,16 @@ async function main(): Promise<void> {
     for (const f of failures) log(`- ${PATH_LABELS[f.path]}: ${f.error}`);
   }
   const errored = rows.filter((r) => r.errors > 0);
-  for (const r of errored) log(`errors on ${PATH_LABELS[r.path]} ${r.payload}/c${r.concurrency}: ${r.errors} (first: ${r.firstError ?? '?'})`);
-  if (envoyAnomalies.length > 0) log(`Envoy (llm-extproc) access log, lines whose response code was not 200 (count × fields):\n  ${envoyAnomalies.join('\n  ')}`);
-  if (budgetsSnapshot !== undefined) log(`\nllm-extproc /budgets after the run (budgets were on): ${budgetsSnapshot.replace(/\s+/g, ' ').slice(0, 400)}`);
+  for (const r of errored)
+    log(`errors on ${PATH_LABELS[r.path]} ${r.payload}/c${r.concurrency}: ${r.errors} (first: ${r.firstError ?? '?'})`);
+  if (envoyAnomalies.length > 0)
+    log(
+      `Envoy (llm-extproc) access log, lines whose response code was not 200 (count × fields):\n  ${envoyAnomalies.join('\n  ')}`,
+    );
+  if (budgetsSnapshot !== undefined)
+    log(
+      `\nllm-extproc /budgets after the run (budgets were on): ${budgetsSnapshot.replace(/\s+/g, ' ').slice(0, 400)}`,
+    );
 
   const resultsDir = path.join(repoRoot(), 'bench', 'results');
   mkdirSync(resultsDir, { recursive: true });
@@ -284,7 +338,19 @@ async function main(): Promise<void> {
   writeFileSync(
     file,
     JSON.stringify(
-      { generatedAt: new Date().toISOString(), command, elapsedS: round(elapsedS, 1), machine, settings, notes: Object.fromEntries(notes), failures, envoyAnomalies, verdicts: verdictList, rows, measurements },
+      {
+        generatedAt: new Date().toISOString(),
+        command,
+        elapsedS: round(elapsedS, 1),
+        machine,
+        settings,
+        notes: Object.fromEntries(notes),
+        failures,
+        envoyAnomalies,
+        verdicts: verdictList,
+        rows,
+        measurements,
+      },
       (_key, value: unknown) => (typeof value === 'number' ? round(value, 4) : value),
       2,
     ) + '\n',

@@ -109,12 +109,17 @@ export function summariseProfile(file: string, topN = 20): ProfileSummary {
       .sort((a, b) => b.us - a.us)
       .slice(0, topN)
       .map((r) => ({ name: r.name, location: r.location, selfMs: r.us / 1000, percent: pct(r.us) })),
-    byArea: [...byArea.entries()].sort((a, b) => b[1] - a[1]).map(([area, us]) => ({ area, selfMs: us / 1000, percent: pct(us) })),
+    byArea: [...byArea.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .map(([area, us]) => ({ area, selfMs: us / 1000, percent: pct(us) })),
   };
 }
 
 export function formatSummary(title: string, summary: ProfileSummary): string {
-  const lines = [`${title}: ${summary.busyMs.toFixed(0)} ms busy of ${summary.totalMs.toFixed(0)} ms sampled`, '  self time by area:'];
+  const lines = [
+    `${title}: ${summary.busyMs.toFixed(0)} ms busy of ${summary.totalMs.toFixed(0)} ms sampled`,
+    '  self time by area:',
+  ];
   for (const a of summary.byArea.slice(0, 12)) lines.push(`    ${a.percent.toFixed(1).padStart(5)}%  ${a.area}`);
   lines.push('  top functions by self time:');
   for (const r of summary.top) lines.push(`    ${r.percent.toFixed(1).padStart(5)}%  ${r.name}  ${r.location}`);

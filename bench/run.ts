@@ -8,9 +8,24 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { repoRoot } from '../src/util/repo-root.js';
-import { Inbox, type FromLoad, type FromServer, type LoadJob, type LoadResult, type ToLoad, type ToServer } from './ipc.js';
+import {
+  Inbox,
+  type FromLoad,
+  type FromServer,
+  type LoadJob,
+  type LoadResult,
+  type ToLoad,
+  type ToServer,
+} from './ipc.js';
 import { formatSummary, summariseProfile, type ProfileSummary } from './profile.js';
-import { CPU_RATIO_GOAL, DEFAULT_SETTINGS, type BenchSettings, type ScenarioName, type ScenarioSettings, type ServerKind } from './scenarios.js';
+import {
+  CPU_RATIO_GOAL,
+  DEFAULT_SETTINGS,
+  type BenchSettings,
+  type ScenarioName,
+  type ScenarioSettings,
+  type ServerKind,
+} from './scenarios.js';
 import { median, percentile, round } from './stats.js';
 import { REQUEST_BODY_JSON, RESPONSE_BODY_JSON, SSE_RESPONSE_CHUNKS } from './fixtures.js';
 
@@ -70,13 +85,19 @@ function verdictLines(results: readonly ScenarioResult[], concurrency: number): 
   const lines: string[] = [];
   for (const r of results) {
     const pass = r.ratio.cpuUs <= CPU_RATIO_GOAL;
-    lines.push(`${word(pass)} ${r.scenario}: ext_proc CPU per exchange ${r.ratio.cpuUs.toFixed(2)}× the CONTINUE-only floor (target ≤ ${CPU_RATIO_GOAL}×, budgets on); p50 ratio ${r.ratio.p50.toFixed(2)}`);
+    lines.push(
+      `${word(pass)} ${r.scenario}: ext_proc CPU per exchange ${r.ratio.cpuUs.toFixed(2)}× the CONTINUE-only floor (target ≤ ${CPU_RATIO_GOAL}×, budgets on); p50 ratio ${r.ratio.p50.toFixed(2)}`,
+    );
   }
   const rss = Math.max(...results.map((r) => r.real.rssMb));
   if (concurrency === RSS_TARGET.concurrency) {
-    lines.push(`${word(rss <= RSS_TARGET.mb)} service RSS at c=${concurrency}: ${rss.toFixed(0)} MB (target ≤ ${RSS_TARGET.mb} MB)`);
+    lines.push(
+      `${word(rss <= RSS_TARGET.mb)} service RSS at c=${concurrency}: ${rss.toFixed(0)} MB (target ≤ ${RSS_TARGET.mb} MB)`,
+    );
   } else {
-    lines.push(`N/A  service RSS: ${rss.toFixed(0)} MB at c=${concurrency}; the target (≤ ${RSS_TARGET.mb} MB) is at c=${RSS_TARGET.concurrency}: --concurrency ${RSS_TARGET.concurrency}`);
+    lines.push(
+      `N/A  service RSS: ${rss.toFixed(0)} MB at c=${concurrency}; the target (≤ ${RSS_TARGET.mb} MB) is at c=${RSS_TARGET.concurrency}: --concurrency ${RSS_TARGET.concurrency}`,
+    );
   }
   return lines;
 }
@@ -99,7 +120,10 @@ function parseArgs(argv: readonly string[]): BenchSettings {
   });
   if (only !== undefined) {
     scenarios = scenarios.filter((s) => s.name === only);
-    if (scenarios.length === 0) throw new Error(`--only: unknown scenario '${only}' (${DEFAULT_SETTINGS.scenarios.map((s) => s.name).join(', ')})`);
+    if (scenarios.length === 0)
+      throw new Error(
+        `--only: unknown scenario '${only}' (${DEFAULT_SETTINGS.scenarios.map((s) => s.name).join(', ')})`,
+      );
   }
   return {
     concurrency: value('--concurrency') ?? DEFAULT_SETTINGS.concurrency,
@@ -124,7 +148,12 @@ function stopChild(child: ChildProcess, message: ToServer | ToLoad): void {
 
 let validationChecks = 0;
 
-async function measure(kind: ServerKind, scenario: ScenarioSettings, roundNo: number, settings: BenchSettings): Promise<RunMeasurement> {
+async function measure(
+  kind: ServerKind,
+  scenario: ScenarioSettings,
+  roundNo: number,
+  settings: BenchSettings,
+): Promise<RunMeasurement> {
   const label = `${scenario.name}-${kind}-r${roundNo}`;
   const server = startChild('server.js', settings.profile ? [kind, profileDir] : [kind], ['--expose-gc']);
   const serverInbox = new Inbox<FromServer>(server, `${kind} server`);
@@ -153,10 +182,16 @@ async function measure(kind: ServerKind, scenario: ScenarioSettings, roundNo: nu
   }
 }
 
-function summariseRun(roundNo: number, kind: ServerKind, result: LoadResult, stopped: Extract<FromServer, { type: 'stopped' }>): RunMeasurement {
+function summariseRun(
+  roundNo: number,
+  kind: ServerKind,
+  result: LoadResult,
+  stopped: Extract<FromServer, { type: 'stopped' }>,
+): RunMeasurement {
   const profile = stopped.profileFile ? summariseProfile(stopped.profileFile, 25) : undefined;
   const threadsUsPerExchange: Record<string, number> = {};
-  for (const [name, ms] of Object.entries(stopped.threadsMs)) threadsUsPerExchange[name] = (ms * 1000) / result.exchanges;
+  for (const [name, ms] of Object.entries(stopped.threadsMs))
+    threadsUsPerExchange[name] = (ms * 1000) / result.exchanges;
   return {
     round: roundNo,
     kind,
@@ -195,7 +230,18 @@ function pad(text: string, width: number, left = false): string {
 }
 
 function table(results: readonly ScenarioResult[]): string {
-  const header = ['scenario', 'server', 'CPU µs/exch', 'main thr µs', 'CPU µs/msg', 'p50 ms', 'p99 ms', 'RSS MB', 'exch/s', 'srv cores'];
+  const header = [
+    'scenario',
+    'server',
+    'CPU µs/exch',
+    'main thr µs',
+    'CPU µs/msg',
+    'p50 ms',
+    'p99 ms',
+    'RSS MB',
+    'exch/s',
+    'srv cores',
+  ];
   const widths = [18, 8, 12, 12, 11, 8, 8, 8, 8, 10];
   const row = (cells: string[]) => cells.map((c, i) => pad(c, widths[i]!, i < 2)).join(' ');
   const lines = [row(header), row(widths.map((w) => '-'.repeat(w)))];
@@ -217,7 +263,20 @@ function table(results: readonly ScenarioResult[]): string {
         ]),
       );
     }
-    lines.push(row(['', 'real/fl', `${r.ratio.cpuUs.toFixed(2)}x`, `${r.ratio.mainThreadUs.toFixed(2)}x`, '', `${r.ratio.p50.toFixed(2)}x`, `${r.ratio.p99.toFixed(2)}x`, '', '', '']));
+    lines.push(
+      row([
+        '',
+        'real/fl',
+        `${r.ratio.cpuUs.toFixed(2)}x`,
+        `${r.ratio.mainThreadUs.toFixed(2)}x`,
+        '',
+        `${r.ratio.p50.toFixed(2)}x`,
+        `${r.ratio.p99.toFixed(2)}x`,
+        '',
+        '',
+        '',
+      ]),
+    );
   }
   return lines.join('\n');
 }
@@ -287,7 +346,14 @@ async function main(): Promise<void> {
   writeFileSync(
     file,
     JSON.stringify(
-      { generatedAt: new Date().toISOString(), elapsedS: round(elapsedS, 1), machine, settings, cpuRatioGoal: CPU_RATIO_GOAL, results },
+      {
+        generatedAt: new Date().toISOString(),
+        elapsedS: round(elapsedS, 1),
+        machine,
+        settings,
+        cpuRatioGoal: CPU_RATIO_GOAL,
+        results,
+      },
       (_key, value: unknown) => (typeof value === 'number' ? round(value, 3) : value),
       2,
     ) + '\n',

@@ -104,8 +104,20 @@ const EXAMPLES_PER_KIND = 5;
 
 export function emptyCounts(): SoakCounts {
   return {
-    requests: 0, json: 0, sse: 0, statuses: {}, unexpected5xx: 0, unexpectedNon200: 0, resets: 0, truncated: 0,
-    badBodies: 0, clientErrors: {}, notStarted: 0, examples: [], latenciesMs: [], wallMs: 0,
+    requests: 0,
+    json: 0,
+    sse: 0,
+    statuses: {},
+    unexpected5xx: 0,
+    unexpectedNon200: 0,
+    resets: 0,
+    truncated: 0,
+    badBodies: 0,
+    clientErrors: {},
+    notStarted: 0,
+    examples: [],
+    latenciesMs: [],
+    wallMs: 0,
   };
 }
 
@@ -136,7 +148,15 @@ export function addCounts(a: SoakCounts, b: SoakCounts): SoakCounts {
 
 /** Failures of any kind in these counts (0 = every request got the full, correct answer). */
 export function failureCount(c: SoakCounts): number {
-  return c.unexpected5xx + c.unexpectedNon200 + c.resets + c.truncated + c.badBodies + Object.values(c.clientErrors).reduce((s, n) => s + n, 0) + c.notStarted;
+  return (
+    c.unexpected5xx +
+    c.unexpectedNon200 +
+    c.resets +
+    c.truncated +
+    c.badBodies +
+    Object.values(c.clientErrors).reduce((s, n) => s + n, 0) +
+    c.notStarted
+  );
 }
 
 function requestBody(index: number, stream: boolean): string {
@@ -156,7 +176,8 @@ export function checkSse(body: string): string | undefined {
   const events = body.split(/\r?\n\r?\n/).filter((e) => e.trim() !== '');
   if (events.length === 0) return 'empty stream';
   const last = events.at(-1)?.trim();
-  if (last !== 'data: [DONE]') return `does not end with data: [DONE] (last event: ${JSON.stringify(last?.slice(0, 120))})`;
+  if (last !== 'data: [DONE]')
+    return `does not end with data: [DONE] (last event: ${JSON.stringify(last?.slice(0, 120))})`;
   let content = '';
   let usageTotal: number | undefined;
   for (const event of events.slice(0, -1)) {
@@ -166,7 +187,11 @@ export function checkSse(body: string): string | undefined {
       .map((line) => line.slice(5).trimStart())
       .join('\n');
     if (data === '[DONE]') return '[DONE] before the end';
-    let parsed: { error?: unknown; choices?: Array<{ delta?: { content?: string | null } }>; usage?: { total_tokens?: number } | null };
+    let parsed: {
+      error?: unknown;
+      choices?: Array<{ delta?: { content?: string | null } }>;
+      usage?: { total_tokens?: number } | null;
+    };
     try {
       parsed = JSON.parse(data) as typeof parsed;
     } catch {
@@ -189,17 +214,29 @@ export function checkJson(body: string): string | undefined {
   } catch {
     return `unparsable body ${JSON.stringify(body.slice(0, 120))}`;
   }
-  if (parsed.choices?.[0]?.message?.content !== COMPLETION_TEXT) return `content ${JSON.stringify(parsed.choices?.[0]?.message?.content)}`;
+  if (parsed.choices?.[0]?.message?.content !== COMPLETION_TEXT)
+    return `content ${JSON.stringify(parsed.choices?.[0]?.message?.content)}`;
   if (parsed.usage?.total_tokens !== MOCK_TOTAL_TOKENS) return `usage total ${parsed.usage?.total_tokens}`;
   return undefined;
 }
 
 type Outcome =
-  | { readonly kind: 'response'; readonly status: number; readonly body: string; readonly headers: http.IncomingHttpHeaders }
+  | {
+      readonly kind: 'response';
+      readonly status: number;
+      readonly body: string;
+      readonly headers: http.IncomingHttpHeaders;
+    }
   | { readonly kind: 'reset'; readonly status: number; readonly bytes: number; readonly error: string }
   | { readonly kind: 'client-error'; readonly code: string; readonly error: string };
 
-function send(url: URL, agent: http.Agent, body: string, apiKey: string | undefined, timeoutMs: number): Promise<Outcome> {
+function send(
+  url: URL,
+  agent: http.Agent,
+  body: string,
+  apiKey: string | undefined,
+  timeoutMs: number,
+): Promise<Outcome> {
   return new Promise<Outcome>((resolve) => {
     let settled = false;
     const done = (outcome: Outcome) => {
@@ -228,18 +265,27 @@ function send(url: URL, agent: http.Agent, body: string, apiKey: string | undefi
           bytes += chunk.length;
         });
         res.on('aborted', () => done({ kind: 'reset', status: res.statusCode ?? 0, bytes, error: 'aborted' }));
-        res.on('error', (err: NodeJS.ErrnoException) => done({ kind: 'reset', status: res.statusCode ?? 0, bytes, error: err.code ?? err.message }));
+        res.on('error', (err: NodeJS.ErrnoException) =>
+          done({ kind: 'reset', status: res.statusCode ?? 0, bytes, error: err.code ?? err.message }),
+        );
         res.on('end', () => {
           // 'end' after 'aborted' never comes in Node 20, but a complete flag is the authority.
           if (!res.complete) return done({ kind: 'reset', status: res.statusCode ?? 0, bytes, error: 'incomplete' });
-          done({ kind: 'response', status: res.statusCode ?? 0, body: Buffer.concat(parts).toString('utf8'), headers: res.headers });
+          done({
+            kind: 'response',
+            status: res.statusCode ?? 0,
+            body: Buffer.concat(parts).toString('utf8'),
+            headers: res.headers,
+          });
         });
       },
     );
     req.setTimeout(timeoutMs, () => {
       req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'TIMEOUT' }));
     });
-    req.on('error', (err: NodeJS.ErrnoException) => done({ kind: 'client-error', code: err.code ?? 'ERROR', error: err.message }));
+    req.on('error', (err: NodeJS.ErrnoException) =>
+      done({ kind: 'client-error', code: err.code ?? 'ERROR', error: err.message }),
+    );
     req.end(body);
   });
 }
@@ -279,14 +325,24 @@ export async function runSoakLoad(options: SoakLoadOptions): Promise<SoakCounts>
       case 'reset':
         counts.statuses[outcome.status] = (counts.statuses[outcome.status] ?? 0) + 1;
         counts.resets++;
-        example('mid-stream reset', index, stream, `status ${outcome.status}, ${outcome.bytes} body bytes, then ${outcome.error}`);
+        example(
+          'mid-stream reset',
+          index,
+          stream,
+          `status ${outcome.status}, ${outcome.bytes} body bytes, then ${outcome.error}`,
+        );
         return;
       case 'response': {
         const { status, body, headers } = outcome;
         counts.statuses[status] = (counts.statuses[status] ?? 0) + 1;
         if (status >= 500) {
           counts.unexpected5xx++;
-          example(`status ${status}`, index, stream, `body ${JSON.stringify(body.slice(0, 200))} x-request-id ${String(headers['x-request-id'])}`);
+          example(
+            `status ${status}`,
+            index,
+            stream,
+            `body ${JSON.stringify(body.slice(0, 200))} x-request-id ${String(headers['x-request-id'])}`,
+          );
           return;
         }
         if (status !== 200) {

@@ -22,7 +22,8 @@ export type FromSoakService =
   | { readonly type: 'snapshot-written'; readonly file: string }
   | { readonly type: 'closed' }
   | { readonly type: 'error'; readonly message: string };
-export type ToSoakService = { readonly type: 'close' } | { readonly type: 'gc' } | { readonly type: 'heap-snapshot'; readonly file: string };
+export type ToSoakService =
+  { readonly type: 'close' } | { readonly type: 'gc' } | { readonly type: 'heap-snapshot'; readonly file: string };
 // Import only the types from here (import type): importing this module runs the service.
 
 function toParent(message: FromSoakService): void {

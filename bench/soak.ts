@@ -131,7 +131,14 @@ function readSettings(argv: readonly string[]): Settings {
         const eq = pair.indexOf('=');
         if (eq <= 0) throw new Error(`--envoy-runtime ${pair}: expected KEY=VALUE`);
         const raw = pair.slice(eq + 1);
-        const value = raw === 'true' ? true : raw === 'false' ? false : Number.isFinite(Number(raw)) && raw.trim() !== '' ? Number(raw) : raw;
+        const value =
+          raw === 'true'
+            ? true
+            : raw === 'false'
+              ? false
+              : Number.isFinite(Number(raw)) && raw.trim() !== ''
+                ? Number(raw)
+                : raw;
         return [pair.slice(0, eq), value];
       }),
     ),
@@ -172,15 +179,19 @@ async function startServiceChild(configFile: string, grpcTrace: string | undefin
   const ready = new Promise<{ extprocPort: number; adminPort: number }>((resolve, reject) => {
     child.on('message', (message: FromSoakService) => {
       if (message.type === 'ready') resolve(message);
-      else if (message.type === 'memory') memory.push({ at: message.at, rssBytes: message.rssBytes, heapUsedBytes: message.heapUsedBytes });
+      else if (message.type === 'memory')
+        memory.push({ at: message.at, rssBytes: message.rssBytes, heapUsedBytes: message.heapUsedBytes });
       else if (message.type === 'closed') closed?.();
-      else if (message.type === 'collected' || message.type === 'snapshot-written') waiting.get(message.type)?.(message);
+      else if (message.type === 'collected' || message.type === 'snapshot-written')
+        waiting.get(message.type)?.(message);
       else if (message.type === 'error') {
         failure = message.message;
         reject(new Error(`service child: ${message.message}`));
       }
     });
-    child.once('exit', (code, signal) => reject(new Error(`service child exited (code ${code}, signal ${signal}) ${failure ?? ''}`)));
+    child.once('exit', (code, signal) =>
+      reject(new Error(`service child exited (code ${code}, signal ${signal}) ${failure ?? ''}`)),
+    );
   });
   const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
   let ports: { extprocPort: number; adminPort: number };
@@ -193,7 +204,10 @@ async function startServiceChild(configFile: string, grpcTrace: string | undefin
     if (child.exitCode !== null || child.signalCode !== null) resolve();
     else child.once('exit', () => resolve());
   });
-  const ask = <T extends FromSoakService['type']>(request: ToSoakService, answer: T): Promise<Extract<FromSoakService, { type: T }>> =>
+  const ask = <T extends FromSoakService['type']>(
+    request: ToSoakService,
+    answer: T,
+  ): Promise<Extract<FromSoakService, { type: T }>> =>
     new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`service child: no '${answer}' within 120 s`)), 120_000);
       waiting.set(answer, (message) => {
@@ -241,7 +255,10 @@ async function serviceMetrics(adminUrl: string, prefixes: readonly string[]): Pr
 const ACTIVE_STREAMS = 'llm_extproc_active_streams';
 
 /** Waits (up to timeoutMs) until every stage's active-stream gauge reads 0; returns the last reading. */
-async function activeStreamsSettled(adminUrl: string, timeoutMs: number): Promise<{ total: number; byStage: Record<string, number>; waitedMs: number }> {
+async function activeStreamsSettled(
+  adminUrl: string,
+  timeoutMs: number,
+): Promise<{ total: number; byStage: Record<string, number>; waitedMs: number }> {
   const started = Date.now();
   for (;;) {
     const samples = await serviceMetrics(adminUrl, [ACTIVE_STREAMS]);
@@ -303,11 +320,15 @@ const statValue = (stats: readonly EnvoyStat[], name: string): number => stats.f
 
 /** Sets (or removes) max_requests_per_connection on the llm-extproc cluster of a generated bootstrap. */
 function overrideStreamsPerConnection(bootstrap: object, value: number | 'unlimited'): void {
-  type Cluster = { name?: string; typed_extension_protocol_options?: Record<string, { common_http_protocol_options?: Record<string, unknown> }> };
+  type Cluster = {
+    name?: string;
+    typed_extension_protocol_options?: Record<string, { common_http_protocol_options?: Record<string, unknown> }>;
+  };
   const clusters = (bootstrap as { static_resources?: { clusters?: Cluster[] } }).static_resources?.clusters ?? [];
   const cluster = clusters.find((c) => c.name === 'llm-extproc');
   const options = cluster ? Object.values(cluster.typed_extension_protocol_options ?? {})[0] : undefined;
-  if (!options) throw new Error('--extproc-streams-per-connection: no llm-extproc cluster with protocol options in the bootstrap');
+  if (!options)
+    throw new Error('--extproc-streams-per-connection: no llm-extproc cluster with protocol options in the bootstrap');
   const common = { ...options.common_http_protocol_options };
   if (value === 'unlimited') delete common.max_requests_per_connection;
   else common.max_requests_per_connection = value;
@@ -331,7 +352,11 @@ interface MemoryReport {
   /** Heap retained per measured request (bytes): (end − post-warm-up) / requests. */
   readonly perRequestHeapBytes: number;
   /** Where RSS went between the two points (MB): V8's committed heap, external + ArrayBuffers, the rest (native: http2/nghttp2, malloc, code). */
-  readonly breakdownMb: { readonly heapTotal: [number, number]; readonly external: [number, number]; readonly other: [number, number] };
+  readonly breakdownMb: {
+    readonly heapTotal: [number, number];
+    readonly external: [number, number];
+    readonly other: [number, number];
+  };
   /** RSS (MB) at about every tenth of the measured load. */
   readonly timelineMb: number[];
 }
@@ -355,7 +380,13 @@ interface PhaseResult {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const mb = (bytes: number) => round(bytes / MB, 1);
 
-async function runPhase(phase: Phase, settings: Settings, mock: MockOpenAI, deadline: number, firstIndex: number): Promise<PhaseResult> {
+async function runPhase(
+  phase: Phase,
+  settings: Settings,
+  mock: MockOpenAI,
+  deadline: number,
+  firstIndex: number,
+): Promise<PhaseResult> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'llm-extproc-soak-'));
   const configFile = path.join(dir, 'config.yaml');
   const yaml = soakConfigYaml(mock.baseUrl, phase === 'on');
@@ -374,13 +405,20 @@ async function runPhase(phase: Phase, settings: Settings, mock: MockOpenAI, dead
     const accessLog: Record<string, number> = {};
     if (settings.envoyLog) envoyLog = createWriteStream(`${settings.envoyLog}.${phase}`);
     const logFile = envoyLog;
-    const bootstrap = buildBootstrap(parsed.config, { listen: '127.0.0.1:0', admin: '127.0.0.1:0', extproc: `127.0.0.1:${tap?.port ?? service.extprocPort}` });
-    if (settings.extprocStreamsPerConnection !== undefined) overrideStreamsPerConnection(bootstrap, settings.extprocStreamsPerConnection);
+    const bootstrap = buildBootstrap(parsed.config, {
+      listen: '127.0.0.1:0',
+      admin: '127.0.0.1:0',
+      extproc: `127.0.0.1:${tap?.port ?? service.extprocPort}`,
+    });
+    if (settings.extprocStreamsPerConnection !== undefined)
+      overrideStreamsPerConnection(bootstrap, settings.extprocStreamsPerConnection);
     if (Object.keys(settings.envoyRuntime).length > 0) {
       // A last static layer: it overrides whatever runtime the generated bootstrap may carry.
       const doc = bootstrap as Record<string, unknown>;
       const layers = (doc.layered_runtime as { layers?: unknown[] } | undefined)?.layers ?? [];
-      doc.layered_runtime = { layers: [...layers, { name: 'soak-overrides', static_layer: { ...settings.envoyRuntime } }] };
+      doc.layered_runtime = {
+        layers: [...layers, { name: 'soak-overrides', static_layer: { ...settings.envoyRuntime } }],
+      };
     }
     envoy = await startEnvoy({
       bootstrap: JSON.stringify(bootstrap),
@@ -408,7 +446,9 @@ async function runPhase(phase: Phase, settings: Settings, mock: MockOpenAI, dead
     const memory = service.memory;
     const latestRss = () => memory.at(-1)?.rssBytes ?? Number.NaN;
     const startRss = latestRss();
-    log(`service pid ${service.child.pid}, Envoy pid ${envoy.pid} (${settings.envoyWorkers} worker), RSS at start ${mb(startRss)} MB${tap ? `, tap :${tap.port}` : ''}`);
+    log(
+      `service pid ${service.child.pid}, Envoy pid ${envoy.pid} (${settings.envoyWorkers} worker), RSS at start ${mb(startRss)} MB${tap ? `, tap :${tap.port}` : ''}`,
+    );
 
     let upstreamRequests = 0;
     const trimMock = () => {
@@ -424,7 +464,10 @@ async function runPhase(phase: Phase, settings: Settings, mock: MockOpenAI, dead
     // The reference point: idle after the warm-up, after a full GC (so transient garbage is not counted).
     await activeStreamsSettled(service.adminUrl, 15_000);
     const postWarmup = await service.collect();
-    if (settings.heapSnapshots) log(`heap snapshot: ${await service.heapSnapshot(path.join(settings.heapSnapshots, `soak-${phase}-post-warmup.heapsnapshot`))}`);
+    if (settings.heapSnapshots)
+      log(
+        `heap snapshot: ${await service.heapSnapshot(path.join(settings.heapSnapshots, `soak-${phase}-post-warmup.heapsnapshot`))}`,
+      );
     const loadStartIndex = memory.length;
     const started = Date.now();
     const load = await runSoakLoad({
@@ -435,7 +478,9 @@ async function runPhase(phase: Phase, settings: Settings, mock: MockOpenAI, dead
       onProgress: (done) => {
         trimMock();
         const seconds = (Date.now() - started) / 1000;
-        log(`${done}/${settings.requests} in ${round(seconds, 1)} s (${Math.round(done / seconds)} req/s), RSS ${mb(latestRss())} MB`);
+        log(
+          `${done}/${settings.requests} in ${round(seconds, 1)} s (${Math.round(done / seconds)} req/s), RSS ${mb(latestRss())} MB`,
+        );
       },
     });
     trimMock();
@@ -443,7 +488,10 @@ async function runPhase(phase: Phase, settings: Settings, mock: MockOpenAI, dead
     const activeStreams = await activeStreamsSettled(service.adminUrl, 15_000);
     // The end point, measured the same way: idle, every stream closed, after a full GC.
     const end = await service.collect();
-    if (settings.heapSnapshots) log(`heap snapshot: ${await service.heapSnapshot(path.join(settings.heapSnapshots, `soak-${phase}-end.heapsnapshot`))}`);
+    if (settings.heapSnapshots)
+      log(
+        `heap snapshot: ${await service.heapSnapshot(path.join(settings.heapSnapshots, `soak-${phase}-end.heapsnapshot`))}`,
+      );
     const during = memory.slice(loadStartIndex).filter((m) => m.at <= loadEnd + 1000);
     const peak = Math.max(...during.map((m) => m.rssBytes), end.rssBytes);
     const timelineMb: number[] = [];
@@ -466,7 +514,10 @@ async function runPhase(phase: Phase, settings: Settings, mock: MockOpenAI, dead
       perRequestHeapBytes: Math.round((end.heapUsedBytes - postWarmup.heapUsedBytes) / settings.requests),
       breakdownMb: {
         heapTotal: [mb(postWarmup.heapTotalBytes), mb(end.heapTotalBytes)],
-        external: [mb(postWarmup.externalBytes + postWarmup.arrayBuffersBytes), mb(end.externalBytes + end.arrayBuffersBytes)],
+        external: [
+          mb(postWarmup.externalBytes + postWarmup.arrayBuffersBytes),
+          mb(end.externalBytes + end.arrayBuffersBytes),
+        ],
         other: [
           mb(postWarmup.rssBytes - postWarmup.heapTotalBytes - postWarmup.externalBytes),
           mb(end.rssBytes - end.heapTotalBytes - end.externalBytes),
@@ -513,7 +564,11 @@ async function runPhase(phase: Phase, settings: Settings, mock: MockOpenAI, dead
       { name: 'no unexpected 5xx', ok: both.unexpected5xx === 0, detail: String(both.unexpected5xx) },
       { name: 'no other non-200 (no refusal)', ok: both.unexpectedNon200 === 0, detail: String(both.unexpectedNon200) },
       { name: 'no mid-stream resets', ok: both.resets === 0, detail: String(both.resets) },
-      { name: 'no truncated/wrong bodies', ok: both.truncated + both.badBodies === 0, detail: `${both.truncated} SSE, ${both.badBodies} JSON` },
+      {
+        name: 'no truncated/wrong bodies',
+        ok: both.truncated + both.badBodies === 0,
+        detail: `${both.truncated} SSE, ${both.badBodies} JSON`,
+      },
       { name: 'no client errors', ok: clientErrors === 0, detail: JSON.stringify(both.clientErrors) },
       { name: 'all requests ran in time', ok: both.notStarted === 0, detail: `${both.notStarted} not started` },
       {
@@ -526,15 +581,30 @@ async function runPhase(phase: Phase, settings: Settings, mock: MockOpenAI, dead
         ok: heapGrowth <= RSS_FLAT_TOLERANCE,
         detail: `${memoryReport.postWarmupHeapMb} → ${memoryReport.endHeapMb} MB (${round(heapGrowth * 100, 1)} %)`,
       },
-      { name: 'llm_extproc_active_streams back to 0', ok: activeStreams.total === 0, detail: JSON.stringify(activeStreams.byStage) },
+      {
+        name: 'llm_extproc_active_streams back to 0',
+        ok: activeStreams.total === 0,
+        detail: JSON.stringify(activeStreams.byStage),
+      },
       {
         name: 'no GOAWAY/close from the service on the ext_proc cluster',
-        ok: statValue(stats, 'cluster.llm-extproc.upstream_cx_close_notify') === 0 && statValue(stats, 'cluster.llm-extproc.upstream_cx_destroy_remote_with_active_rq') === 0,
+        ok:
+          statValue(stats, 'cluster.llm-extproc.upstream_cx_close_notify') === 0 &&
+          statValue(stats, 'cluster.llm-extproc.upstream_cx_destroy_remote_with_active_rq') === 0,
         detail: `close_notify ${statValue(stats, 'cluster.llm-extproc.upstream_cx_close_notify')}, destroy_remote_with_active_rq ${statValue(stats, 'cluster.llm-extproc.upstream_cx_destroy_remote_with_active_rq')}`,
       },
-      { name: 'every upstream stream completed', ok: mockAbortedStreams === 0, detail: `${mockAbortedStreams} abandoned` },
+      {
+        name: 'every upstream stream completed',
+        ok: mockAbortedStreams === 0,
+        detail: `${mockAbortedStreams} abandoned`,
+      },
     ];
-    if (budgets) checks.push({ name: 'nothing stays reserved (budgets)', ok: budgets.reservedAtEnd === 0, detail: `reserved ${budgets.reservedAtEnd}, requests counted ${budgets.requestsCounted}` });
+    if (budgets)
+      checks.push({
+        name: 'nothing stays reserved (budgets)',
+        ok: budgets.reservedAtEnd === 0,
+        detail: `reserved ${budgets.reservedAtEnd}, requests counted ${budgets.requestsCounted}`,
+      });
     return {
       phase,
       warmup,
@@ -567,10 +637,16 @@ function printPhase(r: PhaseResult, settings: Settings): void {
   const lat = [...r.load.latenciesMs].sort((a, b) => a - b);
   out();
   out(`=== phase: budgets ${r.phase.toUpperCase()} ===`);
-  out(`requests: ${both.requests} (warm-up ${r.warmup.requests} + measured ${r.load.requests}; ${both.json} JSON, ${both.sse} SSE with include_usage), concurrency ${settings.concurrency}`);
-  out(`measured: ${round(r.load.wallMs / 1000, 1)} s, ${Math.round(r.load.requests / (r.load.wallMs / 1000))} req/s, latency p50 ${round(percentile(lat, 50), 1)} ms p99 ${round(percentile(lat, 99), 1)} ms max ${round(lat.at(-1) ?? Number.NaN, 1)} ms`);
+  out(
+    `requests: ${both.requests} (warm-up ${r.warmup.requests} + measured ${r.load.requests}; ${both.json} JSON, ${both.sse} SSE with include_usage), concurrency ${settings.concurrency}`,
+  );
+  out(
+    `measured: ${round(r.load.wallMs / 1000, 1)} s, ${Math.round(r.load.requests / (r.load.wallMs / 1000))} req/s, latency p50 ${round(percentile(lat, 50), 1)} ms p99 ${round(percentile(lat, 99), 1)} ms max ${round(lat.at(-1) ?? Number.NaN, 1)} ms`,
+  );
   out(`status histogram: ${JSON.stringify(both.statuses)}`);
-  out(`unexpected 5xx: ${both.unexpected5xx}   other non-200: ${both.unexpectedNon200}   mid-stream resets: ${both.resets}   truncated SSE: ${both.truncated}   bad JSON bodies: ${both.badBodies}`);
+  out(
+    `unexpected 5xx: ${both.unexpected5xx}   other non-200: ${both.unexpectedNon200}   mid-stream resets: ${both.resets}   truncated SSE: ${both.truncated}   bad JSON bodies: ${both.badBodies}`,
+  );
   out(`client errors: ${JSON.stringify(both.clientErrors)}   not started (time limit): ${both.notStarted}`);
   for (const e of both.examples) out(`  example [${e.kind}] #${e.index} ${e.stream ? 'SSE' : 'JSON'}: ${e.detail}`);
   out(`upstream (mock): ${r.upstreamRequests} requests, ${r.mockAbortedStreams} streams abandoned by the proxy`);
@@ -578,14 +654,21 @@ function printPhase(r: PhaseResult, settings: Settings): void {
   out(
     `service RSS: start ${m.startMb} MB, post-warm-up ${m.postWarmupMb} MB, peak ${m.peakMb} MB, end ${m.endMb} MB (${m.growth >= 0 ? '+' : ''}${round(m.growth * 100, 1)} % vs post-warm-up; flat = ≤ +${RSS_FLAT_TOLERANCE * 100} %: ${m.flat ? 'yes' : 'NO'})`,
   );
-  out(`JS heap after full GC: post-warm-up ${m.postWarmupHeapMb} MB, end ${m.endHeapMb} MB (${m.heapGrowth >= 0 ? '+' : ''}${round(m.heapGrowth * 100, 1)} %, ${m.perRequestHeapBytes} B retained per measured request)`);
+  out(
+    `JS heap after full GC: post-warm-up ${m.postWarmupHeapMb} MB, end ${m.endHeapMb} MB (${m.heapGrowth >= 0 ? '+' : ''}${round(m.heapGrowth * 100, 1)} %, ${m.perRequestHeapBytes} B retained per measured request)`,
+  );
   const b = m.breakdownMb;
-  out(`RSS post-warm-up → end, by kind (MB): V8 heap committed ${b.heapTotal[0]} → ${b.heapTotal[1]}, external ${b.external[0]} → ${b.external[1]}, other (native) ${b.other[0]} → ${b.other[1]}`);
+  out(
+    `RSS post-warm-up → end, by kind (MB): V8 heap committed ${b.heapTotal[0]} → ${b.heapTotal[1]}, external ${b.external[0]} → ${b.external[1]}, other (native) ${b.other[0]} → ${b.other[1]}`,
+  );
   out(`RSS timeline under load (MB, every tenth of the measured load): ${m.timelineMb.join(' ')}`);
-  out(`llm_extproc_active_streams at the end: ${JSON.stringify(r.activeStreams.byStage)} (waited ${r.activeStreams.waitedMs} ms)`);
+  out(
+    `llm_extproc_active_streams at the end: ${JSON.stringify(r.activeStreams.byStage)} (waited ${r.activeStreams.waitedMs} ms)`,
+  );
   out('service metrics:');
   for (const [name, value] of Object.entries(r.serviceMetrics)) out(`  ${name} ${value}`);
-  if (r.budgets) out(`budgets: reserved at the end ${r.budgets.reservedAtEnd}, requests counted ${r.budgets.requestsCounted}`);
+  if (r.budgets)
+    out(`budgets: reserved at the end ${r.budgets.reservedAtEnd}, requests counted ${r.budgets.requestsCounted}`);
   out('Envoy access log (non-200 / flagged):');
   const notOk = Object.entries(r.accessLog).filter(([k]) => !k.startsWith('200 via_upstream -'));
   if (notOk.length === 0) out('  (none)');
@@ -595,16 +678,23 @@ function printPhase(r: PhaseResult, settings: Settings): void {
   if (r.tap) {
     const t = r.tap;
     out(`HTTP/2 tap (Envoy ↔ service): ${t.connections} connection(s), ${t.streams} streams`);
-    out(`  RST_STREAM: ${JSON.stringify(t.resets)}   GOAWAY: ${t.goaways.length ? JSON.stringify(t.goaways) : 'none'}   PING: ${JSON.stringify(t.pings)}`);
+    out(
+      `  RST_STREAM: ${JSON.stringify(t.resets)}   GOAWAY: ${t.goaways.length ? JSON.stringify(t.goaways) : 'none'}   PING: ${JSON.stringify(t.pings)}`,
+    );
     out(`  frames: ${JSON.stringify(t.frames)}`);
     out('  how streams closed (order of closing frames):');
     for (const [pattern, n] of Object.entries(t.closePatterns).sort((a, b) => b[1] - a[1])) out(`    ${n}× ${pattern}`);
-    out('  by groups of connections that closed streams alike (Envoy\'s gRPC health checker has its own connection):');
+    out("  by groups of connections that closed streams alike (Envoy's gRPC health checker has its own connection):");
     for (const g of t.connectionGroups) {
-      const parts = Object.entries(g.closePatterns).sort((a, b) => b[1] - a[1]).map(([pattern, n]) => `${n}× ${pattern}`);
+      const parts = Object.entries(g.closePatterns)
+        .sort((a, b) => b[1] - a[1])
+        .map(([pattern, n]) => `${n}× ${pattern}`);
       out(`    ${g.connections} connection(s): ${parts.join('; ')}`);
     }
-    if (t.resetDelayMs.count) out(`  Envoy RST_STREAM after the stream's previous closing event: p50 ${t.resetDelayMs.p50} ms, p99 ${t.resetDelayMs.p99} ms, max ${t.resetDelayMs.max} ms`);
+    if (t.resetDelayMs.count)
+      out(
+        `  Envoy RST_STREAM after the stream's previous closing event: p50 ${t.resetDelayMs.p50} ms, p99 ${t.resetDelayMs.p99} ms, max ${t.resetDelayMs.max} ms`,
+      );
   }
   out('checks:');
   for (const c of r.checks) out(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`);
@@ -615,14 +705,22 @@ async function main(): Promise<void> {
   const startedAt = Date.now();
   const deadline = startedAt + settings.timeoutMin * 60_000;
   // Hard stop: a hung phase must not outlive the bound (a minute of grace for cleanup).
-  const watchdog = setTimeout(() => {
-    process.stdout.write(`\nVERDICT: FAIL (time limit of ${settings.timeoutMin} min exceeded; the soak was killed)\n`);
-    process.exit(1);
-  }, deadline - startedAt + 60_000);
+  const watchdog = setTimeout(
+    () => {
+      process.stdout.write(
+        `\nVERDICT: FAIL (time limit of ${settings.timeoutMin} min exceeded; the soak was killed)\n`,
+      );
+      process.exit(1);
+    },
+    deadline - startedAt + 60_000,
+  );
   watchdog.unref();
   process.stdout.write(
     `soak: ${settings.phases.length} phase(s) [budgets ${settings.phases.join(', ')}], each ${settings.warmup} warm-up + ${settings.requests} measured requests at concurrency ${settings.concurrency}; ` +
-      `${settings.sseEvery > 0 ? `1 in ${settings.sseEvery} SSE` : 'JSON only'}; mock chunk delay ${settings.chunkDelayMs} ms; Node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg().map((l) => round(l, 2)).join(' ')}; limit ${settings.timeoutMin} min` +
+      `${settings.sseEvery > 0 ? `1 in ${settings.sseEvery} SSE` : 'JSON only'}; mock chunk delay ${settings.chunkDelayMs} ms; Node ${process.version}, ${os.cpus().length} CPUs, load ${os
+        .loadavg()
+        .map((l) => round(l, 2))
+        .join(' ')}; limit ${settings.timeoutMin} min` +
       `${Object.keys(settings.envoyRuntime).length ? `; Envoy runtime overrides ${JSON.stringify(settings.envoyRuntime)}` : '; Envoy runtime: defaults'}` +
       `${settings.extprocStreamsPerConnection !== undefined ? `; llm-extproc max_requests_per_connection: ${settings.extprocStreamsPerConnection}` : ''}\n`,
   );
@@ -638,20 +736,36 @@ async function main(): Promise<void> {
       printPhase(result, settings);
     }
   } catch (err) {
-    process.stdout.write(`\nVERDICT: FAIL (the soak could not run to its end: ${err instanceof Error ? err.message : String(err)})\n`);
+    process.stdout.write(
+      `\nVERDICT: FAIL (the soak could not run to its end: ${err instanceof Error ? err.message : String(err)})\n`,
+    );
     throw err;
   } finally {
     await mock.close();
     clearTimeout(watchdog);
   }
   const total = results.reduce((acc, r) => addCounts(acc, addCounts(r.warmup, r.load)), emptyCounts());
-  const failedChecks = results.flatMap((r) => r.checks.filter((c) => !c.ok).map((c) => `budgets ${r.phase}: ${c.name} (${c.detail})`));
+  const failedChecks = results.flatMap((r) =>
+    r.checks.filter((c) => !c.ok).map((c) => `budgets ${r.phase}: ${c.name} (${c.detail})`),
+  );
   const minutes = round((Date.now() - startedAt) / 60_000, 1);
   const resultsDir = path.join(repoRoot(), 'bench', 'results');
   mkdirSync(resultsDir, { recursive: true });
   writeFileSync(
     path.join(resultsDir, 'soak-latest.json'),
-    JSON.stringify({ settings, minutes, results: results.map((r) => ({ ...r, warmup: { ...r.warmup, latenciesMs: undefined }, load: { ...r.load, latenciesMs: undefined } })) }, null, 2),
+    JSON.stringify(
+      {
+        settings,
+        minutes,
+        results: results.map((r) => ({
+          ...r,
+          warmup: { ...r.warmup, latenciesMs: undefined },
+          load: { ...r.load, latenciesMs: undefined },
+        })),
+      },
+      null,
+      2,
+    ),
   );
   process.stdout.write(
     `\ntotal: ${total.requests} requests in ${minutes} min; statuses ${JSON.stringify(total.statuses)}; unexpected 5xx ${total.unexpected5xx}; resets ${total.resets}; truncated ${total.truncated + total.badBodies}; client errors ${JSON.stringify(total.clientErrors)}\n`,

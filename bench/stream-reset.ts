@@ -33,7 +33,11 @@ interface Counts {
   other: number;
   connections: number;
   /** acceptedStreams: streams the server took on that connection before it sent GOAWAY (client ids are odd). */
-  goaways: Array<{ readonly errorCode: number; readonly acceptedStreams: number; readonly noticedAfterStreams: number }>;
+  goaways: Array<{
+    readonly errorCode: number;
+    readonly acceptedStreams: number;
+    readonly noticedAfterStreams: number;
+  }>;
 }
 
 function readSettings(): Settings {
@@ -50,7 +54,8 @@ function readSettings(): Settings {
     strict: true,
   });
   const cancel = values.cancel;
-  if (cancel !== 'immediate' && cancel !== 'after-response' && cancel !== 'never') throw new Error(`--cancel ${cancel}?`);
+  if (cancel !== 'immediate' && cancel !== 'after-response' && cancel !== 'never')
+    throw new Error(`--cancel ${cancel}?`);
   const streams = Math.min(Number(values.streams), 100_000); // bounded whatever is asked
   return {
     streams,
@@ -64,7 +69,11 @@ function readSettings(): Settings {
 }
 
 /** A grpc-js server whose one bidi method behaves like ours: answer each message, finish when the client half-closes. */
-async function startBareServer(): Promise<{ readonly server: grpc.Server; readonly port: number; readonly served: { ended: number; cancelled: number } }> {
+async function startBareServer(): Promise<{
+  readonly server: grpc.Server;
+  readonly port: number;
+  readonly served: { ended: number; cancelled: number };
+}> {
   const identity = (value: Buffer) => value;
   const definition: grpc.ServiceDefinition = {
     Process: {
@@ -91,7 +100,9 @@ async function startBareServer(): Promise<{ readonly server: grpc.Server; readon
     },
   });
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, bound) =>
+      err ? reject(err) : resolve(bound),
+    ),
   );
   return { server, port, served };
 }
@@ -102,7 +113,15 @@ const EMPTY_MESSAGE = Buffer.alloc(5);
 class Client {
   #session: http2.ClientHttp2Session | undefined;
   #streamsOnSession = 0;
-  readonly counts: Counts = { streams: 0, resetsSent: 0, completedOk: 0, refused: 0, other: 0, connections: 0, goaways: [] };
+  readonly counts: Counts = {
+    streams: 0,
+    resetsSent: 0,
+    completedOk: 0,
+    refused: 0,
+    other: 0,
+    connections: 0,
+    goaways: [],
+  };
 
   constructor(
     private readonly authority: string,
@@ -115,7 +134,11 @@ class Client {
     this.counts.connections++;
     this.#streamsOnSession = 0;
     session.on('goaway', (errorCode, lastStreamId) => {
-      this.counts.goaways.push({ errorCode, acceptedStreams: (lastStreamId + 1) / 2, noticedAfterStreams: this.#streamsOnSession });
+      this.counts.goaways.push({
+        errorCode,
+        acceptedStreams: (lastStreamId + 1) / 2,
+        noticedAfterStreams: this.#streamsOnSession,
+      });
       if (this.#session === session) this.#session = undefined; // no new stream may start on it
     });
     session.on('error', () => undefined);
@@ -131,7 +154,10 @@ class Client {
     return new Promise<void>((resolve) => {
       let stream: http2.ClientHttp2Stream;
       try {
-        stream = this.#open().request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' }, { endStream: messages === 0 });
+        stream = this.#open().request(
+          { ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' },
+          { endStream: messages === 0 },
+        );
       } catch {
         this.counts.refused++;
         this.#session = undefined;

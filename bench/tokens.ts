@@ -78,7 +78,12 @@ export interface TokenBenchResult {
   readonly load: readonly LoadResult[];
 }
 
-export const DEFAULT_TOKEN_BENCH_OPTIONS: TokenBenchOptions = { rounds: 7, warmupRounds: 2, bytes: 1_000_000, measureLoad: true };
+export const DEFAULT_TOKEN_BENCH_OPTIONS: TokenBenchOptions = {
+  rounds: 7,
+  warmupRounds: 2,
+  bytes: 1_000_000,
+  measureLoad: true,
+};
 
 const ENCODINGS: readonly LoadedEncoding[] = ['o200k_base', 'cl100k_base'];
 // countText() picks the encoding from the model name.
@@ -105,7 +110,8 @@ export async function runTokenBench(overrides: Partial<TokenBenchOptions> = {}):
     o200k_base: await import('gpt-tokenizer/encoding/o200k_base'),
     cl100k_base: await import('gpt-tokenizer/encoding/cl100k_base'),
   };
-  const prose = options.corpusFile !== undefined ? readFileSync(options.corpusFile, 'utf8') : generateProse(options.bytes, 1);
+  const prose =
+    options.corpusFile !== undefined ? readFileSync(options.corpusFile, 'utf8') : generateProse(options.bytes, 1);
   const code = codeCorpus(options.bytes);
   const scenarios: Scenario[] = [
     { name: 'prose', description: options.corpusFile ?? 'generated English prose, one string', inputs: [prose] },
@@ -115,8 +121,14 @@ export async function runTokenBench(overrides: Partial<TokenBenchOptions> = {}):
       inputs: [prose],
       coldCache: true,
     },
-    { name: 'prose-512B', description: 'same prose as ~512-byte strings (per-call overhead)', inputs: chunk(prose, 512) },
-    ...(code !== undefined ? [{ name: 'code', description: 'TypeScript lib .d.ts files, one string', inputs: [code] }] : []),
+    {
+      name: 'prose-512B',
+      description: 'same prose as ~512-byte strings (per-call overhead)',
+      inputs: chunk(prose, 512),
+    },
+    ...(code !== undefined
+      ? [{ name: 'code', description: 'TypeScript lib .d.ts files, one string', inputs: [code] }]
+      : []),
     {
       name: 'long-run',
       description: '"a" × 8192, one pre-token piece (quadratic BPE), merge cache cleared',
@@ -179,7 +191,15 @@ function runScenario(
   const libraries: LibraryResult[] = counters.map(([name]) => {
     const skipped = scenario.skip?.[name];
     if (skipped !== undefined) {
-      return { library: name, mbPerSecond: null, ratioVsTiktoken: null, runsMbPerSecond: [], tokens: null, exact: null, note: skipped };
+      return {
+        library: name,
+        mbPerSecond: null,
+        ratioVsTiktoken: null,
+        runsMbPerSecond: [],
+        tokens: null,
+        exact: null,
+        note: skipped,
+      };
     }
     const speeds = runs.get(name) ?? [];
     const speed = median(speeds);
@@ -191,7 +211,9 @@ function runScenario(
       runsMbPerSecond: speeds,
       tokens,
       exact: tokens === reference,
-      ...(name === 'countText' && scenario.name === 'long-run' ? { note: 'long run cut into 128-char chunks: approximate by design' } : {}),
+      ...(name === 'countText' && scenario.name === 'long-run'
+        ? { note: 'long run cut into 128-char chunks: approximate by design' }
+        : {}),
     };
   });
   return {
@@ -235,7 +257,10 @@ function codeCorpus(bytes: number): string | undefined {
   const files = ['lib.es5.d.ts', 'lib.dom.d.ts'].map((file) => path.join(dir, file)).filter((file) => existsSync(file));
   if (files.length === 0) return undefined;
   const text = files.map((file) => readFileSync(file, 'utf8')).join('\n');
-  return Buffer.from(text, 'utf8').subarray(0, bytes).toString('utf8').replace(/\uFFFD$/, '');
+  return Buffer.from(text, 'utf8')
+    .subarray(0, bytes)
+    .toString('utf8')
+    .replace(/\uFFFD$/, '');
 }
 
 // Deterministic English-like prose: Zipf-weighted common words, sentence case, punctuation, numbers, and 2% rare
@@ -262,7 +287,9 @@ const COMMON = (
   'strong recent significant personal traditional professional responsibility opportunity management ' +
   'difference community experience conversation morning evening question surface material structure'
 ).split(' ');
-const SYLLABLES = 'ka lo mi ter ven sul dra po nex qui tar bel orn isk ump zel fra gon lum pre tis vor wex yal'.split(' ');
+const SYLLABLES = 'ka lo mi ter ven sul dra po nex qui tar bel orn isk ump zel fra gon lum pre tis vor wex yal'.split(
+  ' ',
+);
 
 export function generateProse(bytes: number, seed: number): string {
   const random = mulberry32(seed);
@@ -297,7 +324,12 @@ export function generateProse(bytes: number, seed: number): string {
       const words: string[] = [];
       for (let w = 0; w < length; w++) {
         const r = random();
-        let word = r < 0.02 ? rareWord() : r < 0.026 ? String(Math.floor(random() * (random() < 0.5 ? 100 : 3000))) : pickCommon();
+        let word =
+          r < 0.02
+            ? rareWord()
+            : r < 0.026
+              ? String(Math.floor(random() * (random() < 0.5 ? 100 : 3000)))
+              : pickCommon();
         if (r < 0.02 && random() < 0.3) word = word.charAt(0).toUpperCase() + word.slice(1);
         if (w > 0 && w < length - 1 && random() < 0.07) word += ',';
         words.push(word);
@@ -326,7 +358,10 @@ const LOAD_SCRIPTS: Readonly<Record<LoadResult['library'], string>> = {
 function measureLoads(): LoadResult[] {
   return (Object.keys(LOAD_SCRIPTS) as Array<LoadResult['library']>).map((library) => {
     const script = `const rss0 = process.memoryUsage().rss; const t0 = performance.now(); ${LOAD_SCRIPTS[library]} const ms = performance.now() - t0; globalThis.gc?.(); console.log(JSON.stringify({ ms, rss: process.memoryUsage().rss - rss0 }));`;
-    const out = execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { cwd: REPO_ROOT, encoding: 'utf8' });
+    const out = execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    });
     const parsed = JSON.parse(out.trim().split('\n').pop() ?? '{}') as { ms?: number; rss?: number };
     return { library, loadMs: parsed.ms ?? NaN, rssMb: (parsed.rss ?? NaN) / 1e6 };
   });
@@ -337,7 +372,9 @@ function measureLoads(): LoadResult[] {
 
 export function formatTokenBench(result: TokenBenchResult): string {
   const lines: string[] = [];
-  lines.push(`token counting, ${result.node}, ${result.cpu} (${cpus().length} cores, load average ${result.loadAverage.map((l) => l.toFixed(1)).join(' → ')}), 1 thread`);
+  lines.push(
+    `token counting, ${result.node}, ${result.cpu} (${cpus().length} cores, load average ${result.loadAverage.map((l) => l.toFixed(1)).join(' → ')}), 1 thread`,
+  );
   lines.push(`median of ${result.options.rounds} interleaved rounds after ${result.options.warmupRounds} warm-up`);
   lines.push('MB/s of UTF-8 input (10^6 bytes/s); ×N = speed relative to tiktoken; ✗ = total differs from tiktoken');
   lines.push('');
@@ -362,12 +399,23 @@ export function formatTokenBench(result: TokenBenchResult): string {
     ]);
   }
   const widths = header.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length)));
-  for (const row of rows) lines.push(row.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd());
-  const notes = new Set(result.scenarios.flatMap((s) => s.libraries.filter((l) => l.note !== undefined).map((l) => `${s.scenario}/${l.library}: ${l.note}`)));
+  for (const row of rows)
+    lines.push(
+      row
+        .map((c, i) => c.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    );
+  const notes = new Set(
+    result.scenarios.flatMap((s) =>
+      s.libraries.filter((l) => l.note !== undefined).map((l) => `${s.scenario}/${l.library}: ${l.note}`),
+    ),
+  );
   if (notes.size > 0) lines.push('', ...notes);
   if (result.load.length > 0) {
     lines.push('', 'load (both encodings, fresh process):');
-    for (const l of result.load) lines.push(`  ${l.library.padEnd(14)} ${l.loadMs.toFixed(0).padStart(5)} ms  +${l.rssMb.toFixed(0)} MB RSS`);
+    for (const l of result.load)
+      lines.push(`  ${l.library.padEnd(14)} ${l.loadMs.toFixed(0).padStart(5)} ms  +${l.rssMb.toFixed(0)} MB RSS`);
   }
   return lines.join('\n');
 }

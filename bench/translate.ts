@@ -36,18 +36,57 @@ const sseData = (value: unknown) => Buffer.from(`data: ${JSON.stringify(value)}\
 const sseNamed = (name: string, value: unknown) => Buffer.from(`event: ${name}\ndata: ${JSON.stringify(value)}\n\n`);
 
 function openAISample(extra: { filterChunk?: boolean } = {}): TranslationSample {
-  const base = { id: 'chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG', created: 1_741_570_283, model: 'gpt-4o-2024-08-06', system_fingerprint: 'fp_eb9dce56a8' };
+  const base = {
+    id: 'chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG',
+    created: 1_741_570_283,
+    model: 'gpt-4o-2024-08-06',
+    system_fingerprint: 'fp_eb9dce56a8',
+  };
   const whole = {
     ...base,
     object: 'chat.completion',
-    choices: [{ index: 0, message: { role: 'assistant', content: SAMPLE_TEXT, refusal: null, annotations: [] }, logprobs: null, finish_reason: 'stop' }],
-    usage: { prompt_tokens: USAGE_IN, completion_tokens: USAGE_OUT, total_tokens: USAGE_IN + USAGE_OUT, prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 } },
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content: SAMPLE_TEXT, refusal: null, annotations: [] },
+        logprobs: null,
+        finish_reason: 'stop',
+      },
+    ],
+    usage: {
+      prompt_tokens: USAGE_IN,
+      completion_tokens: USAGE_OUT,
+      total_tokens: USAGE_IN + USAGE_OUT,
+      prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+      completion_tokens_details: {
+        reasoning_tokens: 0,
+        audio_tokens: 0,
+        accepted_prediction_tokens: 0,
+        rejected_prediction_tokens: 0,
+      },
+    },
     service_tier: 'default',
   };
-  const chunk = (delta: object, finish: string | null) => ({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], usage: null });
+  const chunk = (delta: object, finish: string | null) => ({
+    ...base,
+    object: 'chat.completion.chunk',
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+    usage: null,
+  });
   const events: Buffer[] = [];
   if (extra.filterChunk) {
-    events.push(sseData({ choices: [], created: 0, id: '', model: '', object: '', prompt_filter_results: [{ prompt_index: 0, content_filter_results: { hate: { filtered: false, severity: 'safe' } } }] }));
+    events.push(
+      sseData({
+        choices: [],
+        created: 0,
+        id: '',
+        model: '',
+        object: '',
+        prompt_filter_results: [
+          { prompt_index: 0, content_filter_results: { hate: { filtered: false, severity: 'safe' } } },
+        ],
+      }),
+    );
   }
   events.push(sseData(chunk({ role: 'assistant', content: '', refusal: null }, null)));
   for (const delta of SAMPLE_DELTAS) events.push(sseData(chunk({ content: delta }, null)));
@@ -58,37 +97,81 @@ function openAISample(extra: { filterChunk?: boolean } = {}): TranslationSample 
 }
 
 function anthropicSample(): TranslationSample {
-  const usage = { input_tokens: USAGE_IN, output_tokens: USAGE_OUT, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, service_tier: 'standard' };
-  const message = { id: 'msg_01XFDUDYJgAACzvnptvVoYEL', type: 'message', role: 'assistant', model: 'claude-sonnet-4-5-20250929', stop_sequence: null };
+  const usage = {
+    input_tokens: USAGE_IN,
+    output_tokens: USAGE_OUT,
+    cache_creation_input_tokens: 0,
+    cache_read_input_tokens: 0,
+    service_tier: 'standard',
+  };
+  const message = {
+    id: 'msg_01XFDUDYJgAACzvnptvVoYEL',
+    type: 'message',
+    role: 'assistant',
+    model: 'claude-sonnet-4-5-20250929',
+    stop_sequence: null,
+  };
   const whole = { ...message, content: [{ type: 'text', text: SAMPLE_TEXT }], stop_reason: 'end_turn', usage };
   const events = [
-    sseNamed('message_start', { type: 'message_start', message: { ...message, content: [], stop_reason: null, usage: { ...usage, output_tokens: 1 } } }),
-    sseNamed('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }),
+    sseNamed('message_start', {
+      type: 'message_start',
+      message: { ...message, content: [], stop_reason: null, usage: { ...usage, output_tokens: 1 } },
+    }),
+    sseNamed('content_block_start', {
+      type: 'content_block_start',
+      index: 0,
+      content_block: { type: 'text', text: '' },
+    }),
     sseNamed('ping', { type: 'ping' }),
-    ...SAMPLE_DELTAS.map((text) => sseNamed('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } })),
+    ...SAMPLE_DELTAS.map((text) =>
+      sseNamed('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } }),
+    ),
     sseNamed('content_block_stop', { type: 'content_block_stop', index: 0 }),
-    sseNamed('message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: USAGE_OUT } }),
+    sseNamed('message_delta', {
+      type: 'message_delta',
+      delta: { stop_reason: 'end_turn', stop_sequence: null },
+      usage: { output_tokens: USAGE_OUT },
+    }),
     sseNamed('message_stop', { type: 'message_stop' }),
   ];
   return { whole: Buffer.from(JSON.stringify(whole)), streamEvents: events };
 }
 
 function geminiSample(): TranslationSample {
-  const usage = (out: number) => ({ promptTokenCount: USAGE_IN, candidatesTokenCount: out, totalTokenCount: USAGE_IN + out });
+  const usage = (out: number) => ({
+    promptTokenCount: USAGE_IN,
+    candidatesTokenCount: out,
+    totalTokenCount: USAGE_IN + out,
+  });
   const meta = { modelVersion: 'gemini-2.5-flash', responseId: 'mM7xaO3vKaqVz7IPqq2xkQk' };
-  const whole = { candidates: [{ content: { role: 'model', parts: [{ text: SAMPLE_TEXT }] }, finishReason: 'STOP', index: 0 }], usageMetadata: usage(USAGE_OUT), ...meta };
+  const whole = {
+    candidates: [{ content: { role: 'model', parts: [{ text: SAMPLE_TEXT }] }, finishReason: 'STOP', index: 0 }],
+    usageMetadata: usage(USAGE_OUT),
+    ...meta,
+  };
   // streamGenerateContent?alt=sse: every event is a whole response holding the next piece; usage repeats.
   const events = SAMPLE_DELTAS.map((text, i) => {
     const last = i === SAMPLE_DELTAS.length - 1;
-    const candidate = { content: { role: 'model', parts: [{ text }] }, index: 0, ...(last ? { finishReason: 'STOP' } : {}) };
-    return Buffer.from(`data: ${JSON.stringify({ candidates: [candidate], usageMetadata: usage(i + 1), ...meta })}\r\n\r\n`);
+    const candidate = {
+      content: { role: 'model', parts: [{ text }] },
+      index: 0,
+      ...(last ? { finishReason: 'STOP' } : {}),
+    };
+    return Buffer.from(
+      `data: ${JSON.stringify({ candidates: [candidate], usageMetadata: usage(i + 1), ...meta })}\r\n\r\n`,
+    );
   });
   return { whole: Buffer.from(JSON.stringify(whole)), streamEvents: events };
 }
 
 function bedrockSample(): TranslationSample {
   const usage = { inputTokens: USAGE_IN, outputTokens: USAGE_OUT, totalTokens: USAGE_IN + USAGE_OUT };
-  const whole = { output: { message: { role: 'assistant', content: [{ text: SAMPLE_TEXT }] } }, stopReason: 'end_turn', usage, metrics: { latencyMs: 812 } };
+  const whole = {
+    output: { message: { role: 'assistant', content: [{ text: SAMPLE_TEXT }] } },
+    stopReason: 'end_turn',
+    usage,
+    metrics: { latencyMs: 812 },
+  };
   // One event-stream message per event, each payload padded as Bedrock pads it.
   const events = encodeEvents([
     { messageStart: { role: 'assistant' } },
@@ -101,13 +184,32 @@ function bedrockSample(): TranslationSample {
 }
 
 function cohereSample(): TranslationSample {
-  const usage = { billed_units: { input_tokens: 40, output_tokens: USAGE_OUT }, tokens: { input_tokens: USAGE_IN, output_tokens: USAGE_OUT }, cached_tokens: 0 };
+  const usage = {
+    billed_units: { input_tokens: 40, output_tokens: USAGE_OUT },
+    tokens: { input_tokens: USAGE_IN, output_tokens: USAGE_OUT },
+    cached_tokens: 0,
+  };
   const id = '7e0d2a40-8a44-4f4e-b7a2-3c2d1b0a9f88';
-  const whole = { id, finish_reason: 'COMPLETE', message: { role: 'assistant', content: [{ type: 'text', text: SAMPLE_TEXT }] }, usage };
+  const whole = {
+    id,
+    finish_reason: 'COMPLETE',
+    message: { role: 'assistant', content: [{ type: 'text', text: SAMPLE_TEXT }] },
+    usage,
+  };
   const events = [
-    sseNamed('message-start', { id, type: 'message-start', delta: { message: { role: 'assistant', content: [], tool_plan: '', tool_calls: [], citations: [] } } }),
-    sseNamed('content-start', { type: 'content-start', index: 0, delta: { message: { content: { type: 'text', text: '' } } } }),
-    ...SAMPLE_DELTAS.map((text) => sseNamed('content-delta', { type: 'content-delta', index: 0, delta: { message: { content: { text } } } })),
+    sseNamed('message-start', {
+      id,
+      type: 'message-start',
+      delta: { message: { role: 'assistant', content: [], tool_plan: '', tool_calls: [], citations: [] } },
+    }),
+    sseNamed('content-start', {
+      type: 'content-start',
+      index: 0,
+      delta: { message: { content: { type: 'text', text: '' } } },
+    }),
+    ...SAMPLE_DELTAS.map((text) =>
+      sseNamed('content-delta', { type: 'content-delta', index: 0, delta: { message: { content: { text } } } }),
+    ),
     sseNamed('content-end', { type: 'content-end', index: 0 }),
     sseNamed('message-end', { type: 'message-end', delta: { finish_reason: 'COMPLETE', usage } }),
   ];
@@ -133,14 +235,28 @@ export const SAMPLE_REQUEST: ChatRequest = parseChatRequest(
     temperature: 0.3,
     max_completion_tokens: 512,
     messages: [
-      { role: 'system', content: 'You are a concise assistant for an operations team. Prefer bullet points and cite the tools you used.' },
+      {
+        role: 'system',
+        content:
+          'You are a concise assistant for an operations team. Prefer bullet points and cite the tools you used.',
+      },
       { role: 'user', content: 'Is the checkout service healthy in eu-west-1, and what changed in the last deploy?' },
       {
         role: 'assistant',
         content: null,
-        tool_calls: [{ id: 'call_Fz9kq2LmX0aB', type: 'function', function: { name: 'get_health', arguments: '{"service":"checkout","region":"eu-west-1"}' } }],
+        tool_calls: [
+          {
+            id: 'call_Fz9kq2LmX0aB',
+            type: 'function',
+            function: { name: 'get_health', arguments: '{"service":"checkout","region":"eu-west-1"}' },
+          },
+        ],
       },
-      { role: 'tool', tool_call_id: 'call_Fz9kq2LmX0aB', content: '{"status":"degraded","p99_ms":2140,"error_rate":0.031,"since":"2026-08-20T09:12:00Z"}' },
+      {
+        role: 'tool',
+        tool_call_id: 'call_Fz9kq2LmX0aB',
+        content: '{"status":"degraded","p99_ms":2140,"error_rate":0.031,"since":"2026-08-20T09:12:00Z"}',
+      },
       { role: 'user', content: 'And the deploy?' },
     ],
     tools: [
@@ -149,7 +265,11 @@ export const SAMPLE_REQUEST: ChatRequest = parseChatRequest(
         function: {
           name: 'get_health',
           description: 'Current health of a service in a region',
-          parameters: { type: 'object', properties: { service: { type: 'string' }, region: { type: 'string' } }, required: ['service', 'region'] },
+          parameters: {
+            type: 'object',
+            properties: { service: { type: 'string' }, region: { type: 'string' } },
+            required: ['service', 'region'],
+          },
         },
       },
       {
@@ -157,7 +277,11 @@ export const SAMPLE_REQUEST: ChatRequest = parseChatRequest(
         function: {
           name: 'get_deploys',
           description: 'Recent deploys of a service',
-          parameters: { type: 'object', properties: { service: { type: 'string' }, limit: { type: 'integer', minimum: 1, maximum: 20 } }, required: ['service'] },
+          parameters: {
+            type: 'object',
+            properties: { service: { type: 'string' }, limit: { type: 'integer', minimum: 1, maximum: 20 } },
+            required: ['service'],
+          },
         },
       },
     ],
@@ -167,7 +291,10 @@ export const SAMPLE_REQUEST: ChatRequest = parseChatRequest(
 /** A backend of each kind: the provider's example entry, with dummy credentials (the bench sends nothing). */
 export function benchBackend(kind: ProviderKind): ResolvedBackend {
   const backend = { ...PROVIDER_APIS[kind].example, name: 'bench', provider: kind };
-  const config = serviceConfigSchema.parse({ backends: [backend], routes: [{ model: 'bench-model', backends: [{ backend: 'bench' }] }] });
+  const config = serviceConfigSchema.parse({
+    backends: [backend],
+    routes: [{ model: 'bench-model', backends: [{ backend: 'bench' }] }],
+  });
   // Every variable an example names resolves to a dummy.
   const env = new Proxy({}, { get: (_target, name) => (typeof name === 'string' ? `bench-${name}` : undefined) });
   const resolved = resolveTopology(config, env).backends.get('bench');
@@ -193,7 +320,12 @@ export interface TranslateBenchOptions {
 }
 
 function context(stream: boolean): ResponseContext {
-  return { request: stream ? { ...SAMPLE_REQUEST, stream: true } : SAMPLE_REQUEST, clientWantsUsage: stream, requestId: 'bench', created: 1_700_000_000 };
+  return {
+    request: stream ? { ...SAMPLE_REQUEST, stream: true } : SAMPLE_REQUEST,
+    clientWantsUsage: stream,
+    requestId: 'bench',
+    created: 1_700_000_000,
+  };
 }
 
 /** CPU µs consumed by this process so far (user + system): unlike wall time, it does not count preemption. */
@@ -222,7 +354,12 @@ export function runTranslateBench(options: TranslateBenchOptions = {}): Translat
     const provider = providerFor(kind);
     const backend = benchBackend(kind);
     const sample = TRANSLATION_SAMPLES[kind];
-    const target = { backend, upstreamModel: 'bench-upstream-model', now: new Date('2026-08-20T12:00:00Z'), credentials: attemptCredentials(backend) };
+    const target = {
+      backend,
+      upstreamModel: 'bench-upstream-model',
+      now: new Date('2026-08-20T12:00:00Z'),
+      credentials: attemptCredentials(backend),
+    };
     const whole = context(false);
     const streamed = context(true);
     return {
@@ -237,7 +374,9 @@ export function runTranslateBench(options: TranslateBenchOptions = {}): Translat
       },
     };
   });
-  const samples = new Map(kinds.map((kind) => [kind, { request: [] as number[], response: [] as number[], sse: [] as number[] }]));
+  const samples = new Map(
+    kinds.map((kind) => [kind, { request: [] as number[], response: [] as number[], sse: [] as number[] }]),
+  );
   // Warm-up: let the JIT settle on every path before anything counts.
   for (const c of cases) for (const op of [c.request, c.response, c.stream]) measure(op, batchMs);
   for (let round = 0; round < rounds; round++) {
@@ -263,8 +402,12 @@ export function runTranslateBench(options: TranslateBenchOptions = {}): Translat
 }
 
 export function formatTranslateBench(results: readonly TranslateBenchResult[]): string {
-  const lines = ['| provider | request µs | response µs | SSE event µs | events in sample stream |', '|---|---:|---:|---:|---:|'];
-  for (const r of results) lines.push(`| ${r.provider} | ${r.requestUs} | ${r.responseUs} | ${r.sseEventUs} | ${r.streamEvents} |`);
+  const lines = [
+    '| provider | request µs | response µs | SSE event µs | events in sample stream |',
+    '|---|---:|---:|---:|---:|',
+  ];
+  for (const r of results)
+    lines.push(`| ${r.provider} | ${r.requestUs} | ${r.responseUs} | ${r.sseEventUs} | ${r.streamEvents} |`);
   return lines.join('\n');
 }
 
@@ -273,7 +416,10 @@ function main(argv: string[]): void {
   const rounds = roundsArg >= 0 ? Number(argv[roundsArg + 1]) : undefined;
   const results = runTranslateBench(rounds !== undefined && Number.isInteger(rounds) && rounds > 0 ? { rounds } : {});
   if (argv.includes('--json')) process.stdout.write(JSON.stringify(results, null, 2) + '\n');
-  else process.stdout.write(`${formatTranslateBench(results)}\n\nnode ${process.version}, ${results.length} providers, median of interleaved rounds\n`);
+  else
+    process.stdout.write(
+      `${formatTranslateBench(results)}\n\nnode ${process.version}, ${results.length} providers, median of interleaved rounds\n`,
+    );
 }
 
 if (isEntryPoint(import.meta.url)) main(process.argv.slice(2));

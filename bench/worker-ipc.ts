@@ -20,11 +20,21 @@ const ACTUAL = { requests: 1, inputTokens: 480, outputTokens: 12, totalTokens: 4
 /** A key with a day quota and a minute rate, under a team and an organisation limit: four counters, like a real chain. */
 function request(): ReserveRequest {
   const end = Date.now() + 86_400_000;
-  const counters = (['organisation', 'team', 'key', 'key'] as const).map((level, i) => ({ id: `c${i}`, subject: `s${i}`, level, window: 'day' as const, start: 0, end }));
+  const counters = (['organisation', 'team', 'key', 'key'] as const).map((level, i) => ({
+    id: `c${i}`,
+    subject: `s${i}`,
+    level,
+    window: 'day' as const,
+    start: 0,
+    end,
+  }));
   return {
     id: randomUUID(),
     counters,
-    checks: counters.map((_, i) => ({ counter: i, limit: { kind: 'quota' as const, window: 'day' as const, metric: 'totalTokens' as const, amount: 1e15 } })),
+    checks: counters.map((_, i) => ({
+      counter: i,
+      limit: { kind: 'quota' as const, window: 'day' as const, metric: 'totalTokens' as const, amount: 1e15 },
+    })),
     amounts: AMOUNTS,
     expiresAt: end,
   };
@@ -96,8 +106,11 @@ async function primary(total: number): Promise<void> {
   console.log(`budget store: reserve + settle pairs (${total} per cell; 4 counters each), node ${process.version}`);
   console.log('| store | in flight | wall µs/pair | worker CPU µs/pair |');
   console.log('|---|---|---|---|');
-  for (const r of reports) console.log(`| ${r.mode} | ${r.inFlight} | ${r.wallUs.toFixed(1)} | ${r.cpuUs.toFixed(1)} |`);
-  console.log(`primary CPU answering the IPC calls: ~${(primaryCpuUs / ipcPairs).toFixed(1)} µs/pair (handler time only, reading the channel not included)`);
+  for (const r of reports)
+    console.log(`| ${r.mode} | ${r.inFlight} | ${r.wallUs.toFixed(1)} | ${r.cpuUs.toFixed(1)} |`);
+  console.log(
+    `primary CPU answering the IPC calls: ~${(primaryCpuUs / ipcPairs).toFixed(1)} µs/pair (handler time only, reading the channel not included)`,
+  );
 }
 
 const [role, count] = process.argv.slice(2);

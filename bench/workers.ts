@@ -53,7 +53,8 @@ function settingsFrom(argv: string[]): Settings {
   const int = (text: string | undefined, fallback: number, max: number, what: string): number => {
     if (text === undefined) return fallback;
     const n = Number(text);
-    if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`--${what}: expected an integer from 1 to ${max}, got '${text}'`);
+    if (!Number.isInteger(n) || n < 1 || n > max)
+      throw new Error(`--${what}: expected an integer from 1 to ${max}, got '${text}'`);
     return n;
   };
   const quick = values.quick ?? false;
@@ -90,7 +91,13 @@ interface Target {
   readonly path: BenchPath;
 }
 
-async function measure(load: LoadGenerator, target: Target, settings: Settings, roundNo: number, durationMs: number): Promise<Measurement> {
+async function measure(
+  load: LoadGenerator,
+  target: Target,
+  settings: Settings,
+  roundNo: number,
+  durationMs: number,
+): Promise<Measurement> {
   const { path: p } = target;
   const service = p.pids.extproc!;
   const envoy = p.pids.envoy!;
@@ -133,11 +140,14 @@ async function storeLatencyUs(adminUrl: string): Promise<Record<string, number>>
   const text = await (await fetch(`${adminUrl}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
   const sums = new Map<string, number>();
   const counts = new Map<string, number>();
-  for (const match of text.matchAll(/^llm_extproc_budget_store_seconds_(sum|count)\{operation="([^"]+)"\} ([0-9.e+-]+)$/gm)) {
+  for (const match of text.matchAll(
+    /^llm_extproc_budget_store_seconds_(sum|count)\{operation="([^"]+)"\} ([0-9.e+-]+)$/gm,
+  )) {
     (match[1] === 'sum' ? sums : counts).set(match[2]!, Number(match[3]));
   }
   const out: Record<string, number> = {};
-  for (const [operation, count] of counts) if (count > 0) out[operation] = round(((sums.get(operation) ?? 0) / count) * 1e6, 1);
+  for (const [operation, count] of counts)
+    if (count > 0) out[operation] = round(((sums.get(operation) ?? 0) / count) * 1e6, 1);
   return out;
 }
 
@@ -147,11 +157,14 @@ function log(line: string): void {
 
 async function main(): Promise<void> {
   const settings = settingsFrom(process.argv.slice(2));
-  const command = `node ${path.relative(process.cwd(), process.argv[1] ?? 'dist/bench/workers.js')} ${process.argv.slice(2).join(' ')}`.trim();
+  const command =
+    `node ${path.relative(process.cwd(), process.argv[1] ?? 'dist/bench/workers.js')} ${process.argv.slice(2).join(' ')}`.trim();
   const loadBefore = os.loadavg().map((l) => round(l, 2));
   log(`# llm-extproc workers bench${settings.quick ? ' (--quick: smoke test, not a result)' : ''}`);
   log(`command: ${command}`);
-  log(`machine: nproc ${os.availableParallelism()} (${os.cpus()[0]?.model ?? 'unknown'}), node ${process.version}; load average before: ${loadBefore.join(' ')}`);
+  log(
+    `machine: nproc ${os.availableParallelism()} (${os.cpus()[0]?.model ?? 'unknown'}), node ${process.version}; load average before: ${loadBefore.join(' ')}`,
+  );
   log(
     `plan: workers ${settings.workers.join(' vs ')}, c=${settings.concurrency} JSON, Envoy --concurrency ${settings.envoyConcurrency}, ` +
       `${settings.rounds} interleaved round(s) × ${settings.seconds} s (+1 s pre-warm), ${settings.warmupSeconds} s warm-up each\n`,
@@ -170,7 +183,8 @@ async function main(): Promise<void> {
       const [p] = await startExtproc(ctx, envoyVersion, { workers, envoyConcurrency: settings.envoyConcurrency });
       if (!p) throw new Error('startExtproc returned no path');
       const probe = await load.probe(p.url, p.headers, p.bodies.json);
-      if (probe.status !== 200) throw new Error(`${workers} worker(s): probe answered ${probe.status}: ${probe.body.slice(0, 300)}`);
+      if (probe.status !== 200)
+        throw new Error(`${workers} worker(s): probe answered ${probe.status}: ${probe.body.slice(0, 300)}`);
       targets.push({ workers, path: p });
       log(`ready: ${workers} worker(s) — ${p.note}`);
     }
@@ -187,7 +201,8 @@ async function main(): Promise<void> {
         );
       }
     }
-    for (const target of targets) if (target.path.adminUrl) storeLatency[target.workers] = await storeLatencyUs(target.path.adminUrl);
+    for (const target of targets)
+      if (target.path.adminUrl) storeLatency[target.workers] = await storeLatencyUs(target.path.adminUrl);
   } finally {
     load?.exit();
     await stopAll();
@@ -209,8 +224,12 @@ async function main(): Promise<void> {
     };
   });
   const loadAfter = os.loadavg().map((l) => round(l, 2));
-  log(`\n## Results: medians of ${settings.rounds} round(s); load average before ${loadBefore.join(' ')}, after ${loadAfter.join(' ')}\n`);
-  log('| ext_proc workers | req/s | p50 ms | p99 ms | service CPU ms/req | service cores busy | Envoy CPU ms/req | budget store reserve / settle µs | errors |');
+  log(
+    `\n## Results: medians of ${settings.rounds} round(s); load average before ${loadBefore.join(' ')}, after ${loadAfter.join(' ')}\n`,
+  );
+  log(
+    '| ext_proc workers | req/s | p50 ms | p99 ms | service CPU ms/req | service cores busy | Envoy CPU ms/req | budget store reserve / settle µs | errors |',
+  );
   log('|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     log(
@@ -221,12 +240,30 @@ async function main(): Promise<void> {
   const base = rows.find((r) => r.workers === 1);
   for (const r of rows) {
     if (!base || r.workers === 1) continue;
-    log(`\nthroughput ${r.workers} workers vs 1: ×${(r.requestsPerSecond / base.requestsPerSecond).toFixed(2)} (service CPU per request ×${(r.serviceCpuMsPerRequest / base.serviceCpuMsPerRequest).toFixed(2)})`);
+    log(
+      `\nthroughput ${r.workers} workers vs 1: ×${(r.requestsPerSecond / base.requestsPerSecond).toFixed(2)} (service CPU per request ×${(r.serviceCpuMsPerRequest / base.serviceCpuMsPerRequest).toFixed(2)})`,
+    );
   }
   const resultsDir = path.join(repoRoot(), 'bench', 'results');
   mkdirSync(resultsDir, { recursive: true });
   const file = path.join(resultsDir, settings.quick ? 'workers-quick.json' : 'workers-latest.json');
-  writeFileSync(file, JSON.stringify({ generatedAt: new Date().toISOString(), command, nproc: os.availableParallelism(), loadBefore, loadAfter, settings, rows, measurements }, null, 2) + '\n');
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        generatedAt: new Date().toISOString(),
+        command,
+        nproc: os.availableParallelism(),
+        loadBefore,
+        loadAfter,
+        settings,
+        rows,
+        measurements,
+      },
+      null,
+      2,
+    ) + '\n',
+  );
   log(`results: ${path.relative(process.cwd(), file)}`);
   rmSync(workDir, { recursive: true, force: true });
 }

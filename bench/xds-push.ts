@@ -26,7 +26,11 @@ const TIMEOUT_MS = 2000;
 const RUN_BOUND_MS = 75_000;
 
 const { values } = parseArgs({
-  options: { changes: { type: 'string', default: '200' }, routes: { type: 'string', default: '1' }, json: { type: 'boolean', default: false } },
+  options: {
+    changes: { type: 'string', default: '200' },
+    routes: { type: 'string', default: '1' },
+    json: { type: 'boolean', default: false },
+  },
 });
 const CHANGES = Math.max(2, Number(values.changes));
 /** Models (clusters) published; each has both backends, so a verdict on alpha changes every assignment. */
@@ -49,20 +53,28 @@ interface HostStatus {
 }
 
 async function alphaHealth(envoy: RunningEnvoy): Promise<string | undefined> {
-  const body = JSON.parse((await envoy.admin('/clusters?format=json')).body) as { cluster_statuses: { name: string; host_statuses?: HostStatus[] }[] };
+  const body = JSON.parse((await envoy.admin('/clusters?format=json')).body) as {
+    cluster_statuses: { name: string; host_statuses?: HostStatus[] }[];
+  };
   const hosts = body.cluster_statuses.find((c) => c.name === 'llm.m')?.host_statuses ?? [];
   return hosts.find((h) => h.locality?.sub_zone === 'alpha')?.health_status.eds_health_status;
 }
 
 async function alphaLocalityWeight(envoy: RunningEnvoy): Promise<number | undefined> {
   const body = JSON.parse((await envoy.admin('/config_dump?resource=dynamic_endpoint_configs&include_eds')).body) as {
-    configs?: { endpoint_config?: { cluster_name?: string; endpoints?: { locality?: { sub_zone?: string }; load_balancing_weight?: number }[] } }[];
+    configs?: {
+      endpoint_config?: {
+        cluster_name?: string;
+        endpoints?: { locality?: { sub_zone?: string }; load_balancing_weight?: number }[];
+      };
+    }[];
   };
   const assignment = body.configs?.find((c) => c.endpoint_config?.cluster_name === 'llm.m')?.endpoint_config;
   return assignment?.endpoints?.find((e) => e.locality?.sub_zone === 'alpha')?.load_balancing_weight;
 }
 
-const percentile = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+const percentile = (sorted: readonly number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 
 interface Result {
   readonly protocol: string;
@@ -85,7 +97,12 @@ async function run(api: 'DELTA_GRPC' | 'GRPC'): Promise<Result> {
   writeFileSync(file, YAML);
   const controlPlane = await startControlPlane(new ConfigStore(file, parsed.config, {}), '127.0.0.1:0');
   const bootstrap = JSON.stringify(
-    buildBootstrap(parsed.config, { listen: '127.0.0.1:0', admin: '127.0.0.1:0', extproc: '127.0.0.1:1', xds: { address: `127.0.0.1:${controlPlane.port}`, api } }),
+    buildBootstrap(parsed.config, {
+      listen: '127.0.0.1:0',
+      admin: '127.0.0.1:0',
+      extproc: '127.0.0.1:1',
+      xds: { address: `127.0.0.1:${controlPlane.port}`, api },
+    }),
   );
   const envoy = await startEnvoy({ bootstrap });
   try {
@@ -126,7 +143,12 @@ async function run(api: 'DELTA_GRPC' | 'GRPC'): Promise<Result> {
       changes: latencies.length,
       misses,
       weightMismatches,
-      publishUsP50: Math.round(percentile([...publishUs].sort((a, b) => a - b), 50)),
+      publishUsP50: Math.round(
+        percentile(
+          [...publishUs].sort((a, b) => a - b),
+          50,
+        ),
+      ),
       p50: round(percentile(sorted, 50)),
       p90: round(percentile(sorted, 90)),
       p99: round(percentile(sorted, 99)),

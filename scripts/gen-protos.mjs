@@ -26,7 +26,9 @@ if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== goSum || process.argv.
   step('print protos (go run ./protos/envoy-api)', () => {
     const go = spawnSync('go', ['version'], { encoding: 'utf8' });
     if (go.error || go.status !== 0) {
-      console.error(`Go (>= 1.26) is needed once to print Envoy's API into protos/gen (protos/README.md): ${go.error?.message ?? go.stderr}`);
+      console.error(
+        `Go (>= 1.26) is needed once to print Envoy's API into protos/gen (protos/README.md): ${go.error?.message ?? go.stderr}`,
+      );
       process.exit(1);
     }
     rmSync(gen, { recursive: true, force: true });
@@ -40,4 +42,6 @@ if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== goSum || process.argv.
 step('buf build (all files)', () => run(buf, ['build', '-o', '/dev/null']));
 // 3. Generate.
 const services = JSON.parse(readFileSync(path.join(root, 'src/protos/service-protos.json'), 'utf8'));
-step('buf generate (service protos)', () => run(buf, ['generate', ...services.flatMap((p) => ['--path', `protos/gen/${p}`])]));
+step('buf generate (service protos)', () =>
+  run(buf, ['generate', ...services.flatMap((p) => ['--path', `protos/gen/${p}`])]),
+);

@@ -27,7 +27,10 @@ export function ensureRedisServer() {
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   process.stderr.write('redis-server not found: installing it with apt-get …\n');
   execFileSync('apt-get', ['update'], { stdio: ['ignore', 'ignore', 'inherit'], env });
-  execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'redis-server'], { stdio: ['ignore', 'ignore', 'inherit'], env });
+  execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'redis-server'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env,
+  });
   if (!hasRedisServer()) throw new Error('apt-get installed redis-server but it is still not on PATH');
 }
 
@@ -71,7 +74,20 @@ export async function startRedis({ port: wantedPort, timeoutMs = 10_000 } = {}) 
     const dir = mkdtempSync(path.join(tmpdir(), 'redis-'));
     const child = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--loglevel', 'warning'],
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+        '--loglevel',
+        'warning',
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let stderr = '';
@@ -95,13 +111,19 @@ export async function startRedis({ port: wantedPort, timeoutMs = 10_000 } = {}) 
       if (await ping(port)) return { port, url: `redis://127.0.0.1:${port}`, pid: child.pid, stop };
       await sleep(50);
     }
-    lastError = new Error(`redis-server on port ${port} did not answer PING: ${stderr.trim() || (exited ? 'it exited' : 'timeout')}`);
+    lastError = new Error(
+      `redis-server on port ${port} did not answer PING: ${stderr.trim() || (exited ? 'it exited' : 'timeout')}`,
+    );
     await stop();
   }
   throw lastError;
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url) && process.argv[2] === 'ensure') {
+if (
+  process.argv[1] &&
+  path.resolve(process.argv[1]) === fileURLToPath(import.meta.url) &&
+  process.argv[2] === 'ensure'
+) {
   // `npm test` runs this first (pretest), so parallel test files never race two apt-get runs.
   ensureRedisServer();
 } else if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -69,7 +69,10 @@ function cycles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
 test('src/ has no import cycle', () => {
   const files = sources(SRC);
   const graph = importGraph(files);
-  assert.ok(files.length > 100 && [...graph.values()].some((targets) => targets.length > 0), 'the walk found the sources and their imports');
+  assert.ok(
+    files.length > 100 && [...graph.values()].some((targets) => targets.length > 0),
+    'the walk found the sources and their imports',
+  );
   assert.deepEqual(cycles(graph), []);
 });
 

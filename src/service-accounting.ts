@@ -57,7 +57,8 @@ export class AccountingHolder {
     }
     const previous = this.#current;
     const create = this.options.createBudgets ?? ((c: BudgetsConfig, h: BudgetHooks) => Budgets.create(c, h));
-    const current = config === undefined ? undefined : { budgets: create(config, hooks), config, estimator: this.#estimator };
+    const current =
+      config === undefined ? undefined : { budgets: create(config, hooks), config, estimator: this.#estimator };
     this.#current = current;
     if (current) this.#byKey.set(budgetsKey(current.config), current.budgets);
     if (this.options.exportsRemaining ?? true) remainingSource = current ? () => current.budgets.snapshot() : undefined;
@@ -82,7 +83,9 @@ export class AccountingHolder {
 
   /** Every limit of every subject, for GET /budgets. */
   async snapshot(): Promise<unknown> {
-    return this.#current ? { enabled: true, budgets: await this.#current.budgets.snapshot() } : { enabled: false, budgets: [] };
+    return this.#current
+      ? { enabled: true, budgets: await this.#current.budgets.snapshot() }
+      : { enabled: false, budgets: [] };
   }
 }
 

@@ -83,7 +83,10 @@ export async function startService(options: StartOptions): Promise<RunningServic
   const env = options.env ?? process.env;
   const adminToken = config.admin.tokenEnv === undefined ? undefined : (env[config.admin.tokenEnv] ?? '');
   if (config.admin.enabled && config.admin.tokenEnv !== undefined && !adminToken) {
-    log.warn('admin.tokenEnv names an unset variable: /budgets and operator actions are refused until it is set and the service restarted', { variable: config.admin.tokenEnv });
+    log.warn(
+      'admin.tokenEnv names an unset variable: /budgets and operator actions are refused until it is set and the service restarted',
+      { variable: config.admin.tokenEnv },
+    );
   }
   warnIfInsecure(config);
 
@@ -110,7 +113,8 @@ export async function startService(options: StartOptions): Promise<RunningServic
     const extprocTarget = `${extprocHost === '0.0.0.0' || extprocHost === '::' ? '127.0.0.1' : extprocHost}:${extproc.port}`;
 
     // The stand-in data plane speaks plaintext gRPC only; with mutual TLS on ext_proc only a real Envoy can call it.
-    if (config.dataPlane.enabled && config.extproc.tls) log.warn('dataPlane (the stand-in) is not started: it cannot speak mutual TLS to extproc');
+    if (config.dataPlane.enabled && config.extproc.tls)
+      log.warn('dataPlane (the stand-in) is not started: it cannot speak mutual TLS to extproc');
     if (config.dataPlane.enabled && !config.extproc.tls) {
       const { host, port } = splitHostPort(config.dataPlane.address);
       const dataPlane = await startDataPlane({
@@ -131,7 +135,11 @@ export async function startService(options: StartOptions): Promise<RunningServic
     monitor = semanticHealth.monitor;
     closers.push(semanticHealth.close);
     if (config.xds.enabled) {
-      const controlPlane = await startControlPlane(store, config.xds.address, config.xds.tls ? { tls: config.xds.tls } : {});
+      const controlPlane = await startControlPlane(
+        store,
+        config.xds.address,
+        config.xds.tls ? { tls: config.xds.tls } : {},
+      );
       xdsPort = controlPlane.port;
       closers.push(controlPlane.close);
       semanticHealth.attach((backend, state) => controlPlane.setBackendState(backend, state));
@@ -168,7 +176,11 @@ export async function startService(options: StartOptions): Promise<RunningServic
     admin: admin ? bound(config.admin.address, admin.port) : 'disabled',
     dataPlane: dataPlanePort === undefined ? 'disabled' : bound(config.dataPlane.address, dataPlanePort),
     xds: xdsPort === undefined ? 'disabled' : bound(config.xds.address, xdsPort),
-    backends: [...store.current().topology.backends.values()].map((b) => ({ name: b.name, enabled: !b.disabledReason, reason: b.disabledReason })),
+    backends: [...store.current().topology.backends.values()].map((b) => ({
+      name: b.name,
+      enabled: !b.disabledReason,
+      reason: b.disabledReason,
+    })),
   });
 
   const listening = extproc;
@@ -179,7 +191,8 @@ export async function startService(options: StartOptions): Promise<RunningServic
       readiness.drain();
       store.close();
       const outcome = await listening.drain(boundMs, graceMs);
-      if (outcome.forced) log.warn('drain bound reached: open ext_proc streams were cut', { streams: outcome.cutStreams, boundMs });
+      if (outcome.forced)
+        log.warn('drain bound reached: open ext_proc streams were cut', { streams: outcome.cutStreams, boundMs });
       await Promise.all(closers.reverse().map((close) => close()));
     })());
 
@@ -191,7 +204,8 @@ export async function startService(options: StartOptions): Promise<RunningServic
     xdsPort,
     workers: extproc.workers,
     workerPids: () => listening.pids(),
-    drain: (graceMs = store.current().config.extproc.drainGraceMs) => stop(store.current().config.extproc.drainTimeoutMs, graceMs),
+    drain: (graceMs = store.current().config.extproc.drainGraceMs) =>
+      stop(store.current().config.extproc.drainTimeoutMs, graceMs),
     close: () => stop(CLOSE_BOUND_MS, 0),
   };
 }
@@ -200,18 +214,27 @@ export async function startService(options: StartOptions): Promise<RunningServic
 function warnIfInsecure(config: ServiceConfig): void {
   const { extproc, admin, xds } = config;
   if (xds.enabled && !xds.tls && !isLoopbackHost(splitHostPort(xds.address).host)) {
-    log.warn('INSECURE: xDS listens beyond loopback in plaintext (xds.allowInsecure): anyone who reaches it learns every provider endpoint and cluster setting', {
-      address: xds.address,
-    });
+    log.warn(
+      'INSECURE: xDS listens beyond loopback in plaintext (xds.allowInsecure): anyone who reaches it learns every provider endpoint and cluster setting',
+      {
+        address: xds.address,
+      },
+    );
   }
   if (!extproc.tls && !isLoopbackHost(splitHostPort(extproc.address).host)) {
-    log.warn('INSECURE: ext_proc listens beyond loopback in plaintext (extproc.allowInsecure): anyone who reaches it can obtain provider credentials and charge any tenant', {
-      address: extproc.address,
-    });
+    log.warn(
+      'INSECURE: ext_proc listens beyond loopback in plaintext (extproc.allowInsecure): anyone who reaches it can obtain provider credentials and charge any tenant',
+      {
+        address: extproc.address,
+      },
+    );
   }
   if (admin.enabled && !admin.tls && !admin.tokenEnv && !isLoopbackHost(splitHostPort(admin.address).host)) {
-    log.warn('INSECURE: admin listens beyond loopback without a token or mTLS (admin.allowInsecure): /budgets and operator actions are open', {
-      address: admin.address,
-    });
+    log.warn(
+      'INSECURE: admin listens beyond loopback without a token or mTLS (admin.allowInsecure): /budgets and operator actions are open',
+      {
+        address: admin.address,
+      },
+    );
   }
 }

@@ -40,7 +40,12 @@ function signalGroup(child: Child, signal: NodeJS.Signals): void {
 }
 
 /** Spawns `command` detached (own process group) with stdout and stderr appended to `logFile`. */
-export function spawnLogged(name: string, command: string, args: readonly string[], options: SpawnOptions & { logFile: string }): Child {
+export function spawnLogged(
+  name: string,
+  command: string,
+  args: readonly string[],
+  options: SpawnOptions & { logFile: string },
+): Child {
   const fd = openSync(options.logFile, 'a');
   const { logFile, ...spawnOptions } = options;
   let child: ChildProcess;
@@ -53,7 +58,11 @@ export function spawnLogged(name: string, command: string, args: readonly string
 }
 
 /** Records a child started elsewhere (e.g. fork with IPC) so that it is stopped with the others. */
-export function register(name: string, child: ChildProcess, options: { logFile?: string; group?: boolean } = {}): Child {
+export function register(
+  name: string,
+  child: ChildProcess,
+  options: { logFile?: string; group?: boolean } = {},
+): Child {
   const { logFile, group = false } = options;
   if (child.pid === undefined) throw new Error(`${name}: could not start (${logFile ? `see ${logFile}` : 'no pid'})`);
   const exited = new Promise<void>((resolve) => {
@@ -139,7 +148,10 @@ export async function waitForHttp(
   const deadline = Date.now() + timeoutMs;
   let last: string;
   for (;;) {
-    if (child?.hasExited()) throw new Error(`${child.name} exited during start-up (exit code ${child.process.exitCode}, signal ${child.process.signalCode})\n${child.logTail()}`);
+    if (child?.hasExited())
+      throw new Error(
+        `${child.name} exited during start-up (exit code ${child.process.exitCode}, signal ${child.process.signalCode})\n${child.logTail()}`,
+      );
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
       const body = await res.text();
@@ -149,7 +161,9 @@ export async function waitForHttp(
       last = err instanceof Error ? err.message : String(err);
     }
     if (Date.now() > deadline) {
-      throw new Error(`${child?.name ?? url} not ready within ${timeoutMs} ms (${url}: ${last})${child ? `\n${child.logTail()}` : ''}`);
+      throw new Error(
+        `${child?.name ?? url} not ready within ${timeoutMs} ms (${url}: ${last})${child ? `\n${child.logTail()}` : ''}`,
+      );
     }
     await sleep(100);
   }

@@ -47,10 +47,11 @@ export class LoadGenerator {
   }
 }
 
-
 /** Forks the mock upstreams (OpenAI and Anthropic shaped; `sseChunks` content chunks per stream). */
 export async function startMockUpstreams(sseChunks: number): Promise<MockPorts> {
-  const child = fork(path.join(here, 'mock.js'), [String(sseChunks), ANTHROPIC_KEY], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(path.join(here, 'mock.js'), [String(sseChunks), ANTHROPIC_KEY], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   register('mock upstreams', child);
   const ready = await new Inbox<FromMock>(child, 'mock upstreams').next('ready', 30_000);
   return { openaiPort: ready.openaiPort, anthropicPort: ready.anthropicPort, pid: child.pid ?? -1 };

@@ -7,7 +7,9 @@ import type { JsonObject } from '../../src/util/json.js';
 export const ENVOY_ALONE_LISTENER = 'plain_ingress';
 const CLUSTER = 'mock_upstream';
 
-const socketAddress = (host: string, port: number): JsonObject => ({ socket_address: { address: host, port_value: port } });
+const socketAddress = (host: string, port: number): JsonObject => ({
+  socket_address: { address: host, port_value: port },
+});
 
 export function envoyAloneBootstrap(upstreamPort: number): JsonObject {
   return {
@@ -24,14 +26,26 @@ export function envoyAloneBootstrap(upstreamPort: number): JsonObject {
                 {
                   name: 'envoy.filters.network.http_connection_manager',
                   typed_config: {
-                    '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+                    '@type':
+                      'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
                     stat_prefix: ENVOY_ALONE_LISTENER,
                     codec_type: 'AUTO',
                     route_config: {
                       name: 'plain_routes',
-                      virtual_hosts: [{ name: 'all', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: CLUSTER, timeout: '300s' } }] }],
+                      virtual_hosts: [
+                        {
+                          name: 'all',
+                          domains: ['*'],
+                          routes: [{ match: { prefix: '/' }, route: { cluster: CLUSTER, timeout: '300s' } }],
+                        },
+                      ],
                     },
-                    http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }],
+                    http_filters: [
+                      {
+                        name: 'envoy.filters.http.router',
+                        typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' },
+                      },
+                    ],
                   },
                 },
               ],
@@ -50,7 +64,10 @@ export function envoyAloneBootstrap(upstreamPort: number): JsonObject {
               explicit_http_config: { http_protocol_options: {} },
             },
           },
-          load_assignment: { cluster_name: CLUSTER, endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress('127.0.0.1', upstreamPort) } }] }] },
+          load_assignment: {
+            cluster_name: CLUSTER,
+            endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress('127.0.0.1', upstreamPort) } }] }],
+          },
         },
       ],
     },

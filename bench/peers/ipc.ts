@@ -49,4 +49,5 @@ export type FromLoad =
   | { type: 'probed'; result: ProbeResult }
   | { type: 'error'; message: string };
 
-export type FromMock = { type: 'ready'; openaiPort: number; anthropicPort: number } | { type: 'error'; message: string };
+export type FromMock =
+  { type: 'ready'; openaiPort: number; anthropicPort: number } | { type: 'error'; message: string };

@@ -20,22 +20,37 @@ interface Answer {
   readonly body: string;
 }
 
-function request(agent: http.Agent, url: URL, headers: Readonly<Record<string, string>>, body: Buffer): Promise<Answer> {
+function request(
+  agent: http.Agent,
+  url: URL,
+  headers: Readonly<Record<string, string>>,
+  body: Buffer,
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { agent, host: url.hostname, port: url.port, path: url.pathname + url.search, method: 'POST', headers: { ...headers, 'content-length': String(body.length) } },
+      {
+        agent,
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname + url.search,
+        method: 'POST',
+        headers: { ...headers, 'content-length': String(body.length) },
+      },
       (res) => {
         const parts: Buffer[] = [];
         res.on('data', (chunk: Buffer) => parts.push(chunk));
         res.on('end', () => {
           const flat: Record<string, string> = {};
-          for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) flat[k] = Array.isArray(v) ? v.join(', ') : v;
+          for (const [k, v] of Object.entries(res.headers))
+            if (v !== undefined) flat[k] = Array.isArray(v) ? v.join(', ') : v;
           resolve({ status: res.statusCode ?? 0, headers: flat, body: Buffer.concat(parts).toString('utf8') });
         });
         res.on('error', reject);
       },
     );
-    req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error(`no complete response within ${REQUEST_TIMEOUT_MS} ms`)));
+    req.setTimeout(REQUEST_TIMEOUT_MS, () =>
+      req.destroy(new Error(`no complete response within ${REQUEST_TIMEOUT_MS} ms`)),
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -50,7 +65,13 @@ interface Phase {
 }
 
 /** `concurrency` loops, each sending its next request when the previous one has ended, while `more()`. */
-async function runPhase(job: LoadJob, agent: http.Agent, durationMs: number, maxRequests: number, minRequests: number): Promise<Phase> {
+async function runPhase(
+  job: LoadJob,
+  agent: http.Agent,
+  durationMs: number,
+  maxRequests: number,
+  minRequests: number,
+): Promise<Phase> {
   const url = new URL(job.url);
   const body = Buffer.from(job.body);
   const phase: Phase = { latenciesMs: [], requests: 0, errors: 0, firstError: undefined, wallMs: 0 };
@@ -97,7 +118,16 @@ async function runJob(job: LoadJob): Promise<void> {
     await goSignal;
     const phase = await runPhase(job, agent, job.durationMs, job.maxRequests, job.minRequests);
     phase.latenciesMs.sort((a, b) => a - b);
-    send({ type: 'done', result: { requests: phase.requests, errors: phase.errors, firstError: phase.firstError, wallMs: phase.wallMs, latenciesMs: phase.latenciesMs } });
+    send({
+      type: 'done',
+      result: {
+        requests: phase.requests,
+        errors: phase.errors,
+        firstError: phase.firstError,
+        wallMs: phase.wallMs,
+        latenciesMs: phase.latenciesMs,
+      },
+    });
   } finally {
     agent.destroy();
   }

@@ -22,7 +22,11 @@ async function main(): Promise<void> {
     openai.received.splice(0);
     anthropic.received.splice(0);
   }, 500).unref();
-  send({ type: 'ready', openaiPort: Number(new URL(openai.baseUrl).port), anthropicPort: Number(new URL(anthropic.baseUrl).port) });
+  send({
+    type: 'ready',
+    openaiPort: Number(new URL(openai.baseUrl).port),
+    anthropicPort: Number(new URL(anthropic.baseUrl).port),
+  });
 }
 
 process.on('disconnect', () => process.exit(0)); // the orchestrator is gone: never linger

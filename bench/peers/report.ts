@@ -54,18 +54,25 @@ function sum(values: Iterable<number>): number {
   return total;
 }
 
-export function summarise(measurements: readonly Measurement[], cells: readonly Cell[], paths: readonly PathId[]): Row[] {
+export function summarise(
+  measurements: readonly Measurement[],
+  cells: readonly Cell[],
+  paths: readonly PathId[],
+): Row[] {
   const rows: Row[] = [];
   const base = new Map<string, { p50: number; p99: number }>();
   const key = (path: PathId, cell: Cell) => `${path}/${cell.payload}/${cell.concurrency}`;
   const pending: Array<Omit<Row, 'addedP50Ms' | 'addedP99Ms'>> = [];
   for (const cell of cells) {
     for (const path of paths) {
-      const runs = measurements.filter((m) => m.path === path && m.payload === cell.payload && m.concurrency === cell.concurrency);
+      const runs = measurements.filter(
+        (m) => m.path === path && m.payload === cell.payload && m.concurrency === cell.concurrency,
+      );
       if (runs.length === 0) continue;
       const m = (pick: (r: Measurement) => number) => median(runs.map(pick));
       const cpu: Partial<Record<Role, number>> = {};
-      for (const role of ROLES) if (runs.some((r) => r.cpuMsPerRequest[role] !== undefined)) cpu[role] = m((r) => r.cpuMsPerRequest[role] ?? 0);
+      for (const role of ROLES)
+        if (runs.some((r) => r.cpuMsPerRequest[role] !== undefined)) cpu[role] = m((r) => r.cpuMsPerRequest[role] ?? 0);
       const row = {
         path,
         payload: cell.payload,
@@ -88,13 +95,18 @@ export function summarise(measurements: readonly Measurement[], cells: readonly 
   }
   for (const row of pending) {
     const baseline = base.get(key(BASELINE[row.path], row));
-    rows.push({ ...row, addedP50Ms: baseline ? row.p50Ms - baseline.p50 : undefined, addedP99Ms: baseline ? row.p99Ms - baseline.p99 : undefined });
+    rows.push({
+      ...row,
+      addedP50Ms: baseline ? row.p50Ms - baseline.p50 : undefined,
+      addedP99Ms: baseline ? row.p99Ms - baseline.p99 : undefined,
+    });
   }
   return rows;
 }
 
 const ms = (v: number | undefined, digits = 2) => (v === undefined || Number.isNaN(v) ? '—' : v.toFixed(digits));
-const signed = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '—' : `${v >= 0 ? '+' : ''}${v.toFixed(2)}`);
+const signed = (v: number | undefined) =>
+  v === undefined || Number.isNaN(v) ? '—' : `${v >= 0 ? '+' : ''}${v.toFixed(2)}`;
 const cpuCell = (v: number | undefined) => (v === undefined ? '' : v.toFixed(3));
 
 export function markdownTable(rows: readonly Row[], failures: readonly Failure[], cells: readonly Cell[]): string {
@@ -111,7 +123,10 @@ export function markdownTable(rows: readonly Row[], failures: readonly Failure[]
       );
     }
   }
-  for (const f of failures) lines.push(`| ${PATH_LABELS[f.path]} | — | — | — | not measured: ${f.error.split('\n')[0]!.replaceAll('|', '\\|')} |||||||||||`);
+  for (const f of failures)
+    lines.push(
+      `| ${PATH_LABELS[f.path]} | — | — | — | not measured: ${f.error.split('\n')[0]!.replaceAll('|', '\\|')} |||||||||||`,
+    );
   return lines.join('\n');
 }
 
@@ -136,22 +151,37 @@ export function verdicts(rows: readonly Row[], highConcurrency: number): Verdict
     const ours = find(rows, path, 'json', 1);
     const label = path === 'extproc' ? 'llm-extproc passthrough' : 'llm-extproc anthropic (translated)';
     if (!ours || !envoy) {
-      out.push({ text: `N/A  ${label}: added latency over Envoy alone at c=1 JSON: not measured (row missing, or > 1 % of its requests failed)`, pass: undefined });
+      out.push({
+        text: `N/A  ${label}: added latency over Envoy alone at c=1 JSON: not measured (row missing, or > 1 % of its requests failed)`,
+        pass: undefined,
+      });
       continue;
     }
     const d50 = ours.p50Ms - envoy.p50Ms;
     const d99 = ours.p99Ms - envoy.p99Ms;
-    out.push({ text: `${verdictWord(d50 <= 1)} ${label}: added p50 over Envoy alone at c=1 JSON ${d50.toFixed(2)} ms (target ≤ 1 ms)`, pass: d50 <= 1 });
-    out.push({ text: `${verdictWord(d99 <= 3)} ${label}: added p99 over Envoy alone at c=1 JSON ${d99.toFixed(2)} ms (target ≤ 3 ms)`, pass: d99 <= 3 });
+    out.push({
+      text: `${verdictWord(d50 <= 1)} ${label}: added p50 over Envoy alone at c=1 JSON ${d50.toFixed(2)} ms (target ≤ 1 ms)`,
+      pass: d50 <= 1,
+    });
+    out.push({
+      text: `${verdictWord(d99 <= 3)} ${label}: added p99 over Envoy alone at c=1 JSON ${d99.toFixed(2)} ms (target ≤ 3 ms)`,
+      pass: d99 <= 3,
+    });
   }
   for (const payload of ['json', 'sse'] as const) {
     const ours = find(rows, 'extproc', payload, highConcurrency);
-    for (const [peer, factor] of [['portkey', 0.5], ['litellm', 0.25]] as const) {
+    for (const [peer, factor] of [
+      ['portkey', 0.5],
+      ['litellm', 0.25],
+    ] as const) {
       const theirs = find(rows, peer, payload, highConcurrency);
       const name = peer === 'portkey' ? 'Portkey' : 'LiteLLM';
       const what = `Envoy + llm-extproc CPU/request vs ${name} at c=${highConcurrency} ${payload.toUpperCase()}`;
       if (!ours || !theirs) {
-        out.push({ text: `N/A  ${what}: not measured (row missing, or > 1 % of its requests failed)`, pass: undefined });
+        out.push({
+          text: `N/A  ${what}: not measured (row missing, or > 1 % of its requests failed)`,
+          pass: undefined,
+        });
         continue;
       }
       const ratio = ours.gatewayCpuMs / theirs.gatewayCpuMs;
@@ -167,9 +197,16 @@ export function verdicts(rows: readonly Row[], highConcurrency: number): Verdict
     const parts: string[] = [];
     for (const peer of ['portkey', 'litellm'] as const) {
       const theirs = find(rows, peer, payload, highConcurrency);
-      if (ours && theirs) parts.push(`${(ours.gatewayCpuMs / theirs.gatewayCpuMs).toFixed(2)}× ${peer === 'portkey' ? 'Portkey' : 'LiteLLM'}`);
+      if (ours && theirs)
+        parts.push(
+          `${(ours.gatewayCpuMs / theirs.gatewayCpuMs).toFixed(2)}× ${peer === 'portkey' ? 'Portkey' : 'LiteLLM'}`,
+        );
     }
-    if (ours && parts.length > 0) out.push({ text: `info llm-extproc anthropic (translated) CPU/request at c=${highConcurrency} ${payload.toUpperCase()}: ${ours.gatewayCpuMs.toFixed(3)} ms = ${parts.join(', ')} (peers as passthroughs)`, pass: undefined });
+    if (ours && parts.length > 0)
+      out.push({
+        text: `info llm-extproc anthropic (translated) CPU/request at c=${highConcurrency} ${payload.toUpperCase()}: ${ours.gatewayCpuMs.toFixed(3)} ms = ${parts.join(', ')} (peers as passthroughs)`,
+        pass: undefined,
+      });
   }
   return out;
 }

@@ -43,7 +43,15 @@ export class UsageError extends Error {
   }
 }
 
-const LIMITS = { rounds: 20, seconds: 60, warmup: 30, prewarm: 10, concurrency: 256, maxRequests: 1_000_000, sseChunks: 1000 };
+const LIMITS = {
+  rounds: 20,
+  seconds: 60,
+  warmup: 30,
+  prewarm: 10,
+  concurrency: 256,
+  maxRequests: 1_000_000,
+  sseChunks: 1000,
+};
 
 function flag(argv: readonly string[], name: string): string | undefined {
   const i = argv.indexOf(`--${name}`);
@@ -63,13 +71,20 @@ function positive(text: string | undefined, what: string, max: number, integer: 
 }
 
 function list(text: string | undefined): string[] | undefined {
-  return text === undefined ? undefined : text.split(',').map((s) => s.trim()).filter(Boolean);
+  return text === undefined
+    ? undefined
+    : text
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
 }
 
 function pathList(text: string | undefined, what: string): PathId[] | undefined {
   const names = list(text);
   if (!names) return undefined;
-  for (const name of names) if (!(PATH_IDS as readonly string[]).includes(name)) throw new UsageError(`${what}: unknown path '${name}' (${PATH_IDS.join(', ')})`);
+  for (const name of names)
+    if (!(PATH_IDS as readonly string[]).includes(name))
+      throw new UsageError(`${what}: unknown path '${name}' (${PATH_IDS.join(', ')})`);
   return names as PathId[];
 }
 
@@ -77,24 +92,46 @@ export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv): 
   for (const arg of argv) {
     if (arg === '--help' || arg === '-h') throw new UsageError(USAGE, true);
   }
-  const known = new Set(['--quick', '--rounds', '--seconds', '--warmup', '--prewarm', '--concurrency', '--payloads', '--only', '--skip', '--max-requests', '--min-requests', '--sse-chunks']);
-  for (const arg of argv) if (arg.startsWith('--') && !known.has(arg)) throw new UsageError(`unknown option ${arg}\n${USAGE}`);
+  const known = new Set([
+    '--quick',
+    '--rounds',
+    '--seconds',
+    '--warmup',
+    '--prewarm',
+    '--concurrency',
+    '--payloads',
+    '--only',
+    '--skip',
+    '--max-requests',
+    '--min-requests',
+    '--sse-chunks',
+  ]);
+  for (const arg of argv)
+    if (arg.startsWith('--') && !known.has(arg)) throw new UsageError(`unknown option ${arg}\n${USAGE}`);
   const quick = argv.includes('--quick') || env.PEERS_QUICK === '1';
   const get = (name: string, envName: string) => flag(argv, name) ?? env[envName];
   const rounds = positive(get('rounds', 'PEERS_ROUNDS'), 'rounds', LIMITS.rounds, true) ?? (quick ? 1 : 3);
   const seconds = positive(get('seconds', 'PEERS_SECONDS'), 'seconds', LIMITS.seconds, false) ?? (quick ? 1 : 4);
-  const warmupSeconds = positive(get('warmup', 'PEERS_WARMUP_SECONDS'), 'warmup', LIMITS.warmup, false) ?? (quick ? 0.5 : 1.5);
-  const prewarmSeconds = positive(get('prewarm', 'PEERS_PREWARM_SECONDS'), 'prewarm', LIMITS.prewarm, false) ?? (quick ? 0.2 : 0.5);
-  const maxRequests = positive(get('max-requests', 'PEERS_MAX_REQUESTS'), 'max-requests', LIMITS.maxRequests, true) ?? 200_000;
-  const minRequests = positive(get('min-requests', 'PEERS_MIN_REQUESTS'), 'min-requests', LIMITS.maxRequests, true) ?? (quick ? 10 : 50);
+  const warmupSeconds =
+    positive(get('warmup', 'PEERS_WARMUP_SECONDS'), 'warmup', LIMITS.warmup, false) ?? (quick ? 0.5 : 1.5);
+  const prewarmSeconds =
+    positive(get('prewarm', 'PEERS_PREWARM_SECONDS'), 'prewarm', LIMITS.prewarm, false) ?? (quick ? 0.2 : 0.5);
+  const maxRequests =
+    positive(get('max-requests', 'PEERS_MAX_REQUESTS'), 'max-requests', LIMITS.maxRequests, true) ?? 200_000;
+  const minRequests =
+    positive(get('min-requests', 'PEERS_MIN_REQUESTS'), 'min-requests', LIMITS.maxRequests, true) ?? (quick ? 10 : 50);
   const sseChunks = positive(get('sse-chunks', 'PEERS_SSE_CHUNKS'), 'sse-chunks', LIMITS.sseChunks, true) ?? 48;
-  const concurrencies = (list(get('concurrency', 'PEERS_CONCURRENCY')) ?? ['1', '32']).map((c) => positive(c, 'concurrency', LIMITS.concurrency, true)!);
+  const concurrencies = (list(get('concurrency', 'PEERS_CONCURRENCY')) ?? ['1', '32']).map((c) =>
+    positive(c, 'concurrency', LIMITS.concurrency, true)!,
+  );
   const payloads = list(get('payloads', 'PEERS_PAYLOADS')) ?? ['json', 'sse'];
-  for (const p of payloads) if (p !== 'json' && p !== 'sse') throw new UsageError(`payloads: expected json and/or sse, got '${p}'`);
+  for (const p of payloads)
+    if (p !== 'json' && p !== 'sse') throw new UsageError(`payloads: expected json and/or sse, got '${p}'`);
   const only = pathList(get('only', 'PEERS_ONLY'), 'only');
   const skip = pathList(get('skip', 'PEERS_SKIP'), 'skip') ?? [];
   const cells: Cell[] = [];
-  for (const payload of payloads as Payload[]) for (const concurrency of concurrencies) cells.push({ payload, concurrency });
+  for (const payload of payloads as Payload[])
+    for (const concurrency of concurrencies) cells.push({ payload, concurrency });
   return {
     rounds,
     seconds,

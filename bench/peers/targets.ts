@@ -17,7 +17,15 @@ export type Role = 'mock' | 'envoy' | 'extproc' | 'peer';
 export const ROLES: readonly Role[] = ['mock', 'envoy', 'extproc', 'peer'];
 
 export type PathId = 'direct' | 'direct-anthropic' | 'envoy' | 'extproc' | 'extproc-anthropic' | 'portkey' | 'litellm';
-export const PATH_IDS: readonly PathId[] = ['direct', 'direct-anthropic', 'envoy', 'extproc', 'extproc-anthropic', 'portkey', 'litellm'];
+export const PATH_IDS: readonly PathId[] = [
+  'direct',
+  'direct-anthropic',
+  'envoy',
+  'extproc',
+  'extproc-anthropic',
+  'portkey',
+  'litellm',
+];
 
 export const PATH_LABELS: Record<PathId, string> = {
   direct: '(a) direct → mock OpenAI',
@@ -91,7 +99,10 @@ function withModel(body: string, model: string): string {
   return JSON.stringify({ ...(JSON.parse(body) as Record<string, unknown>), model });
 }
 
-const anthropicUnifiedBodies = { json: withModel(openaiBodies.json, ANTHROPIC_MODEL), sse: withModel(openaiBodies.sse, ANTHROPIC_MODEL) };
+const anthropicUnifiedBodies = {
+  json: withModel(openaiBodies.json, ANTHROPIC_MODEL),
+  sse: withModel(openaiBodies.sse, ANTHROPIC_MODEL),
+};
 
 function cli(ctx: StartContext): string {
   return path.join(ctx.distRoot, 'src', 'cli', 'main.js');
@@ -99,12 +110,17 @@ function cli(ctx: StartContext): string {
 
 /** The Anthropic Messages body llm-extproc sends for a unified body: `llm-extproc translate` (the same translator). */
 function translateToAnthropic(ctx: StartContext, unified: string): string {
-  const result = spawnSync(process.execPath, [cli(ctx), 'translate', '--provider', 'anthropic', '--direction', 'request', '--model', ANTHROPIC_MODEL], {
-    input: unified,
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
-  if (result.status !== 0) throw new Error(`llm-extproc translate failed (${result.status ?? result.signal}): ${result.stderr}`);
+  const result = spawnSync(
+    process.execPath,
+    [cli(ctx), 'translate', '--provider', 'anthropic', '--direction', 'request', '--model', ANTHROPIC_MODEL],
+    {
+      input: unified,
+      encoding: 'utf8',
+      timeout: 60_000,
+    },
+  );
+  if (result.status !== 0)
+    throw new Error(`llm-extproc translate failed (${result.status ?? result.signal}): ${result.stderr}`);
   return result.stdout;
 }
 
@@ -123,7 +139,10 @@ export function directPaths(ctx: StartContext): BenchPath[] {
       id: 'direct-anthropic',
       url: `http://127.0.0.1:${ctx.mock.anthropicPort}/v1/messages`,
       headers: { ...JSON_HEADERS, 'x-api-key': ANTHROPIC_KEY, 'anthropic-version': '2023-06-01' },
-      bodies: { json: translateToAnthropic(ctx, anthropicUnifiedBodies.json), sse: translateToAnthropic(ctx, anthropicUnifiedBodies.sse) },
+      bodies: {
+        json: translateToAnthropic(ctx, anthropicUnifiedBodies.json),
+        sse: translateToAnthropic(ctx, anthropicUnifiedBodies.sse),
+      },
       expect: 'anthropic',
       pids: { mock: ctx.mock.pid },
       note: 'test/support/mock-anthropic.ts, body from `llm-extproc translate`',
@@ -183,7 +202,11 @@ export interface ExtprocOptions {
   readonly envoyConcurrency?: number;
 }
 
-export async function startExtproc(ctx: StartContext, envoyVersion: string, options: ExtprocOptions = {}): Promise<BenchPath[]> {
+export async function startExtproc(
+  ctx: StartContext,
+  envoyVersion: string,
+  options: ExtprocOptions = {},
+): Promise<BenchPath[]> {
   const workers = options.workers ?? 1;
   const [extprocPort, adminPort] = [await freePort(), await freePort()];
   const configFile = path.join(ctx.workDir, `llm-extproc-${workers}w.yaml`);
@@ -198,10 +221,24 @@ export async function startExtproc(ctx: StartContext, envoyVersion: string, opti
 
   const generated = spawnSync(
     process.execPath,
-    [cli(ctx), 'envoy-bootstrap', '--config', configFile, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--extproc', `127.0.0.1:${extprocPort}`],
+    [
+      cli(ctx),
+      'envoy-bootstrap',
+      '--config',
+      configFile,
+      '--listen',
+      '127.0.0.1:0',
+      '--admin',
+      '127.0.0.1:0',
+      '--extproc',
+      `127.0.0.1:${extprocPort}`,
+    ],
     { encoding: 'utf8', timeout: 60_000 },
   );
-  if (generated.status !== 0) throw new Error(`llm-extproc envoy-bootstrap failed (${generated.status ?? generated.signal}): ${generated.stderr}`);
+  if (generated.status !== 0)
+    throw new Error(
+      `llm-extproc envoy-bootstrap failed (${generated.status ?? generated.signal}): ${generated.stderr}`,
+    );
   writeFileSync(path.join(ctx.workDir, `llm-extproc-${workers}w-envoy.yaml`), generated.stdout);
   // Its access log (as generated: one line per request and per upstream attempt) tells why a request failed.
   const anomalies = new Map<string, number>();
@@ -210,8 +247,18 @@ export async function startExtproc(ctx: StartContext, envoyVersion: string, opti
     ...(options.envoyConcurrency ? { concurrency: options.envoyConcurrency } : {}),
     onAccessLog: (entry) => {
       if (Number(entry.response_code) === 200) return;
-      const fields = ['log_type', 'response_code', 'response_code_details', 'response_flags', 'upstream_transport_failure_reason', 'backend'];
-      const line = fields.filter((f) => entry[f] !== undefined && entry[f] !== null && entry[f] !== '' && entry[f] !== '-').map((f) => `${f}=${String(entry[f])}`).join(' ');
+      const fields = [
+        'log_type',
+        'response_code',
+        'response_code_details',
+        'response_flags',
+        'upstream_transport_failure_reason',
+        'backend',
+      ];
+      const line = fields
+        .filter((f) => entry[f] !== undefined && entry[f] !== null && entry[f] !== '' && entry[f] !== '-')
+        .map((f) => `${f}=${String(entry[f])}`)
+        .join(' ');
       if (anomalies.has(line) || anomalies.size < 20) anomalies.set(line, (anomalies.get(line) ?? 0) + 1);
     },
   });
@@ -225,8 +272,28 @@ export async function startExtproc(ctx: StartContext, envoyVersion: string, opti
   const note = `${envoyVersion}, ${options.envoyConcurrency ?? 1} Envoy worker thread(s), ${workers} ext_proc worker(s), bootstrap from \`llm-extproc envoy-bootstrap\`; service: \`llm-extproc start\`, budgets on (memory store, prompt counting)`;
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   return [
-    { id: 'extproc', url, headers, bodies: openaiBodies, expect: 'openai', pids, note, adminUrl, anomalies: describeAnomalies },
-    { id: 'extproc-anthropic', url, headers, bodies: anthropicUnifiedBodies, expect: 'openai', pids, note, adminUrl, anomalies: describeAnomalies },
+    {
+      id: 'extproc',
+      url,
+      headers,
+      bodies: openaiBodies,
+      expect: 'openai',
+      pids,
+      note,
+      adminUrl,
+      anomalies: describeAnomalies,
+    },
+    {
+      id: 'extproc-anthropic',
+      url,
+      headers,
+      bodies: anthropicUnifiedBodies,
+      expect: 'openai',
+      pids,
+      note,
+      adminUrl,
+      anomalies: describeAnomalies,
+    },
   ];
 }
 
@@ -255,11 +322,16 @@ export async function startPortkey(ctx: StartContext): Promise<BenchPath> {
   const installed = ensurePortkey();
   const port = await freePort();
   const preload = pathToFileURL(path.join(ctx.distRoot, 'bench', 'peers', 'loopback.js')).href;
-  const child: Child = spawnLogged('portkey', installed.command, ['--import', preload, ...installed.args, `--port=${port}`, '--headless'], {
-    cwd: installed.cwd,
-    env: { ...process.env, NODE_ENV: 'production' },
-    logFile: logPath(ctx.workDir, 'portkey'),
-  });
+  const child: Child = spawnLogged(
+    'portkey',
+    installed.command,
+    ['--import', preload, ...installed.args, `--port=${port}`, '--headless'],
+    {
+      cwd: installed.cwd,
+      env: { ...process.env, NODE_ENV: 'production' },
+      logFile: logPath(ctx.workDir, 'portkey'),
+    },
+  );
   onStop(() => stopChild(child));
   await waitForHttp(`http://127.0.0.1:${port}/`, 60_000, child);
   assertLoopbackOnly('Portkey', port);
@@ -315,11 +387,16 @@ general_settings:
     PYTHONUNBUFFERED: '1',
   };
   delete env.DATABASE_URL;
-  const child = spawnLogged('litellm', installed.command, [...installed.args, '--config', configFile, '--host', '127.0.0.1', '--port', String(port), '--num_workers', '1'], {
-    cwd: ctx.workDir,
-    env,
-    logFile: logPath(ctx.workDir, 'litellm'),
-  });
+  const child = spawnLogged(
+    'litellm',
+    installed.command,
+    [...installed.args, '--config', configFile, '--host', '127.0.0.1', '--port', String(port), '--num_workers', '1'],
+    {
+      cwd: ctx.workDir,
+      env,
+      logFile: logPath(ctx.workDir, 'litellm'),
+    },
+  );
   onStop(() => stopChild(child));
   await waitForHttp(`http://127.0.0.1:${port}/health/liveliness`, 180_000, child);
   assertLoopbackOnly('LiteLLM', port);

@@ -25,7 +25,10 @@ export function writeResponse(files, error) {
 /** `a=b,c` → { a: 'b', c: true } */
 export function parseParameter(parameter) {
   const out = {};
-  for (const part of parameter.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of parameter
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const i = part.indexOf('=');
     if (i < 0) out[part] = true;
     else out[part.slice(0, i)] = part.slice(i + 1);

@@ -16,7 +16,10 @@ import path from 'node:path';
 import { parseParameter, readRequest, writeResponse } from './plugin-io.mjs';
 
 const require = createRequire(import.meta.url);
-const generator = path.join(path.dirname(require.resolve('@grpc/proto-loader/package.json')), 'build/bin/proto-loader-gen-types.js');
+const generator = path.join(
+  path.dirname(require.resolve('@grpc/proto-loader/package.json')),
+  'build/bin/proto-loader-gen-types.js',
+);
 
 const req = await readRequest();
 const { include, ...params } = parseParameter(req.parameter);

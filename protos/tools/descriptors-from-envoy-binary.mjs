@@ -8,10 +8,25 @@ import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from '@bufbuild/pr
 
 const [bin, out] = process.argv.slice(2);
 const buf = readFileSync(bin);
-const WIRE = { 1: [2], 2: [2], 3: [2], 4: [2], 5: [2], 6: [2], 7: [2], 8: [2], 9: [2], 10: [0, 2], 11: [0, 2], 12: [2], 14: [0] };
+const WIRE = {
+  1: [2],
+  2: [2],
+  3: [2],
+  4: [2],
+  5: [2],
+  6: [2],
+  7: [2],
+  8: [2],
+  9: [2],
+  10: [0, 2],
+  11: [0, 2],
+  12: [2],
+  14: [0],
+};
 
 function varint(pos) {
-  let v = 0, shift = 0;
+  let v = 0,
+    shift = 0;
   for (let i = 0; i < 10; i++) {
     const b = buf[pos + i];
     if (b === undefined) return undefined;
@@ -28,9 +43,15 @@ function spanEnd(start) {
     const t = varint(pos);
     if (!t) return pos;
     const [tag, p] = t;
-    const field = Math.floor(tag / 8), wt = tag & 7;
+    const field = Math.floor(tag / 8),
+      wt = tag & 7;
     if (!(WIRE[field] ?? []).includes(wt)) return pos;
-    if (wt === 0) { const v = varint(p); if (!v) return pos; pos = v[1]; continue; }
+    if (wt === 0) {
+      const v = varint(p);
+      if (!v) return pos;
+      pos = v[1];
+      continue;
+    }
     const l = varint(p);
     if (!l || l[1] + l[0] > buf.length) return pos;
     pos = l[1] + l[0];
@@ -50,10 +71,15 @@ for (let i = buf.indexOf(0x0a); i !== -1 && i < buf.length - 8; i = buf.indexOf(
     const fd = fromBinary(FileDescriptorProtoSchema, buf.subarray(i, end));
     if (fd.name !== name) continue;
     const prev = files.get(name);
-    if (!prev || toBinary(FileDescriptorProtoSchema, fd).length > toBinary(FileDescriptorProtoSchema, prev).length) files.set(name, fd);
-  } catch { /* not a descriptor */ }
+    if (!prev || toBinary(FileDescriptorProtoSchema, fd).length > toBinary(FileDescriptorProtoSchema, prev).length)
+      files.set(name, fd);
+  } catch {
+    /* not a descriptor */
+  }
 }
 const set = create(FileDescriptorSetSchema, { file: [...files.values()].sort((a, b) => a.name.localeCompare(b.name)) });
 writeFileSync(out, toBinary(FileDescriptorSetSchema, set));
 const count = (p) => [...files.keys()].filter((n) => n.startsWith(p)).length;
-console.log(`${files.size} files; envoy/: ${count('envoy/')}, xds/: ${count('xds/')}, udpa/: ${count('udpa/')}, validate/: ${count('validate/')}, google/: ${count('google/')}`);
+console.log(
+  `${files.size} files; envoy/: ${count('envoy/')}, xds/: ${count('xds/')}, udpa/: ${count('udpa/')}, validate/: ${count('validate/')}, google/: ${count('google/')}`,
+);

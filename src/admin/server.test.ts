@@ -35,13 +35,27 @@ describe('admin operator actions', () => {
   });
 
   test('drain, pin and restore reach the monitor; the answer is the backend view', async () => {
-    const drain = await fetch(url('/backends/alpha/drain'), { method: 'POST', headers: auth, body: JSON.stringify({ reason: 'maintenance' }) });
+    const drain = await fetch(url('/backends/alpha/drain'), {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ reason: 'maintenance' }),
+    });
     assert.equal(drain.status, 200);
-    assert.deepEqual(actions.at(-1), ['alpha', { kind: 'pin', state: 'DRAINING', weight: undefined, reason: 'maintenance' }]);
-    const pin = await fetch(url('/backends/alpha/pin'), { method: 'POST', headers: auth, body: JSON.stringify({ state: 'HEALTHY', weight: 7 }) });
+    assert.deepEqual(actions.at(-1), [
+      'alpha',
+      { kind: 'pin', state: 'DRAINING', weight: undefined, reason: 'maintenance' },
+    ]);
+    const pin = await fetch(url('/backends/alpha/pin'), {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ state: 'HEALTHY', weight: 7 }),
+    });
     assert.equal(pin.status, 200);
     assert.deepEqual(actions.at(-1), ['alpha', { kind: 'pin', state: 'HEALTHY', weight: 7, reason: undefined }]);
-    const restore = await fetch(url('/backends/alpha/restore'), { method: 'POST', headers: { authorization: 'Bearer s3cret' } });
+    const restore = await fetch(url('/backends/alpha/restore'), {
+      method: 'POST',
+      headers: { authorization: 'Bearer s3cret' },
+    });
     assert.equal(restore.status, 200);
     assert.deepEqual(actions.at(-1), ['alpha', { kind: 'restore' }]);
     assert.deepEqual(await restore.json(), { backend: 'alpha', action: { kind: 'restore' } });
@@ -49,12 +63,21 @@ describe('admin operator actions', () => {
 
   test('bad bodies are 400 with the reason; unknown backends 404; GET on an action 405', async () => {
     const count = actions.length;
-    for (const body of ['{"state":"DOWN"}', '{"state":"HEALTHY","weight":0}', '{"state":"HEALTHY","extra":1}', 'not json', '{}']) {
+    for (const body of [
+      '{"state":"DOWN"}',
+      '{"state":"HEALTHY","weight":0}',
+      '{"state":"HEALTHY","extra":1}',
+      'not json',
+      '{}',
+    ]) {
       const res = await fetch(url('/backends/alpha/pin'), { method: 'POST', headers: auth, body });
       assert.equal(res.status, 400, body);
       assert.ok(typeof ((await res.json()) as { error: unknown }).error === 'string');
     }
-    assert.equal((await fetch(url('/backends/alpha/pin'), { method: 'POST', headers: auth, body: 'x'.repeat(10_000) })).status, 413);
+    assert.equal(
+      (await fetch(url('/backends/alpha/pin'), { method: 'POST', headers: auth, body: 'x'.repeat(10_000) })).status,
+      413,
+    );
     assert.equal((await fetch(url('/backends/nope/drain'), { method: 'POST', headers: auth })).status, 404);
     assert.equal((await fetch(url('/backends/alpha/drain'), { headers: auth })).status, 405);
     assert.equal(actions.length, count);

@@ -38,11 +38,20 @@ const PIN_STATES = ['HEALTHY', 'DEGRADED', 'UNHEALTHY', 'DRAINING'] as const;
 const reason = z.string().max(200).optional();
 
 /** POST /backends/<name>/pin: the state (and weight) published instead of the verdicts until restored. */
-const pinBody = z.strictObject({ state: z.enum(PIN_STATES), weight: z.number().int().min(1).max(1_000_000).optional(), reason });
+const pinBody = z.strictObject({
+  state: z.enum(PIN_STATES),
+  weight: z.number().int().min(1).max(1_000_000).optional(),
+  reason,
+});
 const drainBody = z.strictObject({ reason });
 
 export type BackendAction =
-  | { readonly kind: 'pin'; readonly state: (typeof PIN_STATES)[number]; readonly weight: number | undefined; readonly reason: string | undefined }
+  | {
+      readonly kind: 'pin';
+      readonly state: (typeof PIN_STATES)[number];
+      readonly weight: number | undefined;
+      readonly reason: string | undefined;
+    }
   | { readonly kind: 'restore' };
 
 /** Operator bodies are tiny; anything larger is refused. */
@@ -75,7 +84,9 @@ function parseAction(action: string, text: string): BackendAction | string {
   if (action === 'restore') return { kind: 'restore' };
   if (action === 'drain') {
     const parsed = drainBody.safeParse(json);
-    return parsed.success ? { kind: 'pin', state: 'DRAINING', weight: undefined, reason: parsed.data.reason } : parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+    return parsed.success
+      ? { kind: 'pin', state: 'DRAINING', weight: undefined, reason: parsed.data.reason }
+      : parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
   }
   const parsed = pinBody.safeParse(json);
   return parsed.success
@@ -141,7 +152,8 @@ export async function startAdminServer(options: AdminOptions): Promise<AdminServ
       void readBody(req).then(async (text) => {
         if (text === undefined) return send(res, 413, 'text/plain', 'body too large\n');
         const parsed = parseAction(action[2] ?? '', text);
-        if (typeof parsed === 'string') return send(res, 400, 'application/json', JSON.stringify({ error: parsed }) + '\n');
+        if (typeof parsed === 'string')
+          return send(res, 400, 'application/json', JSON.stringify({ error: parsed }) + '\n');
         let view: unknown;
         try {
           view = await operate(name, parsed);
@@ -149,8 +161,19 @@ export async function startAdminServer(options: AdminOptions): Promise<AdminServ
           log.error('operator action failed', { backend: name, error: errorMessage(err) });
           return send(res, 500, 'text/plain', 'operator action failed\n');
         }
-        if (view === undefined) return send(res, 404, 'application/json', JSON.stringify({ error: `no backend named ${JSON.stringify(name.slice(0, 100))}` }) + '\n');
-        log.info('operator action on backend', { backend: name, action: action[2], state: parsed.kind === 'pin' ? parsed.state : 'verdicts', weight: parsed.kind === 'pin' ? parsed.weight : undefined });
+        if (view === undefined)
+          return send(
+            res,
+            404,
+            'application/json',
+            JSON.stringify({ error: `no backend named ${JSON.stringify(name.slice(0, 100))}` }) + '\n',
+          );
+        log.info('operator action on backend', {
+          backend: name,
+          action: action[2],
+          state: parsed.kind === 'pin' ? parsed.state : 'verdicts',
+          weight: parsed.kind === 'pin' ? parsed.weight : undefined,
+        });
         send(res, 200, 'application/json', JSON.stringify(view, null, 2) + '\n');
       });
       return;
@@ -161,7 +184,9 @@ export async function startAdminServer(options: AdminOptions): Promise<AdminServ
         return send(res, 200, 'text/plain', 'ok\n');
       case '/readyz': {
         const reasons = options.notReadyReasons();
-        return reasons.length === 0 ? send(res, 200, 'text/plain', 'ready\n') : send(res, 503, 'text/plain', reasons.join('\n') + '\n');
+        return reasons.length === 0
+          ? send(res, 200, 'text/plain', 'ready\n')
+          : send(res, 503, 'text/plain', reasons.join('\n') + '\n');
       }
       case '/metrics':
         (options.metrics ?? (() => registry.metrics()))().then(

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { Budgets, type StoreOperation } from './budgets.js';
 import { budgetsConfigSchema, type BudgetsConfigInput } from './config.js';
 import { hashKey } from './identity.js';
@@ -30,7 +30,11 @@ describe('Budgets (memory)', () => {
   after(() => budgets.close());
 
   it('reserve → settle, with OpenAI rate-limit headers', async () => {
-    const r = await budgets.reserve(chainOf(budgets), { model: 'gpt-4o-mini', promptTokens: 1000, maxCompletionTokens: 1000 });
+    const r = await budgets.reserve(chainOf(budgets), {
+      model: 'gpt-4o-mini',
+      promptTokens: 1000,
+      maxCompletionTokens: 1000,
+    });
     assert.ok(r.ok);
     assert.equal(r.reservation.subject, 'acme/search/prod');
     assert.deepEqual(r.headers, {
@@ -41,7 +45,10 @@ describe('Budgets (memory)', () => {
       'x-ratelimit-remaining-tokens': '8000',
       'x-ratelimit-reset-tokens': '30s',
     });
-    assert.equal(await budgets.settle(r.reservation, { promptTokens: 1000, cachedPromptTokens: 1000, completionTokens: 10 }), true);
+    assert.equal(
+      await budgets.settle(r.reservation, { promptTokens: 1000, cachedPromptTokens: 1000, completionTokens: 10 }),
+      true,
+    );
     assert.equal(await budgets.settle(r.reservation, { promptTokens: 1000, completionTokens: 10 }), false);
   });
 
@@ -62,7 +69,11 @@ describe('Budgets (memory)', () => {
   });
 
   it('a chain without limits is not charged (nothing to settle)', async (t) => {
-    const free = Budgets.create(budgetsConfigSchema.parse({ organisations: [{ name: 'free', teams: [{ name: 't', keys: [{ name: 'k', sha256: hashKey('x') }] }] }] }));
+    const free = Budgets.create(
+      budgetsConfigSchema.parse({
+        organisations: [{ name: 'free', teams: [{ name: 't', keys: [{ name: 'k', sha256: hashKey('x') }] }] }],
+      }),
+    );
     t.after(() => free.close());
     const id = free.identify({ authorization: 'Bearer x' });
     assert.ok(id.ok);
@@ -74,7 +85,9 @@ describe('Budgets (memory)', () => {
   it('snapshot lists every limit with used, reserved and remaining', async () => {
     const views = await budgets.snapshot();
     assert.deepEqual(
-      views.map((v) => `${v.subject} ${v.kind} ${v.window} ${v.metric} ${v.limit} ${v.used} ${v.reserved} ${v.remaining}`),
+      views.map(
+        (v) => `${v.subject} ${v.kind} ${v.window} ${v.metric} ${v.limit} ${v.used} ${v.reserved} ${v.remaining}`,
+      ),
       [
         // used: 1000 cached × 0.075 + 10 × 0.6 (USD per 1M); reserved: two open requests of 10 × 0.15 + 10 × 0.6.
         'acme quota month costUsd 0.01 0.000081 0.000015 0.009904',
@@ -102,7 +115,11 @@ describe('Budgets (redis) store failures', () => {
     it(`unreachable Redis: ${policy}, errors reported, nothing thrown`, async (t) => {
       const errors: StoreOperation[] = [];
       let failOpen = 0;
-      const config = budgetsConfigSchema.parse({ ...base, onStoreFailure: policy, store: { kind: 'redis', url: `redis://127.0.0.1:${await closedPort()}`, commandTimeoutMs: 100 } });
+      const config = budgetsConfigSchema.parse({
+        ...base,
+        onStoreFailure: policy,
+        store: { kind: 'redis', url: `redis://127.0.0.1:${await closedPort()}`, commandTimeoutMs: 100 },
+      });
       const budgets = Budgets.create(config, { onStoreError: (op) => errors.push(op), onFailOpen: () => failOpen++ });
       t.after(() => budgets.close());
       const started = Date.now();
@@ -128,7 +145,10 @@ describe('Budgets (redis) store failures', () => {
     redis = await startRedis();
     const port = redis.port;
     const errors: StoreOperation[] = [];
-    const config = budgetsConfigSchema.parse({ ...base, store: { kind: 'redis', url: redis.url, commandTimeoutMs: 200 } });
+    const config = budgetsConfigSchema.parse({
+      ...base,
+      store: { kind: 'redis', url: redis.url, commandTimeoutMs: 200 },
+    });
     const budgets = Budgets.create(config, { onStoreError: (op) => errors.push(op) });
     t.after(() => budgets.close());
     const chain = chainOf(budgets);
@@ -153,7 +173,26 @@ describe('Budgets (redis) store failures', () => {
 /** A redis-server with an append-only file synced on every write, so a killed one restarts with its data. */
 async function durableRedis(dir: string, port: number): Promise<{ kill(): Promise<void> }> {
   const { spawn } = await import('node:child_process');
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir, '--loglevel', 'warning'], { stdio: 'ignore' });
+  const child = spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'always',
+      '--dir',
+      dir,
+      '--loglevel',
+      'warning',
+    ],
+    { stdio: 'ignore' },
+  );
   const deadline = Date.now() + 10_000;
   for (;;) {
     const up = await new Promise<boolean>((resolve) => {
@@ -188,7 +227,11 @@ describe('Budgets (redis) settle journal', () => {
     let server = await durableRedis(dir, port);
     const errors: StoreOperation[] = [];
     // Real time: Redis expires keys by its own clock.
-    const config = budgetsConfigSchema.parse({ ...base, reservationTtlSeconds: 1, store: { kind: 'redis', url: `redis://127.0.0.1:${port}`, commandTimeoutMs: 200 } });
+    const config = budgetsConfigSchema.parse({
+      ...base,
+      reservationTtlSeconds: 1,
+      store: { kind: 'redis', url: `redis://127.0.0.1:${port}`, commandTimeoutMs: 200 },
+    });
     const budgets = Budgets.create(config, { onStoreError: (op) => errors.push(op) }, { reapIntervalMs: 0 });
     t.after(async () => {
       await budgets.close();

@@ -78,9 +78,15 @@ export interface BudgetView {
   readonly remaining: number;
 }
 
-const STORE_UNAVAILABLE = errorReply(503, 'server_error', 'budget_unavailable', 'The budget store is unavailable; request refused (fail-closed).', {
-  'retry-after': '1',
-});
+const STORE_UNAVAILABLE = errorReply(
+  503,
+  'server_error',
+  'budget_unavailable',
+  'The budget store is unavailable; request refused (fail-closed).',
+  {
+    'retry-after': '1',
+  },
+);
 
 function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
@@ -124,7 +130,8 @@ export class Budgets {
     const amounts = reservationAmounts(input, this.config.prices, this.config.defaultCompletionTokens);
     const plan = planFor(chain, now, this.config.timeZone);
     const subject = chain[chain.length - 1]?.id ?? '';
-    if (plan.checks.length === 0) return { ok: true, reservation: { id: undefined, model: input.model, subject, amounts }, headers: {} };
+    if (plan.checks.length === 0)
+      return { ok: true, reservation: { id: undefined, model: input.model, subject, amounts }, headers: {} };
     const id = randomUUID();
     let result;
     try {
@@ -147,10 +154,18 @@ export class Budgets {
       // guards against a store that disagrees (it then names the first limit as full).
       const violation =
         firstViolation(plan, result.current, amounts) ??
-        firstViolation(plan, plan.checks.map((c) => c.limit.amount), { requests: 1, inputTokens: 1, outputTokens: 1, totalTokens: 1, costUsd: 1 })!;
+        firstViolation(
+          plan,
+          plan.checks.map((c) => c.limit.amount),
+          { requests: 1, inputTokens: 1, outputTokens: 1, totalTokens: 1, costUsd: 1 },
+        )!;
       return { ok: false, response: rejection(violation, headers, now) };
     }
-    return { ok: true, reservation: { id, model: input.model, subject, amounts }, headers: rateLimitHeaders(plan, result.current, amounts, now, true) };
+    return {
+      ok: true,
+      reservation: { id, model: input.model, subject, amounts },
+      headers: rateLimitHeaders(plan, result.current, amounts, now, true),
+    };
   }
 
   /** Charges actual usage (provider's usage; prompt includes cached). False if there was nothing to settle. Never throws. */
@@ -204,7 +219,10 @@ export class Budgets {
     if (this.#journal.size >= SETTLE_JOURNAL_LIMIT) {
       const oldest = this.#journal.keys().next().value;
       if (oldest !== undefined) this.#journal.delete(oldest);
-      this.hooks.onStoreError?.('journal', new Error(`settle journal full (${SETTLE_JOURNAL_LIMIT}); the oldest entry is left to the reaper`));
+      this.hooks.onStoreError?.(
+        'journal',
+        new Error(`settle journal full (${SETTLE_JOURNAL_LIMIT}); the oldest entry is left to the reaper`),
+      );
     }
     this.#journal.set(id, entry);
   }
@@ -254,7 +272,7 @@ export class Budgets {
       }
     }
     const values = await this.timed('read', () => this.store.read(rows.map((r) => r.counter)));
-    return rows.map(({ subject, limit, counter }, i) => {
+    return rows.map(({ subject, limit }, i) => {
       const v = values[i]!;
       const display = (n: number) => (limit.metric === 'costUsd' ? n / NANO_PER_USD : n);
       const used = v.used[limit.metric];

@@ -80,7 +80,10 @@ const storeSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('memory') }),
   z.strictObject({
     kind: z.literal('redis'),
-    url: z.string().regex(/^rediss?:\/\//, 'expected redis://host:port or rediss://host:port').default('redis://127.0.0.1:6379'),
+    url: z
+      .string()
+      .regex(/^rediss?:\/\//, 'expected redis://host:port or rediss://host:port')
+      .default('redis://127.0.0.1:6379'),
     keyPrefix: z.string().default('llm-extproc:'),
     /** A command not answered by then fails (and the onStoreFailure policy applies). */
     commandTimeoutMs: positiveInt.default(200),
@@ -122,27 +125,57 @@ export const budgetsConfigSchema = z
     const hashes = new Map<string, string>();
     const principals = new Map<string, string>();
     config.organisations.forEach((org, i) => {
-      if (orgs.has(org.name)) ctx.addIssue({ code: 'custom', path: ['organisations', i, 'name'], message: `duplicate organisation "${org.name}"` });
+      if (orgs.has(org.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['organisations', i, 'name'],
+          message: `duplicate organisation "${org.name}"`,
+        });
       orgs.add(org.name);
       const teams = new Set<string>();
       org.teams.forEach((team, j) => {
         const teamPath = ['organisations', i, 'teams', j];
-        if (teams.has(team.name)) ctx.addIssue({ code: 'custom', path: [...teamPath, 'name'], message: `duplicate team "${team.name}" in "${org.name}"` });
+        if (teams.has(team.name))
+          ctx.addIssue({
+            code: 'custom',
+            path: [...teamPath, 'name'],
+            message: `duplicate team "${team.name}" in "${org.name}"`,
+          });
         teams.add(team.name);
         const members = new Set<string>();
         team.keys.forEach((key, k) => {
-          if (members.has(key.name)) ctx.addIssue({ code: 'custom', path: [...teamPath, 'keys', k, 'name'], message: `duplicate name "${key.name}" in team "${team.name}"` });
+          if (members.has(key.name))
+            ctx.addIssue({
+              code: 'custom',
+              path: [...teamPath, 'keys', k, 'name'],
+              message: `duplicate name "${key.name}" in team "${team.name}"`,
+            });
           members.add(key.name);
           const other = hashes.get(key.sha256);
-          if (other !== undefined) ctx.addIssue({ code: 'custom', path: [...teamPath, 'keys', k, 'sha256'], message: `same key hash as ${other}` });
+          if (other !== undefined)
+            ctx.addIssue({
+              code: 'custom',
+              path: [...teamPath, 'keys', k, 'sha256'],
+              message: `same key hash as ${other}`,
+            });
           hashes.set(key.sha256, `${org.name}/${team.name}/${key.name}`);
         });
         team.workloads.forEach((w, k) => {
           const wName = w.name ?? w.principal;
-          if (members.has(wName)) ctx.addIssue({ code: 'custom', path: [...teamPath, 'workloads', k, 'name'], message: `duplicate name "${wName}" in team "${team.name}"` });
+          if (members.has(wName))
+            ctx.addIssue({
+              code: 'custom',
+              path: [...teamPath, 'workloads', k, 'name'],
+              message: `duplicate name "${wName}" in team "${team.name}"`,
+            });
           members.add(wName);
           const other = principals.get(w.principal);
-          if (other !== undefined) ctx.addIssue({ code: 'custom', path: [...teamPath, 'workloads', k, 'principal'], message: `principal already used by ${other}` });
+          if (other !== undefined)
+            ctx.addIssue({
+              code: 'custom',
+              path: [...teamPath, 'workloads', k, 'principal'],
+              message: `principal already used by ${other}`,
+            });
           principals.set(w.principal, `${org.name}/${team.name}`);
         });
       });

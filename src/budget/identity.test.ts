@@ -9,7 +9,10 @@ const input: BudgetsConfigInput = {
   organisations: [
     {
       name: 'acme',
-      limits: [{ window: 'month', costUsd: 5000 }, { window: 'day', totalTokens: 50_000_000 }],
+      limits: [
+        { window: 'month', costUsd: 5000 },
+        { window: 'day', totalTokens: 50_000_000 },
+      ],
       teams: [
         {
           name: 'search',
@@ -46,20 +49,43 @@ describe('budgets config', () => {
   it('rejects mistakes with paths and messages naming the field', () => {
     const issues = (value: unknown) =>
       budgetsConfigSchema.safeParse(value).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`) ?? [];
-    assert.deepEqual(issues({ timeZone: 'Mars/Olympus' }), ['timeZone: expected an IANA time zone such as UTC or Europe/Paris']);
+    assert.deepEqual(issues({ timeZone: 'Mars/Olympus' }), [
+      'timeZone: expected an IANA time zone such as UTC or Europe/Paris',
+    ]);
     assert.deepEqual(issues({ organisations: [{ name: 'a', limits: [{ window: 'day' }] }] }), [
       'organisations.0.limits.0: a limit needs at least one of requests, inputTokens, outputTokens, totalTokens, costUsd',
     ]);
-    assert.equal(issues({ organisations: [{ name: 'a', limits: [{ window: 'year', requests: 1 }] }] })[0]?.startsWith('organisations.0.limits.0.window'), true);
-    assert.equal(issues({ organisations: [{ name: 'a', bogus: 1 }] })[0]?.startsWith('organisations.0: Unrecognized key'), true);
-    assert.deepEqual(issues({ organisations: [{ name: 'a', teams: [{ name: 't', keys: [{ name: 'k', sha256: 'abc' }] }] }] }), [
-      'organisations.0.teams.0.keys.0.sha256: expected the SHA-256 of the key as 64 hex digits',
-    ]);
+    assert.equal(
+      issues({ organisations: [{ name: 'a', limits: [{ window: 'year', requests: 1 }] }] })[0]?.startsWith(
+        'organisations.0.limits.0.window',
+      ),
+      true,
+    );
+    assert.equal(
+      issues({ organisations: [{ name: 'a', bogus: 1 }] })[0]?.startsWith('organisations.0: Unrecognized key'),
+      true,
+    );
+    assert.deepEqual(
+      issues({ organisations: [{ name: 'a', teams: [{ name: 't', keys: [{ name: 'k', sha256: 'abc' }] }] }] }),
+      ['organisations.0.teams.0.keys.0.sha256: expected the SHA-256 of the key as 64 hex digits'],
+    );
     const h = hashKey('x');
     assert.deepEqual(
       issues({
         organisations: [
-          { name: 'a', teams: [{ name: 't', keys: [{ name: 'k', sha256: h }, { name: 'k', sha256: h }] }, { name: 't' }] },
+          {
+            name: 'a',
+            teams: [
+              {
+                name: 't',
+                keys: [
+                  { name: 'k', sha256: h },
+                  { name: 'k', sha256: h },
+                ],
+              },
+              { name: 't' },
+            ],
+          },
           { name: 'a' },
         ],
       }),
@@ -70,7 +96,9 @@ describe('budgets config', () => {
         'organisations.1.name: duplicate organisation "a"',
       ],
     );
-    assert.deepEqual(issues({ store: { kind: 'redis', url: 'http://x' } }), ['store.url: expected redis://host:port or rediss://host:port']);
+    assert.deepEqual(issues({ store: { kind: 'redis', url: 'http://x' } }), [
+      'store.url: expected redis://host:port or rediss://host:port',
+    ]);
   });
 });
 
@@ -79,7 +107,10 @@ describe('resolveIdentity', () => {
     const r = resolveIdentity({ authorization: `Bearer ${KEY}` }, config);
     assert.ok(r.ok);
     assert.equal(r.via, 'key');
-    assert.deepEqual(r.chain.map((s) => `${s.level}:${s.id}`), ['organisation:acme', 'team:acme/search', 'key:acme/search/search-prod']);
+    assert.deepEqual(
+      r.chain.map((s) => `${s.level}:${s.id}`),
+      ['organisation:acme', 'team:acme/search', 'key:acme/search/search-prod'],
+    );
     assert.deepEqual(r.chain[2]!.limits, [{ kind: 'rate', window: 'minute', metric: 'requests', amount: 60 }]);
   });
 
@@ -113,7 +144,10 @@ describe('resolveIdentity', () => {
     const trusted = 'spiffe://cluster.local/ns/gateway/sa/ingress';
     const team = resolveIdentity({ principal: trusted, tenantHeader: 'acme/search' }, config);
     assert.ok(team.ok && team.via === 'tenant-header');
-    assert.deepEqual(team.chain.map((s) => s.id), ['acme', 'acme/search']);
+    assert.deepEqual(
+      team.chain.map((s) => s.id),
+      ['acme', 'acme/search'],
+    );
     const key = resolveIdentity({ principal: trusted, tenantHeader: 'acme/search/search-prod' }, config);
     assert.ok(key.ok && key.chain.length === 3);
     assert.ok(!resolveIdentity({ principal: trusted, tenantHeader: 'acme/nope' }, config).ok);
@@ -123,6 +157,9 @@ describe('resolveIdentity', () => {
   });
 
   it('lists every subject once, parents first', () => {
-    assert.deepEqual(allSubjects(config).map((s) => s.id), ['acme', 'acme/search', 'acme/search/search-prod', 'acme/search/api']);
+    assert.deepEqual(
+      allSubjects(config).map((s) => s.id),
+      ['acme', 'acme/search', 'acme/search/search-prod', 'acme/search/api'],
+    );
   });
 });

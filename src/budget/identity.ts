@@ -46,7 +46,11 @@ function indexOf(config: BudgetsConfig): Index {
       tenants.set(teamId, teamChain);
       subjects.push(teamSubject);
       for (const key of team.keys) {
-        const subject: BudgetSubject = { level: 'key', id: `${teamId}/${key.name}`, limits: limitsOf(key.limits, key.rate) };
+        const subject: BudgetSubject = {
+          level: 'key',
+          id: `${teamId}/${key.name}`,
+          limits: limitsOf(key.limits, key.rate),
+        };
         const chain = [...teamChain, subject];
         keys.push({ hash: Buffer.from(key.sha256, 'hex'), chain });
         subjects.push(subject);
@@ -54,7 +58,11 @@ function indexOf(config: BudgetsConfig): Index {
       }
       for (const w of team.workloads) {
         const name = w.name ?? w.principal;
-        const subject: BudgetSubject = { level: 'workload', id: `${teamId}/${name}`, limits: limitsOf(w.limits, w.rate) };
+        const subject: BudgetSubject = {
+          level: 'workload',
+          id: `${teamId}/${name}`,
+          limits: limitsOf(w.limits, w.rate),
+        };
         const chain = [...teamChain, subject];
         principals.set(w.principal, chain);
         subjects.push(subject);
@@ -62,7 +70,13 @@ function indexOf(config: BudgetsConfig): Index {
       }
     }
   }
-  const index: Index = { keys, principals, tenants, trusted: new Set(config.trustedTenantHeader?.fromPrincipals ?? []), subjects };
+  const index: Index = {
+    keys,
+    principals,
+    tenants,
+    trusted: new Set(config.trustedTenantHeader?.fromPrincipals ?? []),
+    subjects,
+  };
   indexes.set(config, index);
   return index;
 }

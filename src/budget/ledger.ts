@@ -1,6 +1,13 @@
 // Pure budget arithmetic (docs/budgets.md): window boundaries, prices, reservation amounts, the fit check and the
 // OpenAI rate-limit headers. Data in, data out; the stores apply the same fit rule atomically.
-import { METRICS, type BudgetWindow, type BudgetsConfig, type LimitConfig, type Metric, type RateConfig } from './config.js';
+import {
+  METRICS,
+  type BudgetWindow,
+  type BudgetsConfig,
+  type LimitConfig,
+  type Metric,
+  type RateConfig,
+} from './config.js';
 import { errorReply, type ErrorReply } from '../unified/errors.js';
 
 /** One amount per metric, in internal units: costUsd is nano-USD (10^-9 USD), everything is an integer. */
@@ -33,7 +40,12 @@ export function limitsOf(limits: readonly LimitConfig[], rate: RateConfig | unde
     for (const metric of METRICS) {
       const value = limit[metric];
       if (value === undefined) continue;
-      out.push({ kind: 'quota', window: limit.window, metric, amount: metric === 'costUsd' ? Math.round(value * NANO_PER_USD) : value });
+      out.push({
+        kind: 'quota',
+        window: limit.window,
+        metric,
+        amount: metric === 'costUsd' ? Math.round(value * NANO_PER_USD) : value,
+      });
     }
   }
   if (rate?.rpm !== undefined) out.push({ kind: 'rate', window: 'minute', metric: 'requests', amount: rate.rpm });
@@ -141,13 +153,22 @@ function computeWindowBounds(window: BudgetWindow, now: number, timeZone: string
     return { start, end: start + 3_600_000 };
   }
   if (window === 'day') {
-    return { start: startOfLocalDay(w.year, w.month, w.day, timeZone), end: startOfLocalDay(w.year, w.month, w.day + 1, timeZone) };
+    return {
+      start: startOfLocalDay(w.year, w.month, w.day, timeZone),
+      end: startOfLocalDay(w.year, w.month, w.day + 1, timeZone),
+    };
   }
   if (window === 'week') {
     const monday = w.day - ((new Date(Date.UTC(w.year, w.month - 1, w.day)).getUTCDay() + 6) % 7);
-    return { start: startOfLocalDay(w.year, w.month, monday, timeZone), end: startOfLocalDay(w.year, w.month, monday + 7, timeZone) };
+    return {
+      start: startOfLocalDay(w.year, w.month, monday, timeZone),
+      end: startOfLocalDay(w.year, w.month, monday + 7, timeZone),
+    };
   }
-  return { start: startOfLocalDay(w.year, w.month, 1, timeZone), end: startOfLocalDay(w.year, w.month + 1, 1, timeZone) };
+  return {
+    start: startOfLocalDay(w.year, w.month, 1, timeZone),
+    end: startOfLocalDay(w.year, w.month + 1, 1, timeZone),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -163,12 +184,21 @@ export interface TokenCounts {
 }
 
 /** Cost in nano-USD; `rounding` is ceil for estimates (never under-reserve) and round for actual usage. */
-export function costNanoUsd(prices: Prices, model: string, tokens: TokenCounts, rounding: 'ceil' | 'round' = 'round'): number {
+export function costNanoUsd(
+  prices: Prices,
+  model: string,
+  tokens: TokenCounts,
+  rounding: 'ceil' | 'round' = 'round',
+): number {
   const price = prices[model] ?? prices['*'];
   if (!price) return 0;
   const cached = Math.min(tokens.cachedPromptTokens ?? 0, tokens.promptTokens);
   // USD per 1M tokens = 1000 nano-USD per token.
-  const nano = 1000 * ((tokens.promptTokens - cached) * price.input + cached * (price.cachedInput ?? price.input) + tokens.completionTokens * price.output);
+  const nano =
+    1000 *
+    ((tokens.promptTokens - cached) * price.input +
+      cached * (price.cachedInput ?? price.input) +
+      tokens.completionTokens * price.output);
   return rounding === 'ceil' ? Math.ceil(nano - 1e-6) : Math.round(nano);
 }
 
@@ -185,7 +215,9 @@ export interface ReservationInput {
 /** What a request reserves: its prompt plus the expected completion, priced without the cache discount. */
 export function reservationAmounts(input: ReservationInput, prices: Prices, defaultCompletionTokens: number): Amounts {
   const promptTokens = nonNegativeInt(input.promptTokens);
-  const completionTokens = nonNegativeInt((input.maxCompletionTokens ?? defaultCompletionTokens) * Math.max(1, input.n ?? 1));
+  const completionTokens = nonNegativeInt(
+    (input.maxCompletionTokens ?? defaultCompletionTokens) * Math.max(1, input.n ?? 1),
+  );
   return {
     requests: 1,
     inputTokens: promptTokens,
@@ -305,9 +337,18 @@ export function firstViolation(plan: Plan, current: readonly number[], amounts: 
 const TOKEN_METRICS: ReadonlySet<Metric> = new Set(['inputTokens', 'outputTokens', 'totalTokens']);
 
 /** `granted`: remaining counts this request's reservation; otherwise it is what was left before it. */
-export function rateLimitHeaders(plan: Plan, current: readonly number[], amounts: Amounts, now: number, granted: boolean): Record<string, string> {
+export function rateLimitHeaders(
+  plan: Plan,
+  current: readonly number[],
+  amounts: Amounts,
+  now: number,
+  granted: boolean,
+): Record<string, string> {
   const headers: Record<string, string> = {};
-  for (const [suffix, wanted] of [['requests', (m: Metric) => m === 'requests'], ['tokens', (m: Metric) => TOKEN_METRICS.has(m)]] as const) {
+  for (const [suffix, wanted] of [
+    ['requests', (m: Metric) => m === 'requests'],
+    ['tokens', (m: Metric) => TOKEN_METRICS.has(m)],
+  ] as const) {
     let best: { limit: number; remaining: number; resetAt: number } | undefined;
     for (const [i, check] of plan.checks.entries()) {
       if (!wanted(check.limit.metric)) continue;
@@ -355,5 +396,8 @@ export function rejection(v: Violation, headers: Record<string, string>, now: nu
     `${what} for ${v.level} ${v.subject} on ${METRIC_WORDS[v.metric]} per ${v.window}: ` +
     `limit ${v.limit}, used ${v.current}, requested ${v.requested}. Please try again in ${formatDuration(wait)}.`;
   const type = v.code === 'insufficient_quota' ? 'insufficient_quota' : v.metric === 'requests' ? 'requests' : 'tokens';
-  return errorReply(429, type, v.code, message, { ...headers, 'retry-after': String(Math.max(1, Math.ceil(wait / 1000))) });
+  return errorReply(429, type, v.code, message, {
+    ...headers,
+    'retry-after': String(Math.max(1, Math.ceil(wait / 1000))),
+  });
 }

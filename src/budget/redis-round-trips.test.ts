@@ -90,7 +90,9 @@ describe('Budgets with the Redis store: round trips per request', () => {
     assert.deepEqual(reserved, ['evalsha']);
 
     const { reservation } = outcome;
-    const settled = await commandsDuring(() => budgets.settle(reservation, { promptTokens: 1200, completionTokens: 42 }));
+    const settled = await commandsDuring(() =>
+      budgets.settle(reservation, { promptTokens: 1200, completionTokens: 42 }),
+    );
     assert.deepEqual(settled, ['evalsha'], 'settle: one round trip');
   });
 

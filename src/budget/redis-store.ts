@@ -9,7 +9,13 @@
 import { Redis } from 'ioredis';
 import { METRICS } from './config.js';
 import type { Amounts, CounterRef } from './ledger.js';
-import { COUNTER_GRACE_MS, type BudgetStore, type CounterValues, type ReserveRequest, type ReserveResult } from './store.js';
+import {
+  COUNTER_GRACE_MS,
+  type BudgetStore,
+  type CounterValues,
+  type ReserveRequest,
+  type ReserveResult,
+} from './store.js';
 
 const M = METRICS.length;
 
@@ -162,7 +168,12 @@ export class RedisStore implements BudgetStore {
   }
 
   async settle(reservationId: string, actual: Amounts): Promise<boolean> {
-    const reply = await this.redis.budgetSettle(this.reservationKey(reservationId), this.zset, reservationId, ...METRICS.map((m) => integer(actual[m])));
+    const reply = await this.redis.budgetSettle(
+      this.reservationKey(reservationId),
+      this.zset,
+      reservationId,
+      ...METRICS.map((m) => integer(actual[m])),
+    );
     return reply === 1;
   }
 
@@ -173,7 +184,12 @@ export class RedisStore implements BudgetStore {
   async reapExpired(now: number): Promise<number> {
     let released = 0;
     for (;;) {
-      const [seen, done] = await this.redis.budgetReap(this.zset, integer(Math.floor(now)), `${this.prefix}r:`, REAP_BATCH);
+      const [seen, done] = await this.redis.budgetReap(
+        this.zset,
+        integer(Math.floor(now)),
+        `${this.prefix}r:`,
+        REAP_BATCH,
+      );
       released += done;
       if (seen < REAP_BATCH) return released;
     }
@@ -187,7 +203,8 @@ export class RedisStore implements BudgetStore {
     return replies.map(([err, value]) => {
       if (err) throw err;
       const hash = (value ?? {}) as Record<string, string>;
-      const pick = (prefix: 'u' | 'r') => Object.fromEntries(METRICS.map((m, i) => [m, Number(hash[`${prefix}${i}`] ?? 0)])) as Amounts;
+      const pick = (prefix: 'u' | 'r') =>
+        Object.fromEntries(METRICS.map((m, i) => [m, Number(hash[`${prefix}${i}`] ?? 0)])) as Amounts;
       return { used: pick('u'), reserved: pick('r') };
     });
   }

@@ -8,18 +8,36 @@ import { MemoryStore, type BudgetStore, type ReserveRequest } from './store.js';
 import { startRedis, type TestRedis } from './testing/redis.js';
 
 const chain: BudgetSubject[] = [
-  { level: 'organisation', id: 'org', limits: limitsOf([{ window: 'day', totalTokens: 10_000, costUsd: 1 }], undefined) },
+  {
+    level: 'organisation',
+    id: 'org',
+    limits: limitsOf([{ window: 'day', totalTokens: 10_000, costUsd: 1 }], undefined),
+  },
   { level: 'team', id: 'org/team', limits: limitsOf([], { rpm: 10 }) },
 ];
 // Tomorrow, 30 s into a minute: Redis expires keys by its own clock, so the test's windows must not be over.
 const NOW = Math.floor((Date.now() + 86_400_000) / 60_000) * 60_000 + 30_000;
 const plan = planFor(chain, NOW, 'UTC');
-const amounts = (tokens: number, costUsd = 0): Amounts => ({ requests: 1, inputTokens: tokens, outputTokens: 0, totalTokens: tokens, costUsd });
-const request = (tokens: number, expiresAt = NOW + 10_000): ReserveRequest => ({ id: randomUUID(), ...plan, amounts: amounts(tokens), expiresAt });
+const amounts = (tokens: number, costUsd = 0): Amounts => ({
+  requests: 1,
+  inputTokens: tokens,
+  outputTokens: 0,
+  totalTokens: tokens,
+  costUsd,
+});
+const request = (tokens: number, expiresAt = NOW + 10_000): ReserveRequest => ({
+  id: randomUUID(),
+  ...plan,
+  amounts: amounts(tokens),
+  expiresAt,
+});
 
 function specification(makeStore: () => BudgetStore) {
   let store: BudgetStore;
-  const values = async () => (await store.read(plan.counters)).map((v) => `${v.used.totalTokens}/${v.reserved.totalTokens}/${v.used.requests}/${v.reserved.requests}`);
+  const values = async () =>
+    (await store.read(plan.counters)).map(
+      (v) => `${v.used.totalTokens}/${v.reserved.totalTokens}/${v.used.requests}/${v.reserved.requests}`,
+    );
 
   before(() => {
     store = makeStore();
@@ -86,7 +104,9 @@ function specification(makeStore: () => BudgetStore) {
     // 9 requests left in this minute (rpm 10, 1 used); 7500 tokens left in the day.
     const results = await Promise.all(Array.from({ length: 40 }, () => store.reserve(request(100))));
     assert.equal(results.filter((r) => r.granted).length, 9);
-    const tokens = await Promise.all(Array.from({ length: 40 }, () => store.reserve({ ...request(1000), checks: plan.checks.slice(0, 2) })));
+    const tokens = await Promise.all(
+      Array.from({ length: 40 }, () => store.reserve({ ...request(1000), checks: plan.checks.slice(0, 2) })),
+    );
     assert.equal(tokens.filter((r) => r.granted).length, 6); // 10 000 − 2500 − 900 = 6600 → six of 1000
     assert.equal(await store.reapExpired(NOW + 30_000), 15);
     assert.deepEqual(await values(), ['2500/0/1/0', '2500/0/1/0']);
@@ -113,7 +133,9 @@ describe('RedisStore', () => {
   });
 
   describe('specification', () =>
-    specification(() => (store = new RedisStore({ url: redis.url, keyPrefix: `t${randomUUID()}:`, commandTimeoutMs: 1000 }))));
+    specification(
+      () => (store = new RedisStore({ url: redis.url, keyPrefix: `t${randomUUID()}:`, commandTimeoutMs: 1000 })),
+    ));
 
   it('counter keys expire with their window; reservation records are deleted', async (t) => {
     const s = new RedisStore({ url: redis.url, keyPrefix: 'ttl:', commandTimeoutMs: 1000 });
@@ -134,10 +156,19 @@ describe('RedisStore', () => {
   it('large cost amounts stay exact', async (t) => {
     const s = new RedisStore({ url: redis.url, keyPrefix: 'big:', commandTimeoutMs: 1000 });
     t.after(() => s.close());
-    const big = { level: 'organisation', id: 'big', limits: limitsOf([{ window: 'month', costUsd: 5_000_000 }], undefined) } as const;
+    const big = {
+      level: 'organisation',
+      id: 'big',
+      limits: limitsOf([{ window: 'month', costUsd: 5_000_000 }], undefined),
+    } as const;
     const p = planFor([big], NOW, 'UTC');
     const cost = 4_999_999_999_999_999; // nano-USD, above 2^52
-    const req: ReserveRequest = { id: randomUUID(), ...p, amounts: { ...ZERO, costUsd: cost }, expiresAt: NOW + 10_000 };
+    const req: ReserveRequest = {
+      id: randomUUID(),
+      ...p,
+      amounts: { ...ZERO, costUsd: cost },
+      expiresAt: NOW + 10_000,
+    };
     assert.ok((await s.reserve(req)).granted);
     assert.ok(await s.settle(req.id, { ...ZERO, costUsd: 123_456_789_012_345 }));
     const [v] = await s.read(p.counters);

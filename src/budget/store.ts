@@ -79,7 +79,11 @@ export class MemoryStore implements BudgetStore {
       c.expireAt = ref.end + COUNTER_GRACE_MS;
       for (const m of METRICS) c.reserved[m] += req.amounts[m];
     }
-    this.reservations.set(req.id, { counters: req.counters.map((c) => c.id), amounts: req.amounts, expiresAt: req.expiresAt });
+    this.reservations.set(req.id, {
+      counters: req.counters.map((c) => c.id),
+      amounts: req.amounts,
+      expiresAt: req.expiresAt,
+    });
     return { granted: true, current };
   }
 

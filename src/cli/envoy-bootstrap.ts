@@ -2,7 +2,15 @@
 // Envoy bootstrap for a service config, so users never keep two files in sync by hand.
 import { parseArgs } from 'node:util';
 import { bootstrapYaml, type BootstrapOptions } from '../envoyconfig/bootstrap.js';
-import { addressOk, loadConfigFlag, mutualTlsFlags, mutualTlsFrom, sourceName, STDIO, type CommandIo } from './generator-flags.js';
+import {
+  addressOk,
+  loadConfigFlag,
+  mutualTlsFlags,
+  mutualTlsFrom,
+  sourceName,
+  STDIO,
+  type CommandIo,
+} from './generator-flags.js';
 
 const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/;
 const isHostPort = (value: string): boolean => HOST_PORT.test(value);
@@ -22,13 +30,20 @@ export function envoyBootstrapCommand(args: string[], io: CommandIo = STDIO): nu
     },
     strict: true,
   });
-  if (!addressOk(io, 'listen', values.listen, isHostPort) || !addressOk(io, 'admin', values.admin, isHostPort)) return 2;
-  if (!addressOk(io, 'extproc', values.extproc, (v) => v.startsWith('unix:/') || isHostPort(v), 'HOST:PORT or unix:/PATH')) return 2;
+  if (!addressOk(io, 'listen', values.listen, isHostPort) || !addressOk(io, 'admin', values.admin, isHostPort))
+    return 2;
+  if (
+    !addressOk(io, 'extproc', values.extproc, (v) => v.startsWith('unix:/') || isHostPort(v), 'HOST:PORT or unix:/PATH')
+  )
+    return 2;
   const loaded = loadConfigFlag(io, values.config);
   if (!loaded) return 1;
   const extprocTls = mutualTlsFrom(values, 'extproc');
   const xdsTls = mutualTlsFrom(values, 'xds');
-  for (const [prefix, tls] of [['extproc', extprocTls], ['xds', xdsTls]] as const) {
+  for (const [prefix, tls] of [
+    ['extproc', extprocTls],
+    ['xds', xdsTls],
+  ] as const) {
     if (tls !== 'mixed') continue;
     io.err.write(`--${prefix}-cert, --${prefix}-key and --${prefix}-ca go together\n`);
     return 2;

@@ -21,7 +21,11 @@ export interface FrontProxyOptions {
   readonly admin: string;
 }
 
-export async function startFrontProxy(service: RunningService, config: ServiceConfig, options: FrontProxyOptions): Promise<FrontProxy> {
+export async function startFrontProxy(
+  service: RunningService,
+  config: ServiceConfig,
+  options: FrontProxyOptions,
+): Promise<FrontProxy> {
   // The hosts the service bound (a wildcard is reached on loopback), not always 127.0.0.1 (e.g. --extproc [::1]:0).
   const reach = (address: string, port: number): string => {
     const { host } = splitHostPort(address);
@@ -45,7 +49,9 @@ export async function startFrontProxy(service: RunningService, config: ServiceCo
   } catch (err) {
     const firstLine = errorMessage(err).split('\n')[0] ?? 'unknown error';
     const { host, port } = splitHostPort(config.dataPlane.address);
-    process.stderr.write(`Envoy is not available (${firstLine}); falling back to the stand-in data plane on ${host}:${port}.\n`);
+    process.stderr.write(
+      `Envoy is not available (${firstLine}); falling back to the stand-in data plane on ${host}:${port}.\n`,
+    );
     const dataPlane = await startDataPlane({
       host,
       port,

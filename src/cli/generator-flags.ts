@@ -25,7 +25,9 @@ type BooleanFlag = { readonly type: 'boolean' };
 type MutualTlsFlags<C extends Connection> = { readonly [K in `${C}-${(typeof FILE_PARTS)[number]}`]: StringFlag } & {
   readonly [K in `${C}-insecure`]: BooleanFlag;
 };
-type MeshFlags<C extends Connection> = { readonly [K in `${C}-identity`]: StringFlag } & { readonly [K in `${C}-insecure`]: BooleanFlag };
+type MeshFlags<C extends Connection> = { readonly [K in `${C}-identity`]: StringFlag } & {
+  readonly [K in `${C}-insecure`]: BooleanFlag;
+};
 
 /** Envoy's client side of mutual TLS from files: --C-cert/-key/-ca (together), optional -sni/-san; or --C-insecure. */
 export function mutualTlsFlags<C extends Connection>(connection: C): MutualTlsFlags<C> {
@@ -36,11 +38,17 @@ export function mutualTlsFlags<C extends Connection>(connection: C): MutualTlsFl
 
 /** In a mesh the certificates come from Istio's SDS: --C-identity (the SPIFFE identity to expect) or --C-insecure. */
 export function meshFlags<C extends Connection>(connection: C): MeshFlags<C> {
-  return { [`${connection}-identity`]: { type: 'string' }, [`${connection}-insecure`]: { type: 'boolean' } } as MeshFlags<C>;
+  return {
+    [`${connection}-identity`]: { type: 'string' },
+    [`${connection}-insecure`]: { type: 'boolean' },
+  } as MeshFlags<C>;
 }
 
 /** The mutual TLS settings of --C-cert/-key/-ca/-sni/-san; 'mixed' when some of cert, key and ca are missing. */
-export function mutualTlsFrom(values: Readonly<Record<string, string | boolean | undefined>>, connection: Connection): ExtprocClientTls | undefined | 'mixed' {
+export function mutualTlsFrom(
+  values: Readonly<Record<string, string | boolean | undefined>>,
+  connection: Connection,
+): ExtprocClientTls | undefined | 'mixed' {
   const [cert, key, ca, sni, san] = FILE_PARTS.map((part) => {
     const value = values[`${connection}-${part}`];
     return typeof value === 'string' ? value : undefined;
@@ -51,14 +59,23 @@ export function mutualTlsFrom(values: Readonly<Record<string, string | boolean |
 }
 
 /** False (after saying why on stderr) when `value` is present and not a valid address for --flag. */
-export function addressOk(io: CommandIo, flag: string, value: string | undefined, valid: (value: string) => boolean, expected = 'HOST:PORT'): boolean {
+export function addressOk(
+  io: CommandIo,
+  flag: string,
+  value: string | undefined,
+  valid: (value: string) => boolean,
+  expected = 'HOST:PORT',
+): boolean {
   if (value === undefined || valid(value)) return true;
   io.err.write(`--${flag} expects ${expected}, got '${value}'\n`);
   return false;
 }
 
 /** The config of --config (default: the embedded one), or undefined after printing its problems. */
-export function loadConfigFlag(io: CommandIo, flag: string | undefined): { readonly file: string; readonly config: ServiceConfig } | undefined {
+export function loadConfigFlag(
+  io: CommandIo,
+  flag: string | undefined,
+): { readonly file: string; readonly config: ServiceConfig } | undefined {
   const file = flag ?? DEFAULT_CONFIG_PATH;
   const loaded = loadConfigFile(file);
   if (loaded.ok) return { file, config: loaded.config };

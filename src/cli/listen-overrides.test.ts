@@ -1,7 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { configFromYaml } from '../testing/config.js';
-import { ListenAddressError, applyListenAddresses, listenerVariable, movesServiceListeners, resolveListenAddresses, type ListenAddresses } from './listen-overrides.js';
+import {
+  ListenAddressError,
+  applyListenAddresses,
+  listenerVariable,
+  movesServiceListeners,
+  resolveListenAddresses,
+  type ListenAddresses,
+} from './listen-overrides.js';
 
 test('one naming rule: --NAME ⇔ LLM_EXTPROC_<NAME>_ADDRESS', () => {
   assert.equal(listenerVariable('extproc'), 'LLM_EXTPROC_EXTPROC_ADDRESS');
@@ -13,7 +20,12 @@ test('one naming rule: --NAME ⇔ LLM_EXTPROC_<NAME>_ADDRESS', () => {
 
 const CASES: Array<{ name: string; flags: ListenAddresses; env: Record<string, string>; want: ListenAddresses }> = [
   { name: 'nothing set: nothing overridden', flags: {}, env: {}, want: {} },
-  { name: 'a variable alone', flags: {}, env: { LLM_EXTPROC_ADMIN_ADDRESS: '0.0.0.0:19090' }, want: { admin: '0.0.0.0:19090' } },
+  {
+    name: 'a variable alone',
+    flags: {},
+    env: { LLM_EXTPROC_ADMIN_ADDRESS: '0.0.0.0:19090' },
+    want: { admin: '0.0.0.0:19090' },
+  },
   {
     name: 'a flag beats its variable',
     flags: { extproc: '127.0.0.1:6000' },
@@ -21,8 +33,18 @@ const CASES: Array<{ name: string; flags: ListenAddresses; env: Record<string, s
     want: { extproc: '127.0.0.1:6000', listen: '[::1]:8000' },
   },
   { name: 'an empty variable counts as unset', flags: {}, env: { LLM_EXTPROC_DATA_PLANE_ADDRESS: '' }, want: {} },
-  { name: 'extproc may be a Unix socket', flags: { extproc: 'unix:/run/llm.sock' }, env: {}, want: { extproc: 'unix:/run/llm.sock' } },
-  { name: 'envoy admin', flags: {}, env: { LLM_EXTPROC_ENVOY_ADMIN_ADDRESS: 'localhost:9911' }, want: { 'envoy-admin': 'localhost:9911' } },
+  {
+    name: 'extproc may be a Unix socket',
+    flags: { extproc: 'unix:/run/llm.sock' },
+    env: {},
+    want: { extproc: 'unix:/run/llm.sock' },
+  },
+  {
+    name: 'envoy admin',
+    flags: {},
+    env: { LLM_EXTPROC_ENVOY_ADMIN_ADDRESS: 'localhost:9911' },
+    want: { 'envoy-admin': 'localhost:9911' },
+  },
 ];
 
 for (const c of CASES) {
@@ -30,7 +52,10 @@ for (const c of CASES) {
 }
 
 test('bad values name their source', () => {
-  assert.throws(() => resolveListenAddresses({ admin: '9090' }, {}), (err: unknown) => err instanceof ListenAddressError && /--admin/.test(err.message));
+  assert.throws(
+    () => resolveListenAddresses({ admin: '9090' }, {}),
+    (err: unknown) => err instanceof ListenAddressError && /--admin/.test(err.message),
+  );
   assert.throws(
     () => resolveListenAddresses({}, { LLM_EXTPROC_LISTEN_ADDRESS: 'host:99999' }),
     (err: unknown) => err instanceof ListenAddressError && /LLM_EXTPROC_LISTEN_ADDRESS/.test(err.message),
@@ -40,7 +65,14 @@ test('bad values name their source', () => {
 
 test('apply: the service listeners move in the YAML, the rest of the config stays, and the result is validated like the file', () => {
   const text = 'extproc: { address: "127.0.0.1:50051" }\nadmin: { address: "127.0.0.1:9090" }\nroutes: []\n';
-  const moved = configFromYaml(applyListenAddresses(text, { extproc: '127.0.0.1:6000', admin: '127.0.0.1:19090', 'data-plane': '127.0.0.1:18080', listen: 'x:1' }));
+  const moved = configFromYaml(
+    applyListenAddresses(text, {
+      extproc: '127.0.0.1:6000',
+      admin: '127.0.0.1:19090',
+      'data-plane': '127.0.0.1:18080',
+      listen: 'x:1',
+    }),
+  );
   assert.equal(moved.extproc.address, '127.0.0.1:6000');
   assert.equal(moved.admin.address, '127.0.0.1:19090');
   assert.equal(moved.admin.enabled, true);

@@ -36,7 +36,9 @@ export function resolveListenAddresses(flags: ListenAddresses, env: Environment)
     const port = Number(value.slice(value.lastIndexOf(':') + 1));
     const unix = listener === 'extproc' && value.startsWith('unix:/');
     if (!unix && (!HOST_PORT.test(value) || port > 65535)) {
-      throw new ListenAddressError(`${source}: expected HOST:PORT${listener === 'extproc' ? ' or unix:/PATH' : ''}, got '${value}'`);
+      throw new ListenAddressError(
+        `${source}: expected HOST:PORT${listener === 'extproc' ? ' or unix:/PATH' : ''}, got '${value}'`,
+      );
     }
     out[listener] = value;
   }

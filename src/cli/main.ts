@@ -7,7 +7,12 @@ import { startService } from '../service.js';
 import { errorMessage, log } from '../telemetry/log.js';
 import { envoyBootstrapCommand } from './envoy-bootstrap.js';
 import { startFrontProxy } from './front-proxy.js';
-import { ListenAddressError, applyListenAddresses, movesServiceListeners, resolveListenAddresses } from './listen-overrides.js';
+import {
+  ListenAddressError,
+  applyListenAddresses,
+  movesServiceListeners,
+  resolveListenAddresses,
+} from './listen-overrides.js';
 import { istioManifestsCommand } from './istio-manifests.js';
 import { envoyValidateCommand } from './envoy-validate.js';
 import { translateCommand } from './translate.js';
@@ -57,7 +62,13 @@ async function start(args: string[]): Promise<number> {
   let addresses;
   try {
     addresses = resolveListenAddresses(
-      { listen: values.listen, 'envoy-admin': values['envoy-admin'], extproc: values.extproc, admin: values.admin, 'data-plane': values['data-plane'] },
+      {
+        listen: values.listen,
+        'envoy-admin': values['envoy-admin'],
+        extproc: values.extproc,
+        admin: values.admin,
+        'data-plane': values['data-plane'],
+      },
       process.env,
     );
   } catch (err) {
@@ -67,7 +78,9 @@ async function start(args: string[]): Promise<number> {
   }
   const file = values.config ?? DEFAULT_CONFIG_PATH;
   // Overrides go into the YAML before validation: they meet the same checks as addresses in the file.
-  const loaded = movesServiceListeners(addresses) ? loadConfigFile(file, (text) => applyListenAddresses(text, addresses)) : loadConfigFile(file);
+  const loaded = movesServiceListeners(addresses)
+    ? loadConfigFile(file, (text) => applyListenAddresses(text, addresses))
+    : loadConfigFile(file);
   if (!loaded.ok) {
     process.stderr.write(formatProblems(file, loaded.problems) + '\n');
     return 1;
@@ -80,7 +93,10 @@ async function start(args: string[]): Promise<number> {
   const workers = config.dataPlane.enabled ? 1 : availableParallelism();
   const service = await startService({ configFile: file, config, watch: true, workers });
   const front = values.envoy
-    ? await startFrontProxy(service, placed, { listen: addresses.listen ?? '127.0.0.1:10000', admin: addresses['envoy-admin'] ?? '127.0.0.1:9901' })
+    ? await startFrontProxy(service, placed, {
+        listen: addresses.listen ?? '127.0.0.1:10000',
+        admin: addresses['envoy-admin'] ?? '127.0.0.1:9901',
+      })
     : undefined;
   if (front) log.info(`ready: send OpenAI requests to ${front.url}/v1`, { via: front.kind });
   await new Promise<void>((resolve) => {
@@ -109,7 +125,9 @@ function validate(args: string[]): number {
     process.stderr.write(formatProblems(values.config, loaded.problems) + '\n');
     return 1;
   }
-  process.stdout.write(`${values.config}: ok (${loaded.config.backends.length} backends, ${loaded.config.routes.length} routes)\n`);
+  process.stdout.write(
+    `${values.config}: ok (${loaded.config.backends.length} backends, ${loaded.config.routes.length} routes)\n`,
+  );
   return 0;
 }
 

@@ -17,7 +17,10 @@ const CLI = fileURLToPath(new URL('./main.js', import.meta.url));
 
 test('SIGTERM: health NOT_SERVING and /readyz 503 at once, an open stream gets the drain bound, then exit 0', async (t) => {
   const file = path.join(mkdtempSync(path.join(tmpdir(), 'llm-extproc-sigterm-')), 'config.yaml');
-  writeFileSync(file, 'extproc: { address: 127.0.0.1:0, drainTimeoutMs: 1500, drainGraceMs: 0 }\nadmin: { address: 127.0.0.1:0 }\ndataPlane: { enabled: false }\n');
+  writeFileSync(
+    file,
+    'extproc: { address: 127.0.0.1:0, drainTimeoutMs: 1500, drainGraceMs: 0 }\nadmin: { address: 127.0.0.1:0 }\ndataPlane: { enabled: false }\n',
+  );
   const child = spawn(process.execPath, [CLI, 'start', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const logs = createInterface({ input: child.stderr });

@@ -52,12 +52,16 @@ const NO_SECRET = /dummy-credential/;
 
 test('the registry is iterated: every implemented provider is covered', () => {
   assert.ok(kinds.length >= 4, `only ${kinds.join(', ')}`);
-  for (const kind of ['openai', 'openai-compatible', 'azure-openai', 'cohere'] as const) assert.ok(kinds.includes(kind), kind);
+  for (const kind of ['openai', 'openai-compatible', 'azure-openai', 'cohere'] as const)
+    assert.ok(kinds.includes(kind), kind);
 });
 
 for (const kind of kinds) {
   test(`${kind}: a unified request becomes the provider's body; credentials are redacted`, async () => {
-    const result = await run(['--provider', kind, '--direction', 'request', '--model', 'upstream-model'], JSON.stringify(SAMPLE_REQUEST));
+    const result = await run(
+      ['--provider', kind, '--direction', 'request', '--model', 'upstream-model'],
+      JSON.stringify(SAMPLE_REQUEST),
+    );
     assert.equal(result.code, 0, result.stderr);
     assert.ok(result.stdout.length > 0);
     assert.match(result.stderr, /^POST \/\S*/);
@@ -87,16 +91,29 @@ for (const kind of kinds) {
     assert.equal(result.code, 0, result.stderr);
     const events = sseData(result.stdout.toString());
     assert.equal(events.at(-1), '[DONE]');
-    const chunks = events.slice(0, -1) as Array<{ object: string; choices: Array<{ delta: { content?: string | null }; finish_reason: string | null }>; usage?: { prompt_tokens: number } | null }>;
+    const chunks = events.slice(0, -1) as Array<{
+      object: string;
+      choices: Array<{ delta: { content?: string | null }; finish_reason: string | null }>;
+      usage?: { prompt_tokens: number } | null;
+    }>;
     assert.ok(chunks.every((c) => c.object === 'chat.completion.chunk'));
     assert.equal(chunks.map((c) => c.choices[0]?.delta.content ?? '').join(''), SAMPLE_TEXT);
-    assert.equal(chunks.flatMap((c) => c.choices.map((ch) => ch.finish_reason)).filter(Boolean).join(), 'stop');
+    assert.equal(
+      chunks
+        .flatMap((c) => c.choices.map((ch) => ch.finish_reason))
+        .filter(Boolean)
+        .join(),
+      'stop',
+    );
     assert.deepEqual(chunks.at(-1)?.choices, []);
     assert.equal(chunks.at(-1)?.usage?.prompt_tokens, 412);
   });
 
   test(`${kind}: an upstream error becomes an OpenAI error`, async () => {
-    const result = await run(['--provider', kind, '--direction', 'response', '--status', '503'], 'upstream connect error or disconnect/reset before headers');
+    const result = await run(
+      ['--provider', kind, '--direction', 'response', '--status', '503'],
+      'upstream connect error or disconnect/reset before headers',
+    );
     assert.equal(result.code, 0, result.stderr);
     const body = JSON.parse(result.stdout.toString());
     assert.equal(typeof body.error.message, 'string');
@@ -111,7 +128,12 @@ test('cohere: the exact native body, with the path on stderr', async () => {
     JSON.stringify({ model: 'alias', top_p: 0.5, messages: [{ role: 'user', content: 'hi' }] }),
   );
   assert.equal(result.code, 0, result.stderr);
-  assert.deepEqual(JSON.parse(result.stdout.toString()), { model: 'command-a-03-2025', messages: [{ role: 'user', content: 'hi' }], stream: true, p: 0.5 });
+  assert.deepEqual(JSON.parse(result.stdout.toString()), {
+    model: 'command-a-03-2025',
+    messages: [{ role: 'user', content: 'hi' }],
+    stream: true,
+    p: 0.5,
+  });
   assert.equal(result.stderr, 'POST /v2/chat\ncontent-type: application/json\nauthorization: [redacted]\n');
 });
 
@@ -131,19 +153,31 @@ test('--config/--backend use the configured backend, never reading its real cred
   });
   const az = await run(['--config', file, '--backend', 'az', '--direction', 'request'], JSON.stringify(SAMPLE_REQUEST));
   assert.equal(az.code, 0, az.stderr);
-  assert.equal(az.stderr, 'POST /openai/deployments/prod/chat/completions?api-version=2025-01-01\ncontent-type: application/json\napi-key: [redacted]\n');
+  assert.equal(
+    az.stderr,
+    'POST /openai/deployments/prod/chat/completions?api-version=2025-01-01\ncontent-type: application/json\napi-key: [redacted]\n',
+  );
   assert.doesNotMatch(az.stderr + az.stdout.toString(), /real-secret-value/);
   if (kinds.includes('vertex')) {
-    const vx = await run(['--config', file, '--backend', 'vx', '--direction', 'request', '--model', 'gemini-2.5-flash'], JSON.stringify(SAMPLE_REQUEST));
+    const vx = await run(
+      ['--config', file, '--backend', 'vx', '--direction', 'request', '--model', 'gemini-2.5-flash'],
+      JSON.stringify(SAMPLE_REQUEST),
+    );
     assert.equal(vx.code, 0, vx.stderr);
     assert.match(vx.stderr, /europe-west4/);
   }
-  const mismatch = await run(['--config', file, '--backend', 'az', '--provider', 'cohere', '--direction', 'request'], '{}');
+  const mismatch = await run(
+    ['--config', file, '--backend', 'az', '--provider', 'cohere', '--direction', 'request'],
+    '{}',
+  );
   assert.equal(mismatch.code, 2);
 });
 
 test('a request the provider cannot honour exits 1 with the error the client would get', async () => {
-  const result = await run(['--provider', 'cohere', '--direction', 'request'], JSON.stringify({ model: 'm', n: 3, messages: [{ role: 'user', content: 'x' }] }));
+  const result = await run(
+    ['--provider', 'cohere', '--direction', 'request'],
+    JSON.stringify({ model: 'm', n: 3, messages: [{ role: 'user', content: 'x' }] }),
+  );
   assert.equal(result.code, 1);
   assert.match(result.stderr, /^400 \{"error":\{.*"param":"n"/);
   const invalid = await run(['--provider', 'openai', '--direction', 'request'], '{"model":');
@@ -152,7 +186,14 @@ test('a request the provider cannot honour exits 1 with the error the client wou
 });
 
 test('usage mistakes exit 2 with the usage text', async () => {
-  for (const args of [[], ['--provider', 'cohere'], ['--provider', 'nope', '--direction', 'request'], ['--direction', 'request'], ['--provider', 'cohere', '--direction', 'response', '--status', 'x'], ['--bogus']]) {
+  for (const args of [
+    [],
+    ['--provider', 'cohere'],
+    ['--provider', 'nope', '--direction', 'request'],
+    ['--direction', 'request'],
+    ['--provider', 'cohere', '--direction', 'response', '--status', 'x'],
+    ['--bogus'],
+  ]) {
     const result = await run(args);
     assert.equal(result.code, 2, args.join(' '));
     assert.match(result.stderr, /usage:/);
@@ -163,7 +204,10 @@ test('usage mistakes exit 2 with the usage text', async () => {
 });
 
 test('a non-2xx response status is reported when the translation changes it', async () => {
-  const result = await run(['--provider', 'cohere', '--direction', 'response', '--status', '498'], '{"message":"invalid api token"}');
+  const result = await run(
+    ['--provider', 'cohere', '--direction', 'response', '--status', '498'],
+    '{"message":"invalid api token"}',
+  );
   assert.equal(result.code, 0);
   assert.match(result.stderr, /status: 498 → 401/);
 });
@@ -171,10 +215,16 @@ test('a non-2xx response status is reported when the translation changes it', as
 test('--request gives the response the client request it answers (model alias, stream options)', async () => {
   const file = path.join(mkdtempSync(path.join(tmpdir(), 'translate-')), 'request.json');
   writeFileSync(file, JSON.stringify({ model: 'my-alias', messages: [{ role: 'user', content: 'hi' }] }));
-  const result = await run(['--provider', 'cohere', '--direction', 'response', '--request', file], TRANSLATION_SAMPLES.cohere.whole);
+  const result = await run(
+    ['--provider', 'cohere', '--direction', 'response', '--request', file],
+    TRANSLATION_SAMPLES.cohere.whole,
+  );
   assert.equal(result.code, 0, result.stderr);
   assert.equal(JSON.parse(result.stdout.toString()).model, 'my-alias');
-  const missing = await run(['--provider', 'cohere', '--direction', 'response', '--request', path.join(tmpdir(), 'no-such-request.json')], '{}');
+  const missing = await run(
+    ['--provider', 'cohere', '--direction', 'response', '--request', path.join(tmpdir(), 'no-such-request.json')],
+    '{}',
+  );
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /cannot read --request/);
 });

@@ -34,8 +34,18 @@ export const TRANSLATE_USAGE = `usage:
 /** Marks every credential this command makes up, so redaction can also catch it where it is not expected. */
 const DUMMY = 'llm-extproc-dummy-credential';
 /** Any environment variable a backend names resolves to a dummy: translation never needs a real secret. */
-const DUMMY_ENV: Environment = new Proxy({}, { get: (_target, name) => (typeof name === 'string' ? `${DUMMY}-${name}` : undefined) });
-const CREDENTIAL_HEADERS = new Set(['authorization', 'api-key', 'x-api-key', 'x-goog-api-key', 'x-amz-security-token', 'proxy-authorization']);
+const DUMMY_ENV: Environment = new Proxy(
+  {},
+  { get: (_target, name) => (typeof name === 'string' ? `${DUMMY}-${name}` : undefined) },
+);
+const CREDENTIAL_HEADERS = new Set([
+  'authorization',
+  'api-key',
+  'x-api-key',
+  'x-goog-api-key',
+  'x-amz-security-token',
+  'proxy-authorization',
+]);
 const SYNTHETIC_BACKEND = 'translate';
 
 function isProviderKind(value: string): value is ProviderKind {
@@ -55,8 +65,12 @@ function dummyCredentials(backend: ResolvedBackend): AttemptCredentials {
 }
 
 function resolveBackend(backend: Record<string, unknown>, model: string): ResolvedBackend {
-  const parsed = serviceConfigSchema.safeParse({ backends: [backend], routes: [{ model, backends: [{ backend: String(backend.name) }] }] });
-  if (!parsed.success) throw new CliError(`cannot build a backend: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+  const parsed = serviceConfigSchema.safeParse({
+    backends: [backend],
+    routes: [{ model, backends: [{ backend: String(backend.name) }] }],
+  });
+  if (!parsed.success)
+    throw new CliError(`cannot build a backend: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
   const resolved = resolveTopology(parsed.data, DUMMY_ENV).backends.get(String(backend.name));
   if (!resolved) throw new CliError('cannot build a backend');
   return resolved;
@@ -97,9 +111,13 @@ interface Options {
   readonly stream: boolean;
 }
 
-function selectBackend(values: { provider?: string; config?: string; backend?: string; model?: string }): { kind: ProviderKind; backend: ResolvedBackend } {
+function selectBackend(values: { provider?: string; config?: string; backend?: string; model?: string }): {
+  kind: ProviderKind;
+  backend: ResolvedBackend;
+} {
   if (values.config !== undefined || values.backend !== undefined) {
-    if (values.config === undefined || values.backend === undefined) throw new CliError('--config and --backend go together');
+    if (values.config === undefined || values.backend === undefined)
+      throw new CliError('--config and --backend go together');
     const loaded = loadConfigFile(values.config);
     if (!loaded.ok) throw new CliError(formatProblems(values.config, loaded.problems), 1);
     const configured = loaded.config.backends.find((b) => b.name === values.backend);
@@ -109,14 +127,20 @@ function selectBackend(values: { provider?: string; config?: string; backend?: s
     }
     return { kind: configured.provider, backend: resolveBackend(configured, values.model ?? 'model') };
   }
-  if (values.provider === undefined) throw new CliError('--provider NAME (or --config FILE --backend NAME) is required');
+  if (values.provider === undefined)
+    throw new CliError('--provider NAME (or --config FILE --backend NAME) is required');
   if (!isProviderKind(values.provider)) {
     throw new CliError(`unknown provider '${values.provider}'; this build has ${PROVIDER_KINDS.join(', ')}`);
   }
   return { kind: values.provider, backend: resolveBackend(syntheticBackend(values.provider), values.model ?? 'model') };
 }
 
-function translateRequest(input: Buffer, options: Options, stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): number {
+function translateRequest(
+  input: Buffer,
+  options: Options,
+  stdout: NodeJS.WritableStream,
+  stderr: NodeJS.WritableStream,
+): number {
   const parsed = parseChatRequest(input);
   const request: ChatRequest = options.stream ? { ...parsed, stream: true } : parsed;
   const provider = providerFor(options.kind);
@@ -129,7 +153,8 @@ function translateRequest(input: Buffer, options: Options, stdout: NodeJS.Writab
   });
   stdout.write(upstream.body);
   const lines = [`POST ${redactPath(upstream.path)}`];
-  for (const [name, value] of Object.entries(upstream.headers)) lines.push(`${name}: ${redact(name, value, options.backend)}`);
+  for (const [name, value] of Object.entries(upstream.headers))
+    lines.push(`${name}: ${redact(name, value, options.backend)}`);
   stderr.write(lines.join('\n') + '\n');
   return 0;
 }
@@ -145,17 +170,28 @@ function readRequestFile(file: string): Buffer {
 function responseContext(requestFile: string | undefined, options: Options, includeUsage: boolean): ResponseContext {
   const request = requestFile
     ? parseChatRequest(readRequestFile(requestFile))
-    : parseChatRequest(JSON.stringify({ model: options.upstreamModel ?? 'model', messages: [{ role: 'user', content: 'translate' }] }));
+    : parseChatRequest(
+        JSON.stringify({ model: options.upstreamModel ?? 'model', messages: [{ role: 'user', content: 'translate' }] }),
+      );
   const streamed: ChatRequest = options.stream ? { ...request, stream: true } : request;
   return {
-    request: includeUsage ? { ...streamed, stream_options: { ...streamed.stream_options, include_usage: true } } : streamed,
+    request: includeUsage
+      ? { ...streamed, stream_options: { ...streamed.stream_options, include_usage: true } }
+      : streamed,
     clientWantsUsage: includeUsage || clientWantsStreamUsage(streamed),
     requestId: 'translate',
     created: Math.floor(Date.now() / 1000),
   };
 }
 
-function translateResponse(input: Buffer, options: Options, status: number, context: ResponseContext, stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): number {
+function translateResponse(
+  input: Buffer,
+  options: Options,
+  status: number,
+  context: ResponseContext,
+  stdout: NodeJS.WritableStream,
+  stderr: NodeJS.WritableStream,
+): number {
   const provider = providerFor(options.kind);
   if (options.stream) {
     const translator = provider.createStreamTranslator(context);
@@ -167,7 +203,8 @@ function translateResponse(input: Buffer, options: Options, status: number, cont
   const translated = provider.translateResponse(status, input, context);
   stdout.write(translated.body ?? input);
   const notes: string[] = [];
-  if (translated.status !== undefined && translated.status !== status) notes.push(`status: ${status} → ${translated.status}`);
+  if (translated.status !== undefined && translated.status !== status)
+    notes.push(`status: ${status} → ${translated.status}`);
   for (const [name, value] of Object.entries(translated.headers ?? {})) notes.push(`${name}: ${value}`);
   stderr.write(notes.map((n) => n + '\n').join('') + describeUsage(translated.usage));
   return 0;
@@ -200,9 +237,11 @@ export async function translateCommand(
       stdout.write(TRANSLATE_USAGE);
       return 0;
     }
-    if (values.direction !== 'request' && values.direction !== 'response') throw new CliError('--direction request|response is required');
+    if (values.direction !== 'request' && values.direction !== 'response')
+      throw new CliError('--direction request|response is required');
     const status = values.status === undefined ? 200 : Number(values.status);
-    if (!Number.isInteger(status) || status < 100 || status > 599) throw new CliError(`--status must be an HTTP status, not '${values.status}'`);
+    if (!Number.isInteger(status) || status < 100 || status > 599)
+      throw new CliError(`--status must be an HTTP status, not '${values.status}'`);
     const { kind, backend } = selectBackend(values);
     const options: Options = { kind, backend, upstreamModel: values.model, stream: values.stream };
     if (values.direction === 'request') return translateRequest(await readAll(stdin), options, stdout, stderr);
@@ -213,7 +252,12 @@ export async function translateCommand(
       stderr.write(`llm-extproc translate: ${err.message}\n${err.code === 2 ? TRANSLATE_USAGE : ''}`);
       return err.code;
     }
-    if (err instanceof Error && 'code' in err && typeof err.code === 'string' && err.code.startsWith('ERR_PARSE_ARGS')) {
+    if (
+      err instanceof Error &&
+      'code' in err &&
+      typeof err.code === 'string' &&
+      err.code.startsWith('ERR_PARSE_ARGS')
+    ) {
       stderr.write(`llm-extproc translate: ${err.message}\n${TRANSLATE_USAGE}`);
       return 2;
     }

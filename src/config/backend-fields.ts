@@ -7,10 +7,22 @@ export const envVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected
 const headerRecord = z
   .record(z.string(), z.string())
   .default({})
-  .transform((headers) => Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value])));
+  .transform((headers) =>
+    Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value])),
+  );
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1 and the usual extras): never forwarded to a provider. */
-const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
 
 /** Fields every backend has. Provider defaults (base URL, key header) come from the provider's api.ts. */
 export const backendFields = {
@@ -34,7 +46,10 @@ export const backendFields = {
         .string()
         .toLowerCase()
         .regex(/^[a-z0-9!#$%&'*+.^_`|~-]+$/, 'a header name')
-        .refine((name) => !/^(x-envoy-|x-llm-extproc-)/.test(name) && !HOP_BY_HOP.has(name), 'hop-by-hop and internal headers are never forwarded'),
+        .refine(
+          (name) => !/^(x-envoy-|x-llm-extproc-)/.test(name) && !HOP_BY_HOP.has(name),
+          'hop-by-hop and internal headers are never forwarded',
+        ),
     )
     .default([]),
   /**

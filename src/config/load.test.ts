@@ -28,7 +28,9 @@ test('an empty file is a valid config with defaults', () => {
 });
 
 test('a bad field is reported with its path, line and column', () => {
-  const result = parseConfig(['backends:', '  - name: openai', '    provider: openai', '    baseUrl: not-a-url', ''].join('\n'));
+  const result = parseConfig(
+    ['backends:', '  - name: openai', '    provider: openai', '    baseUrl: not-a-url', ''].join('\n'),
+  );
   assert.equal(result.ok, false);
   if (result.ok) return;
   const problem = result.problems.find((p) => p.path === 'backends[0].baseUrl');
@@ -115,7 +117,11 @@ describe('a misspelled key points at its own line and suggests the closest valid
       want: ['4:5 backends[0].anthropicVersoin: unknown key "anthropicVersoin" (did you mean `anthropicVersion`?)'],
     },
     { name: 'top level', yaml: 'rotues: []\n', want: ['1:1 rotues: unknown key "rotues" (did you mean `routes`?)'] },
-    { name: 'nothing close: no suggestion', yaml: 'logging:\n  colour: true\n', want: ['2:3 logging.colour: unknown key "colour"'] },
+    {
+      name: 'nothing close: no suggestion',
+      yaml: 'logging:\n  colour: true\n',
+      want: ['2:3 logging.colour: unknown key "colour"'],
+    },
   ];
   for (const c of CASES) {
     test(c.name, () => {

@@ -88,7 +88,10 @@ export function validKeysAt(schema: z.core.$ZodType, path: readonly (string | nu
   let current = value;
   for (const segment of path) {
     const next: z.core.$ZodType[] = [];
-    const inner = isRecordValue(current) || Array.isArray(current) ? (current as Record<string | number, unknown>)[segment] : undefined;
+    const inner =
+      isRecordValue(current) || Array.isArray(current)
+        ? (current as Record<string | number, unknown>)[segment]
+        : undefined;
     for (const s of schemas) {
       const def = s._zod.def;
       if (def.type === 'object' && typeof segment === 'string') {
@@ -103,7 +106,13 @@ export function validKeysAt(schema: z.core.$ZodType, path: readonly (string | nu
     schemas = next;
     current = inner;
   }
-  return [...new Set(schemas.flatMap((s) => (s._zod.def.type === 'object' ? Object.keys((s._zod.def as z.core.$ZodObjectDef).shape) : [])))];
+  return [
+    ...new Set(
+      schemas.flatMap((s) =>
+        s._zod.def.type === 'object' ? Object.keys((s._zod.def as z.core.$ZodObjectDef).shape) : [],
+      ),
+    ),
+  ];
 }
 
 function isRecordValue(value: unknown): value is Record<string, unknown> {
@@ -128,7 +137,9 @@ function unwrapSchema(schema: z.core.$ZodType, value: unknown): z.core.$ZodType[
       const options = (def as z.core.$ZodUnionDef).options;
       const discriminator = (def as Partial<z.core.$ZodDiscriminatedUnionDef>).discriminator;
       if (discriminator !== undefined && isRecordValue(value)) {
-        const chosen = options.filter((o) => o._zod.propValues?.[discriminator]?.has(value[discriminator] as z.core.util.Primitive));
+        const chosen = options.filter((o) =>
+          o._zod.propValues?.[discriminator]?.has(value[discriminator] as z.core.util.Primitive),
+        );
         if (chosen.length > 0) return chosen.flatMap((o) => unwrapSchema(o, value));
       }
       return options.flatMap((o) => unwrapSchema(o, value));
@@ -142,7 +153,8 @@ function unwrapSchema(schema: z.core.$ZodType, value: unknown): z.core.$ZodType[
 export function closestKey(key: string, candidates: readonly string[]): string | undefined {
   let best: { key: string; distance: number } | undefined;
   for (const candidate of candidates) {
-    const distance = candidate.toLowerCase() === key.toLowerCase() ? 0 : editDistance(key.toLowerCase(), candidate.toLowerCase());
+    const distance =
+      candidate.toLowerCase() === key.toLowerCase() ? 0 : editDistance(key.toLowerCase(), candidate.toLowerCase());
     if (!best || distance < best.distance) best = { key: candidate, distance };
   }
   if (!best) return undefined;
@@ -155,7 +167,8 @@ function editDistance(a: string, b: string): number {
     const row = [i];
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      const transposed = i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1] ? (previous[j - 2] ?? 0) + 1 : Infinity;
+      const transposed =
+        i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1] ? (previous[j - 2] ?? 0) + 1 : Infinity;
       row.push(Math.min((previous[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost, transposed));
     }
     previous = row;
@@ -163,7 +176,11 @@ function editDistance(a: string, b: string): number {
   return previous[b.length] ?? 0;
 }
 
-function locate(issue: z.core.$ZodIssue, doc: ReturnType<typeof parseDocument>, lineCounter: LineCounter): ConfigProblem {
+function locate(
+  issue: z.core.$ZodIssue,
+  doc: ReturnType<typeof parseDocument>,
+  lineCounter: LineCounter,
+): ConfigProblem {
   // Walk up from the failing path until a node exists in the document (a missing key points at its parent).
   const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
   for (let depth = path.length; depth >= 0; depth--) {
@@ -183,7 +200,10 @@ export function loadConfigFile(file: string, transform?: (text: string) => strin
     text = readFileSync(file, 'utf8');
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
-    return { ok: false, problems: [{ path: '', line: undefined, column: undefined, message: `cannot read config: ${reason}` }] };
+    return {
+      ok: false,
+      problems: [{ path: '', line: undefined, column: undefined, message: `cannot read config: ${reason}` }],
+    };
   }
   return parseConfig(transform ? transform(text) : text);
 }

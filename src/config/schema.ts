@@ -97,7 +97,11 @@ export const serviceConfigSchema = z
         enabled: z.boolean().default(true),
         address: hostPort.default('127.0.0.1:8080'),
         /** Mirrors Envoy's per_connection_buffer_limit_bytes: BUFFERED bodies above it get 413. */
-        bufferLimitBytes: z.number().int().positive().default(1024 * 1024),
+        bufferLimitBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(1024 * 1024),
         /** Mirrors the route's retry_policy.num_retries (retry on another priority). */
         numRetries: z.number().int().min(0).max(10).default(2),
         // 529 is Anthropic's overloaded_error: retried upstream-status-first, before the router stage maps it to 503.
@@ -111,7 +115,11 @@ export const serviceConfigSchema = z
     limits: z
       .strictObject({
         /** Largest unified request body the service accepts (413 above). */
-        maxRequestBodyBytes: z.number().int().positive().default(1024 * 1024),
+        maxRequestBodyBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(1024 * 1024),
       })
       .prefault({}),
     logging: z
@@ -142,7 +150,13 @@ export const serviceConfigSchema = z
         message: `${xds.address} is not loopback: the xDS listener publishes every provider endpoint and cluster setting, so it needs xds.tls (mutual TLS with allowedClients), or xds.allowInsecure: true`,
       });
     }
-    if (admin.enabled && !isLoopbackHost(splitHostPort(admin.address).host) && !admin.tls && !admin.tokenEnv && !admin.allowInsecure) {
+    if (
+      admin.enabled &&
+      !isLoopbackHost(splitHostPort(admin.address).host) &&
+      !admin.tls &&
+      !admin.tokenEnv &&
+      !admin.allowInsecure
+    ) {
       ctx.addIssue({
         code: 'custom',
         path: ['admin', 'address'],
@@ -152,12 +166,20 @@ export const serviceConfigSchema = z
     const backendNames = new Set<string>();
     config.backends.forEach((backend, i) => {
       if (backendNames.has(backend.name)) {
-        ctx.addIssue({ code: 'custom', path: ['backends', i, 'name'], message: `duplicate backend name "${backend.name}"` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['backends', i, 'name'],
+          message: `duplicate backend name "${backend.name}"`,
+        });
       }
       backendNames.add(backend.name);
       const rules = backendRules(backend.provider);
       if (!backend.baseUrl && rules.defaultBaseUrl(backend) === undefined) {
-        ctx.addIssue({ code: 'custom', path: ['backends', i, 'baseUrl'], message: `provider "${backend.provider}" needs a baseUrl` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['backends', i, 'baseUrl'],
+          message: `provider "${backend.provider}" needs a baseUrl`,
+        });
       }
       for (const problem of rules.problems?.(backend) ?? []) {
         ctx.addIssue({ code: 'custom', path: ['backends', i, ...problem.path], message: problem.message });
@@ -166,16 +188,28 @@ export const serviceConfigSchema = z
     const models = new Set<string>();
     config.routes.forEach((route, i) => {
       if (models.has(route.model)) {
-        ctx.addIssue({ code: 'custom', path: ['routes', i, 'model'], message: `duplicate route for model "${route.model}"` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', i, 'model'],
+          message: `duplicate route for model "${route.model}"`,
+        });
       }
       models.add(route.model);
       const seen = new Set<string>();
       route.backends.forEach((ref, j) => {
         if (!backendNames.has(ref.backend)) {
-          ctx.addIssue({ code: 'custom', path: ['routes', i, 'backends', j, 'backend'], message: `unknown backend "${ref.backend}"` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['routes', i, 'backends', j, 'backend'],
+            message: `unknown backend "${ref.backend}"`,
+          });
         }
         if (seen.has(ref.backend)) {
-          ctx.addIssue({ code: 'custom', path: ['routes', i, 'backends', j, 'backend'], message: `backend "${ref.backend}" listed twice` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['routes', i, 'backends', j, 'backend'],
+            message: `backend "${ref.backend}" listed twice`,
+          });
         }
         seen.add(ref.backend);
       });

@@ -54,7 +54,8 @@ test('editing the file reloads it without a signal', async (t) => {
 });
 
 test('a reload to an empty file is rejected and the running routes stay', () => {
-  const withRoute = 'backends:\n  - { name: b, provider: openai }\nroutes:\n  - { model: m, backends: [{ backend: b }] }\n';
+  const withRoute =
+    'backends:\n  - { name: b, provider: openai }\nroutes:\n  - { model: m, backends: [{ backend: b }] }\n';
   const store = storeWith(withRoute);
   for (const text of ['', '\n  \n', '# nothing here\n']) {
     writeFileSync(store.file, text);
@@ -67,7 +68,8 @@ test('a reload to an empty file is rejected and the running routes stay', () => 
 });
 
 test('a reload that drops every route is rejected while the running config has routes', () => {
-  const withRoute = 'backends:\n  - { name: b, provider: openai }\nroutes:\n  - { model: m, backends: [{ backend: b }] }\n';
+  const withRoute =
+    'backends:\n  - { name: b, provider: openai }\nroutes:\n  - { model: m, backends: [{ backend: b }] }\n';
   const store = storeWith(withRoute);
   writeFileSync(store.file, 'backends:\n  - { name: b, provider: openai }\nroutes: []\n');
   const outcome = store.reload();

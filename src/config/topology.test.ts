@@ -22,13 +22,19 @@ test('routes map the client model to each backend’s model and priority', () =>
   assert.equal(route.cluster, 'llm.gpt-4o-mini');
   assert.deepEqual(
     route.endpoints.map((e) => [e.backend.name, e.upstreamModel, e.priority]),
-    [['primary', 'gpt-4o-mini', 0], ['local', 'llama-3-8b', 1]],
+    [
+      ['primary', 'gpt-4o-mini', 0],
+      ['local', 'llama-3-8b', 1],
+    ],
   );
 });
 
 test('usable endpoints leave out disabled backends', () => {
   const topology = resolveTopology(config, {});
-  assert.deepEqual(usableEndpoints(topology.routes.get('gpt-4o-mini')!).map((e) => e.backend.name), ['local']);
+  assert.deepEqual(
+    usableEndpoints(topology.routes.get('gpt-4o-mini')!).map((e) => e.backend.name),
+    ['local'],
+  );
   assert.deepEqual(usableEndpoints(topology.routes.get('keyed-only')!), []);
 });
 
@@ -53,7 +59,14 @@ routes:
   const view = backendsView(resolveTopology(config, { KEYED_KEY: 'sk-very-secret' }));
   assert.deepEqual(view.backends, [
     { name: 'keyed', provider: 'openai-compatible', baseUrl: 'https://llm.example/v1', enabled: true, models: ['m'] },
-    { name: 'unkeyed', provider: 'anthropic', baseUrl: 'https://api.anthropic.com/v1', enabled: false, disabledReason: 'environment variable MISSING_KEY is not set', models: ['m'] },
+    {
+      name: 'unkeyed',
+      provider: 'anthropic',
+      baseUrl: 'https://api.anthropic.com/v1',
+      enabled: false,
+      disabledReason: 'environment variable MISSING_KEY is not set',
+      models: ['m'],
+    },
   ]);
   assert.doesNotMatch(JSON.stringify(view), /secret|pw|AIza/);
 });

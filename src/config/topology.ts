@@ -65,7 +65,11 @@ export function backendBaseUrl(backend: BackendConfig): string {
 
 function resolveBackend(backend: BackendConfig, env: Environment): ResolvedBackend {
   const rules = backendRules(backend.provider);
-  const { missing, ...credentials } = credentialsFromEnvironment(backend.apiKeyEnv, rules.credentials?.(backend) ?? [], env);
+  const { missing, ...credentials } = credentialsFromEnvironment(
+    backend.apiKeyEnv,
+    rules.credentials?.(backend) ?? [],
+    env,
+  );
   const baseUrl = backendBaseUrl(backend);
   return {
     name: backend.name,
@@ -129,7 +133,8 @@ export interface BackendView {
 export function backendsView(topology: Topology): { backends: BackendView[] } {
   const models = new Map<string, string[]>();
   for (const route of topology.routes.values()) {
-    for (const endpoint of route.endpoints) models.set(endpoint.backend.name, [...(models.get(endpoint.backend.name) ?? []), route.model]);
+    for (const endpoint of route.endpoints)
+      models.set(endpoint.backend.name, [...(models.get(endpoint.backend.name) ?? []), route.model]);
   }
   const backends = [...topology.backends.values()].map((b): BackendView => {
     // The base URL without userinfo or query (a query may carry a key, e.g. Gemini's ?key=).

@@ -22,7 +22,11 @@ test('the environment gives the key and the roles; unset required variables are 
   assert.deepEqual([...all.credentials.keys()], ['accessKeyId', 'secretAccessKey']);
   assert.equal(all.credentials.get('secretAccessKey')?.reveal(), 's');
   const none = credentialsFromEnvironment('KEY', sources, {});
-  assert.deepEqual(none.missing, ['KEY', 'AKID', 'SECRET'], 'the key first, then the roles in the order the provider lists them');
+  assert.deepEqual(
+    none.missing,
+    ['KEY', 'AKID', 'SECRET'],
+    'the key first, then the roles in the order the provider lists them',
+  );
   assert.equal(none.apiKey, undefined);
   assert.equal(credentialsFromEnvironment(undefined, [], {}).missing.length, 0, 'a key-less backend needs nothing');
 });
@@ -41,13 +45,19 @@ test('a token file is read per attempt, not with the config, and re-read when it
   writeFileSync(file, 'two');
   utimesSync(file, 2000, 2000);
   assert.equal(attemptCredentials(resolved, files).roles.get('accessToken')?.reveal(), 'two');
-  assert.ok(!inspect(first, { depth: 5 }).includes('one') && !JSON.stringify([...first.roles]).includes('"one"'), 'secrets stay redacted');
+  assert.ok(
+    !inspect(first, { depth: 5 }).includes('one') && !JSON.stringify([...first.roles]).includes('"one"'),
+    'secrets stay redacted',
+  );
 });
 
 test('environment roles and file roles are handed in together', () => {
   const file = path.join(dir, 'mixed');
   writeFileSync(file, 'from-file');
-  const sources = [{ role: 'a', env: 'A', required: true }, { role: 'b', file, label: 'B' }];
+  const sources = [
+    { role: 'a', env: 'A', required: true },
+    { role: 'b', file, label: 'B' },
+  ];
   const resolved = credentialsFromEnvironment('KEY', sources, { KEY: 'k', A: 'from-env' });
   const attempt = attemptCredentials(resolved, new TokenFileReader());
   assert.equal(attempt.apiKey?.reveal(), 'k');

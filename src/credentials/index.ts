@@ -42,9 +42,13 @@ const tokenFiles = new TokenFileReader();
  * The credentials of one attempt. Throws (naming the file, never its content) when a token file cannot be read;
  * the upstream stage fails the attempt.
  */
-export function attemptCredentials(backend: BackendCredentials, files: TokenFileReader = tokenFiles): AttemptCredentials {
+export function attemptCredentials(
+  backend: BackendCredentials,
+  files: TokenFileReader = tokenFiles,
+): AttemptCredentials {
   if (backend.credentialFiles.length === 0) return { apiKey: backend.apiKey, roles: backend.credentials };
   const roles = new Map(backend.credentials);
-  for (const source of backend.credentialFiles) roles.set(source.role, new Secret(files.read(source.file, source.label)));
+  for (const source of backend.credentialFiles)
+    roles.set(source.role, new Secret(files.read(source.file, source.label)));
   return { apiKey: backend.apiKey, roles };
 }

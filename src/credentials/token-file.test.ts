@@ -24,7 +24,11 @@ test('the token file is re-read when it changes, and a missing or empty file fai
   rmSync(file);
   assert.throws(
     () => reader.read(file),
-    (err: unknown) => err instanceof Error && err.message.includes(file) && err.message.includes('ENOENT') && !(err instanceof UnifiedError),
+    (err: unknown) =>
+      err instanceof Error &&
+      err.message.includes(file) &&
+      err.message.includes('ENOENT') &&
+      !(err instanceof UnifiedError),
   );
 });
 

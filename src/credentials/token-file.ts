@@ -20,7 +20,9 @@ export class TokenFileReader {
     try {
       stat = statSync(path);
     } catch (err) {
-      throw new Error(`${label} file ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+      throw new Error(`${label} file ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, {
+        cause: err,
+      });
     }
     const cached = this.#cache.get(path);
     if (cached && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) return cached.token;
@@ -28,7 +30,9 @@ export class TokenFileReader {
     try {
       token = readFileSync(path, 'utf8').trim();
     } catch (err) {
-      throw new Error(`${label} file ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+      throw new Error(`${label} file ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, {
+        cause: err,
+      });
     }
     if (!token) {
       this.#cache.delete(path);

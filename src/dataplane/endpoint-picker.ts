@@ -38,11 +38,20 @@ export interface PriorityLevel {
 }
 
 /** LoadBalancerBase::recalculatePriorityLoad for healthy hosts only (no degraded hosts here). Percent per level. */
-export function priorityLoads(levels: readonly PriorityLevel[], overprovisioningFactor: number, excluded: ReadonlySet<number> = new Set()): number[] {
+export function priorityLoads(
+  levels: readonly PriorityLevel[],
+  overprovisioningFactor: number,
+  excluded: ReadonlySet<number> = new Set(),
+): number[] {
   const health = levels.map((l) =>
-    excluded.has(l.priority) || l.total === 0 ? 0 : Math.min(100, Math.floor((overprovisioningFactor * l.healthy) / l.total)),
+    excluded.has(l.priority) || l.total === 0
+      ? 0
+      : Math.min(100, Math.floor((overprovisioningFactor * l.healthy) / l.total)),
   );
-  const normalizedTotal = Math.min(100, health.reduce((a, b) => a + b, 0));
+  const normalizedTotal = Math.min(
+    100,
+    health.reduce((a, b) => a + b, 0),
+  );
   if (normalizedTotal === 0) return levels.map(() => 0);
   let remaining = 100;
   const loads = health.map((h) => {
@@ -78,7 +87,11 @@ function weightedChoice(candidates: readonly RouteEndpoint[], random: () => numb
 }
 
 /** Chooses the endpoint for the next attempt and records it in `state`; undefined = no healthy upstream. */
-export function pickEndpoint(endpoints: readonly RouteEndpoint[], state: PickerState, random: () => number = Math.random): RouteEndpoint | undefined {
+export function pickEndpoint(
+  endpoints: readonly RouteEndpoint[],
+  state: PickerState,
+  random: () => number = Math.random,
+): RouteEndpoint | undefined {
   const levels = levelsOf(endpoints);
   const factor = LLM_CLUSTER_LB.load_assignment.policy.overprovisioning_factor;
   let loads = priorityLoads(levels, factor, state.attemptedPriorities);

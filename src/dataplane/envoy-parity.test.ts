@@ -18,7 +18,17 @@ function get(value: unknown, ...keys: Array<string | number>): unknown {
   return current;
 }
 
-const listener = get(bootstrap, 'static_resources', 'listeners', 0, 'filter_chains', 0, 'filters', 0, 'typed_config') as Json;
+const listener = get(
+  bootstrap,
+  'static_resources',
+  'listeners',
+  0,
+  'filter_chains',
+  0,
+  'filters',
+  0,
+  'typed_config',
+) as Json;
 const routerFilter = (get(listener, 'http_filters') as Json[]).find((f) => f.name === 'envoy.filters.http.ext_proc');
 const clusters = get(bootstrap, 'static_resources', 'clusters') as Json[];
 const llmClusters = clusters.filter((c) => String(c.name).startsWith('llm.'));
@@ -47,24 +57,47 @@ test('the router-level ext_proc filter matches envoy/envoy.yaml', () => {
 test('every LLM cluster runs the upstream ext_proc filter the data plane models, before upstream_codec', () => {
   assert.ok(llmClusters.length > 0);
   for (const cluster of llmClusters) {
-    const filters = get(cluster, 'typed_extension_protocol_options', 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions', 'http_filters') as Json[];
-    assert.equal(filters.at(-1)?.name, 'envoy.filters.http.upstream_codec', `${String(cluster.name)}: upstream_codec last`);
+    const filters = get(
+      cluster,
+      'typed_extension_protocol_options',
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+      'http_filters',
+    ) as Json[];
+    assert.equal(
+      filters.at(-1)?.name,
+      'envoy.filters.http.upstream_codec',
+      `${String(cluster.name)}: upstream_codec last`,
+    );
     const extProc = filters.find((f) => f.name === 'envoy.filters.http.ext_proc');
-    assert.deepEqual(modelled(extProc?.typed_config), modelled(UPSTREAM_EXT_PROC_FILTER.typed_config), String(cluster.name));
+    assert.deepEqual(
+      modelled(extProc?.typed_config),
+      modelled(UPSTREAM_EXT_PROC_FILTER.typed_config),
+      String(cluster.name),
+    );
   }
 });
 
 test('model routes retry on the conditions the data plane retries on, with the same host and priority plugins', () => {
   const routes = get(listener, 'route_config', 'virtual_hosts', 0, 'routes') as Json[];
-  const modelRoutes = routes.filter((r) => get(r, 'route', 'cluster') !== undefined && String(get(r, 'route', 'cluster')).startsWith('llm.'));
+  const modelRoutes = routes.filter(
+    (r) => get(r, 'route', 'cluster') !== undefined && String(get(r, 'route', 'cluster')).startsWith('llm.'),
+  );
   assert.ok(modelRoutes.length > 0);
   for (const route of modelRoutes) {
     const policy = get(route, 'route', 'retry_policy') as Json;
     const retryOn = String(policy.retry_on).split(',');
-    for (const condition of ROUTE_RETRY_POLICY.retry_on.split(',')) assert.ok(retryOn.includes(condition), `retry_on has ${condition}`);
+    for (const condition of ROUTE_RETRY_POLICY.retry_on.split(','))
+      assert.ok(retryOn.includes(condition), `retry_on has ${condition}`);
     assert.equal(get(policy, 'retry_priority', 'name'), ROUTE_RETRY_POLICY.retry_priority.name);
-    assert.deepEqual(policy.retriable_status_codes, DEFAULTS.dataPlane.retriableStatusCodes, 'same codes as the data plane default');
+    assert.deepEqual(
+      policy.retriable_status_codes,
+      DEFAULTS.dataPlane.retriableStatusCodes,
+      'same codes as the data plane default',
+    );
     assert.equal(policy.num_retries, DEFAULTS.dataPlane.numRetries);
-    assert.deepEqual((policy.retry_host_predicate as Json[]).map((p) => p.name), ROUTE_RETRY_POLICY.retry_host_predicate.map((p) => p.name));
+    assert.deepEqual(
+      (policy.retry_host_predicate as Json[]).map((p) => p.name),
+      ROUTE_RETRY_POLICY.retry_host_predicate.map((p) => p.name),
+    );
   }
 });

@@ -11,7 +11,13 @@ import { removeHeader, toProtoHeaderMap, type HeaderList } from './headers.js';
 import { immediateResponseToLocalReply, LOCAL_REPLIES, type LocalReply } from './local-reply.js';
 import { mergeDynamicMetadata, type DynamicMetadata } from './metadata.js';
 import { applyBodyMutation, applyHeaderMutation, contentLengthMismatch } from './mutations.js';
-import { applyModeOverride, shouldRemoveContentLength, type BodySendMode, type Direction, type EffectiveModes } from './processing-mode.js';
+import {
+  applyModeOverride,
+  shouldRemoveContentLength,
+  type BodySendMode,
+  type Direction,
+  type EffectiveModes,
+} from './processing-mode.js';
 
 /** What the filter holds of a request or response while it is processed. */
 export interface HttpMessage {
@@ -23,7 +29,8 @@ export type FilterOutcome =
   | { readonly kind: 'continue' }
   | { readonly kind: 'reply'; readonly reply: LocalReply; readonly cause: 'immediate_response' | 'ext_proc_error' };
 
-export type ChunkOutcome = { readonly kind: 'continue'; readonly chunk: Buffer } | Extract<FilterOutcome, { kind: 'reply' }>;
+export type ChunkOutcome =
+  { readonly kind: 'continue'; readonly chunk: Buffer } | Extract<FilterOutcome, { kind: 'reply' }>;
 
 export type FilterEventLog = (event: string, fields?: Readonly<Record<string, unknown>>) => void;
 
@@ -88,7 +95,12 @@ export class ExtProcFilter {
     this.stream.close(how);
   }
 
-  async headers(direction: Direction, message: HttpMessage, endOfStream: boolean, attributes?: Readonly<Record<string, string>>): Promise<FilterOutcome> {
+  async headers(
+    direction: Direction,
+    message: HttpMessage,
+    endOfStream: boolean,
+    attributes?: Readonly<Record<string, string>>,
+  ): Promise<FilterOutcome> {
     // decode/encodeHeaders removes content-length right after handing the headers over, with the mode in force
     // at that moment (a mode_override in the answer comes too late for this).
     const removeContentLength = !this.complete && shouldRemoveContentLength(this.modes[direction]);
@@ -98,7 +110,8 @@ export class ExtProcFilter {
     }
     const kind: ExpectedKind = direction === 'request' ? 'request_headers' : 'response_headers';
     const httpHeaders = { headers: toProtoHeaderMap(message.headers), end_of_stream: endOfStream };
-    const request: ProcessingRequest = direction === 'request' ? { request_headers: httpHeaders } : { response_headers: httpHeaders };
+    const request: ProcessingRequest =
+      direction === 'request' ? { request_headers: httpHeaders } : { response_headers: httpHeaders };
     if (direction === 'request' && this.spec.requestAttributes.length > 0) {
       const fields: Record<string, { stringValue: string }> = {};
       for (const expression of this.spec.requestAttributes) {
@@ -140,7 +153,10 @@ export class ExtProcFilter {
     if (this.complete || this.replaced[direction]) return CONTINUE;
     const kind: ExpectedKind = direction === 'request' ? 'request_body' : 'response_body';
     const httpBody = { body: message.body, end_of_stream: true };
-    const answer = await this.roundTrip(direction === 'request' ? { request_body: httpBody } : { response_body: httpBody }, kind);
+    const answer = await this.roundTrip(
+      direction === 'request' ? { request_body: httpBody } : { response_body: httpBody },
+      kind,
+    );
     if (answer.kind !== 'answer') return answer;
 
     const common = answer.common;
@@ -163,29 +179,49 @@ export class ExtProcFilter {
 
   /** STREAMED: one chunk; the answer may replace that chunk. Header mutations are ignored here. */
   async streamedChunk(direction: Direction, chunk: Buffer, endOfStream: boolean): Promise<ChunkOutcome> {
-    if (this.complete || this.replaced[direction] || this.modes[direction].body !== 'STREAMED') return { kind: 'continue', chunk };
+    if (this.complete || this.replaced[direction] || this.modes[direction].body !== 'STREAMED')
+      return { kind: 'continue', chunk };
     const kind: ExpectedKind = direction === 'request' ? 'request_body' : 'response_body';
     const httpBody = { body: chunk, end_of_stream: endOfStream };
-    const answer = await this.roundTrip(direction === 'request' ? { request_body: httpBody } : { response_body: httpBody }, kind);
+    const answer = await this.roundTrip(
+      direction === 'request' ? { request_body: httpBody } : { response_body: httpBody },
+      kind,
+    );
     if (answer.kind === 'reply') return answer;
     if (answer.kind === 'continue') return { kind: 'continue', chunk };
     const common = answer.common;
-    if (common?.header_mutation !== undefined) this.log('header_mutation_ignored', { stage: this.spec.stage, message: kind, why: 'STREAMED body response' });
+    if (common?.header_mutation !== undefined)
+      this.log('header_mutation_ignored', { stage: this.spec.stage, message: kind, why: 'STREAMED body response' });
     if (direction === 'request') this.clearRouteCache(common);
-    return { kind: 'continue', chunk: common?.body_mutation !== undefined ? applyBodyMutation(chunk, common.body_mutation) : chunk };
+    return {
+      kind: 'continue',
+      chunk: common?.body_mutation !== undefined ? applyBodyMutation(chunk, common.body_mutation) : chunk,
+    };
   }
 
   private async roundTrip(request: ProcessingRequest, expected: ExpectedKind): Promise<Answer | FilterOutcome> {
     const result = await this.stream.exchange(request, this.messageTimeoutMs);
     switch (result.kind) {
       case 'timeout':
-        this.log('ext_proc_message_timeout', { stage: this.spec.stage, message: expected, timeoutMs: this.messageTimeoutMs });
+        this.log('ext_proc_message_timeout', {
+          stage: this.spec.stage,
+          message: expected,
+          timeoutMs: this.messageTimeoutMs,
+        });
         return this.failure(504, 'ext_proc_error_per-message_timeout_exceeded');
       case 'error':
-        this.log('ext_proc_grpc_error', { stage: this.spec.stage, message: expected, code: result.code, details: result.details });
+        this.log('ext_proc_grpc_error', {
+          stage: this.spec.stage,
+          message: expected,
+          code: result.code,
+          details: result.details,
+        });
         // Envoy 1.40 puts grpc-message in the details as received (not percent-decoded; grpc-js servers encode it
         // with encodeURI) followed by the gRPC side stream's own response code details.
-        return this.failure(500, `ext_proc_error_gRPC_error_${result.code}{${encodeURI(result.details)}{via_upstream}}`);
+        return this.failure(
+          500,
+          `ext_proc_error_gRPC_error_${result.code}{${encodeURI(result.details)}{via_upstream}}`,
+        );
       case 'closed':
         // A clean close: the rest of this stream goes on without the processor.
         this.log('ext_proc_stream_closed_by_server', { stage: this.spec.stage, message: expected });
@@ -199,18 +235,26 @@ export class ExtProcFilter {
     const response = result.response;
     const kind = response.response;
     if (kind === undefined) return this.failure(500, 'unhandled message');
-    const dropped = mergeDynamicMetadata(this.dynamicMetadata, response.dynamic_metadata, this.spec.receivingNamespaces);
-    if (dropped.length > 0) this.log('dynamic_metadata_namespace_ignored', { stage: this.spec.stage, namespaces: dropped });
+    const dropped = mergeDynamicMetadata(
+      this.dynamicMetadata,
+      response.dynamic_metadata,
+      this.spec.receivingNamespaces,
+    );
+    if (dropped.length > 0)
+      this.log('dynamic_metadata_namespace_ignored', { stage: this.spec.stage, namespaces: dropped });
     const headerState = expected === 'request_headers' || expected === 'response_headers';
     if (response.mode_override !== undefined) {
-      if (this.spec.allowModeOverride && headerState) this.modes = applyModeOverride(this.modes, response.mode_override);
+      if (this.spec.allowModeOverride && headerState)
+        this.modes = applyModeOverride(this.modes, response.mode_override);
       else this.log('mode_override_ignored', { stage: this.spec.stage, message: expected });
     }
     if (kind === expected) return { kind: 'answer', common: commonOf(response, expected) };
     if (kind === 'immediate_response') {
       // From an upstream filter too (Envoy 1.40): the local reply is that attempt's response (not retried).
       this.close();
-      const reply = immediateResponseToLocalReply(response.immediate_response ?? {}, (what) => this.log('immediate_response_adjusted', { stage: this.spec.stage, what }));
+      const reply = immediateResponseToLocalReply(response.immediate_response ?? {}, (what) =>
+        this.log('immediate_response_adjusted', { stage: this.spec.stage, what }),
+      );
       return { kind: 'reply', cause: 'immediate_response', reply };
     }
     this.log('ext_proc_spurious_message', { stage: this.spec.stage, expected, received: kind });
@@ -254,7 +298,11 @@ export class ExtProcFilter {
  * chunk carries end_of_stream, as Envoy marks the last data frame of a body whose end it knows), NONE not at all.
  * The router-level filter gets the client's chunks; the upstream-level one, per attempt, the whole (buffered) body.
  */
-export async function processRequestBody(filter: ExtProcFilter, message: HttpMessage, chunks: readonly Buffer[]): Promise<FilterOutcome> {
+export async function processRequestBody(
+  filter: ExtProcFilter,
+  message: HttpMessage,
+  chunks: readonly Buffer[],
+): Promise<FilterOutcome> {
   switch (filter.bodyMode('request')) {
     case 'BUFFERED':
     case 'BUFFERED_PARTIAL':

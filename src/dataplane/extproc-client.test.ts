@@ -6,9 +6,14 @@ import { ROUTER_FILTER_SPEC } from './filters.js';
 import { startFakeExtProc, type Script } from './testing/fake-extproc.js';
 import { sleep } from './testing/answers.js';
 
-const HEADERS = { request_headers: { headers: { headers: [{ key: ':path', raw_value: Buffer.from('/') }] }, end_of_stream: true } };
+const HEADERS = {
+  request_headers: { headers: { headers: [{ key: ':path', raw_value: Buffer.from('/') }] }, end_of_stream: true },
+};
 
-async function withStream(script: Script, body: (stream: ProcessStream, server: Awaited<ReturnType<typeof startFakeExtProc>>) => Promise<void>): Promise<void> {
+async function withStream(
+  script: Script,
+  body: (stream: ProcessStream, server: Awaited<ReturnType<typeof startFakeExtProc>>) => Promise<void>,
+): Promise<void> {
   const server = await startFakeExtProc(script);
   const client = createExtProcClient(server.target);
   const stream = new ProcessStream(client, ROUTER_FILTER_SPEC.initialMetadata);
@@ -21,26 +26,30 @@ async function withStream(script: Script, body: (stream: ProcessStream, server: 
   }
 }
 
-test('stream opens on the first message with the stage metadata; answers come back in order', { timeout: 10_000 }, async () => {
-  await withStream(
-    async (s) => {
-      await s.expect('request_headers');
-      s.send({ request_headers: {} });
-      await s.expect('request_body');
-      s.send({ request_body: {} });
-    },
-    async (stream, server) => {
-      await sleep(50);
-      assert.equal(server.streams.length, 0, 'no stream before the first message');
-      const first = await stream.exchange(HEADERS, 1_000);
-      assert.equal(first.kind === 'response' ? first.response.response : first.kind, 'request_headers');
-      const second = await stream.exchange({ request_body: { body: Buffer.from('x'), end_of_stream: true } }, 1_000);
-      assert.equal(second.kind === 'response' ? second.response.response : second.kind, 'request_body');
-      assert.equal(server.streams[0]?.stage, 'router');
-      assert.equal(stream.messagesSent, 2);
-    },
-  );
-});
+test(
+  'stream opens on the first message with the stage metadata; answers come back in order',
+  { timeout: 10_000 },
+  async () => {
+    await withStream(
+      async (s) => {
+        await s.expect('request_headers');
+        s.send({ request_headers: {} });
+        await s.expect('request_body');
+        s.send({ request_body: {} });
+      },
+      async (stream, server) => {
+        await sleep(50);
+        assert.equal(server.streams.length, 0, 'no stream before the first message');
+        const first = await stream.exchange(HEADERS, 1_000);
+        assert.equal(first.kind === 'response' ? first.response.response : first.kind, 'request_headers');
+        const second = await stream.exchange({ request_body: { body: Buffer.from('x'), end_of_stream: true } }, 1_000);
+        assert.equal(second.kind === 'response' ? second.response.response : second.kind, 'request_body');
+        assert.equal(server.streams[0]?.stage, 'router');
+        assert.equal(stream.messagesSent, 2);
+      },
+    );
+  },
+);
 
 test('no answer within message_timeout is a timeout; a late answer is dropped', { timeout: 10_000 }, async () => {
   await withStream(
@@ -84,7 +93,9 @@ test('error status, clean close and unsolicited messages are reported', { timeou
     async (stream) => {
       assert.equal((await stream.exchange(HEADERS, 1_000)).kind, 'response');
       await sleep(100);
-      assert.deepEqual(await stream.exchange({ request_body: { end_of_stream: true } }, 1_000), { kind: 'unsolicited' });
+      assert.deepEqual(await stream.exchange({ request_body: { end_of_stream: true } }, 1_000), {
+        kind: 'unsolicited',
+      });
     },
   );
 });

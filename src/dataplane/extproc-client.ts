@@ -105,7 +105,9 @@ export class ProcessStream {
     call.on('status', (status: grpc.StatusObject) => {
       if (this.closedByUs) return;
       const result: ExchangeResult =
-        status.code === grpc.status.OK ? { kind: 'closed' } : { kind: 'error', code: status.code, details: status.details };
+        status.code === grpc.status.OK
+          ? { kind: 'closed' }
+          : { kind: 'error', code: status.code, details: status.details };
       this.finished = result;
       this.settle(result);
     });
@@ -118,7 +120,9 @@ export class ProcessStream {
     // Filter::onReceiveMessage returns early for override_message_timeout; without max_message_timeout configured
     // the new timeout is ignored, and so is everything else in that message.
     if (response.override_message_timeout !== undefined) {
-      this.onIgnoredMessage('override_message_timeout received but max_message_timeout is not configured: message ignored');
+      this.onIgnoredMessage(
+        'override_message_timeout received but max_message_timeout is not configured: message ignored',
+      );
       return;
     }
     if (this.waiter === undefined) {

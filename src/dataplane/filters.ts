@@ -116,7 +116,9 @@ export const ROUTE_RETRY_POLICY = {
   retry_host_predicate: [
     {
       name: 'envoy.retry_host_predicates.previous_hosts',
-      typed_config: { '@type': 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate' },
+      typed_config: {
+        '@type': 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate',
+      },
     },
   ],
   host_selection_retry_max_attempts: 5,
@@ -147,7 +149,10 @@ export const LLM_CLUSTER_LB = {
 
 /** Route for one model: exact match on the routing header the router stage sets, then the model's cluster. */
 export function modelRoute(cluster: string): {
-  readonly match: { readonly prefix: '/'; readonly headers: readonly [{ readonly name: string; readonly string_match: { readonly exact: string } }] };
+  readonly match: {
+    readonly prefix: '/';
+    readonly headers: readonly [{ readonly name: string; readonly string_match: { readonly exact: string } }];
+  };
   readonly route: { readonly cluster: string; readonly auto_host_rewrite: true };
 } {
   return {
@@ -167,11 +172,18 @@ export const CATCH_ALL_ROUTE = {
     status: 404,
     body: {
       inline_string: JSON.stringify({
-        error: { message: 'no LLM route was selected for this request', type: 'invalid_request_error', param: null, code: 'route_not_selected' },
+        error: {
+          message: 'no LLM route was selected for this request',
+          type: 'invalid_request_error',
+          param: null,
+          code: 'route_not_selected',
+        },
       }),
     },
   },
-  response_headers_to_add: [{ header: { key: 'content-type', value: 'application/json' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }],
+  response_headers_to_add: [
+    { header: { key: 'content-type', value: 'application/json' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' },
+  ],
 } as const;
 
 // ---------------------------------------------------------------------------------------------------------------

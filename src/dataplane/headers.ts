@@ -7,7 +7,15 @@ import type { HeaderMap } from '../generated/envoy/config/core/v3/HeaderMap.js';
 export type HeaderList = Array<[name: string, value: string]>;
 
 /** Connection-specific headers Envoy's HTTP/1 codec does not forward (RFC 9110 §7.6.1). */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'trailer',
+]);
 
 export function getHeader(headers: HeaderList, name: string): string | undefined {
   for (const [k, v] of headers) if (k === name) return v;

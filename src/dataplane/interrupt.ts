@@ -63,6 +63,8 @@ export class Interrupter {
 
   sleep(ms: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
-    return this.guard(new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))).finally(() => clearTimeout(timer));
+    return this.guard(new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))).finally(() =>
+      clearTimeout(timer),
+    );
   }
 }

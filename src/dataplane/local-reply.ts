@@ -24,7 +24,11 @@ export const LOCAL_REPLIES = {
   // Envoy 1.40's details for the route timeout (flag UT).
   routeTimeout: () => localReply(504, 'upstream request timeout', 'response_timeout'),
   resetBeforeHeaders: (reason: string) =>
-    localReply(503, `upstream connect error or disconnect/reset before headers. reset reason: ${reason.replaceAll('_', ' ')}`, `upstream_reset_before_response_started{${reason}}`),
+    localReply(
+      503,
+      `upstream connect error or disconnect/reset before headers. reset reason: ${reason.replaceAll('_', ' ')}`,
+      `upstream_reset_before_response_started{${reason}}`,
+    ),
   /** An HTTP/1.1 upstream closing mid-body is a codec protocol error in Envoy: 502 (flag UPE). */
   resetAfterResponseStarted: (reason: string) =>
     localReply(
@@ -34,7 +38,10 @@ export const LOCAL_REPLIES = {
     ),
   requestTooLarge: () => localReply(413, 'Payload Too Large', 'request_payload_too_large'),
   responseTooLarge: () => localReply(500, 'Internal Server Error', 'response_payload_too_large'),
-  directResponse: (status: number, body: string, headers: HeaderList = []) => ({ ...localReply(status, body, 'direct_response'), headers }),
+  directResponse: (status: number, body: string, headers: HeaderList = []) => ({
+    ...localReply(status, body, 'direct_response'),
+    headers,
+  }),
   /** ext_proc errors (Filter::onGrpcError, onMessageTimeout, handleErrorResponse): empty body. */
   extProcError: (status: number, details: string) => localReply(status, '', replaceSpaces(details)),
 };
@@ -68,7 +75,14 @@ function statusCodeNumber(code: string | number | undefined): number {
     const values: unknown = typeof type === 'object' && type !== null && 'value' in type ? type.value : [];
     if (Array.isArray(values)) {
       for (const v of values as unknown[]) {
-        if (typeof v === 'object' && v !== null && 'name' in v && 'number' in v && typeof v.name === 'string' && typeof v.number === 'number') {
+        if (
+          typeof v === 'object' &&
+          v !== null &&
+          'name' in v &&
+          'number' in v &&
+          typeof v.name === 'string' &&
+          typeof v.number === 'number'
+        ) {
           statusNumbers.set(v.name, v.number);
         }
       }
@@ -81,7 +95,10 @@ function statusCodeNumber(code: string | number | undefined): number {
  * Filter::sendImmediateResponse: status defaults to 200 and must be ≥ 200; header mutations pass the same
  * mutation rules as other responses (failures are logged, not fatal); details become response_code_details.
  */
-export function immediateResponseToLocalReply(response: ImmediateResponse__Output, onIgnored: (what: string) => void): LocalReply {
+export function immediateResponseToLocalReply(
+  response: ImmediateResponse__Output,
+  onIgnored: (what: string) => void,
+): LocalReply {
   let status = statusCodeNumber(response.status?.code);
   if (response.status === undefined) status = 200;
   if (status < 200) {
@@ -90,7 +107,10 @@ export function immediateResponseToLocalReply(response: ImmediateResponse__Outpu
   }
   const headers: HeaderList = [[':status', String(status)]];
   if (response.headers !== undefined) {
-    const result = applyHeaderMutation(headers, response.headers, { replacingMessage: false, removeContentLength: false });
+    const result = applyHeaderMutation(headers, response.headers, {
+      replacingMessage: false,
+      removeContentLength: false,
+    });
     for (const what of result.ignored) onIgnored(`immediate_response header mutation ignored: ${what}`);
     if (!result.ok) onIgnored(`immediate_response mutations failed with ${result.error}`);
   }

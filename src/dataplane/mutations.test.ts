@@ -1,6 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyBodyMutation, applyHeaderMutation, contentLengthMismatch, mutationAllowed, type CheckOperation } from './mutations.js';
+import {
+  applyBodyMutation,
+  applyHeaderMutation,
+  contentLengthMismatch,
+  mutationAllowed,
+  type CheckOperation,
+} from './mutations.js';
 import type { HeaderList } from './headers.js';
 import { headerMutation } from './testing/answers.js';
 
@@ -46,11 +52,21 @@ test('applyHeaderMutation ignores disallowed changes and applies the rest', () =
   const headers = requestHeaders();
   const result = applyHeaderMutation(
     headers,
-    headerMutation({ ':path': '/v2/x', ':authority': 'evil', host: 'evil', ':method': 'GET', 'x-envoy-foo': '1', 'x-new': 'n' }, [':path', 'host', 'x-keep']),
+    headerMutation(
+      { ':path': '/v2/x', ':authority': 'evil', host: 'evil', ':method': 'GET', 'x-envoy-foo': '1', 'x-new': 'n' },
+      [':path', 'host', 'x-keep'],
+    ),
     OPTS,
   );
   assert.equal(result.ok, true);
-  assert.deepEqual(result.ignored, ['remove :path', 'remove host', 'set :authority', 'set host', 'set :method', 'set x-envoy-foo']);
+  assert.deepEqual(result.ignored, [
+    'remove :path',
+    'remove host',
+    'set :authority',
+    'set host',
+    'set :method',
+    'set x-envoy-foo',
+  ]);
   assert.deepEqual(Object.fromEntries(headers), {
     ':authority': 'gateway.local',
     ':path': '/v2/x',
@@ -67,8 +83,15 @@ test('set_headers overwrite unless append is true; append_action is not read (En
   applyHeaderMutation(headers, headerMutation({ 'x-a': '2' }), OPTS);
   assert.deepEqual(headers, [['x-a', '2']]);
   applyHeaderMutation(headers, headerMutation({ 'x-a': '3' }, [], true), OPTS);
-  assert.deepEqual(headers, [['x-a', '2'], ['x-a', '3']]);
-  applyHeaderMutation(headers, { set_headers: [{ header: { key: 'x-a', raw_value: Buffer.from('4') }, append_action: 'ADD_IF_ABSENT' }] }, OPTS);
+  assert.deepEqual(headers, [
+    ['x-a', '2'],
+    ['x-a', '3'],
+  ]);
+  applyHeaderMutation(
+    headers,
+    { set_headers: [{ header: { key: 'x-a', raw_value: Buffer.from('4') }, append_action: 'ADD_IF_ABSENT' }] },
+    OPTS,
+  );
   assert.deepEqual(headers, [['x-a', '4']]);
 });
 
@@ -76,7 +99,11 @@ test('header values come from raw_value only; value alone writes an empty header
   const headers: HeaderList = [];
   applyHeaderMutation(headers, { set_headers: [{ header: { key: 'x-v', value: 'text' } }] }, OPTS);
   assert.deepEqual(headers, [['x-v', '']]);
-  const both = applyHeaderMutation(headers, { set_headers: [{ header: { key: 'x-v', value: 'a', raw_value: Buffer.from('b') } }] }, OPTS);
+  const both = applyHeaderMutation(
+    headers,
+    { set_headers: [{ header: { key: 'x-v', value: 'a', raw_value: Buffer.from('b') } }] },
+    OPTS,
+  );
   assert.equal(both.ok, true);
   assert.deepEqual(headers, [['x-v', 'b']]);
 });
@@ -91,7 +118,10 @@ test('malformed mutations are errors (Envoy answers 500)', () => {
 
 test(':method may change with CONTINUE_AND_REPLACE; content-length is skipped when the mode strips it', () => {
   const headers = requestHeaders();
-  applyHeaderMutation(headers, headerMutation({ ':method': 'PUT', 'content-length': '99' }), { replacingMessage: true, removeContentLength: true });
+  applyHeaderMutation(headers, headerMutation({ ':method': 'PUT', 'content-length': '99' }), {
+    replacingMessage: true,
+    removeContentLength: true,
+  });
   assert.equal(Object.fromEntries(headers)[':method'], 'PUT');
   assert.equal(Object.fromEntries(headers)['content-length'], '13');
 });
@@ -109,5 +139,8 @@ test('content-length must match a mutated body when headers are held (BUFFERED)'
   assert.match(contentLengthMismatch(headers, { mutation: 'body', body: Buffer.from('abcd') }) ?? '', /mismatch/);
   assert.match(contentLengthMismatch(headers, { mutation: 'clear_body', clear_body: true }) ?? '', /mismatch/);
   assert.equal(contentLengthMismatch([], { mutation: 'body', body: Buffer.from('abcd') }), undefined);
-  assert.equal(contentLengthMismatch([['content-length', 'junk']], { mutation: 'body', body: Buffer.from('abcd') }), undefined);
+  assert.equal(
+    contentLengthMismatch([['content-length', 'junk']], { mutation: 'body', body: Buffer.from('abcd') }),
+    undefined,
+  );
 });

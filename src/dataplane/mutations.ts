@@ -66,7 +66,11 @@ export type MutationResult =
  * 500 local reply. `append_action` is NOT read: Envoy 1.31's ext_proc only honours the `append` BoolValue
  * (default false, i.e. overwrite); PRs #29862 and #37139 that would honour append_action were closed unmerged.
  */
-export function applyHeaderMutation(headers: HeaderList, mutation: HeaderMutation__Output, options: MutationOptions): MutationResult {
+export function applyHeaderMutation(
+  headers: HeaderList,
+  mutation: HeaderMutation__Output,
+  options: MutationOptions,
+): MutationResult {
   const ignored: string[] = [];
   const removes = mutation.remove_headers ?? [];
   const sets = mutation.set_headers ?? [];
@@ -75,7 +79,8 @@ export function applyHeaderMutation(headers: HeaderList, mutation: HeaderMutatio
     return { ok: false, ignored, error: 'header_mutation_operation_count_exceeds_limit' };
   }
   for (const raw of removes) {
-    if (!headerNameIsValid(raw)) return { ok: false, ignored, error: 'header_mutation_remove_contains_invalid_character' };
+    if (!headerNameIsValid(raw))
+      return { ok: false, ignored, error: 'header_mutation_remove_contains_invalid_character' };
     const name = raw.toLowerCase();
     if (mutationAllowed('remove', name, '')) removeHeader(headers, name);
     else ignored.push(`remove ${name}`);

@@ -39,8 +39,16 @@ function trailerSend(mode: HeaderSendMode | undefined): boolean {
 
 export function effectiveModes(config: ProcessingModeConfig): EffectiveModes {
   return {
-    request: { sendHeaders: headerSend(config.request_header_mode), body: config.request_body_mode, sendTrailers: trailerSend(config.request_trailer_mode) },
-    response: { sendHeaders: headerSend(config.response_header_mode), body: config.response_body_mode, sendTrailers: trailerSend(config.response_trailer_mode) },
+    request: {
+      sendHeaders: headerSend(config.request_header_mode),
+      body: config.request_body_mode,
+      sendTrailers: trailerSend(config.request_trailer_mode),
+    },
+    response: {
+      sendHeaders: headerSend(config.response_header_mode),
+      body: config.response_body_mode,
+      sendTrailers: trailerSend(config.response_trailer_mode),
+    },
   };
 }
 
@@ -70,5 +78,7 @@ export function applyModeOverride(current: EffectiveModes, override: ProcessingM
  * (at headers time) and skips processor mutations that set it: STREAMED, BUFFERED_PARTIAL, BUFFERED + header SKIP.
  */
 export function shouldRemoveContentLength(mode: DirectionMode): boolean {
-  return mode.body === 'STREAMED' || mode.body === 'BUFFERED_PARTIAL' || (mode.body === 'BUFFERED' && !mode.sendHeaders);
+  return (
+    mode.body === 'STREAMED' || mode.body === 'BUFFERED_PARTIAL' || (mode.body === 'BUFFERED' && !mode.sendHeaders)
+  );
 }

@@ -17,9 +17,13 @@ function struct(json: Parameters<typeof jsonToStruct>[0]): Struct__Output {
 
 test('dynamic metadata: only receiving namespaces are kept, merged key by key', () => {
   const target: DynamicMetadata = new Map();
-  const dropped = mergeDynamicMetadata(target, struct({ [METADATA_NAMESPACE]: { a: 1, b: 'x' }, other: { c: true } }), [METADATA_NAMESPACE]);
+  const dropped = mergeDynamicMetadata(target, struct({ [METADATA_NAMESPACE]: { a: 1, b: 'x' }, other: { c: true } }), [
+    METADATA_NAMESPACE,
+  ]);
   assert.deepEqual(dropped, ['other']);
-  mergeDynamicMetadata(target, struct({ [METADATA_NAMESPACE]: { b: 'y', nested: { n: [1, null] } } }), [METADATA_NAMESPACE]);
+  mergeDynamicMetadata(target, struct({ [METADATA_NAMESPACE]: { b: 'y', nested: { n: [1, null] } } }), [
+    METADATA_NAMESPACE,
+  ]);
   assert.deepEqual(Object.fromEntries(target), { [METADATA_NAMESPACE]: { a: 1, b: 'y', nested: { n: [1, null] } } });
 });
 
@@ -58,7 +62,13 @@ const topology = makeTopology(
   ],
   [
     { model: 'two-priorities', backends: [{ backend: 'p0' }, { backend: 'p1' }] },
-    { model: 'shared-p0', backends: [{ backend: 'p0', weight: 1 }, { backend: 'p0b', weight: 3 }] },
+    {
+      model: 'shared-p0',
+      backends: [
+        { backend: 'p0', weight: 1 },
+        { backend: 'p0b', weight: 3 },
+      ],
+    },
     { model: 'disabled-first', backends: [{ backend: 'off' }, { backend: 'p1' }] },
     { model: 'all-disabled', backends: [{ backend: 'off' }] },
   ],
@@ -84,11 +94,48 @@ test('route table: exact match on the routing header, else the catch-all 404', (
 });
 
 test('priority load: overprovisioning 1.4 spills to the next priority as health drops', () => {
-  assert.deepEqual(priorityLoads([{ priority: 0, healthy: 1, total: 1 }, { priority: 1, healthy: 1, total: 1 }], 140), [100, 0]);
-  assert.deepEqual(priorityLoads([{ priority: 0, healthy: 1, total: 2 }, { priority: 1, healthy: 1, total: 1 }], 140), [70, 30]);
-  assert.deepEqual(priorityLoads([{ priority: 0, healthy: 0, total: 1 }, { priority: 1, healthy: 1, total: 1 }], 140), [0, 100]);
+  assert.deepEqual(
+    priorityLoads(
+      [
+        { priority: 0, healthy: 1, total: 1 },
+        { priority: 1, healthy: 1, total: 1 },
+      ],
+      140,
+    ),
+    [100, 0],
+  );
+  assert.deepEqual(
+    priorityLoads(
+      [
+        { priority: 0, healthy: 1, total: 2 },
+        { priority: 1, healthy: 1, total: 1 },
+      ],
+      140,
+    ),
+    [70, 30],
+  );
+  assert.deepEqual(
+    priorityLoads(
+      [
+        { priority: 0, healthy: 0, total: 1 },
+        { priority: 1, healthy: 1, total: 1 },
+      ],
+      140,
+    ),
+    [0, 100],
+  );
   assert.deepEqual(priorityLoads([{ priority: 0, healthy: 0, total: 1 }], 140), [0]);
-  assert.deepEqual(priorityLoads([{ priority: 0, healthy: 1, total: 1 }, { priority: 1, healthy: 1, total: 1 }], 140, new Set([0])), [0, 100]);
+  assert.deepEqual(
+    priorityLoads(
+      [
+        { priority: 0, healthy: 1, total: 1 },
+        { priority: 1, healthy: 1, total: 1 },
+      ],
+      140,
+      new Set([0]),
+    ),
+    [0, 100],
+  );
 });
 
 test('picker: lowest priority first; a retry moves to the next priority, then starts over', () => {
@@ -101,7 +148,10 @@ test('picker: lowest priority first; a retry moves to the next priority, then st
 
 test('picker: disabled backends are unhealthy; none healthy means no host', () => {
   assert.equal(pickEndpoint(routeOf('disabled-first').endpoints, newPickerState(), () => 0)?.backend.name, 'p1');
-  assert.equal(pickEndpoint(routeOf('all-disabled').endpoints, newPickerState(), () => 0), undefined);
+  assert.equal(
+    pickEndpoint(routeOf('all-disabled').endpoints, newPickerState(), () => 0),
+    undefined,
+  );
 });
 
 test('picker: weighted within a priority, previous hosts avoided on retry', () => {

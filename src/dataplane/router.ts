@@ -5,7 +5,7 @@
 import { BACKEND_ATTRIBUTE } from '../extproc/contract.js';
 import type { ResolvedRoute, RouteEndpoint } from '../config/topology.js';
 import { newPickerState, pickEndpoint } from './endpoint-picker.js';
-import { processRequestBody, type ExtProcFilter, type FilterEventLog, type FilterOutcome, type HttpMessage } from './ext-proc-filter.js';
+import { processRequestBody, type ExtProcFilter, type FilterEventLog, type HttpMessage } from './ext-proc-filter.js';
 import { RETRY_BACK_OFF_MS } from './filters.js';
 import { getHeader, setHeader, type HeaderList } from './headers.js';
 import { Interrupted, type Interrupter } from './interrupt.js';
@@ -119,7 +119,9 @@ async function attempt(
     const poolReady = deps.upstream.hasIdleConnection(pool, endpoint.backend.baseUrl);
     if (poolReady) setHeader(request.headers, ':authority', host);
     const message: HttpMessage = { headers: request.headers, body: Buffer.from(request.body) };
-    let outcome = await scope.guard(filter.headers('request', message, !request.hasBody, { [BACKEND_ATTRIBUTE]: endpoint.backend.name }));
+    let outcome = await scope.guard(
+      filter.headers('request', message, !request.hasBody, { [BACKEND_ATTRIBUTE]: endpoint.backend.name }),
+    );
     // Local replies from upstream filters never trigger retries (http_protocol_options.proto).
     if (outcome.kind === 'reply') return final(outcome.reply);
     if (request.hasBody) {
@@ -144,7 +146,8 @@ async function attempt(
     const result = await scope.guard(sent.result);
     if (result.kind === 'failure') {
       // No connection, no onPoolReady: Envoy never rewrote the host for this attempt.
-      if (!poolReady && result.reason === 'connection_failure' && authorityBefore !== undefined) setHeader(request.headers, ':authority', authorityBefore);
+      if (!poolReady && result.reason === 'connection_failure' && authorityBefore !== undefined)
+        setHeader(request.headers, ':authority', authorityBefore);
       log.outcome = result.reason;
       deps.log('upstream_failure', { backend: endpoint.backend.name, reason: result.reason, message: result.message });
       return { kind: 'retriable', source: localSource(LOCAL_REPLIES.resetBeforeHeaders(result.reason)) };
@@ -180,7 +183,9 @@ async function attempt(
       },
     };
     handedOver = true;
-    return deps.settings.retriableStatusCodes.includes(status) ? { kind: 'retriable', source } : { kind: 'final', source };
+    return deps.settings.retriableStatusCodes.includes(status)
+      ? { kind: 'retriable', source }
+      : { kind: 'final', source };
   } finally {
     off();
     if (!handedOver) filter.close();
@@ -211,16 +216,24 @@ export async function forward(
       attempts.push(log);
       const result = await attempt(deps, route.cluster, filter, endpoint, request, scope, log);
       if (result.kind === 'final') return { source: result.source, endpoint, attempts };
-      if (retry >= deps.settings.numRetries || !request.retriesAllowed) return { source: result.source, endpoint, attempts };
+      if (retry >= deps.settings.numRetries || !request.retriesAllowed)
+        return { source: result.source, endpoint, attempts };
       result.source.abort();
-      deps.log('upstream_retry', { cluster: route.cluster, backend: endpoint.backend.name, outcome: log.outcome, retry: retry + 1 });
+      deps.log('upstream_retry', {
+        cluster: route.cluster,
+        backend: endpoint.backend.name,
+        outcome: log.outcome,
+        retry: retry + 1,
+      });
       await scope.sleep(backOffMs(retry, deps.random));
     }
   } catch (error) {
     if (error instanceof Interrupted) {
       const last = attempts[attempts.length - 1];
-      if (last !== undefined && last.outcome === '') last.outcome = error.reason === 'route_timeout' ? 'upstream_response_timeout' : error.reason;
-      if (error.reason === 'route_timeout') return { source: localSource(LOCAL_REPLIES.routeTimeout()), endpoint, attempts };
+      if (last !== undefined && last.outcome === '')
+        last.outcome = error.reason === 'route_timeout' ? 'upstream_response_timeout' : error.reason;
+      if (error.reason === 'route_timeout')
+        return { source: localSource(LOCAL_REPLIES.routeTimeout()), endpoint, attempts };
     }
     throw error;
   }

@@ -20,5 +20,10 @@ export function selectRoute(headers: HeaderList, topology: Topology): RouteDecis
     }
   }
   const { direct_response: direct, response_headers_to_add: toAdd } = CATCH_ALL_ROUTE;
-  return { kind: 'direct', status: direct.status, body: direct.body.inline_string, headers: toAdd.map(({ header }) => [header.key, header.value]) };
+  return {
+    kind: 'direct',
+    status: direct.status,
+    body: direct.body.inline_string,
+    headers: toAdd.map(({ header }) => [header.key, header.value]),
+  };
 }

@@ -7,10 +7,18 @@ import type { AddressInfo } from 'node:net';
 import { REQUEST_ID_HEADER, METADATA_NAMESPACE } from '../extproc/contract.js';
 import type { Topology } from '../config/topology.js';
 import type { ExternalProcessorClient } from '../generated/envoy/service/ext_proc/v3/ExternalProcessor.js';
-import { ExtProcFilter, processRequestBody, type FilterEventLog, type FilterOutcome, type HttpMessage } from './ext-proc-filter.js';
+import { ExtProcFilter, processRequestBody, type FilterEventLog, type HttpMessage } from './ext-proc-filter.js';
 import { createExtProcClient, ProcessStream } from './extproc-client.js';
 import { ROUTER_FILTER_SPEC, UPSTREAM_FILTER_SPEC, type FilterSpec } from './filters.js';
-import { fromRawHeaders, getHeader, hasHeader, incomingHasBody, setHeader, toNodeHeaders, type HeaderList } from './headers.js';
+import {
+  fromRawHeaders,
+  getHeader,
+  hasHeader,
+  incomingHasBody,
+  setHeader,
+  toNodeHeaders,
+  type HeaderList,
+} from './headers.js';
 import { Interrupted, Interrupter } from './interrupt.js';
 import { LOCAL_REPLIES, localReplyHeaders, type LocalReply } from './local-reply.js';
 import { metadataToJson, type DynamicMetadata } from './metadata.js';
@@ -144,7 +152,10 @@ class Downstream {
   write(chunk: Buffer): void {
     if (chunk.length === 0 || this.res.destroyed) return;
     if (this.declaredLength !== undefined && this.bytesSent + chunk.length > this.declaredLength) {
-      this.log('downstream_content_length_exceeded', { declared: this.declaredLength, wouldSend: this.bytesSent + chunk.length });
+      this.log('downstream_content_length_exceeded', {
+        declared: this.declaredLength,
+        wouldSend: this.bytesSent + chunk.length,
+      });
       this.reset('downstream_content_length_mismatch');
       return;
     }
@@ -187,8 +198,16 @@ async function* guarded(body: AsyncIterable<Buffer>, scope: Interrupter): AsyncG
   }
 }
 
-function newFilter(deps: Deps, spec: FilterSpec, messageTimeoutMs: number, log: FilterEventLog, metadata?: DynamicMetadata): ExtProcFilter {
-  const stream = new ProcessStream(deps.grpcClient, spec.initialMetadata, (why) => log('ext_proc_message_ignored', { stage: spec.stage, why }));
+function newFilter(
+  deps: Deps,
+  spec: FilterSpec,
+  messageTimeoutMs: number,
+  log: FilterEventLog,
+  metadata?: DynamicMetadata,
+): ExtProcFilter {
+  const stream = new ProcessStream(deps.grpcClient, spec.initialMetadata, (why) =>
+    log('ext_proc_message_ignored', { stage: spec.stage, why }),
+  );
   return new ExtProcFilter(spec, stream, messageTimeoutMs, log, metadata);
 }
 
@@ -250,7 +269,7 @@ async function respond(
         const chunks = guarded(source.body, bodyScope);
         // A chunk after which the upstream body is complete is the last one: it carries end_of_stream. A body
         // whose end arrives on its own (chunked framing) ends with an empty end_of_stream chunk.
-        for (let done = false; !done; ) {
+        for (let done = false; !done;) {
           const next = await chunks.next();
           const chunk = next.done === true ? Buffer.alloc(0) : next.value;
           done = next.done === true || source.complete();
@@ -276,6 +295,9 @@ async function respond(
         downstream.end();
         return;
       }
+      case 'FULL_DUPLEX_STREAMED':
+      case 'GRPC':
+        throw new Error(`body mode ${filter.bodyMode('response')} is not emulated`);
     }
   } finally {
     stopUpstream();
@@ -361,13 +383,15 @@ async function handle(deps: Deps, req: http.IncomingMessage, res: http.ServerRes
       source = localSource(LOCAL_REPLIES.directResponse(route.status, route.body, route.headers));
     } else {
       routeName = route.route.cluster;
-      if (settings.routeTimeoutMs > 0) routeTimer = setTimeout(() => routeScope.interrupt('route_timeout'), settings.routeTimeoutMs);
+      if (settings.routeTimeoutMs > 0)
+        routeTimer = setTimeout(() => routeScope.interrupt('route_timeout'), settings.routeTimeoutMs);
       const result = await forward(
         {
           settings,
           upstream: deps.upstream,
           // Envoy 1.40 writes an upstream filter's dynamic metadata into the request's stream info: one shared map.
-          openUpstreamFilter: () => newFilter(deps, UPSTREAM_FILTER_SPEC, settings.messageTimeoutMs, log, routerFilter.dynamicMetadata),
+          openUpstreamFilter: () =>
+            newFilter(deps, UPSTREAM_FILTER_SPEC, settings.messageTimeoutMs, log, routerFilter.dynamicMetadata),
           random: deps.random,
           log,
         },
@@ -393,7 +417,11 @@ async function handle(deps: Deps, req: http.IncomingMessage, res: http.ServerRes
         downstream.details = 'downstream_remote_disconnect';
         if (!downstream.headersSent) downstream.code = 0;
       }
-    } else if (error instanceof Interrupted || error instanceof UpstreamResetError || error instanceof ResponseTooLarge) {
+    } else if (
+      error instanceof Interrupted ||
+      error instanceof UpstreamResetError ||
+      error instanceof ResponseTooLarge
+    ) {
       // The router gives up after the upstream response started (route timeout, upstream reset mid-body), or the
       // response outgrew the buffer. FilterManager::sendLocalReply: if no response headers reached the client yet
       // (a BUFFERED router stage still holds them) a local reply goes out directly, bypassing the filters;
@@ -434,7 +462,8 @@ async function handle(deps: Deps, req: http.IncomingMessage, res: http.ServerRes
       bytesReceived,
       bytesSent: downstream.bytesSent,
       durationMs: Date.now() - startedAt,
-      dynamicMetadata: namespaces[METADATA_NAMESPACE] === undefined ? {} : { [METADATA_NAMESPACE]: namespaces[METADATA_NAMESPACE] },
+      dynamicMetadata:
+        namespaces[METADATA_NAMESPACE] === undefined ? {} : { [METADATA_NAMESPACE]: namespaces[METADATA_NAMESPACE] },
     });
   }
 }

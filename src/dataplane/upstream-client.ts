@@ -43,22 +43,35 @@ export class UpstreamResetError extends Error {
   readonly reason = 'protocol_error';
 }
 
-const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ETIMEDOUT', 'EADDRNOTAVAIL']);
+const CONNECT_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EADDRNOTAVAIL',
+]);
 
 /** Methods whose requests normally carry no body, so an empty one needs no content-length. */
 const BODYLESS_METHODS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT']);
 
 function errorCode(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string' ? error.code : undefined;
+  return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string'
+    ? error.code
+    : undefined;
 }
 
 async function* bodyOf(response: http.IncomingMessage): AsyncGenerator<Buffer> {
   try {
     for await (const chunk of response) yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
   } catch (error) {
-    throw new UpstreamResetError(`upstream reset during the response body: ${error instanceof Error ? error.message : String(error)}`);
+    throw new UpstreamResetError(
+      `upstream reset during the response body: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
-  if (!response.complete) throw new UpstreamResetError('upstream closed the connection before the response body was complete');
+  if (!response.complete)
+    throw new UpstreamResetError('upstream closed the connection before the response body was complete');
 }
 
 function connectionOptions(origin: URL): { hostname: string; port: number; servername?: string } {
@@ -92,12 +105,20 @@ export class UpstreamClient {
     return (agent.freeSockets[name]?.length ?? 0) > 0;
   }
 
-  send(request: UpstreamRequest, onWarning: (what: string) => void = () => {}): { result: Promise<UpstreamResult>; abort(): void } {
+  send(
+    request: UpstreamRequest,
+    onWarning: (what: string) => void = () => {},
+  ): { result: Promise<UpstreamResult>; abort(): void } {
     const secure = request.origin.protocol === 'https:';
-    const headers: HeaderList = [['host', request.authority], ...request.headers.filter(([k]) => !k.startsWith(':') && k !== 'host')];
+    const headers: HeaderList = [
+      ['host', request.authority],
+      ...request.headers.filter(([k]) => !k.startsWith(':') && k !== 'host'),
+    ];
     const declared = headers.find(([k]) => k === 'content-length')?.[1];
     if (declared !== undefined && declared !== String(request.body.length)) {
-      onWarning(`content-length ${declared} does not match the ${request.body.length}-byte body sent upstream: corrected on the wire`);
+      onWarning(
+        `content-length ${declared} does not match the ${request.body.length}-byte body sent upstream: corrected on the wire`,
+      );
     }
     // A declared length is kept (corrected if wrong); a body without one goes chunked, as Envoy's codec sends it.
     // (node only chunks methods that normally carry a body; a GET with a body keeps a content-length.)
@@ -132,7 +153,11 @@ export class UpstreamClient {
         const status = response.statusCode ?? 0;
         const length = response.headers['content-length'];
         const endOfStream =
-          request.method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200) || length === '0';
+          request.method === 'HEAD' ||
+          status === 204 ||
+          status === 304 ||
+          (status >= 100 && status < 200) ||
+          length === '0';
         if (endOfStream) response.resume();
         resolve({
           kind: 'response',
@@ -146,7 +171,8 @@ export class UpstreamClient {
       outgoing.on('error', (error) => {
         if (incoming !== undefined) return;
         const code = errorCode(error);
-        const reason: ResetReason = code !== undefined && CONNECT_ERRORS.has(code) ? 'connection_failure' : 'connection_termination';
+        const reason: ResetReason =
+          code !== undefined && CONNECT_ERRORS.has(code) ? 'connection_failure' : 'connection_termination';
         resolve({ kind: 'failure', reason, message: error.message });
       });
     });

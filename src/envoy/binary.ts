@@ -5,6 +5,8 @@ import { pathToFileURL } from 'node:url';
 import { repoRoot } from '../util/repo-root.js';
 
 export async function envoyBinary(): Promise<string> {
-  const mod = (await import(pathToFileURL(path.join(repoRoot(), 'scripts', 'envoy.mjs')).href)) as { ensureEnvoy(): string };
+  const mod = (await import(pathToFileURL(path.join(repoRoot(), 'scripts', 'envoy.mjs')).href)) as {
+    ensureEnvoy(): string;
+  };
   return mod.ensureEnvoy();
 }

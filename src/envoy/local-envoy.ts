@@ -44,7 +44,11 @@ function bootstrapFor(options: LocalEnvoyOptions): string {
   );
 }
 
-async function launch(bootstrap: string, stopping: () => boolean, concurrency: number | undefined): Promise<RunningEnvoy> {
+async function launch(
+  bootstrap: string,
+  stopping: () => boolean,
+  concurrency: number | undefined,
+): Promise<RunningEnvoy> {
   const envoy = await startEnvoy({
     bootstrap,
     ...(concurrency !== undefined ? { concurrency } : {}),
@@ -68,7 +72,11 @@ export async function startLocalEnvoy(options: LocalEnvoyOptions): Promise<Local
   const port = envoy.listenerPorts.get('llm_ingress') ?? 0;
   const host = options.listen.slice(0, options.listen.lastIndexOf(':'));
   // Restarts keep the ports first bound (the first start may have asked for port 0), so compare with those.
-  const bound: LocalEnvoyOptions = { ...options, listen: `${host}:${port}`, admin: envoy.adminUrl.replace(/^http:\/\//, '') };
+  const bound: LocalEnvoyOptions = {
+    ...options,
+    listen: `${host}:${port}`,
+    admin: envoy.adminUrl.replace(/^http:\/\//, ''),
+  };
   bootstrap = bootstrapFor(bound);
   let restarting: Promise<void> = Promise.resolve();
 

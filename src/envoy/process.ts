@@ -79,16 +79,23 @@ export async function startEnvoy(options: EnvoyOptions): Promise<RunningEnvoy> {
   const adminAddressFile = path.join(dir, 'admin-address');
   writeFileSync(configFile, options.bootstrap);
   const args = [
-    '-c', configFile,
+    '-c',
+    configFile,
     '--disable-hot-restart',
-    '--concurrency', String(options.concurrency ?? 1),
-    '--log-level', options.logLevel ?? 'warn',
-    '--admin-address-path', adminAddressFile,
+    '--concurrency',
+    String(options.concurrency ?? 1),
+    '--log-level',
+    options.logLevel ?? 'warn',
+    '--admin-address-path',
+    adminAddressFile,
     // Stopping a test Envoy should not wait out the default 10-minute drain.
-    '--drain-time-s', '1',
-    '--parent-shutdown-time-s', '2',
+    '--drain-time-s',
+    '1',
+    '--parent-shutdown-time-s',
+    '2',
     // Access-log lines are flushed every 10 s by default; tests and a developer's terminal want them at once.
-    '--file-flush-interval-msec', String(options.fileFlushIntervalMs ?? 100),
+    '--file-flush-interval-msec',
+    String(options.fileFlushIntervalMs ?? 100),
     ...(options.componentLogLevel ? ['--component-log-level', options.componentLogLevel] : []),
   ];
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -129,7 +136,8 @@ export async function startEnvoy(options: EnvoyOptions): Promise<RunningEnvoy> {
 
   try {
     const deadline = Date.now() + (options.startTimeoutMs ?? 20_000);
-    const fail = (why: string) => new Error(`Envoy did not start: ${why}\n--- envoy stderr (last lines) ---\n${logTail()}`);
+    const fail = (why: string) =>
+      new Error(`Envoy did not start: ${why}\n--- envoy stderr (last lines) ---\n${logTail()}`);
     let adminUrl: string | undefined;
     while (!adminUrl) {
       if (exitCode !== undefined) throw fail(`it exited with code ${exitCode}`);
@@ -148,7 +156,9 @@ export async function startEnvoy(options: EnvoyOptions): Promise<RunningEnvoy> {
       if (ready?.status === 200) break;
       await sleep(20);
     }
-    const listeners = JSON.parse((await httpGet(`${adminUrl}/listeners?format=json`)).body) as { listener_statuses?: ListenerStatus[] };
+    const listeners = JSON.parse((await httpGet(`${adminUrl}/listeners?format=json`)).body) as {
+      listener_statuses?: ListenerStatus[];
+    };
     const listenerPorts = new Map<string, number>();
     for (const status of listeners.listener_statuses ?? []) {
       const port = status.local_address?.socket_address?.port_value;

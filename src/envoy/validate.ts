@@ -22,10 +22,16 @@ export async function validateWithEnvoy(bootstrap: string): Promise<EnvoyValidat
   writeFileSync(file, bootstrap);
   try {
     const { code, output } = await new Promise<{ code: number; output: string }>((resolve) => {
-      execFile(binary, ['--mode', 'validate', '-c', file, '--disable-hot-restart', '--log-level', 'warn'], { timeout: 60_000 }, (err, stdout, stderr) => {
-        const exit = err && typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : err ? 1 : 0;
-        resolve({ code: exit, output: `${stdout}${stderr}` });
-      });
+      execFile(
+        binary,
+        ['--mode', 'validate', '-c', file, '--disable-hot-restart', '--log-level', 'warn'],
+        { timeout: 60_000 },
+        (err, stdout, stderr) => {
+          const exit =
+            err && typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : err ? 1 : 0;
+          resolve({ code: exit, output: `${stdout}${stderr}` });
+        },
+      );
     });
     const deprecations = output.split('\n').filter((line) => line.includes('Deprecated field'));
     return { ok: code === 0 && /configuration '.*' OK/.test(output), output, deprecations };

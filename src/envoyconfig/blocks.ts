@@ -2,7 +2,12 @@
 // the ext_proc filters, the llm-extproc cluster and the settings every LLM cluster carries. Pure data builders.
 import type { ServiceConfig } from '../config/schema.js';
 import { EXT_PROC_SERVICE_NAME } from '../extproc/contract.js';
-import { EXT_PROC_CLUSTER, LLM_CLUSTER_LB, UPSTREAM_EXT_PROC_FILTER, type ExtProcFilterConfig } from '../dataplane/filters.js';
+import {
+  EXT_PROC_CLUSTER,
+  LLM_CLUSTER_LB,
+  UPSTREAM_EXT_PROC_FILTER,
+  type ExtProcFilterConfig,
+} from '../dataplane/filters.js';
 import { splitHostPort } from '../util/address.js';
 import { isLoopbackHost } from '../security/tls.js';
 import type { JsonObject, JsonValue } from '../util/json.js';
@@ -63,7 +68,13 @@ export function extprocTransportSocket(tls: ExtprocClientTls, targetHost?: strin
         tls_certificates: [{ certificate_chain: { filename: tls.certFile }, private_key: { filename: tls.keyFile } }],
         validation_context: {
           trusted_ca: { filename: tls.caFile },
-          ...(san ? { match_typed_subject_alt_names: [{ san_type: /^[a-z][a-z0-9+.-]*:\/\//.test(san) ? 'URI' : 'DNS', matcher: { exact: san } }] } : {}),
+          ...(san
+            ? {
+                match_typed_subject_alt_names: [
+                  { san_type: /^[a-z][a-z0-9+.-]*:\/\//.test(san) ? 'URI' : 'DNS', matcher: { exact: san } },
+                ],
+              }
+            : {}),
         },
       },
     },
@@ -82,14 +93,21 @@ const EXT_PROC_STREAM_RETRY: JsonObject = {
   retry_host_predicate: [
     {
       name: 'envoy.retry_host_predicates.previous_hosts',
-      typed_config: { '@type': 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate' },
+      typed_config: {
+        '@type': 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate',
+      },
     },
   ],
   host_selection_retry_max_attempts: 3,
 };
 
 /** An ext_proc filter with the settings that come from the service config. */
-export function extProcFilter(filter: ExtProcFilterConfig, config: ServiceConfig, statPrefix: string, authority?: string): JsonObject {
+export function extProcFilter(
+  filter: ExtProcFilterConfig,
+  config: ServiceConfig,
+  statPrefix: string,
+  authority?: string,
+): JsonObject {
   const typedConfig = json(filter.typed_config) as JsonObject & { grpc_service: JsonObject };
   return {
     name: filter.name,
@@ -140,12 +158,19 @@ export const LLM_CIRCUIT_BREAKERS: JsonObject = {
  * Upstream filters of an LLM cluster. They run once per attempt, after the host is chosen: the only place that
  * knows which backend this attempt goes to. upstream_codec must be last.
  */
-export function llmUpstreamFilters(config: ServiceConfig, options: { authority?: string; requestAttributes?: readonly string[] } = {}): JsonValue[] {
+export function llmUpstreamFilters(
+  config: ServiceConfig,
+  options: { authority?: string; requestAttributes?: readonly string[] } = {},
+): JsonValue[] {
   const filter = extProcFilter(UPSTREAM_EXT_PROC_FILTER, config, 'upstream', options.authority);
-  if (options.requestAttributes) (filter.typed_config as JsonObject).request_attributes = [...options.requestAttributes];
+  if (options.requestAttributes)
+    (filter.typed_config as JsonObject).request_attributes = [...options.requestAttributes];
   return [
     filter,
-    { name: 'envoy.filters.http.upstream_codec', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec' } },
+    {
+      name: 'envoy.filters.http.upstream_codec',
+      typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec' },
+    },
   ];
 }
 
@@ -154,14 +179,23 @@ export function extprocCluster(targets: readonly string[], tls?: ExtprocClientTl
   const addresses = targets.map(extprocAddress);
   const firstTcp = targets.find((t) => !t.startsWith('unix:'));
   // A DNS name (e.g. a Kubernetes Service) is resolved and re-resolved; IP literals and sockets are static.
-  const dns = addresses.some((a) => 'socket_address' in a && !isIpLiteral(String((a.socket_address as { address: string }).address)));
+  const dns = addresses.some(
+    (a) => 'socket_address' in a && !isIpLiteral(String((a.socket_address as { address: string }).address)),
+  );
   return {
     name: EXT_PROC_CLUSTER,
     type: dns ? 'STRICT_DNS' : 'STATIC',
     ...(dns ? { dns_lookup_family: 'V4_PREFERRED' } : {}),
     connect_timeout: '1s',
     // Provider credentials and tenant identities cross this connection (docs/envoy.md, "Securing the ext_proc port").
-    ...(tls ? { transport_socket: extprocTransportSocket(tls, firstTcp === undefined ? undefined : splitHostPort(firstTcp).host) } : {}),
+    ...(tls
+      ? {
+          transport_socket: extprocTransportSocket(
+            tls,
+            firstTcp === undefined ? undefined : splitHostPort(firstTcp).host,
+          ),
+        }
+      : {}),
     typed_extension_protocol_options: {
       [HTTP_PROTOCOL_OPTIONS]: {
         '@type': `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}`,
@@ -207,4 +241,3 @@ export function extprocCluster(targets: readonly string[], tls?: ExtprocClientTl
     },
   };
 }
-

@@ -29,7 +29,8 @@ const cluster = (bootstrap: Rec, name: string): Rec => {
   assert.ok(found, `cluster ${name}`);
   return found;
 };
-const endpointsOf = (c: Rec) => (c.load_assignment as { endpoints: { priority: number; lb_endpoints: Rec[] }[] }).endpoints;
+const endpointsOf = (c: Rec) =>
+  (c.load_assignment as { endpoints: { priority: number; lb_endpoints: Rec[] }[] }).endpoints;
 
 function capture() {
   const out: string[] = [];
@@ -48,7 +49,9 @@ describe('envoy-bootstrap: what the clusters look like', () => {
         const tls = JSON.stringify(c.transport_socket);
         assert.match(tls, /"sni":"api.openai.com"/);
         assert.match(tls, /"exact":"api.openai.com"/);
-        const endpoint = endpointsOf(c)[0]?.lb_endpoints[0] as { endpoint: { hostname: string; address: { socket_address: Rec } } };
+        const endpoint = endpointsOf(c)[0]?.lb_endpoints[0] as {
+          endpoint: { hostname: string; address: { socket_address: Rec } };
+        };
         assert.deepEqual(endpoint.endpoint.address.socket_address, { address: 'api.openai.com', port_value: 443 });
         assert.equal(endpoint.endpoint.hostname, 'api.openai.com');
       },
@@ -61,8 +64,14 @@ describe('envoy-bootstrap: what the clusters look like', () => {
         assert.equal(c.type, 'STATIC');
         assert.equal(c.transport_socket, undefined);
         assert.equal(c.transport_socket_matches, undefined);
-        assert.match(JSON.stringify(c.typed_extension_protocol_options), /"explicit_http_config":\{"http_protocol_options":\{\}\}/);
-        assert.equal((endpointsOf(c)[0]?.lb_endpoints[0] as { endpoint: { hostname: string } }).endpoint.hostname, '127.0.0.1:8000');
+        assert.match(
+          JSON.stringify(c.typed_extension_protocol_options),
+          /"explicit_http_config":\{"http_protocol_options":\{\}\}/,
+        );
+        assert.equal(
+          (endpointsOf(c)[0]?.lb_endpoints[0] as { endpoint: { hostname: string } }).endpoint.hostname,
+          '127.0.0.1:8000',
+        );
       },
     },
     {
@@ -78,7 +87,9 @@ routes: [{ model: m, backends: [{ backend: claude }, { backend: local }, { backe
           (c.transport_socket_matches as Rec[]).map((m) => m.match),
           [{ tls: 'api.anthropic.com' }, { tls: 'api.openai.com' }],
         );
-        const metadata = endpointsOf(c).flatMap((level) => level.lb_endpoints.map((e) => (e.metadata as { filter_metadata: Rec }).filter_metadata));
+        const metadata = endpointsOf(c).flatMap((level) =>
+          level.lb_endpoints.map((e) => (e.metadata as { filter_metadata: Rec }).filter_metadata),
+        );
         assert.deepEqual(metadata, [
           { 'llm-extproc': { backend: 'claude' }, 'envoy.transport_socket_match': { tls: 'api.anthropic.com' } },
           { 'llm-extproc': { backend: 'local' } },
@@ -95,8 +106,18 @@ routes: [{ model: m, backends: [{ backend: b, weight: 3 }, { backend: a, weight:
       check: (b) => {
         const levels = endpointsOf(cluster(b, 'llm.m'));
         assert.deepEqual(
-          levels.map((l) => [l.priority, l.lb_endpoints.map((e) => [(e.metadata as { filter_metadata: { 'llm-extproc': { backend: string } } }).filter_metadata['llm-extproc'].backend, e.load_balancing_weight])]),
-          [[0, [['a', 2]]], [1, [['b', 3]]]],
+          levels.map((l) => [
+            l.priority,
+            l.lb_endpoints.map((e) => [
+              (e.metadata as { filter_metadata: { 'llm-extproc': { backend: string } } }).filter_metadata['llm-extproc']
+                .backend,
+              e.load_balancing_weight,
+            ]),
+          ]),
+          [
+            [0, [['a', 2]]],
+            [1, [['b', 3]]],
+          ],
         );
       },
     },
@@ -118,7 +139,9 @@ routes: [{ model: m, backends: [{ backend: oai }] }]`,
 
   test('backends disabled where Envoy runs are left out of their clusters', () => {
     const b = buildBootstrap(
-      config(`backends: [{ name: a, provider: openai }, { name: b, provider: openai, priority: 1 }]\nroutes: [{ model: m, backends: [{ backend: a }, { backend: b }] }]`),
+      config(
+        `backends: [{ name: a, provider: openai }, { name: b, provider: openai, priority: 1 }]\nroutes: [{ model: m, backends: [{ backend: a }, { backend: b }] }]`,
+      ),
       { disabledBackends: new Set(['a']) },
     );
     assert.deepEqual(JSON.stringify(endpointsOf(cluster(b, 'llm.m'))).match(/"backend":"\w+"/g), ['"backend":"b"']);
@@ -126,13 +149,23 @@ routes: [{ model: m, backends: [{ backend: oai }] }]`,
 
   test('the llm-extproc cluster is reached over TCP (a wildcard address becomes loopback) or a Unix socket', () => {
     const c = config('extproc: { address: "0.0.0.0:7000", allowInsecure: true }');
-    assert.match(JSON.stringify(cluster(buildBootstrap(c), 'llm-extproc')), /"socket_address":\{"address":"127.0.0.1","port_value":7000\}/);
-    assert.match(JSON.stringify(cluster(buildBootstrap(c, { extproc: 'unix:/run/x.sock' }), 'llm-extproc')), /"pipe":\{"path":"\/run\/x.sock"\}/);
+    assert.match(
+      JSON.stringify(cluster(buildBootstrap(c), 'llm-extproc')),
+      /"socket_address":\{"address":"127.0.0.1","port_value":7000\}/,
+    );
+    assert.match(
+      JSON.stringify(cluster(buildBootstrap(c, { extproc: 'unix:/run/x.sock' }), 'llm-extproc')),
+      /"pipe":\{"path":"\/run\/x.sock"\}/,
+    );
   });
 });
 
 describe('envoy-bootstrap: mutual TLS to llm-extproc', () => {
-  const tls = { certFile: '/etc/envoy/extproc/tls.crt', keyFile: '/etc/envoy/extproc/tls.key', caFile: '/etc/envoy/extproc/ca.crt' };
+  const tls = {
+    certFile: '/etc/envoy/extproc/tls.crt',
+    keyFile: '/etc/envoy/extproc/tls.key',
+    caFile: '/etc/envoy/extproc/ca.crt',
+  };
   const socketOf = (b: Rec) => cluster(b, 'llm-extproc').transport_socket as { typed_config: Rec } | undefined;
 
   test('loopback and Unix targets stay plaintext by default', () => {
@@ -141,13 +174,21 @@ describe('envoy-bootstrap: mutual TLS to llm-extproc', () => {
   });
 
   test('a target beyond loopback needs mutual TLS or an explicit --extproc-insecure', () => {
-    assert.throws(() => buildBootstrap(config('{}'), { extproc: 'llm-extproc.ai.svc:50051' }), /not loopback.*mutual TLS/);
+    assert.throws(
+      () => buildBootstrap(config('{}'), { extproc: 'llm-extproc.ai.svc:50051' }),
+      /not loopback.*mutual TLS/,
+    );
     assert.throws(() => buildBootstrap(config('{}'), { extproc: ['127.0.0.1:1', '10.0.0.7:50051'] }), /10\.0\.0\.7/);
-    assert.equal(socketOf(buildBootstrap(config('{}'), { extproc: '10.0.0.7:50051', extprocInsecure: true })), undefined);
+    assert.equal(
+      socketOf(buildBootstrap(config('{}'), { extproc: '10.0.0.7:50051', extprocInsecure: true })),
+      undefined,
+    );
   });
 
   test('a service with extproc.tls needs the client certificate of Envoy even on loopback', () => {
-    const c = config('extproc: { tls: { certFile: s.crt, keyFile: s.key, clientCaFile: ca.crt, allowedClients: ["spiffe://td/envoy"] } }');
+    const c = config(
+      'extproc: { tls: { certFile: s.crt, keyFile: s.key, clientCaFile: ca.crt, allowedClients: ["spiffe://td/envoy"] } }',
+    );
     assert.throws(() => buildBootstrap(c), /extproc\.tls/);
     assert.ok(socketOf(buildBootstrap(c, { extprocTls: tls })));
   });
@@ -160,10 +201,18 @@ describe('envoy-bootstrap: mutual TLS to llm-extproc', () => {
       common_tls_context: {
         alpn_protocols: ['h2'],
         tls_certificates: [{ certificate_chain: { filename: tls.certFile }, private_key: { filename: tls.keyFile } }],
-        validation_context: { trusted_ca: { filename: tls.caFile }, match_typed_subject_alt_names: [{ san_type: 'DNS', matcher: { exact: 'llm-extproc.ai.svc' } }] },
+        validation_context: {
+          trusted_ca: { filename: tls.caFile },
+          match_typed_subject_alt_names: [{ san_type: 'DNS', matcher: { exact: 'llm-extproc.ai.svc' } }],
+        },
       },
     });
-    const spiffe = socketOf(buildBootstrap(config('{}'), { extproc: '10.0.0.7:50051', extprocTls: { ...tls, serviceSan: 'spiffe://td/ns/ai/sa/llm-extproc' } }));
+    const spiffe = socketOf(
+      buildBootstrap(config('{}'), {
+        extproc: '10.0.0.7:50051',
+        extprocTls: { ...tls, serviceSan: 'spiffe://td/ns/ai/sa/llm-extproc' },
+      }),
+    );
     const text = JSON.stringify(spiffe);
     assert.doesNotMatch(text, /"sni"/, 'no SNI for an IP literal');
     assert.match(text, /"san_type":"URI","matcher":\{"exact":"spiffe:\/\/td\/ns\/ai\/sa\/llm-extproc"\}/);
@@ -177,7 +226,24 @@ describe('envoy-bootstrap: mutual TLS to llm-extproc', () => {
     assert.equal(envoyBootstrapCommand(['--extproc', 'llm-extproc.ai.svc:50051'], remote.io), 2);
     assert.match(remote.err.join(''), /--extproc-insecure/);
     const ok = capture();
-    assert.equal(envoyBootstrapCommand(['--extproc', 'llm-extproc.ai.svc:50051', '--extproc-cert', 'a.crt', '--extproc-key', 'a.key', '--extproc-ca', 'ca.crt', '--extproc-san', 'spiffe://td/x'], ok.io), 0);
+    assert.equal(
+      envoyBootstrapCommand(
+        [
+          '--extproc',
+          'llm-extproc.ai.svc:50051',
+          '--extproc-cert',
+          'a.crt',
+          '--extproc-key',
+          'a.key',
+          '--extproc-ca',
+          'ca.crt',
+          '--extproc-san',
+          'spiffe://td/x',
+        ],
+        ok.io,
+      ),
+      0,
+    );
     assert.match(ok.out.join(''), /UpstreamTlsContext[\s\S]*spiffe:\/\/td\/x/);
   });
 });
@@ -186,7 +252,11 @@ test('envoy/envoy.yaml is exactly `llm-extproc envoy-bootstrap` for the embedded
   const loaded = loadConfigFile(DEFAULT_CONFIG_PATH);
   assert.ok(loaded.ok);
   const shipped = fs.readFileSync(path.join(root, 'envoy/envoy.yaml'), 'utf8');
-  assert.equal(shipped, bootstrapYaml(loaded.config, {}, 'src/config/default-config.yaml'), 'regenerate it: node dist/src/cli/main.js envoy-bootstrap > envoy/envoy.yaml');
+  assert.equal(
+    shipped,
+    bootstrapYaml(loaded.config, {}, 'src/config/default-config.yaml'),
+    'regenerate it: node dist/src/cli/main.js envoy-bootstrap > envoy/envoy.yaml',
+  );
   const c = capture();
   assert.equal(envoyBootstrapCommand([], c.io), 0);
   assert.equal(c.out.join(''), shipped);
@@ -210,7 +280,13 @@ test('envoy-bootstrap refuses malformed addresses and reports config errors with
 /** Every service config we ship: the embedded default and the deploy/ ones. */
 function shippedServiceConfigs(): string[] {
   const deploy = path.join(root, 'deploy');
-  return [DEFAULT_CONFIG_PATH, ...fs.readdirSync(deploy).filter((f) => /\.ya?ml$/.test(f)).map((f) => path.join(deploy, f))];
+  return [
+    DEFAULT_CONFIG_PATH,
+    ...fs
+      .readdirSync(deploy)
+      .filter((f) => /\.ya?ml$/.test(f))
+      .map((f) => path.join(deploy, f)),
+  ];
 }
 
 async function assertEnvoyAccepts(what: string, bootstrap: string): Promise<void> {
@@ -224,7 +300,10 @@ describe('Envoy 1.40 itself accepts what we generate and ship', () => {
     test(`the bootstrap generated for ${path.relative(root, file)}`, async () => {
       const loaded = loadConfigFile(file);
       assert.ok(loaded.ok, file);
-      const text = bootstrapYaml(loaded.config, { listen: '127.0.0.1:10000', extproc: 'unix:/run/llm-extproc/extproc.sock' });
+      const text = bootstrapYaml(loaded.config, {
+        listen: '127.0.0.1:10000',
+        extproc: 'unix:/run/llm-extproc/extproc.sock',
+      });
       assert.deepEqual(validateEnvoyYaml(text).issues, [], 'strict decoding against our protos');
       await assertEnvoyAccepts(file, text);
     });
@@ -249,11 +328,19 @@ routes:
     t.after(() => pki.remove());
     const envoy = pki.clients['envoy'];
     assert.ok(envoy);
-    const text = bootstrapYaml(config('backends: [{ name: oai, provider: openai }]\nroutes: [{ model: m, backends: [{ backend: oai }] }]'), {
-      listen: '127.0.0.1:10000',
-      extproc: ['llm-extproc.ai.svc.cluster.local:50051', '10.0.0.7:50051'],
-      extprocTls: { certFile: envoy.certFile, keyFile: envoy.keyFile, caFile: pki.caFile, serviceSan: 'spiffe://llm.test/ns/ai/sa/llm-extproc' },
-    });
+    const text = bootstrapYaml(
+      config('backends: [{ name: oai, provider: openai }]\nroutes: [{ model: m, backends: [{ backend: oai }] }]'),
+      {
+        listen: '127.0.0.1:10000',
+        extproc: ['llm-extproc.ai.svc.cluster.local:50051', '10.0.0.7:50051'],
+        extprocTls: {
+          certFile: envoy.certFile,
+          keyFile: envoy.keyFile,
+          caFile: pki.caFile,
+          serviceSan: 'spiffe://llm.test/ns/ai/sa/llm-extproc',
+        },
+      },
+    );
     assert.deepEqual(validateEnvoyYaml(text).issues, [], 'strict decoding against our protos');
     await assertEnvoyAccepts('the mTLS bootstrap', text);
   });
@@ -281,12 +368,18 @@ routes:
   - { model: m, backends: [{ backend: claude }, { backend: oai }, { backend: local }] }
   - { model: n, backends: [{ backend: oai }] }`);
     for (const xdsTransport of ['mesh', 'insecure'] as const) {
-      const manifests = istioManifests(c, { namespace: 'ai', xds: 'llm-extproc.ai.svc.cluster.local:18000', xdsTransport });
+      const manifests = istioManifests(c, {
+        namespace: 'ai',
+        xds: 'llm-extproc.ai.svc.cluster.local:18000',
+        xdsTransport,
+      });
       const llmClusters = manifests.find((m) => m.file === 'llm-clusters.yaml');
       assert.ok(llmClusters);
       assert.deepEqual(validateEnvoyYaml(istioYaml(llmClusters)).issues, [], 'strict decoding against our protos');
       const bootstrap = bootstrapWithPatches(manifests.map((m) => m.document));
-      const routes = JSON.stringify((bootstrap.static_resources as { listeners: unknown[] }).listeners).match(/"routes":\[\{"name":"([^"]+)".*?\{"name":"([^"]+)","match"/);
+      const routes = JSON.stringify((bootstrap.static_resources as { listeners: unknown[] }).listeners).match(
+        /"routes":\[\{"name":"([^"]+)".*?\{"name":"([^"]+)","match"/,
+      );
       assert.deepEqual(routes?.slice(1), ['llm.models', 'llm.unrouted'], 'the llm.* route before the catch-all');
       await assertEnvoyAccepts(`the --xds Istio patches (${xdsTransport})`, JSON.stringify(bootstrap));
     }

@@ -71,7 +71,6 @@ const MAX_DOWNSTREAM_CONNECTIONS = 50_000;
 export const DEFAULT_CA_FILE = '/etc/ssl/certs/ca-certificates.crt';
 const TLS_TRANSPORT_SOCKET_MATCH_KEY = 'envoy.transport_socket_match';
 
-
 function retryPolicy(config: ServiceConfig): JsonObject {
   return {
     ...(json(ROUTE_RETRY_POLICY) as JsonObject),
@@ -154,7 +153,14 @@ const UPSTREAM_LOG_FORMAT: JsonObject = {
 /** An OpenAI-shaped error body Envoy writes itself, for the failures where the service cannot answer. */
 function openAiErrorBody(message: string, code: string): JsonObject {
   return {
-    json_format: { error: { message: `${message} (request id: %REQ(${REQUEST_ID_HEADER.toUpperCase()})%)`, type: 'server_error', param: null, code } },
+    json_format: {
+      error: {
+        message: `${message} (request id: %REQ(${REQUEST_ID_HEADER.toUpperCase()})%)`,
+        type: 'server_error',
+        param: null,
+        code,
+      },
+    },
     content_type: 'application/json',
   };
 }
@@ -163,7 +169,10 @@ function codeDetailsFilter(expression: string): JsonObject {
   return {
     extension_filter: {
       name: 'envoy.access_loggers.extension_filters.cel',
-      typed_config: { '@type': 'type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter', expression },
+      typed_config: {
+        '@type': 'type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter',
+        expression,
+      },
     },
   };
 }
@@ -179,7 +188,10 @@ const LOCAL_REPLY_CONFIG: JsonObject = {
       // gRPC UNAVAILABLE (14): no replica accepted the stream, e.g. all down or all draining.
       filter: codeDetailsFilter("response.code_details.startsWith('ext_proc_error_gRPC_error_14')"),
       status_code: 503,
-      body_format_override: openAiErrorBody('The gateway cannot process requests right now; retry shortly.', 'gateway_unavailable'),
+      body_format_override: openAiErrorBody(
+        'The gateway cannot process requests right now; retry shortly.',
+        'gateway_unavailable',
+      ),
     },
     {
       filter: codeDetailsFilter("response.code_details.startsWith('ext_proc_error')"),
@@ -191,7 +203,10 @@ const LOCAL_REPLY_CONFIG: JsonObject = {
 function stdoutLog(format: JsonObject): JsonObject {
   return {
     name: 'envoy.access_loggers.stdout',
-    typed_config: { '@type': 'type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog', log_format: { json_format: format } },
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog',
+      log_format: { json_format: format },
+    },
   };
 }
 
@@ -207,7 +222,8 @@ function listener(config: ServiceConfig, listen: string, dynamicClusters: boolea
           {
             name: 'envoy.filters.network.http_connection_manager',
             typed_config: {
-              '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+              '@type':
+                'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
               stat_prefix: 'llm_ingress',
               codec_type: 'AUTO',
               // Edge proxy: trust the TCP peer, not a client-supplied x-forwarded-for.
@@ -226,7 +242,12 @@ function listener(config: ServiceConfig, listen: string, dynamicClusters: boolea
                     name: 'llm',
                     domains: ['*'],
                     // One explicit route per model (not cluster_header): the header can only select an llm.* cluster.
-                    routes: [...(dynamicClusters ? [dynamicModelRoute(config)] : config.routes.map((r) => modelRoute(r.model, config))), UNROUTED_ROUTE],
+                    routes: [
+                      ...(dynamicClusters
+                        ? [dynamicModelRoute(config)]
+                        : config.routes.map((r) => modelRoute(r.model, config))),
+                      UNROUTED_ROUTE,
+                    ],
                   },
                 ],
               },
@@ -264,7 +285,6 @@ function upstreamOf(backend: BackendConfig): Upstream {
   return { host, authority: url.host, port: url.port ? Number(url.port) : tls ? 443 : 80, tls };
 }
 
-
 function tlsSocket(host: string, caFile: string, alpn: boolean): JsonObject {
   return {
     name: 'envoy.transport_sockets.tls',
@@ -283,7 +303,12 @@ function tlsSocket(host: string, caFile: string, alpn: boolean): JsonObject {
   };
 }
 
-export function llmCluster(route: ServiceConfig['routes'][number], config: ServiceConfig, caFile: string, disabled: ReadonlySet<string>): JsonObject {
+export function llmCluster(
+  route: ServiceConfig['routes'][number],
+  config: ServiceConfig,
+  caFile: string,
+  disabled: ReadonlySet<string>,
+): JsonObject {
   const name = clusterNameForModel(route.model);
   const backends = new Map(config.backends.map((b) => [b.name, b]));
   const endpoints = route.backends
@@ -306,7 +331,11 @@ export function llmCluster(route: ServiceConfig['routes'][number], config: Servi
       ? { transport_socket: tlsSocket(tlsHosts[0] as string, caFile, alpn) }
       : perEndpointTls
         ? {
-            transport_socket_matches: tlsHosts.map((host) => ({ name: `tls-${host}`, match: { tls: host }, transport_socket: tlsSocket(host, caFile, alpn) })),
+            transport_socket_matches: tlsHosts.map((host) => ({
+              name: `tls-${host}`,
+              match: { tls: host },
+              transport_socket: tlsSocket(host, caFile, alpn),
+            })),
           }
         : {};
   const allIps = endpoints.every((e) => isIpLiteral(e.upstream.host));
@@ -325,7 +354,9 @@ export function llmCluster(route: ServiceConfig['routes'][number], config: Servi
       [HTTP_PROTOCOL_OPTIONS]: {
         '@type': `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}`,
         common_http_protocol_options: { idle_timeout: '60s' },
-        ...(alpn ? { auto_config: { http2_protocol_options: {} } } : { explicit_http_config: { http_protocol_options: {} } }),
+        ...(alpn
+          ? { auto_config: { http2_protocol_options: {} } }
+          : { explicit_http_config: { http_protocol_options: {} } }),
         http_filters: llmUpstreamFilters(config),
       },
     },
@@ -336,12 +367,17 @@ export function llmCluster(route: ServiceConfig['routes'][number], config: Servi
         lb_endpoints: endpoints
           .filter((e) => e.priority === level)
           .map((e) => ({
-            endpoint: { address: socketAddress(`${e.upstream.host}:${e.upstream.port}`), hostname: e.upstream.authority },
+            endpoint: {
+              address: socketAddress(`${e.upstream.host}:${e.upstream.port}`),
+              hostname: e.upstream.authority,
+            },
             load_balancing_weight: e.weight,
             metadata: {
               filter_metadata: {
                 [METADATA_NAMESPACE]: { [ENDPOINT_BACKEND_KEY]: e.backend.name },
-                ...(perEndpointTls && e.upstream.tls ? { [TLS_TRANSPORT_SOCKET_MATCH_KEY]: { tls: e.upstream.host } } : {}),
+                ...(perEndpointTls && e.upstream.tls
+                  ? { [TLS_TRANSPORT_SOCKET_MATCH_KEY]: { tls: e.upstream.host } }
+                  : {}),
               },
             },
           })),
@@ -353,10 +389,13 @@ export function llmCluster(route: ServiceConfig['routes'][number], config: Servi
 
 /** The llm-extproc targets, refusing a plaintext connection the service would not accept or that crosses the network. */
 function extprocTargets(config: ServiceConfig, options: BootstrapOptions): readonly string[] {
-  const targets = typeof options.extproc === 'string' ? [options.extproc] : (options.extproc ?? [config.extproc.address]);
+  const targets =
+    typeof options.extproc === 'string' ? [options.extproc] : (options.extproc ?? [config.extproc.address]);
   if (options.extprocTls) return targets;
   if (config.extproc.tls) {
-    throw new Error('the service config has extproc.tls: give Envoy its client certificate (--extproc-cert, --extproc-key, --extproc-ca)');
+    throw new Error(
+      'the service config has extproc.tls: give Envoy its client certificate (--extproc-cert, --extproc-key, --extproc-ca)',
+    );
   }
   const remote = targets.filter((t) => !isLocalExtprocTarget(t));
   if (remote.length > 0 && !options.extprocInsecure) {
@@ -384,7 +423,8 @@ export function buildBootstrap(config: ServiceConfig, given: BootstrapOptions = 
         {
           name: 'envoy.resource_monitors.global_downstream_max_connections',
           typed_config: {
-            '@type': 'type.googleapis.com/envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig',
+            '@type':
+              'type.googleapis.com/envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig',
             max_active_downstream_connections: MAX_DOWNSTREAM_CONNECTIONS,
           },
         },
@@ -394,7 +434,9 @@ export function buildBootstrap(config: ServiceConfig, given: BootstrapOptions = 
       listeners: [listener(config, options.listen ?? DEFAULT_LISTEN, options.xds !== undefined)],
       clusters: [
         // With a control plane the LLM clusters come over ADS (CDS + EDS: weights and health from verdicts).
-        ...(options.xds ? [xdsCluster(options.xds.address, xdsClientTls(config, options.xds.address, options))] : config.routes.map((r) => llmCluster(r, config, caFile, options.disabledBackends ?? new Set()))),
+        ...(options.xds
+          ? [xdsCluster(options.xds.address, xdsClientTls(config, options.xds.address, options))]
+          : config.routes.map((r) => llmCluster(r, config, caFile, options.disabledBackends ?? new Set()))),
         extprocCluster(targets, options.extprocTls),
       ],
     },
@@ -432,7 +474,10 @@ const ENVOY_RUNTIME: JsonObject = { 'envoy.reloadable_features.ext_proc_graceful
 /** Envoy's TLS to the control plane, refusing plaintext the service would not accept or that crosses the network. */
 function xdsClientTls(config: ServiceConfig, address: string, options: BootstrapOptions): ExtprocClientTls | undefined {
   if (options.xdsTls) return options.xdsTls;
-  if (config.xds.tls) throw new Error('the service config has xds.tls: give Envoy its client certificate for the control plane (--xds-cert, --xds-key, --xds-ca)');
+  if (config.xds.tls)
+    throw new Error(
+      'the service config has xds.tls: give Envoy its client certificate for the control plane (--xds-cert, --xds-key, --xds-ca)',
+    );
   if (!isLocalExtprocTarget(address) && !options.xdsInsecure) {
     throw new Error(
       `the xDS control plane at ${address} is not loopback: Envoy's whole LLM configuration comes over it, so it needs mutual TLS (--xds-cert, --xds-key, --xds-ca) or --xds-insecure`,
@@ -446,7 +491,9 @@ export function xdsCluster(address: string, tls: ExtprocClientTls | undefined): 
   return {
     name: XDS_CLUSTER,
     // A DNS name (a Kubernetes Service) is resolved and re-resolved; an IP literal is static.
-    ...(isIpLiteral(splitHostPort(address).host) ? { type: 'STATIC' } : { type: 'STRICT_DNS', dns_lookup_family: 'V4_PREFERRED' }),
+    ...(isIpLiteral(splitHostPort(address).host)
+      ? { type: 'STATIC' }
+      : { type: 'STRICT_DNS', dns_lookup_family: 'V4_PREFERRED' }),
     connect_timeout: '1s',
     ...(tls ? { transport_socket: extprocTransportSocket(tls, splitHostPort(address).host) } : {}),
     typed_extension_protocol_options: {
@@ -455,7 +502,10 @@ export function xdsCluster(address: string, tls: ExtprocClientTls | undefined): 
         explicit_http_config: { http2_protocol_options: { connection_keepalive: { interval: '30s', timeout: '5s' } } },
       },
     },
-    load_assignment: { cluster_name: XDS_CLUSTER, endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(address) } }] }] },
+    load_assignment: {
+      cluster_name: XDS_CLUSTER,
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(address) } }] }],
+    },
   };
 }
 

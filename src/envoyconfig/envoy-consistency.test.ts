@@ -45,7 +45,9 @@ const config = serviceConfigSchema.parse(readYaml('src/config/default-config.yam
 const hcm = at(bootstrap, 'static_resources', 'listeners', 0, 'filter_chains', 0, 'filters', 0, 'typed_config');
 const httpFilters = list(at(hcm, 'http_filters'), 'http_filters');
 const routes = list(at(hcm, 'route_config', 'virtual_hosts', 0, 'routes'), 'routes');
-const clusters = list(at(bootstrap, 'static_resources', 'clusters'), 'clusters').map((c, i) => rec(c, `clusters[${i}]`));
+const clusters = list(at(bootstrap, 'static_resources', 'clusters'), 'clusters').map((c, i) =>
+  rec(c, `clusters[${i}]`),
+);
 const cluster = (name: string): Rec => {
   const found = clusters.find((c) => c['name'] === name);
   assert.ok(found, `cluster ${name} exists`);
@@ -87,7 +89,10 @@ test('each configured route has a header route to its llm.<model> cluster, then 
     assert.equal(at(route, 'route', 'auto_host_rewrite'), true);
     assert.equal(at(route, 'route', 'timeout'), seconds(config.dataPlane.routeTimeoutMs));
     assert.equal(at(route, 'route', 'retry_policy', 'num_retries'), config.dataPlane.numRetries);
-    assert.deepEqual(at(route, 'route', 'retry_policy', 'retriable_status_codes'), config.dataPlane.retriableStatusCodes);
+    assert.deepEqual(
+      at(route, 'route', 'retry_policy', 'retriable_status_codes'),
+      config.dataPlane.retriableStatusCodes,
+    );
   }
   const last = rec(routes.at(-1), 'last route');
   assert.deepEqual(last['match'], { prefix: '/' });
@@ -140,20 +145,45 @@ test('each llm.<model> cluster holds the route backends at their priorities, wit
 test('the llm-extproc cluster and the listener buffer match the service config', () => {
   const [host, port] = config.extproc.address.split(':');
   const c = cluster('llm-extproc');
-  assert.equal(at(c, 'load_assignment', 'endpoints', 0, 'lb_endpoints', 0, 'endpoint', 'address', 'socket_address', 'address'), host);
-  assert.equal(at(c, 'load_assignment', 'endpoints', 0, 'lb_endpoints', 0, 'endpoint', 'address', 'socket_address', 'port_value'), Number(port));
-  assert.ok(at(c, 'typed_extension_protocol_options', 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions', 'explicit_http_config', 'http2_protocol_options'));
-  assert.equal(at(bootstrap, 'static_resources', 'listeners', 0, 'per_connection_buffer_limit_bytes'), config.dataPlane.bufferLimitBytes);
+  assert.equal(
+    at(c, 'load_assignment', 'endpoints', 0, 'lb_endpoints', 0, 'endpoint', 'address', 'socket_address', 'address'),
+    host,
+  );
+  assert.equal(
+    at(c, 'load_assignment', 'endpoints', 0, 'lb_endpoints', 0, 'endpoint', 'address', 'socket_address', 'port_value'),
+    Number(port),
+  );
+  assert.ok(
+    at(
+      c,
+      'typed_extension_protocol_options',
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+      'explicit_http_config',
+      'http2_protocol_options',
+    ),
+  );
+  assert.equal(
+    at(bootstrap, 'static_resources', 'listeners', 0, 'per_connection_buffer_limit_bytes'),
+    config.dataPlane.bufferLimitBytes,
+  );
 });
 
 test('the access log prints our dynamic metadata (the whole namespace, as one JSON object)', () => {
   const format = JSON.stringify(at(hcm, 'access_log', 0, 'typed_config', 'log_format', 'json_format'));
   assert.ok(format.includes(`%DYNAMIC_METADATA(${METADATA_NAMESPACE})%`));
-  for (const op of ['%RESPONSE_CODE%', '%RESPONSE_CODE_DETAILS%', '%UPSTREAM_HOST%', '%DURATION%', '%REQ(X-REQUEST-ID)%']) assert.ok(format.includes(op), op);
+  for (const op of [
+    '%RESPONSE_CODE%',
+    '%RESPONSE_CODE_DETAILS%',
+    '%UPSTREAM_HOST%',
+    '%DURATION%',
+    '%REQ(X-REQUEST-ID)%',
+  ])
+    assert.ok(format.includes(op), op);
 });
 
 test('the Istio manifests use the same stages, modes and backend attribute as envoy.yaml', () => {
-  const patchValue = (file: string, i: number): unknown => at(readYaml(`envoy/istio/${file}`), 'spec', 'configPatches', i, 'patch', 'value');
+  const patchValue = (file: string, i: number): unknown =>
+    at(readYaml(`envoy/istio/${file}`), 'spec', 'configPatches', i, 'patch', 'value');
   const routerIstio = at(patchValue('extproc-router-filter.yaml', 0), 'typed_config');
   const routerEnvoy = at(httpFilters[0], 'typed_config');
   assertStage(routerIstio, 'router');
@@ -170,7 +200,14 @@ test('the Istio manifests use the same stages, modes and backend attribute as en
   assertStage(upstreamIstio, 'upstream');
   assert.ok(list(at(upstreamIstio, 'request_attributes'), 'request_attributes').includes(BACKEND_ATTRIBUTE));
   assert.ok(list(at(upstreamIstio, 'request_attributes'), 'request_attributes').includes(CLUSTER_BACKEND_ATTRIBUTE));
-  const upstreamEnvoy = at(clusters[0], 'typed_extension_protocol_options', 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions', 'http_filters', 0, 'typed_config');
+  const upstreamEnvoy = at(
+    clusters[0],
+    'typed_extension_protocol_options',
+    'envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+    'http_filters',
+    0,
+    'typed_config',
+  );
   assert.deepEqual(at(upstreamIstio, 'processing_mode'), at(upstreamEnvoy, 'processing_mode'));
   assert.equal(at(patchValue('extproc-cluster.yaml', 0), 'name'), 'llm-extproc');
 });

@@ -17,7 +17,11 @@ function yamlFilesUnder(dir: string): string[] {
 
 const envoyDir = path.join(repoRoot(), 'envoy');
 
-function capture(): { out: string[]; err: string[]; io: { out: { write(s: string): boolean }; err: { write(s: string): boolean } } } {
+function capture(): {
+  out: string[];
+  err: string[];
+  io: { out: { write(s: string): boolean }; err: { write(s: string): boolean } };
+} {
   const out: string[] = [];
   const err: string[] = [];
   return { out, err, io: { out: { write: (s) => out.push(s) > 0 }, err: { write: (s) => err.push(s) > 0 } } };
@@ -25,8 +29,14 @@ function capture(): { out: string[]; err: string[]; io: { out: { write(s: string
 
 test('every shipped Envoy YAML decodes against the protos', async () => {
   const files = yamlFilesUnder(envoyDir);
-  assert.ok(files.some((f) => f.endsWith(`envoy${path.sep}envoy.yaml`)), 'envoy/envoy.yaml is shipped');
-  assert.ok(files.some((f) => f.includes(`${path.sep}istio${path.sep}`)), 'Istio manifests are shipped');
+  assert.ok(
+    files.some((f) => f.endsWith(`envoy${path.sep}envoy.yaml`)),
+    'envoy/envoy.yaml is shipped',
+  );
+  assert.ok(
+    files.some((f) => f.includes(`${path.sep}istio${path.sep}`)),
+    'Istio manifests are shipped',
+  );
   for (const file of files) {
     const { issues } = await validateEnvoyFile(file);
     assert.deepEqual(issues, [], `${path.relative(envoyDir, file)} has issues`);
@@ -35,10 +45,16 @@ test('every shipped Envoy YAML decodes against the protos', async () => {
 
 test('envoy-validate prints ok lines and exits 0 for valid files', async () => {
   const c = capture();
-  const code = await envoyValidateCommand([path.join(envoyDir, 'envoy.yaml'), path.join(envoyDir, 'istio', 'extproc-cluster.yaml')], c.io);
+  const code = await envoyValidateCommand(
+    [path.join(envoyDir, 'envoy.yaml'), path.join(envoyDir, 'istio', 'extproc-cluster.yaml')],
+    c.io,
+  );
   assert.equal(code, 0);
   assert.deepEqual(c.err, []);
-  assert.match(c.out.join(''), /envoy\.yaml: ok \(Envoy bootstrap\)\n.*extproc-cluster\.yaml: ok \(Istio EnvoyFilter llm-gateway\/llm-extproc-cluster/);
+  assert.match(
+    c.out.join(''),
+    /envoy\.yaml: ok \(Envoy bootstrap\)\n.*extproc-cluster\.yaml: ok \(Istio EnvoyFilter llm-gateway\/llm-extproc-cluster/,
+  );
 });
 
 test('envoy-validate exits 1 with FILE:LINE:COL messages for a broken copy', async (t) => {

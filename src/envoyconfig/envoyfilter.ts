@@ -19,7 +19,13 @@ export const APPLY_TO_TYPES = {
 export type ApplyTo = keyof typeof APPLY_TO_TYPES;
 const APPLY_TO = Object.keys(APPLY_TO_TYPES) as [ApplyTo, ...ApplyTo[]];
 
-const LISTENER_CLASS: readonly string[] = ['LISTENER', 'FILTER_CHAIN', 'NETWORK_FILTER', 'HTTP_FILTER', 'LISTENER_FILTER'];
+const LISTENER_CLASS: readonly string[] = [
+  'LISTENER',
+  'FILTER_CHAIN',
+  'NETWORK_FILTER',
+  'HTTP_FILTER',
+  'LISTENER_FILTER',
+];
 const ROUTE_CLASS: readonly string[] = ['ROUTE_CONFIGURATION', 'VIRTUAL_HOST', 'HTTP_ROUTE'];
 
 const str = z.string().optional();
@@ -51,7 +57,9 @@ const routeConfigurationMatch = z.strictObject({
     .strictObject({
       name: str,
       domainName: str,
-      route: z.strictObject({ name: str, action: z.enum(['ANY', 'ROUTE', 'REDIRECT', 'DIRECT_RESPONSE']).optional() }).optional(),
+      route: z
+        .strictObject({ name: str, action: z.enum(['ANY', 'ROUTE', 'REDIRECT', 'DIRECT_RESPONSE']).optional() })
+        .optional(),
     })
     .optional(),
 });
@@ -83,12 +91,25 @@ const configPatch = z
       (LISTENER_CLASS.includes(cp.applyTo) && (m?.routeConfiguration || m?.cluster)) ||
       (ROUTE_CLASS.includes(cp.applyTo) && (m?.listener || m?.cluster)) ||
       (cp.applyTo === 'CLUSTER' && (m?.listener || m?.routeConfiguration));
-    if (wrongMatch) ctx.addIssue({ code: 'custom', path: ['match'], message: `applyTo ${cp.applyTo} cannot use this kind of match (listener/routeConfiguration/cluster)` });
+    if (wrongMatch)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['match'],
+        message: `applyTo ${cp.applyTo} cannot use this kind of match (listener/routeConfiguration/cluster)`,
+      });
     if (cp.patch.operation !== 'REMOVE' && cp.patch.value === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['patch', 'value'], message: `operation ${cp.patch.operation} needs a value` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['patch', 'value'],
+        message: `operation ${cp.patch.operation} needs a value`,
+      });
     }
     if (cp.patch.operation === 'REPLACE' && !['HTTP_FILTER', 'NETWORK_FILTER'].includes(cp.applyTo)) {
-      ctx.addIssue({ code: 'custom', path: ['patch', 'operation'], message: 'REPLACE is only valid for HTTP_FILTER and NETWORK_FILTER' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['patch', 'operation'],
+        message: 'REPLACE is only valid for HTTP_FILTER and NETWORK_FILTER',
+      });
     }
   });
 

@@ -33,16 +33,33 @@ function zodIssues(doc: SourceDocument, error: z.ZodError): FileIssue[] {
     const raw = issue.path.filter((k): k is string | number => typeof k === 'string' || typeof k === 'number');
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) {
-        out.push({ severity: 'error', position: doc.locate([...raw, key], true), path: formatPath(segmentsOf([...raw, key])), message: 'unknown field' });
+        out.push({
+          severity: 'error',
+          position: doc.locate([...raw, key], true),
+          path: formatPath(segmentsOf([...raw, key])),
+          message: 'unknown field',
+        });
       }
       continue;
     }
-    out.push({ severity: 'error', position: doc.locate(raw), path: formatPath(segmentsOf(raw)), message: issue.message });
+    out.push({
+      severity: 'error',
+      position: doc.locate(raw),
+      path: formatPath(segmentsOf(raw)),
+      message: issue.message,
+    });
   }
   return out;
 }
 
-function decodeIssues(doc: SourceDocument, registry: ProtoRegistry, typeName: string, value: unknown, basePath: PathSegment[], partial: boolean): FileIssue[] {
+function decodeIssues(
+  doc: SourceDocument,
+  registry: ProtoRegistry,
+  typeName: string,
+  value: unknown,
+  basePath: PathSegment[],
+  partial: boolean,
+): FileIssue[] {
   return decodeStrict(registry, typeName, value, { basePath, partial }).map((i) => ({
     severity: i.severity,
     position: doc.locate(i.rawPath, i.atKey),
@@ -61,11 +78,22 @@ function validateEnvoyFilter(doc: SourceDocument, value: Record<string, unknown>
   patches.forEach((cp: unknown, i) => {
     if (!isRecord(cp) || !isRecord(cp['patch']) || cp['patch']['value'] === undefined) return;
     const applyTo = cp['applyTo'];
-    const typeName = typeof applyTo === 'string' && Object.hasOwn(APPLY_TO_TYPES, applyTo) ? APPLY_TO_TYPES[applyTo as ApplyTo] : undefined;
+    const typeName =
+      typeof applyTo === 'string' && Object.hasOwn(APPLY_TO_TYPES, applyTo)
+        ? APPLY_TO_TYPES[applyTo as ApplyTo]
+        : undefined;
     if (typeName === undefined) return; // zod already named the bad applyTo
-    const basePath = [fieldSegment('spec'), fieldSegment('configPatches'), indexSegment(i), fieldSegment('patch'), fieldSegment('value')];
+    const basePath = [
+      fieldSegment('spec'),
+      fieldSegment('configPatches'),
+      indexSegment(i),
+      fieldSegment('patch'),
+      fieldSegment('value'),
+    ];
     // MERGE patches are partial messages: fields they leave out come from Istio's generated config.
-    issues.push(...decodeIssues(doc, registry, typeName, cp['patch']['value'], basePath, cp['patch']['operation'] === 'MERGE'));
+    issues.push(
+      ...decodeIssues(doc, registry, typeName, cp['patch']['value'], basePath, cp['patch']['operation'] === 'MERGE'),
+    );
   });
   const metadata = isRecord(value['metadata']) ? value['metadata'] : {};
   const name = [metadata['namespace'], metadata['name']].filter((s) => typeof s === 'string').join('/');
@@ -80,7 +108,14 @@ function validateDocument(doc: SourceDocument, registry: ProtoRegistry): FileRes
     const kind = JSON.stringify(value['kind'] ?? null);
     return {
       description: `Kubernetes ${kind}`,
-      issues: [{ severity: 'error', position: doc.locate(['kind']), path: 'kind', message: `unsupported kind ${kind}: expected an Envoy bootstrap or an Istio EnvoyFilter` }],
+      issues: [
+        {
+          severity: 'error',
+          position: doc.locate(['kind']),
+          path: 'kind',
+          message: `unsupported kind ${kind}: expected an Envoy bootstrap or an Istio EnvoyFilter`,
+        },
+      ],
     };
   }
   return { description: 'Envoy bootstrap', issues: decodeIssues(doc, registry, BOOTSTRAP_TYPE, value, [], false) };
@@ -89,8 +124,14 @@ function validateDocument(doc: SourceDocument, registry: ProtoRegistry): FileRes
 /** Validates YAML text; never throws on bad content (every problem becomes an issue). */
 export function validateEnvoyYaml(text: string, registry: ProtoRegistry = sharedRegistry()): FileResult {
   const { documents, syntaxIssues } = parseYaml(text);
-  const issues: FileIssue[] = syntaxIssues.map((s) => ({ severity: 'error', position: s.position, path: '', message: `YAML: ${s.message}` }));
-  if (documents.length === 0 && issues.length === 0) issues.push({ severity: 'error', position: undefined, path: '', message: 'no YAML document' });
+  const issues: FileIssue[] = syntaxIssues.map((s) => ({
+    severity: 'error',
+    position: s.position,
+    path: '',
+    message: `YAML: ${s.message}`,
+  }));
+  if (documents.length === 0 && issues.length === 0)
+    issues.push({ severity: 'error', position: undefined, path: '', message: 'no YAML document' });
   const results = documents.map((doc) => validateDocument(doc, registry));
   for (const r of results) issues.push(...r.issues);
   const description = results.map((r) => r.description).join('; ') || 'YAML';

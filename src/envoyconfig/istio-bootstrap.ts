@@ -6,14 +6,22 @@ import { isRecord } from '../util/json.js';
 
 type Rec = Record<string, unknown>;
 
-const ROUTER_FILTER = { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } };
+const ROUTER_FILTER = {
+  name: 'envoy.filters.http.router',
+  typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' },
+};
 
 function providerCluster(name: string): Rec {
   return {
     name,
     type: 'STRICT_DNS',
     connect_timeout: '5s',
-    load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 'localhost', port_value: 80 } } } }] }] },
+    load_assignment: {
+      cluster_name: name,
+      endpoints: [
+        { lb_endpoints: [{ endpoint: { address: { socket_address: { address: 'localhost', port_value: 80 } } } }] },
+      ],
+    },
   };
 }
 
@@ -27,7 +35,12 @@ function extprocStub(): Rec {
         explicit_http_config: { http2_protocol_options: {} },
       },
     },
-    load_assignment: { cluster_name: 'llm-extproc', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: 50051 } } } }] }] },
+    load_assignment: {
+      cluster_name: 'llm-extproc',
+      endpoints: [
+        { lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: 50051 } } } }] },
+      ],
+    },
   };
 }
 
@@ -42,7 +55,14 @@ function sdsStub(): Rec {
         explicit_http_config: { http2_protocol_options: {} },
       },
     },
-    load_assignment: { cluster_name: 'sds-grpc', endpoints: [{ lb_endpoints: [{ endpoint: { address: { pipe: { path: './var/run/secrets/workload-spiffe-uds/socket' } } } }] }] },
+    load_assignment: {
+      cluster_name: 'sds-grpc',
+      endpoints: [
+        {
+          lb_endpoints: [{ endpoint: { address: { pipe: { path: './var/run/secrets/workload-spiffe-uds/socket' } } } }],
+        },
+      ],
+    },
   };
 }
 
@@ -56,7 +76,10 @@ export function bootstrapWithPatches(manifests: readonly unknown[]): Rec {
   const virtualHosts: Rec[] = [];
   let mergedClusters = 0;
   for (const manifest of manifests) {
-    const patches = isRecord(manifest) && isRecord(manifest.spec) && Array.isArray(manifest.spec.configPatches) ? manifest.spec.configPatches : [];
+    const patches =
+      isRecord(manifest) && isRecord(manifest.spec) && Array.isArray(manifest.spec.configPatches)
+        ? manifest.spec.configPatches
+        : [];
     for (const patch of patches) {
       if (!isRecord(patch) || !isRecord(patch.patch)) continue;
       const value = patch.patch.value;
@@ -64,9 +87,11 @@ export function bootstrapWithPatches(manifests: readonly unknown[]): Rec {
       if (patch.applyTo === 'HTTP_FILTER') httpFilters.push(value);
       else if (patch.applyTo === 'LISTENER') listenerMerges.push(value);
       else if (patch.applyTo === 'CLUSTER' && patch.patch.operation === 'ADD') clusters.push(value);
-      else if (patch.applyTo === 'CLUSTER') clusters.push({ ...providerCluster(`merged-${mergedClusters++}`), ...value });
+      else if (patch.applyTo === 'CLUSTER')
+        clusters.push({ ...providerCluster(`merged-${mergedClusters++}`), ...value });
       // Routes land around the VirtualService's catch-all (the stand-in below); virtual hosts next to its own.
-      else if (patch.applyTo === 'HTTP_ROUTE') (patch.patch.operation === 'INSERT_AFTER' ? routesAfter : routesBefore).push(value);
+      else if (patch.applyTo === 'HTTP_ROUTE')
+        (patch.patch.operation === 'INSERT_AFTER' ? routesAfter : routesBefore).push(value);
       else if (patch.applyTo === 'VIRTUAL_HOST') virtualHosts.push(value);
     }
   }
@@ -82,12 +107,21 @@ export function bootstrapWithPatches(manifests: readonly unknown[]): Rec {
           {
             name: 'envoy.filters.network.http_connection_manager',
             typed_config: {
-              '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+              '@type':
+                'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
               stat_prefix: 'gateway',
               route_config: {
                 virtual_hosts: [
                   // Stands in for the VirtualService's routes: its catch-all, named as docs/envoy.md's example names it.
-                  { name: 'all', domains: ['*'], routes: [...routesBefore, { name: 'llm.unrouted', match: { prefix: '/' }, direct_response: { status: 404 } }, ...routesAfter] },
+                  {
+                    name: 'all',
+                    domains: ['*'],
+                    routes: [
+                      ...routesBefore,
+                      { name: 'llm.unrouted', match: { prefix: '/' }, direct_response: { status: 404 } },
+                      ...routesAfter,
+                    ],
+                  },
                   ...virtualHosts,
                 ],
               },

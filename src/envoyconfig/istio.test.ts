@@ -19,7 +19,11 @@ test('envoy/istio/*.yaml are exactly `llm-extproc istio-manifests` for the embed
   assert.ok(loaded.ok);
   for (const manifest of istioManifests(loaded.config)) {
     const shipped = fs.readFileSync(path.join(repoRoot(), 'envoy/istio', manifest.file), 'utf8');
-    assert.equal(shipped, istioYaml(manifest, 'src/config/default-config.yaml'), `regenerate: node dist/src/cli/main.js istio-manifests --out envoy/istio`);
+    assert.equal(
+      shipped,
+      istioYaml(manifest, 'src/config/default-config.yaml'),
+      `regenerate: node dist/src/cli/main.js istio-manifests --out envoy/istio`,
+    );
   }
 });
 
@@ -30,13 +34,29 @@ test('the Istio filters are the bootstrap filters plus an :authority, and the up
   - { name: local, provider: openai-compatible, baseUrl: "http://vllm.ml.svc:8000/v1" }
 routes: [{ model: m, backends: [{ backend: oai }, { backend: local }] }]`),
   );
-  const [router, cluster, upstream] = istioManifests(config, { namespace: 'ai', extproc: 'extproc.ai.svc:7000' }).map((m) => JSON.stringify(m.document));
+  const [router, cluster, upstream] = istioManifests(config, { namespace: 'ai', extproc: 'extproc.ai.svc:7000' }).map(
+    (m) => JSON.stringify(m.document),
+  );
   const bootstrap = buildBootstrap(config);
-  const bootstrapRouter = JSON.stringify(bootstrap).match(/"name":"envoy.filters.http.ext_proc","typed_config":\{"@type"[^]*?"stat_prefix":"router"\}/)?.[0];
+  const bootstrapRouter = JSON.stringify(bootstrap).match(
+    /"name":"envoy.filters.http.ext_proc","typed_config":\{"@type"[^]*?"stat_prefix":"router"\}/,
+  )?.[0];
   assert.ok(bootstrapRouter);
-  assert.ok(router?.includes(bootstrapRouter.replace('"cluster_name":"llm-extproc"', '"cluster_name":"llm-extproc","authority":"extproc.ai.svc"')), 'same router filter');
+  assert.ok(
+    router?.includes(
+      bootstrapRouter.replace(
+        '"cluster_name":"llm-extproc"',
+        '"cluster_name":"llm-extproc","authority":"extproc.ai.svc"',
+      ),
+    ),
+    'same router filter',
+  );
   assert.match(cluster ?? '', /"type":"STRICT_DNS".*"address":"extproc.ai.svc","port_value":7000/);
-  assert.match(upstream ?? '', /"service":"api.openai.com","portNumber":80/, 'HTTPS providers: the TLS-origination port');
+  assert.match(
+    upstream ?? '',
+    /"service":"api.openai.com","portNumber":80/,
+    'HTTPS providers: the TLS-origination port',
+  );
   assert.match(upstream ?? '', /"service":"vllm.ml.svc","portNumber":8000/);
   assert.ok(upstream?.includes(JSON.stringify([BACKEND_ATTRIBUTE, CLUSTER_BACKEND_ATTRIBUTE])));
   assert.match(upstream ?? '', /"namespace":"ai"/);
@@ -47,10 +67,16 @@ test('the gateway reaches llm-extproc with Istio mutual TLS by default, insistin
   const clusterOf = (options: Parameters<typeof istioManifests>[1]) =>
     JSON.stringify(istioManifests(config, options).find((m) => m.file === 'extproc-cluster.yaml')?.document);
   const mesh = clusterOf({ namespace: 'ai' });
-  assert.match(mesh, /"tls_certificate_sds_secret_configs":\[\{"name":"default","sds_config":\{"api_config_source":\{"api_type":"GRPC"/);
+  assert.match(
+    mesh,
+    /"tls_certificate_sds_secret_configs":\[\{"name":"default","sds_config":\{"api_config_source":\{"api_type":"GRPC"/,
+  );
   assert.match(mesh, /"validation_context_sds_secret_config":\{"name":"ROOTCA"/);
   assert.match(mesh, /"san_type":"URI","matcher":\{"exact":"spiffe:\/\/cluster.local\/ns\/ai\/sa\/llm-extproc"\}/);
-  assert.match(clusterOf({ namespace: 'ai', extprocIdentity: 'spiffe://td/ns/x/sa/y' }), /"exact":"spiffe:\/\/td\/ns\/x\/sa\/y"/);
+  assert.match(
+    clusterOf({ namespace: 'ai', extprocIdentity: 'spiffe://td/ns/x/sa/y' }),
+    /"exact":"spiffe:\/\/td\/ns\/x\/sa\/y"/,
+  );
   assert.doesNotMatch(clusterOf({ extprocTransport: 'insecure' }), /transport_socket/);
 });
 
@@ -74,7 +100,11 @@ routes:
   );
   const manifests = istioManifests(config, { namespace: 'ai', xds: 'llm-extproc.ai.svc:18000' });
   const llm = manifests.find((m) => m.file === 'llm-clusters.yaml');
-  type Patch = { applyTo: string; match: Record<string, unknown>; patch: { operation: string; value: Record<string, unknown> } };
+  type Patch = {
+    applyTo: string;
+    match: Record<string, unknown>;
+    patch: { operation: string; value: Record<string, unknown> };
+  };
   const patches = ((llm?.document.spec as { configPatches: unknown[] } | undefined)?.configPatches ?? []) as Patch[];
   const added = patches.filter((p) => p.applyTo === 'CLUSTER').map((p) => p.patch.value);
 
@@ -92,40 +122,71 @@ routes:
     assert.match(xds, /"tls_certificate_sds_secret_configs":\[\{"name":"default"/);
     assert.match(xds, /"validation_context_sds_secret_config":\{"name":"ROOTCA"/);
     assert.match(xds, /"exact":"spiffe:\/\/cluster.local\/ns\/ai\/sa\/llm-extproc"/);
-    const other = (options: Parameters<typeof istioManifests>[1]) => JSON.stringify(istioManifests(config, options)[3]?.document);
-    assert.match(other({ xds: 'x.ai.svc:1', xdsIdentity: 'spiffe://td/ns/x/sa/cp' }), /"exact":"spiffe:\/\/td\/ns\/x\/sa\/cp"/);
-    assert.doesNotMatch(other({ xds: 'x.ai.svc:1', xdsTransport: 'insecure' }).split('"name":"llm.')[0] ?? '', /transport_socket/);
+    const other = (options: Parameters<typeof istioManifests>[1]) =>
+      JSON.stringify(istioManifests(config, options)[3]?.document);
+    assert.match(
+      other({ xds: 'x.ai.svc:1', xdsIdentity: 'spiffe://td/ns/x/sa/cp' }),
+      /"exact":"spiffe:\/\/td\/ns\/x\/sa\/cp"/,
+    );
+    assert.doesNotMatch(
+      other({ xds: 'x.ai.svc:1', xdsTransport: 'insecure' }).split('"name":"llm.')[0] ?? '',
+      /transport_socket/,
+    );
   });
 
-  test('one EDS cluster per route over llm-xds (delta, not ADS): the control plane\'s CDS resources otherwise', () => {
-    const published = buildResources({ config, disabledBackends: new Set(), addresses: () => [], state: () => undefined }).clusters;
+  test("one EDS cluster per route over llm-xds (delta, not ADS): the control plane's CDS resources otherwise", () => {
+    const published = buildResources({
+      config,
+      disabledBackends: new Set(),
+      addresses: () => [],
+      state: () => undefined,
+    }).clusters;
     const llmClusters = added.filter((c) => c.name !== 'llm-xds');
-    assert.deepEqual(llmClusters.map((c) => c.name), ['llm.m', 'llm.n']);
+    assert.deepEqual(
+      llmClusters.map((c) => c.name),
+      ['llm.m', 'llm.n'],
+    );
     for (const cluster of llmClusters) {
       assert.equal(cluster.type, 'EDS');
       assert.deepEqual(cluster.eds_cluster_config, {
         eds_config: {
-          api_config_source: { api_type: 'DELTA_GRPC', transport_api_version: 'V3', grpc_services: [{ envoy_grpc: { cluster_name: 'llm-xds' } }], set_node_on_first_message_only: true },
+          api_config_source: {
+            api_type: 'DELTA_GRPC',
+            transport_api_version: 'V3',
+            grpc_services: [{ envoy_grpc: { cluster_name: 'llm-xds' } }],
+            set_node_on_first_message_only: true,
+          },
           resource_api_version: 'V3',
         },
       });
       // Same as published, up to the EDS source and the upstream filter's :authority.
       const cds = published.get(String(cluster.name));
       const normalise = (c: unknown) =>
-        JSON.stringify({ ...(c as Record<string, unknown>), eds_cluster_config: 'source' }).replace(',"authority":"llm-extproc.ai.svc.cluster.local"', '');
+        JSON.stringify({ ...(c as Record<string, unknown>), eds_cluster_config: 'source' }).replace(
+          ',"authority":"llm-extproc.ai.svc.cluster.local"',
+          '',
+        );
       assert.equal(normalise(cluster), normalise(cds));
-      assert.match(JSON.stringify(cluster), /"cluster_name":"llm-extproc","authority":"llm-extproc.ai.svc.cluster.local"/);
+      assert.match(
+        JSON.stringify(cluster),
+        /"cluster_name":"llm-extproc","authority":"llm-extproc.ai.svc.cluster.local"/,
+      );
     }
   });
 
   test('the route: llm.* route header to the cluster it names, before the VirtualService catch-all', () => {
     const route = patches.find((p) => p.applyTo === 'HTTP_ROUTE');
     assert.ok(route);
-    assert.deepEqual(route.match, { context: 'GATEWAY', routeConfiguration: { vhost: { route: { name: 'llm.unrouted' } } } });
+    assert.deepEqual(route.match, {
+      context: 'GATEWAY',
+      routeConfiguration: { vhost: { route: { name: 'llm.unrouted' } } },
+    });
     assert.equal(route.patch.operation, 'INSERT_BEFORE');
-    const bootstrapRoute = JSON.stringify(buildBootstrap(config, { xds: { address: '127.0.0.1:18000' } })).match(/\{"name":"llm.models".*?"max_interval":"10s"\}\}\}\}/)?.[0];
+    const bootstrapRoute = JSON.stringify(buildBootstrap(config, { xds: { address: '127.0.0.1:18000' } })).match(
+      /\{"name":"llm.models".*?"max_interval":"10s"\}\}\}\}/,
+    )?.[0];
     assert.ok(bootstrapRoute);
-    assert.equal(JSON.stringify(route.patch.value), bootstrapRoute, 'the bootstrap\'s dynamic model route');
+    assert.equal(JSON.stringify(route.patch.value), bootstrapRoute, "the bootstrap's dynamic model route");
     assert.match(bootstrapRoute, /"string_match":\{"prefix":"llm."\}.*"cluster_header":"x-llm-extproc-route"/);
   });
 
@@ -136,7 +197,10 @@ routes:
     assert.equal(istioManifestsCommand(['--xds', 'nope'], io), 2);
     assert.equal(istioManifestsCommand(['--xds-insecure'], io), 2);
     assert.match(err.join(''), /--xds expects HOST:PORT[^]*go with --xds/);
-    assert.equal(istioManifestsCommand(['--xds', 'llm-extproc.ai.svc:18000', '--xds-identity', 'spiffe://td/cp'], io), 0);
+    assert.equal(
+      istioManifestsCommand(['--xds', 'llm-extproc.ai.svc:18000', '--xds-identity', 'spiffe://td/cp'], io),
+      0,
+    );
     assert.match(out.join(''), /name: llm-extproc-llm-clusters[^]*exact: spiffe:\/\/td\/cp[^]*type: EDS/);
   });
 });

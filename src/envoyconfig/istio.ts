@@ -4,7 +4,12 @@
 import { Document } from 'yaml';
 import type { ServiceConfig } from '../config/schema.js';
 import { backendBaseUrl } from '../config/topology.js';
-import { BACKEND_ATTRIBUTE, CLUSTER_BACKEND_ATTRIBUTE, ENDPOINT_BACKEND_KEY, METADATA_NAMESPACE } from '../extproc/contract.js';
+import {
+  BACKEND_ATTRIBUTE,
+  CLUSTER_BACKEND_ATTRIBUTE,
+  ENDPOINT_BACKEND_KEY,
+  METADATA_NAMESPACE,
+} from '../extproc/contract.js';
 import { ROUTER_EXT_PROC_FILTER } from '../dataplane/filters.js';
 import { buildResources } from '../xds/resources.js';
 import { dynamicModelRoute, XDS_CLUSTER, xdsCluster } from './bootstrap.js';
@@ -75,7 +80,9 @@ function istioMutualTls(sni: string, identity: string): JsonObject {
         alpn_protocols: ['istio-peer-exchange', 'istio', 'h2'],
         tls_certificate_sds_secret_configs: [istioSdsSecret('default')],
         combined_validation_context: {
-          default_validation_context: { match_typed_subject_alt_names: [{ san_type: 'URI', matcher: { exact: identity } }] },
+          default_validation_context: {
+            match_typed_subject_alt_names: [{ san_type: 'URI', matcher: { exact: identity } }],
+          },
           validation_context_sds_secret_config: istioSdsSecret('ROOTCA'),
         },
       },
@@ -124,7 +131,14 @@ export function istioManifests(config: ServiceConfig, given: IstioOptions = {}):
       applyTo: 'HTTP_FILTER',
       match: {
         context: 'GATEWAY',
-        listener: { filterChain: { filter: { name: 'envoy.filters.network.http_connection_manager', subFilter: { name: 'envoy.filters.http.router' } } } },
+        listener: {
+          filterChain: {
+            filter: {
+              name: 'envoy.filters.network.http_connection_manager',
+              subFilter: { name: 'envoy.filters.http.router' },
+            },
+          },
+        },
       },
       patch: { operation: 'INSERT_BEFORE', value: extProcFilter(ROUTER_EXT_PROC_FILTER, config, 'router', authority) },
     },
@@ -143,7 +157,10 @@ export function istioManifests(config: ServiceConfig, given: IstioOptions = {}):
         operation: 'ADD',
         value:
           options.extprocTransport === 'mesh'
-            ? { ...extprocCluster([options.extproc]), transport_socket: istioMutualTls(authority, options.extprocIdentity) }
+            ? {
+                ...extprocCluster([options.extproc]),
+                transport_socket: istioMutualTls(authority, options.extprocIdentity),
+              }
             : extprocCluster([options.extproc]),
       },
     },
@@ -175,7 +192,10 @@ export function istioManifests(config: ServiceConfig, given: IstioOptions = {}):
               '@type': `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}`,
               common_http_protocol_options: { idle_timeout: '60s' },
               explicit_http_config: { http_protocol_options: {} },
-              http_filters: llmUpstreamFilters(config, { authority, requestAttributes: [BACKEND_ATTRIBUTE, CLUSTER_BACKEND_ATTRIBUTE] }),
+              http_filters: llmUpstreamFilters(config, {
+                authority,
+                requestAttributes: [BACKEND_ATTRIBUTE, CLUSTER_BACKEND_ATTRIBUTE],
+              }),
             },
           },
         },
@@ -184,7 +204,19 @@ export function istioManifests(config: ServiceConfig, given: IstioOptions = {}):
   );
 
   const backendsPerHost = config.backends.length - byHost.size;
-  const xds = given.xds === undefined ? [] : [llmClustersManifest(config, options, authority, given.xds, given.xdsTransport ?? 'mesh', given.xdsIdentity ?? options.extprocIdentity)];
+  const xds =
+    given.xds === undefined
+      ? []
+      : [
+          llmClustersManifest(
+            config,
+            options,
+            authority,
+            given.xds,
+            given.xdsTransport ?? 'mesh',
+            given.xdsIdentity ?? options.extprocIdentity,
+          ),
+        ];
   return [
     {
       file: 'extproc-router-filter.yaml',
@@ -237,7 +269,12 @@ function llmClustersManifest(
 ): IstioManifest {
   const host = address.slice(0, address.lastIndexOf(':'));
   const xdsCl = xdsCluster(address, undefined);
-  const resources = buildResources({ config, disabledBackends: new Set(), addresses: () => [], state: () => undefined });
+  const resources = buildResources({
+    config,
+    disabledBackends: new Set(),
+    addresses: () => [],
+    state: () => undefined,
+  });
   const edsConfig: JsonObject = {
     api_config_source: {
       api_type: 'DELTA_GRPC',
@@ -253,7 +290,10 @@ function llmClustersManifest(
       ...cluster,
       eds_cluster_config: { eds_config: edsConfig },
       typed_extension_protocol_options: {
-        [HTTP_PROTOCOL_OPTIONS]: { ...protocol, http_filters: llmUpstreamFilters(config, { authority: extprocAuthority }) },
+        [HTTP_PROTOCOL_OPTIONS]: {
+          ...protocol,
+          http_filters: llmUpstreamFilters(config, { authority: extprocAuthority }),
+        },
       },
     };
   });
@@ -261,9 +301,16 @@ function llmClustersManifest(
     {
       applyTo: 'CLUSTER',
       match: { context: 'GATEWAY' },
-      patch: { operation: 'ADD', value: transport === 'mesh' ? { ...xdsCl, transport_socket: istioMutualTls(host, identity) } : xdsCl },
+      patch: {
+        operation: 'ADD',
+        value: transport === 'mesh' ? { ...xdsCl, transport_socket: istioMutualTls(host, identity) } : xdsCl,
+      },
     },
-    ...clusters.map((value) => ({ applyTo: 'CLUSTER', match: { context: 'GATEWAY' }, patch: { operation: 'ADD', value } })),
+    ...clusters.map((value) => ({
+      applyTo: 'CLUSTER',
+      match: { context: 'GATEWAY' },
+      patch: { operation: 'ADD', value },
+    })),
     {
       applyTo: 'HTTP_ROUTE',
       match: { context: 'GATEWAY', routeConfiguration: { vhost: { route: { name: ISTIO_CATCH_ALL_ROUTE } } } },
@@ -275,8 +322,10 @@ function llmClustersManifest(
     comment: `Istio (--xds): the LLM clusters from llm-extproc's xDS control plane at ${address}, as in the plain-Envoy ADS
 mode: one EDS cluster llm.<model> per route (weights and health follow the semantic-health verdicts), fetched
 over our own HTTP/2 cluster llm-xds (delta xDS; not ADS: the gateway's ADS is istiod)${
-      transport === 'mesh' ? ` with Istio mutual TLS, accepting only
-${identity}` : `, in PLAINTEXT (--xds-insecure)`
+      transport === 'mesh'
+        ? ` with Istio mutual TLS, accepting only
+${identity}`
+        : `, in PLAINTEXT (--xds-insecure)`
     }. The HTTP_ROUTE patch routes x-llm-extproc-route
 llm.* to the cluster it names, just before the VirtualService's catch-all route ${ISTIO_CATCH_ALL_ROUTE}, which
 must exist. Validated by Envoy 1.40, not yet tried on a live Istio (docs/envoy.md, "Istio").`,

@@ -52,7 +52,20 @@ export interface RuleSubject {
 /** Reports a violation; `index` names a list element or map key below the field. */
 export type RuleReporter = (message: string, index?: number | string) => void;
 
-const NUMERIC = new Set(['int32', 'int64', 'uint32', 'uint64', 'sint32', 'sint64', 'fixed32', 'fixed64', 'sfixed32', 'sfixed64', 'double', 'float']);
+const NUMERIC = new Set([
+  'int32',
+  'int64',
+  'uint32',
+  'uint64',
+  'sint32',
+  'sint64',
+  'fixed32',
+  'fixed64',
+  'sfixed32',
+  'sfixed64',
+  'double',
+  'float',
+]);
 
 function num(v: unknown): number | undefined {
   if (typeof v === 'number') return v;
@@ -65,7 +78,13 @@ function durationBound(v: unknown): number | undefined {
   return (num(v['seconds']) ?? 0) + (num(v['nanos']) ?? 0) / 1e9;
 }
 
-function checkBounds(value: number, spec: Record<string, unknown>, bound: (v: unknown) => number | undefined, report: RuleReporter, unit = ''): void {
+function checkBounds(
+  value: number,
+  spec: Record<string, unknown>,
+  bound: (v: unknown) => number | undefined,
+  report: RuleReporter,
+  unit = '',
+): void {
   const gt = bound(spec['gt']);
   const gte = bound(spec['gte']);
   const lt = bound(spec['lt']);
@@ -92,8 +111,10 @@ function checkString(v: string, spec: Record<string, unknown>, report: RuleRepor
   if (minBytes !== undefined && Buffer.byteLength(v) < minBytes) report(`value must be at least ${minBytes} bytes`);
   if (maxBytes !== undefined && Buffer.byteLength(v) > maxBytes) report(`value must be at most ${maxBytes} bytes`);
   const inList = spec['in'];
-  if (Array.isArray(inList) && !inList.includes(v)) report(`value must be one of ${inList.map((s) => JSON.stringify(s)).join(', ')}`);
-  if (typeof spec['prefix'] === 'string' && !v.startsWith(spec['prefix'])) report(`value must start with ${JSON.stringify(spec['prefix'])}`);
+  if (Array.isArray(inList) && !inList.includes(v))
+    report(`value must be one of ${inList.map((s) => JSON.stringify(s)).join(', ')}`);
+  if (typeof spec['prefix'] === 'string' && !v.startsWith(spec['prefix']))
+    report(`value must start with ${JSON.stringify(spec['prefix'])}`);
 }
 
 function enumNumber(v: unknown, enumType: protobuf.Enum | undefined): number | undefined {
@@ -108,14 +129,20 @@ export function checkRules(rules: Rules, subject: RuleSubject, report: RuleRepor
   for (const [kind, specValue] of Object.entries(rules)) {
     if (!isRecord(specValue)) continue;
     const spec = specValue;
-    if ((kind === 'message' || kind === 'any' || kind === 'duration' || kind === 'timestamp') && spec['required'] === true && !present) {
+    if (
+      (kind === 'message' || kind === 'any' || kind === 'duration' || kind === 'timestamp') &&
+      spec['required'] === true &&
+      !present
+    ) {
       report('value is required');
       continue;
     }
     // Rules on a message-typed field (wrappers, Duration) only apply once it is set; scalars use their default.
     if (!present && (isMessage || kind === 'repeated' || kind === 'map')) {
-      if (kind === 'repeated' && (num(spec['min_items']) ?? 0) > 0) report(`value must contain at least ${num(spec['min_items'])} item(s)`);
-      if (kind === 'map' && (num(spec['min_pairs']) ?? 0) > 0) report(`value must contain at least ${num(spec['min_pairs'])} pair(s)`);
+      if (kind === 'repeated' && (num(spec['min_items']) ?? 0) > 0)
+        report(`value must contain at least ${num(spec['min_items'])} item(s)`);
+      if (kind === 'map' && (num(spec['min_pairs']) ?? 0) > 0)
+        report(`value must contain at least ${num(spec['min_pairs'])} pair(s)`);
       continue;
     }
     if (kind === 'duration') {
@@ -129,13 +156,16 @@ export function checkRules(rules: Rules, subject: RuleSubject, report: RuleRepor
       if (v !== undefined) checkBounds(v, spec, num, report);
     } else if (kind === 'bool') {
       const v = present ? value : false;
-      if (typeof spec['const'] === 'boolean' && v !== spec['const']) report(`value must equal ${String(spec['const'])}`);
+      if (typeof spec['const'] === 'boolean' && v !== spec['const'])
+        report(`value must equal ${String(spec['const'])}`);
     } else if (kind === 'enum') {
       const n = enumNumber(present ? value : 0, subject.enumType);
       if (n === undefined) continue;
-      if (spec['defined_only'] === true && subject.enumType && subject.enumType.valuesById[n] === undefined) report(`value must be one of the defined enum values`);
+      if (spec['defined_only'] === true && subject.enumType && subject.enumType.valuesById[n] === undefined)
+        report(`value must be one of the defined enum values`);
       const notIn = spec['not_in'];
-      if (Array.isArray(notIn) && notIn.map((x) => enumNumber(x, subject.enumType)).includes(n)) report(`value must not be ${String(value)}`);
+      if (Array.isArray(notIn) && notIn.map((x) => enumNumber(x, subject.enumType)).includes(n))
+        report(`value must not be ${String(value)}`);
     } else if (kind === 'repeated' && Array.isArray(value)) {
       const minItems = num(spec['min_items']);
       const maxItems = num(spec['max_items']);
@@ -144,7 +174,9 @@ export function checkRules(rules: Rules, subject: RuleSubject, report: RuleRepor
       const items = spec['items'];
       if (isRecord(items)) {
         value.forEach((el, i) =>
-          checkRules(items, { present: el !== null, value: el, isMessage: false, enumType: subject.enumType }, (m) => report(m, i)),
+          checkRules(items, { present: el !== null, value: el, isMessage: false, enumType: subject.enumType }, (m) =>
+            report(m, i),
+          ),
         );
       }
     } else if (kind === 'map' && isRecord(value)) {
@@ -153,7 +185,8 @@ export function checkRules(rules: Rules, subject: RuleSubject, report: RuleRepor
       if (minPairs !== undefined && pairs < minPairs) report(`value must contain at least ${minPairs} pair(s)`);
       const keys = spec['keys'];
       if (isRecord(keys)) {
-        for (const k of Object.keys(value)) checkRules(keys, { present: true, value: k, isMessage: false }, (m) => report(`key ${m}`, k));
+        for (const k of Object.keys(value))
+          checkRules(keys, { present: true, value: k, isMessage: false }, (m) => report(`key ${m}`, k));
       }
     }
   }

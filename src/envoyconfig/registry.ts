@@ -99,7 +99,9 @@ export class ProtoRegistry {
       ok = true;
     } else {
       const full = this.locateFile(file);
-      ok = full !== undefined && [...fs.readFileSync(full, 'utf8').matchAll(IMPORT_RE)].every((m) => this.isLoadable(m[1] ?? ''));
+      ok =
+        full !== undefined &&
+        [...fs.readFileSync(full, 'utf8').matchAll(IMPORT_RE)].every((m) => this.isLoadable(m[1] ?? ''));
     }
     this.loadable.set(file, ok);
     return ok;

@@ -7,6 +7,8 @@ export function describe(v: unknown): string {
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
   if (typeof v === 'string') return `string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
+  // What is left is a primitive (or a function): String() prints it, never as [object Object].
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string
   return `${typeof v} ${String(v)}`;
 }
 
@@ -47,14 +49,17 @@ export function checkScalar(type: string, v: unknown): string | undefined {
         if (type === 'float' && Math.abs(v) > 3.4028234663852886e38) return `float out of range: ${v}`;
         return undefined;
       }
-      if (typeof v === 'string' && (FLOAT_STRING_RE.test(v) || ['NaN', 'Infinity', '-Infinity'].includes(v))) return undefined;
+      if (typeof v === 'string' && (FLOAT_STRING_RE.test(v) || ['NaN', 'Infinity', '-Infinity'].includes(v)))
+        return undefined;
       return `expected ${type} (a number), got ${describe(v)}`;
     }
     case 'bool':
       return typeof v === 'boolean' ? undefined : `expected bool (true or false), got ${describe(v)}`;
     case 'string':
       // Envoy rejects `value: 429` for a string field too: YAML numbers stay numbers (quote them).
-      return typeof v === 'string' ? undefined : `expected string, got ${describe(v)}${typeof v === 'number' || typeof v === 'boolean' ? ' (quote it)' : ''}`;
+      return typeof v === 'string'
+        ? undefined
+        : `expected string, got ${describe(v)}${typeof v === 'number' || typeof v === 'boolean' ? ' (quote it)' : ''}`;
     case 'bytes':
       return typeof v === 'string' && BASE64_RE.test(v) && v.replace(/=+$/, '').length % 4 !== 1
         ? undefined

@@ -18,7 +18,10 @@ function only(issues: DecodeIssue[]): DecodeIssue {
 }
 
 const validExtProc = {
-  grpc_service: { envoy_grpc: { cluster_name: 'llm-extproc' }, initial_metadata: [{ key: 'x-llm-extproc-stage', value: 'router' }] },
+  grpc_service: {
+    envoy_grpc: { cluster_name: 'llm-extproc' },
+    initial_metadata: [{ key: 'x-llm-extproc-stage', value: 'router' }],
+  },
   processing_mode: { request_header_mode: 'SEND', requestBodyMode: 'BUFFERED', response_body_mode: 2 },
   message_timeout: '10s',
   max_message_timeout: '1.5s',
@@ -31,9 +34,10 @@ const validExtProc = {
 test('a valid ext_proc config decodes with no issues (snake_case and lowerCamel names, enum names and numbers)', () => {
   assert.deepEqual(decode(EXT_PROC, validExtProc), []);
   const { processing_mode, ...rest } = validExtProc;
-  assert.deepEqual(decode(EXT_PROC, { ...rest, processingMode: processing_mode, messageTimeout: '2s' }).map((i) => i.message), [
-    'field set twice (as "message_timeout" and "messageTimeout")',
-  ]);
+  assert.deepEqual(
+    decode(EXT_PROC, { ...rest, processingMode: processing_mode, messageTimeout: '2s' }).map((i) => i.message),
+    ['field set twice (as "message_timeout" and "messageTimeout")'],
+  );
 });
 
 test('well-known types accept their proto3 JSON forms', () => {
@@ -42,10 +46,17 @@ test('well-known types accept their proto3 JSON forms', () => {
   assert.deepEqual(decode('google.protobuf.FieldMask', 'fooBar,baz.qux'), []);
   assert.deepEqual(decode('google.protobuf.Empty', {}), []);
   assert.deepEqual(decode('google.protobuf.Value', null), []);
-  assert.deepEqual(decode('google.protobuf.Any', { '@type': 'type.googleapis.com/google.protobuf.Duration', value: '2s' }), []);
+  assert.deepEqual(
+    decode('google.protobuf.Any', { '@type': 'type.googleapis.com/google.protobuf.Duration', value: '2s' }),
+    [],
+  );
   // Wrappers are plain scalars; int64 may be a string of digits; bytes are base64.
   assert.deepEqual(
-    decode('envoy.config.route.v3.RetryPolicy', { num_retries: 2, host_selection_retry_max_attempts: '5', per_try_timeout: '0.250s' }),
+    decode('envoy.config.route.v3.RetryPolicy', {
+      num_retries: 2,
+      host_selection_retry_max_attempts: '5',
+      per_try_timeout: '0.250s',
+    }),
     [],
   );
   assert.deepEqual(decode('envoy.config.core.v3.HeaderValue', { key: 'x', raw_value: 'aGVsbG8=' }), []);
@@ -54,7 +65,11 @@ test('well-known types accept their proto3 JSON forms', () => {
 test('a TypedStruct typed_config is accepted as opaque', () => {
   const filter = {
     name: 'custom',
-    typed_config: { '@type': 'type.googleapis.com/udpa.type.v1.TypedStruct', type_url: 'type.googleapis.com/some.custom.Filter', value: { anything: [1, 'x'] } },
+    typed_config: {
+      '@type': 'type.googleapis.com/udpa.type.v1.TypedStruct',
+      type_url: 'type.googleapis.com/some.custom.Filter',
+      value: { anything: [1, 'x'] },
+    },
   };
   assert.deepEqual(decode('envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter', filter), []);
 });
@@ -66,7 +81,16 @@ test('an unknown field is an error naming its exact path, with a suggestion', ()
       'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
         '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
         auto_config: {},
-        http_filters: [{ name: 'envoy.filters.http.ext_proc', typed_config: { '@type': EXT_PROC_URL, grpc_service: { envoy_grpc: { cluster_name: 'a' } }, processing_mode: { request_body_mod: 'BUFFERED' } } }],
+        http_filters: [
+          {
+            name: 'envoy.filters.http.ext_proc',
+            typed_config: {
+              '@type': EXT_PROC_URL,
+              grpc_service: { envoy_grpc: { cluster_name: 'a' } },
+              processing_mode: { request_body_mod: 'BUFFERED' },
+            },
+          },
+        ],
       },
     },
   };
@@ -83,14 +107,26 @@ test('a wrong scalar type is an error', () => {
   const issue = only(decode('envoy.config.core.v3.SocketAddress', { address: '127.0.0.1', port_value: 'http' }));
   assert.equal(issue.path, 'port_value');
   assert.match(issue.message, /expected uint32/);
-  assert.match(only(decode('envoy.config.core.v3.HeaderValue', { key: 'x-n', value: 429 })).message, /expected string.*quote it/);
-  assert.match(only(decode('envoy.config.core.v3.SocketAddress', { address: 'a', port_value: 70000.5 })).message, /expected uint32/);
-  assert.match(only(decode('envoy.config.route.v3.RetryPolicy', { host_selection_retry_max_attempts: '12x' })).message, /expected int64/);
+  assert.match(
+    only(decode('envoy.config.core.v3.HeaderValue', { key: 'x-n', value: 429 })).message,
+    /expected string.*quote it/,
+  );
+  assert.match(
+    only(decode('envoy.config.core.v3.SocketAddress', { address: 'a', port_value: 70000.5 })).message,
+    /expected uint32/,
+  );
+  assert.match(
+    only(decode('envoy.config.route.v3.RetryPolicy', { host_selection_retry_max_attempts: '12x' })).message,
+    /expected int64/,
+  );
 });
 
 test('a repeated field must be a list and a map field a mapping', () => {
   assert.equal(only(decode(EXT_PROC, { ...validExtProc, request_attributes: 'one' })).path, 'request_attributes');
-  assert.match(only(decode('envoy.config.core.v3.Metadata', { filter_metadata: ['x'] })).message, /expected a mapping \(map<string/);
+  assert.match(
+    only(decode('envoy.config.core.v3.Metadata', { filter_metadata: ['x'] })).message,
+    /expected a mapping \(map<string/,
+  );
 });
 
 test('an unknown enum name is an error listing the valid names', () => {
@@ -100,11 +136,19 @@ test('an unknown enum name is an error listing the valid names', () => {
 });
 
 test('an unresolvable @type is an error on the @type key', () => {
-  const filter = { name: 'x', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.nope.v3.Nope' } };
+  const filter = {
+    name: 'x',
+    typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.nope.v3.Nope' },
+  };
   const issue = only(decode('envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter', filter));
   assert.equal(issue.path, 'typed_config["@type"]');
   assert.match(issue.message, /cannot resolve type "envoy\.extensions\.filters\.http\.nope\.v3\.Nope"/);
-  const missing = only(decode('envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter', { name: 'x', typed_config: { foo: 1 } }));
+  const missing = only(
+    decode('envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter', {
+      name: 'x',
+      typed_config: { foo: 1 },
+    }),
+  );
   assert.match(missing.message, /missing "@type"/);
 });
 
@@ -129,11 +173,19 @@ test('a field given under both its names is an error', () => {
 });
 
 test('null means "not set", also for oneof members', () => {
-  assert.deepEqual(decode('envoy.config.route.v3.Route', { match: { prefix: '/' }, route: { cluster: 'a' }, direct_response: null }), []);
+  assert.deepEqual(
+    decode('envoy.config.route.v3.Route', { match: { prefix: '/' }, route: { cluster: 'a' }, direct_response: null }),
+    [],
+  );
 });
 
 test('every problem is collected, not just the first', () => {
-  const issues = decode(EXT_PROC, { ...validExtProc, message_timeout: 5, bogus: 1, processing_mode: { request_body_mode: 'NOPE' } });
+  const issues = decode(EXT_PROC, {
+    ...validExtProc,
+    message_timeout: 5,
+    bogus: 1,
+    processing_mode: { request_body_mode: 'NOPE' },
+  });
   assert.deepEqual(issues.map((i) => i.path).sort(), ['bogus', 'message_timeout', 'processing_mode.request_body_mode']);
 });
 
@@ -146,7 +198,11 @@ test('validate rules: a required message must be present, except in a partial (M
   assert.deepEqual(decode(HEADER_FILTER, {}, true), []);
   assert.match(only(decode('envoy.config.cluster.v3.Cluster', {})).message, /at least 1 characters/);
   assert.match(
-    only(decode('envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig', { update_frequency: 0 })).message,
+    only(
+      decode('envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig', {
+        update_frequency: 0,
+      }),
+    ).message,
     /greater than 0/,
   );
 });

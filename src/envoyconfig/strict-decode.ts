@@ -98,7 +98,9 @@ function suggestion(key: string, type: protobuf.Type): string {
     const d = editDistance(normal, f.name);
     if (d < bestDistance) [best, bestDistance] = [f.name, d];
   }
-  return best !== undefined && bestDistance <= Math.max(2, Math.floor(normal.length / 4)) ? `; did you mean "${best}"?` : '';
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(normal.length / 4))
+    ? `; did you mean "${best}"?`
+    : '';
 }
 
 /** Well-known types whose JSON is not an object of their fields (inside an Any they sit under "value"). */
@@ -116,7 +118,12 @@ class Decoder {
     private readonly partial: boolean,
   ) {}
 
-  report(path: readonly PathSegment[], message: string, atKey = false, severity: DecodeIssue['severity'] = 'error'): void {
+  report(
+    path: readonly PathSegment[],
+    message: string,
+    atKey = false,
+    severity: DecodeIssue['severity'] = 'error',
+  ): void {
     this.issues.push({ severity, path: formatPath(path), message, rawPath: path.map((s) => s.raw), atKey });
   }
 
@@ -149,13 +156,21 @@ class Decoder {
       case 'google.protobuf.FieldMask':
         return check(checkFieldMask(value));
       case 'google.protobuf.Struct':
-        return check(isRecord(value) ? undefined : `expected a mapping (google.protobuf.Struct), got ${describe(value)}`);
+        return check(
+          isRecord(value) ? undefined : `expected a mapping (google.protobuf.Struct), got ${describe(value)}`,
+        );
       case 'google.protobuf.ListValue':
-        return check(Array.isArray(value) ? undefined : `expected a list (google.protobuf.ListValue), got ${describe(value)}`);
+        return check(
+          Array.isArray(value) ? undefined : `expected a list (google.protobuf.ListValue), got ${describe(value)}`,
+        );
       case 'google.protobuf.Value':
         return true; // any JSON value
       case 'google.protobuf.Empty':
-        return check(isRecord(value) && Object.keys(value).length === 0 ? undefined : `expected an empty mapping {}, got ${describe(value)}`);
+        return check(
+          isRecord(value) && Object.keys(value).length === 0
+            ? undefined
+            : `expected an empty mapping {}, got ${describe(value)}`,
+        );
       default:
         return false;
     }
@@ -169,7 +184,12 @@ class Decoder {
     const typeUrl = value['@type'];
     const typePath = [...path, keySegment('@type')];
     if (typeof typeUrl !== 'string') {
-      this.report(typeUrl === undefined ? path : typePath, typeUrl === undefined ? 'missing "@type" (google.protobuf.Any)' : `expected a type URL string, got ${describe(typeUrl)}`);
+      this.report(
+        typeUrl === undefined ? path : typePath,
+        typeUrl === undefined
+          ? 'missing "@type" (google.protobuf.Any)'
+          : `expected a type URL string, got ${describe(typeUrl)}`,
+      );
       return;
     }
     const m = TYPE_URL_RE.exec(typeUrl);
@@ -177,7 +197,9 @@ class Decoder {
     if (!type) {
       this.report(
         typePath,
-        m ? `cannot resolve type ${JSON.stringify(m[1])}: not in the Envoy protos (protos/gen, Envoy 1.40.0)` : `invalid type URL ${JSON.stringify(typeUrl)} (expected type.googleapis.com/<full.message.Name>)`,
+        m
+          ? `cannot resolve type ${JSON.stringify(m[1])}: not in the Envoy protos (protos/gen, Envoy 1.40.0)`
+          : `invalid type URL ${JSON.stringify(typeUrl)} (expected type.googleapis.com/<full.message.Name>)`,
       );
       return;
     }
@@ -185,7 +207,13 @@ class Decoder {
     const name = typeName(type);
     // A well-known type inside Any keeps its special JSON form under "value".
     if (SPECIAL_JSON_TYPES.has(name) || wrapperScalar(name) !== undefined) {
-      for (const key of Object.keys(rest)) if (key !== 'value') this.report([...path, fieldSegment(key)], 'unknown field (an Any holding a well-known type has only "@type" and "value")', true);
+      for (const key of Object.keys(rest))
+        if (key !== 'value')
+          this.report(
+            [...path, fieldSegment(key)],
+            'unknown field (an Any holding a well-known type has only "@type" and "value")',
+            true,
+          );
       if ('value' in rest) this.message(type, rest['value'], [...path, fieldSegment('value')]);
       return;
     }
@@ -199,8 +227,15 @@ class Decoder {
     for (const [key, v] of Object.entries(value)) {
       const field = index.get(key);
       if (!field) {
-        const hint = key === '<<' ? '; YAML merge keys are not supported, alias a whole value (*anchor) instead' : suggestion(key, type);
-        this.report([...path, fieldSegment(key)], `unknown field (${typeName(type)} has no field "${key}"${hint})`, true);
+        const hint =
+          key === '<<'
+            ? '; YAML merge keys are not supported, alias a whole value (*anchor) instead'
+            : suggestion(key, type);
+        this.report(
+          [...path, fieldSegment(key)],
+          `unknown field (${typeName(type)} has no field "${key}"${hint})`,
+          true,
+        );
         continue;
       }
       const fieldPath = [...path, fieldSegment(field.name, key)];
@@ -213,7 +248,11 @@ class Decoder {
       if (v === null && !this.nullable(field)) continue; // proto3 JSON: null means "not set"
       if (field.options?.['deprecated'] === true) this.report(fieldPath, 'deprecated field', true, 'warning');
       if (field.options?.['(envoy.annotations.disallowed_by_default)'] === true) {
-        this.report(fieldPath, 'field is disallowed by default (Envoy rejects it unless a runtime override allows it)', true);
+        this.report(
+          fieldPath,
+          'field is disallowed by default (Envoy rejects it unless a runtime override allows it)',
+          true,
+        );
       }
       const before = this.issues.length;
       this.field(field, v, fieldPath);
@@ -233,7 +272,12 @@ class Decoder {
     return key !== undefined && (value[key] !== null || this.nullable(field));
   }
 
-  private oneofs(type: protobuf.Type, value: Record<string, unknown>, seen: Map<protobuf.Field, string>, path: readonly PathSegment[]): void {
+  private oneofs(
+    type: protobuf.Type,
+    value: Record<string, unknown>,
+    seen: Map<protobuf.Field, string>,
+    path: readonly PathSegment[],
+  ): void {
     for (const oneof of type.oneofsArray) {
       // In input order, so the member written second is the one reported.
       const set = [...seen.keys()].filter((f) => f.partOf === oneof && this.isSet(f, value, seen));
@@ -245,7 +289,10 @@ class Decoder {
         );
       }
       if (set.length === 0 && !this.partial && oneofRequired(oneof)) {
-        this.report(path, `one of ${oneof.fieldsArray.map((f) => f.name).join(', ')} is required (oneof "${oneof.name}")`);
+        this.report(
+          path,
+          `one of ${oneof.fieldsArray.map((f) => f.name).join(', ')} is required (oneof "${oneof.name}")`,
+        );
       }
     }
   }
@@ -278,7 +325,14 @@ class Decoder {
           const subPath = sub === undefined ? [] : [typeof sub === 'number' ? indexSegment(sub) : keySegment(sub)];
           // A missing field has no position of its own: point at the enclosing mapping.
           if (present) this.report([...fieldPath, ...subPath], message);
-          else this.issues.push({ severity: 'error', path: formatPath(fieldPath), message, rawPath: path.map((s) => s.raw), atKey: false });
+          else
+            this.issues.push({
+              severity: 'error',
+              path: formatPath(fieldPath),
+              message,
+              rawPath: path.map((s) => s.raw),
+              atKey: false,
+            });
         },
       );
     }
@@ -293,7 +347,12 @@ class Decoder {
       for (const [k, v] of Object.entries(value)) {
         const keyPath = [...path, keySegment(k)];
         if (field.keyType !== 'string') {
-          const bad = field.keyType === 'bool' ? (k === 'true' || k === 'false' ? undefined : `expected a bool map key, got "${k}"`) : checkScalar(field.keyType, k);
+          const bad =
+            field.keyType === 'bool'
+              ? k === 'true' || k === 'false'
+                ? undefined
+                : `expected a bool map key, got "${k}"`
+              : checkScalar(field.keyType, k);
           if (bad !== undefined) this.report(keyPath, bad, true);
         }
         this.single(field, v, keyPath);
@@ -346,7 +405,12 @@ class Decoder {
  * Checks `value` against the message type `typeName` (full name, e.g. "envoy.config.bootstrap.v3.Bootstrap") and
  * returns every problem found; an empty list means Envoy's JSON/YAML loader would accept it.
  */
-export function decodeStrict(registry: ProtoRegistry, typeName: string, value: unknown, options: DecodeOptions = {}): DecodeIssue[] {
+export function decodeStrict(
+  registry: ProtoRegistry,
+  typeName: string,
+  value: unknown,
+  options: DecodeOptions = {},
+): DecodeIssue[] {
   const decoder = new Decoder(registry, options.partial === true);
   const base = options.basePath ?? [];
   const type = registry.findType(typeName);

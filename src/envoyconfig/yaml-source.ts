@@ -63,7 +63,8 @@ function locateIn(doc: Document, rawPath: readonly (string | number)[], atKey: b
 export function parseYaml(text: string): ParsedYaml {
   const lineCounter = new LineCounter();
   const stream = parseAllDocuments(text, { lineCounter, prettyErrors: false });
-  const toPosition = (offset: number | undefined): Position | undefined => (offset === undefined ? undefined : lineCounter.linePos(offset));
+  const toPosition = (offset: number | undefined): Position | undefined =>
+    offset === undefined ? undefined : lineCounter.linePos(offset);
   const docs = Array.isArray(stream) ? stream : [];
   const syntaxIssues: YamlSyntaxIssue[] = [];
   const documents: SourceDocument[] = [];

@@ -20,7 +20,8 @@ export interface Accounting {
 }
 
 /** A refusal (401, 429, 503) is a reply the router stage sends as an immediate response. */
-export type GateOutcome = { readonly ok: true; readonly gate: BudgetGate } | { readonly ok: false; readonly refusal: ErrorReply };
+export type GateOutcome =
+  { readonly ok: true; readonly gate: BudgetGate } | { readonly ok: false; readonly refusal: ErrorReply };
 
 /** The endpoint Envoy tries first decides which tokenizer counts the prompt. */
 function primaryEndpoint(usable: readonly RouteEndpoint[]): RouteEndpoint | undefined {
@@ -65,7 +66,10 @@ export class BudgetGate {
       metrics.budgetRefusals.inc({ code: outcome.response.body.error.code ?? 'refused' });
       return { ok: false, refusal: outcome.response };
     }
-    return { ok: true, gate: new BudgetGate(accounting, route, outcome.reservation, prompt, primary?.backend.name, outcome.headers) };
+    return {
+      ok: true,
+      gate: new BudgetGate(accounting, route, outcome.reservation, prompt, primary?.backend.name, outcome.headers),
+    };
   }
 
   get subject(): string {
@@ -74,7 +78,11 @@ export class BudgetGate {
 
   /** Cost in USD of this usage at the configured prices. */
   costUsd(usage: Usage): number {
-    const tokens = { promptTokens: usage.promptTokens, cachedPromptTokens: usage.cachedPromptTokens, completionTokens: usage.completionTokens };
+    const tokens = {
+      promptTokens: usage.promptTokens,
+      cachedPromptTokens: usage.cachedPromptTokens,
+      completionTokens: usage.completionTokens,
+    };
     return costNanoUsd(this.accounting.config.prices, this.route.model, tokens) / NANO_PER_USD;
   }
 
@@ -83,17 +91,40 @@ export class BudgetGate {
    * `source`: 'estimated' — usage counted by the gateway (the provider sent none; never taught to the estimator);
    * 'unreadable' — the provider answered 2xx with a body the gateway could not read (it billed; the client got 502).
    */
-  finish(usage: Usage | undefined, status: number, backend: string | undefined, source: 'reported' | 'estimated' | 'unreadable' = 'reported'): void {
+  finish(
+    usage: Usage | undefined,
+    status: number,
+    backend: string | undefined,
+    source: 'reported' | 'estimated' | 'unreadable' = 'reported',
+  ): void {
     // (the router stage counts both in llm_extproc_usage_missing_total, budgets or not)
     if (source === 'estimated' && usage) return this.#settle(usage, false);
     if (usage) return this.#settle(usage, backend === this.countedFor);
     if (source === 'unreadable') {
-      return this.#settle({ promptTokens: this.prompt.tokens, completionTokens: 0, totalTokens: this.prompt.tokens, cachedPromptTokens: 0, reasoningTokens: 0 }, false);
+      return this.#settle(
+        {
+          promptTokens: this.prompt.tokens,
+          completionTokens: 0,
+          totalTokens: this.prompt.tokens,
+          cachedPromptTokens: 0,
+          reasoningTokens: 0,
+        },
+        false,
+      );
     }
     if (status >= 400) return this.#release();
     // A success without usage (a provider that does not report it): charge the counted prompt, and say so.
     metrics.usageMissing.inc();
-    this.#settle({ promptTokens: this.prompt.tokens, completionTokens: 0, totalTokens: this.prompt.tokens, cachedPromptTokens: 0, reasoningTokens: 0 }, false);
+    this.#settle(
+      {
+        promptTokens: this.prompt.tokens,
+        completionTokens: 0,
+        totalTokens: this.prompt.tokens,
+        cachedPromptTokens: 0,
+        reasoningTokens: 0,
+      },
+      false,
+    );
   }
 
   /**
@@ -102,7 +133,16 @@ export class BudgetGate {
    */
   abandon(responseStarted: boolean, usageSoFar: Usage | undefined): void {
     if (!responseStarted) return this.#release();
-    this.#settle(usageSoFar ?? { promptTokens: this.prompt.tokens, completionTokens: 0, totalTokens: this.prompt.tokens, cachedPromptTokens: 0, reasoningTokens: 0 }, false);
+    this.#settle(
+      usageSoFar ?? {
+        promptTokens: this.prompt.tokens,
+        completionTokens: 0,
+        totalTokens: this.prompt.tokens,
+        cachedPromptTokens: 0,
+        reasoningTokens: 0,
+      },
+      false,
+    );
   }
 
   /** `learn`: the usage is the provider's own report for the backend that was counted for. */
@@ -110,7 +150,8 @@ export class BudgetGate {
     if (this.#closed) return;
     this.#closed = true;
     const error = learn ? this.accounting.estimator.learn(this.prompt, usage.promptTokens) : undefined;
-    if (error !== undefined && this.prompt.family) metrics.promptEstimateError.set({ family: this.prompt.family }, error);
+    if (error !== undefined && this.prompt.family)
+      metrics.promptEstimateError.set({ family: this.prompt.family }, error);
     // settle/release never throw; store failures reach the onStoreError hook.
     void this.accounting.budgets.settle(this.reservation, {
       promptTokens: usage.promptTokens,

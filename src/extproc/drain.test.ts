@@ -30,7 +30,9 @@ class OpenStream {
       this.#wake?.();
     });
     this.#call.on('error', () => undefined); // the status event carries the outcome
-    this.status = new Promise((resolve) => this.#call.on('status', (status: grpc.StatusObject) => resolve(status.code)));
+    this.status = new Promise((resolve) =>
+      this.#call.on('status', (status: grpc.StatusObject) => resolve(status.code)),
+    );
   }
 
   /** Takes the testing helpers' messages (typed as decoded output, which is wire-compatible). */

@@ -68,7 +68,11 @@ test('a client that half-closes gets status OK at once and has nothing left to c
   const headers = processMethod.requestSerialize(message);
   const endings = [await halfCloseExchange(session, [headers]), await halfCloseExchange(session, [])];
   for (const ending of endings) {
-    assert.deepEqual(ending, { grpcStatus: '0', rstCode: http2.constants.NGHTTP2_NO_ERROR, rstCodeAfterCancel: http2.constants.NGHTTP2_NO_ERROR });
+    assert.deepEqual(ending, {
+      grpcStatus: '0',
+      rstCode: http2.constants.NGHTTP2_NO_ERROR,
+      rstCodeAfterCancel: http2.constants.NGHTTP2_NO_ERROR,
+    });
   }
   // The server saw clean ends, not cancellations.
   assert.equal(await cancelledRouterStreams(), cancelledBefore);

@@ -16,10 +16,16 @@ type HealthResponse = { readonly status: string };
 export function healthCheck(target: string, service: string): Promise<string | grpc.status> {
   const client = new grpc.Client(target, grpc.credentials.createInsecure());
   return new Promise((resolve) => {
-    client.makeUnaryRequest(check.path, check.requestSerialize, check.responseDeserialize, { service }, (err, response) => {
-      client.close();
-      resolve(err ? err.code : (response as HealthResponse | undefined)?.status ?? 'no response');
-    });
+    client.makeUnaryRequest(
+      check.path,
+      check.requestSerialize,
+      check.responseDeserialize,
+      { service },
+      (err, response) => {
+        client.close();
+        resolve(err ? err.code : ((response as HealthResponse | undefined)?.status ?? 'no response'));
+      },
+    );
   });
 }
 
@@ -33,7 +39,9 @@ export class HealthWatch {
 
   constructor(target: string, service: string) {
     this.#client = new grpc.Client(target, grpc.credentials.createInsecure());
-    this.#call = this.#client.makeServerStreamRequest(watch.path, watch.requestSerialize, watch.responseDeserialize, { service });
+    this.#call = this.#client.makeServerStreamRequest(watch.path, watch.requestSerialize, watch.responseDeserialize, {
+      service,
+    });
     this.#call.on('data', (response: HealthResponse) => {
       this.statuses.push(response.status);
       for (const wake of this.#waiters.splice(0)) wake();

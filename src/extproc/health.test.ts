@@ -20,12 +20,14 @@ test('Check answers NOT_SERVING until told otherwise, on TCP and the Unix socket
   t.after(() => server.close());
   assert.deepEqual(HEALTH_SERVICE_NAMES, ['', EXT_PROC]);
   for (const target of targets) {
-    for (const name of HEALTH_SERVICE_NAMES) assert.equal(await healthCheck(target, name), 'NOT_SERVING', `${target} '${name}'`);
+    for (const name of HEALTH_SERVICE_NAMES)
+      assert.equal(await healthCheck(target, name), 'NOT_SERVING', `${target} '${name}'`);
     assert.equal(await healthCheck(target, 'some.other.Service'), grpc.status.NOT_FOUND);
   }
   server.health.setServing(true);
   for (const target of targets) {
-    for (const name of HEALTH_SERVICE_NAMES) assert.equal(await healthCheck(target, name), 'SERVING', `${target} '${name}'`);
+    for (const name of HEALTH_SERVICE_NAMES)
+      assert.equal(await healthCheck(target, name), 'SERVING', `${target} '${name}'`);
   }
 });
 

@@ -14,7 +14,9 @@ type WatchCall = grpc.ServerWritableStream<unknown, unknown>;
 export class ExtProcHealth {
   #status: ServingStatus = 'NOT_SERVING';
   #closed = false;
-  readonly #impl = new HealthImplementation(Object.fromEntries(HEALTH_SERVICE_NAMES.map((name) => [name, this.#status])));
+  readonly #impl = new HealthImplementation(
+    Object.fromEntries(HEALTH_SERVICE_NAMES.map((name) => [name, this.#status])),
+  );
   readonly #watches = new Set<WatchCall>();
 
   get status(): ServingStatus {

@@ -71,13 +71,26 @@ const UNCHANGED: Readonly<Record<Phase, ProcessingResponse>> = Object.freeze({
   response_body: Object.freeze({ response_body: Object.freeze({}) }),
 });
 
-export function continueWith(phase: Phase, changes?: CommonChanges, extra?: Partial<ProcessingResponse>): ProcessingResponse {
-  if (!extra && (!changes || (!changes.headers && changes.body === undefined && !changes.clearRouteCache && !changes.replace))) return UNCHANGED[phase];
+export function continueWith(
+  phase: Phase,
+  changes?: CommonChanges,
+  extra?: Partial<ProcessingResponse>,
+): ProcessingResponse {
+  if (
+    !extra &&
+    (!changes || (!changes.headers && changes.body === undefined && !changes.clearRouteCache && !changes.replace))
+  )
+    return UNCHANGED[phase];
   // HeadersResponse and BodyResponse both wrap a CommonResponse in `response`.
   return { ...extra, [phase]: { response: commonResponse(changes ?? {}) } };
 }
 
-export function immediateResponse(status: number, headers: Record<string, string>, body: Buffer, details: string): ProcessingResponse {
+export function immediateResponse(
+  status: number,
+  headers: Record<string, string>,
+  body: Buffer,
+  details: string,
+): ProcessingResponse {
   return {
     immediate_response: {
       // Envoy's StatusCode enum lists the HTTP codes by number; proto-loader accepts the number itself.
@@ -90,7 +103,10 @@ export function immediateResponse(status: number, headers: Record<string, string
 }
 
 /** Flat string/number/bool map → dynamic metadata Struct under one namespace. */
-export function dynamicMetadata(namespace: string, values: Record<string, string | number | boolean | undefined>): Struct {
+export function dynamicMetadata(
+  namespace: string,
+  values: Record<string, string | number | boolean | undefined>,
+): Struct {
   const fields: Record<string, Value> = {};
   for (const [key, value] of Object.entries(values)) {
     if (value === undefined) continue;
@@ -102,7 +118,11 @@ export function dynamicMetadata(namespace: string, values: Record<string, string
 }
 
 /** Reads a string attribute Envoy evaluated for us (ProcessingRequest.attributes[filter].fields[expr]). */
-export function stringAttribute(attributes: Record<string, Struct__Output> | undefined, filter: string, expression: string): string | undefined {
+export function stringAttribute(
+  attributes: Record<string, Struct__Output> | undefined,
+  filter: string,
+  expression: string,
+): string | undefined {
   const value: Value__Output | undefined = attributes?.[filter]?.fields?.[expression];
   return value?.stringValue ?? undefined;
 }

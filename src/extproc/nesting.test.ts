@@ -13,7 +13,16 @@ import { MAX_JSON_DEPTH } from '../util/json-depth.js';
 import type { Accounting } from './budget-gate.js';
 import { RouterStage } from './router-stage.js';
 import { UpstreamStage } from './upstream-stage.js';
-import { CHAT_HEADERS, common, immediate, requestBody, requestHeaders, responseBody, responseHeaders, setHeaders } from './testing.js';
+import {
+  CHAT_HEADERS,
+  common,
+  immediate,
+  requestBody,
+  requestHeaders,
+  responseBody,
+  responseHeaders,
+  setHeaders,
+} from './testing.js';
 import { BACKEND_HEADER } from './contract.js';
 import { metrics } from '../telemetry/metrics.js';
 import { providerFor } from '../providers/registry.js';
@@ -39,18 +48,35 @@ routes:
   - { model: m-bedrock, backends: [{ backend: bedrock }] }
   - { model: m-cohere, backends: [{ backend: cohere }] }
 `;
-const snapshot = snapshotFromYaml(PROVIDERS, { VERTEX_TOKEN: "t", AWS_ACCESS_KEY_ID: 'a', AWS_SECRET_ACCESS_KEY: 's' });
+const snapshot = snapshotFromYaml(PROVIDERS, { VERTEX_TOKEN: 't', AWS_ACCESS_KEY_ID: 'a', AWS_SECRET_ACCESS_KEY: 's' });
 const BACKENDS = ['openai', 'compat', 'azure', 'anthropic', 'gemini', 'vertex', 'bedrock', 'cohere'];
 
 function accounting(): Accounting {
   const config = budgetsConfigSchema.parse({
-    organisations: [{ name: 'o', teams: [{ name: 't', keys: [{ name: 'k', sha256: createHash('sha256').update('vk').digest('hex'), limits: [{ window: 'day', totalTokens: 1e9 }] }] }] }],
+    organisations: [
+      {
+        name: 'o',
+        teams: [
+          {
+            name: 't',
+            keys: [
+              {
+                name: 'k',
+                sha256: createHash('sha256').update('vk').digest('hex'),
+                limits: [{ window: 'day', totalTokens: 1e9 }],
+              },
+            ],
+          },
+        ],
+      },
+    ],
   });
   return { budgets: Budgets.create(config, {}, { reapIntervalMs: 0 }), config, estimator: new PromptEstimator() };
 }
 
 /** A schema nested `levels` deep, as text (JSON.stringify itself overflows on such values). */
-const deepSchema = (levels: number) => '{"type":"object","properties":{"a":'.repeat(levels) + '{"type":"string"}' + '}}'.repeat(levels);
+const deepSchema = (levels: number) =>
+  '{"type":"object","properties":{"a":'.repeat(levels) + '{"type":"string"}' + '}}'.repeat(levels);
 const toolBody = (model: string, levels: number) =>
   `{"model":"${model}","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f","parameters":${deepSchema(levels)}}}]}`;
 
@@ -72,7 +98,11 @@ test('every provider: the upstream stage refuses a body past the limit (400) and
   for (const backend of BACKENDS) {
     const deep = new UpstreamStage(snapshot);
     deep.handle(requestHeaders({ ...CHAT_HEADERS }, false, backend));
-    assert.throws(() => deep.handle(requestBody(toolBody(`m-${backend}`, 3000))), (err: unknown) => err instanceof UnifiedError && err.status === 400, backend);
+    assert.throws(
+      () => deep.handle(requestBody(toolBody(`m-${backend}`, 3000))),
+      (err: unknown) => err instanceof UnifiedError && err.status === 400,
+      backend,
+    );
     const ok = new UpstreamStage(snapshot);
     ok.handle(requestHeaders({ ...CHAT_HEADERS }, false, backend));
     const response = ok.handle(requestBody(toolBody(`m-${backend}`, levels)));
@@ -81,7 +111,10 @@ test('every provider: the upstream stage refuses a body past the limit (400) and
 });
 
 async function invalidCount(backend: string, reason: string): Promise<number> {
-  return (await metrics.upstreamInvalid.get()).values.find((v) => v.labels.backend === backend && v.labels.reason === reason)?.value ?? 0;
+  return (
+    (await metrics.upstreamInvalid.get()).values.find((v) => v.labels.backend === backend && v.labels.reason === reason)
+      ?.value ?? 0
+  );
 }
 
 test('every provider: a 2xx body that is not JSON, too deep, or compressed is a 502 upstream_invalid_response', async () => {
@@ -94,14 +127,27 @@ test('every provider: a 2xx body that is not JSON, too deep, or compressed is a 
     for (const [reason, headers, body] of cases) {
       const before = await invalidCount(backend, reason);
       const stage = new RouterStage(snapshot);
-      stage.handle(requestHeaders({ ...CHAT_HEADERS }));
-      stage.handle(requestBody(`{"model":"m-${backend}","messages":[{"role":"user","content":"hi"}]}`));
-      stage.handle(responseHeaders({ ':status': '200', 'content-type': 'application/json', [BACKEND_HEADER]: backend, ...headers }));
+      await stage.handle(requestHeaders({ ...CHAT_HEADERS }));
+      await stage.handle(requestBody(`{"model":"m-${backend}","messages":[{"role":"user","content":"hi"}]}`));
+      await stage.handle(
+        responseHeaders({
+          ':status': '200',
+          'content-type': 'application/json',
+          [BACKEND_HEADER]: backend,
+          ...headers,
+        }),
+      );
       const response = stage.handle(responseBody(body, true)) as ProcessingResponse;
       const set = setHeaders(response);
       assert.equal(set[':status'], '502', `${backend} ${reason}`);
-      const error = JSON.parse(Buffer.from(common(response)?.body_mutation?.body as Buffer).toString()) as { error: { code: string; type: string } };
-      assert.deepEqual([error.error.code, error.error.type], ['upstream_invalid_response', 'server_error'], `${backend} ${reason}`);
+      const error = JSON.parse(Buffer.from(common(response)?.body_mutation?.body as Buffer).toString()) as {
+        error: { code: string; type: string };
+      };
+      assert.deepEqual(
+        [error.error.code, error.error.type],
+        ['upstream_invalid_response', 'server_error'],
+        `${backend} ${reason}`,
+      );
       assert.ok(common(response)?.header_mutation?.remove_headers?.includes('content-encoding'));
       const after = await invalidCount(backend, reason);
       assert.equal(after, before + 1, `${backend} ${reason} counted`);
@@ -112,14 +158,31 @@ test('every provider: a 2xx body that is not JSON, too deep, or compressed is a 
 test('stream translators survive an event nested 5,000 levels deep (parseJson refuses it) instead of overflowing', () => {
   const args = '{"a":'.repeat(5000) + '1' + '}'.repeat(5000);
   const events: [string, string][] = [
-    ['gemini', `data: {"candidates":[{"content":{"role":"model","parts":[{"functionCall":{"name":"f","args":${args}}}]},"index":0}]}\r\n\r\n`],
-    ['anthropic', `event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"t","name":"f","input":${args}}}\n\n`],
-    ['cohere', `event: tool-call-start\ndata: {"type":"tool-call-start","index":0,"delta":{"message":{"tool_calls":{"id":"t","type":"function","function":{"name":"f","arguments":"{}"},"x":${args}}}}}\n\n`],
-    ['openai', `data: {"id":"c","choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}],"usage":{"x":${args}}}\n\n`],
+    [
+      'gemini',
+      `data: {"candidates":[{"content":{"role":"model","parts":[{"functionCall":{"name":"f","args":${args}}}]},"index":0}]}\r\n\r\n`,
+    ],
+    [
+      'anthropic',
+      `event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"t","name":"f","input":${args}}}\n\n`,
+    ],
+    [
+      'cohere',
+      `event: tool-call-start\ndata: {"type":"tool-call-start","index":0,"delta":{"message":{"tool_calls":{"id":"t","type":"function","function":{"name":"f","arguments":"{}"},"x":${args}}}}}\n\n`,
+    ],
+    [
+      'openai',
+      `data: {"id":"c","choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}],"usage":{"x":${args}}}\n\n`,
+    ],
   ];
   for (const [backend, event] of events) {
     const provider = providerFor(snapshot.topology.backends.get(backend)!.provider);
-    const context = { request: { model: `m-${backend}`, messages: [{ role: 'user' as const, content: 'hi' }], stream: true }, clientWantsUsage: false, requestId: 'r', created: 1 };
+    const context = {
+      request: { model: `m-${backend}`, messages: [{ role: 'user' as const, content: 'hi' }], stream: true },
+      clientWantsUsage: false,
+      requestId: 'r',
+      created: 1,
+    };
     const translator = provider.createStreamTranslator(context);
     assert.doesNotThrow(() => {
       translator.push(Buffer.from(event));

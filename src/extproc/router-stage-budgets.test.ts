@@ -9,7 +9,15 @@ import { snapshotFromYaml, TWO_BACKENDS_YAML } from '../testing/config.js';
 import { BACKEND_HEADER } from './contract.js';
 import type { Accounting } from './budget-gate.js';
 import { RouterStage } from './router-stage.js';
-import { CHAT_HEADERS, immediate, requestBody, requestHeaders, responseBody, responseHeaders, setHeaders } from './testing.js';
+import {
+  CHAT_HEADERS,
+  immediate,
+  requestBody,
+  requestHeaders,
+  responseBody,
+  responseHeaders,
+  setHeaders,
+} from './testing.js';
 
 const snapshot = snapshotFromYaml(TWO_BACKENDS_YAML, { PRIMARY_KEY: 'k' });
 const CHAT = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_tokens: 10 });
@@ -19,7 +27,18 @@ function accounting(): Accounting {
     organisations: [
       {
         name: 'acme',
-        teams: [{ name: 't', keys: [{ name: 'k', sha256: createHash('sha256').update('vk').digest('hex'), limits: [{ window: 'day', totalTokens: 1000 }] }] }],
+        teams: [
+          {
+            name: 't',
+            keys: [
+              {
+                name: 'k',
+                sha256: createHash('sha256').update('vk').digest('hex'),
+                limits: [{ window: 'day', totalTokens: 1000 }],
+              },
+            ],
+          },
+        ],
       },
     ],
   });
@@ -46,9 +65,16 @@ test('a reserved request is routed, carries x-ratelimit headers back, and settle
   const routed = await stage.handle(requestBody(CHAT));
   assert.equal(routed.immediate_response, undefined);
   assert.ok((await reserved(a)) > 0, 'reserved while in flight');
-  const headers = await stage.handle(responseHeaders({ ':status': '200', 'content-type': 'application/json', [BACKEND_HEADER]: 'primary' }));
+  const headers = await stage.handle(
+    responseHeaders({ ':status': '200', 'content-type': 'application/json', [BACKEND_HEADER]: 'primary' }),
+  );
   assert.ok(setHeaders(headers)['x-ratelimit-limit-tokens']);
-  await stage.handle(responseBody(JSON.stringify({ choices: [], usage: { prompt_tokens: 8, completion_tokens: 2, total_tokens: 10 } }), true));
+  await stage.handle(
+    responseBody(
+      JSON.stringify({ choices: [], usage: { prompt_tokens: 8, completion_tokens: 2, total_tokens: 10 } }),
+      true,
+    ),
+  );
   await new Promise((r) => setImmediate(r));
   assert.equal(await reserved(a), 0);
   const used = (await a.budgets.snapshot()).find((v) => v.metric === 'totalTokens');
@@ -71,7 +97,9 @@ test('an error response releases the reservation instead of charging it', async 
   const stage = new RouterStage(snapshot, a);
   await stage.handle(requestHeaders({ ...CHAT_HEADERS, authorization: 'Bearer vk' }));
   await stage.handle(requestBody(CHAT));
-  await stage.handle(responseHeaders({ ':status': '503', 'content-type': 'application/json', [BACKEND_HEADER]: 'primary' }));
+  await stage.handle(
+    responseHeaders({ ':status': '503', 'content-type': 'application/json', [BACKEND_HEADER]: 'primary' }),
+  );
   await stage.handle(responseBody('{"error":{"message":"down","type":"server_error","param":null,"code":null}}', true));
   await new Promise((r) => setImmediate(r));
   assert.equal(await reserved(a), 0);

@@ -18,7 +18,15 @@ function syncRouterStage(snapshot: ConfigSnapshot) {
   };
 }
 import {
-  CHAT_HEADERS, common, immediate, metadataValues, requestBody, requestHeaders, responseBody, responseHeaders, setHeaders,
+  CHAT_HEADERS,
+  common,
+  immediate,
+  metadataValues,
+  requestBody,
+  requestHeaders,
+  responseBody,
+  responseHeaders,
+  setHeaders,
 } from './testing.js';
 
 const withKey = snapshotFromYaml(TWO_BACKENDS_YAML, { PRIMARY_KEY: 'k' });
@@ -36,7 +44,11 @@ test('a valid request is routed: route header set and route cache cleared in the
   const response = afterHeaders().handle(requestBody(CHAT));
   assert.equal(setHeaders(response)[ROUTE_HEADER], 'llm.gpt-4o-mini');
   assert.equal(common(response)?.clear_route_cache, true);
-  assert.deepEqual(metadataValues(response, METADATA_NAMESPACE), { model: 'gpt-4o-mini', route: 'llm.gpt-4o-mini', stream: false });
+  assert.deepEqual(metadataValues(response, METADATA_NAMESPACE), {
+    model: 'gpt-4o-mini',
+    route: 'llm.gpt-4o-mini',
+    stream: false,
+  });
 });
 
 test('malformed JSON gets an OpenAI-shaped 400 carrying the request id', () => {
@@ -55,7 +67,9 @@ test('a schema violation names the field', () => {
 });
 
 test('an unknown model is a 404 model_not_found', () => {
-  const reply = immediate(afterHeaders().handle(requestBody(JSON.stringify({ model: 'nope', messages: [{ role: 'user', content: 'x' }] }))));
+  const reply = immediate(
+    afterHeaders().handle(requestBody(JSON.stringify({ model: 'nope', messages: [{ role: 'user', content: 'x' }] }))),
+  );
   assert.equal(reply?.status, 404);
   assert.equal((reply?.body as { error: { code: string } }).error.code, 'model_not_found');
 });
@@ -67,7 +81,11 @@ test('a body over the configured limit is a 413', () => {
 });
 
 test('a model whose every backend is disabled is a generic 503: no environment variable names reach the client', () => {
-  const reply = immediate(afterHeaders(noKey).handle(requestBody(JSON.stringify({ model: 'keyed-only', messages: [{ role: 'user', content: 'x' }] }))));
+  const reply = immediate(
+    afterHeaders(noKey).handle(
+      requestBody(JSON.stringify({ model: 'keyed-only', messages: [{ role: 'user', content: 'x' }] })),
+    ),
+  );
   assert.equal(reply?.status, 503);
   const message = String((reply?.body as { error: { message: string } }).error.message);
   assert.doesNotMatch(message, /PRIMARY_KEY|environment variable/);
@@ -80,17 +98,28 @@ test('a model with one usable backend left is still routed', () => {
 });
 
 test('unknown paths are OpenAI-shaped 404s; GET /v1/models lists the routes', () => {
-  const unknown = immediate(syncRouterStage(withKey).handle(requestHeaders({ ':method': 'POST', ':path': '/v1/nope' })));
+  const unknown = immediate(
+    syncRouterStage(withKey).handle(requestHeaders({ ':method': 'POST', ':path': '/v1/nope' })),
+  );
   assert.equal(unknown?.status, 404);
-  const models = immediate(syncRouterStage(withKey).handle(requestHeaders({ ':method': 'GET', ':path': '/v1/models' }, true)));
+  const models = immediate(
+    syncRouterStage(withKey).handle(requestHeaders({ ':method': 'GET', ':path': '/v1/models' }, true)),
+  );
   assert.equal(models?.status, 200);
-  assert.deepEqual((models?.body as { data: Array<{ id: string }> }).data.map((m) => m.id), ['gpt-4o-mini', 'keyed-only']);
+  assert.deepEqual(
+    (models?.body as { data: Array<{ id: string }> }).data.map((m) => m.id),
+    ['gpt-4o-mini', 'keyed-only'],
+  );
 });
 
-test('an SSE 200 switches the response body to STREAMED and leaves the serving backend\'s tag to the client (the upstream stage set it)', () => {
+test("an SSE 200 switches the response body to STREAMED and leaves the serving backend's tag to the client (the upstream stage set it)", () => {
   const stage = afterHeaders();
-  stage.handle(requestBody(JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'x' }] })));
-  const response = stage.handle(responseHeaders({ ':status': '200', 'content-type': 'text/event-stream', [BACKEND_HEADER]: 'primary' }));
+  stage.handle(
+    requestBody(JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'x' }] })),
+  );
+  const response = stage.handle(
+    responseHeaders({ ':status': '200', 'content-type': 'text/event-stream', [BACKEND_HEADER]: 'primary' }),
+  );
   assert.equal(response.mode_override?.response_body_mode, 'STREAMED');
   assert.deepEqual(common(response)?.header_mutation?.remove_headers, ['content-length']);
   assert.equal(setHeaders(response)[BACKEND_HEADER], undefined, 'already on the response: not sent again');
@@ -99,7 +128,8 @@ test('an SSE 200 switches the response body to STREAMED and leaves the serving b
   assert.equal(common(first)?.body_mutation, undefined, 'whole events pass through untouched');
   const last = stage.handle(responseBody(usage + 'data: [DONE]\n\n', true));
   // The stream never sent a finish_reason: the gateway adds one before [DONE] (StreamCompletion).
-  const finish = 'data: {"object":"chat.completion.chunk","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]}\n\n';
+  const finish =
+    'data: {"object":"chat.completion.chunk","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]}\n\n';
   assert.equal(Buffer.from(common(last)?.body_mutation?.body as Buffer).toString(), finish + 'data: [DONE]\n\n');
   assert.equal(metadataValues(last, METADATA_NAMESPACE).total_tokens, 6);
 });
@@ -107,12 +137,27 @@ test('an SSE 200 switches the response body to STREAMED and leaves the serving b
 test('a JSON response stays BUFFERED, its headers pass unchanged (an empty answer), and usage goes to dynamic metadata', () => {
   const stage = afterHeaders();
   stage.handle(requestBody(CHAT));
-  const headers = stage.handle(responseHeaders({ ':status': '200', 'content-type': 'application/json', [BACKEND_HEADER]: 'primary' }));
+  const headers = stage.handle(
+    responseHeaders({ ':status': '200', 'content-type': 'application/json', [BACKEND_HEADER]: 'primary' }),
+  );
   assert.equal(headers.mode_override, undefined);
   assert.deepEqual(headers, { response_headers: {} }, 'the tag the upstream stage set stays: nothing to change');
-  const body = stage.handle(responseBody(JSON.stringify({ choices: [], usage: { prompt_tokens: 2, completion_tokens: 3, total_tokens: 5 } }), true));
+  const body = stage.handle(
+    responseBody(
+      JSON.stringify({ choices: [], usage: { prompt_tokens: 2, completion_tokens: 3, total_tokens: 5 } }),
+      true,
+    ),
+  );
   assert.equal(common(body)?.body_mutation, undefined);
-  assert.deepEqual(metadataValues(body, METADATA_NAMESPACE), { backend: 'primary', status: 200, prompt_tokens: 2, completion_tokens: 3, total_tokens: 5, cached_prompt_tokens: 0, reasoning_tokens: 0 });
+  assert.deepEqual(metadataValues(body, METADATA_NAMESPACE), {
+    backend: 'primary',
+    status: 200,
+    prompt_tokens: 2,
+    completion_tokens: 3,
+    total_tokens: 5,
+    cached_prompt_tokens: 0,
+    reasoning_tokens: 0,
+  });
 });
 
 test('an Envoy local reply (no backend tag) becomes an OpenAI error with a matching content-length', () => {
@@ -140,7 +185,9 @@ test('an error response without a body gets an OpenAI-shaped body (CONTINUE_AND_
 test("a provider's 200 without a body is the same 502 upstream_invalid_response as any unreadable answer", () => {
   const stage = afterHeaders();
   stage.handle(requestBody(CHAT));
-  const response = stage.handle(responseHeaders({ ':status': '200', 'content-length': '0', [BACKEND_HEADER]: 'primary' }, true));
+  const response = stage.handle(
+    responseHeaders({ ':status': '200', 'content-length': '0', [BACKEND_HEADER]: 'primary' }, true),
+  );
   assert.equal(common(response)?.status, 'CONTINUE_AND_REPLACE');
   assert.equal(setHeaders(response)[':status'], '502');
   const body = Buffer.from(common(response)?.body_mutation?.body as Buffer);
@@ -153,7 +200,9 @@ test("a provider's 200 without a body is the same 502 upstream_invalid_response 
 test('a backend tag that is not in the config is ignored (it would become a metric label)', () => {
   const stage = afterHeaders();
   stage.handle(requestBody(CHAT));
-  const response = stage.handle(responseHeaders({ ':status': '200', 'content-type': 'text/event-stream', [BACKEND_HEADER]: 'forged' }));
+  const response = stage.handle(
+    responseHeaders({ ':status': '200', 'content-type': 'text/event-stream', [BACKEND_HEADER]: 'forged' }),
+  );
   assert.equal(response.mode_override, undefined);
   // …and never reaches the client.
   assert.ok(common(response)?.header_mutation?.remove_headers?.includes(BACKEND_HEADER));

@@ -15,7 +15,15 @@ import { UnifiedError, asUnifiedError, withRequestId, type ErrorReply, type Repl
 import type { Usage } from '../unified/usage.js';
 import { errorMessage, log } from '../telemetry/log.js';
 import { metrics, statusClass } from '../telemetry/metrics.js';
-import { BACKEND_HEADER, EXT_PROC_FILTER_NAME, METADATA_NAMESPACE, PRINCIPAL_ATTRIBUTE, REQUEST_ID_HEADER, ROUTE_HEADER, UPSTREAM_AUTH_HEADER } from './contract.js';
+import {
+  BACKEND_HEADER,
+  EXT_PROC_FILTER_NAME,
+  METADATA_NAMESPACE,
+  PRINCIPAL_ATTRIBUTE,
+  REQUEST_ID_HEADER,
+  ROUTE_HEADER,
+  UPSTREAM_AUTH_HEADER,
+} from './contract.js';
 import { BudgetGate, type Accounting } from './budget-gate.js';
 import type { IdentityInput } from '../budget/identity.js';
 import { continueWith, dynamicMetadata, immediateResponse, readHeaders, stringAttribute } from './messages.js';
@@ -98,7 +106,10 @@ export class RouterStage implements StageHandler {
     if (this.#state !== 'done') {
       // Once routed, the provider has the prompt and bills it even if the client leaves before the answer.
       // A stream is charged what was streamed so far (counted with the tokenizer when the provider's usage has not arrived).
-      this.#gate?.abandon(this.#state === 'response_headers' || this.#state === 'response_body', this.#translator?.usageSoFar());
+      this.#gate?.abandon(
+        this.#state === 'response_headers' || this.#state === 'response_body',
+        this.#translator?.usageSoFar(),
+      );
       this.#health?.cut();
       // A clean end before the exchange finished means the exchange was abandoned (e.g. the client left).
       metrics.streamFailures.inc({ stage: 'router', reason: how === 'ended' ? 'abandoned' : how });
@@ -107,10 +118,13 @@ export class RouterStage implements StageHandler {
   }
 
   /** Request-phase failures become OpenAI-shaped immediate responses; nothing reaches a provider. */
-  #guard(step: () => ProcessingResponse | Promise<ProcessingResponse>): ProcessingResponse | Promise<ProcessingResponse> {
+  #guard(
+    step: () => ProcessingResponse | Promise<ProcessingResponse>,
+  ): ProcessingResponse | Promise<ProcessingResponse> {
     const fail = (err: unknown) => {
       const error = asUnifiedError(err);
-      if (error.kind === 'internal') log.error('router stage failed', { requestId: this.#requestId, error: errorMessage(err) });
+      if (error.kind === 'internal')
+        log.error('router stage failed', { requestId: this.#requestId, error: errorMessage(err) });
       return this.#reject(error);
     };
     try {
@@ -132,7 +146,11 @@ export class RouterStage implements StageHandler {
     const code = refusal.body.error.code ?? 'refused';
     return {
       ...this.#reply({ ...refusal, body: withRequestId(refusal.body, this.#requestId) }, `llm_extproc_${code}`),
-      dynamic_metadata: dynamicMetadata(METADATA_NAMESPACE, { model: this.#model, error: code, status: refusal.status }),
+      dynamic_metadata: dynamicMetadata(METADATA_NAMESPACE, {
+        model: this.#model,
+        error: code,
+        status: refusal.status,
+      }),
     };
   }
 
@@ -147,7 +165,10 @@ export class RouterStage implements StageHandler {
   #onRequestHeaders(request: ProcessingRequest__Output): ProcessingResponse {
     const message = request.request_headers;
     const tenantHeader = this.accounting?.config.trustedTenantHeader?.name;
-    const headers = readHeaders(message?.headers, tenantHeader ? [...REQUEST_HEADERS_READ, tenantHeader] : REQUEST_HEADERS_READ);
+    const headers = readHeaders(
+      message?.headers,
+      tenantHeader ? [...REQUEST_HEADERS_READ, tenantHeader] : REQUEST_HEADERS_READ,
+    );
     this.#requestId = headers.get(REQUEST_ID_HEADER);
     if (this.accounting) {
       this.#identity = {
@@ -162,14 +183,20 @@ export class RouterStage implements StageHandler {
     if (!CHAT_PATHS.has(path) || method !== 'POST') {
       throw new UnifiedError('unknown_endpoint', `Invalid URL (${method} ${path}).`);
     }
-    if (message?.end_of_stream) throw new UnifiedError('invalid_request', 'The request has no body; send a JSON chat completion request.');
+    if (message?.end_of_stream)
+      throw new UnifiedError('invalid_request', 'The request has no body; send a JSON chat completion request.');
     this.#state = 'request_body';
     return continueWith('request_headers');
   }
 
   #listModels(): ProcessingResponse {
     const created = Math.floor(Date.now() / 1000);
-    const data = [...this.snapshot.topology.routes.keys()].map((id) => ({ id, object: 'model', created, owned_by: 'llm-extproc' }));
+    const data = [...this.snapshot.topology.routes.keys()].map((id) => ({
+      id,
+      object: 'model',
+      created,
+      owned_by: 'llm-extproc',
+    }));
     return this.#reply({ status: 200, headers: {}, body: { object: 'list', data } }, 'llm_extproc_models');
   }
 
@@ -178,7 +205,10 @@ export class RouterStage implements StageHandler {
     this.#bodyBytes += chunk.length;
     const limit = this.snapshot.config.limits.maxRequestBodyBytes;
     if (this.#bodyBytes > limit) {
-      throw new UnifiedError('request_too_large', `The request body is ${this.#bodyBytes} bytes; the limit is ${limit} bytes.`);
+      throw new UnifiedError(
+        'request_too_large',
+        `The request body is ${this.#bodyBytes} bytes; the limit is ${limit} bytes.`,
+      );
     }
     this.#bodyChunks.push(chunk);
     // BUFFERED mode sends the body in one message; other modes are tolerated by waiting for the last chunk.
@@ -191,20 +221,39 @@ export class RouterStage implements StageHandler {
     const route = this.snapshot.topology.routes.get(request.model);
     if (!route) {
       this.#model = 'unknown'; // unbounded client input never becomes a metric label
-      throw new UnifiedError('model_not_found', `The model '${request.model}' does not exist or you do not have access to it.`, 'model');
+      throw new UnifiedError(
+        'model_not_found',
+        `The model '${request.model}' does not exist or you do not have access to it.`,
+        'model',
+      );
     }
     const usable = usableEndpoints(route);
     if (usable.length === 0) {
       // The detail (which variables are unset) is for operators: the log and the admin GET /backends. The client,
       // unauthenticated, gets a generic message with the request id.
-      const reasons = route.endpoints.map((e) => `backend '${e.backend.name}': ${e.backend.disabledReason ?? 'unavailable'}`);
-      log.warn('no usable backend for model', { requestId: this.#requestId, model: request.model, reasons: reasons.join('; ') });
-      throw new UnifiedError('no_backend', `No backend is currently available for model '${request.model}'. The gateway operator can see why in its log and admin /backends.`);
+      const reasons = route.endpoints.map(
+        (e) => `backend '${e.backend.name}': ${e.backend.disabledReason ?? 'unavailable'}`,
+      );
+      log.warn('no usable backend for model', {
+        requestId: this.#requestId,
+        model: request.model,
+        reasons: reasons.join('; '),
+      });
+      throw new UnifiedError(
+        'no_backend',
+        `No backend is currently available for model '${request.model}'. The gateway operator can see why in its log and admin /backends.`,
+      );
     }
     // Any usable backend may serve this request (failover), so every one must be able to honour it.
     // A backend with unsupportedParams: drop accepts what it can drop (the upstream stage drops it per attempt).
     for (const endpoint of usable) {
-      applyParamPolicy(providerFor(endpoint.backend.provider), request, endpoint.backend, endpoint.upstreamModel, endpoint.unsupportedParams);
+      applyParamPolicy(
+        providerFor(endpoint.backend.provider),
+        request,
+        endpoint.backend,
+        endpoint.upstreamModel,
+        endpoint.unsupportedParams,
+      );
     }
     this.#request = request;
     this.#clientWantsUsage = clientWantsStreamUsage(request);
@@ -248,32 +297,51 @@ export class RouterStage implements StageHandler {
     this.#upstreamAuth = this.#backend !== undefined ? headers.get(UPSTREAM_AUTH_HEADER) : undefined;
     this.#health?.response(this.#backend, this.#status);
     // Every error a client sees carries the request id: in x-request-id here, in the message with the body.
-    const errorHeaders: Record<string, string> = this.#status >= 400 && this.#requestId ? { [REQUEST_ID_HEADER]: this.#requestId } : {};
+    const errorHeaders: Record<string, string> =
+      this.#status >= 400 && this.#requestId ? { [REQUEST_ID_HEADER]: this.#requestId } : {};
     // The client learns which backend served it (only a name from our topology); a forged or unknown tag is removed.
     const served: Record<string, string> = this.#backend === undefined ? {} : { [BACKEND_HEADER]: this.#backend };
     // A known tag is already on the response as the upstream stage set it (overwriting any the provider sent), and
     // the upstream stage removes a provider's x-llm-extproc-upstream-auth: nothing to send back for either then.
-    const untag = tagged === undefined ? [] : this.#backend === undefined ? [BACKEND_HEADER, UPSTREAM_AUTH_HEADER] : this.#upstreamAuth !== undefined ? [UPSTREAM_AUTH_HEADER] : [];
+    const untag =
+      tagged === undefined
+        ? []
+        : this.#backend === undefined
+          ? [BACKEND_HEADER, UPSTREAM_AUTH_HEADER]
+          : this.#upstreamAuth !== undefined
+            ? [UPSTREAM_AUTH_HEADER]
+            : [];
     const changes =
       untag.length === 0 && Object.keys(rateHeaders).length === 0 && Object.keys(errorHeaders).length === 0
         ? undefined
         : { headers: { set: { ...rateHeaders, ...errorHeaders }, remove: untag } };
     if (message?.end_of_stream) {
-      if (this.#providerKind() && this.#status >= 200 && this.#status < 300) return this.#emptySuccess(errorHeaders, served, changes?.headers.remove ?? []);
+      if (this.#providerKind() && this.#status >= 200 && this.#status < 300)
+        return this.#emptySuccess(errorHeaders, served, changes?.headers.remove ?? []);
       this.#finish(undefined);
       const metadata = { dynamic_metadata: this.#resultMetadata(undefined) };
       if (this.#status < 400) return continueWith('response_headers', changes, metadata);
       // An error without a body (e.g. Envoy's 500 after the upstream stage failed) still gets the unified shape.
       const body = Buffer.from(JSON.stringify(this.#bodylessError().toBody(this.#requestId)));
-      const set = { ...errorHeaders, ...served, 'content-type': 'application/json', 'content-length': String(body.length) };
-      return continueWith('response_headers', { headers: { set, remove: changes?.headers.remove ?? [] }, body, replace: true }, metadata);
+      const set = {
+        ...errorHeaders,
+        ...served,
+        'content-type': 'application/json',
+        'content-length': String(body.length),
+      };
+      return continueWith(
+        'response_headers',
+        { headers: { set, remove: changes?.headers.remove ?? [] }, body, replace: true },
+        metadata,
+      );
     }
     this.#state = 'response_body';
     const contentType = headers.get('content-type') ?? '';
     const provider = this.#providerKind();
     const encoding = (headers.get('content-encoding') ?? '').trim().toLowerCase();
     // Every attempt asks for identity; a compressed 2xx cannot be read or translated (whole-body path: a 502).
-    this.#compressed = provider !== undefined && this.#status >= 200 && this.#status < 300 && encoding !== '' && encoding !== 'identity';
+    this.#compressed =
+      provider !== undefined && this.#status >= 200 && this.#status < 300 && encoding !== '' && encoding !== 'identity';
     if (this.#status === 200 && provider && !this.#compressed && providerFor(provider).isStream(contentType)) {
       this.#translator = this.#completing(providerFor(provider).createStreamTranslator(this.#responseContext()));
       // Stream the body chunk by chunk instead of buffering it (requires allow_mode_override in Envoy). Envoy
@@ -281,8 +349,14 @@ export class RouterStage implements StageHandler {
       // re-cut, so drop it here.
       const remove = [...untag, 'content-length'];
       // Providers with binary streams (Bedrock) are translated to SSE: the client must see SSE's content-type.
-      const set: Record<string, string> = contentType.startsWith('text/event-stream') ? { ...rateHeaders } : { ...rateHeaders, 'content-type': 'text/event-stream' };
-      return continueWith('response_headers', { headers: { set, remove } }, { mode_override: { response_body_mode: 'STREAMED' } });
+      const set: Record<string, string> = contentType.startsWith('text/event-stream')
+        ? { ...rateHeaders }
+        : { ...rateHeaders, 'content-type': 'text/event-stream' };
+      return continueWith(
+        'response_headers',
+        { headers: { set, remove } },
+        { mode_override: { response_body_mode: 'STREAMED' } },
+      );
     }
     return continueWith('response_headers', changes);
   }
@@ -325,7 +399,10 @@ export class RouterStage implements StageHandler {
   /** Envoy's own 413 (a body over per_connection_buffer_limit_bytes): the error the README promises. */
   #tooLarge(): UnifiedError {
     const limit = this.snapshot.config.dataPlane.bufferLimitBytes;
-    return new UnifiedError('request_too_large', `The request body is larger than the gateway accepts (${limit} bytes).`);
+    return new UnifiedError(
+      'request_too_large',
+      `The request body is larger than the gateway accepts (${limit} bytes).`,
+    );
   }
 
   /** A provider's 401/403 for the gateway's own key: a gateway error (502), never the client's 401. */
@@ -341,7 +418,13 @@ export class RouterStage implements StageHandler {
     const requestId = this.#requestId;
     if (!requestId) return translated;
     const json = parseJson(translated.body ?? original);
-    if (!isRecord(json) || !isRecord(json.error) || typeof json.error.message !== 'string' || json.error.message.includes(requestId)) return translated;
+    if (
+      !isRecord(json) ||
+      !isRecord(json.error) ||
+      typeof json.error.message !== 'string' ||
+      json.error.message.includes(requestId)
+    )
+      return translated;
     json.error.message = `${json.error.message} (request id: ${requestId})`;
     return { ...translated, body: Buffer.from(JSON.stringify(json)) };
   }
@@ -367,7 +450,10 @@ export class RouterStage implements StageHandler {
       return this.#translator ? this.#streamChunk(this.#translator, chunk, last) : this.#wholeBody(chunk, last);
     } catch (err) {
       // A translation bug must not break the client's response: pass the bytes through and record it.
-      log.error('response translation failed; passing bytes through', { requestId: this.#requestId, error: errorMessage(err) });
+      log.error('response translation failed; passing bytes through', {
+        requestId: this.#requestId,
+        error: errorMessage(err),
+      });
       metrics.streamFailures.inc({ stage: 'router', reason: 'translation' });
       if (last) this.#finish(this.#translator?.usage);
       return continueWith('response_body');
@@ -386,14 +472,23 @@ export class RouterStage implements StageHandler {
     if (estimated) metrics.usageMissing.inc();
     this.#finish(usage, estimated ? 'estimated' : 'reported');
     const extra: Record<string, boolean> = estimated ? { usage_estimated: true } : {};
-    return continueWith('response_body', out === undefined ? {} : { body: out }, { dynamic_metadata: this.#resultMetadata(usage, extra) });
+    return continueWith('response_body', out === undefined ? {} : { body: out }, {
+      dynamic_metadata: this.#resultMetadata(usage, extra),
+    });
   }
 
   /** A provider's 2xx without a body: the most basic unreadable answer, the same 502 as any other, and a verdict. */
-  #emptySuccess(errorHeaders: Record<string, string>, served: Record<string, string>, remove: string[]): ProcessingResponse {
+  #emptySuccess(
+    errorHeaders: Record<string, string>,
+    served: Record<string, string>,
+    remove: string[],
+  ): ProcessingResponse {
     metrics.upstreamInvalid.inc({ backend: this.#backend ?? 'none', reason: 'empty' satisfies InvalidReason });
     metrics.usageMissing.inc();
-    const error = new UnifiedError('upstream_invalid_response', `Backend '${this.#backend ?? 'unknown'}' answered HTTP ${this.#status} without a body.`);
+    const error = new UnifiedError(
+      'upstream_invalid_response',
+      `Backend '${this.#backend ?? 'unknown'}' answered HTTP ${this.#status} without a body.`,
+    );
     this.#health?.whole(Buffer.alloc(0), 200);
     this.#status = error.status;
     this.#finish(undefined, 'unreadable');
@@ -423,9 +518,21 @@ export class RouterStage implements StageHandler {
       // The same answer for every provider: a 502 the client can act on, usage marked missing, a metric.
       metrics.upstreamInvalid.inc({ backend: this.#backend ?? 'none', reason: invalid });
       metrics.usageMissing.inc();
-      const what = invalid === 'compressed' ? 'a compressed body although identity was asked' : invalid === 'too_deep' ? 'JSON nested too deeply' : 'a body that is not a JSON object';
-      const error = new UnifiedError('upstream_invalid_response', `Backend '${this.#backend ?? 'unknown'}' answered HTTP ${this.#status} with ${what}.`);
-      translated = { body: Buffer.from(JSON.stringify(error.toBody(this.#requestId))), usage: undefined, status: error.status };
+      const what =
+        invalid === 'compressed'
+          ? 'a compressed body although identity was asked'
+          : invalid === 'too_deep'
+            ? 'JSON nested too deeply'
+            : 'a body that is not a JSON object';
+      const error = new UnifiedError(
+        'upstream_invalid_response',
+        `Backend '${this.#backend ?? 'unknown'}' answered HTTP ${this.#status} with ${what}.`,
+      );
+      translated = {
+        body: Buffer.from(JSON.stringify(error.toBody(this.#requestId))),
+        usage: undefined,
+        status: error.status,
+      };
       extra = { usage_missing: true, error: error.code };
     } else if (this.#upstreamAuth !== undefined) {
       // The provider's own 401/403 body would blame the client; the status is already the upstream stage's 502.
@@ -455,7 +562,11 @@ export class RouterStage implements StageHandler {
     if (Object.keys(set).length === 0) return continueWith('response_body', {}, metadata);
     // A body we wrote is plain JSON, whatever encoding the upstream's was.
     const remove = translated.body !== undefined ? ['content-encoding'] : [];
-    return continueWith('response_body', { headers: { set, remove }, ...(translated.body ? { body: translated.body } : {}) }, metadata);
+    return continueWith(
+      'response_body',
+      { headers: { set, remove }, ...(translated.body ? { body: translated.body } : {}) },
+      metadata,
+    );
   }
 
   #responseContext(): ResponseContext {
@@ -493,11 +604,12 @@ export class RouterStage implements StageHandler {
     if (usage) {
       metrics.tokens.inc({ model: this.#model, backend, kind: 'prompt' }, usage.promptTokens);
       metrics.tokens.inc({ model: this.#model, backend, kind: 'completion' }, usage.completionTokens);
-      if (usage.cachedPromptTokens) metrics.tokens.inc({ model: this.#model, backend, kind: 'cached_prompt' }, usage.cachedPromptTokens);
-      if (usage.reasoningTokens) metrics.tokens.inc({ model: this.#model, backend, kind: 'reasoning' }, usage.reasoningTokens);
+      if (usage.cachedPromptTokens)
+        metrics.tokens.inc({ model: this.#model, backend, kind: 'cached_prompt' }, usage.cachedPromptTokens);
+      if (usage.reasoningTokens)
+        metrics.tokens.inc({ model: this.#model, backend, kind: 'reasoning' }, usage.reasoningTokens);
       if (this.#gate) metrics.costUsd.inc({ model: this.#model, backend }, this.#gate.costUsd(usage));
     }
     this.#gate?.finish(usage, this.#status, this.#backend, source);
   }
 }
-

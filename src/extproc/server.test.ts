@@ -38,9 +38,15 @@ test('one response per message, in order, on a real gRPC stream; no stage metada
   const server = await startExtProcServer(store, '127.0.0.1:0');
   t.after(() => server.close());
   const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] });
-  const { responses, code } = await exchange(`127.0.0.1:${server.port}`, undefined, [requestHeaders(CHAT_HEADERS), requestBody(body)]);
+  const { responses, code } = await exchange(`127.0.0.1:${server.port}`, undefined, [
+    requestHeaders(CHAT_HEADERS),
+    requestBody(body),
+  ]);
   assert.equal(code, grpc.status.OK);
-  assert.deepEqual(responses.map((r) => r.response), ['request_headers', 'request_body']);
+  assert.deepEqual(
+    responses.map((r) => r.response),
+    ['request_headers', 'request_body'],
+  );
 });
 
 test('a broken stream fails alone: the server keeps serving the next one', async (t) => {

@@ -34,11 +34,16 @@ export interface StageServices {
 
 const NO_SERVICES: StageServices = { accounting: () => undefined };
 
-export function handleProcessStream(call: ProcessCall, store: ConfigStore, services: StageServices = NO_SERVICES): void {
+export function handleProcessStream(
+  call: ProcessCall,
+  store: ConfigStore,
+  services: StageServices = NO_SERVICES,
+): void {
   const stage = stageOf(call);
   // The config snapshot is fixed for the life of the stream: a reload never changes a request midway.
   const snapshot = store.current();
-  const handler: StageHandler = stage === 'router' ? new RouterStage(snapshot, services.accounting()) : new UpstreamStage(snapshot);
+  const handler: StageHandler =
+    stage === 'router' ? new RouterStage(snapshot, services.accounting()) : new UpstreamStage(snapshot);
   metrics.activeStreams.inc({ stage });
   let ended = false;
   // Summed over the stream and observed once: per-message observations cost more than the work they measure.
@@ -186,7 +191,8 @@ export async function startExtProcServer(
           if (lastRefusalLog.size > 1000) lastRefusalLog.clear();
           log.warn('ext_proc call refused', { method, reason });
         },
-        onFileError: (err) => log.warn('extproc TLS files unusable; keeping the previous ones', { error: errorMessage(err) }),
+        onFileError: (err) =>
+          log.warn('extproc TLS files unusable; keeping the previous ones', { error: errorMessage(err) }),
       })
     : grpc.ServerCredentials.createInsecure();
   const port = await bind(address, tcpCredentials);

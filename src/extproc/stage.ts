@@ -15,4 +15,3 @@ export interface StageHandler {
   /** Called once when the stream ends, however it ends. */
   close(how: StreamEnd): void;
 }
-

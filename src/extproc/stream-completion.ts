@@ -133,7 +133,13 @@ export class StreamCompletion implements StreamTranslator {
     const suffix = ` (request id: ${requestId})`;
     const text = out.toString('utf8').replace(/^data: (\{"error".*)$/gm, (line, json: string) => {
       const event = parseJson(json);
-      if (!isRecord(event) || !isRecord(event.error) || typeof event.error.message !== 'string' || event.error.message.includes(requestId)) return line;
+      if (
+        !isRecord(event) ||
+        !isRecord(event.error) ||
+        typeof event.error.message !== 'string' ||
+        event.error.message.includes(requestId)
+      )
+        return line;
       return `data: ${JSON.stringify({ ...event, error: { ...event.error, message: event.error.message + suffix } })}`;
     });
     return Buffer.from(text);
@@ -162,9 +168,18 @@ export class StreamCompletion implements StreamTranslator {
     const mayLackFinish = !this.#errored && this.#finishMarkers < this.#options.choices;
     if (!wantsUsage && !mayLackFinish) return '';
     this.#fold();
-    const head = this.#digest.head ?? { id: 'chatcmpl-gateway', model: undefined, created: Math.floor(Date.now() / 1000) };
+    const head = this.#digest.head ?? {
+      id: 'chatcmpl-gateway',
+      model: undefined,
+      created: Math.floor(Date.now() / 1000),
+    };
     const base = (): Record<string, unknown> => {
-      const chunk: Record<string, unknown> = { id: head.id, object: 'chat.completion.chunk', created: head.created, model: head.model };
+      const chunk: Record<string, unknown> = {
+        id: head.id,
+        object: 'chat.completion.chunk',
+        created: head.created,
+        model: head.model,
+      };
       if (head.system_fingerprint !== undefined) chunk.system_fingerprint = head.system_fingerprint;
       return chunk;
     };
@@ -197,7 +212,12 @@ export class StreamCompletion implements StreamTranslator {
 
   #read(json: unknown): void {
     if (!isRecord(json) || !Array.isArray(json.choices)) return;
-    this.#digest.head ??= { id: json.id, model: json.model, created: json.created, ...(json.system_fingerprint !== undefined ? { system_fingerprint: json.system_fingerprint } : {}) };
+    this.#digest.head ??= {
+      id: json.id,
+      model: json.model,
+      created: json.created,
+      ...(json.system_fingerprint !== undefined ? { system_fingerprint: json.system_fingerprint } : {}),
+    };
     const text = this.#digest.text;
     for (const choice of json.choices) {
       if (!isRecord(choice)) continue;

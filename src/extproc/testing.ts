@@ -4,7 +4,9 @@ import type { ProcessingResponse } from '../generated/envoy/service/ext_proc/v3/
 import { BACKEND_ATTRIBUTE, EXT_PROC_FILTER_NAME } from './contract.js';
 
 function headerMap(headers: Record<string, string>) {
-  return { headers: Object.entries(headers).map(([key, value]) => ({ key, value: '', raw_value: Buffer.from(value) })) };
+  return {
+    headers: Object.entries(headers).map(([key, value]) => ({ key, value: '', raw_value: Buffer.from(value) })),
+  };
 }
 
 export function requestHeaders(
@@ -18,7 +20,9 @@ export function requestHeaders(
     request_headers: { headers: headerMap(headers), end_of_stream: endOfStream },
   };
   if (backend !== undefined) {
-    message.attributes = { [EXT_PROC_FILTER_NAME]: { fields: { [attribute]: { stringValue: backend, kind: 'stringValue' } } } };
+    message.attributes = {
+      [EXT_PROC_FILTER_NAME]: { fields: { [attribute]: { stringValue: backend, kind: 'stringValue' } } },
+    };
   }
   return message;
 }
@@ -35,31 +39,41 @@ export function responseBody(body: string | Buffer, endOfStream: boolean): Proce
   return { request: 'response_body', response_body: { body: Buffer.from(body), end_of_stream: endOfStream } };
 }
 
-export const CHAT_HEADERS = { ':method': 'POST', ':path': '/v1/chat/completions', 'content-type': 'application/json', 'x-request-id': 'req-1' };
+export const CHAT_HEADERS = {
+  ':method': 'POST',
+  ':path': '/v1/chat/completions',
+  'content-type': 'application/json',
+  'x-request-id': 'req-1',
+};
 
 type Common = NonNullable<NonNullable<ProcessingResponse['request_body']>['response']>;
 
 /** The CommonResponse inside whichever phase the response answers. */
 export function common(response: ProcessingResponse): Common | undefined {
-  const phase = response.request_headers ?? response.request_body ?? response.response_headers ?? response.response_body;
+  const phase =
+    response.request_headers ?? response.request_body ?? response.response_headers ?? response.response_body;
   return phase?.response ?? undefined;
 }
 
 export function setHeaders(response: ProcessingResponse): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const option of (common(response)?.header_mutation?.set_headers ?? [])) {
+  for (const option of common(response)?.header_mutation?.set_headers ?? []) {
     const raw = option.header?.raw_value;
-    if (option.header?.key) out[option.header.key] = raw === undefined ? (option.header.value ?? '') : Buffer.from(raw as Buffer).toString();
+    if (option.header?.key)
+      out[option.header.key] = raw === undefined ? (option.header.value ?? '') : Buffer.from(raw as Buffer).toString();
   }
   return out;
 }
 
-export function immediate(response: ProcessingResponse): { status: number; body: Record<string, unknown>; headers: Record<string, string> } | undefined {
+export function immediate(
+  response: ProcessingResponse,
+): { status: number; body: Record<string, unknown>; headers: Record<string, string> } | undefined {
   const imm = response.immediate_response;
   if (!imm) return undefined;
   const headers: Record<string, string> = {};
-  for (const option of (imm.headers?.set_headers ?? [])) {
-    if (option.header?.key) headers[option.header.key] = Buffer.from((option.header.raw_value ?? '') as Buffer).toString();
+  for (const option of imm.headers?.set_headers ?? []) {
+    if (option.header?.key)
+      headers[option.header.key] = Buffer.from((option.header.raw_value ?? '') as Buffer).toString();
   }
   return { status: Number(imm.status?.code), body: JSON.parse(Buffer.from(imm.body as Buffer).toString()), headers };
 }

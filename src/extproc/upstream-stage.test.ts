@@ -71,13 +71,20 @@ test('missing endpoint metadata, unknown or disabled backends fail the stream', 
   assert.throws(() => new UpstreamStage(snapshot).handle(requestHeaders(CLIENT)), UpstreamStageError);
   assert.throws(() => new UpstreamStage(snapshot).handle(requestHeaders(CLIENT, false, 'ghost')), /does not define/);
   const noKey = snapshotFromYaml(TWO_BACKENDS_YAML, {});
-  assert.throws(() => new UpstreamStage(noKey).handle(requestHeaders(CLIENT, false, 'primary')), /PRIMARY_KEY is not set/);
+  assert.throws(
+    () => new UpstreamStage(noKey).handle(requestHeaders(CLIENT, false, 'primary')),
+    /PRIMARY_KEY is not set/,
+  );
 });
 
 test('a backend that does not serve the requested model fails the stream', () => {
   const stage = new UpstreamStage(snapshot);
   stage.handle(requestHeaders(CLIENT, false, 'local'));
-  assert.throws(() => stage.handle(requestBody(JSON.stringify({ model: 'keyed-only', messages: [{ role: 'user', content: 'x' }] }))), /does not serve/);
+  assert.throws(
+    () =>
+      stage.handle(requestBody(JSON.stringify({ model: 'keyed-only', messages: [{ role: 'user', content: 'x' }] }))),
+    /does not serve/,
+  );
 });
 
 test('client headers leave only from the allowlist; hop-by-hop, internal and body-describing ones are removed', () => {
@@ -104,11 +111,38 @@ test('client headers leave only from the allowlist; hop-by-hop, internal and bod
   stage.handle(requestHeaders(sent, false, 'primary'));
   const response = stage.handle(requestBody(CHAT));
   const removed = common(response)?.header_mutation?.remove_headers ?? [];
-  assert.equal(setHeaders(response).authorization, 'Bearer sk-primary', "the client's credential is replaced by the backend's");
-  for (const name of ['cookie', 'proxy-authorization', 'openai-organization', 'openai-project', 'x-envoy-max-retries', 'x-llm-extproc-backend', 'content-encoding', 'connection', 'x-anything', 'constructor', '__proto__', ROUTE_HEADER]) {
+  assert.equal(
+    setHeaders(response).authorization,
+    'Bearer sk-primary',
+    "the client's credential is replaced by the backend's",
+  );
+  for (const name of [
+    'cookie',
+    'proxy-authorization',
+    'openai-organization',
+    'openai-project',
+    'x-envoy-max-retries',
+    'x-llm-extproc-backend',
+    'content-encoding',
+    'connection',
+    'x-anything',
+    'constructor',
+    '__proto__',
+    ROUTE_HEADER,
+  ]) {
     assert.ok(removed.includes(name), `${name} removed`);
   }
-  for (const name of ['user-agent', 'accept', 'traceparent', 'x-request-id', 'host', ':path', ':method', 'content-type']) assert.ok(!removed.includes(name), `${name} kept`);
+  for (const name of [
+    'user-agent',
+    'accept',
+    'traceparent',
+    'x-request-id',
+    'host',
+    ':path',
+    ':method',
+    'content-type',
+  ])
+    assert.ok(!removed.includes(name), `${name} kept`);
 });
 
 test("a provider's 401/403 (the gateway's key) becomes a retriable 502 with the internal marker; other statuses lose any marker", () => {
@@ -125,5 +159,8 @@ test("a provider's 401/403 (the gateway's key) becomes a retriable 502 with the 
   stage.handle(requestBody(CHAT));
   const ok = stage.handle(responseHeaders({ ':status': '400', 'x-llm-extproc-upstream-auth': '401' }));
   assert.equal(setHeaders(ok)[':status'], undefined);
-  assert.ok(common(ok)?.header_mutation?.remove_headers?.includes('x-llm-extproc-upstream-auth'), 'a provider cannot forge the marker');
+  assert.ok(
+    common(ok)?.header_mutation?.remove_headers?.includes('x-llm-extproc-upstream-auth'),
+    'a provider cannot forge the marker',
+  );
 });

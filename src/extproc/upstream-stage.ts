@@ -32,7 +32,14 @@ const CLIENT_CREDENTIAL_HEADERS = ['authorization', 'api-key', 'x-api-key', 'x-g
  * content-encoding describing a body we replaced, hop-by-hop headers…) is removed. Backends add names with
  * `forwardHeaders`. Pseudo-headers and host are Envoy's and stay.
  */
-export const DEFAULT_FORWARDED_HEADERS: readonly string[] = ['accept', 'accept-language', 'user-agent', 'x-request-id', 'traceparent', 'tracestate'];
+export const DEFAULT_FORWARDED_HEADERS: readonly string[] = [
+  'accept',
+  'accept-language',
+  'user-agent',
+  'x-request-id',
+  'traceparent',
+  'tracestate',
+];
 
 /** Headers whose current value is compared so an unchanged one is not sent again. */
 const COMPARED_HEADERS = [':path', 'content-type', 'content-length', 'accept-encoding'];
@@ -60,14 +67,21 @@ export class UpstreamStage implements StageHandler {
         const name =
           stringAttribute(message.attributes, EXT_PROC_FILTER_NAME, BACKEND_ATTRIBUTE) ||
           stringAttribute(message.attributes, EXT_PROC_FILTER_NAME, CLUSTER_BACKEND_ATTRIBUTE);
-        if (!name) throw new UpstreamStageError(`attribute ${BACKEND_ATTRIBUTE} missing: check request_attributes and endpoint metadata`);
+        if (!name)
+          throw new UpstreamStageError(
+            `attribute ${BACKEND_ATTRIBUTE} missing: check request_attributes and endpoint metadata`,
+          );
         const backend = this.snapshot.topology.backends.get(name);
-        if (!backend) throw new UpstreamStageError(`endpoint names backend '${name}', which the config does not define`);
-        if (backend.disabledReason) throw new UpstreamStageError(`backend '${name}' is disabled: ${backend.disabledReason}`);
+        if (!backend)
+          throw new UpstreamStageError(`endpoint names backend '${name}', which the config does not define`);
+        if (backend.disabledReason)
+          throw new UpstreamStageError(`backend '${name}' is disabled: ${backend.disabledReason}`);
         this.#backend = backend;
         if (message.request_headers?.end_of_stream) throw new UpstreamStageError('request has no body');
         // Remember what the attempt carries so the body response only changes what differs (smaller messages).
-        this.#present = new Set((message.request_headers?.headers?.headers ?? []).map((h) => (h.key ?? '').toLowerCase()));
+        this.#present = new Set(
+          (message.request_headers?.headers?.headers ?? []).map((h) => (h.key ?? '').toLowerCase()),
+        );
         this.#current = readHeaders(message.request_headers?.headers, COMPARED_HEADERS);
         // Headers are held by Envoy until the buffered body is answered; all rewrites happen there.
         return continueWith('request_headers');
@@ -93,7 +107,9 @@ export class UpstreamStage implements StageHandler {
     if (!message?.end_of_stream) return continueWith('request_body');
     const backend = this.#backend;
     if (!backend) throw new UpstreamStageError('request body before request headers');
-    const request = parsePrevalidatedChatRequest(this.#bodyChunks.length === 1 ? this.#bodyChunks[0]! : Buffer.concat(this.#bodyChunks));
+    const request = parsePrevalidatedChatRequest(
+      this.#bodyChunks.length === 1 ? this.#bodyChunks[0]! : Buffer.concat(this.#bodyChunks),
+    );
     this.#bodyChunks = [];
     const route = this.snapshot.topology.routes.get(request.model);
     const endpoint = route?.endpoints.find((e) => e.backend.name === backend.name);
@@ -109,15 +125,26 @@ export class UpstreamStage implements StageHandler {
       for (const param of outcome.dropped) metrics.droppedParams.inc({ backend: backend.name, param });
     }
     const credentials = attemptCredentials(backend);
-    const upstream = provider.buildRequest(outbound, { backend, upstreamModel: endpoint.upstreamModel, now: new Date(), credentials });
+    const upstream = provider.buildRequest(outbound, {
+      backend,
+      upstreamModel: endpoint.upstreamModel,
+      now: new Date(),
+      credentials,
+    });
     metrics.upstreamAttempts.inc({ backend: backend.name });
     // Remove what must not travel: our routing and tenant headers, client credentials, and headers another backend's
     // rewrite left behind on a previous attempt (Envoy reuses the header map across retries).
     const remove: string[] = [];
     const tenantHeader = this.snapshot.config.budgets?.trustedTenantHeader?.name;
     const internal = tenantHeader ? [ROUTE_HEADER, tenantHeader] : [ROUTE_HEADER];
-    for (const name of [...internal, ...CLIENT_CREDENTIAL_HEADERS, ...this.snapshot.topology.backendHeaderNames, ...providerRequestHeaders]) {
-      if (this.#present.has(name) && !Object.hasOwn(upstream.headers, name) && !remove.includes(name)) remove.push(name);
+    for (const name of [
+      ...internal,
+      ...CLIENT_CREDENTIAL_HEADERS,
+      ...this.snapshot.topology.backendHeaderNames,
+      ...providerRequestHeaders,
+    ]) {
+      if (this.#present.has(name) && !Object.hasOwn(upstream.headers, name) && !remove.includes(name))
+        remove.push(name);
     }
     const wanted: Record<string, string> = {
       ...upstream.headers,
@@ -129,7 +156,14 @@ export class UpstreamStage implements StageHandler {
     // Every other client header leaves only from the allowlist (DEFAULT_FORWARDED_HEADERS + forwardHeaders).
     const forwarded = new Set([...DEFAULT_FORWARDED_HEADERS, ...backend.config.forwardHeaders]);
     for (const name of this.#present) {
-      if (name.startsWith(':') || name === 'host' || Object.hasOwn(wanted, name) || forwarded.has(name) || remove.includes(name)) continue;
+      if (
+        name.startsWith(':') ||
+        name === 'host' ||
+        Object.hasOwn(wanted, name) ||
+        forwarded.has(name) ||
+        remove.includes(name)
+      )
+        continue;
       remove.push(name);
     }
     const set: Record<string, string> = {};
@@ -151,7 +185,10 @@ export class UpstreamStage implements StageHandler {
     const status = Number(readHeaders(message.response_headers?.headers, [':status']).get(':status') ?? 0);
     if (status === 401 || status === 403) {
       metrics.upstreamAuthFailures.inc({ backend, status: String(status) });
-      log.warn("provider rejected the gateway's credentials; answering 502 so another backend can serve", { backend, status });
+      log.warn("provider rejected the gateway's credentials; answering 502 so another backend can serve", {
+        backend,
+        status,
+      });
       set[':status'] = '502';
       set[UPSTREAM_AUTH_HEADER] = String(status);
     }

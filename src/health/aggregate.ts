@@ -22,7 +22,10 @@ export interface Published {
   readonly held: boolean;
 }
 
-export function publishedStates(backends: ReadonlyMap<string, BackendView>, routes: readonly RouteView[]): Map<string, Published> {
+export function publishedStates(
+  backends: ReadonlyMap<string, BackendView>,
+  routes: readonly RouteView[],
+): Map<string, Published> {
   const out = new Map<string, Published>();
   for (const [name, view] of backends) out.set(name, { health: view.state, held: false });
   for (const route of routes) {
@@ -32,7 +35,9 @@ export function publishedStates(backends: ReadonlyMap<string, BackendView>, rout
     if (usable) continue;
     const lowest = Math.min(...enabled.map((e) => e.priority));
     const candidates = enabled.filter((e) => e.priority === lowest);
-    const best = candidates.reduce((a, b) => ((backends.get(b.backend)?.score ?? 0) < (backends.get(a.backend)?.score ?? 0) ? b : a));
+    const best = candidates.reduce((a, b) =>
+      (backends.get(b.backend)?.score ?? 0) < (backends.get(a.backend)?.score ?? 0) ? b : a,
+    );
     out.set(best.backend, { health: 'DEGRADED', held: true });
   }
   return out;

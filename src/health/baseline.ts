@@ -68,7 +68,10 @@ export function judgeLatency(baselines: LatencyBaselines, sample: LatencySample,
     if (ttft.n >= s.warmup) {
       judged = true;
       const z = zScore(ttft, x, TTFT_SD_FLOOR);
-      if (z > s.zThreshold && sample.ttftMs - Math.exp(ttft.mean) > MIN_TTFT_EXCESS_MS) problems.push(`TTFT ${Math.round(sample.ttftMs)} ms vs baseline ${Math.round(Math.exp(ttft.mean))} ms (z ${z.toFixed(1)})`);
+      if (z > s.zThreshold && sample.ttftMs - Math.exp(ttft.mean) > MIN_TTFT_EXCESS_MS)
+        problems.push(
+          `TTFT ${Math.round(sample.ttftMs)} ms vs baseline ${Math.round(Math.exp(ttft.mean))} ms (z ${z.toFixed(1)})`,
+        );
     }
     ttft = updateBaseline(ttft, x, s.halfLife);
   }
@@ -77,9 +80,14 @@ export function judgeLatency(baselines: LatencyBaselines, sample: LatencySample,
     if (tps.n >= s.warmup) {
       judged = true;
       const z = zScore(tps, x, 0.1 * Math.abs(tps.mean));
-      if (z < -s.zThreshold) problems.push(`${x.toFixed(1)} tokens/s vs baseline ${tps.mean.toFixed(1)} (z ${z.toFixed(1)})`);
+      if (z < -s.zThreshold)
+        problems.push(`${x.toFixed(1)} tokens/s vs baseline ${tps.mean.toFixed(1)} (z ${z.toFixed(1)})`);
     }
     tps = updateBaseline(tps, x, s.halfLife);
   }
-  return { next: { ttft, tps }, pass: judged ? problems.length === 0 : undefined, detail: problems.length ? problems.join('; ') : 'ok' };
+  return {
+    next: { ttft, tps },
+    pass: judged ? problems.length === 0 : undefined,
+    detail: problems.length ? problems.join('; ') : 'ok',
+  };
 }

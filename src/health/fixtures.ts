@@ -42,7 +42,10 @@ export const LOOPED_SENTENCE = 'I am sorry, but I cannot help with that request.
 export const LOOPED_WORD = 'the '.repeat(200);
 export const LOOPED_TAIL = PROSE + ' ' + 'and then the model said and then the model said '.repeat(20);
 /** Varied enough per line that a naive line-dedup would miss it, yet one phrase cycled. */
-export const LOOPED_LIST = Array.from({ length: 40 }, (_, i) => `${i + 1}. The answer is the answer is the answer.`).join('\n');
+export const LOOPED_LIST = Array.from(
+  { length: 40 },
+  (_, i) => `${i + 1}. The answer is the answer is the answer.`,
+).join('\n');
 
 const VOCABULARY = (
   'gateway proxy model request response stream token budget route backend provider cluster endpoint weight priority ' +

@@ -14,7 +14,9 @@ export interface RunningHealth {
   attach(publisher: Publisher | undefined): void;
   view(): unknown;
   /** Admin GET /backends: the config view of each backend with its `health` (score, failures, published, pin). */
-  backendsView<B extends { readonly name: string }>(config: { backends: readonly B[] }): { backends: Array<B & { health: BackendHealthSummary | undefined }> };
+  backendsView<B extends { readonly name: string }>(config: {
+    backends: readonly B[];
+  }): { backends: Array<B & { health: BackendHealthSummary | undefined }> };
   /**
    * Admin POST /backends/<name>/pin|drain|restore: the backend's new health (with `shared`: whether every replica
    * gets it through Redis), or undefined for an unknown name.
@@ -24,7 +26,12 @@ export interface RunningHealth {
 }
 
 export type OperatorAction =
-  | { readonly kind: 'pin'; readonly state: EndpointHealth; readonly weight: number | undefined; readonly reason: string | undefined }
+  | {
+      readonly kind: 'pin';
+      readonly state: EndpointHealth;
+      readonly weight: number | undefined;
+      readonly reason: string | undefined;
+    }
   | { readonly kind: 'restore' };
 
 export interface HealthOptions {
@@ -35,7 +42,11 @@ export interface HealthOptions {
 export function startHealth(store: ConfigStore, options: HealthOptions = {}): RunningHealth {
   // The prober is created after the monitor; until then nothing is covered by probes.
   let covers: (backend: string) => boolean = () => false;
-  const monitor = new HealthMonitor({ config: () => store.current().config.health, topology: () => store.current().topology, probed: (b) => covers(b) });
+  const monitor = new HealthMonitor({
+    config: () => store.current().config.health,
+    topology: () => store.current().topology,
+    probed: (b) => covers(b),
+  });
   healthTap.install(monitor);
   // Scores, states and pins live in the monitor, not the config: a reload keeps them (a removed backend's pin goes).
   const onReload = (outcome: { ok: boolean }) => {
@@ -50,7 +61,8 @@ export function startHealth(store: ConfigStore, options: HealthOptions = {}): Ru
       const seen = new Map<string, { backend: ResolvedBackend; model: string; upstreamModel: string }>();
       for (const route of store.current().topology.routes.values()) {
         for (const e of route.endpoints) {
-          if (!e.backend.disabledReason && !seen.has(e.backend.name)) seen.set(e.backend.name, { backend: e.backend, model: route.model, upstreamModel: e.upstreamModel });
+          if (!e.backend.disabledReason && !seen.has(e.backend.name))
+            seen.set(e.backend.name, { backend: e.backend, model: route.model, upstreamModel: e.upstreamModel });
         }
       }
       return [...seen.values()];
@@ -63,7 +75,8 @@ export function startHealth(store: ConfigStore, options: HealthOptions = {}): Ru
     store: () => {
       const accounting = options.accounting?.();
       const budgetStore = accounting?.budgets.store;
-      if (!accounting || !(budgetStore instanceof RedisStore) || accounting.config.store.kind !== 'redis') return undefined;
+      if (!accounting || !(budgetStore instanceof RedisStore) || accounting.config.store.kind !== 'redis')
+        return undefined;
       return { client: budgetStore.redis, keyPrefix: accounting.config.store.keyPrefix };
     },
   });
@@ -78,7 +91,10 @@ export function startHealth(store: ConfigStore, options: HealthOptions = {}): Ru
       return { backends: config.backends.map((b) => ({ ...b, health: summary.get(b.name) })) };
     },
     operate: async (backend, action) => {
-      const known = action.kind === 'pin' ? monitor.pin(backend, action.state, action.weight, action.reason) : monitor.restore(backend);
+      const known =
+        action.kind === 'pin'
+          ? monitor.pin(backend, action.state, action.weight, action.reason)
+          : monitor.restore(backend);
       if (!known) return undefined;
       const shared = await pins.write(backend, monitor.pinOf(backend));
       const summary = monitor.summary().get(backend);

@@ -14,7 +14,9 @@ const schema = {
   },
   required: ['id'],
   additionalProperties: false,
-  $defs: { point: { type: 'object', properties: { x: { type: 'number' }, y: { type: 'number' } }, required: ['x', 'y'] } },
+  $defs: {
+    point: { type: 'object', properties: { x: { type: 'number' }, y: { type: 'number' } }, required: ['x', 'y'] },
+  },
 };
 
 const cases: Array<[string, unknown, boolean]> = [

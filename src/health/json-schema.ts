@@ -71,21 +71,28 @@ function check(value: unknown, schema: Schema, root: Schema, path: string, depth
     const types = (Array.isArray(type) ? type : [type]).filter((t): t is string => typeof t === 'string');
     if (!types.some((t) => matchesType(value, t))) return `${path}: expected ${types.join('|')}, got ${typeOf(value)}`;
   }
-  if (Array.isArray(schema.enum) && !schema.enum.some((e) => deepEqual(e, value))) return `${path}: not one of the enum values`;
+  if (Array.isArray(schema.enum) && !schema.enum.some((e) => deepEqual(e, value)))
+    return `${path}: not one of the enum values`;
   if ('const' in schema && !deepEqual(schema.const, value)) return `${path}: not the const value`;
   if (typeof value === 'string') {
-    if (typeof schema.minLength === 'number' && [...value].length < schema.minLength) return `${path}: shorter than ${schema.minLength}`;
-    if (typeof schema.maxLength === 'number' && [...value].length > schema.maxLength) return `${path}: longer than ${schema.maxLength}`;
+    if (typeof schema.minLength === 'number' && [...value].length < schema.minLength)
+      return `${path}: shorter than ${schema.minLength}`;
+    if (typeof schema.maxLength === 'number' && [...value].length > schema.maxLength)
+      return `${path}: longer than ${schema.maxLength}`;
   }
   if (typeof value === 'number') {
     if (typeof schema.minimum === 'number' && value < schema.minimum) return `${path}: below minimum ${schema.minimum}`;
     if (typeof schema.maximum === 'number' && value > schema.maximum) return `${path}: above maximum ${schema.maximum}`;
-    if (typeof schema.exclusiveMinimum === 'number' && value <= schema.exclusiveMinimum) return `${path}: not above ${schema.exclusiveMinimum}`;
-    if (typeof schema.exclusiveMaximum === 'number' && value >= schema.exclusiveMaximum) return `${path}: not below ${schema.exclusiveMaximum}`;
+    if (typeof schema.exclusiveMinimum === 'number' && value <= schema.exclusiveMinimum)
+      return `${path}: not above ${schema.exclusiveMinimum}`;
+    if (typeof schema.exclusiveMaximum === 'number' && value >= schema.exclusiveMaximum)
+      return `${path}: not below ${schema.exclusiveMaximum}`;
   }
   if (Array.isArray(value)) {
-    if (typeof schema.minItems === 'number' && value.length < schema.minItems) return `${path}: fewer than ${schema.minItems} items`;
-    if (typeof schema.maxItems === 'number' && value.length > schema.maxItems) return `${path}: more than ${schema.maxItems} items`;
+    if (typeof schema.minItems === 'number' && value.length < schema.minItems)
+      return `${path}: fewer than ${schema.minItems} items`;
+    if (typeof schema.maxItems === 'number' && value.length > schema.maxItems)
+      return `${path}: more than ${schema.maxItems} items`;
     const prefix = Array.isArray(schema.prefixItems) ? schema.prefixItems : [];
     for (let i = 0; i < value.length; i++) {
       const itemSchema = i < prefix.length ? prefix[i] : schema.items;
@@ -97,7 +104,8 @@ function check(value: unknown, schema: Schema, root: Schema, path: string, depth
   if (isObject(value)) {
     const properties = isObject(schema.properties) ? schema.properties : {};
     if (Array.isArray(schema.required)) {
-      for (const key of schema.required) if (typeof key === 'string' && !(key in value)) return `${path}: missing required property "${key}"`;
+      for (const key of schema.required)
+        if (typeof key === 'string' && !(key in value)) return `${path}: missing required property "${key}"`;
     }
     for (const [key, v] of Object.entries(value)) {
       const propertySchema = properties[key];
@@ -121,10 +129,13 @@ function check(value: unknown, schema: Schema, root: Schema, path: string, depth
   }
   if (Array.isArray(schema.anyOf)) {
     const subs = schema.anyOf.filter(isObject);
-    if (subs.length > 0 && !subs.some((sub) => check(value, sub, root, path, depth + 1) === undefined)) return `${path}: matches none of anyOf`;
+    if (subs.length > 0 && !subs.some((sub) => check(value, sub, root, path, depth + 1) === undefined))
+      return `${path}: matches none of anyOf`;
   }
   if (Array.isArray(schema.oneOf)) {
-    const matches = schema.oneOf.filter(isObject).filter((sub) => check(value, sub, root, path, depth + 1) === undefined).length;
+    const matches = schema.oneOf
+      .filter(isObject)
+      .filter((sub) => check(value, sub, root, path, depth + 1) === undefined).length;
     if (matches !== 1) return `${path}: matches ${matches} of oneOf`;
   }
   return undefined;

@@ -3,11 +3,17 @@ import assert from 'node:assert/strict';
 import { observeWholeBody } from './observe.js';
 import { chatRequest, emptyAnswer, monitorFixture, noLatency } from './testing.js';
 
-const good = observeWholeBody(JSON.stringify({ choices: [{ index: 0, message: { role: 'assistant', content: 'Hello there.' }, finish_reason: 'stop' }] }));
+const good = observeWholeBody(
+  JSON.stringify({
+    choices: [{ index: 0, message: { role: 'assistant', content: 'Hello there.' }, finish_reason: 'stop' }],
+  }),
+);
 
 describe('health monitor', () => {
   test('empty answers degrade then take out a backend; clean probes bring it back; the control plane hears each change once', () => {
-    const { monitor, published } = monitorFixture('  - { model: m, backends: [{ backend: a }, { backend: b, weight: 3 }] }');
+    const { monitor, published } = monitorFixture(
+      '  - { model: m, backends: [{ backend: a }, { backend: b, weight: 3 }] }',
+    );
     for (let i = 0; i < 3; i++) monitor.observeResponse('b', chatRequest, emptyAnswer, noLatency);
     assert.deepEqual(published, [['b', { weight: 3, health: 'DEGRADED' }]]);
     for (let i = 0; i < 4; i++) monitor.observeResponse('b', chatRequest, emptyAnswer, noLatency);
@@ -32,7 +38,10 @@ describe('health monitor', () => {
 
   test('without probes, an UNHEALTHY backend is let back in on probation after halfOpenAfterMs', () => {
     const clock = { now: 1_000 };
-    const { monitor, published } = monitorFixture('  - { model: m, backends: [{ backend: a }, { backend: b }] }', clock);
+    const { monitor, published } = monitorFixture(
+      '  - { model: m, backends: [{ backend: a }, { backend: b }] }',
+      clock,
+    );
     for (let i = 0; i < 7; i++) monitor.observeResponse('b', chatRequest, emptyAnswer, noLatency);
     assert.deepEqual(published.at(-1), ['b', { weight: 1, health: 'UNHEALTHY' }]);
     clock.now += 29_000;
@@ -42,7 +51,10 @@ describe('health monitor', () => {
     monitor.tick();
     assert.deepEqual(published.at(-1), ['b', undefined], 'half-open: published HEALTHY');
     monitor.observeResponse('b', chatRequest, emptyAnswer, noLatency);
-    assert.deepEqual(published.at(-1), ['b', { weight: 1, health: 'UNHEALTHY' }], 'one failure on probation takes it out');
+    assert.deepEqual(
+      published.at(-1),
+      ['b', { weight: 1, health: 'UNHEALTHY' }],
+      'one failure on probation takes it out',
+    );
   });
 });
-

@@ -51,7 +51,12 @@ export interface BackendHealthSummary {
   /** What Envoy is told (after pins and the panic rule). */
   readonly published: { readonly state: EndpointHealth; readonly weight: number };
   readonly heldByPanicRule: boolean;
-  readonly pinned: { readonly state: EndpointHealth; readonly weight: number | undefined; readonly since: string; readonly reason: string | undefined } | null;
+  readonly pinned: {
+    readonly state: EndpointHealth;
+    readonly weight: number | undefined;
+    readonly since: string;
+    readonly reason: string | undefined;
+  } | null;
   /** Failed verdicts among the last score.keepVerdicts, by check. */
   readonly recentFailures: Readonly<Record<string, number>>;
   readonly observations: number;
@@ -94,7 +99,11 @@ export function checkResponse(
   const results: CheckResult[] = runChecks(request, observed, enabled, config);
   if (enabled.has('latency') && observed.stream) {
     const key = `${backend}\u0000${request.model}`;
-    const outcome = judgeLatency(baselines.get(key) ?? { ttft: EMPTY_BASELINE, tps: EMPTY_BASELINE }, latency, config.latency);
+    const outcome = judgeLatency(
+      baselines.get(key) ?? { ttft: EMPTY_BASELINE, tps: EMPTY_BASELINE },
+      latency,
+      config.latency,
+    );
     baselines.set(key, outcome.next);
     if (outcome.pass !== undefined) results.push({ check: 'latency', pass: outcome.pass, detail: outcome.detail });
   }
@@ -124,26 +133,55 @@ export class HealthMonitor {
   }
 
   /** A 200 response the router stage saw: runs the route's checks, then scores the backend. */
-  observeResponse(backend: string, request: ChatRequest, observed: ObservedCompletion, latency: LatencySample): Verdict[] {
-    return this.record(backend, request.model, checkResponse(this.options.config(), this.#latency, backend, request, observed, latency), 'response');
+  observeResponse(
+    backend: string,
+    request: ChatRequest,
+    observed: ObservedCompletion,
+    latency: LatencySample,
+  ): Verdict[] {
+    return this.record(
+      backend,
+      request.model,
+      checkResponse(this.options.config(), this.#latency, backend, request, observed, latency),
+      'response',
+    );
   }
 
   /** Scores one observation made of these results (one response, or one probe). */
-  record(backend: string, model: string, results: readonly { check: VerdictCheck; pass: boolean; detail: string }[], source: Verdict['source']): Verdict[] {
+  record(
+    backend: string,
+    model: string,
+    results: readonly { check: VerdictCheck; pass: boolean; detail: string }[],
+    source: Verdict['source'],
+  ): Verdict[] {
     if (results.length === 0) return [];
     const config = this.options.config();
     const at = (this.options.now ?? Date.now)();
-    const verdicts = results.map((r) => ({ backend, model, check: r.check, pass: r.pass, detail: r.detail, source, at }));
+    const verdicts = results.map((r) => ({
+      backend,
+      model,
+      check: r.check,
+      pass: r.pass,
+      detail: r.detail,
+      source,
+      at,
+    }));
     const failed = verdicts.filter((v) => !v.pass);
     // Latency alone is a soft signal (0.5); any content failure counts fully.
     const failure = failed.length === 0 ? 0 : failed.every((v) => v.check === 'latency') ? 0.5 : 1;
-    const record = this.#backends.get(backend) ?? { score: INITIAL_SCORE, changedAt: at, verdicts: [], published: { health: 'HEALTHY' as const, held: false } };
+    const record = this.#backends.get(backend) ?? {
+      score: INITIAL_SCORE,
+      changedAt: at,
+      verdicts: [],
+      published: { health: 'HEALTHY' as const, held: false },
+    };
     this.#backends.set(backend, record);
     const before = record.score.state;
     record.score = observe(record.score, failure, config.score);
     if (record.score.state !== before) record.changedAt = at;
     record.verdicts.push(...verdicts);
-    if (record.verdicts.length > config.score.keepVerdicts) record.verdicts.splice(0, record.verdicts.length - config.score.keepVerdicts);
+    if (record.verdicts.length > config.score.keepVerdicts)
+      record.verdicts.splice(0, record.verdicts.length - config.score.keepVerdicts);
     for (const v of verdicts) healthMetrics.verdicts.inc({ backend, check: v.check, result: v.pass ? 'pass' : 'fail' });
     healthMetrics.score.set({ backend }, record.score.score);
     this.#republish();
@@ -161,7 +199,8 @@ export class HealthMonitor {
     const now = (this.options.now ?? Date.now)();
     let changed = false;
     for (const [name, record] of this.#backends) {
-      if (record.score.state !== 'UNHEALTHY' || now - record.changedAt < config.score.halfOpenAfterMs || probed(name)) continue;
+      if (record.score.state !== 'UNHEALTHY' || now - record.changedAt < config.score.halfOpenAfterMs || probed(name))
+        continue;
       record.score = halfOpen(record.score, config.score);
       record.changedAt = now;
       changed = true;
@@ -193,7 +232,8 @@ export class HealthMonitor {
     if (this.#weights?.topology !== topology) {
       const weights = new Map<string, number>();
       for (const route of topology.routes.values()) {
-        for (const e of route.endpoints) if (!weights.has(e.backend.name)) weights.set(e.backend.name, Math.max(1, e.weight));
+        for (const e of route.endpoints)
+          if (!weights.has(e.backend.name)) weights.set(e.backend.name, Math.max(1, e.weight));
       }
       this.#weights = { topology, weights };
     }
@@ -211,13 +251,21 @@ export class HealthMonitor {
     const topology = this.options.topology();
     // A pin on a backend a reload removed goes with it.
     for (const name of this.#pins.keys()) if (!topology.backends.has(name)) this.#pins.delete(name);
-    const views = new Map([...this.#backends].map(([name, r]) => [name, { state: r.score.state, score: r.score.score }]));
-    for (const [name, pin] of this.#pins) views.set(name, { state: pin.health === 'DRAINING' ? 'UNHEALTHY' : pin.health, score: views.get(name)?.score ?? 0 });
+    const views = new Map(
+      [...this.#backends].map(([name, r]) => [name, { state: r.score.state, score: r.score.score }]),
+    );
+    for (const [name, pin] of this.#pins)
+      views.set(name, {
+        state: pin.health === 'DRAINING' ? 'UNHEALTHY' : pin.health,
+        score: views.get(name)?.score ?? 0,
+      });
     const next = publishedStates(views, this.#routes());
     const names = new Set([...this.#backends.keys(), ...this.#pins.keys(), ...this.#sent.keys()]);
     for (const backend of names) {
       const record = this.#backends.get(backend);
-      const published = this.#pins.has(backend) ? { health: 'HEALTHY' as const, held: false } : (next.get(backend) ?? { health: 'HEALTHY' as const, held: false });
+      const published = this.#pins.has(backend)
+        ? { health: 'HEALTHY' as const, held: false }
+        : (next.get(backend) ?? { health: 'HEALTHY' as const, held: false });
       if (record) record.published = published;
       const target = this.#target(backend, published);
       for (const s of STATES) healthMetrics.state.set({ backend, state: s }, s === target.health ? 1 : 0);
@@ -239,7 +287,12 @@ export class HealthMonitor {
   /** Operator pin: published instead of the verdicts until restore(). Unknown backend: false. */
   pin(backend: string, health: EndpointHealth, weight: number | undefined, reason: string | undefined): boolean {
     if (!this.options.topology().backends.has(backend)) return false;
-    this.#pins.set(backend, { health, weight: weight === undefined ? undefined : Math.max(1, Math.round(weight)), since: (this.options.now ?? Date.now)(), reason });
+    this.#pins.set(backend, {
+      health,
+      weight: weight === undefined ? undefined : Math.max(1, Math.round(weight)),
+      since: (this.options.now ?? Date.now)(),
+      reason,
+    });
     this.#republish();
     return true;
   }
@@ -264,7 +317,13 @@ export class HealthMonitor {
       next.size === this.#pins.size &&
       [...next].every(([name, pin]) => {
         const current = this.#pins.get(name);
-        return current !== undefined && current.health === pin.health && current.weight === pin.weight && current.since === pin.since && current.reason === pin.reason;
+        return (
+          current !== undefined &&
+          current.health === pin.health &&
+          current.weight === pin.weight &&
+          current.since === pin.since &&
+          current.reason === pin.reason
+        );
       });
     if (same) return;
     this.#pins.clear();
@@ -292,7 +351,9 @@ export class HealthMonitor {
         state: record?.score.state ?? 'HEALTHY',
         published: { state: target.health, weight: target.weight },
         heldByPanicRule: !pin && published.held,
-        pinned: pin ? { state: pin.health, weight: pin.weight, since: new Date(pin.since).toISOString(), reason: pin.reason } : null,
+        pinned: pin
+          ? { state: pin.health, weight: pin.weight, since: new Date(pin.since).toISOString(), reason: pin.reason }
+          : null,
         recentFailures,
         observations: record?.score.observations ?? 0,
       });
@@ -311,7 +372,9 @@ export class HealthMonitor {
         state: record?.score.state ?? 'HEALTHY',
         published: this.#target(name, record?.published ?? { health: 'HEALTHY', held: false }).health,
         heldByPanicRule: !pin && (record?.published.held ?? false),
-        pinned: pin ? { state: pin.health, weight: pin.weight, since: new Date(pin.since).toISOString(), reason: pin.reason } : null,
+        pinned: pin
+          ? { state: pin.health, weight: pin.weight, since: new Date(pin.since).toISOString(), reason: pin.reason }
+          : null,
         observations: record?.score.observations ?? 0,
         cleanStreak: record?.score.cleanStreak ?? 0,
         probation: record?.score.probation ?? false,

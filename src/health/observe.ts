@@ -46,11 +46,26 @@ export function observeWholeBody(body: Buffer | string): ObservedCompletion {
   try {
     json = JSON.parse(typeof body === 'string' ? body : body.toString('utf8'));
   } catch {
-    return { stream: false, choices: [], completionTokens: undefined, errorPayload: 'body is not JSON', complete: true };
+    return {
+      stream: false,
+      choices: [],
+      completionTokens: undefined,
+      errorPayload: 'body is not JSON',
+      complete: true,
+    };
   }
-  if (!isRecord(json)) return { stream: false, choices: [], completionTokens: undefined, errorPayload: 'body is not a JSON object', complete: true };
-  const usage = isRecord(json.usage) && typeof json.usage.completion_tokens === 'number' ? json.usage.completion_tokens : undefined;
-  if (json.error !== undefined && json.error !== null) return { stream: false, choices: [], completionTokens: usage, errorPayload: errorText(json.error), complete: true };
+  if (!isRecord(json))
+    return {
+      stream: false,
+      choices: [],
+      completionTokens: undefined,
+      errorPayload: 'body is not a JSON object',
+      complete: true,
+    };
+  const usage =
+    isRecord(json.usage) && typeof json.usage.completion_tokens === 'number' ? json.usage.completion_tokens : undefined;
+  if (json.error !== undefined && json.error !== null)
+    return { stream: false, choices: [], completionTokens: usage, errorPayload: errorText(json.error), complete: true };
   const rawChoices = Array.isArray(json.choices) ? json.choices : [];
   const choices: ObservedChoice[] = rawChoices.filter(isRecord).map((c) => {
     const message = isRecord(c.message) ? c.message : {};
@@ -61,7 +76,10 @@ export function observeWholeBody(body: Buffer | string): ObservedCompletion {
       finishReason: typeof c.finish_reason === 'string' ? c.finish_reason : undefined,
       toolCalls: toolCalls.map((t) => {
         const fn = isRecord(t.function) ? t.function : {};
-        return { name: typeof fn.name === 'string' ? fn.name : '', arguments: typeof fn.arguments === 'string' ? fn.arguments : '' };
+        return {
+          name: typeof fn.name === 'string' ? fn.name : '',
+          arguments: typeof fn.arguments === 'string' ? fn.arguments : '',
+        };
       }),
     };
   });
@@ -115,7 +133,8 @@ export class StreamObserver {
     }
     if (!isRecord(json)) return;
     if (json.error !== undefined && json.error !== null) this.#errorPayload ??= errorText(json.error);
-    if (isRecord(json.usage) && typeof json.usage.completion_tokens === 'number') this.#completionTokens = json.usage.completion_tokens;
+    if (isRecord(json.usage) && typeof json.usage.completion_tokens === 'number')
+      this.#completionTokens = json.usage.completion_tokens;
     if (!Array.isArray(json.choices)) return;
     for (const c of json.choices) {
       if (!isRecord(c)) continue;

@@ -15,7 +15,9 @@ import { chatRequest, emptyAnswer, monitorFixture, noLatency, TWO_BACKENDS } fro
 
 describe('operator pins', () => {
   test('drain publishes DRAINING at the config weight; verdicts do not move a pinned backend; restore goes back to the verdicts', () => {
-    const { monitor, published } = monitorFixture('  - { model: m, backends: [{ backend: a }, { backend: b, weight: 3 }] }');
+    const { monitor, published } = monitorFixture(
+      '  - { model: m, backends: [{ backend: a }, { backend: b, weight: 3 }] }',
+    );
     assert.equal(monitor.pin('b', 'DRAINING', undefined, 'maintenance'), true);
     assert.deepEqual(published, [['b', { weight: 3, health: 'DRAINING' }]]);
     for (let i = 0; i < 10; i++) monitor.observeResponse('b', chatRequest, emptyAnswer, noLatency);
@@ -50,12 +52,14 @@ describe('operator pins', () => {
     const { monitor, published } = monitorFixture('  - { model: m, backends: [{ backend: a }, { backend: b }] }');
     monitor.pin('b', 'DRAINING', undefined, undefined);
     for (let i = 0; i < 10; i++) monitor.observeResponse('a', chatRequest, emptyAnswer, noLatency);
-    assert.deepEqual(published.at(-1), ['a', { weight: 1, health: 'DEGRADED' }], 'a is the route\'s last backend: held');
+    assert.deepEqual(published.at(-1), ['a', { weight: 1, health: 'DEGRADED' }], "a is the route's last backend: held");
     assert.ok(!published.some(([name, s]) => name === 'b' && s?.health !== 'DRAINING'));
   });
 
   test('unknown backends are refused; attach() replays pins to a control plane that starts later', () => {
-    const parsed = parseConfig(`${TWO_BACKENDS}routes:\n  - { model: m, backends: [{ backend: a }, { backend: b }] }\n`);
+    const parsed = parseConfig(
+      `${TWO_BACKENDS}routes:\n  - { model: m, backends: [{ backend: a }, { backend: b }] }\n`,
+    );
     if (!parsed.ok) throw new Error('config');
     const topology = resolveTopology(parsed.config, {});
     const monitor = new HealthMonitor({ config: () => parsed.config.health, topology: () => topology });
@@ -69,7 +73,8 @@ describe('operator pins', () => {
 });
 
 describe('verdicts across config reloads', () => {
-  const write = (file: string, extra: string, routes: string) => writeFileSync(file, `logging: { level: ${extra} }\n${TWO_BACKENDS}routes:\n${routes}\n`);
+  const write = (file: string, extra: string, routes: string) =>
+    writeFileSync(file, `logging: { level: ${extra} }\n${TWO_BACKENDS}routes:\n${routes}\n`);
 
   test('a reload of unrelated parts keeps scores, states and pins; a reload that removes a backend drops its pin', async (t) => {
     const file = path.join(mkdtempSync(path.join(tmpdir(), 'llm-extproc-health-reload-')), 'config.yaml');
@@ -107,20 +112,38 @@ describe('verdicts across config reloads', () => {
     assert.equal(published.length, count + 1);
 
     // `a` leaves the config: its pin goes with it (a later config that brings it back starts unpinned).
-    writeFileSync(file, `logging: { level: warn }\nbackends:\n  - { name: b, provider: openai-compatible, baseUrl: "http://127.0.0.1:2/v1" }\nroutes:\n  - { model: m, backends: [{ backend: b }] }\n`);
+    writeFileSync(
+      file,
+      `logging: { level: warn }\nbackends:\n  - { name: b, provider: openai-compatible, baseUrl: "http://127.0.0.1:2/v1" }\nroutes:\n  - { model: m, backends: [{ backend: b }] }\n`,
+    );
     assert.equal(store.reload().ok, true);
     write(file, 'warn', both);
     assert.equal(store.reload().ok, true);
     assert.equal(health.monitor.summary().get('a')?.pinned, null);
-    assert.equal(health.monitor.summary().get('b')?.state, 'UNHEALTHY', 'b stayed in every config: its verdicts survive');
+    assert.equal(
+      health.monitor.summary().get('b')?.state,
+      'UNHEALTHY',
+      'b stayed in every config: its verdicts survive',
+    );
   });
 });
 
 describe('verdict summary (dynamic metadata health_verdict)', () => {
-  const v = (check: Verdict['check'], pass: boolean): Verdict => ({ backend: 'a', model: 'm', check, pass, detail: '', source: 'response', at: 0 });
+  const v = (check: Verdict['check'], pass: boolean): Verdict => ({
+    backend: 'a',
+    model: 'm',
+    check,
+    pass,
+    detail: '',
+    source: 'response',
+    at: 0,
+  });
   test('pass, or fail: with each failed check once', () => {
     assert.equal(verdictSummary([]), undefined);
     assert.equal(verdictSummary([v('empty', true), v('json', true)]), 'pass');
-    assert.equal(verdictSummary([v('empty', false), v('json', true), v('empty', false), v('repetition', false)]), 'fail:empty,repetition');
+    assert.equal(
+      verdictSummary([v('empty', false), v('json', true), v('empty', false), v('repetition', false)]),
+      'fail:empty,repetition',
+    );
   });
 });

@@ -24,7 +24,12 @@ before(async () => {
     const sum = /What is (\d+) \+ (\d+)/.exec(text);
     const word = /: (\w+)$/.exec(text);
     const content = sum ? String(Number(sum[1]) + Number(sum[2])) : word ? (word[1] ?? '') : '{"name":"n","count":2}';
-    return { status: 200, body: completion({ role: 'assistant', content }, 'stop', { usage: { prompt_tokens: 21, completion_tokens: 3, total_tokens: 24 } }) };
+    return {
+      status: 200,
+      body: completion({ role: 'assistant', content }, 'stop', {
+        usage: { prompt_tokens: 21, completion_tokens: 3, total_tokens: 24 },
+      }),
+    };
   });
   baseUrl = upstream.baseUrl;
   close = upstream.close;
@@ -55,18 +60,37 @@ budgets:
   const accounting: Accounting = { budgets, config: budgetsConfig, estimator: new PromptEstimator() };
   let covers: (b: string) => boolean = () => false;
   const clock = { now: 1_000_000 };
-  const monitor = new HealthMonitor({ config: () => config.health, topology: () => topology, probed: (b) => covers(b), now: () => clock.now });
+  const monitor = new HealthMonitor({
+    config: () => config.health,
+    topology: () => topology,
+    probed: (b) => covers(b),
+    now: () => clock.now,
+  });
   const backend = topology.backends.get('b');
   assert.ok(backend);
-  const prober = startProber({ monitor, config: () => config.health, backends: () => [{ backend, model: 'm', upstreamModel: 'm' }], accounting: () => accounting, random: () => 0.5 });
+  const prober = startProber({
+    monitor,
+    config: () => config.health,
+    backends: () => [{ backend, model: 'm', upstreamModel: 'm' }],
+    accounting: () => accounting,
+    random: () => 0.5,
+  });
   covers = (b) => prober.covers(b);
-  return { monitor, prober, budgets, clock, stop: async () => {
-    prober.close();
-    await budgets.close();
-  } };
+  return {
+    monitor,
+    prober,
+    budgets,
+    clock,
+    stop: async () => {
+      prober.close();
+      await budgets.close();
+    },
+  };
 }
 
-const empty = observeWholeBody(JSON.stringify({ choices: [{ index: 0, message: { role: 'assistant', content: '' }, finish_reason: 'stop' }] }));
+const empty = observeWholeBody(
+  JSON.stringify({ choices: [{ index: 0, message: { role: 'assistant', content: '' }, finish_reason: 'stop' }] }),
+);
 
 describe('probes and budgets', () => {
   test('costsMoney: a price above 0 for the model or "*"', () => {
@@ -99,7 +123,11 @@ describe('probes and budgets', () => {
     const off = setup('budgetSubject: acme/ops', paid);
     const before = probes;
     try {
-      for (let i = 0; i < 7; i++) off.monitor.observeResponse('b', { model: 'm', messages: [{ role: 'user', content: 'x' }] }, empty, { ttftMs: undefined, tokensPerSecond: undefined });
+      for (let i = 0; i < 7; i++)
+        off.monitor.observeResponse('b', { model: 'm', messages: [{ role: 'user', content: 'x' }] }, empty, {
+          ttftMs: undefined,
+          tokensPerSecond: undefined,
+        });
       await sleep(300);
       assert.equal(probes, before, 'no probe sent');
       assert.equal(off.prober.covers('b'), false);

@@ -7,15 +7,24 @@ import { parseConfig } from '../config/load.js';
 import { resolveTopology, type ResolvedBackend } from '../config/topology.js';
 import type { ChatRequest } from '../unified/chat-request.js';
 import type { ObservedToolCall } from './observe.js';
-import { completion, probedBackend, startCompletionUpstream } from './testing.js';
-import { CANARY_KINDS, PROBE_TOOL, canary, canaryOfKind, pickCanary, probeOnce, probeWithUsage, refusal, type Canary, type CanaryKind } from './probe.js';
+import { completion, probedBackend, promptOf, startCompletionUpstream } from './testing.js';
+import {
+  CANARY_KINDS,
+  PROBE_TOOL,
+  canary,
+  canaryOfKind,
+  pickCanary,
+  probeOnce,
+  probeWithUsage,
+  refusal,
+  type Canary,
+  type CanaryKind,
+} from './probe.js';
 
 interface Answer {
   readonly content: string;
   readonly toolCalls: readonly ObservedToolCall[];
 }
-
-const promptOf = (request: ChatRequest): string => String(request.messages[0]?.content);
 
 /** What a well-behaved model answers: read off the prompt, as a model would. */
 function solve(request: ChatRequest): Answer {
@@ -27,7 +36,11 @@ function solve(request: ChatRequest): Answer {
   const asked = /"word" set to "(\w+)" and "number" set to (\d+)/.exec(text);
   if (asked) return { content: JSON.stringify({ word: asked[1], number: Number(asked[2]) }), toolCalls: [] };
   const args = /a = (\d+) and b = (\d+)/.exec(text);
-  if (args) return { content: '', toolCalls: [{ name: PROBE_TOOL, arguments: JSON.stringify({ a: Number(args[1]), b: Number(args[2]) }) }] };
+  if (args)
+    return {
+      content: '',
+      toolCalls: [{ name: PROBE_TOOL, arguments: JSON.stringify({ a: Number(args[1]), b: Number(args[2]) }) }],
+    };
   return { content: '{"name":"n","count":2}', toolCalls: [] };
 }
 
@@ -50,7 +63,13 @@ const BAD: Record<CanaryKind, Array<[string, (c: Canary) => Answer]>> = {
   echo: [
     ['another word', (c) => text(solve(c.request).content === 'amber' ? 'cobalt' : 'amber')],
     ['no answer', () => text('')],
-    ['a tool call instead', (c) => ({ content: '', toolCalls: [{ name: 'echo', arguments: JSON.stringify({ word: solve(c.request).content }) }] })],
+    [
+      'a tool call instead',
+      (c) => ({
+        content: '',
+        toolCalls: [{ name: 'echo', arguments: JSON.stringify({ word: solve(c.request).content }) }],
+      }),
+    ],
   ],
   json: [
     ['a missing key', () => text('{"name":"x"}')],
@@ -69,10 +88,38 @@ const BAD: Record<CanaryKind, Array<[string, (c: Canary) => Answer]>> = {
     ['null', () => text('null')],
   ],
   tool_call: [
-    ['swapped arguments', (c) => call(PROBE_TOOL, args(c, (v) => ({ a: v.b, b: v.a })))],
-    ['a wrong argument', (c) => call(PROBE_TOOL, args(c, (v) => ({ ...v, b: v.b + 1 })))],
-    ['a missing argument', (c) => call(PROBE_TOOL, args(c, (v) => ({ a: v.a })))],
-    ['arguments as strings', (c) => call(PROBE_TOOL, args(c, (v) => ({ a: String(v.a), b: String(v.b) })))],
+    [
+      'swapped arguments',
+      (c) =>
+        call(
+          PROBE_TOOL,
+          args(c, (v) => ({ a: v.b, b: v.a })),
+        ),
+    ],
+    [
+      'a wrong argument',
+      (c) =>
+        call(
+          PROBE_TOOL,
+          args(c, (v) => ({ ...v, b: v.b + 1 })),
+        ),
+    ],
+    [
+      'a missing argument',
+      (c) =>
+        call(
+          PROBE_TOOL,
+          args(c, (v) => ({ a: v.a })),
+        ),
+    ],
+    [
+      'arguments as strings',
+      (c) =>
+        call(
+          PROBE_TOOL,
+          args(c, (v) => ({ a: String(v.a), b: String(v.b) })),
+        ),
+    ],
     ['another tool', (c) => call('record_number', solve(c.request).toolCalls[0]?.arguments ?? '{}')],
     ['malformed arguments', () => call(PROBE_TOOL, '{"a": 1,')],
     ['empty arguments', () => call(PROBE_TOOL, '')],
@@ -131,7 +178,10 @@ describe('rotation', () => {
   test('is pure and seedable: the same seq and random give the same request', () => {
     for (let seq = 0; seq < 5; seq++) {
       assert.deepEqual(canary(seq, 'm', 16, 0.42).request, canary(seq, 'm', 16, 0.42).request);
-      assert.deepEqual(canary(seq, 'm', 16, 0.42).request, canaryOfKind(CANARY_KINDS[seq] ?? 'arithmetic', 'm', 16, 0.42).request);
+      assert.deepEqual(
+        canary(seq, 'm', 16, 0.42).request,
+        canaryOfKind(CANARY_KINDS[seq] ?? 'arithmetic', 'm', 16, 0.42).request,
+      );
     }
     assert.notDeepEqual(canary(3, 'm', 16, 0.1234).request, canary(3, 'm', 16, 0.6789).request);
     assert.notDeepEqual(canary(4, 'm', 16, 0.1234).request, canary(4, 'm', 16, 0.6789).request);
@@ -144,7 +194,12 @@ describe('rotation', () => {
     assert.deepEqual(choice.skipped, []);
   });
   test('pickCanary skips kinds the provider refuses, to the next kind in rotation', () => {
-    const noStructured = (request: ChatRequest) => (request.response_format?.type === 'json_schema' ? 'json_schema unsupported' : request.tool_choice !== undefined ? 'forced tool_choice unsupported' : undefined);
+    const noStructured = (request: ChatRequest) =>
+      request.response_format?.type === 'json_schema'
+        ? 'json_schema unsupported'
+        : request.tool_choice !== undefined
+          ? 'forced tool_choice unsupported'
+          : undefined;
     const third = pickCanary(3, 'm', 16, 0.5, noStructured);
     assert.equal(third.canary?.kind, 'arithmetic');
     assert.deepEqual(third.skipped, [
@@ -158,7 +213,10 @@ describe('rotation', () => {
   test('pickCanary gives no canary when every kind is refused', () => {
     const choice = pickCanary(0, 'm', 16, 0.5, () => 'no');
     assert.equal(choice.canary, undefined);
-    assert.deepEqual(choice.skipped.map((s) => s.kind), [...CANARY_KINDS]);
+    assert.deepEqual(
+      choice.skipped.map((s) => s.kind),
+      [...CANARY_KINDS],
+    );
   });
 });
 
@@ -177,10 +235,21 @@ routes: []
 `);
   assert.ok(parsed.ok);
   const backends = resolveTopology(parsed.config, { K: 'secret' }).backends;
-  const models: Record<string, string> = { anthropic: 'claude-sonnet-4-5', bedrock: 'amazon.nova-lite-v1:0', gemini: 'gemini-2.5-flash', vertex: 'gemini-2.5-flash', cohere: 'command-r-plus' };
+  const models: Record<string, string> = {
+    anthropic: 'claude-sonnet-4-5',
+    bedrock: 'amazon.nova-lite-v1:0',
+    gemini: 'gemini-2.5-flash',
+    vertex: 'gemini-2.5-flash',
+    cohere: 'command-r-plus',
+  };
   for (const [name, b] of backends) {
     test(name, () => {
-      for (const kind of CANARY_KINDS) assert.equal(refusal(b, models[name] ?? 'gpt-4o-mini', canaryOfKind(kind, 'm', 32, 0.3).request), undefined, kind);
+      for (const kind of CANARY_KINDS)
+        assert.equal(
+          refusal(b, models[name] ?? 'gpt-4o-mini', canaryOfKind(kind, 'm', 32, 0.3).request),
+          undefined,
+          kind,
+        );
     });
   }
 });
@@ -196,7 +265,15 @@ before(async () => {
     const { content, toolCalls } = reply(body);
     const message =
       toolCalls.length > 0
-        ? { role: 'assistant', content: content || null, tool_calls: toolCalls.map((t, i) => ({ id: `call_${i}`, type: 'function', function: { name: t.name, arguments: t.arguments } })) }
+        ? {
+            role: 'assistant',
+            content: content || null,
+            tool_calls: toolCalls.map((t, i) => ({
+              id: `call_${i}`,
+              type: 'function',
+              function: { name: t.name, arguments: t.arguments },
+            })),
+          }
         : { role: 'assistant', content };
     return { status: 200, body: completion(message, toolCalls.length > 0 ? 'tool_calls' : 'stop') };
   });
@@ -217,11 +294,15 @@ describe('probeOnce per kind (real translation)', () => {
         return solve(c.request);
       };
       const results = await probeOnce(backend(), 'upstream-m', c, 2000);
-      assert.ok(results.every((r) => r.pass), JSON.stringify(results));
+      assert.ok(
+        results.every((r) => r.pass),
+        JSON.stringify(results),
+      );
       assert.ok(results.some((r) => r.check === 'probe'));
       assert.equal(sent.model, 'upstream-m');
       if (kind === 'json_schema') assert.equal((sent.response_format as { type: string }).type, 'json_schema');
-      if (kind === 'tool_call') assert.deepEqual(sent.tool_choice, { type: 'function', function: { name: PROBE_TOOL } });
+      if (kind === 'tool_call')
+        assert.deepEqual(sent.tool_choice, { type: 'function', function: { name: PROBE_TOOL } });
     });
     for (const [name, bad] of BAD[kind]) {
       test(`${kind}: ${name} fails the probe`, async () => {

@@ -16,7 +16,13 @@ before(async () => {
   const upstream = await startCompletionUpstream((body, headers) => {
     seenAuth = headers.authorization;
     const { status, content } = reply(body);
-    return { status, body: status === 200 ? completion({ role: 'assistant', content }) : { error: { message: 'down', type: 'server_error' } } };
+    return {
+      status,
+      body:
+        status === 200
+          ? completion({ role: 'assistant', content })
+          : { error: { message: 'down', type: 'server_error' } },
+    };
   });
   baseUrl = upstream.baseUrl;
   close = upstream.close;
@@ -43,7 +49,10 @@ describe('probeOnce', () => {
         return { status: 200, content: solve(body) };
       };
       const results = await probeOnce(backend(), 'upstream-m', canary(seq, 'm', 16, 0.3), 2000);
-      assert.ok(results.every((r) => r.pass), JSON.stringify(results));
+      assert.ok(
+        results.every((r) => r.pass),
+        JSON.stringify(results),
+      );
       assert.equal(model, 'upstream-m');
       assert.equal(seenAuth, 'Bearer secret-key');
     });
@@ -62,7 +71,10 @@ describe('probeOnce', () => {
   }
   test('an unreachable backend fails the probe', async () => {
     const results = await probeOnce(backend('http://127.0.0.1:1/v1'), 'upstream-m', canary(1, 'm', 16, 0.3), 1000);
-    assert.deepEqual(results.map((r) => [r.check, r.pass]), [['probe', false]]);
+    assert.deepEqual(
+      results.map((r) => [r.check, r.pass]),
+      [['probe', false]],
+    );
   });
 });
 

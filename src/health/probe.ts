@@ -50,7 +50,8 @@ function jsonObject(text: string): { value: Record<string, unknown> } | { proble
   } catch {
     return { problem: `not JSON: ${quote(text)}` };
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { problem: `not a JSON object: ${quote(text)}` };
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return { problem: `not a JSON object: ${quote(text)}` };
   return { value: value as Record<string, unknown> };
 }
 
@@ -58,7 +59,9 @@ function jsonObject(text: string): { value: Record<string, unknown> } | { proble
 function mismatch(value: Record<string, unknown>, key: string, want: string | number): string | undefined {
   if (!Object.hasOwn(value, key)) return `missing key "${key}"`;
   const got = value[key];
-  return got === want ? undefined : `expected "${key}" ${JSON.stringify(want)}, got ${JSON.stringify(got)?.slice(0, 40) ?? 'undefined'}`;
+  return got === want
+    ? undefined
+    : `expected "${key}" ${JSON.stringify(want)}, got ${JSON.stringify(got)?.slice(0, 40) ?? 'undefined'}`;
 }
 
 /** The seq-th canary: rotates through CANARY_KINDS; `random` in [0, 1) picks operands and words. Pure. */
@@ -78,14 +81,22 @@ export function canaryOfKind(kind: CanaryKind, model: string, maxTokens: number,
     case 'arithmetic':
       return {
         kind,
-        request: { ...base, messages: [{ role: 'user', content: `What is ${a} + ${b}? Answer with the number only.` }] },
-        expect: (content) => (new RegExp(`(^|\\D)${a + b}(\\D|$)`).test(content) ? undefined : `expected ${a + b}, got ${quote(content)}`),
+        request: {
+          ...base,
+          messages: [{ role: 'user', content: `What is ${a} + ${b}? Answer with the number only.` }],
+        },
+        expect: (content) =>
+          new RegExp(`(^|\\D)${a + b}(\\D|$)`).test(content) ? undefined : `expected ${a + b}, got ${quote(content)}`,
       };
     case 'echo':
       return {
         kind,
-        request: { ...base, messages: [{ role: 'user', content: `Reply with exactly this word and nothing else: ${word}` }] },
-        expect: (content) => (content.toLowerCase().includes(word) ? undefined : `expected the word "${word}", got ${quote(content)}`),
+        request: {
+          ...base,
+          messages: [{ role: 'user', content: `Reply with exactly this word and nothing else: ${word}` }],
+        },
+        expect: (content) =>
+          content.toLowerCase().includes(word) ? undefined : `expected the word "${word}", got ${quote(content)}`,
       };
     case 'json': {
       const keys = ['name', 'count'];
@@ -94,7 +105,13 @@ export function canaryOfKind(kind: CanaryKind, model: string, maxTokens: number,
         request: {
           ...base,
           response_format: { type: 'json_object' },
-          messages: [{ role: 'user', content: 'Return a JSON object with exactly the keys "name" (a string) and "count" (an integer). JSON only.' }],
+          messages: [
+            {
+              role: 'user',
+              content:
+                'Return a JSON object with exactly the keys "name" (a string) and "count" (an integer). JSON only.',
+            },
+          ],
         },
         expect: (content) => {
           const parsed = jsonObject(content);
@@ -122,7 +139,9 @@ export function canaryOfKind(kind: CanaryKind, model: string, maxTokens: number,
               },
             },
           },
-          messages: [{ role: 'user', content: `Return a JSON object with "word" set to "${word}" and "number" set to ${a}.` }],
+          messages: [
+            { role: 'user', content: `Return a JSON object with "word" set to "${word}" and "number" set to ${a}.` },
+          ],
         },
         expect: (content) => {
           const parsed = jsonObject(content.trim());
@@ -158,7 +177,10 @@ export function canaryOfKind(kind: CanaryKind, model: string, maxTokens: number,
         },
         expect: (_content, toolCalls = []) => {
           const call = toolCalls.find((t) => t.name === PROBE_TOOL);
-          if (!call) return toolCalls.length === 0 ? `expected a call of ${PROBE_TOOL}, got none` : `expected a call of ${PROBE_TOOL}, got ${quote(toolCalls.map((t) => t.name).join(', '))}`;
+          if (!call)
+            return toolCalls.length === 0
+              ? `expected a call of ${PROBE_TOOL}, got none`
+              : `expected a call of ${PROBE_TOOL}, got ${quote(toolCalls.map((t) => t.name).join(', '))}`;
           const parsed = jsonObject(call.arguments);
           if ('problem' in parsed) return `arguments ${parsed.problem}`;
           return mismatch(parsed.value, 'a', a) ?? mismatch(parsed.value, 'b', second);
@@ -188,7 +210,13 @@ export interface CanaryChoice {
  * The seq-th canary, unless `refuses` (a provider's checkRequest) names a reason it cannot be sent: then the next kind
  * in rotation, and so on; `canary` undefined when every kind is refused. Pure given a pure `refuses`.
  */
-export function pickCanary(seq: number, model: string, maxTokens: number, random: number, refuses: (request: ChatRequest) => string | undefined): CanaryChoice {
+export function pickCanary(
+  seq: number,
+  model: string,
+  maxTokens: number,
+  random: number,
+  refuses: (request: ChatRequest) => string | undefined,
+): CanaryChoice {
   const skipped: Array<{ kind: CanaryKind; reason: string }> = [];
   for (let i = 0; i < CANARY_KINDS.length; i++) {
     const test = canary(seq + i, model, maxTokens, random);
@@ -207,7 +235,12 @@ export function nextDelay(intervalMs: number, jitter: number, random: number): n
 type ProbeResult = { check: VerdictCheck; pass: boolean; detail: string };
 
 /** Sends one canary to one backend and returns the results (network failures are a failed 'probe' result). */
-export async function probeOnce(backend: ResolvedBackend, upstreamModel: string, test: Canary, timeoutMs: number): Promise<ProbeResult[]> {
+export async function probeOnce(
+  backend: ResolvedBackend,
+  upstreamModel: string,
+  test: Canary,
+  timeoutMs: number,
+): Promise<ProbeResult[]> {
   return (await probeWithUsage(backend, upstreamModel, test, timeoutMs)).results;
 }
 
@@ -220,10 +253,21 @@ export interface ProbeOutcome {
   readonly skipped?: string;
 }
 
-export async function probeWithUsage(backend: ResolvedBackend, upstreamModel: string, test: Canary, timeoutMs: number): Promise<ProbeOutcome> {
+export async function probeWithUsage(
+  backend: ResolvedBackend,
+  upstreamModel: string,
+  test: Canary,
+  timeoutMs: number,
+): Promise<ProbeOutcome> {
   // A kind the provider cannot honour (e.g. no forced tool_choice) says nothing about the backend's health.
   const refused = refusal(backend, upstreamModel, test.request);
-  if (refused !== undefined) return { results: [], answered: false, usage: undefined, skipped: `${test.kind} probe not supported: ${redact(refused.slice(0, 200))}` };
+  if (refused !== undefined)
+    return {
+      results: [],
+      answered: false,
+      usage: undefined,
+      skipped: `${test.kind} probe not supported: ${redact(refused.slice(0, 200))}`,
+    };
   const provider = providerFor(backend.provider);
   const credentials = attemptCredentials(backend);
   const upstream = provider.buildRequest(test.request, { backend, upstreamModel, now: new Date(), credentials });
@@ -240,19 +284,49 @@ export async function probeWithUsage(backend: ResolvedBackend, upstreamModel: st
     status = res.status;
     body = Buffer.from(await res.arrayBuffer());
   } catch (err) {
-    return { results: [{ check: 'probe', pass: false, detail: `${test.kind} probe failed: ${redact(errorMessage(err).slice(0, 200))}` }], answered: false, usage: undefined };
+    return {
+      results: [
+        {
+          check: 'probe',
+          pass: false,
+          detail: `${test.kind} probe failed: ${redact(errorMessage(err).slice(0, 200))}`,
+        },
+      ],
+      answered: false,
+      usage: undefined,
+    };
   }
-  const translated = provider.translateResponse(status, body, { request: test.request, clientWantsUsage: false, requestId: undefined, created: Math.floor(Date.now() / 1000) });
+  const translated = provider.translateResponse(status, body, {
+    request: test.request,
+    clientWantsUsage: false,
+    requestId: undefined,
+    created: Math.floor(Date.now() / 1000),
+  });
   const finalStatus = translated.status ?? status;
-  if (finalStatus !== 200) return { results: [{ check: 'probe', pass: false, detail: `${test.kind} probe: HTTP ${finalStatus}` }], answered: true, usage: translated.usage };
+  if (finalStatus !== 200)
+    return {
+      results: [{ check: 'probe', pass: false, detail: `${test.kind} probe: HTTP ${finalStatus}` }],
+      answered: true,
+      usage: translated.usage,
+    };
   const observed = observeWholeBody(translated.body ?? body);
   // Every content check applies to a probe; the answer must also be the expected one.
   const enabled = new Set<CheckName>(CHECK_NAMES.filter((c) => c !== 'latency' && c !== 'stream_incomplete'));
-  const results: CheckResult[] = runChecks(test.request, observed, enabled, { repetition: { minChars: 200, threshold: 0.6 }, finishReason: { lengthBelowFraction: 0 } });
+  const results: CheckResult[] = runChecks(test.request, observed, enabled, {
+    repetition: { minChars: 200, threshold: 0.6 },
+    finishReason: { lengthBelowFraction: 0 },
+  });
   const first = observed.choices[0];
   const problem = observed.errorPayload ?? test.expect(first?.content ?? '', first?.toolCalls ?? []);
   return {
-    results: [...results, { check: 'probe', pass: problem === undefined, detail: problem === undefined ? `${test.kind} probe answered correctly` : `${test.kind} probe: ${problem}` }],
+    results: [
+      ...results,
+      {
+        check: 'probe',
+        pass: problem === undefined,
+        detail: problem === undefined ? `${test.kind} probe answered correctly` : `${test.kind} probe: ${problem}`,
+      },
+    ],
     answered: true,
     usage: translated.usage,
   };
@@ -290,11 +364,18 @@ export function startProber(options: {
   const refusedKinds = new Set<string>();
 
   /** Reserves the probe on probes.budgetSubject like a request; 'none' when no budget applies. */
-  const reserve = async (accounting: Accounting | undefined, subject: string | undefined, test: Canary, upstreamModel: string): Promise<Reservation | 'none' | 'refused'> => {
+  const reserve = async (
+    accounting: Accounting | undefined,
+    subject: string | undefined,
+    test: Canary,
+    upstreamModel: string,
+  ): Promise<Reservation | 'none' | 'refused'> => {
     if (!accounting || subject === undefined) return 'none';
     const chain = tenantChain(accounting.config, subject);
     if (!chain) {
-      log.warn('health.probes.budgetSubject names no configured team, key or workload: probes are not sent', { budgetSubject: subject });
+      log.warn('health.probes.budgetSubject names no configured team, key or workload: probes are not sent', {
+        budgetSubject: subject,
+      });
       return 'refused';
     }
     let promptTokens: number;
@@ -303,15 +384,28 @@ export function startProber(options: {
     } catch {
       promptTokens = Math.ceil(JSON.stringify(test.request.messages).length / 4);
     }
-    const outcome = await accounting.budgets.reserve(chain, { model: test.request.model, promptTokens, maxCompletionTokens: test.request.max_tokens ?? undefined });
+    const outcome = await accounting.budgets.reserve(chain, {
+      model: test.request.model,
+      promptTokens,
+      maxCompletionTokens: test.request.max_tokens ?? undefined,
+    });
     return outcome.ok ? outcome.reservation : 'refused';
   };
 
-  const settle = (accounting: Accounting | undefined, reservation: Reservation | 'none', outcome: ProbeOutcome, promptTokens: number) => {
+  const settle = (
+    accounting: Accounting | undefined,
+    reservation: Reservation | 'none',
+    outcome: ProbeOutcome,
+    promptTokens: number,
+  ) => {
     if (!accounting || reservation === 'none') return;
     if (!outcome.answered) return void accounting.budgets.release(reservation);
     const usage = outcome.usage ?? { promptTokens, completionTokens: 0, cachedPromptTokens: 0 };
-    void accounting.budgets.settle(reservation, { promptTokens: usage.promptTokens, cachedPromptTokens: usage.cachedPromptTokens, completionTokens: usage.completionTokens });
+    void accounting.budgets.settle(reservation, {
+      promptTokens: usage.promptTokens,
+      cachedPromptTokens: usage.cachedPromptTokens,
+      completionTokens: usage.completionTokens,
+    });
   };
   let seq = 0;
   let closed = false;
@@ -331,7 +425,10 @@ export function startProber(options: {
       timers.delete(name);
       return;
     }
-    const wanted = config.enabled && config.probes.enabled && (!config.probes.onlyUnhealthy || options.monitor.state(name) !== 'HEALTHY');
+    const wanted =
+      config.enabled &&
+      config.probes.enabled &&
+      (!config.probes.onlyUnhealthy || options.monitor.state(name) !== 'HEALTHY');
     if (wanted && !inFlight.has(name)) {
       inFlight.add(name);
       try {
@@ -340,10 +437,17 @@ export function startProber(options: {
           skipped.set(name, 'skipped_paid');
           healthMetrics.probes.inc({ backend: name, outcome: 'skipped_paid' });
         } else {
-          const choice = pickCanary(seq++, target.model, config.probes.maxTokens, random(), (request) => refusal(target.backend, target.upstreamModel, request));
+          const choice = pickCanary(seq++, target.model, config.probes.maxTokens, random(), (request) =>
+            refusal(target.backend, target.upstreamModel, request),
+          );
           for (const { kind, reason } of choice.skipped) {
             const key = `${name}\u0000${kind}`;
-            if (!refusedKinds.has(key)) log.info('health probe kind skipped: the backend\'s provider refuses it', { backend: name, kind, reason: redact(reason.slice(0, 200)) });
+            if (!refusedKinds.has(key))
+              log.info("health probe kind skipped: the backend's provider refuses it", {
+                backend: name,
+                kind,
+                reason: redact(reason.slice(0, 200)),
+              });
             refusedKinds.add(key);
           }
           const test = choice.canary;
@@ -357,7 +461,8 @@ export function startProber(options: {
             healthMetrics.probes.inc({ backend: name, outcome: 'sent' });
             const outcome = await probeWithUsage(target.backend, target.upstreamModel, test, config.probes.timeoutMs);
             settle(accounting, reservation, outcome, reservation === 'none' ? 0 : reservation.amounts.inputTokens);
-            if (!closed && outcome.results.length > 0) options.monitor.record(name, target.model, outcome.results, 'probe');
+            if (!closed && outcome.results.length > 0)
+              options.monitor.record(name, target.model, outcome.results, 'probe');
           }
         }
       } catch (err) {
@@ -378,7 +483,12 @@ export function startProber(options: {
   return {
     covers: (backend) => {
       const config = options.config();
-      return config.enabled && config.probes.enabled && !skipped.has(backend) && options.backends().some((b) => b.backend.name === backend);
+      return (
+        config.enabled &&
+        config.probes.enabled &&
+        !skipped.has(backend) &&
+        options.backends().some((b) => b.backend.name === backend)
+      );
     },
     close: () => {
       closed = true;

@@ -77,7 +77,11 @@ export function ngramRepetition(text: string): number {
     const a = hashes[i] as number;
     const b = hashes[i + 1] as number;
     const c = hashes[i + 2] as number;
-    let key = Math.imul(Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca6b) ^ Math.imul(c, 0xc2b2ae35) ^ (c >>> 15), 0x27d4eb2f) | 1;
+    let key =
+      Math.imul(
+        Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca6b) ^ Math.imul(c, 0xc2b2ae35) ^ (c >>> 15),
+        0x27d4eb2f,
+      ) | 1;
     key ^= key >>> 13;
     key |= 1; // never 0
     let slot = key & mask;
@@ -117,7 +121,10 @@ export function tailLoopCoverage(text: string): number {
 
 export function compressibility(text: string): number {
   // The last MAX_COMPRESS_CHARS only: deflate is the costliest signal, and loops show at the end.
-  const bytes = Buffer.from(text.length > MAX_COMPRESS_CHARS ? text.slice(text.length - MAX_COMPRESS_CHARS) : text, 'utf8');
+  const bytes = Buffer.from(
+    text.length > MAX_COMPRESS_CHARS ? text.slice(text.length - MAX_COMPRESS_CHARS) : text,
+    'utf8',
+  );
   if (bytes.length < 64) return 0;
   const ratio = deflateRawSync(bytes, { level: constants.Z_BEST_SPEED }).length / bytes.length;
   return Math.min(1, Math.max(0, (0.3 - ratio) / 0.25));

@@ -4,6 +4,7 @@ import { INITIAL_SCORE, observe, type ScoreState } from './score.js';
 import { publishedStates, type RouteView } from './aggregate.js';
 import { EMPTY_BASELINE, judgeLatency, type LatencyBaselines } from './baseline.js';
 import { canary, nextDelay } from './probe.js';
+import { promptOf } from './testing.js';
 
 const settings = { halfLife: 5, degradedAbove: 0.3, unhealthyAbove: 0.6, recoverAfter: 3 };
 const run = (xs: number[], from: ScoreState = INITIAL_SCORE) => xs.reduce((s, x) => observe(s, x, settings), from);
@@ -35,18 +36,48 @@ describe('failure score and hysteresis', () => {
 });
 
 describe('panic rule', () => {
-  const route = (eps: Array<[string, number]>): RouteView => ({ model: 'm', endpoints: eps.map(([backend, priority]) => ({ backend, priority, enabled: true })) });
+  const route = (eps: Array<[string, number]>): RouteView => ({
+    model: 'm',
+    endpoints: eps.map(([backend, priority]) => ({ backend, priority, enabled: true })),
+  });
   test('one of two priority-0 backends can be taken out', () => {
-    const out = publishedStates(new Map([['a', { state: 'UNHEALTHY' as const, score: 0.9 }], ['b', { state: 'HEALTHY' as const, score: 0 }]]), [route([['a', 0], ['b', 0]])]);
+    const out = publishedStates(
+      new Map([
+        ['a', { state: 'UNHEALTHY' as const, score: 0.9 }],
+        ['b', { state: 'HEALTHY' as const, score: 0 }],
+      ]),
+      [
+        route([
+          ['a', 0],
+          ['b', 0],
+        ]),
+      ],
+    );
     assert.deepEqual(out.get('a'), { health: 'UNHEALTHY', held: false });
   });
   test('the last one is held (DEGRADED) when there is no failover', () => {
-    const out = publishedStates(new Map([['a', { state: 'UNHEALTHY' as const, score: 0.9 }], ['b', { state: 'UNHEALTHY' as const, score: 0.7 }]]), [route([['a', 0], ['b', 0]])]);
+    const out = publishedStates(
+      new Map([
+        ['a', { state: 'UNHEALTHY' as const, score: 0.9 }],
+        ['b', { state: 'UNHEALTHY' as const, score: 0.7 }],
+      ]),
+      [
+        route([
+          ['a', 0],
+          ['b', 0],
+        ]),
+      ],
+    );
     assert.deepEqual(out.get('b'), { health: 'DEGRADED', held: true });
     assert.deepEqual(out.get('a'), { health: 'UNHEALTHY', held: false });
   });
   test('priority 0 may be emptied when priority 1 is healthy', () => {
-    const out = publishedStates(new Map([['a', { state: 'UNHEALTHY' as const, score: 0.9 }]]), [route([['a', 0], ['f', 1]])]);
+    const out = publishedStates(new Map([['a', { state: 'UNHEALTHY' as const, score: 0.9 }]]), [
+      route([
+        ['a', 0],
+        ['f', 1],
+      ]),
+    ]);
     assert.deepEqual(out.get('a'), { health: 'UNHEALTHY', held: false });
   });
 });
@@ -69,12 +100,12 @@ describe('latency baseline', () => {
 describe('probes (pure parts)', () => {
   test('canaries verify their answers', () => {
     const arithmetic = canary(0, 'm', 16, 0.5);
-    const sum = /What is (\d+) \+ (\d+)/.exec(String(arithmetic.request.messages[0]?.content));
+    const sum = /What is (\d+) \+ (\d+)/.exec(promptOf(arithmetic.request));
     assert.ok(sum);
     assert.equal(arithmetic.expect(String(Number(sum[1]) + Number(sum[2]))), undefined);
     assert.notEqual(arithmetic.expect('7'), undefined);
     const echo = canary(1, 'm', 16, 0.5);
-    const word = /: (\w+)$/.exec(String(echo.request.messages[0]?.content))?.[1] ?? '';
+    const word = /: (\w+)$/.exec(promptOf(echo.request))?.[1] ?? '';
     assert.equal(echo.expect(word.toUpperCase() + '.'), undefined);
     assert.notEqual(echo.expect(''), undefined);
     const json = canary(2, 'm', 16, 0.5);

@@ -31,7 +31,13 @@ export interface ScoreSettings {
   readonly recoverAfter: number;
 }
 
-export const INITIAL_SCORE: ScoreState = { score: 0, state: 'HEALTHY', cleanStreak: 0, observations: 0, probation: false };
+export const INITIAL_SCORE: ScoreState = {
+  score: 0,
+  state: 'HEALTHY',
+  cleanStreak: 0,
+  observations: 0,
+  probation: false,
+};
 
 export function observe(current: ScoreState, failure: number, s: ScoreSettings): ScoreState {
   const x = Math.min(1, Math.max(0, failure));

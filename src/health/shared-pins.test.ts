@@ -55,7 +55,10 @@ budgets:
 describe('shared pins', () => {
   test('parsePins keeps valid pins only; serialisePin round-trips', () => {
     const pin = { health: 'DRAINING' as const, weight: undefined, since: 5, reason: 'x' };
-    assert.deepEqual(parsePins({ a: serialisePin(pin), b: 'nope', c: '{"health":"DOWN","since":1}' }), new Map([['a', pin]]));
+    assert.deepEqual(
+      parsePins({ a: serialisePin(pin), b: 'nope', c: '{"health":"DOWN","since":1}' }),
+      new Map([['a', pin]]),
+    );
   });
 
   test('a drain on one replica reaches the other through Redis; so does the restore', async (t) => {
@@ -66,7 +69,12 @@ describe('shared pins', () => {
       await one.close();
       await two.close();
     });
-    const answer = await one.health.operate('b', { kind: 'pin', state: 'DRAINING', weight: undefined, reason: 'maintenance' });
+    const answer = await one.health.operate('b', {
+      kind: 'pin',
+      state: 'DRAINING',
+      weight: undefined,
+      reason: 'maintenance',
+    });
     assert.equal(answer?.shared, true);
     assert.deepEqual(one.published.at(-1), ['b', { weight: 1, health: 'DRAINING' }]);
     const sync = async () => {
@@ -88,7 +96,12 @@ describe('shared pins', () => {
   test('with the memory store a pin is local (shared: false)', async (t) => {
     const one = replica('{ kind: memory }');
     t.after(() => one.close());
-    const answer = await one.health.operate('a', { kind: 'pin', state: 'DRAINING', weight: undefined, reason: undefined });
+    const answer = await one.health.operate('a', {
+      kind: 'pin',
+      state: 'DRAINING',
+      weight: undefined,
+      reason: undefined,
+    });
     assert.equal(answer?.shared, false);
     assert.equal(answer?.pinned?.state, 'DRAINING');
   });

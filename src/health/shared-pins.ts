@@ -25,7 +25,13 @@ export function parsePins(fields: Readonly<Record<string, string>>): Map<string,
   for (const [backend, text] of Object.entries(fields)) {
     try {
       const parsed = pinSchema.safeParse(JSON.parse(text));
-      if (parsed.success) out.set(backend, { health: parsed.data.health, weight: parsed.data.weight, since: parsed.data.since, reason: parsed.data.reason });
+      if (parsed.success)
+        out.set(backend, {
+          health: parsed.data.health,
+          weight: parsed.data.weight,
+          since: parsed.data.since,
+          reason: parsed.data.reason,
+        });
     } catch {
       // not JSON: skipped
     }
@@ -34,7 +40,12 @@ export function parsePins(fields: Readonly<Record<string, string>>): Map<string,
 }
 
 export function serialisePin(pin: Pin): string {
-  return JSON.stringify({ health: pin.health, ...(pin.weight === undefined ? {} : { weight: pin.weight }), since: pin.since, ...(pin.reason === undefined ? {} : { reason: pin.reason }) });
+  return JSON.stringify({
+    health: pin.health,
+    ...(pin.weight === undefined ? {} : { weight: pin.weight }),
+    since: pin.since,
+    ...(pin.reason === undefined ? {} : { reason: pin.reason }),
+  });
 }
 
 export interface PinSharing {
@@ -45,7 +56,11 @@ export interface PinSharing {
   close(): void;
 }
 
-export function sharePins(options: { readonly monitor: HealthMonitor; readonly store: () => SharedPinStore | undefined; readonly intervalMs?: number }): PinSharing {
+export function sharePins(options: {
+  readonly monitor: HealthMonitor;
+  readonly store: () => SharedPinStore | undefined;
+  readonly intervalMs?: number;
+}): PinSharing {
   const key = (store: SharedPinStore) => `${store.keyPrefix}health:pins`;
   let failing = false;
   /** Bumped by every local write: a read that started before it may predate it and is not applied. */
@@ -60,7 +75,8 @@ export function sharePins(options: { readonly monitor: HealthMonitor; readonly s
       failing = false;
     } catch (err) {
       // Keep the pins we have; say so once per outage.
-      if (!failing) log.warn('shared pins could not be read from Redis; keeping the current ones', { error: errorMessage(err) });
+      if (!failing)
+        log.warn('shared pins could not be read from Redis; keeping the current ones', { error: errorMessage(err) });
       failing = true;
     }
   };
@@ -76,7 +92,10 @@ export function sharePins(options: { readonly monitor: HealthMonitor; readonly s
         else await store.client.hdel(key(store), backend);
         return true;
       } catch (err) {
-        log.warn('shared pin could not be written to Redis; applied on this replica only', { backend, error: errorMessage(err) });
+        log.warn('shared pin could not be written to Redis; applied on this replica only', {
+          backend,
+          error: errorMessage(err),
+        });
         return false;
       }
     },

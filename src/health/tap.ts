@@ -14,7 +14,12 @@ const MIN_TPS_WINDOW_MS = 100;
 /** What the tap feeds: the HealthMonitor, or in an ext_proc worker the forwarder to the primary's (src/workers/). */
 export interface ResponseObserver {
   readonly config: HealthConfig;
-  observeResponse(backend: string, request: ChatRequest, observed: ObservedCompletion, latency: LatencySample): Verdict[];
+  observeResponse(
+    backend: string,
+    request: ChatRequest,
+    observed: ObservedCompletion,
+    latency: LatencySample,
+  ): Verdict[];
 }
 
 export class RequestHealth {
@@ -84,7 +89,10 @@ export class RequestHealth {
     this.#finish(observeWholeBody(body), { ttftMs: undefined, tokensPerSecond: undefined });
   }
 
-  #finish(observed: ObservedCompletion, latency: { ttftMs: number | undefined; tokensPerSecond: number | undefined }): void {
+  #finish(
+    observed: ObservedCompletion,
+    latency: { ttftMs: number | undefined; tokensPerSecond: number | undefined },
+  ): void {
     this.#done = true;
     const backend = this.#backend;
     if (backend === undefined) return;

@@ -21,30 +21,60 @@ export function monitorFixture(routes: string, clock = { now: 0 }) {
   const parsed = parseConfig(`${TWO_BACKENDS}routes:\n${routes}\n`);
   if (!parsed.ok) throw new Error('config');
   const topology = resolveTopology(parsed.config, {});
-  const monitor = new HealthMonitor({ config: () => parsed.config.health, topology: () => topology, now: () => clock.now });
+  const monitor = new HealthMonitor({
+    config: () => parsed.config.health,
+    topology: () => topology,
+    now: () => clock.now,
+  });
   const published: Array<[string, PublishedState]> = [];
   monitor.attach((backend, state) => published.push([backend, state]));
   return { monitor, published };
 }
 
+/** A canary's prompt: the first message's text (canaries send plain strings). */
+export function promptOf(request: ChatRequest): string {
+  const content = request.messages[0]?.content;
+  if (typeof content !== 'string') throw new Error(`a canary prompt is a string, got ${JSON.stringify(content)}`);
+  return content;
+}
+
 export const chatRequest: ChatRequest = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
-export const emptyAnswer = observeWholeBody(JSON.stringify({ choices: [{ index: 0, message: { role: 'assistant', content: '' }, finish_reason: 'stop' }] }));
+export const emptyAnswer = observeWholeBody(
+  JSON.stringify({ choices: [{ index: 0, message: { role: 'assistant', content: '' }, finish_reason: 'stop' }] }),
+);
 export const noLatency = { ttftMs: undefined, tokensPerSecond: undefined };
 
 /** A chat completion body with one choice. */
-export function completion(message: Record<string, unknown>, finishReason = 'stop', extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { id: 'x', object: 'chat.completion', created: 1, model: 'm', choices: [{ index: 0, message, finish_reason: finishReason }], ...extra };
+export function completion(
+  message: Record<string, unknown>,
+  finishReason = 'stop',
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    id: 'x',
+    object: 'chat.completion',
+    created: 1,
+    model: 'm',
+    choices: [{ index: 0, message, finish_reason: finishReason }],
+    ...extra,
+  };
 }
 
 /** A loopback OpenAI-compatible upstream; `answer` gets each request's JSON body and headers. */
 export async function startCompletionUpstream(
-  answer: (body: Record<string, unknown>, headers: http.IncomingHttpHeaders) => { readonly status: number; readonly body: unknown },
+  answer: (
+    body: Record<string, unknown>,
+    headers: http.IncomingHttpHeaders,
+  ) => { readonly status: number; readonly body: unknown },
 ): Promise<{ readonly baseUrl: string; close(): Promise<void> }> {
   const server = http.createServer((req, res) => {
     const parts: Buffer[] = [];
     req.on('data', (c: Buffer) => parts.push(c));
     req.on('end', () => {
-      const { status, body } = answer(JSON.parse(Buffer.concat(parts).toString()) as Record<string, unknown>, req.headers);
+      const { status, body } = answer(
+        JSON.parse(Buffer.concat(parts).toString()) as Record<string, unknown>,
+        req.headers,
+      );
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     });

@@ -2,7 +2,6 @@
 // parallel tool results, the explicit top_k extra field, and the `model` the client sees in responses.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ProviderKind } from './apis.js';
 import { resolveTopology, type ResolvedBackend } from '../config/topology.js';
 import { configFromYaml } from '../testing/config.js';
 import { parseChatRequest, type ChatRequest } from '../unified/chat-request.js';
@@ -35,12 +34,29 @@ const ALL = ['openai', 'compat', 'azure', 'azure-v1', 'anthropic', 'gemini', 've
 const chat = (fields: Record<string, unknown> = {}): ChatRequest =>
   parseChatRequest(JSON.stringify({ model: 'alias', messages: [{ role: 'user', content: 'hi' }], ...fields }));
 const build = (name: string, request: ChatRequest, upstreamModel = 'upstream-model') =>
-  providerFor(backend(name).provider).buildRequest(request, { backend: backend(name), upstreamModel, now: new Date(), credentials: attemptCredentials(backend(name)) });
+  providerFor(backend(name).provider).buildRequest(request, {
+    backend: backend(name),
+    upstreamModel,
+    now: new Date(),
+    credentials: attemptCredentials(backend(name)),
+  });
 const bodyOf = (name: string, request: ChatRequest, upstreamModel?: string) =>
   JSON.parse(build(name, request, upstreamModel).body.toString()) as Record<string, unknown>;
 
 describe('hostile names from config or client never leave their path segment', () => {
-  const HOSTILE = ['../../../evil', '..', '.', 'a/../../b', 'x?key=1', 'x#frag', 'x%2F..%2Fy', 'x\r\nInjected: 1', 'has space', 'models/../../evil', 'tunedModels/..'];
+  const HOSTILE = [
+    '../../../evil',
+    '..',
+    '.',
+    'a/../../b',
+    'x?key=1',
+    'x#frag',
+    'x%2F..%2Fy',
+    'x\r\nInjected: 1',
+    'has space',
+    'models/../../evil',
+    'tunedModels/..',
+  ];
   for (const name of ALL) {
     for (const model of HOSTILE) {
       test(`${name}: ${JSON.stringify(model)}`, () => {
@@ -51,7 +67,9 @@ describe('hostile names from config or client never leave their path segment', (
         const segments = pathname.split('/');
         for (const segment of segments) assert.ok(segment !== '..' && segment !== '.', `no dot segment: ${path}`);
         // Where the name is part of the path, it is exactly one segment (decoded once: the name itself).
-        const decoded = segments.map((segment) => decodeURIComponent(segment).replace(/:(generateContent|streamGenerateContent)$/, ''));
+        const decoded = segments.map((segment) =>
+          decodeURIComponent(segment).replace(/:(generateContent|streamGenerateContent)$/, ''),
+        );
         if (['gemini', 'vertex', 'bedrock'].includes(name)) {
           assert.ok(decoded.includes(model), `${JSON.stringify(model)} is one segment of ${path}`);
         }
@@ -68,7 +86,13 @@ describe('blank text blocks are dropped for providers that reject them', () => {
   const BLANK_TURNS = [
     { role: 'system', content: '  ' },
     { role: 'user', content: '' },
-    { role: 'user', content: [{ type: 'text', text: ' \n ' }, { type: 'text', text: 'hello' }] },
+    {
+      role: 'user',
+      content: [
+        { type: 'text', text: ' \n ' },
+        { type: 'text', text: 'hello' },
+      ],
+    },
     { role: 'assistant', content: '   ' },
     { role: 'user', content: 'again' },
   ];
@@ -86,7 +110,10 @@ describe('blank text blocks are dropped for providers that reject them', () => {
   for (const name of ['anthropic', 'bedrock', 'gemini', 'vertex'] as const) {
     test(`${name}: no blank text anywhere, the non-blank text kept`, () => {
       const all = texts(bodyOf(name, chat({ messages: BLANK_TURNS })));
-      assert.ok(all.every((t) => t.trim() !== ''), JSON.stringify(all));
+      assert.ok(
+        all.every((t) => t.trim() !== ''),
+        JSON.stringify(all),
+      );
       assert.ok(all.includes('hello') && all.includes('again'), JSON.stringify(all));
     });
   }
@@ -94,7 +121,16 @@ describe('blank text blocks are dropped for providers that reject them', () => {
     test(`${name}: nothing but blank text is a 400 naming messages`, () => {
       const provider = providerFor(backend(name).provider);
       assert.throws(
-        () => provider.checkRequest(chat({ messages: [{ role: 'user', content: ' ' }, { role: 'user', content: [{ type: 'text', text: '' }] }] }), backend(name)),
+        () =>
+          provider.checkRequest(
+            chat({
+              messages: [
+                { role: 'user', content: ' ' },
+                { role: 'user', content: [{ type: 'text', text: '' }] },
+              ],
+            }),
+            backend(name),
+          ),
         (err: unknown) => err instanceof UnifiedError && err.status === 400 && err.param === 'messages',
       );
     });
@@ -106,19 +142,30 @@ describe('blank text blocks are dropped for providers that reject them', () => {
         tools: [{ type: 'function', function: { name: 'f' } }],
         messages: [
           { role: 'user', content: 'go' },
-          { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }],
+          },
           { role: 'tool', tool_call_id: 'c1', content: '' },
         ],
       }),
     );
     const messages = body.messages as Array<{ content: Array<Record<string, unknown>> }>;
-    assert.deepEqual(messages.at(-1)?.content, [{ toolResult: { toolUseId: 'c1', content: [{ json: {} }], status: 'success' } }]);
+    assert.deepEqual(messages.at(-1)?.content, [
+      { toolResult: { toolUseId: 'c1', content: [{ json: {} }], status: 'success' } },
+    ]);
   });
 });
 
 describe('results of parallel tool calls reach every provider paired with their calls, whatever order the client sends', () => {
   const request = chat({
-    tools: [{ type: 'function', function: { name: 'weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }],
+    tools: [
+      {
+        type: 'function',
+        function: { name: 'weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } },
+      },
+    ],
     messages: [
       { role: 'user', content: 'Weather in Paris and Tokyo?' },
       {
@@ -140,7 +187,11 @@ describe('results of parallel tool calls reach every provider paired with their 
     if (name === 'gemini' || name === 'vertex') {
       // Gemini pairs by position: the n-th functionResponse answers the n-th functionCall.
       const contents = body.contents as Array<{ parts: Array<Record<string, { response?: { content?: string } }>> }>;
-      return contents.flatMap((c) => c.parts.flatMap((p) => (p.functionResponse ? [{ id: undefined, text: p.functionResponse.response?.content ?? '' }] : [])));
+      return contents.flatMap((c) =>
+        c.parts.flatMap((p) =>
+          p.functionResponse ? [{ id: undefined, text: p.functionResponse.response?.content ?? '' }] : [],
+        ),
+      );
     }
     // Everyone else pairs by id: every object naming a call id, with the result text inside it.
     const found: Array<{ id: string | undefined; text: string }> = [];
@@ -165,7 +216,11 @@ describe('results of parallel tool calls reach every provider paired with their 
         // Paired by id: the id must name the call whose city the result is for.
         assert.ok(result.id.toLowerCase().includes(result.text.split(' ')[1]!.toLowerCase()), JSON.stringify(got));
       }
-      if (got.every((r) => r.id === undefined)) assert.deepEqual(got.map((r) => r.text), ['18C Paris', '25C Tokyo']);
+      if (got.every((r) => r.id === undefined))
+        assert.deepEqual(
+          got.map((r) => r.text),
+          ['18C Paris', '25C Tokyo'],
+        );
     });
   }
 });
@@ -175,7 +230,11 @@ describe('an explicit top_k reaches the providers that have it, under their own 
     { name: 'anthropic', pick: (b) => b.top_k },
     { name: 'gemini', pick: (b) => (b.generationConfig as Record<string, unknown> | undefined)?.topK },
     { name: 'vertex', pick: (b) => (b.generationConfig as Record<string, unknown> | undefined)?.topK },
-    { name: 'bedrock', model: 'us.anthropic.claude-sonnet-4-5-20250929-v1:0', pick: (b) => (b.additionalModelRequestFields as Record<string, unknown> | undefined)?.top_k },
+    {
+      name: 'bedrock',
+      model: 'us.anthropic.claude-sonnet-4-5-20250929-v1:0',
+      pick: (b) => (b.additionalModelRequestFields as Record<string, unknown> | undefined)?.top_k,
+    },
     { name: 'cohere', pick: (b) => b.k },
   ];
   for (const c of CASES) {
@@ -187,12 +246,15 @@ describe('an explicit top_k reaches the providers that have it, under their own 
       () => provider.checkRequest(chat({ top_k: 40 }), backend('bedrock'), 'meta.llama3-70b-instruct-v1:0'),
       (err: unknown) => err instanceof UnifiedError && err.param === 'top_k',
     );
-    assert.doesNotThrow(() => provider.checkRequest(chat({ top_k: 40 }), backend('bedrock'), 'anthropic.claude-3-haiku-20240307-v1:0'));
+    assert.doesNotThrow(() =>
+      provider.checkRequest(chat({ top_k: 40 }), backend('bedrock'), 'anthropic.claude-3-haiku-20240307-v1:0'),
+    );
   });
   test('an invalid top_k is a 400 everywhere it is mapped', () => {
     for (const name of ['anthropic', 'gemini', 'bedrock', 'cohere']) {
       assert.throws(
-        () => providerFor(backend(name).provider).checkRequest(chat({ top_k: -1 }), backend(name), 'anthropic.claude-x'),
+        () =>
+          providerFor(backend(name).provider).checkRequest(chat({ top_k: -1 }), backend(name), 'anthropic.claude-x'),
         (err: unknown) => err instanceof UnifiedError && err.param === 'top_k',
         name,
       );
@@ -201,41 +263,82 @@ describe('an explicit top_k reaches the providers that have it, under their own 
 });
 
 describe('response `model`: one rule for every provider — the model that answered, as the provider names it', () => {
-  const context = { request: chat(), clientWantsUsage: false, requestId: 'req-m', created: 1_700_000_000, upstreamModel: 'configured-upstream' };
+  const context = {
+    request: chat(),
+    clientWantsUsage: false,
+    requestId: 'req-m',
+    created: 1_700_000_000,
+    upstreamModel: 'configured-upstream',
+  };
   const CASES: Array<{ name: string; body: unknown; want: string }> = [
     {
       name: 'openai (its dated snapshot, passed through)',
-      body: { id: 'c', object: 'chat.completion', created: 1, model: 'gpt-4o-2024-08-06', choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }] },
+      body: {
+        id: 'c',
+        object: 'chat.completion',
+        created: 1,
+        model: 'gpt-4o-2024-08-06',
+        choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }],
+      },
       want: 'gpt-4o-2024-08-06',
     },
     {
       name: 'compat (the server’s name)',
-      body: { id: 'c', object: 'chat.completion', created: 1, model: 'llama-3.1-8b', choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }] },
+      body: {
+        id: 'c',
+        object: 'chat.completion',
+        created: 1,
+        model: 'llama-3.1-8b',
+        choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }],
+      },
       want: 'llama-3.1-8b',
     },
     {
       name: 'anthropic (its model field)',
-      body: { id: 'msg_1', type: 'message', role: 'assistant', model: 'claude-sonnet-4-5-20250929', content: [{ type: 'text', text: 'hi' }], stop_reason: 'end_turn', usage: { input_tokens: 1, output_tokens: 1 } },
+      body: {
+        id: 'msg_1',
+        type: 'message',
+        role: 'assistant',
+        model: 'claude-sonnet-4-5-20250929',
+        content: [{ type: 'text', text: 'hi' }],
+        stop_reason: 'end_turn',
+        usage: { input_tokens: 1, output_tokens: 1 },
+      },
       want: 'claude-sonnet-4-5-20250929',
     },
     {
       name: 'gemini (modelVersion)',
-      body: { candidates: [{ content: { role: 'model', parts: [{ text: 'hi' }] }, finishReason: 'STOP' }], modelVersion: 'gemini-2.5-flash-002' },
+      body: {
+        candidates: [{ content: { role: 'model', parts: [{ text: 'hi' }] }, finishReason: 'STOP' }],
+        modelVersion: 'gemini-2.5-flash-002',
+      },
       want: 'gemini-2.5-flash-002',
     },
     {
       name: 'vertex (modelVersion)',
-      body: { candidates: [{ content: { role: 'model', parts: [{ text: 'hi' }] }, finishReason: 'STOP' }], modelVersion: 'gemini-2.5-pro' },
+      body: {
+        candidates: [{ content: { role: 'model', parts: [{ text: 'hi' }] }, finishReason: 'STOP' }],
+        modelVersion: 'gemini-2.5-pro',
+      },
       want: 'gemini-2.5-pro',
     },
     {
       name: 'bedrock (names none: the upstream model the gateway sent)',
-      body: { output: { message: { role: 'assistant', content: [{ text: 'hi' }] } }, stopReason: 'end_turn', usage: { inputTokens: 1, outputTokens: 1, totalTokens: 2 } },
+      body: {
+        output: { message: { role: 'assistant', content: [{ text: 'hi' }] } },
+        stopReason: 'end_turn',
+        usage: { inputTokens: 1, outputTokens: 1, totalTokens: 2 },
+      },
       want: 'configured-upstream',
     },
     {
       name: 'cohere (names none: the upstream model the gateway sent)',
-      body: { id: 'x', message: { role: 'assistant', content: [{ type: 'text', text: 'hi' }] }, finish_reason: 'COMPLETE', usage: { tokens: { input_tokens: 1, output_tokens: 1 } } },
+      body: {
+        id: 'x',
+        message: { role: 'assistant', content: [{ type: 'text', text: 'hi' }] },
+        finish_reason: 'COMPLETE',
+        usage: { tokens: { input_tokens: 1, output_tokens: 1 } },
+      },
       want: 'configured-upstream',
     },
   ];
@@ -250,7 +353,10 @@ describe('response `model`: one rule for every provider — the model that answe
   }
   test('streams follow the same rule (anthropic message_start, gemini modelVersion, bedrock the upstream name)', () => {
     const models = (name: string, bytes: Buffer): string[] => {
-      const translator = providerFor(backend(name).provider).createStreamTranslator({ ...context, request: chat({ stream: true }) });
+      const translator = providerFor(backend(name).provider).createStreamTranslator({
+        ...context,
+        request: chat({ stream: true }),
+      });
       const text = Buffer.concat([translator.push(bytes) ?? bytes, translator.end()]).toString();
       return [...text.matchAll(/"model":"([^"]+)"/g)].map((m) => m[1]!);
     };
@@ -259,8 +365,13 @@ describe('response `model`: one rule for every provider — the model that answe
         'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":1}}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n',
     );
     const anthropicModels = models('anthropic', anthropic);
-    assert.ok(anthropicModels.length > 0 && anthropicModels.every((m) => m === 'claude-haiku-4-5'), anthropicModels.join());
-    const gemini = Buffer.from(`data: ${JSON.stringify({ candidates: [{ content: { role: 'model', parts: [{ text: 'hi' }] }, finishReason: 'STOP' }], modelVersion: 'gemini-3-pro-preview' })}\r\n\r\n`);
+    assert.ok(
+      anthropicModels.length > 0 && anthropicModels.every((m) => m === 'claude-haiku-4-5'),
+      anthropicModels.join(),
+    );
+    const gemini = Buffer.from(
+      `data: ${JSON.stringify({ candidates: [{ content: { role: 'model', parts: [{ text: 'hi' }] }, finishReason: 'STOP' }], modelVersion: 'gemini-3-pro-preview' })}\r\n\r\n`,
+    );
     const geminiModels = models('gemini', gemini);
     assert.ok(geminiModels.length > 0 && geminiModels.every((m) => m === 'gemini-3-pro-preview'), geminiModels.join());
   });

@@ -134,7 +134,8 @@ describe('Cohere: status → status, type, code', () => {
     [503, { status: 503, type: 'server_error', code: null }],
   ];
   for (const [status, expected] of TABLE) {
-    test(`${status} → ${expected.status} ${expected.type}`, () => assert.deepEqual(seen(status, cohereError(status, json({ message: 'm' }))), expected));
+    test(`${status} → ${expected.status} ${expected.type}`, () =>
+      assert.deepEqual(seen(status, cohereError(status, json({ message: 'm' }))), expected));
   }
 });
 

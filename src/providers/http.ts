@@ -12,6 +12,8 @@ export function credentialHeaders(target: UpstreamTarget): Record<string, string
   const { backend } = target;
   const { apiKey } = target.credentials;
   const headers: Record<string, string> = { ...backend.headers };
-  if (apiKey) headers[backend.apiKeyHeader] = backend.apiKeyHeader === 'authorization' ? `Bearer ${apiKey.reveal()}` : apiKey.reveal();
+  if (apiKey)
+    headers[backend.apiKeyHeader] =
+      backend.apiKeyHeader === 'authorization' ? `Bearer ${apiKey.reveal()}` : apiKey.reveal();
   return headers;
 }

@@ -17,18 +17,41 @@ backends:
 `),
   { K: 'k' },
 );
-const chat = (fields: Record<string, unknown>) => parseChatRequest(JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }], ...fields }));
-const run = (name: string, fields: Record<string, unknown>, policy: 'reject' | 'drop', model = 'anthropic.claude-x') => {
+const chat = (fields: Record<string, unknown>) =>
+  parseChatRequest(JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }], ...fields }));
+const run = (
+  name: string,
+  fields: Record<string, unknown>,
+  policy: 'reject' | 'drop',
+  model = 'anthropic.claude-x',
+) => {
   const backend = topology.backends.get(name)!;
   return applyParamPolicy(providerFor(backend.provider), chat(fields), backend, model, policy);
 };
 
 const DROPS: Array<{ backend: string; fields: Record<string, unknown>; dropped: string[]; model?: string }> = [
-  { backend: 'anthropic', fields: { presence_penalty: 0.5, frequency_penalty: 0.2, logprobs: true, top_logprobs: 2, seed: 1 }, dropped: ['presence_penalty', 'frequency_penalty', 'logprobs', 'top_logprobs'] },
-  { backend: 'bedrock', fields: { logit_bias: { '1': 2 }, presence_penalty: 1 }, dropped: ['presence_penalty', 'logit_bias'] },
+  {
+    backend: 'anthropic',
+    fields: { presence_penalty: 0.5, frequency_penalty: 0.2, logprobs: true, top_logprobs: 2, seed: 1 },
+    dropped: ['presence_penalty', 'frequency_penalty', 'logprobs', 'top_logprobs'],
+  },
+  {
+    backend: 'bedrock',
+    fields: { logit_bias: { '1': 2 }, presence_penalty: 1 },
+    dropped: ['presence_penalty', 'logit_bias'],
+  },
   { backend: 'bedrock', fields: { top_k: 5 }, model: 'meta.llama3-70b-instruct-v1:0', dropped: ['top_k'] },
-  { backend: 'gemini', fields: { logit_bias: { '1': 2 }, reasoning_effort: 'low' }, model: 'gemini-2.0-flash', dropped: ['logit_bias', 'reasoning_effort'] },
-  { backend: 'cohere', fields: { logprobs: true, parallel_tool_calls: false }, dropped: ['parallel_tool_calls', 'logprobs'] },
+  {
+    backend: 'gemini',
+    fields: { logit_bias: { '1': 2 }, reasoning_effort: 'low' },
+    model: 'gemini-2.0-flash',
+    dropped: ['logit_bias', 'reasoning_effort'],
+  },
+  {
+    backend: 'cohere',
+    fields: { logprobs: true, parallel_tool_calls: false },
+    dropped: ['parallel_tool_calls', 'logprobs'],
+  },
 ];
 
 for (const c of DROPS) {
@@ -51,7 +74,11 @@ test('what cannot be dropped safely is refused even under drop', () => {
     ['anthropic', { modalities: ['text', 'audio'] }, 'modalities'],
     ['anthropic', { temperature: 1.5 }, 'temperature'],
   ] as const) {
-    assert.throws(() => run(backend, fields, 'drop'), (err: unknown) => err instanceof UnifiedError && err.param === param, `${backend} ${param}`);
+    assert.throws(
+      () => run(backend, fields, 'drop'),
+      (err: unknown) => err instanceof UnifiedError && err.param === param,
+      `${backend} ${param}`,
+    );
   }
 });
 

@@ -49,7 +49,8 @@ export function applyParamPolicy(
       return { request: current, dropped };
     } catch (err) {
       const param = err instanceof UnifiedError && err.status === 400 ? err.param : null;
-      if (policy !== 'drop' || param === null || !DROPPABLE_PARAMS.has(param) || !Object.hasOwn(current, param)) throw err;
+      if (policy !== 'drop' || param === null || !DROPPABLE_PARAMS.has(param) || !Object.hasOwn(current, param))
+        throw err;
       const copy: Record<string, unknown> = { ...current };
       delete copy[param];
       current = copy as ChatRequest;

@@ -27,4 +27,6 @@ export function providerFor(kind: ProviderKind): Provider {
 }
 
 /** Every header any registered provider may set on an attempt (see Provider.requestHeaders). */
-export const providerRequestHeaders: readonly string[] = [...new Set(Object.values(PROVIDERS).flatMap((p) => p.requestHeaders ?? []))];
+export const providerRequestHeaders: readonly string[] = [
+  ...new Set(Object.values(PROVIDERS).flatMap((p) => p.requestHeaders ?? [])),
+];

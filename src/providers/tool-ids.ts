@@ -16,7 +16,9 @@ const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
 /** `length` base62 characters derived from the id (and the salt). */
 export function hashedId(id: string, salt: number, length: number): string {
-  const digest = createHash('sha256').update(salt === 0 ? id : `${salt}:${id}`).digest();
+  const digest = createHash('sha256')
+    .update(salt === 0 ? id : `${salt}:${id}`)
+    .digest();
   let out = '';
   for (let i = 0; i < length; i++) out += BASE62[(digest[i % digest.length] ?? 0) % 62];
   return out;
@@ -25,9 +27,18 @@ export function hashedId(id: string, salt: number, length: number): string {
 const MISTRAL_ID = /^[a-zA-Z0-9]{9}$/;
 const BEDROCK_ID = /^[a-zA-Z0-9_-]{1,64}$/;
 
-export const MISTRAL_TOOL_IDS: ToolIdPolicy = { accepts: (id) => MISTRAL_ID.test(id), make: (id, salt) => hashedId(id, salt, 9) };
-export const OPENAI_TOOL_IDS: ToolIdPolicy = { accepts: (id) => id.length <= 40, make: (id, salt) => `call_${hashedId(id, salt, 24)}` };
-export const BEDROCK_TOOL_IDS: ToolIdPolicy = { accepts: (id) => BEDROCK_ID.test(id), make: (id, salt) => `call_${hashedId(id, salt, 24)}` };
+export const MISTRAL_TOOL_IDS: ToolIdPolicy = {
+  accepts: (id) => MISTRAL_ID.test(id),
+  make: (id, salt) => hashedId(id, salt, 9),
+};
+export const OPENAI_TOOL_IDS: ToolIdPolicy = {
+  accepts: (id) => id.length <= 40,
+  make: (id, salt) => `call_${hashedId(id, salt, 24)}`,
+};
+export const BEDROCK_TOOL_IDS: ToolIdPolicy = {
+  accepts: (id) => BEDROCK_ID.test(id),
+  make: (id, salt) => `call_${hashedId(id, salt, 24)}`,
+};
 
 function toolCallIdsOf(message: unknown): string[] {
   if (!isRecord(message)) return [];
@@ -63,7 +74,9 @@ export function rewriteToolCallIds<T>(messages: readonly T[], policy: ToolIdPoli
       return { ...message, tool_call_id: mapped(message.tool_call_id) };
     }
     if (message.role === 'assistant' && Array.isArray(message.tool_calls)) {
-      const calls = message.tool_calls.map((call) => (isRecord(call) && typeof call.id === 'string' ? { ...call, id: mapped(call.id) } : call));
+      const calls = message.tool_calls.map((call) =>
+        isRecord(call) && typeof call.id === 'string' ? { ...call, id: mapped(call.id) } : call,
+      );
       return { ...message, tool_calls: calls };
     }
     return message;

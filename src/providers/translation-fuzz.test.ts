@@ -7,7 +7,16 @@ import { mulberry32 } from '../testing/random.js';
 import { parseChatRequest } from '../unified/chat-request.js';
 import { providerFor } from './registry.js';
 
-const KINDS: ProviderKind[] = ['openai', 'openai-compatible', 'azure-openai', 'anthropic', 'gemini', 'vertex', 'bedrock', 'cohere'];
+const KINDS: ProviderKind[] = [
+  'openai',
+  'openai-compatible',
+  'azure-openai',
+  'anthropic',
+  'gemini',
+  'vertex',
+  'bedrock',
+  'cohere',
+];
 const CONTEXT = {
   request: parseChatRequest(JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }], stream: true })),
   clientWantsUsage: true,
@@ -57,7 +66,10 @@ test('streams: damaged and random bytes, cut anywhere, never throw', () => {
     const provider = providerFor(kind);
     for (let i = 0; i < 100; i++) {
       const translator = provider.createStreamTranslator(CONTEXT);
-      const bytes = Buffer.concat([damage(SEEDS[i % SEEDS.length]!, random), Buffer.from(Array.from({ length: 64 }, () => Math.floor(random() * 256)))]);
+      const bytes = Buffer.concat([
+        damage(SEEDS[i % SEEDS.length]!, random),
+        Buffer.from(Array.from({ length: 64 }, () => Math.floor(random() * 256))),
+      ]);
       let from = 0;
       while (from < bytes.length) {
         const to = Math.min(bytes.length, from + 1 + Math.floor(random() * 40));

@@ -34,16 +34,66 @@ function openssl(dir: string, args: string[]): void {
 
 function makeCa(dir: string, name: string): string {
   openssl(dir, [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.crt`,
-    '-subj', `/CN=${name}`, '-days', '2', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.crt`,
+    '-subj',
+    `/CN=${name}`,
+    '-days',
+    '2',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
   ]);
   return path.join(dir, `${name}.crt`);
 }
 
 function makeLeaf(dir: string, ca: string, name: string, sans: string): TestCert {
-  openssl(dir, ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}/O=llm-extproc-test`]);
-  writeFileSync(path.join(dir, `${name}.ext`), `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=${sans}\n`);
-  openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', '-extfile', `${name}.ext`]);
+  openssl(dir, [
+    'req',
+    '-new',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.csr`,
+    '-subj',
+    `/CN=${name}/O=llm-extproc-test`,
+  ]);
+  writeFileSync(
+    path.join(dir, `${name}.ext`),
+    `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=${sans}\n`,
+  );
+  openssl(dir, [
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    `${ca}.crt`,
+    '-CAkey',
+    `${ca}.key`,
+    '-CAcreateserial',
+    '-out',
+    `${name}.crt`,
+    '-days',
+    '2',
+    '-extfile',
+    `${name}.ext`,
+  ]);
   return { certFile: path.join(dir, `${name}.crt`), keyFile: path.join(dir, `${name}.key`) };
 }
 
@@ -51,7 +101,9 @@ export function makeTestPki(options: TestPkiOptions): TestPki {
   const dir = mkdtempSync(path.join(tmpdir(), 'llm-extproc-pki-'));
   const caFile = makeCa(dir, 'ca');
   const server = makeLeaf(dir, 'ca', 'server', options.serverSans ?? 'DNS:llm-extproc.test,IP:127.0.0.1');
-  const clients = Object.fromEntries(Object.entries(options.clients).map(([name, sans]) => [name, makeLeaf(dir, 'ca', name, sans)]));
+  const clients = Object.fromEntries(
+    Object.entries(options.clients).map(([name, sans]) => [name, makeLeaf(dir, 'ca', name, sans)]),
+  );
   const foreignCa = makeCa(dir, 'foreign-ca');
   const firstSans = Object.values(options.clients)[0] ?? 'DNS:foreign.test';
   const foreign = { ...makeLeaf(dir, 'foreign-ca', 'foreign', firstSans), caFile: foreignCa };

@@ -28,7 +28,11 @@ function config(yaml: string) {
 type Outcome = { ok: true; status: string } | { ok: false; code: grpc.status; details: string };
 
 function credentials(pki: TestPki, client?: TestCert, ca = pki.caFile): grpc.ChannelCredentials {
-  return grpc.credentials.createSsl(readFileSync(ca), client ? readFileSync(client.keyFile) : null, client ? readFileSync(client.certFile) : null);
+  return grpc.credentials.createSsl(
+    readFileSync(ca),
+    client ? readFileSync(client.keyFile) : null,
+    client ? readFileSync(client.certFile) : null,
+  );
 }
 
 const healthCheckMethod = healthService['Check'];
@@ -38,23 +42,39 @@ function healthCheck(target: string, creds: grpc.ChannelCredentials): Promise<Ou
   const method = healthCheckMethod;
   const client = new grpc.Client(target, creds);
   return new Promise((resolve) => {
-    client.makeUnaryRequest(method.path, method.requestSerialize, method.responseDeserialize, { service: '' }, { deadline: Date.now() + 3000 }, (err, response) => {
-      client.close();
-      if (err) resolve({ ok: false, code: err.code, details: err.details });
-      else resolve({ ok: true, status: String((response as { status?: string } | undefined)?.status) });
-    });
+    client.makeUnaryRequest(
+      method.path,
+      method.requestSerialize,
+      method.responseDeserialize,
+      { service: '' },
+      { deadline: Date.now() + 3000 },
+      (err, response) => {
+        client.close();
+        if (err) resolve({ ok: false, code: err.code, details: err.details });
+        else resolve({ ok: true, status: String((response as { status?: string } | undefined)?.status) });
+      },
+    );
   });
 }
 
 /** Opens a Process stream (router stage), sends a request's headers and reports how many answers came back and how it ended. */
-function processStream(target: string, creds: grpc.ChannelCredentials): Promise<{ messages: number; code: grpc.status }> {
+function processStream(
+  target: string,
+  creds: grpc.ChannelCredentials,
+): Promise<{ messages: number; code: grpc.status }> {
   const definition = externalProcessorService();
   const process = definition['Process'];
   if (!process) throw new Error('no Process');
   const client = new grpc.Client(target, creds);
   const metadata = new grpc.Metadata();
   metadata.set('x-llm-extproc-stage', 'router');
-  const call = client.makeBidiStreamRequest(process.path, process.requestSerialize, process.responseDeserialize, metadata, { deadline: Date.now() + 3000 });
+  const call = client.makeBidiStreamRequest(
+    process.path,
+    process.requestSerialize,
+    process.responseDeserialize,
+    metadata,
+    { deadline: Date.now() + 3000 },
+  );
   let messages = 0;
   call.on('data', () => {
     messages++;
@@ -62,7 +82,12 @@ function processStream(target: string, creds: grpc.ChannelCredentials): Promise<
   });
   call.on('error', () => undefined);
   const headers = { ':method': 'GET', ':path': '/v1/models', 'x-request-id': 'tls-test' };
-  call.write({ request_headers: { headers: { headers: Object.entries(headers).map(([key, value]) => ({ key, raw_value: Buffer.from(value) })) }, end_of_stream: true } });
+  call.write({
+    request_headers: {
+      headers: { headers: Object.entries(headers).map(([key, value]) => ({ key, raw_value: Buffer.from(value) })) },
+      end_of_stream: true,
+    },
+  });
   return new Promise((resolve) =>
     call.on('status', (status: grpc.StatusObject) => {
       client.close();
@@ -163,7 +188,11 @@ logging: { level: error }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   assert.equal(outcome.ok, true, 'the new PKI is served');
-  assert.equal((await healthCheck(target, credentials(pki, pki.clients['envoy']))).ok, false, 'the old CA no longer is');
+  assert.equal(
+    (await healthCheck(target, credentials(pki, pki.clients['envoy']))).ok,
+    false,
+    'the old CA no longer is',
+  );
 });
 
 describe('the config refuses unprotected listeners beyond loopback', () => {
@@ -175,13 +204,27 @@ describe('the config refuses unprotected listeners beyond loopback', () => {
     assert.deepEqual(problems('extproc: { address: "127.0.0.1:50051" }\nadmin: { address: "[::1]:9090" }'), []);
   });
   test('ext_proc on 0.0.0.0 needs tls or allowInsecure', () => {
-    assert.match(problems('extproc: { address: "0.0.0.0:50051" }').join('\n'), /extproc\.address.*not loopback.*extproc\.tls/);
+    assert.match(
+      problems('extproc: { address: "0.0.0.0:50051" }').join('\n'),
+      /extproc\.address.*not loopback.*extproc\.tls/,
+    );
     assert.deepEqual(problems('extproc: { address: "0.0.0.0:50051", allowInsecure: true }'), []);
-    assert.deepEqual(problems('extproc: { address: "0.0.0.0:50051", tls: { certFile: a, keyFile: b, clientCaFile: c, allowedClients: ["spiffe://x/y"] } }'), []);
+    assert.deepEqual(
+      problems(
+        'extproc: { address: "0.0.0.0:50051", tls: { certFile: a, keyFile: b, clientCaFile: c, allowedClients: ["spiffe://x/y"] } }',
+      ),
+      [],
+    );
   });
   test('tls needs at least one allowed client in a known notation', () => {
-    assert.match(problems('extproc: { tls: { certFile: a, keyFile: b, clientCaFile: c, allowedClients: [] } }').join('\n'), /allowedClients/);
-    assert.match(problems('extproc: { tls: { certFile: a, keyFile: b, clientCaFile: c, allowedClients: ["envoy"] } }').join('\n'), /allowedClients/);
+    assert.match(
+      problems('extproc: { tls: { certFile: a, keyFile: b, clientCaFile: c, allowedClients: [] } }').join('\n'),
+      /allowedClients/,
+    );
+    assert.match(
+      problems('extproc: { tls: { certFile: a, keyFile: b, clientCaFile: c, allowedClients: ["envoy"] } }').join('\n'),
+      /allowedClients/,
+    );
   });
   test('admin on 0.0.0.0 needs tokenEnv, tls or allowInsecure', () => {
     assert.match(problems('admin: { address: "0.0.0.0:9090" }').join('\n'), /admin\.address.*not loopback/);
@@ -190,8 +233,10 @@ describe('the config refuses unprotected listeners beyond loopback', () => {
     assert.deepEqual(problems('admin: { enabled: false, address: "0.0.0.0:9090" }'), []);
   });
   test('loopback detection', () => {
-    for (const host of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost']) assert.equal(isLoopbackHost(host), true, host);
-    for (const host of ['0.0.0.0', '::', '10.0.0.1', 'llm-extproc.svc', '128.0.0.1']) assert.equal(isLoopbackHost(host), false, host);
+    for (const host of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost'])
+      assert.equal(isLoopbackHost(host), true, host);
+    for (const host of ['0.0.0.0', '::', '10.0.0.1', 'llm-extproc.svc', '128.0.0.1'])
+      assert.equal(isLoopbackHost(host), false, host);
   });
 });
 
@@ -200,7 +245,10 @@ test('certificate identities: URI and DNS SANs and the subject', (t) => {
   t.after(() => pki.remove());
   const multi = pki.clients['multi'];
   assert.ok(multi);
-  assert.deepEqual(certificateIdentities(readFileSync(multi.certFile)).sort(), [ENVOY_ID, 'dns:envoy.gateway.svc', 'subject:CN=multi,O=llm-extproc-test'].sort());
+  assert.deepEqual(
+    certificateIdentities(readFileSync(multi.certFile)).sort(),
+    [ENVOY_ID, 'dns:envoy.gateway.svc', 'subject:CN=multi,O=llm-extproc-test'].sort(),
+  );
 });
 
 test('tokens compare in constant time and never match empty', () => {
@@ -217,7 +265,9 @@ function get(url: string, options: { token?: string; ca?: string; client?: TestC
       {
         headers: options.token ? { authorization: `Bearer ${options.token}` } : {},
         ...(options.ca ? { ca: readFileSync(options.ca) } : {}),
-        ...(options.client ? { cert: readFileSync(options.client.certFile), key: readFileSync(options.client.keyFile) } : {}),
+        ...(options.client
+          ? { cert: readFileSync(options.client.certFile), key: readFileSync(options.client.keyFile) }
+          : {}),
       },
       (res) => {
         res.resume();
@@ -245,9 +295,15 @@ const BUDGETS_YAML = `budgets:
 
 describe('admin: /budgets needs the bearer token or an allowed client certificate', () => {
   test('a token from admin.tokenEnv; probes and metrics stay open', async (t) => {
-    const parsed = parseConfig(`admin: { address: 127.0.0.1:0, tokenEnv: ADMIN_TOKEN }\ndataPlane: { enabled: false }\nextproc: { address: 127.0.0.1:0 }\nlogging: { level: error }\n${BUDGETS_YAML}`);
+    const parsed = parseConfig(
+      `admin: { address: 127.0.0.1:0, tokenEnv: ADMIN_TOKEN }\ndataPlane: { enabled: false }\nextproc: { address: 127.0.0.1:0 }\nlogging: { level: error }\n${BUDGETS_YAML}`,
+    );
     if (!parsed.ok) return t.skip(`budgets config shape changed: ${JSON.stringify(parsed.problems)}`);
-    const service = await startService({ configFile: '/dev/null', config: parsed.config, env: { ADMIN_TOKEN: 'tok-123' } });
+    const service = await startService({
+      configFile: '/dev/null',
+      config: parsed.config,
+      env: { ADMIN_TOKEN: 'tok-123' },
+    });
     const base = `http://127.0.0.1:${service.adminPort}`;
     t.after(() => service.close());
     assert.equal(await httpGet(`${base}/budgets`), 401);
@@ -258,7 +314,9 @@ describe('admin: /budgets needs the bearer token or an allowed client certificat
   });
 
   test('admin.tokenEnv unset in the environment: protected paths stay closed, probes work', async (t) => {
-    const cfg = config('admin: { address: 127.0.0.1:0, tokenEnv: ADMIN_TOKEN }\ndataPlane: { enabled: false }\nextproc: { address: 127.0.0.1:0 }\nlogging: { level: error }\n');
+    const cfg = config(
+      'admin: { address: 127.0.0.1:0, tokenEnv: ADMIN_TOKEN }\ndataPlane: { enabled: false }\nextproc: { address: 127.0.0.1:0 }\nlogging: { level: error }\n',
+    );
     const service = await startService({ configFile: '/dev/null', config: cfg, env: {} });
     const base = `http://127.0.0.1:${service.adminPort}`;
     t.after(() => service.close());
@@ -269,7 +327,9 @@ describe('admin: /budgets needs the bearer token or an allowed client certificat
   });
 
   test('mTLS on admin: an allowed client certificate opens /budgets, others get 401/403, probes need none', async (t) => {
-    const pki = makeTestPki({ clients: { operator: 'URI:spiffe://llm.test/ns/ops/sa/operator', chatbot: `URI:${OTHER_ID}` } });
+    const pki = makeTestPki({
+      clients: { operator: 'URI:spiffe://llm.test/ns/ops/sa/operator', chatbot: `URI:${OTHER_ID}` },
+    });
     const cfg = config(`admin:
   address: 127.0.0.1:0
   tls: { certFile: ${pki.server.certFile}, keyFile: ${pki.server.keyFile}, clientCaFile: ${pki.caFile}, allowedClients: ["spiffe://llm.test/ns/ops/sa/operator"] }
@@ -286,7 +346,11 @@ logging: { level: error }
     assert.equal(await get(`${base}/healthz`, { ca: pki.caFile }), 200);
     assert.equal(await get(`${base}/budgets`, { ca: pki.caFile }), 401);
     assert.equal(await get(`${base}/budgets`, { ca: pki.caFile, client: pki.clients['chatbot'] }), 403);
-    assert.equal(await get(`${base}/budgets`, { ca: pki.caFile, client: pki.foreign }), 401, 'a certificate from another CA is not verified');
+    assert.equal(
+      await get(`${base}/budgets`, { ca: pki.caFile, client: pki.foreign }),
+      401,
+      'a certificate from another CA is not verified',
+    );
     assert.equal(await get(`${base}/budgets`, { ca: pki.caFile, client: pki.clients['operator'] }), 200, 'authorised');
     // Plain HTTP on the TLS port gets nothing.
     await assert.rejects(httpGet(`http://127.0.0.1:${service.adminPort}/budgets`));

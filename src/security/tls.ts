@@ -15,7 +15,10 @@ import { experimental } from '@grpc/grpc-js';
  */
 export const clientIdentitySchema = z
   .string()
-  .regex(/^([a-z][a-z0-9+.-]*:\/\/\S+|dns:\S+|subject:.+)$/, 'expected a URI SAN (spiffe://…), dns:NAME or subject:CN=…');
+  .regex(
+    /^([a-z][a-z0-9+.-]*:\/\/\S+|dns:\S+|subject:.+)$/,
+    'expected a URI SAN (spiffe://…), dns:NAME or subject:CN=…',
+  );
 
 export const tlsOptionsSchema = z.strictObject({
   /** PEM server certificate chain. */
@@ -34,7 +37,12 @@ export type TlsOptions = z.infer<typeof tlsOptionsSchema>;
 /** 127.0.0.0/8, ::1 and localhost: reachable only from this host (or pod). */
 export function isLoopbackHost(host: string): boolean {
   const bare = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
-  return bare === 'localhost' || bare === '::1' || /^127(\.\d{1,3}){3}$/.test(bare) || /^::ffff:127(\.\d{1,3}){3}$/.test(bare);
+  return (
+    bare === 'localhost' ||
+    bare === '::1' ||
+    /^127(\.\d{1,3}){3}$/.test(bare) ||
+    /^::ffff:127(\.\d{1,3}){3}$/.test(bare)
+  );
 }
 
 /** PEM contents of the three files. */
@@ -53,11 +61,18 @@ export function loadTlsMaterial(tls: TlsOptions): TlsMaterial {
       throw new Error(`TLS ${what} ${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
   };
-  const material = { cert: read('certFile', tls.certFile), key: read('keyFile', tls.keyFile), ca: read('clientCaFile', tls.clientCaFile) };
+  const material = {
+    cert: read('certFile', tls.certFile),
+    key: read('keyFile', tls.keyFile),
+    ca: read('clientCaFile', tls.clientCaFile),
+  };
   try {
     createSecureContext(material);
   } catch (err) {
-    throw new Error(`TLS files ${tls.certFile} / ${tls.keyFile} / ${tls.clientCaFile} are unusable: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new Error(
+      `TLS files ${tls.certFile} / ${tls.keyFile} / ${tls.clientCaFile} are unusable: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
   }
   return material;
 }
@@ -100,7 +115,9 @@ export function checkClient(peer: PeerCertificate | undefined, allowed: readonly
   if (!peer?.raw) return { ok: false, reason: 'no verified client certificate' };
   const identities = certificateIdentities(peer.raw);
   const identity = identities.find((id) => allowed.includes(id));
-  return identity ? { ok: true, identity } : { ok: false, reason: `client ${identities.join(' ')} is not in allowedClients` };
+  return identity
+    ? { ok: true, identity }
+    : { ok: false, reason: `client ${identities.join(' ')} is not in allowedClients` };
 }
 
 /**
@@ -108,7 +125,10 @@ export function checkClient(peer: PeerCertificate | undefined, allowed: readonly
  * verified client certificate naming an allowed identity: UNAUTHENTICATED without a certificate, PERMISSION_DENIED
  * for one not allowed. The handler never runs for a refused call.
  */
-export function clientAllowlistInterceptor(allowed: readonly string[], onRefused?: (reason: string, method: string) => void): grpc.ServerInterceptor {
+export function clientAllowlistInterceptor(
+  allowed: readonly string[],
+  onRefused?: (reason: string, method: string) => void,
+): grpc.ServerInterceptor {
   return (method, call) => {
     const context = call.getAuthContext();
     const check = checkClient(context.sslPeerCertificate, allowed);
@@ -118,7 +138,10 @@ export function clientAllowlistInterceptor(allowed: readonly string[], onRefused
     const listener = new grpc.ServerListenerBuilder()
       .withOnReceiveMetadata(() => call.sendStatus({ code, details: `llm-extproc: ${check.reason}` }))
       .build();
-    return new grpc.ServerInterceptingCall(call, new grpc.ResponderBuilder().withStart((next) => next(listener)).build());
+    return new grpc.ServerInterceptingCall(
+      call,
+      new grpc.ResponderBuilder().withStart((next) => next(listener)).build(),
+    );
   };
 }
 
@@ -201,11 +224,17 @@ export function grpcServerCredentials(
   const files = new FileCertificateProvider(tls, events.onFileError ?? (() => undefined));
   // One provider serves both the identity and the CA (grpc-js 1.14 swaps the two parameter names internally).
   const mtls = experimental.createCertificateProviderServerCredentials(files, files, true);
-  return experimental.createServerCredentialsWithInterceptors(mtls, [clientAllowlistInterceptor(tls.allowedClients, events.onRefused)]);
+  return experimental.createServerCredentialsWithInterceptors(mtls, [
+    clientAllowlistInterceptor(tls.allowedClients, events.onRefused),
+  ]);
 }
 
 /** Re-reads TLS files every refreshIntervalMs and reports new material (for Node https servers: setSecureContext). */
-export function watchTlsFiles(tls: TlsOptions, onChange: (material: TlsMaterial) => void, onError: (err: unknown) => void): () => void {
+export function watchTlsFiles(
+  tls: TlsOptions,
+  onChange: (material: TlsMaterial) => void,
+  onError: (err: unknown) => void,
+): () => void {
   let last = digest(loadTlsMaterial(tls));
   const timer = setInterval(() => {
     try {

@@ -18,7 +18,48 @@ function random(seed: number): () => number {
 }
 
 // Runs of the classes the patterns tell apart, and the sequences they single out.
-const FRAGMENTS = ["'s", "'T", "'re", "'VE", "'m", "'ll", "'D", "'x", 'Hello', 'WORLD', 'camelCase', 'x', 'I', '1', '42', '12345', ' ', '  ', '\t', '\n', '\r\n', '\v', '\f', '\n\n ', '/', '//', '::', '{', '});', '=>', '"', '`', '\\', '-', '_', '.', '?!', '\x00', '\x1b', '\x7f'];
+const FRAGMENTS = [
+  "'s",
+  "'T",
+  "'re",
+  "'VE",
+  "'m",
+  "'ll",
+  "'D",
+  "'x",
+  'Hello',
+  'WORLD',
+  'camelCase',
+  'x',
+  'I',
+  '1',
+  '42',
+  '12345',
+  ' ',
+  '  ',
+  '\t',
+  '\n',
+  '\r\n',
+  '\v',
+  '\f',
+  '\n\n ',
+  '/',
+  '//',
+  '::',
+  '{',
+  '});',
+  '=>',
+  '"',
+  '`',
+  '\\',
+  '-',
+  '_',
+  '.',
+  '?!',
+  '\x00',
+  '\x1b',
+  '\x7f',
+];
 
 test('all-ASCII text: the ASCII patterns cut the same pieces as the full ones (every ASCII character, then random mixes)', () => {
   const every = Array.from({ length: 128 }, (_, c) => String.fromCharCode(c)).join('');
@@ -28,12 +69,21 @@ test('all-ASCII text: the ASCII patterns cut the same pieces as the full ones (e
     let text = '';
     const parts = 1 + Math.floor(next() * 24);
     for (let j = 0; j < parts; j++) {
-      text += next() < 0.8 ? FRAGMENTS[Math.floor(next() * FRAGMENTS.length)] : String.fromCharCode(Math.floor(next() * 128));
+      text +=
+        next() < 0.8 ? FRAGMENTS[Math.floor(next() * FRAGMENTS.length)] : String.fromCharCode(Math.floor(next() * 128));
     }
     texts.push(text);
   }
-  texts.push('export function chunk<T>(items: T[], size: number): T[][] {\n  return [];\n}\n', "It's 2024; we'll ship v1.2.3 -- don't WAIT!!\r\n\tDone.");
+  texts.push(
+    'export function chunk<T>(items: T[], size: number): T[][] {\n  return [];\n}\n',
+    "It's 2024; we'll ship v1.2.3 -- don't WAIT!!\r\n\tDone.",
+  );
   for (const encoding of ENCODINGS) {
-    for (const text of texts) assert.deepEqual(pieces(text, ASCII_SPLIT_PATTERNS[encoding]), pieces(text, SPLIT_PATTERNS[encoding]), `${encoding}: ${JSON.stringify(text)}`);
+    for (const text of texts)
+      assert.deepEqual(
+        pieces(text, ASCII_SPLIT_PATTERNS[encoding]),
+        pieces(text, SPLIT_PATTERNS[encoding]),
+        `${encoding}: ${JSON.stringify(text)}`,
+      );
   }
 });

@@ -61,7 +61,15 @@ const CONTRACTION = String.raw`'(?:[sS]|[tT]|[rR][eE]|[vV][eE]|[mM]|[lL][lL]|[dD
 export const SPLIT_PATTERNS: Readonly<Record<LoadedEncoding, RegExp>> = {
   // (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
   cl100k_base: new RegExp(
-    [CONTRACTION, `${PREFIX}?${L}+`, `${N}{1,3}`, String.raw` ?${OTHER}+[\r\n]*`, String.raw`${SPACE}*[\r\n]+`, `${SPACE}+(?!${NON_SPACE})`, `${SPACE}+`].join('|'),
+    [
+      CONTRACTION,
+      `${PREFIX}?${L}+`,
+      `${N}{1,3}`,
+      String.raw` ?${OTHER}+[\r\n]*`,
+      String.raw`${SPACE}*[\r\n]+`,
+      `${SPACE}+(?!${NON_SPACE})`,
+      `${SPACE}+`,
+    ].join('|'),
     'gv',
   ),
   // [^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?
@@ -92,7 +100,15 @@ const A_SPACE = `[${A_WS}]`;
 const A_NON_SPACE = `[^${A_WS}]`;
 export const ASCII_SPLIT_PATTERNS: Readonly<Record<LoadedEncoding, RegExp>> = {
   cl100k_base: new RegExp(
-    [CONTRACTION, `${A_PREFIX}?[A-Za-z]+`, '[0-9]{1,3}', String.raw` ?${A_OTHER}+[\r\n]*`, String.raw`${A_SPACE}*[\r\n]+`, `${A_SPACE}+(?!${A_NON_SPACE})`, `${A_SPACE}+`].join('|'),
+    [
+      CONTRACTION,
+      `${A_PREFIX}?[A-Za-z]+`,
+      '[0-9]{1,3}',
+      String.raw` ?${A_OTHER}+[\r\n]*`,
+      String.raw`${A_SPACE}*[\r\n]+`,
+      `${A_SPACE}+(?!${A_NON_SPACE})`,
+      `${A_SPACE}+`,
+    ].join('|'),
     'g',
   ),
   o200k_base: new RegExp(
@@ -110,6 +126,7 @@ export const ASCII_SPLIT_PATTERNS: Readonly<Record<LoadedEncoding, RegExp>> = {
 };
 
 /** Every UTF-16 code unit is below 0x80. */
+// eslint-disable-next-line no-control-regex -- the range includes the control characters on purpose
 const ALL_ASCII = /^[\x00-\x7f]*$/;
 
 interface GptEncodingApi {
@@ -175,7 +192,10 @@ function prepare(encoding: LoadedEncoding, api: GptEncodingApi): TextTokenizer {
   };
   for (const [probe, expected] of SELF_CHECKS) {
     const actual = tokenizer.count(probe);
-    if (actual !== expected) throw new Error(`${encoding}: self-check failed: ${JSON.stringify(probe)} is ${actual} tokens, tiktoken says ${expected}`);
+    if (actual !== expected)
+      throw new Error(
+        `${encoding}: self-check failed: ${JSON.stringify(probe)} is ${actual} tokens, tiktoken says ${expected}`,
+      );
   }
   return tokenizer;
 }
@@ -192,7 +212,8 @@ const SELF_CHECKS: ReadonlyArray<readonly [string, number]> = [
 ];
 
 function internalsOf(encoding: LoadedEncoding, api: GptEncodingApi): BpeCoreInternals {
-  const core = (api as unknown as { bytePairEncodingCoreProcessor?: Partial<BpeCoreInternals> }).bytePairEncodingCoreProcessor;
+  const core = (api as unknown as { bytePairEncodingCoreProcessor?: Partial<BpeCoreInternals> })
+    .bytePairEncodingCoreProcessor;
   if (
     core === undefined ||
     !(core.tokenSplitRegex instanceof RegExp) ||
@@ -202,7 +223,9 @@ function internalsOf(encoding: LoadedEncoding, api: GptEncodingApi): BpeCoreInte
     typeof core.binarySearch !== 'function' ||
     !Array.isArray(core.bytePairNonUtfSortedEncoder)
   ) {
-    throw new Error(`${encoding}: gpt-tokenizer internals changed; the exactness fixes in src/tokens/backend.ts need review`);
+    throw new Error(
+      `${encoding}: gpt-tokenizer internals changed; the exactness fixes in src/tokens/backend.ts need review`,
+    );
   }
   return core as BpeCoreInternals;
 }

@@ -31,7 +31,10 @@ test('--model overrides the request model; estimates say so', async () => {
   assert.match(cl100k.out, /^34 prompt tokens, exact \(gpt-4, cl100k_base\)/);
   const claude = await run(['--model', 'claude-sonnet-4-5'], BODY);
   assert.equal(claude.code, 0);
-  assert.match(claude.out, /^33 prompt tokens, estimate \(claude-sonnet-4-5: no public tokenizer, family anthropic; o200k_base count 33 × factor 1\.00\)/);
+  assert.match(
+    claude.out,
+    /^33 prompt tokens, estimate \(claude-sonnet-4-5: no public tokenizer, family anthropic; o200k_base count 33 × factor 1\.00\)/,
+  );
 });
 
 test('--json prints the whole count', async () => {
@@ -44,7 +47,10 @@ test('--json prints the whole count', async () => {
 });
 
 test('approximated parts are named', async () => {
-  const body = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x/y.png' } }] }] });
+  const body = JSON.stringify({
+    model: 'gpt-4o',
+    messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x/y.png' } }] }],
+  });
   const { out } = await run([], body);
   assert.match(out, /exact tokenizer \(gpt-4o, o200k_base; approximated: image, image_size_unknown\)/);
 });

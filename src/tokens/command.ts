@@ -21,7 +21,11 @@ const STDIO: CommandOutput = {
 };
 
 /** Exit code: 0 counted, 1 invalid request, 2 usage error. */
-export async function tokensCommand(args: string[], stdin: NodeJS.ReadableStream, output: CommandOutput = STDIO): Promise<number> {
+export async function tokensCommand(
+  args: string[],
+  stdin: NodeJS.ReadableStream,
+  output: CommandOutput = STDIO,
+): Promise<number> {
   let values: { model?: string; json?: boolean; help?: boolean };
   try {
     ({ values } = parseArgs({

@@ -8,7 +8,10 @@ import { observe } from './estimate.js';
 // The example conversation of openai-cookbook "How to count tokens with tiktoken" (section 6), whose prompt_tokens
 // the notebook verified against the API: 129 on gpt-3.5-turbo and gpt-4, 124 on gpt-4o and gpt-4o-mini.
 const COOKBOOK_MESSAGES: ChatRequest['messages'] = [
-  { role: 'system', content: 'You are a helpful, pattern-following assistant that translates corporate jargon into plain English.' },
+  {
+    role: 'system',
+    content: 'You are a helpful, pattern-following assistant that translates corporate jargon into plain English.',
+  },
   { role: 'system', name: 'example_user', content: 'New synergies will help drive top-line growth.' },
   { role: 'system', name: 'example_assistant', content: 'Things working well together will increase revenue.' },
   {
@@ -16,7 +19,11 @@ const COOKBOOK_MESSAGES: ChatRequest['messages'] = [
     name: 'example_user',
     content: "Let's circle back when we have more bandwidth to touch base on opportunities for increased leverage.",
   },
-  { role: 'system', name: 'example_assistant', content: "Let's talk later when we're less busy about how to do better." },
+  {
+    role: 'system',
+    name: 'example_assistant',
+    content: "Let's talk later when we're less busy about how to do better.",
+  },
   { role: 'user', content: "This late pivot means we don't have time to boil the ocean for the client deliverable." },
 ];
 
@@ -95,7 +102,12 @@ test('the cookbook tools example: 105 on gpt-3.5-turbo/gpt-4, 101 on gpt-4o/gpt-
 });
 
 test('a request parsed by parseChatRequest counts the same as the literal', () => {
-  const body = JSON.stringify({ model: 'gpt-4o', messages: COOKBOOK_TOOL_MESSAGES, tools: COOKBOOK_TOOLS, temperature: 0 });
+  const body = JSON.stringify({
+    model: 'gpt-4o',
+    messages: COOKBOOK_TOOL_MESSAGES,
+    tools: COOKBOOK_TOOLS,
+    temperature: 0,
+  });
   assert.equal(countPromptTokens(parseChatRequest(body)).tokens, 101);
 });
 
@@ -108,7 +120,9 @@ test('countText is the bare encoding count; special-token strings are plain text
 
 test('a text part counts like the same string content; the model option overrides request.model', () => {
   const asString = countPromptTokens(request('gpt-4o', [{ role: 'user', content: 'Hello there, how are you?' }]));
-  const asPart = countPromptTokens(request('gpt-4o', [{ role: 'user', content: [{ type: 'text', text: 'Hello there, how are you?' }] }]));
+  const asPart = countPromptTokens(
+    request('gpt-4o', [{ role: 'user', content: [{ type: 'text', text: 'Hello there, how are you?' }] }]),
+  );
   assert.equal(asPart.tokens, asString.tokens);
   assert.deepEqual(asPart.approximations, []);
   const overridden = countPromptTokens(request('my-alias', COOKBOOK_MESSAGES), { model: 'gpt-4' });
@@ -117,7 +131,9 @@ test('a text part counts like the same string content; the model option override
 });
 
 test('images: 85 for detail low, the tile formula for a data: URL, 765 assumed for a remote URL', () => {
-  const base = countPromptTokens(request('gpt-4o', [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }] }])).tokens;
+  const base = countPromptTokens(
+    request('gpt-4o', [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }] }]),
+  ).tokens;
   const withImage = (url: string, detail?: 'low' | 'high' | 'auto') =>
     countPromptTokens(
       request('gpt-4o', [
@@ -150,7 +166,9 @@ test('images: 85 for detail low, the tile formula for a data: URL, 765 assumed f
   assert.deepEqual(sized.approximations, ['image']);
 
   const mini = countPromptTokens(
-    request('gpt-4o-mini', [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x/y.png', detail: 'low' } }] }]),
+    request('gpt-4o-mini', [
+      { role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x/y.png', detail: 'low' } }] },
+    ]),
   );
   assert.equal(mini.breakdown.images, 2833);
 });
@@ -172,7 +190,11 @@ test('audio and file parts are flagged, not counted', () => {
 });
 
 test('assistant tool_calls count name + arguments + 3 each; tool results count their content', () => {
-  const call = { id: 'call_1', type: 'function' as const, function: { name: 'get_current_weather', arguments: '{"location":"Paris"}' } };
+  const call = {
+    id: 'call_1',
+    type: 'function' as const,
+    function: { name: 'get_current_weather', arguments: '{"location":"Paris"}' },
+  };
   const messages: ChatRequest['messages'] = [
     { role: 'user', content: 'Weather in Paris?' },
     { role: 'assistant', content: null, tool_calls: [call] },
@@ -196,7 +218,10 @@ test('nested tool schemas and json_schema response formats are counted as JSON a
       function: {
         name: 'tag',
         description: 'Tag items.',
-        parameters: { type: 'object', properties: { tags: { type: 'array', description: 'Tags', items: { type: 'string' } } } },
+        parameters: {
+          type: 'object',
+          properties: { tags: { type: 'array', description: 'Tags', items: { type: 'string' } } },
+        },
       },
     },
   ];
@@ -205,7 +230,10 @@ test('nested tool schemas and json_schema response formats are counted as JSON a
   assert.deepEqual(flat.approximations, []);
   assert.deepEqual(nested.approximations, ['tool_schema']);
   const t = (text: string) => countText('gpt-4o', text);
-  assert.equal(nested.breakdown.tools, 7 + t('tag:Tag items') + 3 + 3 + t('tags:array:Tags') + t('{"items":{"type":"string"}}') + 12);
+  assert.equal(
+    nested.breakdown.tools,
+    7 + t('tag:Tag items') + 3 + 3 + t('tags:array:Tags') + t('{"items":{"type":"string"}}') + 12,
+  );
 
   const schema = countPromptTokens(
     request('gpt-4o', COOKBOOK_TOOL_MESSAGES, {
@@ -230,7 +258,10 @@ test('models without a public tokenizer get an o200k-based estimate times the le
   assert.equal(corrected.baseTokens, 124);
   assert.equal(corrected.tokens, 150);
   assert.equal(countText('gemini-2.5-flash', 'hello world', { corrections }), countText('gpt-4o', 'hello world'));
-  assert.equal(countText('claude-3-haiku', 'x '.repeat(100), { corrections }), Math.ceil(countText('gpt-4o', 'x '.repeat(100)) * (150 / 124)));
+  assert.equal(
+    countText('claude-3-haiku', 'x '.repeat(100), { corrections }),
+    Math.ceil(countText('gpt-4o', 'x '.repeat(100)) * (150 / 124)),
+  );
 });
 
 test('gpt-oss is counted with o200k text and flagged: the harmony template adds its own preamble', () => {

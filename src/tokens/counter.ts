@@ -55,7 +55,12 @@ export interface PromptCount {
   /** Empty when every part was counted by the cookbook's verified formulas. */
   readonly approximations: readonly Approximation[];
   /** Base tokens by part: messages (incl. the +3 priming), tool definitions, images, response_format. */
-  readonly breakdown: { readonly messages: number; readonly tools: number; readonly images: number; readonly responseFormat: number };
+  readonly breakdown: {
+    readonly messages: number;
+    readonly tools: number;
+    readonly images: number;
+    readonly responseFormat: number;
+  };
 }
 
 export interface CountOptions {
@@ -93,7 +98,10 @@ export function countText(model: string, text: string, options: CountOptions = {
 }
 
 /** Prompt tokens of a chat request for `request.model`, or for `model` when given (e.g. the backend's model name). */
-export function countPromptTokens(request: ChatRequest, options: CountOptions & { readonly model?: string } = {}): PromptCount {
+export function countPromptTokens(
+  request: ChatRequest,
+  options: CountOptions & { readonly model?: string } = {},
+): PromptCount {
   const model = options.model ?? request.model;
   const choice = tokenizerForModel(model);
   const encoding: ExactEncoding = choice.kind === 'exact' ? choice.encoding : choice.baseEncoding;
@@ -228,7 +236,8 @@ function toolsTokens(tools: readonly Tool[] | undefined, funcInit: number, tally
       tokens += PROP_KEY;
       if (Array.isArray(property.enum)) {
         tokens += ENUM_INIT;
-        for (const item of property.enum) tokens += ENUM_ITEM + tally.text(typeof item === 'string' ? item : JSON.stringify(item));
+        for (const item of property.enum)
+          tokens += ENUM_ITEM + tally.text(typeof item === 'string' ? item : JSON.stringify(item));
       }
       let type = '';
       if (typeof property.type === 'string') type = property.type;
@@ -260,7 +269,10 @@ function withoutFinalPeriod(text: string): string {
 }
 
 /** The listed keys that are present, as one object; undefined when none is. */
-function pick(record: Record<string, unknown> | undefined, keys: readonly string[]): Record<string, unknown> | undefined {
+function pick(
+  record: Record<string, unknown> | undefined,
+  keys: readonly string[],
+): Record<string, unknown> | undefined {
   if (record === undefined) return undefined;
   let picked: Record<string, unknown> | undefined;
   for (const key of keys) {

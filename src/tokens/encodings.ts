@@ -28,7 +28,12 @@ export type EstimateFamily = (typeof ESTIMATE_FAMILIES)[number];
 
 export type TokenizerChoice =
   | { readonly kind: 'exact'; readonly encoding: ExactEncoding; readonly model: string }
-  | { readonly kind: 'estimate'; readonly family: EstimateFamily; readonly baseEncoding: 'o200k_base'; readonly model: string };
+  | {
+      readonly kind: 'estimate';
+      readonly family: EstimateFamily;
+      readonly baseEncoding: 'o200k_base';
+      readonly model: string;
+    };
 
 // tiktoken model.py MODEL_TO_ENCODING (the non-deprecated part; the deprecated p50k/r50k models are retired and
 // fall to the `openai-legacy` estimate below).
@@ -89,7 +94,8 @@ const OPENAI_VENDOR_PREFIX = /^(?:openai|azure|azure_ai)[/.]/;
 
 // Retired OpenAI models on p50k/r50k (text-davinci-003, code-davinci-002, davinci, …): not worth loading two more
 // encoders for; they are estimated like any other model without a loaded tokenizer.
-const OPENAI_LEGACY = /^(?:text-davinci-|text-curie-|text-babbage-|text-ada-|code-davinci-|code-cushman-|davinci|curie|babbage|ada$|text-similarity-|text-search-|code-search-|cushman-codex|gpt2$|gpt-2$)/;
+const OPENAI_LEGACY =
+  /^(?:text-davinci-|text-curie-|text-babbage-|text-ada-|code-davinci-|code-cushman-|davinci|curie|babbage|ada$|text-similarity-|text-search-|code-search-|cushman-codex|gpt2$|gpt-2$)/;
 
 const FAMILY_RULES: ReadonlyArray<readonly [RegExp, EstimateFamily]> = [
   [/claude/, 'anthropic'],
@@ -110,7 +116,9 @@ export function tokenizerForModel(model: string): TokenizerChoice {
   const exact = exactEncodingFor(bare);
   if (exact !== undefined) return { kind: 'exact', encoding: exact, model: name };
   const lower = bare.toLowerCase();
-  const family = OPENAI_LEGACY.test(lower) ? 'openai-legacy' : (FAMILY_RULES.find(([re]) => re.test(lower))?.[1] ?? 'unknown');
+  const family = OPENAI_LEGACY.test(lower)
+    ? 'openai-legacy'
+    : (FAMILY_RULES.find(([re]) => re.test(lower))?.[1] ?? 'unknown');
   return { kind: 'estimate', family, baseEncoding: 'o200k_base', model: name };
 }
 

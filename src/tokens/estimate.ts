@@ -33,7 +33,12 @@ export interface CorrectionOptions {
   readonly minBaseTokens: number;
 }
 
-export const DEFAULT_CORRECTION_OPTIONS: CorrectionOptions = { alpha: 0.1, minFactor: 0.5, maxFactor: 2, minBaseTokens: 16 };
+export const DEFAULT_CORRECTION_OPTIONS: CorrectionOptions = {
+  alpha: 0.1,
+  minFactor: 0.5,
+  maxFactor: 2,
+  minBaseTokens: 16,
+};
 
 export const INITIAL_CORRECTIONS: CorrectionState = {};
 
@@ -61,7 +66,8 @@ export function observe(
   actualTokens: number,
   options: CorrectionOptions = DEFAULT_CORRECTION_OPTIONS,
 ): CorrectionState {
-  if (!(baseTokens >= options.minBaseTokens) || !(actualTokens > 0) || !Number.isFinite(baseTokens + actualTokens)) return state;
+  if (!(baseTokens >= options.minBaseTokens) || !(actualTokens > 0) || !Number.isFinite(baseTokens + actualTokens))
+    return state;
   const current = correctionFor(state, family);
   const predicted = baseTokens * current.factor;
   const ratio = clamp(actualTokens / baseTokens, options.minFactor, options.maxFactor);

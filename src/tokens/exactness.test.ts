@@ -52,7 +52,8 @@ for (const encoding of ENCODINGS) {
       }
       checked++;
       const expected = oracle(text);
-      if (ours.count(text) !== expected) assert.fail(`rank ${rank} ${JSON.stringify(text)}: ours ${ours.count(text)}, tiktoken ${expected}`);
+      if (ours.count(text) !== expected)
+        assert.fail(`rank ${rank} ${JSON.stringify(text)}: ours ${ours.count(text)}, tiktoken ${expected}`);
     }
     assert.ok(checked > size * 0.9, `checked ${checked}`);
   });
@@ -74,7 +75,10 @@ for (const encoding of ENCODINGS) {
       checked++;
       for (const text of [`${ch}'s`, `${ch}'x`, `a${ch}a`, `1${ch}2`, `A${ch}b`]) {
         const expected = oracle(text);
-        if (ours.count(text) !== expected) assert.fail(`U+${cp.toString(16)} in ${JSON.stringify(text)}: ours ${ours.count(text)}, tiktoken ${expected}`);
+        if (ours.count(text) !== expected)
+          assert.fail(
+            `U+${cp.toString(16)} in ${JSON.stringify(text)}: ours ${ours.count(text)}, tiktoken ${expected}`,
+          );
       }
     }
     assert.ok(checked > 140_000 / stride, `checked ${checked}`);

@@ -41,7 +41,8 @@ test('gpt-4o-mini and its snapshots use 2833/5667', () => {
   for (const model of ['gpt-4o-mini', 'gpt-4o-mini-2024-07-18', 'ft:gpt-4o-mini-2024-07-18:org::x']) {
     assert.deepEqual(tileCostsFor(model), { base: 2833, tile: 5667 }, model);
   }
-  for (const model of ['gpt-4o', 'gpt-4o-mini-audio-preview', 'gpt-4.1', 'claude-sonnet-4-5']) assert.deepEqual(tileCostsFor(model), COSTS, model);
+  for (const model of ['gpt-4o', 'gpt-4o-mini-audio-preview', 'gpt-4.1', 'claude-sonnet-4-5'])
+    assert.deepEqual(tileCostsFor(model), COSTS, model);
 });
 
 test('sizes from PNG, GIF, WebP (VP8, VP8L, VP8X) and JPEG headers', () => {
@@ -76,8 +77,9 @@ test('sizes from PNG, GIF, WebP (VP8, VP8L, VP8X) and JPEG headers', () => {
 
   // SOI, an APP0 segment, then SOF0 with height 1080 and width 1920.
   const jpeg = Buffer.from([
-    0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00,
-    0xff, 0xc0, 0x00, 0x11, 0x08, 0x04, 0x38, 0x07, 0x80, 0x03, 0x01, 0x22, 0x00, 0x02, 0x11, 0x01, 0x03, 0x11, 0x01,
+    0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00,
+    0x00, 0xff, 0xc0, 0x00, 0x11, 0x08, 0x04, 0x38, 0x07, 0x80, 0x03, 0x01, 0x22, 0x00, 0x02, 0x11, 0x01, 0x03, 0x11,
+    0x01,
   ]);
   assert.deepEqual(imageSizeFromDataUrl(dataUrl('image/jpeg', jpeg)), { width: 1920, height: 1080 });
 });
@@ -86,5 +88,8 @@ test('not a base64 data URL, or not an image we know: no size', () => {
   assert.equal(imageSizeFromDataUrl('https://example.com/a.png'), undefined);
   assert.equal(imageSizeFromDataUrl('data:image/svg+xml,<svg/>'), undefined);
   assert.equal(imageSizeFromDataUrl(dataUrl('image/png', Buffer.from('not an image at all, really'))), undefined);
-  assert.equal(imageSizeFromDataUrl(dataUrl('image/jpeg', Buffer.from([0xff, 0xd8, 0xff, 0xda, 0, 4, 0, 0, 0, 0, 0, 0]))), undefined);
+  assert.equal(
+    imageSizeFromDataUrl(dataUrl('image/jpeg', Buffer.from([0xff, 0xd8, 0xff, 0xda, 0, 4, 0, 0, 0, 0, 0, 0]))),
+    undefined,
+  );
 });

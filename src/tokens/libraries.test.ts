@@ -40,19 +40,27 @@ for (const { encoding, oracle, libraries } of CANDIDATES) {
     });
 
     test(`${name} ${encoding}: exact on the tricky strings without U+FEFF, U+0085, Unicode 17 letters`, () => {
-      for (const text of TRICKY_STRINGS.filter((t) => !DIVERGENT.test(t))) assert.equal(count(text), oracle(text), JSON.stringify(text));
+      for (const text of TRICKY_STRINGS.filter((t) => !DIVERGENT.test(t)))
+        assert.equal(count(text), oracle(text), JSON.stringify(text));
     });
   }
 
   test(`${encoding}: divergences with U+FEFF, U+0085, Unicode 17 letters (diagnostic)`, (t) => {
     const divergent = [
       ...TRICKY_STRINGS.filter((s) => DIVERGENT.test(s)),
-      ...Array.from({ length: 1000 }, (_, i) => randomText(10_000 + i, { divergentWhitespace: true })).filter((s) => DIVERGENT.test(s)),
-      ...Array.from({ length: 300 }, (_, i) => `${String.fromCodePoint(0x323b0 + i)}'x ${String.fromCodePoint(0x18d80 + (i % 100))}'s`),
+      ...Array.from({ length: 1000 }, (_, i) => randomText(10_000 + i, { divergentWhitespace: true })).filter((s) =>
+        DIVERGENT.test(s),
+      ),
+      ...Array.from(
+        { length: 300 },
+        (_, i) => `${String.fromCodePoint(0x323b0 + i)}'x ${String.fromCodePoint(0x18d80 + (i % 100))}'s`,
+      ),
     ];
     for (const [name, count] of Object.entries(libraries)) {
       const wrong = divergent.filter((text) => count(text) !== oracle(text)).length;
-      t.diagnostic(`${name}: ${wrong} of ${divergent.length} strings containing U+FEFF, U+0085 or a Unicode 17 letter counted differently from tiktoken`);
+      t.diagnostic(
+        `${name}: ${wrong} of ${divergent.length} strings containing U+FEFF, U+0085 or a Unicode 17 letter counted differently from tiktoken`,
+      );
     }
   });
 }

@@ -49,23 +49,44 @@ test('schema violations are 400s that name the field in param', () => {
 test('stream usage is wanted only when streaming with include_usage', () => {
   const base = { model: 'm', messages: [{ role: 'user', content: 'x' }] };
   assert.equal(clientWantsStreamUsage(parseChatRequest(JSON.stringify({ ...base, stream: true }))), false);
-  assert.equal(clientWantsStreamUsage(parseChatRequest(JSON.stringify({ ...base, stream: true, stream_options: { include_usage: true } }))), true);
-  assert.equal(clientWantsStreamUsage(parseChatRequest(JSON.stringify({ ...base, stream_options: { include_usage: true } }))), false);
+  assert.equal(
+    clientWantsStreamUsage(
+      parseChatRequest(JSON.stringify({ ...base, stream: true, stream_options: { include_usage: true } })),
+    ),
+    true,
+  );
+  assert.equal(
+    clientWantsStreamUsage(parseChatRequest(JSON.stringify({ ...base, stream_options: { include_usage: true } }))),
+    false,
+  );
 });
 
 test('JSON nested deeper than 64 levels is a 400 naming the field, wherever it is', () => {
   // As text: JSON.stringify itself overflows on values this deep.
-  const deepSchema = (levels: number) => '{"type":"object","properties":{"a":'.repeat(levels) + '{"type":"string"}' + '}}'.repeat(levels);
+  const deepSchema = (levels: number) =>
+    '{"type":"object","properties":{"a":'.repeat(levels) + '{"type":"string"}' + '}}'.repeat(levels);
   const head = '{"model":"m","messages":[{"role":"user","content":"hi"}]';
-  let err = rejection(`${head},"tools":[{"type":"function","function":{"name":"f","parameters":${deepSchema(3000)}}}]}`);
+  let err = rejection(
+    `${head},"tools":[{"type":"function","function":{"name":"f","parameters":${deepSchema(3000)}}}]}`,
+  );
   assert.equal(err.status, 400);
   assert.equal(err.param, 'tools[0].function.parameters');
   assert.match(err.message, /nested more than 64 levels/);
-  err = rejection(`${head},"response_format":{"type":"json_schema","json_schema":{"name":"n","schema":${deepSchema(3000)}}}}`);
+  err = rejection(
+    `${head},"response_format":{"type":"json_schema","json_schema":{"name":"n","schema":${deepSchema(3000)}}}}`,
+  );
   assert.equal(err.param, 'response_format.json_schema.schema');
   const chain = '{"a":'.repeat(6000) + '1' + '}'.repeat(6000);
-  assert.equal(rejection(`{"model":"m","messages":[{"role":"user","content":"hi"}],"metadata":${chain}}`).param, 'metadata');
-  assert.equal(rejection(`{"model":"m","messages":[{"role":"user","content":"hi"}],"x_unknown":${chain}}`).param, 'x_unknown');
+  assert.equal(
+    rejection(`{"model":"m","messages":[{"role":"user","content":"hi"}],"metadata":${chain}}`).param,
+    'metadata',
+  );
+  assert.equal(
+    rejection(`{"model":"m","messages":[{"role":"user","content":"hi"}],"x_unknown":${chain}}`).param,
+    'x_unknown',
+  );
   // Within the limit: a 20-level schema (deeper than OpenAI's documented 10) is accepted.
-  assert.doesNotThrow(() => parseChatRequest(`${head},"tools":[{"type":"function","function":{"name":"f","parameters":${deepSchema(20)}}}]}`));
+  assert.doesNotThrow(() =>
+    parseChatRequest(`${head},"tools":[{"type":"function","function":{"name":"f","parameters":${deepSchema(20)}}}]}`),
+  );
 });

@@ -11,7 +11,10 @@ const imagePart = z.looseObject({
   type: z.literal('image_url'),
   image_url: z.looseObject({ url: z.string().min(1), detail: z.enum(['auto', 'low', 'high']).optional() }),
 });
-const audioPart = z.looseObject({ type: z.literal('input_audio'), input_audio: z.looseObject({ data: z.string(), format: z.string() }) });
+const audioPart = z.looseObject({
+  type: z.literal('input_audio'),
+  input_audio: z.looseObject({ data: z.string(), format: z.string() }),
+});
 const filePart = z.looseObject({ type: z.literal('file'), file: z.looseObject({}) });
 const userPart = z.discriminatedUnion('type', [textPart, imagePart, audioPart, filePart]);
 const refusalPart = z.looseObject({ type: z.literal('refusal'), refusal: z.string() });
@@ -27,7 +30,11 @@ const textContent = z.union([z.string(), z.array(textPart).min(1)]);
 export const chatMessageSchema = z.discriminatedUnion('role', [
   z.looseObject({ role: z.literal('system'), content: textContent, name: z.string().optional() }),
   z.looseObject({ role: z.literal('developer'), content: textContent, name: z.string().optional() }),
-  z.looseObject({ role: z.literal('user'), content: z.union([z.string(), z.array(userPart).min(1)]), name: z.string().optional() }),
+  z.looseObject({
+    role: z.literal('user'),
+    content: z.union([z.string(), z.array(userPart).min(1)]),
+    name: z.string().optional(),
+  }),
   z.looseObject({
     role: z.literal('assistant'),
     content: z.union([z.string(), z.array(z.discriminatedUnion('type', [textPart, refusalPart])), z.null()]).optional(),
@@ -62,7 +69,10 @@ export const chatRequestSchema = z.looseObject({
   temperature: z.number().min(0).max(2).nullable().optional(),
   top_p: z.number().min(0).max(1).nullable().optional(),
   n: z.number().int().min(1).max(128).nullable().optional(),
-  stop: z.union([z.string(), z.array(z.string()).max(4)]).nullable().optional(),
+  stop: z
+    .union([z.string(), z.array(z.string()).max(4)])
+    .nullable()
+    .optional(),
   presence_penalty: z.number().min(-2).max(2).nullable().optional(),
   frequency_penalty: z.number().min(-2).max(2).nullable().optional(),
   tools: z.array(functionTool).optional(),
@@ -144,7 +154,12 @@ export function parsePrevalidatedChatRequest(body: Buffer): ChatRequest {
   const json = parseJson(body);
   if (json === undefined) throw new UnifiedError('invalid_json', 'The request body is not JSON.');
   const shaped = json as Partial<ChatRequest> | null;
-  if (shaped === null || typeof shaped !== 'object' || typeof shaped.model !== 'string' || !Array.isArray(shaped.messages)) {
+  if (
+    shaped === null ||
+    typeof shaped !== 'object' ||
+    typeof shaped.model !== 'string' ||
+    !Array.isArray(shaped.messages)
+  ) {
     throw new UnifiedError('invalid_request', 'The request body is not a chat completion request.');
   }
   // The router stage refused deeper bodies; this guards the stage against a caller that skipped it.

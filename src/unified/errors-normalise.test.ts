@@ -20,5 +20,13 @@ test('non-OpenAI error shapes from compatible servers become OpenAI errors', () 
 });
 
 test('OpenAI-shaped errors pass through untouched', () => {
-  assert.equal(normaliseErrorBody(401, Buffer.from('{"error":{"message":"bad key","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}')), undefined);
+  assert.equal(
+    normaliseErrorBody(
+      401,
+      Buffer.from(
+        '{"error":{"message":"bad key","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}',
+      ),
+    ),
+    undefined,
+  );
 });

@@ -9,14 +9,28 @@ describe('UnifiedError kinds', () => {
   // invalid_request_error; the gateway's and the providers' are 5xx server_error.
   type Row = readonly [status: number, type: string, codes: Partial<Record<UnifiedErrorKind, string>>, why: string];
   const TABLE: readonly Row[] = [
-    [400, 'invalid_request_error', { invalid_json: 'invalid_json', invalid_request: 'invalid_value' }, 'the request cannot be used'],
-    [404, 'invalid_request_error', { unknown_endpoint: 'unknown_url', model_not_found: 'model_not_found' }, 'no such endpoint or model'],
+    [
+      400,
+      'invalid_request_error',
+      { invalid_json: 'invalid_json', invalid_request: 'invalid_value' },
+      'the request cannot be used',
+    ],
+    [
+      404,
+      'invalid_request_error',
+      { unknown_endpoint: 'unknown_url', model_not_found: 'model_not_found' },
+      'no such endpoint or model',
+    ],
     [413, 'invalid_request_error', { request_too_large: 'request_too_large' }, 'over the body limit'],
     [500, 'server_error', { internal: 'internal_error' }, 'a gateway bug; the detail stays in the logs'],
     [
       502,
       'server_error',
-      { upstream_error: 'upstream_error', upstream_auth: 'upstream_authentication_failed', upstream_invalid_response: 'upstream_invalid_response' },
+      {
+        upstream_error: 'upstream_error',
+        upstream_auth: 'upstream_authentication_failed',
+        upstream_invalid_response: 'upstream_invalid_response',
+      },
       'the provider failed, rejected the gateway’s own key, or answered a 2xx that cannot be read',
     ],
     [503, 'server_error', { no_backend: 'no_backend_available' }, 'no usable backend for the model'],
@@ -25,15 +39,27 @@ describe('UnifiedError kinds', () => {
     test(`${status} ${type}: ${Object.keys(codes).join(', ')} (${why})`, () => {
       for (const [kind, code] of Object.entries(codes) as Array<[UnifiedErrorKind, string]>) {
         const error = new UnifiedError(kind, 'm');
-        assert.deepEqual(error.toReply(), { status, headers: {}, body: { error: { message: 'm', type, param: null, code } } }, kind);
+        assert.deepEqual(
+          error.toReply(),
+          { status, headers: {}, body: { error: { message: 'm', type, param: null, code } } },
+          kind,
+        );
       }
     });
   }
   test('every kind is in the table once', () => {
     const kinds = TABLE.flatMap(([, , codes]) => Object.keys(codes));
     const all: Record<UnifiedErrorKind, true> = {
-      invalid_json: true, invalid_request: true, unknown_endpoint: true, model_not_found: true, request_too_large: true,
-      no_backend: true, upstream_error: true, upstream_auth: true, upstream_invalid_response: true, internal: true,
+      invalid_json: true,
+      invalid_request: true,
+      unknown_endpoint: true,
+      model_not_found: true,
+      request_too_large: true,
+      no_backend: true,
+      upstream_error: true,
+      upstream_auth: true,
+      upstream_invalid_response: true,
+      internal: true,
     };
     assert.deepEqual([...kinds].sort(), Object.keys(all).sort());
   });
@@ -46,10 +72,18 @@ describe('error bodies', () => {
   test('every message names the request id when there is one', () => {
     const error = new UnifiedError('model_not_found', "The model 'x' does not exist.", 'model');
     assert.deepEqual(error.toBody('req-1'), {
-      error: { message: "The model 'x' does not exist. (request id: req-1)", type: 'invalid_request_error', param: 'model', code: 'model_not_found' },
+      error: {
+        message: "The model 'x' does not exist. (request id: req-1)",
+        type: 'invalid_request_error',
+        param: 'model',
+        code: 'model_not_found',
+      },
     });
     assert.equal(error.toBody(undefined).error.message, "The model 'x' does not exist.");
-    assert.equal(withRequestId(error.toBody(undefined), 'req-2').error.message, "The model 'x' does not exist. (request id: req-2)");
+    assert.equal(
+      withRequestId(error.toBody(undefined), 'req-2').error.message,
+      "The model 'x' does not exist. (request id: req-2)",
+    );
   });
 
   test('errorReply: a budget refusal in the same shape, with its headers', () => {

@@ -52,7 +52,13 @@ export interface Reply<Body = unknown> {
 export type ErrorReply = Reply<OpenAIErrorBody>;
 
 /** An error reply in OpenAI's shape, for errors that are not a UnifiedError kind (budget refusals). */
-export function errorReply(status: number, type: string, code: string, message: string, headers: Readonly<Record<string, string>> = {}): ErrorReply {
+export function errorReply(
+  status: number,
+  type: string,
+  code: string,
+  message: string,
+  headers: Readonly<Record<string, string>> = {},
+): ErrorReply {
   return { status, headers, body: { error: { message, type, param: null, code } } };
 }
 
@@ -81,7 +87,10 @@ export class UnifiedError extends Error {
   }
 
   toBody(requestId: string | undefined): OpenAIErrorBody {
-    return withRequestId({ error: { message: this.message, type: this.type, param: this.param, code: this.code } }, requestId);
+    return withRequestId(
+      { error: { message: this.message, type: this.type, param: this.param, code: this.code } },
+      requestId,
+    );
   }
 
   toReply(): ErrorReply {

@@ -45,7 +45,8 @@ export function findDepthViolation(value: unknown, maxDepth: number = MAX_JSON_D
       : Object.entries(frame.value as Record<string, unknown>);
     for (let i = entries.length - 1; i >= 0; i--) {
       const [key, child] = entries[i]!;
-      if (child !== null && typeof child === 'object') stack.push({ value: child, depth: frame.depth + 1, parent: frame, key });
+      if (child !== null && typeof child === 'object')
+        stack.push({ value: child, depth: frame.depth + 1, parent: frame, key });
     }
   }
   return undefined;
@@ -59,7 +60,8 @@ export function jsonTextExceedsDepth(text: Buffer | string, maxDepth: number): b
   for (let i = 0; i < bytes.length; i++) {
     const c = bytes[i];
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped byte
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped byte
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x7b || c === 0x5b) {

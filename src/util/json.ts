@@ -32,7 +32,10 @@ export function stringField(value: Record<string, unknown> | undefined, key: str
 }
 
 /** `value[key]` when it is a JSON object. */
-export function recordField(value: Record<string, unknown> | undefined, key: string): Record<string, unknown> | undefined {
+export function recordField(
+  value: Record<string, unknown> | undefined,
+  key: string,
+): Record<string, unknown> | undefined {
   const field = value?.[key];
   return isRecord(field) ? field : undefined;
 }

@@ -23,7 +23,10 @@ export class IpcBudgetStore implements BudgetStore {
   ) {}
 
   async reserve(req: ReserveRequest): Promise<ReserveResult> {
-    return (await this.call(this.key, { op: 'reserve', req: { ...req, counters: [...req.counters], checks: [...req.checks] } })) as ReserveResult;
+    return (await this.call(this.key, {
+      op: 'reserve',
+      req: { ...req, counters: [...req.counters], checks: [...req.checks] },
+    })) as ReserveResult;
   }
 
   async settle(reservationId: string, actual: Amounts): Promise<boolean> {
@@ -64,7 +67,10 @@ function applyStoreCall(budgets: Budgets | undefined, call: StoreCall): Promise<
 /** Pending calls of one worker, answered by id; each fails after CALL_TIMEOUT_MS (a primary that went away). */
 export class PendingCalls {
   #next = 0;
-  readonly #pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
+  readonly #pending = new Map<
+    number,
+    { resolve: (value: unknown) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }
+  >();
 
   open(send: (id: number) => void): Promise<unknown> {
     const id = this.#next++;
@@ -111,7 +117,10 @@ export function batchedStoreCaller(calls: PendingCalls, post: (batch: StoreCallM
  * Primary side: applies one message's calls in order and returns their replies. Each call's check-and-reserve runs
  * synchronously as it is applied (MemoryStore), so calls from different workers never interleave inside one.
  */
-export function answerStoreCalls(batch: readonly StoreCallMessage[], budgetsFor: (key: string) => Budgets | undefined): Promise<StoreReply[]> {
+export function answerStoreCalls(
+  batch: readonly StoreCallMessage[],
+  budgetsFor: (key: string) => Budgets | undefined,
+): Promise<StoreReply[]> {
   return Promise.all(
     batch.map(({ id, key, call }) =>
       applyStoreCall(budgetsFor(key), call).then(

@@ -24,11 +24,24 @@ export class ForwardingObserver implements ResponseObserver {
     return this.store.current().config.health;
   }
 
-  observeResponse(backend: string, request: ChatRequest, observed: ObservedCompletion, latency: LatencySample): Verdict[] {
+  observeResponse(
+    backend: string,
+    request: ChatRequest,
+    observed: ObservedCompletion,
+    latency: LatencySample,
+  ): Verdict[] {
     const results = checkResponse(this.config, this.#baselines, backend, request, observed, latency);
     if (results.length === 0) return [];
     this.forward(backend, request.model, results);
     const at = Date.now();
-    return results.map((r) => ({ backend, model: request.model, check: r.check, pass: r.pass, detail: r.detail, source: 'response' as const, at }));
+    return results.map((r) => ({
+      backend,
+      model: request.model,
+      check: r.check,
+      pass: r.pass,
+      detail: r.detail,
+      source: 'response' as const,
+      at,
+    }));
   }
 }

@@ -36,7 +36,13 @@ export async function startExtProcServing(options: ServingOptions): Promise<ExtP
   const { store, accounting } = options;
   const { extproc } = store.current().config;
   if (options.workers <= 1) {
-    const server = await startExtProcServer(store, extproc.address, extproc.unixSocket, { accounting: () => accounting.current() }, extproc.tls);
+    const server = await startExtProcServer(
+      store,
+      extproc.address,
+      extproc.unixSocket,
+      { accounting: () => accounting.current() },
+      extproc.tls,
+    );
     return {
       port: server.port,
       workers: 1,
@@ -48,7 +54,13 @@ export async function startExtProcServing(options: ServingOptions): Promise<ExtP
   }
   // The primary binds the shared socket for the workers: a stale file goes here, once, never in a worker.
   if (extproc.unixSocket) rmSync(extproc.unixSocket, { force: true });
-  const pool = await startWorkers({ count: options.workers, store, env: options.env, accounting, onVerdicts: options.onVerdicts });
+  const pool = await startWorkers({
+    count: options.workers,
+    store,
+    env: options.env,
+    accounting,
+    onVerdicts: options.onVerdicts,
+  });
   return {
     port: pool.port,
     workers: options.workers,

@@ -55,9 +55,15 @@ function send(worker: Worker, body: ToWorkerBody): void {
 
 export async function startWorkers(options: WorkerPoolOptions): Promise<WorkerPool> {
   // Workers run our entry, not whatever started this process (the CLI, a test file); test-runner flags stay here.
-  cluster.setupPrimary({ exec: WORKER_ENTRY, execArgv: process.execArgv.filter((arg) => !arg.startsWith('--test')), serialization: 'json' });
+  cluster.setupPrimary({
+    exec: WORKER_ENTRY,
+    execArgv: process.execArgv.filter((arg) => !arg.startsWith('--test')),
+    serialization: 'json',
+  });
   const { store, accounting } = options;
-  const env = Object.fromEntries(Object.entries(options.env).filter((entry): entry is [string, string] => entry[1] !== undefined));
+  const env = Object.fromEntries(
+    Object.entries(options.env).filter((entry): entry is [string, string] => entry[1] !== undefined),
+  );
   const alive = new Set<Worker>();
   let ready = false;
   let stopping = false;
@@ -72,7 +78,9 @@ export async function startWorkers(options: WorkerPoolOptions): Promise<WorkerPo
   const handle = (worker: Worker, message: FromWorker): void => {
     switch (message.kind) {
       case 'store':
-        void answerStoreCalls(message.calls, (key) => accounting.budgetsFor(key)).then((replies) => send(worker, { kind: 'store', replies }));
+        void answerStoreCalls(message.calls, (key) => accounting.budgetsFor(key)).then((replies) =>
+          send(worker, { kind: 'store', replies }),
+        );
         return;
       case 'verdicts':
         for (const { backend, model, results } of message.batch) options.onVerdicts(backend, model, results);
@@ -95,7 +103,9 @@ export async function startWorkers(options: WorkerPoolOptions): Promise<WorkerPo
     const worker = cluster.fork(env);
     const bornAt = Date.now();
     // A send racing the worker's death fails with EPIPE on the channel; its 'exit' is what matters.
-    worker.on('error', (err) => log.debug('ext_proc worker channel error', { worker: worker.id, error: errorMessage(err) }));
+    worker.on('error', (err) =>
+      log.debug('ext_proc worker channel error', { worker: worker.id, error: errorMessage(err) }),
+    );
     alive.add(worker);
     return new Promise<number>((resolve, reject) => {
       let started = false;
@@ -103,14 +113,23 @@ export async function startWorkers(options: WorkerPoolOptions): Promise<WorkerPo
         if (!isOurs(raw)) return;
         const parsed = fromWorkerSchema.safeParse(raw);
         if (!parsed.success) {
-          log.error('ext_proc worker sent an unreadable message', { worker: worker.id, error: parsed.error.issues[0]?.message });
+          log.error('ext_proc worker sent an unreadable message', {
+            worker: worker.id,
+            error: parsed.error.issues[0]?.message,
+          });
           return;
         }
         const message = parsed.data;
         if (message.kind === 'hello') {
           // The config as it is now: a reload between fork and hello is included.
           const snapshot = store.current();
-          send(worker, { kind: 'start', configFile: store.file, config: snapshot.config, generation: snapshot.generation, ready });
+          send(worker, {
+            kind: 'start',
+            configFile: store.file,
+            config: snapshot.config,
+            generation: snapshot.generation,
+            ready,
+          });
         } else if (message.kind === 'listening') {
           started = true;
           resolve(message.port);
@@ -124,8 +143,15 @@ export async function startWorkers(options: WorkerPoolOptions): Promise<WorkerPo
         // At start-up a failure fails the service (startWorkers throws); after it, every lost worker is replaced.
         if (stopping || !up) return;
         // Crash loop guard: immediate replacement for a worker that ran a while, doubling waits for one that did not.
-        restartDelay = Date.now() - bornAt >= STABLE_AFTER_MS ? 0 : Math.min(MAX_RESTART_DELAY_MS, Math.max(100, restartDelay * 2));
-        log.error('ext_proc worker exited; starting a replacement', { worker: worker.id, pid: worker.process.pid, code, signal, inMs: restartDelay });
+        restartDelay =
+          Date.now() - bornAt >= STABLE_AFTER_MS ? 0 : Math.min(MAX_RESTART_DELAY_MS, Math.max(100, restartDelay * 2));
+        log.error('ext_proc worker exited; starting a replacement', {
+          worker: worker.id,
+          pid: worker.process.pid,
+          code,
+          signal,
+          inMs: restartDelay,
+        });
         setTimeout(() => {
           if (stopping) return;
           fork().catch((err: unknown) => log.error('ext_proc worker replacement failed', { error: errorMessage(err) }));
@@ -168,10 +194,13 @@ export async function startWorkers(options: WorkerPoolOptions): Promise<WorkerPo
         const exits = [...alive].map(
           (worker) =>
             new Promise<DrainOutcome>((resolve) => {
-              const killer = setTimeout(() => {
-                log.warn('ext_proc worker did not exit after its drain; killing it', { worker: worker.id });
-                worker.process.kill('SIGKILL');
-              }, timeoutMs + graceMs + EXIT_MARGIN_MS);
+              const killer = setTimeout(
+                () => {
+                  log.warn('ext_proc worker did not exit after its drain; killing it', { worker: worker.id });
+                  worker.process.kill('SIGKILL');
+                },
+                timeoutMs + graceMs + EXIT_MARGIN_MS,
+              );
               worker.once('exit', () => {
                 clearTimeout(killer);
                 resolve(drained.get(worker) ?? { forced: true, cutStreams: 0 });
@@ -185,28 +214,33 @@ export async function startWorkers(options: WorkerPoolOptions): Promise<WorkerPo
             }),
         );
         const outcomes = await Promise.all(exits);
-        return { forced: outcomes.some((o) => o.forced), cutStreams: outcomes.reduce((sum, o) => sum + o.cutStreams, 0) };
+        return {
+          forced: outcomes.some((o) => o.forced),
+          cutStreams: outcomes.reduce((sum, o) => sum + o.cutStreams, 0),
+        };
       })()),
     metrics: async () => {
       const own = await registry.getMetricsAsJSON();
       const theirs = await Promise.all(
-        [...alive].filter((w) => w.isConnected()).map(
-          (worker) =>
-            new Promise<MetricObjectWithValues<MetricValue<string>>[]>((resolve) => {
-              const id = nextMetricsId++;
-              // A worker too busy (or dying) to answer is left out of this scrape rather than failing it.
-              const timer = setTimeout(() => {
-                metricsWaiters.delete(id);
-                resolve([]);
-              }, METRICS_TIMEOUT_MS);
-              metricsWaiters.set(id, (metrics) => {
-                clearTimeout(timer);
-                metricsWaiters.delete(id);
-                resolve(metrics);
-              });
-              send(worker, { kind: 'metrics', id });
-            }),
-        ),
+        [...alive]
+          .filter((w) => w.isConnected())
+          .map(
+            (worker) =>
+              new Promise<MetricObjectWithValues<MetricValue<string>>[]>((resolve) => {
+                const id = nextMetricsId++;
+                // A worker too busy (or dying) to answer is left out of this scrape rather than failing it.
+                const timer = setTimeout(() => {
+                  metricsWaiters.delete(id);
+                  resolve([]);
+                }, METRICS_TIMEOUT_MS);
+                metricsWaiters.set(id, (metrics) => {
+                  clearTimeout(timer);
+                  metricsWaiters.delete(id);
+                  resolve(metrics);
+                });
+                send(worker, { kind: 'metrics', id });
+              }),
+          ),
       );
       return AggregatorRegistry.aggregate([own, ...theirs]).metrics();
     },

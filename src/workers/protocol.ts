@@ -6,7 +6,9 @@ import { z } from 'zod';
 import { METRICS, WINDOWS } from '../budget/config.js';
 import { CHECK_NAMES } from '../health/config.js';
 
-const amounts = z.object(Object.fromEntries(METRICS.map((m) => [m, z.number()])) as Record<(typeof METRICS)[number], z.ZodNumber>);
+const amounts = z.object(
+  Object.fromEntries(METRICS.map((m) => [m, z.number()])) as Record<(typeof METRICS)[number], z.ZodNumber>,
+);
 const counterRef = z.object({
   id: z.string(),
   subject: z.string(),
@@ -17,14 +19,25 @@ const counterRef = z.object({
 });
 const check = z.object({
   counter: z.number().int().min(0),
-  limit: z.object({ kind: z.enum(['quota', 'rate']), window: z.enum(WINDOWS), metric: z.enum(METRICS), amount: z.number() }),
+  limit: z.object({
+    kind: z.enum(['quota', 'rate']),
+    window: z.enum(WINDOWS),
+    metric: z.enum(METRICS),
+    amount: z.number(),
+  }),
 });
 
 /** A BudgetStore call a worker makes on the primary's ledger of the budgets config `key` (budgetsKey()). */
 const storeCallSchema = z.discriminatedUnion('op', [
   z.object({
     op: z.literal('reserve'),
-    req: z.object({ id: z.string(), counters: z.array(counterRef), checks: z.array(check), amounts, expiresAt: z.number() }),
+    req: z.object({
+      id: z.string(),
+      counters: z.array(counterRef),
+      checks: z.array(check),
+      amounts,
+      expiresAt: z.number(),
+    }),
   }),
   z.object({ op: z.literal('settle'), id: z.string(), actual: amounts }),
   z.object({ op: z.literal('release'), id: z.string() }),
@@ -44,13 +57,21 @@ export const fromWorkerSchema = z.discriminatedUnion('kind', [
   /** Start failed; the primary gives up on this start (a bad config or an unusable address fails every worker). */
   z.object({ llmx: z.literal(1), kind: z.literal('failed'), error: z.string() }),
   /** Budget store calls made in one turn of the worker's event loop, applied in order (one message, not one each). */
-  z.object({ llmx: z.literal(1), kind: z.literal('store'), calls: z.array(z.object({ id: z.number().int(), key: z.string(), call: storeCallSchema })) }),
+  z.object({
+    llmx: z.literal(1),
+    kind: z.literal('store'),
+    calls: z.array(z.object({ id: z.number().int(), key: z.string(), call: storeCallSchema })),
+  }),
   /** Checked responses (batched like store calls): the primary's monitor scores them; nothing is answered. */
   z.object({
     llmx: z.literal(1),
     kind: z.literal('verdicts'),
     batch: z.array(
-      z.object({ backend: z.string(), model: z.string(), results: z.array(z.object({ check: z.enum(CHECK_NAMES), pass: z.boolean(), detail: z.string() })) }),
+      z.object({
+        backend: z.string(),
+        model: z.string(),
+        results: z.array(z.object({ check: z.enum(CHECK_NAMES), pass: z.boolean(), detail: z.string() })),
+      }),
     ),
   }),
   /** prom-client's getMetricsAsJSON() of the worker's registry, answering a 'metrics' request. */
@@ -61,7 +82,14 @@ export type FromWorker = z.infer<typeof fromWorkerSchema>;
 
 /** Primary → worker. `config` is a ServiceConfig the primary validated (checked again by the config schema). */
 export const toWorkerSchema = z.discriminatedUnion('kind', [
-  z.object({ llmx: z.literal(1), kind: z.literal('start'), configFile: z.string(), config: z.unknown(), generation: z.number().int(), ready: z.boolean() }),
+  z.object({
+    llmx: z.literal(1),
+    kind: z.literal('start'),
+    configFile: z.string(),
+    config: z.unknown(),
+    generation: z.number().int(),
+    ready: z.boolean(),
+  }),
   z.object({ llmx: z.literal(1), kind: z.literal('config'), config: z.unknown(), generation: z.number().int() }),
   /** The primary's readiness (tokenizer, draining): the workers' grpc health follows it and their own. */
   z.object({ llmx: z.literal(1), kind: z.literal('ready'), ready: z.boolean() }),
@@ -69,7 +97,9 @@ export const toWorkerSchema = z.discriminatedUnion('kind', [
   z.object({
     llmx: z.literal(1),
     kind: z.literal('store'),
-    replies: z.array(z.object({ id: z.number().int(), ok: z.boolean(), value: z.unknown(), error: z.string().optional() })),
+    replies: z.array(
+      z.object({ id: z.number().int(), ok: z.boolean(), value: z.unknown(), error: z.string().optional() }),
+    ),
   }),
   z.object({ llmx: z.literal(1), kind: z.literal('metrics'), id: z.number().int() }),
   z.object({ llmx: z.literal(1), kind: z.literal('drain'), boundMs: z.number().int(), graceMs: z.number().int() }),

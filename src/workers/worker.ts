@@ -30,7 +30,8 @@ function postAndLeave(body: FromWorkerBody): void {
 
 function parseServiceConfig(value: unknown): ServiceConfig {
   const parsed = serviceConfigSchema.safeParse(value);
-  if (!parsed.success) throw new Error(`config from the primary does not validate: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+  if (!parsed.success)
+    throw new Error(`config from the primary does not validate: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
   return parsed.data;
 }
 
@@ -55,7 +56,13 @@ export function runWorker(): void {
       case 'start': {
         if (starting) return;
         starting = true;
-        running = await start(message.configFile, parseServiceConfig(message.config), message.generation, message.ready, calls);
+        running = await start(
+          message.configFile,
+          parseServiceConfig(message.config),
+          message.generation,
+          message.ready,
+          calls,
+        );
         post({ kind: 'listening', port: running.server.port });
         for (const queued of early) await onMessage(queued);
         early = [];
@@ -123,14 +130,22 @@ export function runWorker(): void {
   post({ kind: 'hello' });
 }
 
-async function start(configFile: string, config: ServiceConfig, generation: number, ready: boolean, calls: PendingCalls): Promise<Running> {
+async function start(
+  configFile: string,
+  config: ServiceConfig,
+  generation: number,
+  ready: boolean,
+  calls: PendingCalls,
+): Promise<Running> {
   const store = new ConfigStore(configFile, config, process.env);
   if (generation !== 1) store.adopt(config, generation);
   setLogLevel(config.logging.level);
   metrics.configGeneration.set(generation);
 
   const caller = batchedStoreCaller(calls, (batch) => post({ kind: 'store', calls: batch }));
-  const verdicts = new Outbox<{ backend: string; model: string; results: CheckResult[] }>((batch) => post({ kind: 'verdicts', batch }));
+  const verdicts = new Outbox<{ backend: string; model: string; results: CheckResult[] }>((batch) =>
+    post({ kind: 'verdicts', batch }),
+  );
   const createBudgets = (budgetsConfig: BudgetsConfig, hooks: BudgetHooks): Budgets =>
     budgetsConfig.store.kind === 'memory'
       ? new Budgets(budgetsConfig, new IpcBudgetStore(caller, budgetsKey(budgetsConfig)), hooks)
@@ -138,11 +153,29 @@ async function start(configFile: string, config: ServiceConfig, generation: numb
   const accounting = new AccountingHolder({ createBudgets, exportsRemaining: false });
   await accounting.apply(config.budgets);
 
-  healthTap.install(new ForwardingObserver(store, (backend, model, results) => verdicts.push({ backend, model, results })));
-  const server = await startExtProcServer(store, config.extproc.address, config.extproc.unixSocket, { accounting: () => accounting.current() }, config.extproc.tls, {
-    removeStaleSocket: false,
-  });
-  const running: Running = { store, accounting, readiness: new Readiness(() => [...(running.primaryReady ? [] : ['primary not ready']), ...accounting.notReadyReasons()]), server, primaryReady: ready };
+  healthTap.install(
+    new ForwardingObserver(store, (backend, model, results) => verdicts.push({ backend, model, results })),
+  );
+  const server = await startExtProcServer(
+    store,
+    config.extproc.address,
+    config.extproc.unixSocket,
+    { accounting: () => accounting.current() },
+    config.extproc.tls,
+    {
+      removeStaleSocket: false,
+    },
+  );
+  const running: Running = {
+    store,
+    accounting,
+    readiness: new Readiness(() => [
+      ...(running.primaryReady ? [] : ['primary not ready']),
+      ...accounting.notReadyReasons(),
+    ]),
+    server,
+    primaryReady: ready,
+  };
   running.readiness.subscribe((serving) => server.health.setServing(serving));
   return running;
 }

@@ -37,7 +37,9 @@ const CHAT = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', c
 /** A client with its own connection: grpc-js would otherwise share one subchannel between clients of a target. */
 function client(port: number | string): ExternalProcessorClient {
   const Client = loadServiceProtos().envoy.service.ext_proc.v3.ExternalProcessor;
-  return new Client(typeof port === 'number' ? `127.0.0.1:${port}` : port, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+  return new Client(typeof port === 'number' ? `127.0.0.1:${port}` : port, grpc.credentials.createInsecure(), {
+    'grpc.use_local_subchannel_pool': 1,
+  });
 }
 
 const asRequest = (message: unknown) => message as ProcessingRequest;
@@ -45,7 +47,10 @@ const asRequest = (message: unknown) => message as ProcessingRequest;
 /** The router stage's answer to a budgeted chat request: its stream is left open (the reservation with it). */
 async function ask(c: ExternalProcessorClient): Promise<{ stream: ProcessStream; answer: ExchangeResult }> {
   const stream = new ProcessStream(c, [{ key: STAGE_METADATA_KEY, value: 'router' }]);
-  const headers = await stream.exchange(asRequest(requestHeaders({ ...CHAT_HEADERS, authorization: 'Bearer vk' })), 10_000);
+  const headers = await stream.exchange(
+    asRequest(requestHeaders({ ...CHAT_HEADERS, authorization: 'Bearer vk' })),
+    10_000,
+  );
   assert.equal(headers.kind, 'response', `headers: ${JSON.stringify(headers)}`);
   return { stream, answer: await stream.exchange(asRequest(requestBody(CHAT)), 10_000) };
 }
@@ -94,13 +99,21 @@ describe('two ext_proc workers', () => {
     const results = await Promise.all(Array.from({ length: LIMIT * 3 }, (_, i) => ask(clients[i % clients.length]!)));
     const statuses = results.map((r) => statusOf(r.answer));
     assert.equal(statuses.filter((s) => s === 'routed').length, LIMIT, `statuses: ${statuses.join(',')}`);
-    assert.equal(statuses.filter((s) => s === 'TooManyRequests').length, LIMIT * 2, `statuses: ${statuses.join(",")}`);
-    const budgets = (await (await fetch(`http://127.0.0.1:${service.adminPort}/budgets`)).json()) as { budgets: Array<{ metric: string; reserved: number; used: number }> };
-    assert.equal(budgets.budgets.find((b) => b.metric === 'requests')?.reserved, LIMIT, 'the primary ledger holds every open reservation');
+    assert.equal(statuses.filter((s) => s === 'TooManyRequests').length, LIMIT * 2, `statuses: ${statuses.join(',')}`);
+    const budgets = (await (await fetch(`http://127.0.0.1:${service.adminPort}/budgets`)).json()) as {
+      budgets: Array<{ metric: string; reserved: number; used: number }>;
+    };
+    assert.equal(
+      budgets.budgets.find((b) => b.metric === 'requests')?.reserved,
+      LIMIT,
+      'the primary ledger holds every open reservation',
+    );
     // Clients that leave release their reservations (in the primary's ledger, through the workers).
     for (const r of results) r.stream.close('abrupt');
     await waitFor('reservations released', async () => {
-      const view = (await (await fetch(`http://127.0.0.1:${service.adminPort}/budgets`)).json()) as { budgets: Array<{ metric: string; reserved: number }> };
+      const view = (await (await fetch(`http://127.0.0.1:${service.adminPort}/budgets`)).json()) as {
+        budgets: Array<{ metric: string; reserved: number }>;
+      };
       return view.budgets.find((b) => b.metric === 'requests')?.reserved === 0;
     });
   });
@@ -129,7 +142,10 @@ describe('two ext_proc workers', () => {
     const [victim] = service.workerPids();
     assert.ok(victim);
     process.kill(victim, 'SIGKILL');
-    await waitFor('a replacement worker', () => service.workerPids().length === 2 && !service.workerPids().includes(victim));
+    await waitFor(
+      'a replacement worker',
+      () => service.workerPids().length === 2 && !service.workerPids().includes(victim),
+    );
     // Every connection works again (those on the dead worker reconnect to a live one).
     for (const c of clients) {
       const { stream, answer } = await ask(c);
@@ -146,7 +162,12 @@ describe('draining two ext_proc workers', () => {
     try {
       // One open stream per connection, mid-request (headers answered, body not yet sent).
       const open = clients.map((c) => new ProcessStream(c, [{ key: STAGE_METADATA_KEY, value: 'router' }]));
-      for (const stream of open) assert.equal((await stream.exchange(asRequest(requestHeaders({ ...CHAT_HEADERS, authorization: 'Bearer vk' })), 10_000)).kind, 'response');
+      for (const stream of open)
+        assert.equal(
+          (await stream.exchange(asRequest(requestHeaders({ ...CHAT_HEADERS, authorization: 'Bearer vk' })), 10_000))
+            .kind,
+          'response',
+        );
       const drained = service.drain(0);
       // New streams are refused once the drain starts (GOAWAY or UNAVAILABLE, never an answer).
       await waitFor('new streams refused', async () => {

@@ -67,7 +67,9 @@ function decodedName(any: { type_url?: string; value?: Buffer } | undefined): st
 function decodedWeight(any: { type_url?: string; value?: Buffer } | undefined): number {
   const type = sharedRegistry().findType(MESSAGE[ENDPOINT_TYPE_URL]);
   assert.ok(type && any?.value);
-  const message = type.toObject(type.decode(any.value)) as { endpoints?: { load_balancing_weight?: { value?: number } }[] };
+  const message = type.toObject(type.decode(any.value)) as {
+    endpoints?: { load_balancing_weight?: { value?: number } }[];
+  };
   return message.endpoints?.[0]?.load_balancing_weight?.value ?? 0;
 }
 
@@ -100,11 +102,19 @@ class Responses<T> {
   }
   async quiet(what: string, ms = QUIET_MS): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, ms));
-    assert.equal(this.#queue.length, 0, `expected no response: ${what}; got ${JSON.stringify(this.#queue.map(summary))}`);
+    assert.equal(
+      this.#queue.length,
+      0,
+      `expected no response: ${what}; got ${JSON.stringify(this.#queue.map(summary))}`,
+    );
   }
 }
 const summary = (r: unknown) => {
-  const { type_url, nonce, removed_resources } = r as { type_url?: string; nonce?: string; removed_resources?: string[] };
+  const { type_url, nonce, removed_resources } = r as {
+    type_url?: string;
+    nonce?: string;
+    removed_resources?: string[];
+  };
   return { type_url, nonce, removed_resources };
 };
 
@@ -119,7 +129,9 @@ before(async () => {
   const ads = aggregatedDiscoveryService(store);
   server.addService(ads.definition, ads.implementation);
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
   );
   const Ads = loadServiceProtos().envoy.service.discovery.v3.AggregatedDiscoveryService;
   client = new Ads(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
@@ -148,11 +160,14 @@ function delta() {
 }
 const names = (r: DiscoveryResponse__Output) => (r.resources ?? []).map(decodedName).sort();
 const deltaNames = (r: DeltaDiscoveryResponse__Output) =>
-  (r.resources ?? []).map((res) => {
-    assert.equal(decodedName(res.resource ?? undefined), res.name, 'Resource.name is the decoded name');
-    return res.name ?? '';
-  }).sort();
-const nacks = async (type: string) => (await metrics.xdsNacks.get()).values.find((v) => v.labels.type === type)?.value ?? 0;
+  (r.resources ?? [])
+    .map((res) => {
+      assert.equal(decodedName(res.resource ?? undefined), res.name, 'Resource.name is the decoded name');
+      return res.name ?? '';
+    })
+    .sort();
+const nacks = async (type: string) =>
+  (await metrics.xdsNacks.get()).values.find((v) => v.labels.type === type)?.value ?? 0;
 
 describe('state of the world', () => {
   test('the first request is answered with a version and a nonce; CDS is wildcard', async () => {
@@ -182,7 +197,12 @@ describe('state of the world', () => {
     assert.notEqual(bad.version_info, good.version_info);
     const before = await nacks('Cluster');
     // A NACK carries the last version the client accepted and the nonce of the rejected response.
-    send({ type_url: CLUSTER_TYPE_URL, version_info: good.version_info ?? '', response_nonce: bad.nonce ?? '', error_detail: { code: 3, message: 'rejected' } });
+    send({
+      type_url: CLUSTER_TYPE_URL,
+      version_info: good.version_info ?? '',
+      response_nonce: bad.nonce ?? '',
+      error_detail: { code: 3, message: 'rejected' },
+    });
     await responses.quiet('after a NACK (the rejected version is not pushed again)');
     assert.equal(await nacks('Cluster'), before + 1);
     publish(store, { clusters: { c1: '3s', c2: '1s' }, assignments: { c1: 1, c2: 1 } });
@@ -199,7 +219,12 @@ describe('state of the world', () => {
     assert.notEqual(second.nonce, first.nonce);
     send({ type_url: ENDPOINT_TYPE_URL, resource_names: ['c1', 'c2'], response_nonce: first.nonce ?? '' });
     await responses.quiet('a stale nonce');
-    send({ type_url: ENDPOINT_TYPE_URL, resource_names: ['c1', 'c2'], response_nonce: second.nonce ?? '', version_info: second.version_info ?? '' });
+    send({
+      type_url: ENDPOINT_TYPE_URL,
+      resource_names: ['c1', 'c2'],
+      response_nonce: second.nonce ?? '',
+      version_info: second.version_info ?? '',
+    });
     assert.deepEqual(names(await responses.next('new names on the current nonce')), ['c1', 'c2']);
   });
 
@@ -229,7 +254,12 @@ describe('state of the world', () => {
     send({ type_url: CLUSTER_TYPE_URL, version_info: cds.version_info ?? '', response_nonce: cds.nonce ?? '' });
     send({ type_url: ENDPOINT_TYPE_URL, resource_names: ['c1', 'c2'] });
     const eds = await responses.next('EDS');
-    send({ type_url: ENDPOINT_TYPE_URL, resource_names: ['c1', 'c2'], version_info: eds.version_info ?? '', response_nonce: eds.nonce ?? '' });
+    send({
+      type_url: ENDPOINT_TYPE_URL,
+      resource_names: ['c1', 'c2'],
+      version_info: eds.version_info ?? '',
+      response_nonce: eds.nonce ?? '',
+    });
     await responses.quiet('ACKed');
     // Clusters and assignments change together: CDS first.
     publish(store, { clusters: { c1: '2s', c2: '1s' }, assignments: { c1: 3, c2: 1 } });
@@ -287,7 +317,12 @@ describe('delta', () => {
     ];
     let nonce = '';
     for (const [i, step] of steps.entries()) {
-      send({ type_url: ENDPOINT_TYPE_URL, resource_names_subscribe: step.subscribe ?? [], resource_names_unsubscribe: step.unsubscribe ?? [], response_nonce: nonce });
+      send({
+        type_url: ENDPOINT_TYPE_URL,
+        resource_names_subscribe: step.subscribe ?? [],
+        resource_names_unsubscribe: step.unsubscribe ?? [],
+        response_nonce: nonce,
+      });
       if (i === 0 || step.expect) {
         const answer = await responses.next(`step ${i}`);
         assert.deepEqual(deltaNames(answer), step.expect ?? [], `step ${i}`);
@@ -320,7 +355,9 @@ describe('delta', () => {
     assert.deepEqual(answer.removed_resources, ['gone']);
 
     const third = delta();
-    const current = Object.fromEntries([...(store.get(CLUSTER_TYPE_URL)?.resources.values() ?? [])].map((r) => [r.name, r.version]));
+    const current = Object.fromEntries(
+      [...(store.get(CLUSTER_TYPE_URL)?.resources.values() ?? [])].map((r) => [r.name, r.version]),
+    );
     third.send({ type_url: CLUSTER_TYPE_URL, initial_resource_versions: current });
     const empty = await third.responses.next('the first answer goes out even when the client has everything');
     assert.equal(empty.resources?.length ?? 0, 0);
@@ -380,7 +417,11 @@ describe('delta', () => {
     publish(store, { clusters: { c1: '1s', c2: '1s' }, assignments: { c1: 6, c2: 1 } });
     const bad = await responses.next('EDS change');
     const before = await nacks('ClusterLoadAssignment');
-    send({ type_url: ENDPOINT_TYPE_URL, response_nonce: bad.nonce ?? '', error_detail: { code: 3, message: 'rejected' } });
+    send({
+      type_url: ENDPOINT_TYPE_URL,
+      response_nonce: bad.nonce ?? '',
+      error_detail: { code: 3, message: 'rejected' },
+    });
     await responses.quiet('after a NACK');
     assert.equal(await nacks('ClusterLoadAssignment'), before + 1);
     publish(store, { clusters: { c1: '1s', c2: '1s' }, assignments: { c1: 7, c2: 1 } });
@@ -394,7 +435,9 @@ describe('EndpointDiscoveryService (EDS alone: an Istio gateway, whose ADS is is
     const eds = endpointDiscoveryService(store);
     edsServer.addService(eds.definition, eds.implementation);
     const port = await new Promise<number>((resolve, reject) =>
-      edsServer.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+      edsServer.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
+        err ? reject(err) : resolve(p),
+      ),
     );
     const Eds = grpc.makeGenericClientConstructor(eds.definition, 'EndpointDiscoveryService');
     const edsClient = new Eds(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as {

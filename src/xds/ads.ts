@@ -25,7 +25,12 @@ const ORDER = [CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL, LISTENER_TYPE_URL];
 
 function onNack(protocol: string, typeUrl: string, nonce: string, message: string | undefined): void {
   metrics.xdsNacks.inc({ type: typeUrl.slice(typeUrl.lastIndexOf('.') + 1) });
-  log.warn('xDS update rejected by a client (NACK); it keeps the last good state', { protocol, typeUrl, nonce, error: message });
+  log.warn('xDS update rejected by a client (NACK); it keeps the last good state', {
+    protocol,
+    typeUrl,
+    nonce,
+    error: message,
+  });
 }
 
 /**
@@ -72,14 +77,20 @@ function serveSotw(call: SotwCall, store: SnapshotStore): void {
         });
     state.nonce = randomUUID();
     state.sentVersion = snapshot.version;
-    call.write({ version_info: snapshot.version, type_url: typeUrl, nonce: state.nonce, resources: resources.map((r) => r.resource) });
+    call.write({
+      version_info: snapshot.version,
+      type_url: typeUrl,
+      nonce: state.nonce,
+      resources: resources.map((r) => r.resource),
+    });
     metrics.xdsPushes.inc({ protocol: 'sotw', type: typeUrl.slice(typeUrl.lastIndexOf('.') + 1) });
   };
 
   const onChange = (changed: readonly string[]) => {
     for (const typeUrl of ORDER) {
       // After a CDS change Envoy must get EDS again even when assignments did not change.
-      if (changed.includes(typeUrl) || (typeUrl === ENDPOINT_TYPE_URL && changed.includes(CLUSTER_TYPE_URL))) send(typeUrl, typeUrl === ENDPOINT_TYPE_URL);
+      if (changed.includes(typeUrl) || (typeUrl === ENDPOINT_TYPE_URL && changed.includes(CLUSTER_TYPE_URL)))
+        send(typeUrl, typeUrl === ENDPOINT_TYPE_URL);
     }
   };
   store.on('change', onChange);
@@ -95,7 +106,10 @@ function serveSotw(call: SotwCall, store: SnapshotStore): void {
     if (request.error_detail) onNack('sotw', typeUrl, nonce, request.error_detail.message);
     const names = request.resource_names ?? [];
     // CDS and LDS are wildcard types: an empty name list means all of them.
-    const wildcard = typeUrl === CLUSTER_TYPE_URL || typeUrl === LISTENER_TYPE_URL ? names.length === 0 || names.includes('*') : names.includes('*');
+    const wildcard =
+      typeUrl === CLUSTER_TYPE_URL || typeUrl === LISTENER_TYPE_URL
+        ? names.length === 0 || names.includes('*')
+        : names.includes('*');
     if (!state) {
       state = { names, wildcard, nonce: undefined, sentVersion: undefined };
       types.set(typeUrl, state);
@@ -105,7 +119,8 @@ function serveSotw(call: SotwCall, store: SnapshotStore): void {
     state.wildcard = wildcard;
     if (!isServed(typeUrl)) {
       // Types we do not serve get an empty answer so the client does not wait for them.
-      if (!nonce || first) call.write({ version_info: '0', type_url: typeUrl, nonce: (state.nonce = randomUUID()), resources: [] });
+      if (!nonce || first)
+        call.write({ version_info: '0', type_url: typeUrl, nonce: (state.nonce = randomUUID()), resources: [] });
       return;
     }
     // First request, a new subscription, or a reconnecting client: answer; a plain ACK/NACK needs nothing.
@@ -132,7 +147,9 @@ function serveDelta(call: DeltaCall, store: SnapshotStore): void {
     const snapshot = store.get(typeUrl);
     if (!state) return;
     const wanted = (name: string) => state.wildcard || state.subscribed.has(name);
-    const resources = [...(snapshot?.resources.values() ?? [])].filter((r) => wanted(r.name) && (resend || state.known.get(r.name) !== r.version));
+    const resources = [...(snapshot?.resources.values() ?? [])].filter(
+      (r) => wanted(r.name) && (resend || state.known.get(r.name) !== r.version),
+    );
     const removed = [...state.known.keys()].filter((name) => wanted(name) && !snapshot?.resources.has(name));
     if (resources.length === 0 && removed.length === 0 && !always) return;
     for (const r of resources) state.known.set(r.name, r.version);
@@ -150,7 +167,8 @@ function serveDelta(call: DeltaCall, store: SnapshotStore): void {
 
   const onChange = (changed: readonly string[]) => {
     for (const typeUrl of ORDER) {
-      if (!changed.includes(typeUrl) && !(typeUrl === ENDPOINT_TYPE_URL && changed.includes(CLUSTER_TYPE_URL))) continue;
+      if (!changed.includes(typeUrl) && !(typeUrl === ENDPOINT_TYPE_URL && changed.includes(CLUSTER_TYPE_URL)))
+        continue;
       // A changed cluster re-warms and waits for its assignment: EDS goes out again in full. (Clearing what the
       // client has instead would also lose the assignments deleted with the cluster: no removed_resources.)
       send(typeUrl, false, typeUrl === ENDPOINT_TYPE_URL && changed.includes(CLUSTER_TYPE_URL));
@@ -165,13 +183,15 @@ function serveDelta(call: DeltaCall, store: SnapshotStore): void {
     if (!state) {
       state = { wildcard: false, subscribed: new Set(), known: new Map(), nonce: undefined, started: false };
       types.set(typeUrl, state);
-      for (const [name, version] of Object.entries(request.initial_resource_versions ?? {})) state.known.set(name, version);
+      for (const [name, version] of Object.entries(request.initial_resource_versions ?? {}))
+        state.known.set(name, version);
     }
     if (request.error_detail) onNack('delta', typeUrl, request.response_nonce ?? '', request.error_detail.message);
     const subscribe = request.resource_names_subscribe ?? [];
     const unsubscribe = request.resource_names_unsubscribe ?? [];
     // An empty first subscription to CDS or LDS is a wildcard one (the legacy form Envoy still sends).
-    if (first && (typeUrl === CLUSTER_TYPE_URL || typeUrl === LISTENER_TYPE_URL) && subscribe.length === 0) state.wildcard = true;
+    if (first && (typeUrl === CLUSTER_TYPE_URL || typeUrl === LISTENER_TYPE_URL) && subscribe.length === 0)
+      state.wildcard = true;
     for (const name of subscribe) {
       if (name === '*') state.wildcard = true;
       else state.subscribed.add(name);
@@ -180,14 +200,22 @@ function serveDelta(call: DeltaCall, store: SnapshotStore): void {
       if (name === '*') {
         state.wildcard = false;
         // The client drops what it held only through the wildcard: a later subscription must send it again.
-        for (const known of [...state.known.keys()]) if (!state.subscribed.has(known) && !subscribe.includes(known)) state.known.delete(known);
+        for (const known of [...state.known.keys()])
+          if (!state.subscribed.has(known) && !subscribe.includes(known)) state.known.delete(known);
       } else {
         state.subscribed.delete(name);
         state.known.delete(name);
       }
     }
     if (!isServed(typeUrl)) {
-      if (first) call.write({ system_version_info: '0', type_url: typeUrl, nonce: (state.nonce = randomUUID()), resources: [], removed_resources: [] });
+      if (first)
+        call.write({
+          system_version_info: '0',
+          type_url: typeUrl,
+          nonce: (state.nonce = randomUUID()),
+          resources: [],
+          removed_resources: [],
+        });
       return;
     }
     // The first answer for a type goes out even when empty: the client waits for it to finish initialising.
@@ -198,7 +226,10 @@ function serveDelta(call: DeltaCall, store: SnapshotStore): void {
   untilStreamEnds(call, 'delta', () => store.off('change', onChange));
 }
 
-export function aggregatedDiscoveryService(store: SnapshotStore): { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation } {
+export function aggregatedDiscoveryService(store: SnapshotStore): {
+  definition: grpc.ServiceDefinition;
+  implementation: grpc.UntypedServiceImplementation;
+} {
   const service = loadServiceProtos().envoy.service.discovery.v3.AggregatedDiscoveryService.service;
   return {
     definition: service,
@@ -214,7 +245,10 @@ export function aggregatedDiscoveryService(store: SnapshotStore): { definition: 
  * `ads: {}`) calls envoy.service.endpoint.v3.EndpointDiscoveryService — a mesh gateway, whose ADS is istiod
  * (`istio-manifests --xds`, docs/envoy.md "Istio"). Same messages as ADS, so ADS's method definitions under EDS paths.
  */
-export function endpointDiscoveryService(store: SnapshotStore): { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation } {
+export function endpointDiscoveryService(store: SnapshotStore): {
+  definition: grpc.ServiceDefinition;
+  implementation: grpc.UntypedServiceImplementation;
+} {
   const ads = loadServiceProtos().envoy.service.discovery.v3.AggregatedDiscoveryService.service;
   const as = <M extends { path: string }>(method: M, name: string): M => ({
     ...method,
@@ -222,7 +256,10 @@ export function endpointDiscoveryService(store: SnapshotStore): { definition: gr
     originalName: name,
   });
   return {
-    definition: { StreamEndpoints: as(ads.StreamAggregatedResources, 'StreamEndpoints'), DeltaEndpoints: as(ads.DeltaAggregatedResources, 'DeltaEndpoints') },
+    definition: {
+      StreamEndpoints: as(ads.StreamAggregatedResources, 'StreamEndpoints'),
+      DeltaEndpoints: as(ads.DeltaAggregatedResources, 'DeltaEndpoints'),
+    },
     implementation: {
       StreamEndpoints: (call: SotwCall) => serveSotw(call, store),
       DeltaEndpoints: (call: DeltaCall) => serveDelta(call, store),

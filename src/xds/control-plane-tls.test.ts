@@ -59,7 +59,11 @@ function askClusters(target: string, credentials: grpc.ChannelCredentials): Prom
 }
 
 function credentials(pki: TestPki, client?: TestCert, ca = pki.caFile): grpc.ChannelCredentials {
-  return grpc.credentials.createSsl(readFileSync(ca), client ? readFileSync(client.keyFile) : null, client ? readFileSync(client.certFile) : null);
+  return grpc.credentials.createSsl(
+    readFileSync(ca),
+    client ? readFileSync(client.keyFile) : null,
+    client ? readFileSync(client.certFile) : null,
+  );
 }
 
 describe('xds.tls: mutual TLS and the client allowlist on the xDS listener', () => {
@@ -70,12 +74,19 @@ describe('xds.tls: mutual TLS and the client allowlist on the xDS listener', () 
 
   before(async () => {
     pki = makeTestPki({ clients: { envoy: `URI:${ENVOY_ID}`, chatbot: `URI:${OTHER_ID}` } });
-    const tls = { certFile: pki.server.certFile, keyFile: pki.server.keyFile, clientCaFile: pki.caFile, allowedClients: [ENVOY_ID] };
+    const tls = {
+      certFile: pki.server.certFile,
+      keyFile: pki.server.keyFile,
+      clientCaFile: pki.caFile,
+      allowedClients: [ENVOY_ID],
+    };
     config = parse(`${SERVICE_YAML}\nxds: { enabled: true, address: "127.0.0.1:0", tls: ${JSON.stringify(tls)} }\n`);
     const file = path.join(mkdtempSync(path.join(tmpdir(), 'llm-extproc-xds-tls-')), 'config.yaml');
     writeFileSync(file, SERVICE_YAML);
     assert.ok(config.xds.tls);
-    controlPlane = await startControlPlane(new ConfigStore(file, config, {}), config.xds.address, { tls: config.xds.tls });
+    controlPlane = await startControlPlane(new ConfigStore(file, config, {}), config.xds.address, {
+      tls: config.xds.tls,
+    });
     target = `127.0.0.1:${controlPlane.port}`;
   });
   after(async () => {
@@ -84,14 +95,24 @@ describe('xds.tls: mutual TLS and the client allowlist on the xDS listener', () 
   });
 
   test('an allowed client certificate gets the clusters', async () => {
-    assert.deepEqual(await askClusters(target, credentials(pki, pki.clients['envoy'])), { ok: true, clusters: ['llm.m'] });
+    assert.deepEqual(await askClusters(target, credentials(pki, pki.clients['envoy'])), {
+      ok: true,
+      clusters: ['llm.m'],
+    });
   });
 
   const refused: { name: string; creds: () => grpc.ChannelCredentials; code?: grpc.status }[] = [
     { name: 'plaintext', creds: () => grpc.credentials.createInsecure(), code: grpc.status.UNAVAILABLE },
     { name: 'TLS without a client certificate', creds: () => credentials(pki) },
-    { name: 'a client certificate from another CA (with an allowed identity)', creds: () => credentials(pki, pki.foreign) },
-    { name: 'a verified certificate whose identity is not in allowedClients', creds: () => credentials(pki, pki.clients['chatbot']), code: grpc.status.PERMISSION_DENIED },
+    {
+      name: 'a client certificate from another CA (with an allowed identity)',
+      creds: () => credentials(pki, pki.foreign),
+    },
+    {
+      name: 'a verified certificate whose identity is not in allowedClients',
+      creds: () => credentials(pki, pki.clients['chatbot']),
+      code: grpc.status.PERMISSION_DENIED,
+    },
   ];
   for (const { name, creds, code } of refused) {
     test(`refused: ${name}`, async () => {
@@ -101,7 +122,7 @@ describe('xds.tls: mutual TLS and the client allowlist on the xDS listener', () 
     });
   }
 
-  test('the bootstrap carries Envoy\'s client certificate for llm-xds; Envoy 1.40 validates it and takes its clusters over mTLS', async (t) => {
+  test("the bootstrap carries Envoy's client certificate for llm-xds; Envoy 1.40 validates it and takes its clusters over mTLS", async (t) => {
     const envoyCert = pki.clients['envoy'];
     assert.ok(envoyCert);
     const bootstrap = buildBootstrap(config, {
@@ -109,12 +130,20 @@ describe('xds.tls: mutual TLS and the client allowlist on the xDS listener', () 
       admin: '127.0.0.1:0',
       extproc: '127.0.0.1:1',
       xds: { address: target },
-      xdsTls: { certFile: envoyCert.certFile, keyFile: envoyCert.keyFile, caFile: pki.caFile, serviceSan: 'llm-extproc.test' },
+      xdsTls: {
+        certFile: envoyCert.certFile,
+        keyFile: envoyCert.keyFile,
+        caFile: pki.caFile,
+        serviceSan: 'llm-extproc.test',
+      },
     });
     const clusters = (bootstrap['static_resources'] as { clusters: JsonObject[] }).clusters;
     const xdsCluster = clusters.find((c) => c['name'] === 'llm-xds');
     const context = (xdsCluster?.['transport_socket'] as { typed_config: JsonObject } | undefined)?.typed_config;
-    assert.equal(context?.['@type'], 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext');
+    assert.equal(
+      context?.['@type'],
+      'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+    );
     assert.deepEqual((context?.['common_tls_context'] as JsonObject)['alpn_protocols'], ['h2']);
     const text = JSON.stringify(bootstrap);
     const validation = await validateWithEnvoy(text);
@@ -125,7 +154,9 @@ describe('xds.tls: mutual TLS and the client allowlist on the xDS listener', () 
     const deadline = Date.now() + 10_000;
     let names: string[] = [];
     while (Date.now() < deadline) {
-      const body = JSON.parse((await envoy.admin('/clusters?format=json')).body) as { cluster_statuses: { name: string }[] };
+      const body = JSON.parse((await envoy.admin('/clusters?format=json')).body) as {
+        cluster_statuses: { name: string }[];
+      };
       names = body.cluster_statuses.map((c) => c.name);
       if (names.includes('llm.m')) break;
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -134,7 +165,10 @@ describe('xds.tls: mutual TLS and the client allowlist on the xDS listener', () 
   });
 
   test('the bootstrap refuses a service with xds.tls and no client certificate for Envoy', () => {
-    assert.throws(() => buildBootstrap(config, { extproc: '127.0.0.1:1', xds: { address: target } }), /xds\.tls.*--xds-cert/);
+    assert.throws(
+      () => buildBootstrap(config, { extproc: '127.0.0.1:1', xds: { address: target } }),
+      /xds\.tls.*--xds-cert/,
+    );
   });
 });
 
@@ -158,12 +192,20 @@ describe('plaintext xDS beyond loopback', () => {
 
   test('the bootstrap refuses a plaintext llm-xds cluster beyond loopback unless told (xdsInsecure)', () => {
     const config = parse(SERVICE_YAML);
-    assert.throws(() => buildBootstrap(config, { xds: { address: '10.0.0.5:18000' } }), /not loopback.*--xds-cert.*--xds-insecure/);
+    assert.throws(
+      () => buildBootstrap(config, { xds: { address: '10.0.0.5:18000' } }),
+      /not loopback.*--xds-cert.*--xds-insecure/,
+    );
     const bootstrap = buildBootstrap(config, { xds: { address: '10.0.0.5:18000' }, xdsInsecure: true });
-    const xds = (bootstrap['static_resources'] as { clusters: JsonObject[] }).clusters.find((c) => c['name'] === 'llm-xds');
+    const xds = (bootstrap['static_resources'] as { clusters: JsonObject[] }).clusters.find(
+      (c) => c['name'] === 'llm-xds',
+    );
     assert.equal(xds?.['transport_socket'], undefined);
     // A DNS name (a Kubernetes Service) is resolved, not given to a STATIC cluster.
     const named = buildBootstrap(config, { xds: { address: 'llm-extproc.llm.svc:18000' }, xdsInsecure: true });
-    assert.equal((named['static_resources'] as { clusters: JsonObject[] }).clusters.find((c) => c['name'] === 'llm-xds')?.['type'], 'STRICT_DNS');
+    assert.equal(
+      (named['static_resources'] as { clusters: JsonObject[] }).clusters.find((c) => c['name'] === 'llm-xds')?.['type'],
+      'STRICT_DNS',
+    );
   });
 });

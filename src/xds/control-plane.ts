@@ -53,7 +53,11 @@ function serverCredentials(tls: TlsOptions | undefined): grpc.ServerCredentials 
   });
 }
 
-export async function startControlPlane(store: ConfigStore, address: string, options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+export async function startControlPlane(
+  store: ConfigStore,
+  address: string,
+  options: ControlPlaneOptions = {},
+): Promise<ControlPlane> {
   // First: unreadable TLS files or a key that does not match stop the start before anything runs.
   const credentials = serverCredentials(options.tls);
   const snapshots = new SnapshotStore();
@@ -63,7 +67,9 @@ export async function startControlPlane(store: ConfigStore, address: string, opt
 
   const publish = () => {
     const { config, topology } = store.current();
-    const disabledBackends = new Set([...topology.backends.values()].filter((b) => b.disabledReason).map((b) => b.name));
+    const disabledBackends = new Set(
+      [...topology.backends.values()].filter((b) => b.disabledReason).map((b) => b.name),
+    );
     try {
       snapshots.update(
         buildResources({

@@ -13,10 +13,15 @@ export interface EncodedAny {
 }
 
 const TYPE_URL_PREFIX = 'type.googleapis.com/';
-const WRAPPERS = new Set(['Double', 'Float', 'Int64', 'UInt64', 'Int32', 'UInt32', 'Bool', 'String', 'Bytes'].map((n) => `google.protobuf.${n}Value`));
+const WRAPPERS = new Set(
+  ['Double', 'Float', 'Int64', 'UInt64', 'Int32', 'UInt32', 'Bool', 'String', 'Bytes'].map(
+    (n) => `google.protobuf.${n}Value`,
+  ),
+);
 
 type Plain = { [key: string]: unknown };
-const isPlain = (v: unknown): v is Plain => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+const isPlain = (v: unknown): v is Plain =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
 
 function fullName(type: protobuf.Type): string {
   return type.fullName.replace(/^\./, '');
@@ -104,7 +109,8 @@ export class ProtoJsonEncoder {
   }
 
   #fieldValue(field: protobuf.Field, value: unknown): unknown {
-    const convert = (v: unknown): unknown => (field.resolvedType instanceof protobuf.Type ? this.#message(field.resolvedType, v) : v);
+    const convert = (v: unknown): unknown =>
+      field.resolvedType instanceof protobuf.Type ? this.#message(field.resolvedType, v) : v;
     if (field instanceof protobuf.MapField) {
       if (!isPlain(value)) throw new Error(`${field.name}: expected a map`);
       return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, convert(v)]));

@@ -47,13 +47,19 @@ function grpcListener(cluster: string): JsonObject {
     name: cluster,
     api_listener: {
       api_listener: {
-        '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+        '@type':
+          'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
         stat_prefix: cluster,
         route_config: {
           name: cluster,
           virtual_hosts: [{ name: cluster, domains: ['*'], routes: [{ match: { prefix: '' }, route: { cluster } }] }],
         },
-        http_filters: [{ name: 'router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }],
+        http_filters: [
+          {
+            name: 'router',
+            typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' },
+          },
+        ],
       },
     },
   };
@@ -71,12 +77,19 @@ export function buildResources(input: PublishInput): Resources {
   const listeners = new Map<string, JsonObject>();
   for (const route of input.config.routes) {
     // The static cluster with every backend (disabled ones are published UNHEALTHY rather than left out).
-    const { load_assignment: staticAssignment, type: _type, dns_lookup_family: _dns, common_lb_config, ...rest } = llmCluster(
-      route,
-      input.config,
-      input.caFile ?? DEFAULT_CA_FILE,
-      new Set(),
-    ) as JsonObject & { load_assignment: { cluster_name: string; endpoints: { priority: number; lb_endpoints: StaticEndpoint[] }[]; policy: JsonObject } };
+    const {
+      load_assignment: staticAssignment,
+      type: _type,
+      dns_lookup_family: _dns,
+      common_lb_config,
+      ...rest
+    } = llmCluster(route, input.config, input.caFile ?? DEFAULT_CA_FILE, new Set()) as JsonObject & {
+      load_assignment: {
+        cluster_name: string;
+        endpoints: { priority: number; lb_endpoints: StaticEndpoint[] }[];
+        policy: JsonObject;
+      };
+    };
     const name = staticAssignment.cluster_name;
     if (input.grpcListeners) listeners.set(name, grpcListener(name));
     clusters.set(name, {
@@ -103,16 +116,21 @@ export function buildResources(input: PublishInput): Resources {
           const state = input.state(backend);
           const health: EndpointHealth = state?.health ?? 'HEALTHY';
           const { address, port_value } = endpoint.endpoint.address.socket_address;
-          return [{
-            locality: { sub_zone: backend },
-            priority: level.priority,
-            load_balancing_weight: Math.max(1, Math.round(state?.weight ?? endpoint.load_balancing_weight)),
-            lb_endpoints: input.addresses(address).map((ip) => ({
-              endpoint: { address: { socket_address: { address: ip, port_value } }, hostname: endpoint.endpoint.hostname },
-              health_status: health,
-              metadata: endpoint.metadata,
-            })),
-          }];
+          return [
+            {
+              locality: { sub_zone: backend },
+              priority: level.priority,
+              load_balancing_weight: Math.max(1, Math.round(state?.weight ?? endpoint.load_balancing_weight)),
+              lb_endpoints: input.addresses(address).map((ip) => ({
+                endpoint: {
+                  address: { socket_address: { address: ip, port_value } },
+                  hostname: endpoint.endpoint.hostname,
+                },
+                health_status: health,
+                metadata: endpoint.metadata,
+              })),
+            },
+          ];
         }),
       ),
       policy: staticAssignment.policy,

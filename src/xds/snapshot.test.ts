@@ -7,10 +7,20 @@ import type { JsonObject } from '../util/json.js';
 import { CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL } from './resources.js';
 import { SnapshotStore } from './snapshot.js';
 
-const cluster = (name: string, timeout = '1s'): JsonObject => ({ name, type: 'EDS', connect_timeout: timeout, eds_cluster_config: { eds_config: { ads: {} } } });
+const cluster = (name: string, timeout = '1s'): JsonObject => ({
+  name,
+  type: 'EDS',
+  connect_timeout: timeout,
+  eds_cluster_config: { eds_config: { ads: {} } },
+});
 const assignment = (name: string, weight: number): JsonObject => ({
   cluster_name: name,
-  endpoints: [{ load_balancing_weight: weight, lb_endpoints: [{ endpoint: { address: { socket_address: { address: '10.0.0.1', port_value: 80 } } } }] }],
+  endpoints: [
+    {
+      load_balancing_weight: weight,
+      lb_endpoints: [{ endpoint: { address: { socket_address: { address: '10.0.0.1', port_value: 80 } } } }],
+    },
+  ],
 });
 const resources = (clusters: Record<string, string>, weights: Record<string, number>) => ({
   clusters: new Map(Object.entries(clusters).map(([n, t]) => [n, cluster(n, t)])),
@@ -34,9 +44,14 @@ test('unchanged resources keep their encoding and version; changed ones are re-e
   const cds = store.get(CLUSTER_TYPE_URL);
   const eds = store.get(ENDPOINT_TYPE_URL);
   assert.equal(cds?.version, first.cds?.version);
-  for (const name of ['a', 'b']) assert.equal(cds?.resources.get(name), first.cds?.resources.get(name), `cluster ${name}: the same encoded object`);
+  for (const name of ['a', 'b'])
+    assert.equal(cds?.resources.get(name), first.cds?.resources.get(name), `cluster ${name}: the same encoded object`);
   assert.equal(eds?.resources.get('b'), first.eds?.resources.get('b'), 'assignment b untouched');
-  assert.notEqual(eds?.resources.get('a')?.version, first.eds?.resources.get('a')?.version, 'assignment a has a new version');
+  assert.notEqual(
+    eds?.resources.get('a')?.version,
+    first.eds?.resources.get('a')?.version,
+    'assignment a has a new version',
+  );
   assert.notEqual(eds?.version, first.eds?.version);
 
   store.update(resources({ a: '2s' }, { a: 5 }));

@@ -36,7 +36,12 @@ const digest = (parts: readonly (string | Buffer)[]): string => {
 /** A resource's JSON text and what it encoded to: an unchanged resource is not encoded again. */
 type EncodeCache = Map<string, { readonly json: string; readonly resource: VersionedResource }>;
 
-function typeSnapshot(typeName: string, resources: ReadonlyMap<string, JsonObject>, encoder: ProtoJsonEncoder, cache: EncodeCache): TypeSnapshot {
+function typeSnapshot(
+  typeName: string,
+  resources: ReadonlyMap<string, JsonObject>,
+  encoder: ProtoJsonEncoder,
+  cache: EncodeCache,
+): TypeSnapshot {
   const out = new Map<string, VersionedResource>();
   for (const [name, value] of resources) {
     // Encoding is the expensive step (protobufjs reflection: ~80 µs per cluster); a verdict changes one backend's
@@ -53,7 +58,9 @@ function typeSnapshot(typeName: string, resources: ReadonlyMap<string, JsonObjec
     cache.set(name, { json, resource: versioned });
   }
   for (const name of cache.keys()) if (!resources.has(name)) cache.delete(name);
-  const version = digest([...out.values()].sort((a, b) => a.name.localeCompare(b.name)).flatMap((r) => [r.name, r.version]));
+  const version = digest(
+    [...out.values()].sort((a, b) => a.name.localeCompare(b.name)).flatMap((r) => [r.name, r.version]),
+  );
   return { version, resources: out };
 }
 
@@ -74,9 +81,28 @@ export class SnapshotStore extends EventEmitter {
   /** Replaces the state; streams are told only when something changed. */
   update(resources: Resources): void {
     const next = new Map<string, TypeSnapshot>([
-      [LISTENER_TYPE_URL, typeSnapshot(MESSAGE_TYPES[LISTENER_TYPE_URL], resources.listeners, this.#encoder, this.#cache(LISTENER_TYPE_URL))],
-      [CLUSTER_TYPE_URL, typeSnapshot(MESSAGE_TYPES[CLUSTER_TYPE_URL], resources.clusters, this.#encoder, this.#cache(CLUSTER_TYPE_URL))],
-      [ENDPOINT_TYPE_URL, typeSnapshot(MESSAGE_TYPES[ENDPOINT_TYPE_URL], resources.loadAssignments, this.#encoder, this.#cache(ENDPOINT_TYPE_URL))],
+      [
+        LISTENER_TYPE_URL,
+        typeSnapshot(
+          MESSAGE_TYPES[LISTENER_TYPE_URL],
+          resources.listeners,
+          this.#encoder,
+          this.#cache(LISTENER_TYPE_URL),
+        ),
+      ],
+      [
+        CLUSTER_TYPE_URL,
+        typeSnapshot(MESSAGE_TYPES[CLUSTER_TYPE_URL], resources.clusters, this.#encoder, this.#cache(CLUSTER_TYPE_URL)),
+      ],
+      [
+        ENDPOINT_TYPE_URL,
+        typeSnapshot(
+          MESSAGE_TYPES[ENDPOINT_TYPE_URL],
+          resources.loadAssignments,
+          this.#encoder,
+          this.#cache(ENDPOINT_TYPE_URL),
+        ),
+      ],
     ]);
     const changed = SERVED_TYPES.filter((t) => next.get(t)?.version !== this.#types.get(t)?.version);
     this.#types = next;

@@ -4,7 +4,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import type { MessageCreateParamsBase } from '@anthropic-ai/sdk/resources/messages';
-import { CLAUDE_TEXT, DEFAULT_USAGE, JSON_ANSWER, startMockAnthropic, type MockAnthropic } from '../support/mock-anthropic.js';
+import {
+  CLAUDE_TEXT,
+  DEFAULT_USAGE,
+  JSON_ANSWER,
+  startMockAnthropic,
+  type MockAnthropic,
+} from '../support/mock-anthropic.js';
 import { startTestService } from '../support/service.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
@@ -14,7 +20,11 @@ const UPSTREAM_MODEL = 'claude-sonnet-4-5-20250929';
 const TOOLS: OpenAI.Chat.Completions.ChatCompletionTool[] = [
   {
     type: 'function',
-    function: { name: 'get_weather', description: 'Weather by city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } },
+    function: {
+      name: 'get_weather',
+      description: 'Weather by city',
+      parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+    },
   },
   { type: 'function', function: { name: 'get_time', parameters: { type: 'object', properties: {} } } },
 ];
@@ -58,7 +68,11 @@ routes:
       user: 'user-1234',
     });
     assert.equal(completion.object, 'chat.completion');
-    assert.equal(completion.model, UPSTREAM_MODEL, 'the model that answered (Anthropic names it), docs/providers/README.md');
+    assert.equal(
+      completion.model,
+      UPSTREAM_MODEL,
+      'the model that answered (Anthropic names it), docs/providers/README.md',
+    );
     assert.equal(completion.choices[0]?.message.content, CLAUDE_TEXT);
     assert.equal(completion.choices[0]?.finish_reason, 'stop');
     const prompt = DEFAULT_USAGE.input + DEFAULT_USAGE.cacheRead + DEFAULT_USAGE.cacheCreation;
@@ -83,9 +97,17 @@ routes:
     });
     const entry = await service.lastRequest();
     assert.deepEqual(entry?.dynamicMetadata['llm-extproc'], {
-      model: MODEL, route: `llm.${MODEL}`, stream: false, backend: 'claude', status: 200,
-      prompt_tokens: prompt, completion_tokens: DEFAULT_USAGE.output, total_tokens: prompt + DEFAULT_USAGE.output,
-      cached_prompt_tokens: DEFAULT_USAGE.cacheRead, reasoning_tokens: 0, health_verdict: 'pass',
+      model: MODEL,
+      route: `llm.${MODEL}`,
+      stream: false,
+      backend: 'claude',
+      status: 200,
+      prompt_tokens: prompt,
+      completion_tokens: DEFAULT_USAGE.output,
+      total_tokens: prompt + DEFAULT_USAGE.output,
+      cached_prompt_tokens: DEFAULT_USAGE.cacheRead,
+      reasoning_tokens: 0,
+      health_verdict: 'pass',
     });
   });
 
@@ -117,7 +139,9 @@ routes:
       ],
       stopReason: 'tool_use',
     };
-    const messages: OpenAI.Chat.Completions.ChatCompletionMessageParam[] = [{ role: 'user', content: 'Weather and time in Paris?' }];
+    const messages: OpenAI.Chat.Completions.ChatCompletionMessageParam[] = [
+      { role: 'user', content: 'Weather and time in Paris?' },
+    ];
     t.after(() => {
       mock.reply = undefined;
     });
@@ -125,19 +149,28 @@ routes:
     const choice = first.choices[0];
     assert.equal(choice?.finish_reason, 'tool_calls');
     assert.deepEqual(
-      choice?.message.tool_calls?.map((call) => (call.type === 'function' ? [call.id, call.function.name, JSON.parse(call.function.arguments)] : [])),
+      choice?.message.tool_calls?.map((call) =>
+        call.type === 'function' ? [call.id, call.function.name, JSON.parse(call.function.arguments)] : [],
+      ),
       [
         ['toolu_01Weather', 'get_weather', { city: 'Paris' }],
         ['toolu_02Time', 'get_time', {}],
       ],
     );
     assert.deepEqual(sent().tool_choice, { type: 'auto' });
-    assert.deepEqual(sent().tools?.map((tool) => ('name' in tool ? tool.name : '')), ['get_weather', 'get_time']);
+    assert.deepEqual(
+      sent().tools?.map((tool) => ('name' in tool ? tool.name : '')),
+      ['get_weather', 'get_time'],
+    );
 
     mock.reply = undefined;
     const assistant = choice?.message;
     assert.ok(assistant);
-    messages.push(assistant, { role: 'tool', tool_call_id: 'toolu_01Weather', content: '18°C' }, { role: 'tool', tool_call_id: 'toolu_02Time', content: '14:05' });
+    messages.push(
+      assistant,
+      { role: 'tool', tool_call_id: 'toolu_01Weather', content: '18°C' },
+      { role: 'tool', tool_call_id: 'toolu_02Time', content: '14:05' },
+    );
     const second = await client.chat.completions.create({ model: MODEL, messages, tools: TOOLS });
     assert.equal(second.choices[0]?.message.content, CLAUDE_TEXT);
     assert.deepEqual(sent().messages.at(-1), {
@@ -160,11 +193,19 @@ routes:
     t.after(() => {
       mock.reply = undefined;
     });
-    const runner = client.chat.completions.stream({ model: MODEL, messages: [{ role: 'user', content: 'Weather?' }], tools: TOOLS, parallel_tool_calls: false, tool_choice: 'required' });
+    const runner = client.chat.completions.stream({
+      model: MODEL,
+      messages: [{ role: 'user', content: 'Weather?' }],
+      tools: TOOLS,
+      parallel_tool_calls: false,
+      tool_choice: 'required',
+    });
     const final = await runner.finalChatCompletion();
     const calls = final.choices[0]?.message.tool_calls ?? [];
     assert.deepEqual(
-      calls.map((call) => (call.type === 'function' ? [call.id, call.function.name, JSON.parse(call.function.arguments)] : [])),
+      calls.map((call) =>
+        call.type === 'function' ? [call.id, call.function.name, JSON.parse(call.function.arguments)] : [],
+      ),
       [
         ['toolu_01Weather', 'get_weather', { city: 'Saint-Étienne' }],
         ['toolu_02Time', 'get_time', {}],
@@ -175,7 +216,11 @@ routes:
   });
 
   test('JSON mode (json_object): the answer is JSON content with finish_reason stop, streamed or not', async () => {
-    const request = { model: MODEL, response_format: { type: 'json_object' as const }, messages: [{ role: 'user' as const, content: 'Reply in JSON.' }] };
+    const request = {
+      model: MODEL,
+      response_format: { type: 'json_object' as const },
+      messages: [{ role: 'user' as const, content: 'Reply in JSON.' }],
+    };
     const completion = await client.chat.completions.create(request);
     assert.deepEqual(JSON.parse(completion.choices[0]?.message.content ?? ''), JSON_ANSWER);
     assert.equal(completion.choices[0]?.finish_reason, 'stop');
@@ -195,7 +240,12 @@ routes:
   });
 
   test('JSON schema: sent as output_config.format, answered as JSON text', async () => {
-    const schema = { type: 'object', properties: { answer: { type: 'number' }, unit: { type: 'string' } }, required: ['answer', 'unit'], additionalProperties: false };
+    const schema = {
+      type: 'object',
+      properties: { answer: { type: 'number' }, unit: { type: 'string' } },
+      required: ['answer', 'unit'],
+      additionalProperties: false,
+    };
     const completion = await client.chat.completions.create({
       model: MODEL,
       response_format: { type: 'json_schema', json_schema: { name: 'answer', schema, strict: true } },
@@ -212,47 +262,68 @@ routes:
       [{ n: 2 }, 'n'],
       [{ logprobs: true }, 'logprobs'],
     ] as const) {
-      await assert.rejects(client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }], ...extra }), (err: unknown) => {
-        assert.ok(err instanceof OpenAI.BadRequestError, String(err));
-        assert.equal(err.param, param);
-        return true;
-      });
+      await assert.rejects(
+        client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }], ...extra }),
+        (err: unknown) => {
+          assert.ok(err instanceof OpenAI.BadRequestError, String(err));
+          assert.equal(err.param, param);
+          return true;
+        },
+      );
     }
     assert.equal(mock.received.length, before);
   });
 
   test('an Anthropic 400 reaches the client as an OpenAI-shaped 400', async (t) => {
-    mock.failWith = { status: 400, type: 'invalid_request_error', message: 'prompt is too long: 210000 tokens > 200000 maximum' };
+    mock.failWith = {
+      status: 400,
+      type: 'invalid_request_error',
+      message: 'prompt is too long: 210000 tokens > 200000 maximum',
+    };
     t.after(() => {
       mock.failWith = undefined;
     });
-    await assert.rejects(client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }] }), (err: unknown) => {
-      assert.ok(err instanceof OpenAI.BadRequestError);
-      assert.match(err.message, /prompt is too long/);
-      assert.equal(err.code, 'invalid_request_error');
-      assert.equal(err.type, 'invalid_request_error');
-      return true;
-    });
+    await assert.rejects(
+      client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }] }),
+      (err: unknown) => {
+        assert.ok(err instanceof OpenAI.BadRequestError);
+        assert.match(err.message, /prompt is too long/);
+        assert.equal(err.code, 'invalid_request_error');
+        assert.equal(err.type, 'invalid_request_error');
+        return true;
+      },
+    );
   });
 
   test('429 stays 429 with its retry-after; 529 overloaded becomes 503', async (t) => {
-    mock.failWith = { status: 429, type: 'rate_limit_error', message: 'Number of request tokens has exceeded your per-minute rate limit', headers: { 'retry-after': '7' } };
+    mock.failWith = {
+      status: 429,
+      type: 'rate_limit_error',
+      message: 'Number of request tokens has exceeded your per-minute rate limit',
+      headers: { 'retry-after': '7' },
+    };
     t.after(() => {
       mock.failWith = undefined;
     });
-    await assert.rejects(client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }] }), (err: unknown) => {
-      assert.ok(err instanceof OpenAI.RateLimitError);
-      assert.equal(err.headers?.get('retry-after'), '7');
-      assert.equal(err.code, 'rate_limit_error');
-      return true;
-    });
+    await assert.rejects(
+      client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }] }),
+      (err: unknown) => {
+        assert.ok(err instanceof OpenAI.RateLimitError);
+        assert.equal(err.headers?.get('retry-after'), '7');
+        assert.equal(err.code, 'rate_limit_error');
+        return true;
+      },
+    );
     mock.failWith = { status: 529, type: 'overloaded_error', message: 'Overloaded' };
-    await assert.rejects(client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }] }), (err: unknown) => {
-      assert.ok(err instanceof OpenAI.InternalServerError);
-      assert.equal(err.status, 503);
-      assert.equal(err.code, 'overloaded_error');
-      return true;
-    });
+    await assert.rejects(
+      client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }] }),
+      (err: unknown) => {
+        assert.ok(err instanceof OpenAI.InternalServerError);
+        assert.equal(err.status, 503);
+        assert.equal(err.code, 'overloaded_error');
+        return true;
+      },
+    );
   });
 
   test('an error inside the stream reaches the SDK as an error after the text so far', async (t) => {
@@ -260,7 +331,11 @@ routes:
     t.after(() => {
       mock.streamError = false;
     });
-    const stream = await client.chat.completions.create({ model: MODEL, stream: true, messages: [{ role: 'user', content: 'x' }] });
+    const stream = await client.chat.completions.create({
+      model: MODEL,
+      stream: true,
+      messages: [{ role: 'user', content: 'x' }],
+    });
     let text = '';
     await assert.rejects(
       (async () => {

@@ -9,13 +9,21 @@ import { startTestService } from '../support/service.js';
 type Service = Awaited<ReturnType<typeof startTestService>>;
 
 const REGION = 'us-east-1';
-const CREDENTIALS = { accessKeyId: 'AKIDE2EEXAMPLE', secretAccessKey: 'e2e/secret+KEY', sessionToken: 'e2e-session-token' };
+const CREDENTIALS = {
+  accessKeyId: 'AKIDE2EEXAMPLE',
+  secretAccessKey: 'e2e/secret+KEY',
+  sessionToken: 'e2e-session-token',
+};
 const API_KEY = 'bedrock-api-key-e2e';
 const CLAUDE = 'us.anthropic.claude-3-5-sonnet-20241022-v2:0';
 const PROFILE_ARN = 'arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3d4e5f6';
 const WEATHER_TOOL = {
   type: 'function' as const,
-  function: { name: 'get_weather', description: 'Current weather', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } },
+  function: {
+    name: 'get_weather',
+    description: 'Current weather',
+    parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+  },
 };
 
 describe('Bedrock through the local data plane, with the OpenAI SDK as the client', () => {
@@ -95,12 +103,23 @@ routes:
       system: [{ text: 'Be brief.' }],
       inferenceConfig: { maxTokens: 64 },
     });
-    assert.ok(!String(call?.headers.authorization).includes('virtual-key-of-the-client'), 'the client key never reaches Bedrock');
+    assert.ok(
+      !String(call?.headers.authorization).includes('virtual-key-of-the-client'),
+      'the client key never reaches Bedrock',
+    );
 
     const entry = await service.lastRequest();
     assert.deepEqual(entry?.dynamicMetadata['llm-extproc'], {
-      model: 'claude', route: 'llm.claude', stream: false, backend: 'bedrock-iam', status: 200,
-      prompt_tokens: 122, completion_tokens: 8, total_tokens: 130, cached_prompt_tokens: 100, reasoning_tokens: 0,
+      model: 'claude',
+      route: 'llm.claude',
+      stream: false,
+      backend: 'bedrock-iam',
+      status: 200,
+      prompt_tokens: 122,
+      completion_tokens: 8,
+      total_tokens: 130,
+      cached_prompt_tokens: 100,
+      reasoning_tokens: 0,
       health_verdict: 'pass',
     });
     assert.ok(!JSON.stringify(service.accessLog).includes(CREDENTIALS.secretAccessKey), 'no secret in the access log');
@@ -108,9 +127,18 @@ routes:
 
   test('a stream: the binary event stream arrives as SSE chunks, with the usage chunk when asked for', async () => {
     const { data: stream, response } = await client.chat.completions
-      .create({ model: 'claude', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'Say hello' }] })
+      .create({
+        model: 'claude',
+        stream: true,
+        stream_options: { include_usage: true },
+        messages: [{ role: 'user', content: 'Say hello' }],
+      })
       .withResponse();
-    assert.match(response.headers.get('content-type') ?? '', /^text\/event-stream/, 'the client sees SSE, not the binary stream');
+    assert.match(
+      response.headers.get('content-type') ?? '',
+      /^text\/event-stream/,
+      'the client sees SSE, not the binary stream',
+    );
     let text = '';
     let finish: string | null | undefined;
     const chunks = [];
@@ -124,11 +152,19 @@ routes:
     assert.deepEqual(chunks.at(-1)?.choices, []);
     assert.equal(chunks.at(-1)?.usage?.prompt_tokens, 122);
     assert.equal(mock.received.at(-1)?.operation, 'converse-stream');
-    assert.equal((await service.lastRequest())?.dynamicMetadata['llm-extproc']?.total_tokens, 126, 'usage is recorded for the stream');
+    assert.equal(
+      (await service.lastRequest())?.dynamicMetadata['llm-extproc']?.total_tokens,
+      126,
+      'usage is recorded for the stream',
+    );
   });
 
   test('a stream without include_usage has no usage chunk', async () => {
-    const stream = await client.chat.completions.create({ model: 'claude', stream: true, messages: [{ role: 'user', content: 'Say hello' }] });
+    const stream = await client.chat.completions.create({
+      model: 'claude',
+      stream: true,
+      messages: [{ role: 'user', content: 'Say hello' }],
+    });
     for await (const chunk of stream) assert.equal(chunk.choices.length, 1);
   });
 
@@ -149,7 +185,15 @@ routes:
       ],
     );
     assert.deepEqual(mock.received.at(-1)?.body.toolConfig, {
-      tools: [{ toolSpec: { name: 'get_weather', description: 'Current weather', inputSchema: { json: WEATHER_TOOL.function.parameters } } }],
+      tools: [
+        {
+          toolSpec: {
+            name: 'get_weather',
+            description: 'Current weather',
+            inputSchema: { json: WEATHER_TOOL.function.parameters },
+          },
+        },
+      ],
     });
 
     const second = await client.chat.completions.create({
@@ -163,7 +207,10 @@ routes:
       ],
     });
     assert.equal(second.choices[0]?.finish_reason, 'stop');
-    const turns = mock.received.at(-1)?.body.messages as Array<{ role: string; content: Array<Record<string, unknown>> }>;
+    const turns = mock.received.at(-1)?.body.messages as Array<{
+      role: string;
+      content: Array<Record<string, unknown>>;
+    }>;
     assert.deepEqual(
       turns.map((t) => t.role),
       ['user', 'assistant', 'user'],
@@ -206,16 +253,26 @@ routes:
   });
 
   test('JSON mode: a forced json_response tool upstream, plain JSON content for the client', async () => {
-    const schema = { type: 'object', properties: { name: { type: 'string' }, languages: { type: 'array', items: { type: 'string' } } }, required: ['name'] };
+    const schema = {
+      type: 'object',
+      properties: { name: { type: 'string' }, languages: { type: 'array', items: { type: 'string' } } },
+      required: ['name'],
+    };
     const completion = await client.chat.completions.create({
       model: 'claude',
       response_format: { type: 'json_schema', json_schema: { name: 'person', schema } },
       messages: [{ role: 'user', content: 'Describe Ada.' }],
     });
-    assert.deepEqual(JSON.parse(completion.choices[0]?.message.content ?? ''), { name: 'Ada', languages: ['en', 'fr'] });
+    assert.deepEqual(JSON.parse(completion.choices[0]?.message.content ?? ''), {
+      name: 'Ada',
+      languages: ['en', 'fr'],
+    });
     assert.equal(completion.choices[0]?.finish_reason, 'stop');
     assert.equal(completion.choices[0]?.message.tool_calls, undefined);
-    const toolConfig = mock.received.at(-1)?.body.toolConfig as { tools: Array<{ toolSpec: { name: string; inputSchema: unknown } }>; toolChoice: unknown };
+    const toolConfig = mock.received.at(-1)?.body.toolConfig as {
+      tools: Array<{ toolSpec: { name: string; inputSchema: unknown } }>;
+      toolChoice: unknown;
+    };
     assert.deepEqual(toolConfig.toolChoice, { tool: { name: 'json_response' } });
     assert.deepEqual(toolConfig.tools[0]?.toolSpec.inputSchema, { json: schema });
 
@@ -231,36 +288,63 @@ routes:
   });
 
   test('an API-key backend sends a bearer token, and an inference-profile ARN stays one path segment', async () => {
-    const completion = await client.chat.completions.create({ model: 'claude-profile', messages: [{ role: 'user', content: 'hi' }] });
+    const completion = await client.chat.completions.create({
+      model: 'claude-profile',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
     assert.equal(completion.choices[0]?.message.content, 'Paris is the capital of France.');
     const call = mock.received.at(-1);
     assert.equal(call?.auth, 'api-key');
-    assert.equal(call?.rawPath, `/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Aapplication-inference-profile%2Fa1b2c3d4e5f6/converse`);
+    assert.equal(
+      call?.rawPath,
+      `/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Aapplication-inference-profile%2Fa1b2c3d4e5f6/converse`,
+    );
     assert.equal(call?.modelId, PROFILE_ARN);
     assert.equal(call?.headers['x-amz-date'], undefined);
   });
 
   test('Bedrock errors keep their status in the OpenAI error shape: throttling is a 429', async () => {
-    mock.reply = () => ({ kind: 'error', status: 429, errorType: 'ThrottlingException', message: 'Too many requests, please wait before trying again.' });
-    await assert.rejects(client.chat.completions.create({ model: 'claude', messages: [{ role: 'user', content: 'hi' }] }), (err: unknown) => {
-      assert.ok(err instanceof OpenAI.RateLimitError);
-      assert.equal(err.status, 429);
-      assert.equal(err.type, 'rate_limit_error');
-      assert.match(err.message, /Too many requests/);
-      return true;
+    mock.reply = () => ({
+      kind: 'error',
+      status: 429,
+      errorType: 'ThrottlingException',
+      message: 'Too many requests, please wait before trying again.',
     });
+    await assert.rejects(
+      client.chat.completions.create({ model: 'claude', messages: [{ role: 'user', content: 'hi' }] }),
+      (err: unknown) => {
+        assert.ok(err instanceof OpenAI.RateLimitError);
+        assert.equal(err.status, 429);
+        assert.equal(err.type, 'rate_limit_error');
+        assert.match(err.message, /Too many requests/);
+        return true;
+      },
+    );
   });
 
   test('a ValidationException is a 400 with Bedrock’s message', async () => {
-    mock.reply = () => ({ kind: 'error', status: 400, errorType: 'ValidationException', message: 'The model returned the following errors: prompt is too long' });
+    mock.reply = () => ({
+      kind: 'error',
+      status: 400,
+      errorType: 'ValidationException',
+      message: 'The model returned the following errors: prompt is too long',
+    });
     await assert.rejects(
       client.chat.completions.create({ model: 'claude', messages: [{ role: 'user', content: 'hi' }] }),
-      (err: unknown) => err instanceof OpenAI.BadRequestError && /prompt is too long/.test(err.message) && err.type === 'invalid_request_error',
+      (err: unknown) =>
+        err instanceof OpenAI.BadRequestError &&
+        /prompt is too long/.test(err.message) &&
+        err.type === 'invalid_request_error',
     );
   });
 
   test('a model timeout (408) reaches the client as a 504', async () => {
-    mock.reply = () => ({ kind: 'error', status: 408, errorType: 'ModelTimeoutException', message: 'Model has timed out in processing the request.' });
+    mock.reply = () => ({
+      kind: 'error',
+      status: 408,
+      errorType: 'ModelTimeoutException',
+      message: 'Model has timed out in processing the request.',
+    });
     await assert.rejects(
       client.chat.completions.create({ model: 'claude', messages: [{ role: 'user', content: 'hi' }] }),
       (err: unknown) => err instanceof OpenAI.APIError && err.status === 504,
@@ -276,7 +360,11 @@ routes:
         { exception: 'modelStreamErrorException', message: 'The model stream failed.' },
       ],
     });
-    const stream = await client.chat.completions.create({ model: 'claude', stream: true, messages: [{ role: 'user', content: 'Tell a story' }] });
+    const stream = await client.chat.completions.create({
+      model: 'claude',
+      stream: true,
+      messages: [{ role: 'user', content: 'Tell a story' }],
+    });
     let text = '';
     await assert.rejects(
       (async () => {
@@ -291,7 +379,11 @@ routes:
     const before = mock.received.length;
     await assert.rejects(
       client.chat.completions.create({ model: 'claude-misconfigured', messages: [{ role: 'user', content: 'hi' }] }),
-      (err: unknown) => err instanceof OpenAI.APIError && err.status === 502 && err.code === 'upstream_authentication_failed' && /bedrock-wrong-secret/.test(err.message),
+      (err: unknown) =>
+        err instanceof OpenAI.APIError &&
+        err.status === 502 &&
+        err.code === 'upstream_authentication_failed' &&
+        /bedrock-wrong-secret/.test(err.message),
     );
     assert.equal(mock.received.length, before);
   });
@@ -305,7 +397,9 @@ routes:
     await assert.rejects(
       client.chat.completions.create({
         model: 'claude',
-        messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://example.com/cat.png' } }] }],
+        messages: [
+          { role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://example.com/cat.png' } }] },
+        ],
       }),
       (err: unknown) => err instanceof OpenAI.BadRequestError && err.param === 'messages[0].content[0].image_url.url',
     );

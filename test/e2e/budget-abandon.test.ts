@@ -92,16 +92,24 @@ for (const store of ['memory', 'redis'] as const) {
         }
         // Let the abandoned stream's settle land before the next request (the bound holds either way).
         const deadline = Date.now() + 5000;
-        while ((await keyUsage(service)).reserved > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        while ((await keyUsage(service)).reserved > 0 && Date.now() < deadline)
+          await new Promise((r) => setTimeout(r, 20));
       }
       const usage = await keyUsage(service);
       const received = countText('gpt-4o-mini', receivedText);
       // Completion tokens generated upstream: the mock's content chunks, one word of its text each.
-      const generated = Math.round((upstream.contentChunksSent / 5) * countText('gpt-4o-mini', 'Hello from the mock upstream. '));
-      t.diagnostic(`served ${served} streams, used ${usage.used}, clients received ${received} completion tokens, upstream generated ≈${generated}`);
+      const generated = Math.round(
+        (upstream.contentChunksSent / 5) * countText('gpt-4o-mini', 'Hello from the mock upstream. '),
+      );
+      t.diagnostic(
+        `served ${served} streams, used ${usage.used}, clients received ${received} completion tokens, upstream generated ≈${generated}`,
+      );
       assert.equal(refused, 1, `the key ran out: served ${served}, used ${usage.used}`);
       assert.ok(usage.used <= LIMIT, `used ${usage.used} ≤ ${LIMIT}`);
-      assert.ok(usage.used >= received, `charged ${usage.used} ≥ the ${received} completion tokens the clients received`);
+      assert.ok(
+        usage.used >= received,
+        `charged ${usage.used} ≥ the ${received} completion tokens the clients received`,
+      );
       // Charged the prompt only (the old behaviour), 60 streams × 100+ tokens went far past the limit. What is left
       // is the documented gap: tokens generated after each cancel that no chunk carried to the gateway.
       assert.ok(generated <= LIMIT, `generated ≈${generated} completion tokens for a ${LIMIT}-token key`);

@@ -78,10 +78,13 @@ budgets:
 
 after(async () => {
   await Promise.all(
-    replicas.map((r) => new Promise<void>((resolve) => {
-      r.child.once('exit', () => resolve());
-      r.child.kill('SIGTERM');
-    })),
+    replicas.map(
+      (r) =>
+        new Promise<void>((resolve) => {
+          r.child.once('exit', () => resolve());
+          r.child.kill('SIGTERM');
+        }),
+    ),
   );
   await upstream.close();
   await redis.stop();
@@ -92,7 +95,12 @@ async function ask(replica: Replica, stream: boolean, abandon: boolean): Promise
   const res = await fetch(`${replica.dataPlane}/v1/chat/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
-    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }], max_tokens: 20, stream }),
+    body: JSON.stringify({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'Say hello' }],
+      max_tokens: 20,
+      stream,
+    }),
     signal: controller.signal,
   });
   if (abandon && res.ok) {
@@ -103,30 +111,43 @@ async function ask(replica: Replica, stream: boolean, abandon: boolean): Promise
   return res.status;
 }
 
-test(`${REPLICAS} replicas sharing Redis hold one budget under ${REQUESTS} concurrent requests, and nothing leaks`, { timeout: 90_000 }, async () => {
-  upstream.chunkDelayMs = 2;
-  const statuses = await Promise.all(
-    Array.from({ length: REQUESTS }, (_, i) => ask(replicas[i % REPLICAS]!, i % 5 === 0, i % 10 === 0).catch(() => -1)),
-  );
-  const granted = statuses.filter((s) => s === 200).length;
-  const refused = statuses.filter((s) => s === 429).length;
-  assert.ok(granted > 0 && refused > 0, `granted ${granted}, refused ${refused}, others ${statuses.filter((s) => s !== 200 && s !== 429).join(',')}`);
-  const histogram = JSON.stringify(Object.fromEntries([...new Set(statuses)].map((s) => [s, statuses.filter((t) => t === s).length])));
-  assert.equal(granted + refused, REQUESTS, `every request was either served or refused: ${histogram}`);
+test(
+  `${REPLICAS} replicas sharing Redis hold one budget under ${REQUESTS} concurrent requests, and nothing leaks`,
+  { timeout: 90_000 },
+  async () => {
+    upstream.chunkDelayMs = 2;
+    const statuses = await Promise.all(
+      Array.from({ length: REQUESTS }, (_, i) =>
+        ask(replicas[i % REPLICAS]!, i % 5 === 0, i % 10 === 0).catch(() => -1),
+      ),
+    );
+    const granted = statuses.filter((s) => s === 200).length;
+    const refused = statuses.filter((s) => s === 429).length;
+    assert.ok(
+      granted > 0 && refused > 0,
+      `granted ${granted}, refused ${refused}, others ${statuses.filter((s) => s !== 200 && s !== 429).join(',')}`,
+    );
+    const histogram = JSON.stringify(
+      Object.fromEntries([...new Set(statuses)].map((s) => [s, statuses.filter((t) => t === s).length])),
+    );
+    assert.equal(granted + refused, REQUESTS, `every request was either served or refused: ${histogram}`);
 
-  // Every reservation is settled or released (cancelled streams included), on whichever replica held it.
-  const deadline = Date.now() + 20_000;
-  let view: { used: number; reserved: number; limit: number } | undefined;
-  while (Date.now() < deadline) {
-    const body = (await (await fetch(`${replicas[0]!.admin}/budgets`)).json()) as { budgets: Array<{ subject: string; metric: string; used: number; reserved: number; limit: number }> };
-    view = body.budgets.find((b) => b.subject === 'acme/search/shared' && b.metric === 'totalTokens');
-    if (view?.reserved === 0) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.ok(view, 'the shared budget is visible');
-  assert.equal(view.reserved, 0, 'no reservation leaked');
-  // Each request reserves prompt + max_tokens (≥ 20) and the provider reports 19 total, so usage can never
-  // exceed what was reserved: the documented overshoot bound is 0 here.
-  assert.ok(view.used <= BUDGET_TOKENS, `used ${view.used} of ${BUDGET_TOKENS}`);
-  assert.ok(view.used >= BUDGET_TOKENS * 0.5, `the budget was really contended (used ${view.used})`);
-});
+    // Every reservation is settled or released (cancelled streams included), on whichever replica held it.
+    const deadline = Date.now() + 20_000;
+    let view: { used: number; reserved: number; limit: number } | undefined;
+    while (Date.now() < deadline) {
+      const body = (await (await fetch(`${replicas[0]!.admin}/budgets`)).json()) as {
+        budgets: Array<{ subject: string; metric: string; used: number; reserved: number; limit: number }>;
+      };
+      view = body.budgets.find((b) => b.subject === 'acme/search/shared' && b.metric === 'totalTokens');
+      if (view?.reserved === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(view, 'the shared budget is visible');
+    assert.equal(view.reserved, 0, 'no reservation leaked');
+    // Each request reserves prompt + max_tokens (≥ 20) and the provider reports 19 total, so usage can never
+    // exceed what was reserved: the documented overshoot bound is 0 here.
+    assert.ok(view.used <= BUDGET_TOKENS, `used ${view.used} of ${BUDGET_TOKENS}`);
+    assert.ok(view.used >= BUDGET_TOKENS * 0.5, `the budget was really contended (used ${view.used})`);
+  },
+);

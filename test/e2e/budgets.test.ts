@@ -42,7 +42,10 @@ budgets:
 }
 
 async function budgetViews(service: TestService): Promise<BudgetView[]> {
-  const body = (await (await fetch(`${service.adminUrl}/budgets`)).json()) as { enabled: boolean; budgets: BudgetView[] };
+  const body = (await (await fetch(`${service.adminUrl}/budgets`)).json()) as {
+    enabled: boolean;
+    budgets: BudgetView[];
+  };
   assert.equal(body.enabled, true);
   return body.budgets;
 }
@@ -54,7 +57,9 @@ describe('budgets with the memory store', () => {
 
   before(async () => {
     upstream = await startMockOpenAI({ apiKey: 'sk-provider' });
-    service = await startTestService(budgetsYaml(upstream.baseUrl, '{ kind: memory }'), { BUDGET_E2E_KEY: 'sk-provider' });
+    service = await startTestService(budgetsYaml(upstream.baseUrl, '{ kind: memory }'), {
+      BUDGET_E2E_KEY: 'sk-provider',
+    });
   });
   after(async () => {
     await service.close();
@@ -86,17 +91,29 @@ describe('budgets with the memory store', () => {
     assert.ok(refused, 'the small budget ran out');
     assert.equal(refused.code, 'insufficient_quota');
     assert.ok(Number(refused.headers?.get('retry-after')) > 0);
-    const used = (await budgetViews(service)).find((v) => v.subject === 'acme/search/small' && v.metric === 'totalTokens');
+    const used = (await budgetViews(service)).find(
+      (v) => v.subject === 'acme/search/small' && v.metric === 'totalTokens',
+    );
     assert.ok(used && used.used <= used.limit, `used ${used?.used} of ${used?.limit}`);
     assert.ok(upstream.received.length - before < 10, 'refused requests never reached the provider');
     const metricsText = await (await fetch(`${service.adminUrl}/metrics`)).text();
     assert.match(metricsText, /llm_extproc_budget_refusals_total\{code="insufficient_quota"\} [1-9]/);
-    assert.match(metricsText, /llm_extproc_budget_remaining\{subject="acme\/search\/small",window="day",metric="totalTokens"\} \d+/);
+    assert.match(
+      metricsText,
+      /llm_extproc_budget_remaining\{subject="acme\/search\/small",window="day",metric="totalTokens"\} \d+/,
+    );
   });
 
   test('an unknown key is a 401 invalid_api_key; no key is a 401 too', async () => {
-    await assert.rejects(client('vk-nobody').chat.completions.create(ASK), (err: unknown) => err instanceof OpenAI.AuthenticationError && err.code === 'invalid_api_key');
-    const res = await fetch(`${service.baseUrl}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ASK) });
+    await assert.rejects(
+      client('vk-nobody').chat.completions.create(ASK),
+      (err: unknown) => err instanceof OpenAI.AuthenticationError && err.code === 'invalid_api_key',
+    );
+    const res = await fetch(`${service.baseUrl}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(ASK),
+    });
     assert.equal(res.status, 401);
   });
 
@@ -105,7 +122,10 @@ describe('budgets with the memory store', () => {
     upstream.streamChunks = 50;
     try {
       const controller = new AbortController();
-      const stream = await client('vk-roomy').chat.completions.create({ ...ASK, stream: true }, { signal: controller.signal });
+      const stream = await client('vk-roomy').chat.completions.create(
+        { ...ASK, stream: true },
+        { signal: controller.signal },
+      );
       let seen = 0;
       for await (const _chunk of stream) {
         if (++seen === 3) {
@@ -136,7 +156,9 @@ describe('budgets with the Redis store', () => {
   before(async () => {
     redis = await startRedis();
     upstream = await startMockOpenAI({ apiKey: 'sk-provider' });
-    service = await startTestService(budgetsYaml(upstream.baseUrl, `{ kind: redis, url: "${redis.url}" }`), { BUDGET_E2E_KEY: 'sk-provider' });
+    service = await startTestService(budgetsYaml(upstream.baseUrl, `{ kind: redis, url: "${redis.url}" }`), {
+      BUDGET_E2E_KEY: 'sk-provider',
+    });
   });
   after(async () => {
     await service.close();

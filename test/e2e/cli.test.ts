@@ -28,7 +28,10 @@ test('validate rejects a bad config with file:line:col messages and exit 1', () 
   writeFileSync(file, 'backends:\n  - name: x\n    provider: claude-direct\n    baseUrl: https://x.example\n');
   const result = run('validate', '--config', file);
   assert.equal(result.status, 1);
-  assert.match(result.stderr, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3:15: backends\\[0\\]\\.provider: `));
+  assert.match(
+    result.stderr,
+    new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3:15: backends\\[0\\]\\.provider: `),
+  );
 });
 
 test('an unknown command prints usage and exits 2', () => {
@@ -99,9 +102,17 @@ test('start takes listen addresses from flags and LLM_EXTPROC_<NAME>_ADDRESS wit
   const file = path.join(tmp(), 'config.yaml');
   // The file keeps the default ports: the overrides alone move every listener to a free port.
   writeFileSync(file, 'routes: []\n');
-  const env = { ...process.env, LLM_EXTPROC_EXTPROC_ADDRESS: '127.0.0.1:0', LLM_EXTPROC_ADMIN_ADDRESS: '127.0.0.1:1', LLM_EXTPROC_DATA_PLANE_ADDRESS: '127.0.0.1:0' };
+  const env = {
+    ...process.env,
+    LLM_EXTPROC_EXTPROC_ADDRESS: '127.0.0.1:0',
+    LLM_EXTPROC_ADMIN_ADDRESS: '127.0.0.1:1',
+    LLM_EXTPROC_DATA_PLANE_ADDRESS: '127.0.0.1:0',
+  };
   // The flag beats the variable (port 1 would fail to bind).
-  const child = spawn(process.execPath, [CLI, 'start', '--config', file, '--admin', '127.0.0.1:0'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'start', '--config', file, '--admin', '127.0.0.1:0'], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   const logs = createInterface({ input: child.stderr });
   try {
     const started = await new Promise<Record<string, unknown>>((resolve, reject) => {
@@ -116,7 +127,10 @@ test('start takes listen addresses from flags and LLM_EXTPROC_<NAME>_ADDRESS wit
     });
     for (const key of ['extproc', 'admin', 'dataPlane']) {
       assert.match(String(started[key]), /^127\.0\.0\.1:\d+$/, key);
-      assert.ok(!['127.0.0.1:50051', '127.0.0.1:9090', '127.0.0.1:8080', '127.0.0.1:1'].includes(String(started[key])), `${key}: ${String(started[key])}`);
+      assert.ok(
+        !['127.0.0.1:50051', '127.0.0.1:9090', '127.0.0.1:8080', '127.0.0.1:1'].includes(String(started[key])),
+        `${key}: ${String(started[key])}`,
+      );
     }
     assert.equal((await fetch(`http://${String(started.admin)}/healthz`)).status, 200);
   } finally {
@@ -124,15 +138,25 @@ test('start takes listen addresses from flags and LLM_EXTPROC_<NAME>_ADDRESS wit
     child.kill('SIGTERM');
     assert.equal(await exited, 0);
   }
-  const bad = spawnSync(process.execPath, [CLI, 'start', '--config', file], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, LLM_EXTPROC_LISTEN_ADDRESS: 'nope' } });
+  const bad = spawnSync(process.execPath, [CLI, 'start', '--config', file], {
+    encoding: 'utf8',
+    timeout: 30_000,
+    env: { ...process.env, LLM_EXTPROC_LISTEN_ADDRESS: 'nope' },
+  });
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /LLM_EXTPROC_LISTEN_ADDRESS: expected HOST:PORT, got 'nope'/);
 });
 
 test('validate points a misspelled key at its own line and suggests the closest valid key', () => {
   const file = path.join(tmp(), 'typo.yaml');
-  writeFileSync(file, 'backends:\n  - name: local\n    provider: openai-compatible\n    baseURL: http://127.0.0.1:8000/v1\n');
+  writeFileSync(
+    file,
+    'backends:\n  - name: local\n    provider: openai-compatible\n    baseURL: http://127.0.0.1:8000/v1\n',
+  );
   const result = run('validate', '--config', file);
   assert.equal(result.status, 1);
-  assert.equal(result.stderr.trim(), `${file}:4:5: backends[0].baseURL: unknown key "baseURL" (did you mean \`baseUrl\`?)`);
+  assert.equal(
+    result.stderr.trim(),
+    `${file}:4:5: backends[0].baseURL: unknown key "baseURL" (did you mean \`baseUrl\`?)`,
+  );
 });

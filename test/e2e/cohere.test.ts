@@ -9,7 +9,11 @@ type Service = Awaited<ReturnType<typeof startTestService>>;
 
 const WEATHER_TOOL: OpenAI.Chat.ChatCompletionTool = {
   type: 'function',
-  function: { name: 'get_weather', description: 'Current weather', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } },
+  function: {
+    name: 'get_weather',
+    description: 'Current weather',
+    parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+  },
 };
 
 describe('OpenAI SDK → Cohere v2 backend', () => {
@@ -97,7 +101,12 @@ routes:
 
   test('tools: a call comes back with its id and arguments, whole and streamed, and the result goes back', async () => {
     const messages: OpenAI.Chat.ChatCompletionMessageParam[] = [{ role: 'user', content: 'Weather in Paris?' }];
-    const completion = await client.chat.completions.create({ model: 'command', messages, tools: [WEATHER_TOOL], tool_choice: 'required' });
+    const completion = await client.chat.completions.create({
+      model: 'command',
+      messages,
+      tools: [WEATHER_TOOL],
+      tool_choice: 'required',
+    });
     const message = completion.choices[0]?.message;
     assert.equal(completion.choices[0]?.finish_reason, 'tool_calls');
     assert.equal(message?.content, 'I will call the tool.');
@@ -109,7 +118,12 @@ routes:
 
     // The SDK's stream helper accumulates tool-call deltas by index, so it checks their shape.
     const streamed = await client.chat.completions
-      .stream({ model: 'command', messages, tools: [WEATHER_TOOL], tool_choice: { type: 'function', function: { name: 'get_weather' } } })
+      .stream({
+        model: 'command',
+        messages,
+        tools: [WEATHER_TOOL],
+        tool_choice: { type: 'function', function: { name: 'get_weather' } },
+      })
       .finalChatCompletion();
     const streamedCall = streamed.choices[0]?.message.tool_calls?.[0];
     assert.ok(streamedCall && streamedCall.type === 'function');
@@ -120,12 +134,21 @@ routes:
     const followUp = await client.chat.completions.create({
       model: 'command',
       tools: [WEATHER_TOOL],
-      messages: [...messages, { role: 'assistant', content: null, tool_calls: [call] }, { role: 'tool', tool_call_id: call.id, content: '18°C and sunny' }],
+      messages: [
+        ...messages,
+        { role: 'assistant', content: null, tool_calls: [call] },
+        { role: 'tool', tool_call_id: call.id, content: '18°C and sunny' },
+      ],
     });
     assert.equal(followUp.choices[0]?.message.content, 'The tool said: 18°C and sunny');
     const sent = cohere.received.at(-1)?.body.messages as Array<Record<string, unknown>>;
     assert.deepEqual(sent.slice(1), [
-      { role: 'assistant', tool_calls: [{ id: call.id, type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
+      {
+        role: 'assistant',
+        tool_calls: [
+          { id: call.id, type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
+        ],
+      },
       { role: 'tool', tool_call_id: call.id, content: '18°C and sunny' },
     ]);
   });
@@ -133,21 +156,33 @@ routes:
   test('JSON mode asks Cohere for a json_object and the JSON arrives as content', async () => {
     const completion = await client.chat.completions.create({
       model: 'command',
-      response_format: { type: 'json_schema', json_schema: { name: 'answer', schema: { type: 'object', properties: { answer: { type: 'number' } } } } },
+      response_format: {
+        type: 'json_schema',
+        json_schema: { name: 'answer', schema: { type: 'object', properties: { answer: { type: 'number' } } } },
+      },
       messages: [{ role: 'user', content: 'The answer?' }],
     });
     assert.deepEqual(JSON.parse(completion.choices[0]?.message.content ?? ''), { answer: 42 });
-    assert.deepEqual(cohere.received.at(-1)?.body.response_format, { type: 'json_object', json_schema: { type: 'object', properties: { answer: { type: 'number' } } } });
+    assert.deepEqual(cohere.received.at(-1)?.body.response_format, {
+      type: 'json_object',
+      json_schema: { type: 'object', properties: { answer: { type: 'number' } } },
+    });
   });
 
   test('a Cohere 429 reaches the client as an OpenAI rate-limit error with retry-after', async () => {
-    await assert.rejects(client.chat.completions.create({ model: 'command', messages: [{ role: 'user', content: COHERE_RATE_LIMIT_PROMPT }] }), (err: unknown) => {
-      assert.ok(err instanceof OpenAI.RateLimitError);
-      assert.equal(err.code, 'rate_limit_exceeded');
-      assert.match(err.message, /Trial key/);
-      assert.equal(err.headers?.get('retry-after'), '7');
-      return true;
-    });
+    await assert.rejects(
+      client.chat.completions.create({
+        model: 'command',
+        messages: [{ role: 'user', content: COHERE_RATE_LIMIT_PROMPT }],
+      }),
+      (err: unknown) => {
+        assert.ok(err instanceof OpenAI.RateLimitError);
+        assert.equal(err.code, 'rate_limit_exceeded');
+        assert.match(err.message, /Trial key/);
+        assert.equal(err.headers?.get('retry-after'), '7');
+        return true;
+      },
+    );
   });
 
   test('a feature Cohere cannot honour is a 400 naming it, and nothing reaches Cohere', async () => {

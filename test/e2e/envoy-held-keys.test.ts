@@ -28,7 +28,13 @@ function sdsFile(dir: string, name: string, value: string): string {
   writeFileSync(
     tmp,
     JSON.stringify({
-      resources: [{ '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret', name, generic_secret: { secret: { inline_string: value } } }],
+      resources: [
+        {
+          '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret',
+          name,
+          generic_secret: { secret: { inline_string: value } },
+        },
+      ],
     }),
   );
   renameSync(tmp, file); // atomic, as Kubernetes secret volumes do it
@@ -45,7 +51,10 @@ function credentialInjector(secretFile: string, dir: string): JsonObject {
         name: 'envoy.http.injected_credentials.generic',
         typed_config: {
           '@type': 'type.googleapis.com/envoy.extensions.http.injected_credentials.generic.v3.Generic',
-          credential: { name: 'openai-key', sds_config: { path_config_source: { path: secretFile, watched_directory: { path: dir } } } },
+          credential: {
+            name: 'openai-key',
+            sds_config: { path_config_source: { path: secretFile, watched_directory: { path: dir } } },
+          },
           header: 'authorization',
         },
       },
@@ -61,7 +70,9 @@ const AWS_SIGNING: JsonObject = {
     region: REGION,
     // Sign the body (x-amz-content-sha256 = its hash): the filter buffers it, after our stage translated it.
     use_unsigned_payload: false,
-    credential_provider: { inline_credential: { access_key_id: AWS.accessKeyId, secret_access_key: AWS.secretAccessKey } },
+    credential_provider: {
+      inline_credential: { access_key_id: AWS.accessKeyId, secret_access_key: AWS.secretAccessKey },
+    },
   },
 };
 
@@ -70,7 +81,9 @@ function withUpstreamFilter(bootstrap: JsonObject, cluster: string, filter: Json
   const clusters = (bootstrap.static_resources as { clusters: JsonObject[] }).clusters;
   const target = clusters.find((c) => c.name === cluster);
   assert.ok(target, cluster);
-  const options = (target.typed_extension_protocol_options as Record<string, { http_filters: JsonValue[] }>)['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'];
+  const options = (target.typed_extension_protocol_options as Record<string, { http_filters: JsonValue[] }>)[
+    'envoy.extensions.upstreams.http.v3.HttpProtocolOptions'
+  ];
   assert.ok(options);
   options.http_filters.splice(options.http_filters.length - 1, 0, filter);
   return bootstrap;
@@ -113,8 +126,16 @@ routes:
   - { model: m-bedrock, backends: [{ backend: bed, model: anthropic.claude-3-haiku }] }
 `);
     if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
-    service = await startService({ configFile: '/dev/null', config: parsed.config, env: { PLACEHOLDER_ID: 'AKIDPLACEHOLDER', PLACEHOLDER_SECRET: 'not-the-real-secret' } });
-    let bootstrap = buildBootstrap(parsed.config, { listen: '127.0.0.1:0', admin: '127.0.0.1:0', extproc: `127.0.0.1:${service.extprocPort}` });
+    service = await startService({
+      configFile: '/dev/null',
+      config: parsed.config,
+      env: { PLACEHOLDER_ID: 'AKIDPLACEHOLDER', PLACEHOLDER_SECRET: 'not-the-real-secret' },
+    });
+    let bootstrap = buildBootstrap(parsed.config, {
+      listen: '127.0.0.1:0',
+      admin: '127.0.0.1:0',
+      extproc: `127.0.0.1:${service.extprocPort}`,
+    });
     bootstrap = withUpstreamFilter(bootstrap, 'llm.m-openai', credentialInjector(secretFile, dir));
     bootstrap = withUpstreamFilter(bootstrap, 'llm.m-bedrock', AWS_SIGNING);
     const text = JSON.stringify(bootstrap);
@@ -135,7 +156,11 @@ routes:
   test('credential_injector: the upstream gets the SDS secret as Authorization, and a rotated file applies', async () => {
     const first = await chat(baseUrl, 'm-openai');
     assert.equal(first.status, 200, first.body);
-    assert.equal(openai.received.at(-1)?.headers.authorization, 'Bearer sk-held-by-envoy', 'injected by Envoy, not the client key');
+    assert.equal(
+      openai.received.at(-1)?.headers.authorization,
+      'Bearer sk-held-by-envoy',
+      'injected by Envoy, not the client key',
+    );
     sdsFile(dir, 'openai-key', 'Bearer sk-rotated');
     const deadline = Date.now() + 5000;
     let seen: string | string[] | undefined;
@@ -154,6 +179,10 @@ routes:
     assert.equal(res.status, 200, `${res.body}\nrefused by the mock: ${bedrock.refused.join('; ')}`);
     const call = bedrock.received.at(-1);
     assert.equal(call?.auth, 'sigv4');
-    assert.match(String(call?.headers.authorization), new RegExp(`Credential=${AWS.accessKeyId}/`), 'signed with the key only Envoy holds');
+    assert.match(
+      String(call?.headers.authorization),
+      new RegExp(`Credential=${AWS.accessKeyId}/`),
+      'signed with the key only Envoy holds',
+    );
   });
 });

@@ -25,7 +25,13 @@ routes:
 
 function envoyTls(pki: TestPki, client: TestCert | undefined) {
   assert.ok(client);
-  return { certFile: client.certFile, keyFile: client.keyFile, caFile: pki.caFile, sni: 'llm-extproc.test', serviceSan: 'llm-extproc.test' };
+  return {
+    certFile: client.certFile,
+    keyFile: client.keyFile,
+    caFile: pki.caFile,
+    sni: 'llm-extproc.test',
+    serviceSan: 'llm-extproc.test',
+  };
 }
 
 describe('Envoy ↔ llm-extproc over mutual TLS', () => {
@@ -41,25 +47,45 @@ describe('Envoy ↔ llm-extproc over mutual TLS', () => {
   });
 
   test('Envoy with an allowed client certificate: completions and streams work', async (t) => {
-    const service: TestService = await startTestService(serviceYaml(pki, upstream), { E2E_MTLS_KEY: 'sk-mtls' }, { extprocTls: envoyTls(pki, pki.clients['envoy']), ...(process.env.MTLS_DEBUG ? { envoyLogLevel: 'debug' as const } : {}) });
+    const service: TestService = await startTestService(
+      serviceYaml(pki, upstream),
+      { E2E_MTLS_KEY: 'sk-mtls' },
+      {
+        extprocTls: envoyTls(pki, pki.clients['envoy']),
+        ...(process.env.MTLS_DEBUG ? { envoyLogLevel: 'debug' as const } : {}),
+      },
+    );
     t.after(() => service.close());
     const client = new OpenAI({ baseURL: service.baseUrl, apiKey: 'client-key', maxRetries: 0 });
-    const completion = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+    const completion = await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
     assert.equal(completion.choices[0]?.message.content, COMPLETION_TEXT);
     assert.equal(upstream.received.at(-1)?.headers.authorization, 'Bearer sk-mtls');
     let text = '';
-    for await (const chunk of await client.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'hi' }] })) {
+    for await (const chunk of await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      stream: true,
+      messages: [{ role: 'user', content: 'hi' }],
+    })) {
       text += chunk.choices[0]?.delta.content ?? '';
     }
     assert.equal(text, COMPLETION_TEXT);
     // Envoy's own view: TLS handshakes on the llm-extproc cluster, none failed.
-    const stats = (await service.envoy?.admin('/stats?filter=^cluster\\.llm-extproc\\.ssl\\.(handshake|connection_error)$'))?.body ?? '';
+    const stats =
+      (await service.envoy?.admin('/stats?filter=^cluster\\.llm-extproc\\.ssl\\.(handshake|connection_error)$'))
+        ?.body ?? '';
     assert.match(stats, /cluster\.llm-extproc\.ssl\.handshake: [1-9]/, stats);
   });
 
   test('Envoy with a certificate outside allowedClients: nothing is served, no key reaches the provider', async (t) => {
     const before = upstream.received.length;
-    const service: TestService = await startTestService(serviceYaml(pki, upstream), { E2E_MTLS_KEY: 'sk-mtls' }, { extprocTls: envoyTls(pki, pki.clients['chatbot']) });
+    const service: TestService = await startTestService(
+      serviceYaml(pki, upstream),
+      { E2E_MTLS_KEY: 'sk-mtls' },
+      { extprocTls: envoyTls(pki, pki.clients['chatbot']) },
+    );
     t.after(() => service.close());
     const res = await fetch(`${service.baseUrl}/chat/completions`, {
       method: 'POST',

@@ -40,13 +40,22 @@ test('an Anthropic 529 (overloaded) fails over to the OpenAI-compatible backend 
   t.after(() => {
     claude.failWith = undefined;
   });
-  const completion = await client.chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: 'hi' }] });
+  const completion = await client.chat.completions.create({
+    model: 'assistant',
+    messages: [{ role: 'user', content: 'hi' }],
+  });
   assert.equal(completion.choices[0]?.message.content, COMPLETION_TEXT);
   const seen = fallback.received.at(-1);
   assert.equal(seen?.body.model, 'local-llama');
   assert.equal(seen?.headers['x-api-key'], undefined, 'the Anthropic key does not follow the retry');
   assert.equal(seen?.headers['anthropic-version'], undefined, 'nor do Anthropic headers');
-  assert.deepEqual((await service.lastRequest())?.attempts.map((a) => [a.backend, a.outcome]), [['claude', '529'], ['local', '200']]);
+  assert.deepEqual(
+    (await service.lastRequest())?.attempts.map((a) => [a.backend, a.outcome]),
+    [
+      ['claude', '529'],
+      ['local', '200'],
+    ],
+  );
 });
 
 test('without a fallback answer the 529 reaches the client as an OpenAI-shaped 503', async (t) => {
@@ -56,9 +65,12 @@ test('without a fallback answer the 529 reaches the client as an OpenAI-shaped 5
     claude.failWith = undefined;
     fallback.failWith = undefined;
   });
-  await assert.rejects(client.chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: 'hi' }] }), (err: unknown) => {
-    assert.ok(err instanceof OpenAI.APIError);
-    assert.ok(err.status === 503 || err.status === 529, `status ${err.status}`);
-    return true;
-  });
+  await assert.rejects(
+    client.chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: 'hi' }] }),
+    (err: unknown) => {
+      assert.ok(err instanceof OpenAI.APIError);
+      assert.ok(err.status === 503 || err.status === 529, `status ${err.status}`);
+      return true;
+    },
+  );
 });

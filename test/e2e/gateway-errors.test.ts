@@ -64,7 +64,10 @@ const ask = (model: string) =>
 
 test("a provider rejecting the gateway's key fails over to the next backend", async () => {
   const before = fallback.received.length;
-  const completion = await client.chat.completions.create({ model: 'with-failover', messages: [{ role: 'user', content: 'hi' }] });
+  const completion = await client.chat.completions.create({
+    model: 'with-failover',
+    messages: [{ role: 'user', content: 'hi' }],
+  });
   assert.equal(completion.choices[0]?.message.content, COMPLETION_TEXT);
   assert.equal(fallback.received.length, before + 1);
   const attempts = (await service.lastRequest())?.attempts.map((a) => a.backend);

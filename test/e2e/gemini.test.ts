@@ -6,7 +6,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import OpenAI from 'openai';
-import type { ChatCompletionMessageFunctionToolCall, ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
+import type {
+  ChatCompletionMessageFunctionToolCall,
+  ChatCompletionMessageParam,
+  ChatCompletionTool,
+} from 'openai/resources/chat/completions';
 import { GoogleGenAI } from '@google/genai';
 import { MOCK_JSON, MOCK_SIGNATURE, MOCK_TEXT, startMockGemini, type MockGemini } from '../support/mock-gemini.js';
 import { startTestService } from '../support/service.js';
@@ -20,7 +24,12 @@ const WEATHER: ChatCompletionTool = {
   function: {
     name: 'get_weather',
     description: 'Current weather for a city',
-    parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false },
+    parameters: {
+      type: 'object',
+      properties: { city: { type: 'string' } },
+      required: ['city'],
+      additionalProperties: false,
+    },
   },
 };
 
@@ -64,21 +73,36 @@ routes:
   });
 
   test('the mock speaks what Google’s own SDK speaks (whole, streamed, function calls)', async () => {
-    const google = new GoogleGenAI({ apiKey: GEMINI_KEY, httpOptions: { baseUrl: mock.geminiBaseUrl.replace(/\/v1beta$/, '') } });
-    const whole = await google.models.generateContent({ model: 'gemini-2.5-flash', contents: 'Capital of France?', config: { systemInstruction: 'Be brief.' } });
+    const google = new GoogleGenAI({
+      apiKey: GEMINI_KEY,
+      httpOptions: { baseUrl: mock.geminiBaseUrl.replace(/\/v1beta$/, '') },
+    });
+    const whole = await google.models.generateContent({
+      model: 'gemini-2.5-flash',
+      contents: 'Capital of France?',
+      config: { systemInstruction: 'Be brief.' },
+    });
     assert.equal(whole.text, MOCK_TEXT);
     assert.equal(whole.usageMetadata?.totalTokenCount, 21);
     let streamed = '';
-    for await (const chunk of await google.models.generateContentStream({ model: 'gemini-2.5-flash', contents: 'Capital of France?' })) {
+    for await (const chunk of await google.models.generateContentStream({
+      model: 'gemini-2.5-flash',
+      contents: 'Capital of France?',
+    })) {
       streamed += chunk.text ?? '';
     }
     assert.equal(streamed, MOCK_TEXT);
     const call = await google.models.generateContent({
       model: 'gemini-2.5-flash',
       contents: 'Weather?',
-      config: { tools: [{ functionDeclarations: [{ name: 'get_weather', parametersJsonSchema: { type: 'object' } }] }] },
+      config: {
+        tools: [{ functionDeclarations: [{ name: 'get_weather', parametersJsonSchema: { type: 'object' } }] }],
+      },
     });
-    assert.deepEqual(call.functionCalls?.map((c) => c.name), ['get_weather']);
+    assert.deepEqual(
+      call.functionCalls?.map((c) => c.name),
+      ['get_weather'],
+    );
     assert.equal(mock.received.at(-1)?.path, '/v1beta/models/gemini-2.5-flash:generateContent');
   });
 
@@ -139,27 +163,60 @@ routes:
 
   test('tools: parallel calls come back as tool_calls, and the results round-trip with names and signatures', async () => {
     const messages: ChatCompletionMessageParam[] = [{ role: 'user', content: 'Weather in Paris and Tokyo?' }];
-    const TIME: ChatCompletionTool = { type: 'function', function: { name: 'get_time', parameters: { type: 'object', properties: {} } } };
-    const first = await client.chat.completions.create({ model: 'flash', messages, tools: [WEATHER, TIME], tool_choice: 'auto' });
+    const TIME: ChatCompletionTool = {
+      type: 'function',
+      function: { name: 'get_time', parameters: { type: 'object', properties: {} } },
+    };
+    const first = await client.chat.completions.create({
+      model: 'flash',
+      messages,
+      tools: [WEATHER, TIME],
+      tool_choice: 'auto',
+    });
     const choice = first.choices[0];
     assert.equal(choice?.finish_reason, 'tool_calls');
     const calls = (choice?.message.tool_calls ?? []) as ChatCompletionMessageFunctionToolCall[];
-    assert.deepEqual(calls.map((c) => [c.function.name, JSON.parse(c.function.arguments)]), [
-      ['get_weather', { city: 'Paris' }],
-      ['get_time', { city: 'Tokyo' }],
-    ]);
+    assert.deepEqual(
+      calls.map((c) => [c.function.name, JSON.parse(c.function.arguments)]),
+      [
+        ['get_weather', { city: 'Paris' }],
+        ['get_time', { city: 'Tokyo' }],
+      ],
+    );
     assert.notEqual(calls[0]?.id, calls[1]?.id);
     assert.deepEqual(mock.received.at(-1)?.body.tools, [
-      { functionDeclarations: [{ name: 'get_weather', description: 'Current weather for a city', parametersJsonSchema: WEATHER.function.parameters }, { name: 'get_time', parametersJsonSchema: { type: 'object', properties: {} } }] },
+      {
+        functionDeclarations: [
+          {
+            name: 'get_weather',
+            description: 'Current weather for a city',
+            parametersJsonSchema: WEATHER.function.parameters,
+          },
+          { name: 'get_time', parametersJsonSchema: { type: 'object', properties: {} } },
+        ],
+      },
     ]);
 
-    messages.push(choice.message, ...calls.map((c, i) => ({ role: 'tool' as const, tool_call_id: c.id, content: JSON.stringify({ result: i }) })));
+    messages.push(
+      choice.message,
+      ...calls.map((c, i) => ({ role: 'tool' as const, tool_call_id: c.id, content: JSON.stringify({ result: i }) })),
+    );
     const second = await client.chat.completions.create({ model: 'flash', messages, tools: [WEATHER, TIME] });
     assert.equal(second.choices[0]?.finish_reason, 'stop');
     assert.equal(second.choices[0]?.message.content, 'Tool results received: {"result":0} {"result":1}');
-    const contents = mock.received.at(-1)?.body.contents as Array<{ role: string; parts: Array<Record<string, unknown>> }>;
-    assert.deepEqual(contents.map((c) => c.role), ['user', 'model', 'user']);
-    assert.deepEqual(contents[1]?.parts.map((p) => p.thoughtSignature), [MOCK_SIGNATURE, MOCK_SIGNATURE], 'signatures came back');
+    const contents = mock.received.at(-1)?.body.contents as Array<{
+      role: string;
+      parts: Array<Record<string, unknown>>;
+    }>;
+    assert.deepEqual(
+      contents.map((c) => c.role),
+      ['user', 'model', 'user'],
+    );
+    assert.deepEqual(
+      contents[1]?.parts.map((p) => p.thoughtSignature),
+      [MOCK_SIGNATURE, MOCK_SIGNATURE],
+      'signatures came back',
+    );
     assert.deepEqual(contents[2]?.parts, [
       { functionResponse: { name: 'get_weather', response: { result: 0 } } },
       { functionResponse: { name: 'get_time', response: { result: 1 } } },
@@ -186,27 +243,51 @@ routes:
     assert.equal(calls.length, 1);
     assert.equal(calls[0]?.name, 'get_weather');
     assert.deepEqual(JSON.parse(calls[0]?.arguments ?? ''), { city: 'Paris' });
-    assert.deepEqual(mock.received.at(-1)?.body.toolConfig, { functionCallingConfig: { mode: 'ANY', allowedFunctionNames: ['get_weather'] } });
+    assert.deepEqual(mock.received.at(-1)?.body.toolConfig, {
+      functionCallingConfig: { mode: 'ANY', allowedFunctionNames: ['get_weather'] },
+    });
   });
 
   test('JSON mode and json_schema ask Gemini for application/json', async () => {
-    const json = await client.chat.completions.create({ model: 'flash', messages: [{ role: 'user', content: 'Answer in JSON' }], response_format: { type: 'json_object' } });
+    const json = await client.chat.completions.create({
+      model: 'flash',
+      messages: [{ role: 'user', content: 'Answer in JSON' }],
+      response_format: { type: 'json_object' },
+    });
     assert.deepEqual(JSON.parse(json.choices[0]?.message.content ?? ''), MOCK_JSON);
     assert.deepEqual(mock.received.at(-1)?.body.generationConfig, { responseMimeType: 'application/json' });
-    const schema = { type: 'object', properties: { answer: { type: 'string' }, confidence: { type: 'number' } }, required: ['answer'] };
+    const schema = {
+      type: 'object',
+      properties: { answer: { type: 'string' }, confidence: { type: 'number' } },
+      required: ['answer'],
+    };
     const structured = await client.chat.completions.create({
       model: 'flash',
       messages: [{ role: 'user', content: 'Capital of France?' }],
       response_format: { type: 'json_schema', json_schema: { name: 'answer', schema, strict: true } },
     });
     assert.deepEqual(JSON.parse(structured.choices[0]?.message.content ?? ''), MOCK_JSON);
-    assert.deepEqual(mock.received.at(-1)?.body.generationConfig, { responseMimeType: 'application/json', responseJsonSchema: schema });
+    assert.deepEqual(mock.received.at(-1)?.body.generationConfig, {
+      responseMimeType: 'application/json',
+      responseJsonSchema: schema,
+    });
   });
 
   test('n = 2 returns two choices; a tiny token limit ends with length', async () => {
-    const two = await client.chat.completions.create({ model: 'flash', messages: [{ role: 'user', content: 'Hi' }], n: 2 });
-    assert.deepEqual(two.choices.map((c) => c.index), [0, 1]);
-    const short = await client.chat.completions.create({ model: 'flash', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 2 });
+    const two = await client.chat.completions.create({
+      model: 'flash',
+      messages: [{ role: 'user', content: 'Hi' }],
+      n: 2,
+    });
+    assert.deepEqual(
+      two.choices.map((c) => c.index),
+      [0, 1],
+    );
+    const short = await client.chat.completions.create({
+      model: 'flash',
+      messages: [{ role: 'user', content: 'Hi' }],
+      max_tokens: 2,
+    });
     assert.equal(short.choices[0]?.finish_reason, 'length');
   });
 
@@ -225,58 +306,86 @@ routes:
     t.after(() => {
       mock.failWith = undefined;
     });
-    await assert.rejects(client.chat.completions.create({ model: 'flash', messages: [{ role: 'user', content: 'x' }] }), (err: unknown) => {
-      assert.ok(err instanceof OpenAI.RateLimitError);
-      assert.equal(err.status, 429);
-      assert.equal(err.headers?.get('retry-after'), '8');
-      assert.equal(err.code, 'rate_limit_exceeded');
-      assert.match(err.message, /Resource has been exhausted/);
-      return true;
-    });
+    await assert.rejects(
+      client.chat.completions.create({ model: 'flash', messages: [{ role: 'user', content: 'x' }] }),
+      (err: unknown) => {
+        assert.ok(err instanceof OpenAI.RateLimitError);
+        assert.equal(err.status, 429);
+        assert.equal(err.headers?.get('retry-after'), '8');
+        assert.equal(err.code, 'rate_limit_exceeded');
+        assert.match(err.message, /Resource has been exhausted/);
+        return true;
+      },
+    );
   });
 
   test('UNAVAILABLE is a 503 and an unknown upstream model a 404, both in the OpenAI shape', async () => {
-    mock.failWith = { status: 503, body: { error: { code: 503, message: 'The model is overloaded.', status: 'UNAVAILABLE' } } };
+    mock.failWith = {
+      status: 503,
+      body: { error: { code: 503, message: 'The model is overloaded.', status: 'UNAVAILABLE' } },
+    };
     try {
       await assert.rejects(
         client.chat.completions.create({ model: 'flash', messages: [{ role: 'user', content: 'x' }] }),
-        (err: unknown) => err instanceof OpenAI.APIError && err.status === 503 && err.type === 'server_error' && /overloaded/.test(err.message),
+        (err: unknown) =>
+          err instanceof OpenAI.APIError &&
+          err.status === 503 &&
+          err.type === 'server_error' &&
+          /overloaded/.test(err.message),
       );
     } finally {
       mock.failWith = undefined;
     }
     await assert.rejects(
       client.chat.completions.create({ model: 'missing-model', messages: [{ role: 'user', content: 'x' }] }),
-      (err: unknown) => err instanceof OpenAI.NotFoundError && err.code === 'not_found' && /gemini-0\.1/.test(err.message),
+      (err: unknown) =>
+        err instanceof OpenAI.NotFoundError && err.code === 'not_found' && /gemini-0\.1/.test(err.message),
     );
   });
 
   test('a feature Gemini cannot honour is a 400 before anything is sent', async () => {
     const before = mock.received.length;
     await assert.rejects(
-      client.chat.completions.create({ model: 'flash', messages: [{ role: 'user', content: 'x' }], logit_bias: { '1': 5 } }),
+      client.chat.completions.create({
+        model: 'flash',
+        messages: [{ role: 'user', content: 'x' }],
+        logit_bias: { '1': 5 },
+      }),
       (err: unknown) => err instanceof OpenAI.BadRequestError && err.param === 'logit_bias',
     );
     assert.equal(mock.received.length, before);
   });
 
   test('Vertex AI with a token from the environment: regional path and bearer token', async () => {
-    const completion = await client.chat.completions.create({ model: 'vertex-flash', messages: [{ role: 'user', content: 'Capital of France?' }] });
+    const completion = await client.chat.completions.create({
+      model: 'vertex-flash',
+      messages: [{ role: 'user', content: 'Capital of France?' }],
+    });
     assert.equal(completion.choices[0]?.message.content, MOCK_TEXT);
     const seen = mock.received.at(-1);
-    assert.equal(seen?.path, '/v1/projects/demo-project/locations/us-central1/publishers/google/models/gemini-2.5-flash:generateContent');
+    assert.equal(
+      seen?.path,
+      '/v1/projects/demo-project/locations/us-central1/publishers/google/models/gemini-2.5-flash:generateContent',
+    );
     assert.equal(seen?.headers.authorization, `Bearer ${ENV_TOKEN}`);
   });
 
   test('Vertex AI with a token file: streamed, and a rotated token is picked up on the next request', async () => {
     const collect = async () => {
       let text = '';
-      const stream = await client.chat.completions.create({ model: 'vertex-file-pro', stream: true, messages: [{ role: 'user', content: 'Hi' }] });
+      const stream = await client.chat.completions.create({
+        model: 'vertex-file-pro',
+        stream: true,
+        messages: [{ role: 'user', content: 'Hi' }],
+      });
       for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
       return text;
     };
     assert.equal(await collect(), MOCK_TEXT);
-    assert.equal(mock.received.at(-1)?.path, '/v1beta1/projects/demo-project/locations/global/publishers/google/models/gemini-2.5-pro:streamGenerateContent?alt=sse');
+    assert.equal(
+      mock.received.at(-1)?.path,
+      '/v1beta1/projects/demo-project/locations/global/publishers/google/models/gemini-2.5-pro:streamGenerateContent?alt=sse',
+    );
     assert.equal(mock.received.at(-1)?.headers.authorization, 'Bearer ya29.file-token-1');
 
     mock.vertexTokens.add('ya29.file-token-2');
@@ -290,11 +399,14 @@ routes:
     rmSync(tokenFile);
     t.after(() => writeFileSync(tokenFile, 'ya29.file-token-1'));
     // The upstream stage closes its gRPC stream with the error; Envoy answers 500 (failure_mode_allow false).
-    await assert.rejects(client.chat.completions.create({ model: 'vertex-file-pro', messages: [{ role: 'user', content: 'x' }] }), (err: unknown) => {
-      assert.ok(err instanceof OpenAI.InternalServerError);
-      assert.equal(err.status, 500);
-      return true;
-    });
+    await assert.rejects(
+      client.chat.completions.create({ model: 'vertex-file-pro', messages: [{ role: 'user', content: 'x' }] }),
+      (err: unknown) => {
+        assert.ok(err instanceof OpenAI.InternalServerError);
+        assert.equal(err.status, 500);
+        return true;
+      },
+    );
     assert.equal(mock.received.length, before, 'nothing reached Vertex');
   });
 });

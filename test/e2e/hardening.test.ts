@@ -46,7 +46,9 @@ async function metric(service: TestService, name: string): Promise<number> {
 }
 
 async function keyUsed(service: TestService): Promise<number> {
-  const body = (await (await fetch(`${service.adminUrl}/budgets`)).json()) as { budgets: { subject: string; metric: string; used: number }[] };
+  const body = (await (await fetch(`${service.adminUrl}/budgets`)).json()) as {
+    budgets: { subject: string; metric: string; used: number }[];
+  };
   return body.budgets.find((v) => v.subject === 'acme/t/k' && v.metric === 'totalTokens')?.used ?? Number.NaN;
 }
 
@@ -67,14 +69,27 @@ for (const via of ['envoy', 'stand-in'] as Via[]) {
     });
 
     const post = (body: string) =>
-      fetch(`${service.baseUrl}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer vk-hardening' }, body });
+      fetch(`${service.baseUrl}/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer vk-hardening' },
+        body,
+      });
 
     test('a tool schema or response_format nested 3,000 levels is a 400 naming the field, not a 500', async () => {
       const head = '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]';
       const cases: [string, string][] = [
-        [`${head},"tools":[{"type":"function","function":{"name":"f","parameters":${deepSchema(3000)}}}]}`, 'tools[0].function.parameters'],
-        [`${head},"response_format":{"type":"json_schema","json_schema":{"name":"n","schema":${deepSchema(3000)}}}}`, 'response_format.json_schema.schema'],
-        [`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}],"metadata":${'{"a":'.repeat(6000)}1${'}'.repeat(6000)}}`, 'metadata'],
+        [
+          `${head},"tools":[{"type":"function","function":{"name":"f","parameters":${deepSchema(3000)}}}]}`,
+          'tools[0].function.parameters',
+        ],
+        [
+          `${head},"response_format":{"type":"json_schema","json_schema":{"name":"n","schema":${deepSchema(3000)}}}}`,
+          'response_format.json_schema.schema',
+        ],
+        [
+          `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}],"metadata":${'{"a":'.repeat(6000)}1${'}'.repeat(6000)}}`,
+          'metadata',
+        ],
       ];
       for (const [body, param] of cases) {
         const res = await post(body);
@@ -86,7 +101,9 @@ for (const via of ['envoy', 'stand-in'] as Via[]) {
     });
 
     test('a body over per_connection_buffer_limit_bytes gets 413 request_too_large in the OpenAI shape', async () => {
-      const res = await post(JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x'.repeat(400_000) }] }));
+      const res = await post(
+        JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x'.repeat(400_000) }] }),
+      );
       assert.equal(res.status, 413);
       const text = await res.text();
       const json = JSON.parse(text) as ErrorBody;
@@ -99,17 +116,25 @@ for (const via of ['envoy', 'stand-in'] as Via[]) {
         upstream.brokenBody = broken;
         const missingBefore = await metric(service, 'llm_extproc_usage_missing_total');
         try {
-          await assert.rejects(client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }), (err: unknown) => {
-            assert.ok(err instanceof OpenAI.APIError, String(err));
-            assert.equal(err.status, 502, broken);
-            assert.equal(err.code, 'upstream_invalid_response');
-            return true;
-          });
+          await assert.rejects(
+            client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+            (err: unknown) => {
+              assert.ok(err instanceof OpenAI.APIError, String(err));
+              assert.equal(err.status, 502, broken);
+              assert.equal(err.code, 'upstream_invalid_response');
+              return true;
+            },
+          );
         } finally {
           upstream.brokenBody = undefined;
         }
         assert.equal(await metric(service, 'llm_extproc_usage_missing_total'), missingBefore + 1);
-        assert.ok((await metric(service, `llm_extproc_upstream_invalid_responses_total{backend="compat",reason="${broken === 'gzip' ? 'compressed' : 'invalid_json'}"}`)) >= 1);
+        assert.ok(
+          (await metric(
+            service,
+            `llm_extproc_upstream_invalid_responses_total{backend="compat",reason="${broken === 'gzip' ? 'compressed' : 'invalid_json'}"}`,
+          )) >= 1,
+        );
       }
     });
 
@@ -118,7 +143,10 @@ for (const via of ['envoy', 'stand-in'] as Via[]) {
       t.after(() => {
         upstream.finishReason = 'stop';
       });
-      const stream = client.chat.completions.stream({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+      const stream = client.chat.completions.stream({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'hi' }],
+      });
       const final = await stream.finalChatCompletion();
       assert.equal(final.choices[0]?.finish_reason, 'stop');
       assert.equal(final.choices[0]?.message.content, COMPLETION_TEXT);
@@ -147,7 +175,8 @@ for (const via of ['envoy', 'stand-in'] as Via[]) {
       assert.equal(entry?.dynamicMetadata['llm-extproc']?.usage_estimated, true);
       // The budget is settled with the estimate (prompt counted + completion counted), not the prompt only.
       const deadline = Date.now() + 3000;
-      while ((await keyUsed(service)) === usedBefore && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      while ((await keyUsed(service)) === usedBefore && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
       assert.equal((await keyUsed(service)) - usedBefore, usage.total_tokens);
     });
   });

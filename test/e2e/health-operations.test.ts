@@ -104,8 +104,12 @@ routes:
   });
 
   const hostHealth = async (backend: string): Promise<string | undefined> => {
-    const body = JSON.parse((await envoy.admin('/clusters?format=json')).body) as { cluster_statuses: { name: string; host_statuses?: HostStatus[] }[] };
-    const host = body.cluster_statuses.find((c) => c.name === 'llm.m')?.host_statuses?.find((h) => h.locality?.sub_zone === backend);
+    const body = JSON.parse((await envoy.admin('/clusters?format=json')).body) as {
+      cluster_statuses: { name: string; host_statuses?: HostStatus[] }[];
+    };
+    const host = body.cluster_statuses
+      .find((c) => c.name === 'llm.m')
+      ?.host_statuses?.find((h) => h.locality?.sub_zone === backend);
     return host?.health_status.eds_health_status as string | undefined;
   };
   const until = async (what: string, check: () => Promise<boolean>, ms = 10_000) => {
@@ -124,10 +128,17 @@ routes:
       body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: marker }] }),
     });
     const body = (await res.json()) as { choices?: Array<{ message?: { content?: string } }> };
-    return { status: res.status, backend: res.headers.get(BACKEND_HEADER), content: body.choices?.[0]?.message?.content ?? '' };
+    return {
+      status: res.status,
+      backend: res.headers.get(BACKEND_HEADER),
+      content: body.choices?.[0]?.message?.content ?? '',
+    };
   };
   const admin = (p: string, init: RequestInit = {}) =>
-    fetch(`http://127.0.0.1:${service.adminPort}${p}`, { ...init, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(init.headers ?? {}) } });
+    fetch(`http://127.0.0.1:${service.adminPort}${p}`, {
+      ...init,
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(init.headers ?? {}) },
+    });
   const backends = async (): Promise<Map<string, BackendRow>> => {
     const view = (await (await admin('/backends')).json()) as { backends: BackendRow[] };
     return new Map(view.backends.map((b) => [b.name, b]));
@@ -140,14 +151,18 @@ routes:
   };
 
   test('1. healthy: priority 0 serves; the client is told which backend; the access log says pass', async () => {
-    await until('both hosts HEALTHY in llm.m', async () => (await hostHealth('primary')) === 'HEALTHY' && (await hostHealth('claude')) === 'HEALTHY');
+    await until(
+      'both hosts HEALTHY in llm.m',
+      async () => (await hostHealth('primary')) === 'HEALTHY' && (await hostHealth('claude')) === 'HEALTHY',
+    );
     const from = logged.length;
     for (let i = 0; i < 5; i++) {
       const answer = await ask('warmup');
       assert.equal(answer.status, 200);
       assert.equal(answer.backend, 'primary');
     }
-    for (const line of await logSince(from, 5)) assert.deepEqual(line, { backend: 'primary', verdict: 'pass', code: 200 });
+    for (const line of await logSince(from, 5))
+      assert.deepEqual(line, { backend: 'primary', verdict: 'pass', code: 200 });
     const rows = await backends();
     assert.equal(rows.get('primary')?.health?.published.state, 'HEALTHY');
     assert.equal(rows.get('claude')?.provider, 'anthropic');
@@ -163,9 +178,15 @@ routes:
       assert.equal((await ask('bad-phase')).status, 200);
     }
     // It gets no client traffic now; the failing probes (onlyUnhealthy: not HEALTHY) take it out altogether.
-    await until('primary UNHEALTHY in Envoy (failing probes)', async () => (await hostHealth('primary')) === 'UNHEALTHY');
+    await until(
+      'primary UNHEALTHY in Envoy (failing probes)',
+      async () => (await hostHealth('primary')) === 'UNHEALTHY',
+    );
     const lines = await logSince(from, sent);
-    assert.ok(lines.some((l) => l.backend === 'primary' && l.verdict === 'fail:empty'), JSON.stringify(lines));
+    assert.ok(
+      lines.some((l) => l.backend === 'primary' && l.verdict === 'fail:empty'),
+      JSON.stringify(lines),
+    );
 
     const after = logged.length;
     const seen = primary.traffic('failover');
@@ -176,7 +197,8 @@ routes:
       assert.equal(answer.content, CLAUDE_TEXT, 'an OpenAI-shaped answer translated from Anthropic');
     }
     assert.equal(primary.traffic('failover'), seen, 'no client request reached the primary');
-    for (const line of await logSince(after, 10)) assert.deepEqual(line, { backend: 'claude', verdict: 'pass', code: 200 });
+    for (const line of await logSince(after, 10))
+      assert.deepEqual(line, { backend: 'claude', verdict: 'pass', code: 200 });
 
     const rows = await backends();
     assert.equal(rows.get('primary')?.health?.state, 'UNHEALTHY');
@@ -191,10 +213,14 @@ routes:
 
   test('3. fixed: probes bring the primary back and Envoy sends it traffic again', async () => {
     primary.mode = 'ok';
-    await until('primary HEALTHY again in Envoy (3 clean probes)', async () => (await hostHealth('primary')) === 'HEALTHY');
+    await until(
+      'primary HEALTHY again in Envoy (3 clean probes)',
+      async () => (await hostHealth('primary')) === 'HEALTHY',
+    );
     const from = logged.length;
     for (let i = 0; i < 5; i++) assert.equal((await ask('recovered')).backend, 'primary');
-    for (const line of await logSince(from, 5)) assert.deepEqual(line, { backend: 'primary', verdict: 'pass', code: 200 });
+    for (const line of await logSince(from, 5))
+      assert.deepEqual(line, { backend: 'primary', verdict: 'pass', code: 200 });
     assert.equal((await backends()).get('primary')?.health?.state, 'HEALTHY');
     const text = await metrics();
     assert.match(text, /llm_extproc_verdicts_total\{backend="primary",check="probe",result="pass"\} \d+/);
@@ -202,8 +228,16 @@ routes:
   });
 
   test('4. an operator drains the primary (Envoy: DRAINING, no new requests) and restores it', async () => {
-    assert.equal((await fetch(`http://127.0.0.1:${service.adminPort}/backends/primary/drain`, { method: 'POST' })).status, 401, 'protected like /budgets');
-    const drained = await admin('/backends/primary/drain', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'provider maintenance' }) });
+    assert.equal(
+      (await fetch(`http://127.0.0.1:${service.adminPort}/backends/primary/drain`, { method: 'POST' })).status,
+      401,
+      'protected like /budgets',
+    );
+    const drained = await admin('/backends/primary/drain', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'provider maintenance' }),
+    });
     assert.equal(drained.status, 200);
     await until('primary DRAINING in Envoy', async () => (await hostHealth('primary')) === 'DRAINING');
     for (let i = 0; i < 5; i++) assert.equal((await ask('drained')).backend, 'claude');

@@ -67,7 +67,20 @@ function nestedText(depth: number, leaf: string): string {
   return open + leaf + close;
 }
 
-const HOSTILE_NAMES = ['../../../evil', 'm/../../x', 'm?x=1', 'm#frag', 'm%2F..', 'm\r\nx-injected: 1', ' m ', 'm\u0000', '💥', 'a'.repeat(5000), '__proto__', 'constructor'];
+const HOSTILE_NAMES = [
+  '../../../evil',
+  'm/../../x',
+  'm?x=1',
+  'm#frag',
+  'm%2F..',
+  'm\r\nx-injected: 1',
+  ' m ',
+  'm\u0000',
+  '💥',
+  'a'.repeat(5000),
+  '__proto__',
+  'constructor',
+];
 const ODD_NUMBERS = [1e308, -1e308, 2 ** 64, -(2 ** 63), 0.1, -0, 1e-320, 1.2345678901234568e29];
 const PROTO_KEYS = ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty'];
 
@@ -86,7 +99,10 @@ function hostileBody(random: Random): Buffer {
       deep = nestedText(Math.floor(random() * 3000), '{"type":"string"}');
       break;
     case 2: // huge and odd numbers
-      base[pick(random, ['max_tokens', 'temperature', 'top_p', 'n', 'seed', 'presence_penalty', 'logit_bias'])] = pick(random, ODD_NUMBERS);
+      base[pick(random, ['max_tokens', 'temperature', 'top_p', 'n', 'seed', 'presence_penalty', 'logit_bias'])] = pick(
+        random,
+        ODD_NUMBERS,
+      );
       break;
     case 3: // prototype keys at several levels
       base[pick(random, PROTO_KEYS)] = { polluted: true };
@@ -96,7 +112,15 @@ function hostileBody(random: Random): Buffer {
       base.model = pick(random, HOSTILE_NAMES);
       break;
     case 5: // wrong types everywhere
-      base[pick(random, ['messages', 'model', 'stream', 'tools', 'stop', 'max_tokens'])] = pick(random, [null, 1, 'x', [], {}, true, [null]]);
+      base[pick(random, ['messages', 'model', 'stream', 'tools', 'stop', 'max_tokens'])] = pick(random, [
+        null,
+        1,
+        'x',
+        [],
+        {},
+        true,
+        [null],
+      ]);
       break;
     case 6: // odd but valid content: huge string, many messages, unicode edge cases
       base.messages = Array.from({ length: 1 + Math.floor(random() * 200) }, (_, k) => ({
@@ -111,7 +135,17 @@ function hostileBody(random: Random): Buffer {
     case 8: // tool plumbing with odd ids and arguments
       base.messages = [
         { role: 'user', content: 'hi' },
-        { role: 'assistant', content: null, tool_calls: [{ id: pick(random, HOSTILE_NAMES), type: 'function', function: { name: pick(random, ['f', '', '../x']), arguments: pick(random, ['{', '{}', 'null', '"x"']) } }] },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            {
+              id: pick(random, HOSTILE_NAMES),
+              type: 'function',
+              function: { name: pick(random, ['f', '', '../x']), arguments: pick(random, ['{', '{}', 'null', '"x"']) },
+            },
+          ],
+        },
         { role: 'tool', tool_call_id: pick(random, HOSTILE_NAMES), content: pick(random, ['{}', '', '\u0000']) },
       ];
       break;
@@ -122,7 +156,11 @@ function hostileBody(random: Random): Buffer {
   const bytes = Buffer.from(text);
   switch (Math.floor(random() * 10)) {
     case 0: // invalid UTF-8 spliced in
-      return Buffer.concat([bytes.subarray(0, bytes.length >> 1), Buffer.from([0xc3, 0x28, 0xff, 0xfe]), bytes.subarray(bytes.length >> 1)]);
+      return Buffer.concat([
+        bytes.subarray(0, bytes.length >> 1),
+        Buffer.from([0xc3, 0x28, 0xff, 0xfe]),
+        bytes.subarray(bytes.length >> 1),
+      ]);
     case 1: // truncated JSON
       return bytes.subarray(0, Math.floor(random() * bytes.length));
     default:
@@ -142,56 +180,77 @@ function send(port: number, body: Buffer, random: Random, agent: http.Agent): Pr
     'content-length': body.length,
     authorization: `Bearer ${VIRTUAL_KEY}`,
   };
-  if (random() < 0.2) headers.authorization = pick(random, ['Bearer ', 'Bearer x', 'Basic Zm9vOmJhcg==', 'Bearer ' + 'k'.repeat(4000)]);
+  if (random() < 0.2)
+    headers.authorization = pick(random, ['Bearer ', 'Bearer x', 'Basic Zm9vOmJhcg==', 'Bearer ' + 'k'.repeat(4000)]);
   if (random() < 0.1) headers['x-llm-extproc-route'] = pick(random, ['llm-extproc', 'llm.claude', 'llm-xds']);
   return new Promise((resolve) => {
-    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: pick(random, ['/v1/chat/completions', '/chat/completions']), headers, agent }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-      res.on('error', (err) => resolve({ status: res.statusCode ?? 0, body: '', error: err.message }));
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: pick(random, ['/v1/chat/completions', '/chat/completions']),
+        headers,
+        agent,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+        res.on('error', (err) => resolve({ status: res.statusCode ?? 0, body: '', error: err.message }));
+      },
+    );
     req.on('error', (err) => resolve({ status: 0, body: '', error: err.message }));
     req.end(body);
   });
 }
 
-test(`${REQUESTS} hostile requests through Envoy: 2xx or an OpenAI-shaped 4xx, never a 5xx or a reset`, { timeout: 600_000 }, async (t) => {
-  const port = Number(new URL(service.baseUrl).port);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-  const failures: string[] = [];
-  const statuses = new Map<number, number>();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < REQUESTS) {
-        const index = next++;
-        const random = mulberry32(SEED + index);
-        const outcome = await send(port, hostileBody(random), random, agent);
-        statuses.set(outcome.status, (statuses.get(outcome.status) ?? 0) + 1);
-        const where = `seed ${SEED}, request ${index}`;
-        if (outcome.error || outcome.status === 0) failures.push(`${where}: transport error ${outcome.error ?? ''}`);
-        else if (outcome.status >= 500) failures.push(`${where}: ${outcome.status} ${outcome.body.slice(0, 300)}`);
-        else if (outcome.status >= 400) {
-          let shaped: boolean;
-          try {
-            const parsed = JSON.parse(outcome.body) as { error?: { message?: unknown; type?: unknown } };
-            shaped = typeof parsed.error?.message === 'string' && typeof parsed.error.type === 'string';
-          } catch {
-            shaped = false;
+test(
+  `${REQUESTS} hostile requests through Envoy: 2xx or an OpenAI-shaped 4xx, never a 5xx or a reset`,
+  { timeout: 600_000 },
+  async (t) => {
+    const port = Number(new URL(service.baseUrl).port);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+    const failures: string[] = [];
+    const statuses = new Map<number, number>();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < REQUESTS) {
+          const index = next++;
+          const random = mulberry32(SEED + index);
+          const outcome = await send(port, hostileBody(random), random, agent);
+          statuses.set(outcome.status, (statuses.get(outcome.status) ?? 0) + 1);
+          const where = `seed ${SEED}, request ${index}`;
+          if (outcome.error || outcome.status === 0) failures.push(`${where}: transport error ${outcome.error ?? ''}`);
+          else if (outcome.status >= 500) failures.push(`${where}: ${outcome.status} ${outcome.body.slice(0, 300)}`);
+          else if (outcome.status >= 400) {
+            let shaped: boolean;
+            try {
+              const parsed = JSON.parse(outcome.body) as { error?: { message?: unknown; type?: unknown } };
+              shaped = typeof parsed.error?.message === 'string' && typeof parsed.error.type === 'string';
+            } catch {
+              shaped = false;
+            }
+            if (!shaped) failures.push(`${where}: ${outcome.status} not OpenAI-shaped: ${outcome.body.slice(0, 200)}`);
           }
-          if (!shaped) failures.push(`${where}: ${outcome.status} not OpenAI-shaped: ${outcome.body.slice(0, 200)}`);
         }
-      }
-    }),
-  );
-  agent.destroy();
-  const histogram = JSON.stringify(Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])));
-  t.diagnostic(`statuses: ${histogram}`);
-  assert.deepEqual(failures.slice(0, 10), [], `${failures.length} of ${REQUESTS} failed; statuses ${histogram}`);
-  assert.ok((statuses.get(200) ?? 0) > REQUESTS / 10, `sound requests were served: ${histogram}`);
-  assert.ok([...statuses.keys()].some((s) => s >= 400 && s < 500), `hostile ones were refused: ${histogram}`);
-  // Nothing left reserved: every reservation was settled or released.
-  const budgets = (await (await fetch(`${service.adminUrl}/budgets`)).json());
-  assert.ok(!/"reserved":\s*[1-9]/.test(JSON.stringify(budgets)), `no reservation left: ${JSON.stringify(budgets).slice(0, 500)}`);
-});
+      }),
+    );
+    agent.destroy();
+    const histogram = JSON.stringify(Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])));
+    t.diagnostic(`statuses: ${histogram}`);
+    assert.deepEqual(failures.slice(0, 10), [], `${failures.length} of ${REQUESTS} failed; statuses ${histogram}`);
+    assert.ok((statuses.get(200) ?? 0) > REQUESTS / 10, `sound requests were served: ${histogram}`);
+    assert.ok(
+      [...statuses.keys()].some((s) => s >= 400 && s < 500),
+      `hostile ones were refused: ${histogram}`,
+    );
+    // Nothing left reserved: every reservation was settled or released.
+    const budgets = await (await fetch(`${service.adminUrl}/budgets`)).json();
+    assert.ok(
+      !/"reserved":\s*[1-9]/.test(JSON.stringify(budgets)),
+      `no reservation left: ${JSON.stringify(budgets).slice(0, 500)}`,
+    );
+  },
+);

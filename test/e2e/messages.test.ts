@@ -48,7 +48,11 @@ before(async () => {
   // One event per write, a few ms apart: Envoy hands each to the router stage as its own chunk.
   upstream.chunkDelayMs = 5;
   upstream.streamChunks = SSE_EVENTS - 4;
-  service = await startTestService(yaml(upstream.baseUrl), { MESSAGES_E2E_KEY: 'sk-provider' }, { tap: true, bootstrap: (b: JsonObject) => withoutHealthChecks(b) });
+  service = await startTestService(
+    yaml(upstream.baseUrl),
+    { MESSAGES_E2E_KEY: 'sk-provider' },
+    { tap: true, bootstrap: (b: JsonObject) => withoutHealthChecks(b) },
+  );
 });
 after(async () => {
   await service?.close();
@@ -58,7 +62,9 @@ after(async () => {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Runs one request and returns the ext_proc streams it opened (router first, then one per upstream attempt). */
-async function streamsOf(request: () => Promise<Response>): Promise<{ status: number; streams: readonly StreamMessages[] }> {
+async function streamsOf(
+  request: () => Promise<Response>,
+): Promise<{ status: number; streams: readonly StreamMessages[] }> {
   const tap = service.tap;
   if (!tap) throw new Error('no tap');
   const before = tap.streamMessages().length;
@@ -73,7 +79,12 @@ const chat = (key: string, body: Record<string, unknown>) => () =>
   fetch(`${service.baseUrl}/chat/completions`, {
     method: 'POST',
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }], max_tokens: 20, ...body }),
+    body: JSON.stringify({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'Say hello' }],
+      max_tokens: 20,
+      ...body,
+    }),
   });
 
 const rows: string[] = [];
@@ -89,11 +100,19 @@ test('JSON: router stage 4 messages (request headers, body, response headers, bo
   const { status, streams } = await streamsOf(chat('vk-roomy', {}));
   row('JSON 200', status, streams);
   assert.equal(status, 200);
-  assert.deepEqual(streams.map((s) => [s.envoy, s.service]), [[4, 4], [3, 3]]);
+  assert.deepEqual(
+    streams.map((s) => [s.envoy, s.service]),
+    [
+      [4, 4],
+      [3, 3],
+    ],
+  );
 });
 
 test(`SSE (${SSE_EVENTS} events): the router stage gets one message per chunk Envoy hands it`, async () => {
-  const { status, streams } = await streamsOf(chat('vk-roomy', { stream: true, stream_options: { include_usage: true } }));
+  const { status, streams } = await streamsOf(
+    chat('vk-roomy', { stream: true, stream_options: { include_usage: true } }),
+  );
   row(`SSE 200, ${SSE_EVENTS} events`, status, streams);
   assert.equal(status, 200);
   assert.equal(streams.length, 2);
@@ -108,7 +127,13 @@ test('provider error (400, not retried): the same messages as a success', async 
     const { status, streams } = await streamsOf(chat('vk-roomy', {}));
     row('provider error 400', status, streams);
     assert.equal(status, 400);
-    assert.deepEqual(streams.map((s) => [s.envoy, s.service]), [[4, 4], [3, 3]]);
+    assert.deepEqual(
+      streams.map((s) => [s.envoy, s.service]),
+      [
+        [4, 4],
+        [3, 3],
+      ],
+    );
   } finally {
     upstream.failWith = undefined;
   }
@@ -118,16 +143,30 @@ test('budget refusal: two messages on the router stream (headers, body answered 
   const { status, streams } = await streamsOf(chat('vk-tiny', {}));
   row('budget refusal 429', status, streams);
   assert.equal(status, 429);
-  assert.deepEqual(streams.map((s) => [s.envoy, s.service]), [[2, 2]]);
+  assert.deepEqual(
+    streams.map((s) => [s.envoy, s.service]),
+    [[2, 2]],
+  );
 });
 
 test('models list: one message each way (request headers answered with an immediate response)', async () => {
-  const { status, streams } = await streamsOf(() => fetch(`${service.baseUrl}/models`, { headers: { authorization: 'Bearer vk-roomy' } }));
+  const { status, streams } = await streamsOf(() =>
+    fetch(`${service.baseUrl}/models`, { headers: { authorization: 'Bearer vk-roomy' } }),
+  );
   row('GET /v1/models', status, streams);
   assert.equal(status, 200);
-  assert.deepEqual(streams.map((s) => [s.envoy, s.service]), [[1, 1]]);
+  assert.deepEqual(
+    streams.map((s) => [s.envoy, s.service]),
+    [[1, 1]],
+  );
 });
 
 after(() => {
-  console.log(['| request | status | router stage | upstream stage | total (Envoy → service) |', '|---|---|---|---|---|', ...rows].join('\n'));
+  console.log(
+    [
+      '| request | status | router stage | upstream stage | total (Envoy → service) |',
+      '|---|---|---|---|---|',
+      ...rows,
+    ].join('\n'),
+  );
 });

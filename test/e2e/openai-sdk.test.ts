@@ -7,7 +7,6 @@ import { startTestService } from '../support/service.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 
-
 describe('OpenAI SDK through the local data plane', () => {
   let primary: MockOpenAI;
   let secondary: MockOpenAI;
@@ -42,7 +41,10 @@ routes:
   });
 
   test('a non-streaming completion comes back whole, with usage', async () => {
-    const completion = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }] });
+    const completion = await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'Say hello' }],
+    });
     assert.equal(completion.choices[0]?.message.content, COMPLETION_TEXT);
     assert.equal(completion.usage?.total_tokens, 19);
     const seen = primary.received.at(-1);
@@ -52,15 +54,27 @@ routes:
     // The access log carries the dynamic metadata the router stage emitted, as Envoy's would.
     const entry = await service.lastRequest();
     assert.deepEqual(entry?.dynamicMetadata['llm-extproc'], {
-      model: 'gpt-4o-mini', route: 'llm.gpt-4o-mini', stream: false, backend: 'primary', status: 200,
-      prompt_tokens: 12, completion_tokens: 7, total_tokens: 19, cached_prompt_tokens: 0, reasoning_tokens: 0,
+      model: 'gpt-4o-mini',
+      route: 'llm.gpt-4o-mini',
+      stream: false,
+      backend: 'primary',
+      status: 200,
+      prompt_tokens: 12,
+      completion_tokens: 7,
+      total_tokens: 19,
+      cached_prompt_tokens: 0,
+      reasoning_tokens: 0,
       health_verdict: 'pass',
     });
     assert.ok(!JSON.stringify(service.accessLog).includes('sk-upstream-primary'), 'no key in the access log');
   });
 
   test('a stream without include_usage delivers the text and no usage chunk', async () => {
-    const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'Say hello' }] });
+    const stream = await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      stream: true,
+      messages: [{ role: 'user', content: 'Say hello' }],
+    });
     let text = '';
     let usageChunks = 0;
     for await (const chunk of stream) {
@@ -69,7 +83,11 @@ routes:
     }
     assert.equal(text.length > 0, true);
     assert.equal(usageChunks, 0);
-    assert.deepEqual(primary.received.at(-1)?.body.stream_options, { include_usage: true }, 'the upstream was still asked for usage');
+    assert.deepEqual(
+      primary.received.at(-1)?.body.stream_options,
+      { include_usage: true },
+      'the upstream was still asked for usage',
+    );
   });
 
   test('a stream with include_usage ends with the usage chunk', async () => {
@@ -91,7 +109,11 @@ routes:
     t.after(() => {
       primary.streamChunks = 5;
     });
-    const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'long' }] });
+    const stream = await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      stream: true,
+      messages: [{ role: 'user', content: 'long' }],
+    });
     let deltas = 0;
     let finish: string | null | undefined;
     for await (const chunk of stream) {
@@ -103,24 +125,35 @@ routes:
   });
 
   test('an unknown model is a 404 in the OpenAI error shape', async () => {
-    await assert.rejects(client.chat.completions.create({ model: 'no-such-model', messages: [{ role: 'user', content: 'x' }] }), (err: unknown) => {
-      assert.ok(err instanceof OpenAI.NotFoundError);
-      assert.equal(err.code, 'model_not_found');
-      assert.equal(err.param, 'model');
-      assert.ok(err.requestID, 'the error carries a request id');
-      return true;
-    });
+    await assert.rejects(
+      client.chat.completions.create({ model: 'no-such-model', messages: [{ role: 'user', content: 'x' }] }),
+      (err: unknown) => {
+        assert.ok(err instanceof OpenAI.NotFoundError);
+        assert.equal(err.code, 'model_not_found');
+        assert.equal(err.param, 'model');
+        assert.ok(err.requestID, 'the error carries a request id');
+        return true;
+      },
+    );
   });
 
   test('a schema violation is a 400 naming the field', async () => {
     await assert.rejects(
-      client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }], temperature: 7 }),
+      client.chat.completions.create({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'x' }],
+        temperature: 7,
+      }),
       (err: unknown) => err instanceof OpenAI.BadRequestError && err.param === 'temperature',
     );
   });
 
   test('malformed JSON is a 400 invalid_json, not a crash', async () => {
-    const res = await fetch(`${service.baseUrl}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model": "gpt-4o-mini", ' });
+    const res = await fetch(`${service.baseUrl}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"model": "gpt-4o-mini", ',
+    });
     assert.equal(res.status, 400);
     const body = (await res.json()) as { error: { code: string; type: string } };
     assert.equal(body.error.code, 'invalid_json');
@@ -137,13 +170,16 @@ routes:
   });
 
   test('a model whose backends are all disabled is a generic 503 with the request id; the detail is in admin /backends', async () => {
-    await assert.rejects(client.chat.completions.create({ model: 'needs-key', messages: [{ role: 'user', content: 'x' }] }), (err: unknown) => {
-      assert.ok(err instanceof OpenAI.APIError);
-      assert.equal(err.status, 503);
-      assert.doesNotMatch(err.message, /E2E_UNSET_KEY/);
-      assert.match(err.message, /\(request id: [^)]+\)/);
-      return true;
-    });
+    await assert.rejects(
+      client.chat.completions.create({ model: 'needs-key', messages: [{ role: 'user', content: 'x' }] }),
+      (err: unknown) => {
+        assert.ok(err instanceof OpenAI.APIError);
+        assert.equal(err.status, 503);
+        assert.doesNotMatch(err.message, /E2E_UNSET_KEY/);
+        assert.match(err.message, /\(request id: [^)]+\)/);
+        return true;
+      },
+    );
     const res = await fetch(`${service.adminUrl}/backends`);
     assert.equal(res.status, 200);
     const view = (await res.json()) as { backends: Array<{ name: string; enabled: boolean; disabledReason?: string }> };
@@ -158,7 +194,10 @@ routes:
     t.after(() => {
       primary.failWith = undefined;
     });
-    const completion = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] });
+    const completion = await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'x' }],
+    });
     assert.equal(completion.choices[0]?.message.content, COMPLETION_TEXT);
     const seen = secondary.received.at(-1);
     assert.equal(secondary.received.length, before + 1);
@@ -200,12 +239,18 @@ routes:
       assert.equal(primary.abortedStreams, 1);
       // …and the router stage saw its ext_proc stream cancelled rather than completed.
       const metricsText = await (await fetch(`${service.adminUrl}/metrics`)).text();
-      assert.match(metricsText, /llm_extproc_stream_failures_total\{stage="router",reason="(cancelled|abandoned)"\} [1-9]/);
+      assert.match(
+        metricsText,
+        /llm_extproc_stream_failures_total\{stage="router",reason="(cancelled|abandoned)"\} [1-9]/,
+      );
     } finally {
       primary.chunkDelayMs = 0;
       primary.streamChunks = 5;
     }
-    const completion = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'still there?' }] });
+    const completion = await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'still there?' }],
+    });
     assert.equal(completion.choices[0]?.message.content, COMPLETION_TEXT);
   });
 

@@ -49,7 +49,13 @@ before(async () => {
     ports.push(replica.extprocPort);
   }
   envoy = await startEnvoy({
-    bootstrap: JSON.stringify(buildBootstrap(config, { listen: '127.0.0.1:0', admin: '127.0.0.1:0', extproc: ports.map((p) => `127.0.0.1:${p}`) })),
+    bootstrap: JSON.stringify(
+      buildBootstrap(config, {
+        listen: '127.0.0.1:0',
+        admin: '127.0.0.1:0',
+        extproc: ports.map((p) => `127.0.0.1:${p}`),
+      }),
+    ),
   });
 });
 
@@ -73,18 +79,31 @@ async function oneRequest(base: string, stream: boolean): Promise<Outcome> {
       body: JSON.stringify({ model: 'm', stream, messages: [{ role: 'user', content: 'hi' }] }),
     });
     const body = await res.text();
-    const complete = stream ? body.trimEnd().endsWith('data: [DONE]') : res.status !== 200 || (JSON.parse(body) as { choices?: unknown[] }).choices?.length === 1;
+    const complete = stream
+      ? body.trimEnd().endsWith('data: [DONE]')
+      : res.status !== 200 || (JSON.parse(body) as { choices?: unknown[] }).choices?.length === 1;
     return { status: res.status, complete, ...(res.status === 200 ? {} : { error: body.slice(0, 300) }) };
   } catch (err) {
-    return { status: 0, complete: false, error: err instanceof Error ? `${err.message} ${err.cause instanceof Error ? err.cause.message : ''}` : String(err) };
+    return {
+      status: 0,
+      complete: false,
+      error:
+        err instanceof Error ? `${err.message} ${err.cause instanceof Error ? err.cause.message : ''}` : String(err),
+    };
   }
 }
 
 async function healthyExtprocHosts(): Promise<number> {
   const { body } = await envoy.admin('/clusters?format=json');
-  const clusters = (JSON.parse(body) as { cluster_statuses: { name: string; host_statuses?: { health_status: Record<string, unknown> }[] }[] }).cluster_statuses;
+  const clusters = (
+    JSON.parse(body) as {
+      cluster_statuses: { name: string; host_statuses?: { health_status: Record<string, unknown> }[] }[];
+    }
+  ).cluster_statuses;
   const hosts = clusters.find((c) => c.name === 'llm-extproc')?.host_statuses ?? [];
-  return hosts.filter((h) => h.health_status.eds_health_status === 'HEALTHY' && !h.health_status.failed_active_health_check).length;
+  return hosts.filter(
+    (h) => h.health_status.eds_health_status === 'HEALTHY' && !h.health_status.failed_active_health_check,
+  ).length;
 }
 
 test('a rolling restart of one replica under load fails zero requests', { timeout: 60_000 }, async () => {
@@ -101,13 +120,17 @@ test('a rolling restart of one replica under load fails zero requests', { timeou
   const beforeRestart = outcomes.length;
   replicas.push(await startReplica(ports[0] as number));
   // Envoy's health checker brings the new process back (healthy_threshold 1, interval 2 s).
-  for (let i = 0; i < 100 && (await healthyExtprocHosts()) < 2; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+  for (let i = 0; i < 100 && (await healthyExtprocHosts()) < 2; i++)
+    await new Promise((resolve) => setTimeout(resolve, 100));
   assert.equal(await healthyExtprocHosts(), 2, 'both replicas healthy again');
   await new Promise((resolve) => setTimeout(resolve, 500));
   running = false;
   await Promise.all(workers);
   const failed = outcomes.filter((o) => o.status !== 200 || !o.complete);
-  assert.ok(beforeRestart > 50 && outcomes.length > beforeRestart + 20, `load ran through the restart (${beforeRestart} before, ${outcomes.length} in all)`);
+  assert.ok(
+    beforeRestart > 50 && outcomes.length > beforeRestart + 20,
+    `load ran through the restart (${beforeRestart} before, ${outcomes.length} in all)`,
+  );
   assert.deepEqual(failed.slice(0, 5), [], `${failed.length} of ${outcomes.length} requests failed`);
 });
 

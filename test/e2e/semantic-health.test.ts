@@ -69,8 +69,12 @@ routes:
 }
 
 async function hostHealth(envoy: RunningEnvoy, backend: string): Promise<string | undefined> {
-  const body = JSON.parse((await envoy.admin('/clusters?format=json')).body) as { cluster_statuses: { name: string; host_statuses?: HostStatus[] }[] };
-  const host = body.cluster_statuses.find((c) => c.name === 'llm.m')?.host_statuses?.find((h) => h.locality?.sub_zone === backend);
+  const body = JSON.parse((await envoy.admin('/clusters?format=json')).body) as {
+    cluster_statuses: { name: string; host_statuses?: HostStatus[] }[];
+  };
+  const host = body.cluster_statuses
+    .find((c) => c.name === 'llm.m')
+    ?.host_statuses?.find((h) => h.locality?.sub_zone === backend);
   return host?.health_status.eds_health_status as string | undefined;
 }
 
@@ -128,7 +132,10 @@ describe('semantic health steers Envoy (ADS, delta)', () => {
   };
 
   test('both backends are healthy and serve traffic', async () => {
-    await until('both hosts in llm.m', async () => (await health('alpha')) === 'HEALTHY' && (await health('beta')) === 'HEALTHY');
+    await until(
+      'both hosts in llm.m',
+      async () => (await health('alpha')) === 'HEALTHY' && (await health('beta')) === 'HEALTHY',
+    );
     for (let i = 0; i < 20; i++) assert.equal(await ask('warmup'), 200);
     assert.ok(alpha.traffic('warmup') > 0 && beta.traffic('warmup') > 0, 'both served');
   });
@@ -137,12 +144,17 @@ describe('semantic health steers Envoy (ADS, delta)', () => {
     beta.mode = 'empty';
     const took = await driveOut('beta', 'empty-phase', false);
     assert.ok(took <= MAX_REQUESTS_TO_EJECT, `ejected after ${took} requests`);
-    const view = JSON.parse(await admin('/health/backends')) as { backends: Record<string, { state: string; score: number; lastVerdicts: Array<{ check: string; pass: boolean }> }> };
+    const view = JSON.parse(await admin('/health/backends')) as {
+      backends: Record<string, { state: string; score: number; lastVerdicts: Array<{ check: string; pass: boolean }> }>;
+    };
     assert.equal(view.backends.beta?.state, 'UNHEALTHY');
     assert.ok((view.backends.beta?.score ?? 0) > 0.6);
     assert.ok(view.backends.beta?.lastVerdicts.some((v) => v.check === 'empty' && !v.pass));
     assert.equal(view.backends.alpha?.state, 'HEALTHY');
-    assert.match(await admin('/metrics'), /llm_extproc_verdicts_total\{backend="beta",check="empty",result="fail"\} \d+/);
+    assert.match(
+      await admin('/metrics'),
+      /llm_extproc_verdicts_total\{backend="beta",check="empty",result="fail"\} \d+/,
+    );
 
     const seen = beta.traffic('after-eject');
     for (let i = 0; i < 20; i++) assert.equal(await ask('after-eject'), 200);
@@ -165,7 +177,9 @@ describe('semantic health steers Envoy (ADS, delta)', () => {
   test('a backend streaming degenerate repetition is taken out and comes back the same way', async () => {
     alpha.mode = 'degenerate';
     const took = await driveOut('alpha', 'loop-phase', true);
-    const view = JSON.parse(await admin('/health/backends')) as { backends: Record<string, { lastVerdicts: Array<{ check: string; pass: boolean }> }> };
+    const view = JSON.parse(await admin('/health/backends')) as {
+      backends: Record<string, { lastVerdicts: Array<{ check: string; pass: boolean }> }>;
+    };
     assert.ok(view.backends.alpha?.lastVerdicts.some((v) => v.check === 'repetition' && !v.pass));
     const seen = alpha.traffic('after-loop');
     for (let i = 0; i < 20; i++) assert.equal(await ask('after-loop', true), 200);
@@ -181,7 +195,9 @@ describe('semantic health steers Envoy (ADS, delta)', () => {
     alpha.mode = 'empty';
     beta.mode = 'empty';
     for (let i = 0; i < 50; i++) assert.equal(await ask('both-bad'), 200);
-    const view = JSON.parse(await admin('/health/backends')) as { backends: Record<string, { state: string; heldByPanicRule: boolean }> };
+    const view = JSON.parse(await admin('/health/backends')) as {
+      backends: Record<string, { state: string; heldByPanicRule: boolean }>;
+    };
     assert.equal(view.backends.alpha?.state, 'UNHEALTHY');
     assert.equal(view.backends.beta?.state, 'UNHEALTHY');
     assert.ok(view.backends.alpha?.heldByPanicRule || view.backends.beta?.heldByPanicRule);

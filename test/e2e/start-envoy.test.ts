@@ -42,7 +42,10 @@ function lineWatcher(stream: NodeJS.ReadableStream) {
       const already = seen.find((l) => pattern.test(l));
       if (already) return Promise.resolve(already);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no line matching ${pattern}; saw:\n${seen.join('\n')}`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`no line matching ${pattern}; saw:\n${seen.join('\n')}`)),
+          timeoutMs,
+        );
         waiters.push({ pattern, resolve: (line) => (clearTimeout(timer), resolve(line)) });
       });
     },
@@ -52,10 +55,14 @@ function lineWatcher(stream: NodeJS.ReadableStream) {
 function startCli(file: string, extraEnv: Record<string, string> = {}) {
   const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv };
   delete env.LLM_EXTPROC_TEST_UNSET_KEY;
-  const child = spawn(process.execPath, [CLI, 'start', '--config', file, '--envoy', '--listen', '127.0.0.1:0', '--envoy-admin', '127.0.0.1:0'], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [CLI, 'start', '--config', file, '--envoy', '--listen', '127.0.0.1:0', '--envoy-admin', '127.0.0.1:0'],
+    {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   return { child, stdout: lineWatcher(child.stdout), stderr: lineWatcher(child.stderr) };
 }
 
@@ -100,7 +107,10 @@ test('start --envoy answers through a real Envoy, logs each request on stdout, f
     // Same listener port after the restart.
     let status = 0;
     for (let i = 0; i < 50 && status !== 503; i++) {
-      status = await ask(base, 'renamed-model').then((r) => r.status, () => 0);
+      status = await ask(base, 'renamed-model').then(
+        (r) => r.status,
+        () => 0,
+      );
       if (status !== 503) await new Promise((r) => setTimeout(r, 100));
     }
     assert.equal(status, 503, 'the renamed model is routed after the reload');
@@ -123,7 +133,10 @@ test('start --envoy with the xDS control plane: a reload reaches Envoy over ADS,
     await stderr.waitFor(/config reloaded/);
     let status = 0;
     for (let i = 0; i < 50 && status !== 503; i++) {
-      status = await ask(base, 'renamed-model').then((r) => r.status, () => 0);
+      status = await ask(base, 'renamed-model').then(
+        (r) => r.status,
+        () => 0,
+      );
       if (status !== 503) await new Promise((r) => setTimeout(r, 100));
     }
     assert.equal(status, 503, 'the renamed model is routed after the reload');
@@ -139,7 +152,10 @@ test('start --envoy says in one line that Envoy is unavailable and falls back to
   const { child, stderr } = startCli(file, { LLM_EXTPROC_ENVOY: '/nonexistent/envoy' });
   try {
     const notice = await stderr.waitFor(/^Envoy is not available/);
-    assert.match(notice, /^Envoy is not available \(Envoy at \/nonexistent\/envoy does not run: .*\); falling back to the stand-in data plane on 127\.0\.0\.1:0\.$/);
+    assert.match(
+      notice,
+      /^Envoy is not available \(Envoy at \/nonexistent\/envoy does not run: .*\); falling back to the stand-in data plane on 127\.0\.0\.1:0\.$/,
+    );
     const ready = await stderr.waitFor(/send OpenAI requests to/);
     assert.match(ready, /"via":"stand-in"/);
     assert.equal((await ask(readyUrl(ready), 'gpt-4o-mini')).status, 503);

@@ -24,7 +24,11 @@ before(async () => {
   openai = await startMockOpenAI();
   claude = await startMockAnthropic({ apiKey: 'sk-ant-tr' });
   gemini = await startMockGemini({ apiKey: 'AIza-tr' });
-  bedrock = await startMockBedrock({ region: 'us-east-1', credentials: { accessKeyId: 'AKIDTR', secretAccessKey: 'tr/secret' }, apiKey: 'br-key-tr' });
+  bedrock = await startMockBedrock({
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'AKIDTR', secretAccessKey: 'tr/secret' },
+    apiKey: 'br-key-tr',
+  });
   cohere = await startMockCohere('co-tr');
   service = await startTestService(
     `
@@ -53,7 +57,10 @@ after(async () => {
 
 const WEATHER = {
   type: 'function' as const,
-  function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } },
+  function: {
+    name: 'get_weather',
+    parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+  },
 };
 
 /** Two calls to one function (Paris first), and their results sent back Tokyo first. */
@@ -74,7 +81,11 @@ function conversation(paris: string, tokyo: string): OpenAI.Chat.ChatCompletionM
 }
 
 /** Every object in `value` that names a call id (any provider's key) with the result text inside it. */
-function resultsById(value: unknown, keys: readonly string[], out: Array<[string, string]> = []): Array<[string, string]> {
+function resultsById(
+  value: unknown,
+  keys: readonly string[],
+  out: Array<[string, string]> = [],
+): Array<[string, string]> {
   if (Array.isArray(value)) value.forEach((v) => resultsById(v, keys, out));
   else if (value !== null && typeof value === 'object') {
     const record = value as Record<string, unknown>;
@@ -95,21 +106,40 @@ for (const [model, received] of [
   ['cohere', () => cohere.received.at(-1)?.body],
 ] as const) {
   test(`${model}: each result carries the id of its own call`, async () => {
-    await client.chat.completions.create({ model, messages: conversation('call_paris', 'call_tokyo'), tools: [WEATHER] });
+    await client.chat.completions.create({
+      model,
+      messages: conversation('call_paris', 'call_tokyo'),
+      tools: [WEATHER],
+    });
     const pairs = resultsById(received(), ID_KEYS);
     assert.equal(pairs.length, 2, JSON.stringify(received()));
-    for (const [id, text] of pairs) assert.ok(id.toLowerCase().includes(text.split(' ').at(-1)!.toLowerCase()), `${id} ↔ ${text}`);
+    for (const [id, text] of pairs)
+      assert.ok(id.toLowerCase().includes(text.split(' ').at(-1)!.toLowerCase()), `${id} ↔ ${text}`);
   });
 }
 
 test('gemini: function responses arrive in call order (Gemini pairs by position)', async () => {
   // Ids as the gateway mints them for Gemini 3 calls: the thought signature rides in the id.
-  const id = (ordinal: number) => toolCallId({ providerId: undefined, responseId: 'r1', candidate: 0, ordinal, signature: MOCK_SIGNATURE });
-  const completion = await client.chat.completions.create({ model: 'gemini', messages: conversation(id(0), id(1)), tools: [WEATHER] });
+  const id = (ordinal: number) =>
+    toolCallId({ providerId: undefined, responseId: 'r1', candidate: 0, ordinal, signature: MOCK_SIGNATURE });
+  const completion = await client.chat.completions.create({
+    model: 'gemini',
+    messages: conversation(id(0), id(1)),
+    tools: [WEATHER],
+  });
   assert.ok(completion.choices[0]?.message.content);
-  const body = gemini.received.at(-1)?.body as { contents: Array<{ role: string; parts: Array<{ functionCall?: { args: { city: string } }; functionResponse?: { response: { content: string } } }> }> };
-  const calls = body.contents.flatMap((c) => c.parts.flatMap((p) => (p.functionCall ? [p.functionCall.args.city] : [])));
-  const results = body.contents.flatMap((c) => c.parts.flatMap((p) => (p.functionResponse ? [p.functionResponse.response.content] : [])));
+  const body = gemini.received.at(-1)?.body as {
+    contents: Array<{
+      role: string;
+      parts: Array<{ functionCall?: { args: { city: string } }; functionResponse?: { response: { content: string } } }>;
+    }>;
+  };
+  const calls = body.contents.flatMap((c) =>
+    c.parts.flatMap((p) => (p.functionCall ? [p.functionCall.args.city] : [])),
+  );
+  const results = body.contents.flatMap((c) =>
+    c.parts.flatMap((p) => (p.functionResponse ? [p.functionResponse.response.content] : [])),
+  );
   assert.deepEqual(calls, ['Paris', 'Tokyo']);
   assert.deepEqual(results, ['18C in Paris', '25C in Tokyo']);
 });
@@ -120,11 +150,20 @@ test('bedrock: an empty or whitespace-only user message merged into the next use
     messages: [
       { role: 'system', content: ' ' },
       { role: 'user', content: '' },
-      { role: 'user', content: [{ type: 'text', text: '  ' }, { type: 'text', text: 'Hello?' }] },
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: '  ' },
+          { type: 'text', text: 'Hello?' },
+        ],
+      },
     ],
   });
   assert.ok(completion.choices[0]?.message.content);
-  const body = bedrock.received.at(-1)?.body as { messages: Array<{ role: string; content: Array<{ text?: string }> }>; system?: unknown };
+  const body = bedrock.received.at(-1)?.body as {
+    messages: Array<{ role: string; content: Array<{ text?: string }> }>;
+    system?: unknown;
+  };
   assert.deepEqual(body.messages, [{ role: 'user', content: [{ text: 'Hello?' }] }]);
   assert.equal(body.system, undefined);
   // Nothing but blank text: a 400 from the gateway, before anything leaves.

@@ -39,16 +39,28 @@ after(async () => {
 });
 
 /** A raw POST (the SDK would not let a test send arbitrary headers such as cookie or content-encoding). */
-function post(path: string, headers: Record<string, string>, body: unknown): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+function post(
+  path: string,
+  headers: Record<string, string>,
+  body: unknown,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   const url = new URL(`${service.baseUrl}${path}`);
   const payload = Buffer.from(JSON.stringify(body));
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(payload.length), ...headers } },
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': String(payload.length), ...headers },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
+        );
       },
     );
     req.on('error', reject);
@@ -109,14 +121,24 @@ describe('strict by default, lenient on request (unsupportedParams)', () => {
   const client = () => new OpenAI({ baseURL: service.baseUrl, apiKey: 'k', maxRetries: 0 });
   test('strict: a field Anthropic cannot honour is a 400 naming it', async () => {
     await assert.rejects(
-      client().chat.completions.create({ model: 'strict-claude', messages: [{ role: 'user', content: 'hi' }], presence_penalty: 0.5 }),
+      client().chat.completions.create({
+        model: 'strict-claude',
+        messages: [{ role: 'user', content: 'hi' }],
+        presence_penalty: 0.5,
+      }),
       (err: unknown) => err instanceof OpenAI.BadRequestError && err.param === 'presence_penalty',
     );
   });
   for (const model of ['lenient-claude', 'lenient-by-route']) {
     test(`${model}: droppable fields are left out, reported in a header and a metric`, async () => {
       const { data, response } = await client()
-        .chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }], presence_penalty: 0.5, logprobs: true, top_logprobs: 2 })
+        .chat.completions.create({
+          model,
+          messages: [{ role: 'user', content: 'hi' }],
+          presence_penalty: 0.5,
+          logprobs: true,
+          top_logprobs: 2,
+        })
         .withResponse();
       assert.ok(data.choices[0]?.message.content);
       const dropped = (response.headers.get('x-llm-extproc-dropped-params') ?? '').split(',').sort();
@@ -124,7 +146,10 @@ describe('strict by default, lenient on request (unsupportedParams)', () => {
       const sent = claude.received.at(-1)?.body as Record<string, unknown>;
       for (const field of dropped) assert.equal(sent[field], undefined, field);
       const metrics = await (await fetch(`${service.adminUrl}/metrics`)).text();
-      assert.match(metrics, /llm_extproc_dropped_params_total\{backend="claude(-lenient)?",param="presence_penalty"\} [1-9]/);
+      assert.match(
+        metrics,
+        /llm_extproc_dropped_params_total\{backend="claude(-lenient)?",param="presence_penalty"\} [1-9]/,
+      );
     });
   }
   test('lenient still refuses what cannot be dropped safely (n > 1)', async () => {
@@ -134,7 +159,9 @@ describe('strict by default, lenient on request (unsupportedParams)', () => {
     );
   });
   test('strict backends send no dropped-params header', async () => {
-    const { response } = await client().chat.completions.create({ model: 'strict-claude', messages: [{ role: 'user', content: 'hi' }] }).withResponse();
+    const { response } = await client()
+      .chat.completions.create({ model: 'strict-claude', messages: [{ role: 'user', content: 'hi' }] })
+      .withResponse();
     assert.equal(response.headers.get('x-llm-extproc-dropped-params'), null);
   });
 });

@@ -8,7 +8,11 @@ import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
 import { startMockOpenAI, type MockOpenAI } from '../support/mock-openai.js';
 import { startTestService, type TestService } from '../support/service.js';
 
-const ASK = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }], max_tokens: 20 });
+const ASK = JSON.stringify({
+  model: 'gpt-4o-mini',
+  messages: [{ role: 'user', content: 'Say hello' }],
+  max_tokens: 20,
+});
 
 function yaml(upstream: string, limit: number): string {
   return `
@@ -54,15 +58,24 @@ describe('two ext_proc workers through Envoy', () => {
   let upstream: MockOpenAI;
   let service: TestService;
   const ask = async () => {
-    const res = await fetch(`${service.baseUrl}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer vk-workers' }, body: ASK });
+    const res = await fetch(`${service.baseUrl}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer vk-workers' },
+      body: ASK,
+    });
     await res.arrayBuffer();
     return res.status;
   };
-  const metric = async (pattern: RegExp) => Number(pattern.exec(await (await fetch(`${service.adminUrl}/metrics`)).text())?.[1]);
+  const metric = async (pattern: RegExp) =>
+    Number(pattern.exec(await (await fetch(`${service.adminUrl}/metrics`)).text())?.[1]);
 
   before(async () => {
     upstream = await startMockOpenAI({ apiKey: 'sk-provider' });
-    service = await startTestService(yaml(upstream.baseUrl, 10), { WORKERS_E2E_KEY: 'sk-provider' }, { envoyConcurrency: 2 });
+    service = await startTestService(
+      yaml(upstream.baseUrl, 10),
+      { WORKERS_E2E_KEY: 'sk-provider' },
+      { envoyConcurrency: 2 },
+    );
   });
   after(async () => {
     await service?.close();
@@ -82,12 +95,21 @@ describe('two ext_proc workers through Envoy', () => {
     // requests. The cluster deals them in turn, so each worker holds one of the two request-carrying connections.
     const perWorker = connectionsOn(service.extprocPort, service.workerPids());
     assert.ok(perWorker.reduce((a, b) => a + b, 0) >= 3, `ext_proc connections per worker: ${perWorker.join(', ')}`);
-    assert.ok(perWorker.every((n) => n >= 1), `ext_proc connections per worker: ${perWorker.join(', ')}`);
+    assert.ok(
+      perWorker.every((n) => n >= 1),
+      `ext_proc connections per worker: ${perWorker.join(', ')}`,
+    );
   });
 
   test("the workers' verdicts are scored by the primary's health monitor", async () => {
-    const view = (await (await fetch(`${service.adminUrl}/health/backends`)).json()) as { backends: Record<string, { observations: number }> };
-    assert.equal(view.backends.primary?.observations, 10, 'one observation per answered request, whichever worker saw it');
+    const view = (await (await fetch(`${service.adminUrl}/health/backends`)).json()) as {
+      backends: Record<string, { observations: number }>;
+    };
+    assert.equal(
+      view.backends.primary?.observations,
+      10,
+      'one observation per answered request, whichever worker saw it',
+    );
   });
 
   test('/metrics counts the router streams of both workers', async () => {
@@ -95,7 +117,13 @@ describe('two ext_proc workers through Envoy', () => {
   });
 
   test('a reload reaches every worker: a raised limit applies to the next requests', async () => {
-    writeFileSync(service.configFile, yaml(upstream.baseUrl, 25).replace('extproc: { workers: 2 }', `extproc: { address: 127.0.0.1:${service.extprocPort}, workers: 2 }\nadmin: { address: 127.0.0.1:${service.adminPort} }\ndataPlane: { enabled: false }\nlogging: { level: error }`));
+    writeFileSync(
+      service.configFile,
+      yaml(upstream.baseUrl, 25).replace(
+        'extproc: { workers: 2 }',
+        `extproc: { address: 127.0.0.1:${service.extprocPort}, workers: 2 }\nadmin: { address: 127.0.0.1:${service.adminPort} }\ndataPlane: { enabled: false }\nlogging: { level: error }`,
+      ),
+    );
     assert.equal(service.store.reload().ok, true);
     // The aggregated generation is the lowest any process runs: 2 once both workers have the new config.
     const deadline = Date.now() + 10_000;

@@ -43,7 +43,9 @@ async function startEchoServer(name: string): Promise<EchoServer> {
     },
   });
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
   );
   return {
     port,
@@ -78,10 +80,18 @@ routes:
   if (!parsed.ok) throw new Error(formatProblems('config', parsed.problems));
   const file = path.join(mkdtempSync(path.join(tmpdir(), 'llm-extproc-grpc-xds-')), 'config.yaml');
   writeFileSync(file, yaml);
-  controlPlane = await startControlPlane(new ConfigStore(file, parsed.config, {}), '127.0.0.1:0', { grpcListeners: true });
+  controlPlane = await startControlPlane(new ConfigStore(file, parsed.config, {}), '127.0.0.1:0', {
+    grpcListeners: true,
+  });
   const Client = grpc.makeGenericClientConstructor(ECHO, 'Echo');
   const bootstrap = {
-    xds_servers: [{ server_uri: `127.0.0.1:${controlPlane.port}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
+    xds_servers: [
+      {
+        server_uri: `127.0.0.1:${controlPlane.port}`,
+        channel_creds: [{ type: 'insecure' }],
+        server_features: ['xds_v3'],
+      },
+    ],
     node: { id: 'grpc-js-xds-test', locality: {} },
   };
   client = new Client('xds:///llm.m', grpc.credentials.createInsecure(), {
@@ -108,7 +118,10 @@ async function spread(n: number): Promise<{ alpha: number; beta: number }> {
 }
 
 /** Calls until the split satisfies `ok` (the client applies an update a moment after the server sends it). */
-async function eventually(ok: (s: { alpha: number; beta: number }) => boolean, what: string): Promise<{ alpha: number; beta: number }> {
+async function eventually(
+  ok: (s: { alpha: number; beta: number }) => boolean,
+  what: string,
+): Promise<{ alpha: number; beta: number }> {
   let last = { alpha: 0, beta: 0 };
   for (let round = 0; round < 20; round++) {
     last = await spread(50);

@@ -81,7 +81,9 @@ for (const api of ['GRPC', 'DELTA_GRPC'] as const) {
     });
 
     const hosts = async (cluster: string): Promise<HostStatus[]> => {
-      const body = JSON.parse((await envoy.admin('/clusters?format=json')).body) as { cluster_statuses: { name: string; host_statuses?: HostStatus[] }[] };
+      const body = JSON.parse((await envoy.admin('/clusters?format=json')).body) as {
+        cluster_statuses: { name: string; host_statuses?: HostStatus[] }[];
+      };
       return body.cluster_statuses.find((c) => c.name === cluster)?.host_statuses ?? [];
     };
     const until = async (what: string, check: () => Promise<boolean>) => {
@@ -113,14 +115,20 @@ for (const api of ['GRPC', 'DELTA_GRPC'] as const) {
 
     test('a backend marked UNHEALTHY stops getting traffic, and weights move the split, without an Envoy restart', async () => {
       controlPlane.setBackendState('beta', { weight: 1, health: 'UNHEALTHY' });
-      await until('beta unhealthy in Envoy', async () => (await hosts('llm.m')).some((h) => h.locality?.sub_zone === 'beta' && h.health_status.eds_health_status === 'UNHEALTHY'));
+      await until('beta unhealthy in Envoy', async () =>
+        (await hosts('llm.m')).some(
+          (h) => h.locality?.sub_zone === 'beta' && h.health_status.eds_health_status === 'UNHEALTHY',
+        ),
+      );
       const seenB = b.received.length;
       for (let i = 0; i < 20; i++) assert.equal(await ask(), 200);
       assert.equal(b.received.length, seenB, 'no request reached the unhealthy backend');
 
       controlPlane.setBackendState('beta', { weight: 9, health: 'HEALTHY' });
       controlPlane.setBackendState('alpha', { weight: 1, health: 'HEALTHY' });
-      await until('beta healthy again', async () => (await hosts('llm.m')).every((h) => h.health_status.eds_health_status === 'HEALTHY'));
+      await until('beta healthy again', async () =>
+        (await hosts('llm.m')).every((h) => h.health_status.eds_health_status === 'HEALTHY'),
+      );
       const [startA, startB] = [a.received.length, b.received.length];
       // Locality-weighted round robin is deterministic (EDF), so the shares follow the weights closely; the stated
       // tolerance: beta's share of 100 requests within 0.9 ± 0.08.

@@ -4,7 +4,13 @@
 // or SSE streams (named events, ping, text and input_json deltas), written in small pieces so the gateway sees
 // events — and UTF-8 characters — cut across network chunks. Event shapes are typed with the official SDK's types.
 import http from 'node:http';
-import type { ContentBlock, Message, RawMessageStreamEvent, StopReason, Usage } from '@anthropic-ai/sdk/resources/messages';
+import type {
+  ContentBlock,
+  Message,
+  RawMessageStreamEvent,
+  StopReason,
+  Usage,
+} from '@anthropic-ai/sdk/resources/messages';
 import { usage } from '../../src/providers/anthropic/fixtures.js';
 import { listenOnLoopback } from '../../src/testing/http.js';
 import { isRecord } from '../../src/util/json.js';
@@ -16,7 +22,8 @@ export interface ReceivedRequest {
   readonly body: Record<string, unknown>;
 }
 
-export type ReplyBlock = { type: 'text'; text: string } | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> };
+export type ReplyBlock =
+  { type: 'text'; text: string } | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> };
 
 export interface ScriptedReply {
   readonly content: readonly ReplyBlock[];
@@ -48,19 +55,54 @@ export const DEFAULT_USAGE = { input: 30, output: 12, cacheRead: 200, cacheCreat
 export const JSON_ANSWER = { answer: 42, unit: 'none' };
 const VERSIONS = new Set(['2023-06-01', '2026-10-21']);
 const KNOWN_FIELDS = new Set([
-  'model', 'max_tokens', 'messages', 'system', 'stop_sequences', 'temperature', 'top_p', 'top_k', 'metadata',
-  'tools', 'tool_choice', 'output_config', 'stream', 'thinking', 'service_tier', 'container', 'cache_control',
+  'model',
+  'max_tokens',
+  'messages',
+  'system',
+  'stop_sequences',
+  'temperature',
+  'top_p',
+  'top_k',
+  'metadata',
+  'tools',
+  'tool_choice',
+  'output_config',
+  'stream',
+  'thinking',
+  'service_tier',
+  'container',
+  'cache_control',
 ]);
 const TOOL_ID = /^[a-zA-Z0-9_-]+$/;
 
 class InvalidRequest extends Error {}
 
 function contentBlock(block: ReplyBlock): ContentBlock {
-  return block.type === 'text' ? { type: 'text', text: block.text, citations: null } : { ...block, caller: { type: 'direct' } };
+  return block.type === 'text'
+    ? { type: 'text', text: block.text, citations: null }
+    : { ...block, caller: { type: 'direct' } };
 }
 
-function messageOf(id: string, model: string, content: ContentBlock[], stopReason: StopReason | null, usage: Usage): Message {
-  return { id, type: 'message', role: 'assistant', model, content, stop_reason: stopReason, stop_sequence: null, stop_details: null, container: null, diagnostics: null, usage };
+function messageOf(
+  id: string,
+  model: string,
+  content: ContentBlock[],
+  stopReason: StopReason | null,
+  usage: Usage,
+): Message {
+  return {
+    id,
+    type: 'message',
+    role: 'assistant',
+    model,
+    content,
+    stop_reason: stopReason,
+    stop_sequence: null,
+    stop_details: null,
+    container: null,
+    diagnostics: null,
+    usage,
+  };
 }
 
 type Json = Record<string, unknown>;
@@ -77,7 +119,8 @@ function blocksOf(message: Json): Json[] | undefined {
 
 function validateSampling(body: Json, version: string): void {
   if (version >= '2026-10-21') {
-    for (const key of ['temperature', 'top_p', 'top_k']) if (key in body) throw new InvalidRequest(`${key}: Extra inputs are not permitted`);
+    for (const key of ['temperature', 'top_p', 'top_k'])
+      if (key in body) throw new InvalidRequest(`${key}: Extra inputs are not permitted`);
     return;
   }
   const temperature = body.temperature;
@@ -91,13 +134,17 @@ function validateMessages(messages: Json[]): void {
   if (messages[0]?.role !== 'user') throw new InvalidRequest('messages: first message must use the "user" role');
   let pendingToolUses: unknown[] = [];
   messages.forEach((message, i) => {
-    if (message.role !== 'user' && message.role !== 'assistant') throw new InvalidRequest(`messages.${i}.role: Input should be 'user' or 'assistant'`);
+    if (message.role !== 'user' && message.role !== 'assistant')
+      throw new InvalidRequest(`messages.${i}.role: Input should be 'user' or 'assistant'`);
     const blocks = blocksOf(message);
-    if (!blocks || blocks.length === 0) throw new InvalidRequest(`messages.${i}: all messages must have non-empty content`);
+    if (!blocks || blocks.length === 0)
+      throw new InvalidRequest(`messages.${i}: all messages must have non-empty content`);
     if (pendingToolUses.length > 0) {
       const results = blocks.filter((b) => b.type === 'tool_result').map((b) => b.tool_use_id);
       if (message.role !== 'user' || pendingToolUses.some((id) => !results.includes(id))) {
-        throw new InvalidRequest(`messages.${i}: tool_use ids were found without tool_result blocks immediately after: ${pendingToolUses.join(', ')}`);
+        throw new InvalidRequest(
+          `messages.${i}: tool_use ids were found without tool_result blocks immediately after: ${pendingToolUses.join(', ')}`,
+        );
       }
       const firstOther = blocks.findIndex((b) => b.type !== 'tool_result');
       if (firstOther !== -1 && blocks.slice(firstOther).some((b) => b.type === 'tool_result')) {
@@ -107,15 +154,23 @@ function validateMessages(messages: Json[]): void {
     pendingToolUses = [];
     blocks.forEach((block, j) => {
       if (block.type === 'text' && (typeof block.text !== 'string' || block.text.trim() === '')) {
-        throw new InvalidRequest(`messages.${i}.content.${j}.text: text content blocks must contain non-whitespace text`);
+        throw new InvalidRequest(
+          `messages.${i}.content.${j}.text: text content blocks must contain non-whitespace text`,
+        );
       }
       if (block.type === 'tool_use') {
-        if (message.role !== 'assistant' || typeof block.id !== 'string' || !TOOL_ID.test(block.id) || !isRecord(block.input)) {
+        if (
+          message.role !== 'assistant' ||
+          typeof block.id !== 'string' ||
+          !TOOL_ID.test(block.id) ||
+          !isRecord(block.input)
+        ) {
           throw new InvalidRequest(`messages.${i}.content.${j}: invalid tool_use block`);
         }
         pendingToolUses.push(block.id);
       }
-      if (block.type === 'tool_result' && message.role !== 'user') throw new InvalidRequest(`messages.${i}.content.${j}: tool_result blocks belong in user messages`);
+      if (block.type === 'tool_result' && message.role !== 'user')
+        throw new InvalidRequest(`messages.${i}.content.${j}: tool_result blocks belong in user messages`);
       const source = block.source;
       if (block.type === 'image' && !(isRecord(source) && (source.type === 'base64' || source.type === 'url'))) {
         throw new InvalidRequest(`messages.${i}.content.${j}.source: invalid image source`);
@@ -126,12 +181,17 @@ function validateMessages(messages: Json[]): void {
 
 /** The checks the real API applies that a translator could get wrong. */
 function validate(body: Json, version: string): void {
-  for (const key of Object.keys(body)) if (!KNOWN_FIELDS.has(key)) throw new InvalidRequest(`${key}: Extra inputs are not permitted`);
+  for (const key of Object.keys(body))
+    if (!KNOWN_FIELDS.has(key)) throw new InvalidRequest(`${key}: Extra inputs are not permitted`);
   if (typeof body.model !== 'string') throw new InvalidRequest('model: Field required');
-  if (typeof body.max_tokens !== 'number' || !Number.isInteger(body.max_tokens) || body.max_tokens < 1) throw new InvalidRequest('max_tokens: Field required');
+  if (typeof body.max_tokens !== 'number' || !Number.isInteger(body.max_tokens) || body.max_tokens < 1)
+    throw new InvalidRequest('max_tokens: Field required');
   validateSampling(body, version);
   if (body.system !== undefined && typeof body.system !== 'string') {
-    if (!Array.isArray(body.system) || !body.system.every((b: unknown) => isRecord(b) && b.type === 'text' && typeof b.text === 'string')) {
+    if (
+      !Array.isArray(body.system) ||
+      !body.system.every((b: unknown) => isRecord(b) && b.type === 'text' && typeof b.text === 'string')
+    ) {
       throw new InvalidRequest('system: Input should be a valid string or a list of text blocks');
     }
   }
@@ -139,18 +199,24 @@ function validate(body: Json, version: string): void {
   validateMessages(objects(body.messages));
   const choice = isRecord(body.tool_choice) ? body.tool_choice : undefined;
   const toolNames = objects(body.tools).map((t) => t.name);
-  if (choice && choice.type !== 'none' && toolNames.length === 0) throw new InvalidRequest('tool_choice: may only be specified while providing tools');
-  if (choice?.type === 'tool' && !toolNames.includes(choice.name)) throw new InvalidRequest(`tool_choice.name: tool '${String(choice.name)}' not found in tools`);
+  if (choice && choice.type !== 'none' && toolNames.length === 0)
+    throw new InvalidRequest('tool_choice: may only be specified while providing tools');
+  if (choice?.type === 'tool' && !toolNames.includes(choice.name))
+    throw new InvalidRequest(`tool_choice.name: tool '${String(choice.name)}' not found in tools`);
 }
 
 /** Without a script: a forced tool gets JSON_ANSWER, a json_schema format gets it as text, else CLAUDE_TEXT. */
 function defaultReply(body: Json): ScriptedReply {
   const choice = isRecord(body.tool_choice) ? body.tool_choice : undefined;
   if (choice?.type === 'tool' && typeof choice.name === 'string') {
-    return { content: [{ type: 'tool_use', id: 'toolu_01Forced', name: choice.name, input: JSON_ANSWER }], stopReason: 'tool_use' };
+    return {
+      content: [{ type: 'tool_use', id: 'toolu_01Forced', name: choice.name, input: JSON_ANSWER }],
+      stopReason: 'tool_use',
+    };
   }
   const format = isRecord(body.output_config) ? body.output_config.format : undefined;
-  if (isRecord(format) && format.type === 'json_schema') return { content: [{ type: 'text', text: JSON.stringify(JSON_ANSWER) }], stopReason: 'end_turn' };
+  if (isRecord(format) && format.type === 'json_schema')
+    return { content: [{ type: 'text', text: JSON.stringify(JSON_ANSWER) }], stopReason: 'end_turn' };
   return { content: [{ type: 'text', text: CLAUDE_TEXT }], stopReason: 'end_turn' };
 }
 
@@ -163,21 +229,35 @@ function pieces(text: string, parts: number): string[] {
   return out;
 }
 
-function streamEvents(id: string, model: string, reply: ScriptedReply, breakOff: boolean): Array<RawMessageStreamEvent | { type: 'ping' } | { type: 'error'; error: { type: string; message: string } }> {
+function streamEvents(
+  id: string,
+  model: string,
+  reply: ScriptedReply,
+  breakOff: boolean,
+): Array<RawMessageStreamEvent | { type: 'ping' } | { type: 'error'; error: { type: string; message: string } }> {
   const counts = reply.usage ?? DEFAULT_USAGE;
-  const events: Array<RawMessageStreamEvent | { type: 'ping' } | { type: 'error'; error: { type: string; message: string } }> = [
+  const events: Array<
+    RawMessageStreamEvent | { type: 'ping' } | { type: 'error'; error: { type: string; message: string } }
+  > = [
     { type: 'message_start', message: messageOf(id, model, [], null, usage({ ...counts, output: 1 })) },
     { type: 'ping' },
   ];
   reply.content.forEach((block, index) => {
     if (block.type === 'text') {
       events.push({ type: 'content_block_start', index, content_block: { type: 'text', text: '', citations: null } });
-      for (const text of pieces(block.text, 3)) events.push({ type: 'content_block_delta', index, delta: { type: 'text_delta', text } });
+      for (const text of pieces(block.text, 3))
+        events.push({ type: 'content_block_delta', index, delta: { type: 'text_delta', text } });
     } else {
-      events.push({ type: 'content_block_start', index, content_block: { type: 'tool_use', id: block.id, name: block.name, input: {}, caller: { type: 'direct' } } });
-      for (const partial_json of pieces(JSON.stringify(block.input), 3)) events.push({ type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json } });
+      events.push({
+        type: 'content_block_start',
+        index,
+        content_block: { type: 'tool_use', id: block.id, name: block.name, input: {}, caller: { type: 'direct' } },
+      });
+      for (const partial_json of pieces(JSON.stringify(block.input), 3))
+        events.push({ type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json } });
     }
-    if (breakOff && index === 0) events.push({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } });
+    if (breakOff && index === 0)
+      events.push({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } });
     events.push({ type: 'content_block_stop', index });
   });
   events.push({
@@ -199,7 +279,11 @@ function streamEvents(id: string, model: string, reply: ScriptedReply, breakOff:
 
 export async function startMockAnthropic(options: { apiKey: string }): Promise<MockAnthropic> {
   const received: ReceivedRequest[] = [];
-  const state = { reply: undefined as ScriptedReply | undefined, failWith: undefined as ScriptedFailure | undefined, streamError: false };
+  const state = {
+    reply: undefined as ScriptedReply | undefined,
+    failWith: undefined as ScriptedFailure | undefined,
+    streamError: false,
+  };
   let sequence = 0;
   const server = http.createServer((req, res) => {
     const parts: Buffer[] = [];
@@ -218,28 +302,45 @@ export async function startMockAnthropic(options: { apiKey: string }): Promise<M
       }
       const body: Json = isRecord(parsed) ? parsed : {};
       received.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
-      if (req.method !== 'POST' || req.url !== '/v1/messages') return error(404, 'not_found_error', `Not found: ${req.method} ${req.url}`);
+      if (req.method !== 'POST' || req.url !== '/v1/messages')
+        return error(404, 'not_found_error', `Not found: ${req.method} ${req.url}`);
       if (req.headers['x-api-key'] !== options.apiKey) return error(401, 'authentication_error', 'invalid x-api-key');
       const version = String(req.headers['anthropic-version'] ?? '');
-      if (!VERSIONS.has(version)) return error(400, 'invalid_request_error', 'anthropic-version: header is required and must be a known version');
+      if (!VERSIONS.has(version))
+        return error(400, 'invalid_request_error', 'anthropic-version: header is required and must be a known version');
       try {
         validate(body, version);
       } catch (err) {
         if (err instanceof InvalidRequest) return error(400, 'invalid_request_error', err.message);
         throw err;
       }
-      if (state.failWith) return error(state.failWith.status, state.failWith.type, state.failWith.message, state.failWith.headers);
+      if (state.failWith)
+        return error(state.failWith.status, state.failWith.type, state.failWith.message, state.failWith.headers);
 
       const reply = state.reply ?? defaultReply(body);
       const id = `msg_mock${sequence}`;
       const model = String(body.model);
       if (body.stream !== true) {
-        const message = messageOf(id, model, reply.content.map(contentBlock), reply.stopReason, usage(reply.usage ?? DEFAULT_USAGE));
+        const message = messageOf(
+          id,
+          model,
+          reply.content.map(contentBlock),
+          reply.stopReason,
+          usage(reply.usage ?? DEFAULT_USAGE),
+        );
         res.writeHead(200, { 'content-type': 'application/json', 'request-id': requestId });
         return res.end(JSON.stringify(message));
       }
-      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'request-id': requestId });
-      const bytes = Buffer.from(streamEvents(id, model, reply, state.streamError).map((e) => `event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`).join(''));
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        'request-id': requestId,
+      });
+      const bytes = Buffer.from(
+        streamEvents(id, model, reply, state.streamError)
+          .map((e) => `event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`)
+          .join(''),
+      );
       // Small writes on separate ticks: events and multi-byte characters arrive cut across chunks.
       let offset = 0;
       const next = () => {

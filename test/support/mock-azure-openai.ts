@@ -18,8 +18,18 @@ export interface MockAzureOpenAI {
 }
 
 export const AZURE_TEXT = 'Hello from the mock Azure deployment.';
-const SAFE = { hate: { filtered: false, severity: 'safe' }, self_harm: { filtered: false, severity: 'safe' }, sexual: { filtered: false, severity: 'safe' }, violence: { filtered: false, severity: 'safe' } };
-const USAGE = { prompt_tokens: 14, completion_tokens: 8, total_tokens: 22, prompt_tokens_details: { cached_tokens: 0 } };
+const SAFE = {
+  hate: { filtered: false, severity: 'safe' },
+  self_harm: { filtered: false, severity: 'safe' },
+  sexual: { filtered: false, severity: 'safe' },
+  violence: { filtered: false, severity: 'safe' },
+};
+const USAGE = {
+  prompt_tokens: 14,
+  completion_tokens: 8,
+  total_tokens: 22,
+  prompt_tokens_details: { cached_tokens: 0 },
+};
 
 type Json = Record<string, unknown>;
 
@@ -30,13 +40,28 @@ function promptText(body: Json): string {
 function message(body: Json): Json {
   const tools = body.tools as Array<{ function: { name: string } }> | undefined;
   if (tools?.length && body.tool_choice !== 'none' && !promptText(body).includes('"role":"tool"')) {
-    return { role: 'assistant', content: null, tool_calls: [{ id: 'call_az1', type: 'function', function: { name: tools[0]!.function.name, arguments: '{"city":"Paris"}' } }] };
+    return {
+      role: 'assistant',
+      content: null,
+      tool_calls: [
+        {
+          id: 'call_az1',
+          type: 'function',
+          function: { name: tools[0]!.function.name, arguments: '{"city":"Paris"}' },
+        },
+      ],
+    };
   }
-  if ((body.response_format as Json | undefined)?.type === 'json_object') return { role: 'assistant', content: '{"answer":42}' };
+  if ((body.response_format as Json | undefined)?.type === 'json_object')
+    return { role: 'assistant', content: '{"answer":42}' };
   return { role: 'assistant', content: AZURE_TEXT };
 }
 
-export async function startMockAzureOpenAI(options: { apiKey: string; deployment: string; apiVersion: string }): Promise<MockAzureOpenAI> {
+export async function startMockAzureOpenAI(options: {
+  apiKey: string;
+  deployment: string;
+  apiVersion: string;
+}): Promise<MockAzureOpenAI> {
   const received: ReceivedAzureRequest[] = [];
   const server = http.createServer((req, res) => {
     const parts: Buffer[] = [];
@@ -51,10 +76,16 @@ export async function startMockAzureOpenAI(options: { apiKey: string; deployment
       };
       const url = new URL(req.url ?? '/', 'http://azure.invalid');
       if (req.headers['api-key'] !== options.apiKey) {
-        return error(401, { code: '401', message: 'Access denied due to invalid subscription key or wrong API endpoint.' });
+        return error(401, {
+          code: '401',
+          message: 'Access denied due to invalid subscription key or wrong API endpoint.',
+        });
       }
       if (req.method !== 'POST' || url.pathname !== `/openai/deployments/${options.deployment}/chat/completions`) {
-        return error(404, { code: 'DeploymentNotFound', message: 'The API deployment for this resource does not exist.' });
+        return error(404, {
+          code: 'DeploymentNotFound',
+          message: 'The API deployment for this resource does not exist.',
+        });
       }
       if (url.searchParams.get('api-version') !== options.apiVersion) {
         return error(404, { code: '404', message: 'Resource not found' });
@@ -66,12 +97,20 @@ export async function startMockAzureOpenAI(options: { apiKey: string; deployment
           param: 'prompt',
           code: 'content_filter',
           status: 400,
-          innererror: { code: 'ResponsibleAIPolicyViolation', content_filter_result: { ...SAFE, violence: { filtered: true, severity: 'high' } } },
+          innererror: {
+            code: 'ResponsibleAIPolicyViolation',
+            content_filter_result: { ...SAFE, violence: { filtered: true, severity: 'high' } },
+          },
         });
       }
       const reply = message(body);
       const finish = reply.tool_calls ? 'tool_calls' : 'stop';
-      const base = { id: 'chatcmpl-az', created: 1_718_000_000, model: 'gpt-4o-2024-08-06', system_fingerprint: 'fp_az' };
+      const base = {
+        id: 'chatcmpl-az',
+        created: 1_718_000_000,
+        model: 'gpt-4o-2024-08-06',
+        system_fingerprint: 'fp_az',
+      };
       if (body.stream !== true) {
         res.writeHead(200, { 'content-type': 'application/json', 'apim-request-id': 'b1c2d3e4' });
         return res.end(
@@ -79,7 +118,15 @@ export async function startMockAzureOpenAI(options: { apiKey: string; deployment
             ...base,
             object: 'chat.completion',
             prompt_filter_results: [{ prompt_index: 0, content_filter_results: SAFE }],
-            choices: [{ index: 0, message: { ...reply, refusal: null }, finish_reason: finish, logprobs: null, content_filter_results: SAFE }],
+            choices: [
+              {
+                index: 0,
+                message: { ...reply, refusal: null },
+                finish_reason: finish,
+                logprobs: null,
+                content_filter_results: SAFE,
+              },
+            ],
             usage: USAGE,
           }),
         );
@@ -88,14 +135,40 @@ export async function startMockAzureOpenAI(options: { apiKey: string; deployment
       const chunk = (delta: Json, finishReason: string | null) => ({
         ...base,
         object: 'chat.completion.chunk',
-        choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: null, content_filter_results: finishReason ? {} : SAFE }],
+        choices: [
+          {
+            index: 0,
+            delta,
+            finish_reason: finishReason,
+            logprobs: null,
+            content_filter_results: finishReason ? {} : SAFE,
+          },
+        ],
         ...(includeUsage ? { usage: null } : {}),
       });
-      const events: Json[] = [{ choices: [], created: 0, id: '', model: '', object: '', prompt_filter_results: [{ prompt_index: 0, content_filter_results: SAFE }] }];
+      const events: Json[] = [
+        {
+          choices: [],
+          created: 0,
+          id: '',
+          model: '',
+          object: '',
+          prompt_filter_results: [{ prompt_index: 0, content_filter_results: SAFE }],
+        },
+      ];
       events.push(chunk({ role: 'assistant', content: '', refusal: null }, null));
       if (Array.isArray(reply.tool_calls)) {
         const call = reply.tool_calls[0] as { id: string; function: { name: string; arguments: string } };
-        events.push(chunk({ tool_calls: [{ index: 0, id: call.id, type: 'function', function: { name: call.function.name, arguments: '' } }] }, null));
+        events.push(
+          chunk(
+            {
+              tool_calls: [
+                { index: 0, id: call.id, type: 'function', function: { name: call.function.name, arguments: '' } },
+              ],
+            },
+            null,
+          ),
+        );
         events.push(chunk({ tool_calls: [{ index: 0, function: { arguments: call.function.arguments } }] }, null));
       } else {
         for (const word of String(reply.content).split(/(?<= )/)) events.push(chunk({ content: word }, null));

@@ -57,7 +57,8 @@ export interface MockBedrockOptions {
 
 // ── SigV4 verification, written from the specification ────────────────────────────────────────────────────
 
-const rfc3986 = (value: string) => encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+const rfc3986 = (value: string) =>
+  encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data).digest();
 
@@ -71,9 +72,10 @@ export function verifySigV4(
   region: string,
   now: Date = new Date(),
 ): string | undefined {
-  const match = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})$/.exec(
-    String(headers.authorization),
-  );
+  const match =
+    /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})$/.exec(
+      String(headers.authorization),
+    );
   if (!match) return 'malformed Authorization header';
   const [, accessKeyId, date = '', scopeRegion, service, signedHeaders = '', signature] = match;
   if (accessKeyId !== credentials.accessKeyId) return 'The security token included in the request is invalid.';
@@ -81,15 +83,20 @@ export function verifySigV4(
   if (service !== 'bedrock') return `Credential should be scoped to correct service: 'bedrock', not '${service}'.`;
   const amzDate = String(headers['x-amz-date'] ?? '');
   const signedAt = Date.parse(amzDate.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'));
-  if (!Number.isFinite(signedAt) || Math.abs(now.getTime() - signedAt) > 5 * 60_000 || !amzDate.startsWith(date)) return 'Signature expired or x-amz-date invalid.';
+  if (!Number.isFinite(signedAt) || Math.abs(now.getTime() - signedAt) > 5 * 60_000 || !amzDate.startsWith(date))
+    return 'Signature expired or x-amz-date invalid.';
   const names = signedHeaders.split(';');
   if (!names.includes('host') || !names.includes('x-amz-date')) return 'host and x-amz-date must be signed.';
-  if (credentials.sessionToken && (headers['x-amz-security-token'] !== credentials.sessionToken || !names.includes('x-amz-security-token'))) {
+  if (
+    credentials.sessionToken &&
+    (headers['x-amz-security-token'] !== credentials.sessionToken || !names.includes('x-amz-security-token'))
+  ) {
     return 'The security token included in the request is invalid.';
   }
   const payloadHash = sha256(body);
   const declared = headers['x-amz-content-sha256'];
-  if (declared !== undefined && declared !== payloadHash) return 'The provided x-amz-content-sha256 header does not match what was computed.';
+  if (declared !== undefined && declared !== payloadHash)
+    return 'The provided x-amz-content-sha256 header does not match what was computed.';
 
   const [path = '', query = ''] = rawUrl.split('?');
   // Non-S3 services encode the (already encoded) path segments once more.
@@ -97,17 +104,33 @@ export function verifySigV4(
   const canonicalQuery = query
     .split('&')
     .filter((pair) => pair !== '')
-    .map((pair) => pair.split('=').map((part) => rfc3986(decodeURIComponent(part))).join('='))
+    .map((pair) =>
+      pair
+        .split('=')
+        .map((part) => rfc3986(decodeURIComponent(part)))
+        .join('='),
+    )
     .sort()
     .join('&');
-  const canonicalHeaders = names.map((name) => `${name}:${String(headers[name] ?? '').trim().replace(/\s+/g, ' ')}\n`).join('');
-  const canonicalRequest = [method, canonicalUri, canonicalQuery, canonicalHeaders, signedHeaders, payloadHash].join('\n');
+  const canonicalHeaders = names
+    .map(
+      (name) =>
+        `${name}:${String(headers[name] ?? '')
+          .trim()
+          .replace(/\s+/g, ' ')}\n`,
+    )
+    .join('');
+  const canonicalRequest = [method, canonicalUri, canonicalQuery, canonicalHeaders, signedHeaders, payloadHash].join(
+    '\n',
+  );
   const scope = `${date}/${region}/bedrock/aws4_request`;
   const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(canonicalRequest)].join('\n');
   let key: Buffer = hmac(`AWS4${credentials.secretAccessKey}`, date);
   for (const part of [region, 'bedrock', 'aws4_request']) key = hmac(key, part);
   const expected = createHmac('sha256', key).update(stringToSign).digest('hex');
-  return expected === signature ? undefined : 'The request signature we calculated does not match the signature you provided.';
+  return expected === signature
+    ? undefined
+    : 'The request signature we calculated does not match the signature you provided.';
 }
 
 // ── Answers ─────────────────────────────────────────────────────────────────────────────────────────────────
@@ -119,9 +142,13 @@ function defaultReply(call: BedrockCall): MockReply {
   const forcedJson = isRecord(choice?.tool) && choice.tool.name === 'json_response';
   const messages = Array.isArray(call.body.messages) ? call.body.messages : [];
   const last: unknown = messages.at(-1);
-  const answersToolResults = isRecord(last) && Array.isArray(last.content) && last.content.some((block) => isRecord(block) && 'toolResult' in block);
+  const answersToolResults =
+    isRecord(last) &&
+    Array.isArray(last.content) &&
+    last.content.some((block) => isRecord(block) && 'toolResult' in block);
   if (forcedJson) return stream ? { kind: 'stream', events: JSON_EVENTS } : { kind: 'json', body: JSON_RESPONSE };
-  if (toolConfig && !answersToolResults) return stream ? { kind: 'stream', events: TOOL_EVENTS } : { kind: 'json', body: TOOL_RESPONSE };
+  if (toolConfig && !answersToolResults)
+    return stream ? { kind: 'stream', events: TOOL_EVENTS } : { kind: 'json', body: TOOL_RESPONSE };
   return stream ? { kind: 'stream', events: TEXT_EVENTS } : { kind: 'json', body: TEXT_RESPONSE };
 }
 
@@ -164,12 +191,14 @@ export async function startMockBedrock(options: MockBedrockOptions): Promise<Moc
       };
       const url = req.url ?? '';
       const route = /^\/model\/([^/?]+)\/(converse|converse-stream)$/.exec(url);
-      if (req.method !== 'POST' || !route) return refuse(404, 'UnknownOperationException', `no operation at ${req.method} ${url}`);
+      if (req.method !== 'POST' || !route)
+        return refuse(404, 'UnknownOperationException', `no operation at ${req.method} ${url}`);
 
       const authorization = String(req.headers.authorization ?? '');
       let auth: BedrockCall['auth'];
       if (authorization.startsWith('Bearer ')) {
-        if (authorization !== `Bearer ${options.apiKey}`) return refuse(403, 'AccessDeniedException', 'Authentication failed: Please make sure your API Key is valid.');
+        if (authorization !== `Bearer ${options.apiKey}`)
+          return refuse(403, 'AccessDeniedException', 'Authentication failed: Please make sure your API Key is valid.');
         auth = 'api-key';
       } else if (authorization.startsWith('AWS4-HMAC-SHA256 ')) {
         const problem = verifySigV4(req.method, url, req.headers, raw, options.credentials, options.region);
@@ -179,7 +208,8 @@ export async function startMockBedrock(options: MockBedrockOptions): Promise<Moc
         return refuse(403, 'MissingAuthenticationTokenException', 'Missing Authentication Token');
       }
 
-      if (!String(req.headers['content-type']).startsWith('application/json')) return refuse(400, 'ValidationException', 'content-type must be application/json');
+      if (!String(req.headers['content-type']).startsWith('application/json'))
+        return refuse(400, 'ValidationException', 'content-type must be application/json');
       let body: unknown;
       try {
         body = JSON.parse(raw.toString('utf8'));
@@ -187,11 +217,20 @@ export async function startMockBedrock(options: MockBedrockOptions): Promise<Moc
         return refuse(400, 'ValidationException', 'The request body is not valid JSON.');
       }
       if (!isRecord(body) || !Array.isArray(body.messages) || 'modelId' in body) {
-        return refuse(400, 'ValidationException', 'Malformed input request: messages is required and modelId belongs in the path.');
+        return refuse(
+          400,
+          'ValidationException',
+          'Malformed input request: messages is required and modelId belongs in the path.',
+        );
       }
       // Converse rejects blank text blocks (in messages and in system).
       const blank = blankTextAt(body);
-      if (blank) return refuse(400, 'ValidationException', `The text field in the ContentBlock object at ${blank} is blank. Add text to the text field, and try again.`);
+      if (blank)
+        return refuse(
+          400,
+          'ValidationException',
+          `The text field in the ContentBlock object at ${blank} is blank. Add text to the text field, and try again.`,
+        );
 
       const call: BedrockCall = {
         rawPath: url,

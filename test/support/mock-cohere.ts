@@ -21,12 +21,34 @@ export const COHERE_TEXT = 'Hello from the mock Cohere.';
 export const COHERE_RATE_LIMIT_PROMPT = 'please rate-limit me';
 
 const REQUEST_FIELDS = new Set([
-  'model', 'messages', 'stream', 'tools', 'strict_tools', 'documents', 'citation_options', 'response_format', 'safety_mode',
-  'max_tokens', 'stop_sequences', 'temperature', 'seed', 'frequency_penalty', 'presence_penalty', 'k', 'p', 'logprobs',
-  'tool_choice', 'thinking', 'priority',
+  'model',
+  'messages',
+  'stream',
+  'tools',
+  'strict_tools',
+  'documents',
+  'citation_options',
+  'response_format',
+  'safety_mode',
+  'max_tokens',
+  'stop_sequences',
+  'temperature',
+  'seed',
+  'frequency_penalty',
+  'presence_penalty',
+  'k',
+  'p',
+  'logprobs',
+  'tool_choice',
+  'thinking',
+  'priority',
 ]);
 const ROLES = new Set(['system', 'user', 'assistant', 'tool']);
-const USAGE = { billed_units: { input_tokens: 8, output_tokens: 6 }, tokens: { input_tokens: 80, output_tokens: 6 }, cached_tokens: 16 };
+const USAGE = {
+  billed_units: { input_tokens: 8, output_tokens: 6 },
+  tokens: { input_tokens: 80, output_tokens: 6 },
+  cached_tokens: 16,
+};
 
 type Json = Record<string, unknown>;
 
@@ -36,10 +58,13 @@ function problem(body: Json): string | undefined {
   if (!Array.isArray(body.messages) || body.messages.length === 0) return 'invalid request: messages is required';
   for (const m of body.messages as Json[]) {
     if (!ROLES.has(String(m.role))) return `invalid request: unknown role '${String(m.role)}'`;
-    if (m.role === 'tool' && typeof m.tool_call_id !== 'string') return 'invalid request: tool messages need tool_call_id';
+    if (m.role === 'tool' && typeof m.tool_call_id !== 'string')
+      return 'invalid request: tool messages need tool_call_id';
   }
-  if (body.tool_choice !== undefined && body.tool_choice !== 'REQUIRED' && body.tool_choice !== 'NONE') return 'invalid request: tool_choice must be REQUIRED or NONE';
-  if (Array.isArray(body.stop_sequences) && body.stop_sequences.length > 5) return 'invalid request: stop_sequences can have at most 5 items';
+  if (body.tool_choice !== undefined && body.tool_choice !== 'REQUIRED' && body.tool_choice !== 'NONE')
+    return 'invalid request: tool_choice must be REQUIRED or NONE';
+  if (Array.isArray(body.stop_sequences) && body.stop_sequences.length > 5)
+    return 'invalid request: stop_sequences can have at most 5 items';
   return undefined;
 }
 
@@ -47,19 +72,33 @@ function lastUserText(messages: Json[]): string {
   const last = messages.at(-1);
   if (!last) return '';
   if (typeof last.content === 'string') return last.content;
-  return Array.isArray(last.content) ? (last.content as Json[]).map((p) => (typeof p.text === 'string' ? p.text : '')).join('') : '';
+  return Array.isArray(last.content)
+    ? (last.content as Json[]).map((p) => (typeof p.text === 'string' ? p.text : '')).join('')
+    : '';
 }
 
 /** The answer, in V2ChatResponse terms, for a request: a tool call, a tool-informed answer, JSON, or text. */
-function answer(body: Json): { finish: string; text?: string; plan?: string; calls?: Array<{ id: string; name: string; arguments: string }> } {
+function answer(body: Json): {
+  finish: string;
+  text?: string;
+  plan?: string;
+  calls?: Array<{ id: string; name: string; arguments: string }>;
+} {
   const messages = body.messages as Json[];
   const last = messages.at(-1);
   const tools = (body.tools as Array<{ function: { name: string } }> | undefined) ?? [];
   if (last?.role === 'tool') return { finish: 'COMPLETE', text: `The tool said: ${lastUserText(messages)}` };
   if (tools.length > 0 && body.tool_choice !== 'NONE') {
-    return { finish: 'TOOL_CALL', plan: 'I will call the tool.', calls: [{ id: `${tools[0]!.function.name}_k2j4h6g8f0d1`, name: tools[0]!.function.name, arguments: '{"city":"Paris"}' }] };
+    return {
+      finish: 'TOOL_CALL',
+      plan: 'I will call the tool.',
+      calls: [
+        { id: `${tools[0]!.function.name}_k2j4h6g8f0d1`, name: tools[0]!.function.name, arguments: '{"city":"Paris"}' },
+      ],
+    };
   }
-  if ((body.response_format as Json | undefined)?.type === 'json_object') return { finish: 'COMPLETE', text: '{"answer":42}' };
+  if ((body.response_format as Json | undefined)?.type === 'json_object')
+    return { finish: 'COMPLETE', text: '{"answer":42}' };
   return { finish: 'COMPLETE', text: COHERE_TEXT };
 }
 
@@ -67,23 +106,47 @@ function whole(id: string, a: ReturnType<typeof answer>): Json {
   const message: Json = { role: 'assistant' };
   if (a.text !== undefined) message.content = [{ type: 'text', text: a.text }];
   if (a.plan !== undefined) message.tool_plan = a.plan;
-  if (a.calls) message.tool_calls = a.calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } }));
+  if (a.calls)
+    message.tool_calls = a.calls.map((c) => ({
+      id: c.id,
+      type: 'function',
+      function: { name: c.name, arguments: c.arguments },
+    }));
   return { id, finish_reason: a.finish, message, usage: USAGE };
 }
 
 function streamEvents(id: string, a: ReturnType<typeof answer>): Json[] {
-  const events: Json[] = [{ type: 'message-start', id, delta: { message: { role: 'assistant', content: [], tool_plan: '', tool_calls: [], citations: [] } } }];
-  if (a.plan !== undefined) for (const word of a.plan.split(/(?<= )/)) events.push({ type: 'tool-plan-delta', delta: { message: { tool_plan: word } } });
+  const events: Json[] = [
+    {
+      type: 'message-start',
+      id,
+      delta: { message: { role: 'assistant', content: [], tool_plan: '', tool_calls: [], citations: [] } },
+    },
+  ];
+  if (a.plan !== undefined)
+    for (const word of a.plan.split(/(?<= )/))
+      events.push({ type: 'tool-plan-delta', delta: { message: { tool_plan: word } } });
   (a.calls ?? []).forEach((call, index) => {
-    events.push({ type: 'tool-call-start', index, delta: { message: { tool_calls: { id: call.id, type: 'function', function: { name: call.name, arguments: '' } } } } });
+    events.push({
+      type: 'tool-call-start',
+      index,
+      delta: {
+        message: { tool_calls: { id: call.id, type: 'function', function: { name: call.name, arguments: '' } } },
+      },
+    });
     for (let i = 0; i < call.arguments.length; i += 5) {
-      events.push({ type: 'tool-call-delta', index, delta: { message: { tool_calls: { function: { arguments: call.arguments.slice(i, i + 5) } } } } });
+      events.push({
+        type: 'tool-call-delta',
+        index,
+        delta: { message: { tool_calls: { function: { arguments: call.arguments.slice(i, i + 5) } } } },
+      });
     }
     events.push({ type: 'tool-call-end', index });
   });
   if (a.text !== undefined) {
     events.push({ type: 'content-start', index: 0, delta: { message: { content: { type: 'text', text: '' } } } });
-    for (const word of a.text.split(/(?<= )/)) events.push({ type: 'content-delta', index: 0, delta: { message: { content: { text: word } } } });
+    for (const word of a.text.split(/(?<= )/))
+      events.push({ type: 'content-delta', index: 0, delta: { message: { content: { text: word } } } });
     events.push({ type: 'content-end', index: 0 });
   }
   events.push({ type: 'message-end', delta: { finish_reason: a.finish, usage: USAGE } });
@@ -113,7 +176,9 @@ export async function startMockCohere(apiKey: string): Promise<MockCohere> {
       const invalid = problem(body);
       if (invalid) return fail(400, invalid);
       if (lastUserText(body.messages as Json[]) === COHERE_RATE_LIMIT_PROMPT) {
-        return fail(429, "You are using a Trial key, which is limited to 10 API calls / minute.", { 'retry-after': '7' });
+        return fail(429, 'You are using a Trial key, which is limited to 10 API calls / minute.', {
+          'retry-after': '7',
+        });
       }
       const id = `0d3f9a52-0000-4000-8000-${String(++counter).padStart(12, '0')}`;
       const a = answer(body);

@@ -8,7 +8,10 @@ import { FinishReason, type GenerateContentResponse, type Part } from '@google/g
 import { listenOnLoopback } from '../../src/testing/http.js';
 import { isRecord } from '../../src/util/json.js';
 
-type WireResponse = Pick<GenerateContentResponse, 'candidates' | 'promptFeedback' | 'usageMetadata' | 'modelVersion' | 'responseId'>;
+type WireResponse = Pick<
+  GenerateContentResponse,
+  'candidates' | 'promptFeedback' | 'usageMetadata' | 'modelVersion' | 'responseId'
+>;
 
 export interface ReceivedGeminiRequest {
   readonly api: 'gemini' | 'vertex';
@@ -39,16 +42,32 @@ export interface MockGemini {
 
 export const MOCK_TEXT = 'Paris is the capital of France.';
 export const MOCK_JSON = { answer: 'Paris', confidence: 0.98 };
-export const MOCK_USAGE = { promptTokenCount: 11, candidatesTokenCount: 7, thoughtsTokenCount: 3, cachedContentTokenCount: 4, totalTokenCount: 21 };
+export const MOCK_USAGE = {
+  promptTokenCount: 11,
+  candidatesTokenCount: 7,
+  thoughtsTokenCount: 3,
+  cachedContentTokenCount: 4,
+  totalTokenCount: 21,
+};
 /** The mock signs its function calls like Gemini 3 and insists on getting the signature back. */
 export const MOCK_SIGNATURE = 'bW9jay1zaWduYXR1cmUvKz0=';
 export const KNOWN_MODELS = new Set(['gemini-2.5-flash', 'gemini-2.5-pro']);
 
-const TOP_LEVEL_FIELDS = new Set(['contents', 'systemInstruction', 'generationConfig', 'tools', 'toolConfig', 'safetySettings', 'cachedContent', 'labels']);
+const TOP_LEVEL_FIELDS = new Set([
+  'contents',
+  'systemInstruction',
+  'generationConfig',
+  'tools',
+  'toolConfig',
+  'safetySettings',
+  'cachedContent',
+  'labels',
+]);
 const PART_DATA_FIELDS = ['text', 'inlineData', 'fileData', 'functionCall', 'functionResponse'];
 
 const GEMINI_PATH = /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent)$/;
-const VERTEX_PATH = /^\/(v1|v1beta1)\/projects\/([^/]+)\/locations\/([^/]+)\/publishers\/google\/models\/([^/:]+):(generateContent|streamGenerateContent)$/;
+const VERTEX_PATH =
+  /^\/(v1|v1beta1)\/projects\/([^/]+)\/locations\/([^/]+)\/publishers\/google\/models\/([^/:]+):(generateContent|streamGenerateContent)$/;
 
 class RequestProblem extends Error {
   constructor(
@@ -70,23 +89,31 @@ type Turn = { role: string; parts: Array<Record<string, unknown>> };
 function validate(body: Record<string, unknown>): Turn[] {
   const invalid = (message: string) => new RequestProblem(400, 'INVALID_ARGUMENT', message);
   for (const key of Object.keys(body)) {
-    if (!TOP_LEVEL_FIELDS.has(key)) throw invalid(`Invalid JSON payload received. Unknown name "${key}": Cannot find field.`);
+    if (!TOP_LEVEL_FIELDS.has(key))
+      throw invalid(`Invalid JSON payload received. Unknown name "${key}": Cannot find field.`);
   }
-  if (!Array.isArray(body.contents) || body.contents.length === 0) throw invalid('* GenerateContentRequest.contents: contents is not specified');
+  if (!Array.isArray(body.contents) || body.contents.length === 0)
+    throw invalid('* GenerateContentRequest.contents: contents is not specified');
   const turns = body.contents as Turn[];
   turns.forEach((turn, i) => {
-    if (turn.role !== 'user' && turn.role !== 'model') throw invalid(`Please use a valid role: user, model. (contents[${i}])`);
-    if (!Array.isArray(turn.parts) || turn.parts.length === 0) throw invalid(`* GenerateContentRequest.contents[${i}].parts: contents.parts must not be empty.`);
+    if (turn.role !== 'user' && turn.role !== 'model')
+      throw invalid(`Please use a valid role: user, model. (contents[${i}])`);
+    if (!Array.isArray(turn.parts) || turn.parts.length === 0)
+      throw invalid(`* GenerateContentRequest.contents[${i}].parts: contents.parts must not be empty.`);
     for (const part of turn.parts) {
       const fields = PART_DATA_FIELDS.filter((f) => part[f] !== undefined);
-      if (fields.length !== 1) throw invalid(`* GenerateContentRequest.contents[${i}].parts: exactly one data field must be set`);
+      if (fields.length !== 1)
+        throw invalid(`* GenerateContentRequest.contents[${i}].parts: exactly one data field must be set`);
       if (part.text === '') throw invalid('Unable to submit request because it has an empty text parameter.');
       if (part.functionCall && turn.role !== 'model') throw invalid('functionCall parts belong to model turns');
       if (part.functionResponse && turn.role !== 'user') throw invalid('functionResponse parts belong to user turns');
-      if (isRecord(part.functionCall) && !isRecord(part.functionCall.args)) throw invalid('functionCall.args must be an object');
-      if (isRecord(part.functionResponse) && !isRecord(part.functionResponse.response)) throw invalid('functionResponse.response must be an object');
+      if (isRecord(part.functionCall) && !isRecord(part.functionCall.args))
+        throw invalid('functionCall.args must be an object');
+      if (isRecord(part.functionResponse) && !isRecord(part.functionResponse.response))
+        throw invalid('functionResponse.response must be an object');
     }
-    if (i > 0 && turns[i - 1]?.role === turn.role) throw invalid('Please ensure that multiturn requests alternate between user and model.');
+    if (i > 0 && turns[i - 1]?.role === turn.role)
+      throw invalid('Please ensure that multiturn requests alternate between user and model.');
     const calls = turn.parts.filter((p) => p.functionCall);
     if (calls.length > 0) {
       if (calls.some((p) => p.thoughtSignature !== MOCK_SIGNATURE)) {
@@ -94,12 +121,16 @@ function validate(body: Record<string, unknown>): Turn[] {
       }
       const responses = turns[i + 1]?.parts.filter((p) => p.functionResponse).length ?? 0;
       if (i + 1 < turns.length && responses !== calls.length) {
-        throw invalid('Please ensure that the number of function response parts is equal to the number of function call parts of the function call turn.');
+        throw invalid(
+          'Please ensure that the number of function response parts is equal to the number of function call parts of the function call turn.',
+        );
       }
     }
   });
   if (isRecord(body.generationConfig) && 'response_mime_type' in body.generationConfig) {
-    throw invalid('Invalid JSON payload received. Unknown name "response_mime_type" at \'generation_config\': Cannot find field.');
+    throw invalid(
+      'Invalid JSON payload received. Unknown name "response_mime_type" at \'generation_config\': Cannot find field.',
+    );
   }
   return turns;
 }
@@ -114,20 +145,31 @@ function answer(body: Record<string, unknown>, turns: Turn[]): Answer {
   const lastTurn = turns.at(-1);
   const results = lastTurn?.parts.filter((p) => isRecord(p.functionResponse)) ?? [];
   if (results.length > 0) {
-    const summary = results.map((p) => JSON.stringify((p.functionResponse as Record<string, unknown>).response)).join(' ');
+    const summary = results
+      .map((p) => JSON.stringify((p.functionResponse as Record<string, unknown>).response))
+      .join(' ');
     return { parts: [{ text: `Tool results received: ${summary}` }], finishReason: FinishReason.STOP };
   }
-  const tools = Array.isArray(body.tools) ? (body.tools as Array<{ functionDeclarations?: Array<{ name: string }> }>) : [];
+  const tools = Array.isArray(body.tools)
+    ? (body.tools as Array<{ functionDeclarations?: Array<{ name: string }> }>)
+    : [];
   const declared = tools.flatMap((t) => t.functionDeclarations ?? []).map((d) => d.name);
-  const mode = isRecord(body.toolConfig) && isRecord(body.toolConfig.functionCallingConfig) ? body.toolConfig.functionCallingConfig.mode : 'AUTO';
+  const mode =
+    isRecord(body.toolConfig) && isRecord(body.toolConfig.functionCallingConfig)
+      ? body.toolConfig.functionCallingConfig.mode
+      : 'AUTO';
   if (declared.length > 0 && mode !== 'NONE') {
     const [first, second] = declared;
-    const parts: Part[] = [{ functionCall: { name: first!, args: { city: 'Paris' } }, thoughtSignature: MOCK_SIGNATURE }];
-    if (second) parts.push({ functionCall: { name: second, args: { city: 'Tokyo' } }, thoughtSignature: MOCK_SIGNATURE });
+    const parts: Part[] = [
+      { functionCall: { name: first!, args: { city: 'Paris' } }, thoughtSignature: MOCK_SIGNATURE },
+    ];
+    if (second)
+      parts.push({ functionCall: { name: second, args: { city: 'Tokyo' } }, thoughtSignature: MOCK_SIGNATURE });
     return { parts, finishReason: FinishReason.STOP };
   }
   const config = isRecord(body.generationConfig) ? body.generationConfig : {};
-  if (config.responseMimeType === 'application/json') return { parts: [{ text: JSON.stringify(MOCK_JSON) }], finishReason: FinishReason.STOP };
+  if (config.responseMimeType === 'application/json')
+    return { parts: [{ text: JSON.stringify(MOCK_JSON) }], finishReason: FinishReason.STOP };
   if (typeof config.maxOutputTokens === 'number' && config.maxOutputTokens < 5) {
     return { parts: [{ text: 'Paris' }], finishReason: FinishReason.MAX_TOKENS };
   }
@@ -156,13 +198,20 @@ function streamEvents(reply: Answer, candidates: number, responseId: string): Wi
   }
   const partial = { promptTokenCount: MOCK_USAGE.promptTokenCount, totalTokenCount: MOCK_USAGE.promptTokenCount };
   const events: WireResponse[] = pieces.map((part) => ({
-    candidates: Array.from({ length: candidates }, (_, index) => ({ content: { role: 'model', parts: [part] }, index })),
+    candidates: Array.from({ length: candidates }, (_, index) => ({
+      content: { role: 'model', parts: [part] },
+      index,
+    })),
     usageMetadata: partial,
     modelVersion: 'gemini-2.5-flash-001',
     responseId,
   }));
   events.push({
-    candidates: Array.from({ length: candidates }, (_, index) => ({ content: { role: 'model', parts: [{ text: '' }] }, finishReason: reply.finishReason, index })),
+    candidates: Array.from({ length: candidates }, (_, index) => ({
+      content: { role: 'model', parts: [{ text: '' }] },
+      finishReason: reply.finishReason,
+      index,
+    })),
     usageMetadata: MOCK_USAGE,
     modelVersion: 'gemini-2.5-flash-001',
     responseId,
@@ -185,7 +234,11 @@ export async function startMockGemini(options: { apiKey: string; vertexTokens?: 
       const url = new URL(req.url ?? '/', 'http://mock');
       const gemini = GEMINI_PATH.exec(url.pathname);
       const vertex = VERTEX_PATH.exec(url.pathname);
-      if (req.method !== 'POST' || (!gemini && !vertex)) return send(404, googleError(404, 'NOT_FOUND', `The requested URL ${url.pathname} was not found on this server.`));
+      if (req.method !== 'POST' || (!gemini && !vertex))
+        return send(
+          404,
+          googleError(404, 'NOT_FOUND', `The requested URL ${url.pathname} was not found on this server.`),
+        );
       const api = gemini ? 'gemini' : 'vertex';
       const model = decodeURIComponent((gemini ? gemini[1] : vertex![4])!);
       const method = (gemini ? gemini[2] : vertex![5]) as ReceivedGeminiRequest['method'];
@@ -206,23 +259,38 @@ export async function startMockGemini(options: { apiKey: string; vertexTokens?: 
             code: 400,
             message: 'API key not valid. Please pass a valid API key.',
             status: 'INVALID_ARGUMENT',
-            details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'API_KEY_INVALID', domain: 'googleapis.com' }],
+            details: [
+              {
+                '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+                reason: 'API_KEY_INVALID',
+                domain: 'googleapis.com',
+              },
+            ],
           },
         });
       }
       if (api === 'vertex') {
         const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-        if (!token || !vertexTokens.has(token)) return send(401, googleError(401, 'UNAUTHENTICATED', 'Request had invalid authentication credentials.'));
+        if (!token || !vertexTokens.has(token))
+          return send(401, googleError(401, 'UNAUTHENTICATED', 'Request had invalid authentication credentials.'));
       }
       if (state.failWith) return send(state.failWith.status, state.failWith.body);
       if (!KNOWN_MODELS.has(model)) {
-        return send(404, googleError(404, 'NOT_FOUND', `Publisher Model \`${model}\` was not found or your project does not have access to it.`));
+        return send(
+          404,
+          googleError(
+            404,
+            'NOT_FOUND',
+            `Publisher Model \`${model}\` was not found or your project does not have access to it.`,
+          ),
+        );
       }
       let turns: Turn[];
       try {
         turns = validate(body);
       } catch (err) {
-        if (err instanceof RequestProblem) return send(err.status, googleError(err.status, err.grpcStatus, err.message));
+        if (err instanceof RequestProblem)
+          return send(err.status, googleError(err.status, err.grpcStatus, err.message));
         throw err;
       }
       const reply = answer(body, turns);

@@ -45,14 +45,22 @@ function answer(body: Record<string, unknown>, mode: MockMode): Answer {
   if (tool !== undefined) {
     if (mode === 'invalid-json') return { content: '', toolCalls: [{ name: tool, arguments: '{"a": 1,' }] };
     const numbers = /a = (-?\d+) and b = (-?\d+)/.exec(text);
-    return { content: '', toolCalls: [{ name: tool, arguments: JSON.stringify({ a: Number(numbers?.[1] ?? 0), b: Number(numbers?.[2] ?? 0) }) }] };
+    return {
+      content: '',
+      toolCalls: [
+        { name: tool, arguments: JSON.stringify({ a: Number(numbers?.[1] ?? 0), b: Number(numbers?.[2] ?? 0) }) },
+      ],
+    };
   }
   if (format === 'json_schema') {
     if (mode === 'invalid-json') return { content: 'Sure! Here is your object: a word and a number.' };
     const asked = /"word" set to "(\w+)" and "number" set to (-?\d+)/.exec(text);
     return { content: JSON.stringify({ word: asked?.[1] ?? 'probe', number: Number(asked?.[2] ?? 1) }) };
   }
-  if (format === 'json_object') return { content: mode === 'invalid-json' ? 'Sure! Here is your object: name and count.' : '{"name":"probe","count":1}' };
+  if (format === 'json_object')
+    return {
+      content: mode === 'invalid-json' ? 'Sure! Here is your object: name and count.' : '{"name":"probe","count":1}',
+    };
   const sum = /What is (\d+) \+ (\d+)\?/.exec(text);
   if (sum) return { content: String(Number(sum[1]) + Number(sum[2])) };
   const echo = /Reply with exactly this word and nothing else: (\w+)/.exec(text);
@@ -76,16 +84,37 @@ export async function startMockHealthBackend(): Promise<MockHealthBackend> {
       const model = String(body.model);
       const { content, toolCalls = [] } = answer(body, mode);
       const produced = content.length + toolCalls.reduce((n, t) => n + t.name.length + t.arguments.length, 0);
-      const usage = { prompt_tokens: 10, completion_tokens: Math.ceil(produced / 4), total_tokens: 10 + Math.ceil(produced / 4) };
-      const calls = toolCalls.map((t, i) => ({ id: `call_${i}`, type: 'function', function: { name: t.name, arguments: t.arguments } }));
+      const usage = {
+        prompt_tokens: 10,
+        completion_tokens: Math.ceil(produced / 4),
+        total_tokens: 10 + Math.ceil(produced / 4),
+      };
+      const calls = toolCalls.map((t, i) => ({
+        id: `call_${i}`,
+        type: 'function',
+        function: { name: t.name, arguments: t.arguments },
+      }));
       if (body.stream !== true) {
         res.writeHead(200, { 'content-type': 'application/json' });
-        const message = calls.length > 0 ? { role: 'assistant', content: content || null, tool_calls: calls } : { role: 'assistant', content };
-        res.end(JSON.stringify({ id: 'chatcmpl-h', object: 'chat.completion', created: 1, model, choices: [{ index: 0, message, finish_reason: 'stop' }], usage }));
+        const message =
+          calls.length > 0
+            ? { role: 'assistant', content: content || null, tool_calls: calls }
+            : { role: 'assistant', content };
+        res.end(
+          JSON.stringify({
+            id: 'chatcmpl-h',
+            object: 'chat.completion',
+            created: 1,
+            model,
+            choices: [{ index: 0, message, finish_reason: 'stop' }],
+            usage,
+          }),
+        );
         return;
       }
       res.writeHead(200, { 'content-type': 'text/event-stream' });
-      const chunk = (delta: Record<string, unknown>, finish: string | null) => `data: ${JSON.stringify({ id: 'chatcmpl-h', object: 'chat.completion.chunk', created: 1, model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+      const chunk = (delta: Record<string, unknown>, finish: string | null) =>
+        `data: ${JSON.stringify({ id: 'chatcmpl-h', object: 'chat.completion.chunk', created: 1, model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
       let out = chunk({ role: 'assistant', content: '' }, null);
       for (const piece of content.match(/.{1,40}/gs) ?? []) out += chunk({ content: piece }, null);
       for (const [index, call] of calls.entries()) out += chunk({ tool_calls: [{ index, ...call }] }, null);

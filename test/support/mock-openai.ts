@@ -41,7 +41,14 @@ function completion(model: string) {
     object: 'chat.completion',
     created: 1_700_000_000,
     model,
-    choices: [{ index: 0, message: { role: 'assistant', content: COMPLETION_TEXT, refusal: null }, finish_reason: 'stop', logprobs: null }],
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content: COMPLETION_TEXT, refusal: null },
+        finish_reason: 'stop',
+        logprobs: null,
+      },
+    ],
     usage: { prompt_tokens: 12, completion_tokens: 7, total_tokens: 19, prompt_tokens_details: { cached_tokens: 0 } },
   };
 }
@@ -81,7 +88,8 @@ export async function startMockOpenAI(options: { apiKey?: string } = {}): Promis
         res.writeHead(status, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ error: { message, type, param: null, code: null } }));
       };
-      if (options.apiKey && req.headers.authorization !== `Bearer ${options.apiKey}`) return error(401, 'Incorrect API key provided.', 'invalid_request_error');
+      if (options.apiKey && req.headers.authorization !== `Bearer ${options.apiKey}`)
+        return error(401, 'Incorrect API key provided.', 'invalid_request_error');
       if (state.failWith !== undefined) return error(state.failWith, `mock failure ${state.failWith}`, 'server_error');
       if (req.url !== '/v1/chat/completions') return error(404, `no route ${req.url}`, 'invalid_request_error');
       const model = String(body.model);
@@ -97,7 +105,8 @@ export async function startMockOpenAI(options: { apiKey?: string } = {}): Promis
         res.writeHead(200, { 'content-type': 'application/json' });
         return res.end(JSON.stringify(completion(model)));
       }
-      const includeUsage = state.streamUsage && (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+      const includeUsage =
+        state.streamUsage && (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
       const words = COMPLETION_TEXT.split(/(?<= )/);
       const pieces = Array.from({ length: state.streamChunks }, (_, i) => words[i % words.length] ?? '');
@@ -107,7 +116,9 @@ export async function startMockOpenAI(options: { apiKey?: string } = {}): Promis
         chunk(model, {}, state.finishReason, includeUsage),
       ];
       if (includeUsage) {
-        events.push(`data: ${JSON.stringify({ id: 'chatcmpl-mock', object: 'chat.completion.chunk', created: 1_700_000_000, model, choices: [], usage: completion(model).usage })}\n\n`);
+        events.push(
+          `data: ${JSON.stringify({ id: 'chatcmpl-mock', object: 'chat.completion.chunk', created: 1_700_000_000, model, choices: [], usage: completion(model).usage })}\n\n`,
+        );
       }
       events.push('data: [DONE]\n\n');
       let i = 0;

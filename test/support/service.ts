@@ -40,7 +40,8 @@ export interface LoggedRequest {
 /** Listeners on free loopback ports and quiet logs, merged under whatever the test's YAML says. */
 function withLoopbackListeners(yaml: string, via: Via): string {
   const config = (parse(yaml) ?? {}) as Record<string, Record<string, unknown> | undefined>;
-  for (const listener of ['extproc', 'admin', 'dataPlane']) config[listener] = { address: '127.0.0.1:0', ...config[listener] };
+  for (const listener of ['extproc', 'admin', 'dataPlane'])
+    config[listener] = { address: '127.0.0.1:0', ...config[listener] };
   if (via === 'envoy') config.dataPlane = { ...config.dataPlane, enabled: false };
   config.logging = { level: 'error', ...config.logging };
   return stringify(config);
@@ -95,7 +96,10 @@ class EnvoyLogCollector {
     if (line.log_type === 'upstream_attempt') {
       const attempts = this.#attempts.get(requestId) ?? [];
       const code = Number(line.response_code);
-      attempts.push({ backend: fieldText(line.backend), outcome: code > 0 ? String(code) : fieldText(line.response_flags, 'reset') });
+      attempts.push({
+        backend: fieldText(line.backend),
+        outcome: code > 0 ? String(code) : fieldText(line.response_flags, 'reset'),
+      });
       this.#attempts.set(requestId, attempts);
       return;
     }
@@ -113,7 +117,9 @@ class EnvoyLogCollector {
 
 /** Backends whose credentials are missing in this environment. */
 export function disabledBackends(service: RunningService): ReadonlySet<string> {
-  return new Set([...service.store.current().topology.backends.values()].filter((b) => b.disabledReason).map((b) => b.name));
+  return new Set(
+    [...service.store.current().topology.backends.values()].filter((b) => b.disabledReason).map((b) => b.name),
+  );
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -124,7 +130,11 @@ async function completedRequests(envoy: RunningEnvoy): Promise<number> {
   return stats[0]?.value ?? 0;
 }
 
-export async function startTestService(yaml: string, env: Environment, options: TestServiceOptions = {}): Promise<TestService> {
+export async function startTestService(
+  yaml: string,
+  env: Environment,
+  options: TestServiceOptions = {},
+): Promise<TestService> {
   // LLM_EXTPROC_TEST_VIA=stand-in runs the whole e2e suite through the stand-in instead, for comparisons.
   const via = options.via ?? (process.env.LLM_EXTPROC_TEST_VIA === 'stand-in' ? 'stand-in' : 'envoy');
   const text = withLoopbackListeners(yaml, via);
@@ -133,7 +143,12 @@ export async function startTestService(yaml: string, env: Environment, options: 
   const configFile = path.join(mkdtempSync(path.join(tmpdir(), 'llm-extproc-e2e-')), 'config.yaml');
   writeFileSync(configFile, text);
   const accessLog: LoggedRequest[] = [];
-  const service = await startService({ configFile, config: result.config, env, accessLog: (entry) => accessLog.push(fromStandIn(entry)) });
+  const service = await startService({
+    configFile,
+    config: result.config,
+    env,
+    accessLog: (entry) => accessLog.push(fromStandIn(entry)),
+  });
   const adminUrl = `http://127.0.0.1:${service.adminPort}`;
   if (via === 'stand-in') {
     return {
@@ -153,7 +168,8 @@ export async function startTestService(yaml: string, env: Environment, options: 
   let envoy: RunningEnvoy;
   let tap: H2Tap | undefined;
   try {
-    if (options.tap === true) tap = await startH2Tap({ host: '127.0.0.1', port: service.extprocPort }, { countMessages: true });
+    if (options.tap === true)
+      tap = await startH2Tap({ host: '127.0.0.1', port: service.extprocPort }, { countMessages: true });
     const generated = buildBootstrap(result.config, {
       listen: '127.0.0.1:0',
       admin: '127.0.0.1:0',
@@ -165,12 +181,15 @@ export async function startTestService(yaml: string, env: Environment, options: 
     const bootstrap = JSON.stringify(generated);
     // Every bootstrap a test generates is also checked the way users are told to check theirs.
     const validation = await validateWithEnvoy(bootstrap);
-    if (!validation.ok || validation.deprecations.length > 0) throw new Error(`envoy --mode validate rejects the test bootstrap:\n${validation.output}`);
+    if (!validation.ok || validation.deprecations.length > 0)
+      throw new Error(`envoy --mode validate rejects the test bootstrap:\n${validation.output}`);
     envoy = await startEnvoy({
       bootstrap,
       onAccessLog: (line) => collector.add(line),
       ...(options.envoyConcurrency ? { concurrency: options.envoyConcurrency } : {}),
-      ...(options.envoyLogLevel ? { logLevel: options.envoyLogLevel, onLog: (line: string) => process.stderr.write(`envoy: ${line}\n`) } : {}),
+      ...(options.envoyLogLevel
+        ? { logLevel: options.envoyLogLevel, onLog: (line: string) => process.stderr.write(`envoy: ${line}\n`) }
+        : {}),
     });
   } catch (err) {
     await tap?.close();

@@ -37,7 +37,18 @@ async function main(): Promise<void> {
   const budgets = Budgets.create(config, { onStoreError: () => errors++ }, { reapIntervalMs: 0 }); // it reaps below, counting
   const identity = budgets.identify({ authorization: `Bearer ${key}` });
   if (!identity.ok) throw new Error(identity.response.body.error.message);
-  const r = { granted: 0, denied: 0, settled: 0, lateSettles: 0, released: 0, vanished: 0, reaped: 0, settledTokens: 0, excessTokens: 0, lastVanishExpiry: 0 };
+  const r = {
+    granted: 0,
+    denied: 0,
+    settled: 0,
+    lateSettles: 0,
+    released: 0,
+    vanished: 0,
+    reaped: 0,
+    settledTokens: 0,
+    excessTokens: 0,
+    lastVanishExpiry: 0,
+  };
 
   let running = true;
   const reaper = (async () => {
@@ -56,7 +67,11 @@ async function main(): Promise<void> {
       const completionTokens = 600 + Math.floor(random() * 201); // ≤ max_tokens (800): a provider never exceeds it
       const latency = random() * 30;
       await sleep(delay);
-      const res = await budgets.reserve(identity.chain, { model: 'gpt-4o-mini', promptTokens: 200, maxCompletionTokens: 800 });
+      const res = await budgets.reserve(identity.chain, {
+        model: 'gpt-4o-mini',
+        promptTokens: 200,
+        maxCompletionTokens: 800,
+      });
       if (!res.ok) {
         r.denied++;
         return;

@@ -49,5 +49,7 @@ export function assertScriptsClean(pair: Pair): void {
 
 /** Message kinds of each processor stream, "stage: kind kind …". */
 export function kinds(o: Observation): string[] {
-  return o.extproc.map((s) => `${s.stage}: ${s.messages.map((m) => m.kind + (m.endOfStream === true ? '*' : '')).join(' ')}`);
+  return o.extproc.map(
+    (s) => `${s.stage}: ${s.messages.map((m) => m.kind + (m.endOfStream === true ? '*' : '')).join(' ')}`,
+  );
 }

@@ -4,7 +4,14 @@
 // RST_STREAM from either side with its error code, the server's END_STREAM (the gRPC status trailers). This is
 // what "how did the data plane end the Process stream?" is answered from: the wire, not a library's reading of it.
 // HPACK and payloads are not decoded. Loopback only.
-import { END_STREAM, errorCodeName, FRAME, startFrameProxy, type Frame, type FrameSide } from '../testing/h2-frame-proxy.js';
+import {
+  END_STREAM,
+  errorCodeName,
+  FRAME,
+  startFrameProxy,
+  type Frame,
+  type FrameSide,
+} from '../testing/h2-frame-proxy.js';
 
 /** One opening or closing frame of a stream. */
 export interface WireEvent {
@@ -61,8 +68,14 @@ export async function startH2Tap(target: { readonly host: string; readonly port:
         rec.headersSeen.add(from);
         rec.events.push({ at, from, what: 'HEADERS' });
       }
-      if ((type === FRAME.DATA || type === FRAME.HEADERS) && (flags & END_STREAM) !== 0) rec.events.push({ at, from, what: 'END_STREAM' });
-      if (type === FRAME.RST_STREAM) rec.events.push({ at, from, what: `RST_STREAM(${payload.length >= 4 ? errorCodeName(payload.readUInt32BE(0)) : '?'})` });
+      if ((type === FRAME.DATA || type === FRAME.HEADERS) && (flags & END_STREAM) !== 0)
+        rec.events.push({ at, from, what: 'END_STREAM' });
+      if (type === FRAME.RST_STREAM)
+        rec.events.push({
+          at,
+          from,
+          what: `RST_STREAM(${payload.length >= 4 ? errorCodeName(payload.readUInt32BE(0)) : '?'})`,
+        });
     };
     return {
       onFrame: (from, frame) => {

@@ -16,15 +16,26 @@ import { serviceConfigSchema, type ServiceConfig } from '../../config/schema.js'
 import { resolveTopology, type Topology } from '../../config/topology.js';
 import { ROUTE_HEADER, METADATA_NAMESPACE, EXT_PROC_FILTER_NAME } from '../../extproc/contract.js';
 import { buildBootstrap } from '../../envoyconfig/bootstrap.js';
+import { fieldText } from '../../envoy/access-log.js';
 import { startEnvoy, type RunningEnvoy } from '../../envoy/process.js';
 import type { ProcessingRequest__Output } from '../../generated/envoy/service/ext_proc/v3/ProcessingRequest.js';
-import type { ProcessingResponse } from '../../generated/envoy/service/ext_proc/v3/ProcessingResponse.js';
 import type { HeaderMap__Output } from '../../generated/envoy/config/core/v3/HeaderMap.js';
-import { startDataPlane, type AccessLogEntry, type DataPlane, type DataPlaneEvent, type DataPlaneSettings } from '../server.js';
+import {
+  startDataPlane,
+  type AccessLogEntry,
+  type DataPlane,
+  type DataPlaneEvent,
+  type DataPlaneSettings,
+} from '../server.js';
 import { structToJson } from '../metadata.js';
 import type { JsonObject, JsonValue } from '../../util/json.js';
-import { startFakeUpstream, type FakeUpstream, type RecordedRequest, type UpstreamHandler } from '../testing/fake-upstream.js';
-import { startFakeProcessor, type FakeProcessor, type ProcessorScript, type ProcessorStream } from './fake-processor.js';
+import {
+  startFakeUpstream,
+  type FakeUpstream,
+  type RecordedRequest,
+  type UpstreamHandler,
+} from '../testing/fake-upstream.js';
+import { startFakeProcessor, type ProcessorScript, type ProcessorStream } from './fake-processor.js';
 import { continueFor, passThrough, stageScripts } from '../testing/script.js';
 
 export type Via = 'stand-in' | 'envoy';
@@ -36,10 +47,14 @@ export const VIAS: readonly Via[] = ['stand-in', 'envoy'];
 export { continueFor, passThrough };
 
 /** A script per stage; stages without one pass through. */
-export const byStage: (scripts: { router?: ProcessorScript; upstream?: ProcessorScript }) => ProcessorScript = stageScripts;
+export const byStage: (scripts: { router?: ProcessorScript; upstream?: ProcessorScript }) => ProcessorScript =
+  stageScripts;
 
 /** Answers CONTINUE to each listed kind in turn (they must arrive in that order). */
-export async function continueThrough(stream: ProcessorStream, kinds: readonly NonNullable<ProcessingRequest__Output['request']>[]): Promise<void> {
+export async function continueThrough(
+  stream: ProcessorStream,
+  kinds: readonly NonNullable<ProcessingRequest__Output['request']>[],
+): Promise<void> {
   for (const kind of kinds) stream.send(continueFor(await stream.expect(kind)));
 }
 
@@ -122,7 +137,8 @@ function headersOf(map: HeaderMap__Output | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const h of map?.headers ?? []) {
     const key = h.key ?? '';
-    const value = h.raw_value !== undefined && h.raw_value.length > 0 ? h.raw_value.toString('latin1') : (h.value ?? '');
+    const value =
+      h.raw_value !== undefined && h.raw_value.length > 0 ? h.raw_value.toString('latin1') : (h.value ?? '');
     out[key] = out[key] === undefined ? value : `${out[key]},${value}`;
   }
   return out;
@@ -130,9 +146,10 @@ function headersOf(map: HeaderMap__Output | undefined): Record<string, string> {
 
 function messageSeen(m: ProcessingRequest__Output): MessageSeen {
   const kind = m.request ?? 'unknown';
-  const attributes = m.attributes !== undefined && Object.keys(m.attributes).length > 0
-    ? Object.fromEntries(Object.entries(m.attributes).map(([k, v]) => [k, structToJson(v)]))
-    : undefined;
+  const attributes =
+    m.attributes !== undefined && Object.keys(m.attributes).length > 0
+      ? Object.fromEntries(Object.entries(m.attributes).map(([k, v]) => [k, structToJson(v)]))
+      : undefined;
   const base = attributes !== undefined ? { attributes } : {};
   switch (m.request) {
     case 'request_headers':
@@ -151,7 +168,12 @@ function messageSeen(m: ProcessingRequest__Output): MessageSeen {
     case 'request_body':
     case 'response_body': {
       const b = m.request === 'request_body' ? m.request_body : m.response_body;
-      return { kind, endOfStream: b?.end_of_stream ?? false, body: (b?.body ?? Buffer.alloc(0)).toString('latin1'), ...base };
+      return {
+        kind,
+        endOfStream: b?.end_of_stream ?? false,
+        body: (b?.body ?? Buffer.alloc(0)).toString('latin1'),
+        ...base,
+      };
     }
     default:
       return { kind, endOfStream: undefined, ...base };
@@ -180,7 +202,8 @@ function clientRequest(port: number, request: ClientRequest, upstreamSeen: () =>
   const started = Date.now();
   return new Promise((resolve) => {
     const headers: Record<string, string> = { host: PARITY_HOST, ...(request.headers ?? {}) };
-    if (request.chunkedBody === undefined && request.body !== undefined) headers['content-length'] = String(Buffer.byteLength(request.body));
+    if (request.chunkedBody === undefined && request.body !== undefined)
+      headers['content-length'] = String(Buffer.byteLength(request.body));
     const chunks: string[] = [];
     let status = 0;
     let responseHeaders: Record<string, string> = {};
@@ -189,10 +212,25 @@ function clientRequest(port: number, request: ClientRequest, upstreamSeen: () =>
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      resolve({ status, headers: responseHeaders, body: chunks.join(''), chunks, reset, error, ms: Date.now() - started });
+      resolve({
+        status,
+        headers: responseHeaders,
+        body: chunks.join(''),
+        chunks,
+        reset,
+        error,
+        ms: Date.now() - started,
+      });
     };
     const req = http.request(
-      { host: '127.0.0.1', port, method: request.method ?? 'POST', path: request.path ?? '/v1/chat/completions', headers, agent: false },
+      {
+        host: '127.0.0.1',
+        port,
+        method: request.method ?? 'POST',
+        path: request.path ?? '/v1/chat/completions',
+        headers,
+        agent: false,
+      },
       (res) => {
         status = res.statusCode ?? 0;
         responseHeaders = {};
@@ -321,20 +359,22 @@ interface EnvoyLines {
 }
 
 function metadataOf(value: unknown): JsonObject | undefined {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length > 0 ? (value as JsonObject) : undefined;
+  return value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length > 0
+    ? (value as JsonObject)
+    : undefined;
 }
 
 function fromEnvoyLines(lines: EnvoyLines): Logged {
   return {
     responseCode: Number(lines.request.response_code ?? 0),
-    details: String(lines.request.response_code_details ?? ''),
-    flags: String(lines.request.response_flags ?? ''),
+    details: fieldText(lines.request.response_code_details),
+    flags: fieldText(lines.request.response_flags),
     metadata: metadataOf(lines.request.llm_extproc),
     attempts: lines.attempts.map((a) => {
       const code = Number(a.response_code ?? 0);
       return {
-        backend: String(a.backend ?? ''),
-        outcome: code > 0 ? String(code) : `flags:${String(a.response_flags ?? '')}`,
+        backend: fieldText(a.backend),
+        outcome: code > 0 ? String(code) : `flags:${fieldText(a.response_flags)}`,
         metadata: metadataOf(a.llm_extproc),
       };
     }),
@@ -365,7 +405,8 @@ function path(root: JsonObj, ...keys: Array<string | number>): JsonValue | undef
 /** The generated bootstrap's HTTP connection manager config. */
 export function connectionManager(bootstrap: JsonObject): JsonObj {
   const hcm = path(bootstrap, 'static_resources', 'listeners', 0, 'filter_chains', 0, 'filters', 0, 'typed_config');
-  if (hcm === undefined || hcm === null || typeof hcm !== 'object' || Array.isArray(hcm)) throw new Error('bootstrap without an HTTP connection manager');
+  if (hcm === undefined || hcm === null || typeof hcm !== 'object' || Array.isArray(hcm))
+    throw new Error('bootstrap without an HTTP connection manager');
   return hcm;
 }
 
@@ -374,7 +415,15 @@ function logUpstreamMetadata(bootstrap: JsonObject): void {
   const filters = connectionManager(bootstrap).http_filters;
   if (!Array.isArray(filters)) return;
   for (const filter of filters) {
-    const format = path(filter as JsonObj, 'typed_config', 'upstream_log', 0, 'typed_config', 'log_format', 'json_format');
+    const format = path(
+      filter as JsonObj,
+      'typed_config',
+      'upstream_log',
+      0,
+      'typed_config',
+      'log_format',
+      'json_format',
+    );
     if (format !== undefined && format !== null && typeof format === 'object' && !Array.isArray(format)) {
       format.llm_extproc = `%DYNAMIC_METADATA(${METADATA_NAMESPACE})%`;
     }
@@ -394,7 +443,13 @@ export async function startBench(options: BenchOptions): Promise<Bench> {
       let url = spec.url;
       if (url === undefined) {
         const upstream = await startFakeUpstream((req: RecordedRequest, res) => {
-          upstreamLog.push({ upstream: name, method: req.method, url: req.url, headers: flatHeaders(req.rawHeaders), body: req.body.toString('latin1') });
+          upstreamLog.push({
+            upstream: name,
+            method: req.method,
+            url: req.url,
+            headers: flatHeaders(req.rawHeaders),
+            body: req.body.toString('latin1'),
+          });
           return (handlers.get(name) ?? jsonOk(name))(req, res);
         });
         upstreams.set(name, upstream);
@@ -410,9 +465,19 @@ export async function startBench(options: BenchOptions): Promise<Bench> {
       });
     }
     const config = serviceConfigSchema.parse({
-      dataPlane: { bufferLimitBytes: 64 * 1024, numRetries: 2, retriableStatusCodes: [429, 500, 502, 503, 504], messageTimeoutMs: 2_000, routeTimeoutMs: 5_000, ...options.settings },
+      dataPlane: {
+        bufferLimitBytes: 64 * 1024,
+        numRetries: 2,
+        retriableStatusCodes: [429, 500, 502, 503, 504],
+        messageTimeoutMs: 2_000,
+        routeTimeoutMs: 5_000,
+        ...options.settings,
+      },
       backends,
-      routes: Object.entries(options.routes).map(([model, route]) => ({ model, backends: route.backends.map((b) => ({ ...b })) })),
+      routes: Object.entries(options.routes).map(([model, route]) => ({
+        model,
+        backends: route.backends.map((b) => ({ ...b })),
+      })),
     });
     const topology: Topology = resolveTopology(config, {});
     const settings: DataPlaneSettings = {
@@ -447,8 +512,17 @@ export async function startBench(options: BenchOptions): Promise<Bench> {
     let envoy: RunningEnvoy | undefined;
     let envoyBootstrap: JsonObject | undefined;
     if (vias.includes('envoy')) {
-      const disabled = new Set(Object.entries(options.backends).filter(([, b]) => b.disabled === true).map(([name]) => name));
-      const bootstrap = buildBootstrap(config, { listen: '127.0.0.1:0', admin: '127.0.0.1:0', extproc: processor.target, disabledBackends: disabled });
+      const disabled = new Set(
+        Object.entries(options.backends)
+          .filter(([, b]) => b.disabled === true)
+          .map(([name]) => name),
+      );
+      const bootstrap = buildBootstrap(config, {
+        listen: '127.0.0.1:0',
+        admin: '127.0.0.1:0',
+        extproc: processor.target,
+        disabledBackends: disabled,
+      });
       logUpstreamMetadata(bootstrap);
       if (options.productLocalReplies !== true) delete connectionManager(bootstrap).local_reply_config;
       options.bootstrap?.(bootstrap);
@@ -487,7 +561,11 @@ export async function startBench(options: BenchOptions): Promise<Bench> {
         } else {
           const lines = envoyLines.slice(envoyBefore);
           const request = lines.find((l) => l.log_type !== 'upstream_attempt');
-          if (request !== undefined) return fromEnvoyLines({ request, attempts: lines.filter((l) => l.log_type === 'upstream_attempt' && l.request_id === request.request_id) });
+          if (request !== undefined)
+            return fromEnvoyLines({
+              request,
+              attempts: lines.filter((l) => l.log_type === 'upstream_attempt' && l.request_id === request.request_id),
+            });
         }
         if (Date.now() > deadline) return undefined;
         await sleep(20);
@@ -505,14 +583,26 @@ export async function startBench(options: BenchOptions): Promise<Bench> {
       const envoyBefore = envoyLines.length;
       const eventsBefore = standInEvents.length;
       const request = scenario.request ?? {};
-      const routeHeader = scenario.routeHeader === undefined ? (scenario.model !== undefined ? `llm.${scenario.model}` : null) : scenario.routeHeader;
+      const routeHeader =
+        scenario.routeHeader === undefined
+          ? scenario.model !== undefined
+            ? `llm.${scenario.model}`
+            : null
+          : scenario.routeHeader;
       const headers: Record<string, string> = {
         'content-type': 'application/json',
         ...(routeHeader !== null ? { [ROUTE_HEADER]: routeHeader } : {}),
         ...(request.headers ?? {}),
       };
-      const body = request.chunkedBody === undefined ? (request.body ?? (request.method === 'GET' ? undefined : DEFAULT_BODY)) : undefined;
-      const client = await clientRequest(portOf(via), { ...request, headers, ...(body !== undefined ? { body } : {}) }, () => upstreamLog.length > 0);
+      const body =
+        request.chunkedBody === undefined
+          ? (request.body ?? (request.method === 'GET' ? undefined : DEFAULT_BODY))
+          : undefined;
+      const client = await clientRequest(
+        portOf(via),
+        { ...request, headers, ...(body !== undefined ? { body } : {}) },
+        () => upstreamLog.length > 0,
+      );
       const clientDoneAt = Date.now();
       const log = await nextLogged(via, standInBefore, envoyBefore);
       const loggedAt = Date.now();
@@ -525,7 +615,12 @@ export async function startBench(options: BenchOptions): Promise<Bench> {
       // A reset that follows a clean close is still worth seeing.
       await sleep(30);
       if (process.env.PARITY_TIMING !== undefined) {
-        process.stderr.write(`parity ${via}: client ${client.ms} ms, log +${loggedAt - clientDoneAt} ms, settle +${Date.now() - loggedAt} ms, open: ${processor.streams.filter((x) => !x.isClosed).map((x) => x.stage).join(',')}\n`);
+        process.stderr.write(
+          `parity ${via}: client ${client.ms} ms, log +${loggedAt - clientDoneAt} ms, settle +${Date.now() - loggedAt} ms, open: ${processor.streams
+            .filter((x) => !x.isClosed)
+            .map((x) => x.stage)
+            .join(',')}\n`,
+        );
       }
       const extproc: StreamSeen[] = processor.streams.map((s) => {
         const wire = processor.wire(s).filter((e) => e.what !== 'HEADERS');
@@ -535,7 +630,10 @@ export async function startBench(options: BenchOptions): Promise<Bench> {
           stage: s.stage,
           messages: s.received.map(messageSeen),
           wire: [...wire.map((e) => `${e.from} ${e.what}`), ...(s.isClosed ? [] : ['(open)'])],
-          resetDelayMs: clientFirst !== undefined && clientReset !== undefined && clientFirst !== clientReset ? clientReset.at - clientFirst.at : undefined,
+          resetDelayMs:
+            clientFirst !== undefined && clientReset !== undefined && clientFirst !== clientReset
+              ? clientReset.at - clientFirst.at
+              : undefined,
         };
       });
       const observation: Observation = {
@@ -586,13 +684,31 @@ function flatHeaders(raw: readonly string[]): Record<string, string> {
 
 // What legitimately differs between the stand-in and Envoy, and why: docs/dataplane.md, "Normalisations".
 const DROPPED_REQUEST_HEADERS = new Set([
-  'x-forwarded-for', 'x-forwarded-proto', 'x-envoy-external-address', 'x-envoy-internal', 'x-envoy-expected-rq-timeout-ms',
-  'x-envoy-attempt-count', 'x-envoy-original-host', 'connection', 'keep-alive', 'transfer-encoding',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-envoy-external-address',
+  'x-envoy-internal',
+  'x-envoy-expected-rq-timeout-ms',
+  'x-envoy-attempt-count',
+  'x-envoy-original-host',
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
 ]);
-const DROPPED_RESPONSE_HEADERS = new Set(['date', 'server', 'x-envoy-upstream-service-time', 'connection', 'keep-alive', 'transfer-encoding']);
+const DROPPED_RESPONSE_HEADERS = new Set([
+  'date',
+  'server',
+  'x-envoy-upstream-service-time',
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+]);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-export function normaliseHeaders(headers: Record<string, string> | undefined, kind: 'request' | 'response'): Record<string, string> {
+export function normaliseHeaders(
+  headers: Record<string, string> | undefined,
+  kind: 'request' | 'response',
+): Record<string, string> {
   const dropped = kind === 'request' ? DROPPED_REQUEST_HEADERS : DROPPED_RESPONSE_HEADERS;
   const out: Record<string, string> = {};
   for (const name of Object.keys(headers ?? {}).sort()) {
@@ -616,10 +732,22 @@ export interface NormalisedStream {
 }
 
 export interface Normalised {
-  readonly client: { readonly status: number; readonly headers: Record<string, string>; readonly body: string; readonly reset: boolean };
+  readonly client: {
+    readonly status: number;
+    readonly headers: Record<string, string>;
+    readonly body: string;
+    readonly reset: boolean;
+  };
   readonly extproc: readonly NormalisedStream[];
-  readonly upstream: readonly { readonly upstream: string; readonly method: string; readonly url: string; readonly headers: Record<string, string>; readonly body: string }[];
-  readonly log: { readonly responseCode: number; readonly details: string; readonly attempts: readonly string[] } | undefined;
+  readonly upstream: readonly {
+    readonly upstream: string;
+    readonly method: string;
+    readonly url: string;
+    readonly headers: Record<string, string>;
+    readonly body: string;
+  }[];
+  readonly log:
+    { readonly responseCode: number; readonly details: string; readonly attempts: readonly string[] } | undefined;
 }
 
 /** A stream's closing frames with the two wire normalisations applied. */
@@ -637,37 +765,65 @@ export function normaliseWire(wire: readonly string[]): string[] {
 
 export function normalise(o: Observation): Normalised {
   return {
-    client: { status: o.client.status, headers: normaliseHeaders(o.client.headers, 'response'), body: o.client.body, reset: o.client.reset },
+    client: {
+      status: o.client.status,
+      headers: normaliseHeaders(o.client.headers, 'response'),
+      body: o.client.body,
+      reset: o.client.reset,
+    },
     extproc: o.extproc.map((s) => ({
       stage: s.stage,
       messages: s.messages.map((m) => ({
         kind: m.kind,
         endOfStream: m.endOfStream,
-        ...(m.headers !== undefined ? { headers: normaliseHeaders(m.headers, m.kind === 'request_headers' ? 'request' : 'response') } : {}),
+        ...(m.headers !== undefined
+          ? { headers: normaliseHeaders(m.headers, m.kind === 'request_headers' ? 'request' : 'response') }
+          : {}),
         ...(m.body !== undefined ? { body: m.body } : {}),
         ...(m.attributes !== undefined ? { attributes: m.attributes } : {}),
       })),
       wire: normaliseWire(s.wire),
     })),
-    upstream: o.upstream.map((u) => ({ upstream: u.upstream, method: u.method, url: u.url, headers: normaliseHeaders(u.headers, 'request'), body: u.body })),
-    log: o.log === undefined ? undefined : { responseCode: o.log.responseCode, details: o.log.details, attempts: o.log.attempts.map((a) => `${a.backend}:${a.outcome}`) },
+    upstream: o.upstream.map((u) => ({
+      upstream: u.upstream,
+      method: u.method,
+      url: u.url,
+      headers: normaliseHeaders(u.headers, 'request'),
+      body: u.body,
+    })),
+    log:
+      o.log === undefined
+        ? undefined
+        : {
+            responseCode: o.log.responseCode,
+            details: o.log.details,
+            attempts: o.log.attempts.map((a) => `${a.backend}:${a.outcome}`),
+          },
   };
 }
 
 /** Paths where two JSON-like values differ, "a.b[2].c: <left> ≠ <right>". */
 export function differences(left: unknown, right: unknown, at = ''): string[] {
   if (Object.is(left, right)) return [];
-  if (typeof left !== 'object' || typeof right !== 'object' || left === null || right === null || Array.isArray(left) !== Array.isArray(right)) {
+  if (
+    typeof left !== 'object' ||
+    typeof right !== 'object' ||
+    left === null ||
+    right === null ||
+    Array.isArray(left) !== Array.isArray(right)
+  ) {
     return [`${at || '(root)'}: ${JSON.stringify(left)} ≠ ${JSON.stringify(right)}`];
   }
   const out: string[] = [];
   if (Array.isArray(left) && Array.isArray(right)) {
-    for (let i = 0; i < Math.max(left.length, right.length); i++) out.push(...differences(left[i], right[i], `${at}[${i}]`));
+    for (let i = 0; i < Math.max(left.length, right.length); i++)
+      out.push(...differences(left[i], right[i], `${at}[${i}]`));
     return out;
   }
   const l = left as Record<string, unknown>;
   const r = right as Record<string, unknown>;
-  for (const key of new Set([...Object.keys(l), ...Object.keys(r)])) out.push(...differences(l[key], r[key], at ? `${at}.${key}` : key));
+  for (const key of new Set([...Object.keys(l), ...Object.keys(r)]))
+    out.push(...differences(l[key], r[key], at ? `${at}.${key}` : key));
   return out;
 }
 

@@ -21,7 +21,10 @@ type Stage = 'router' | 'upstream';
 type Config = { [k: string]: JsonValue };
 
 /** Every ext_proc filter config in the bootstrap, with the stage its gRPC initial metadata names. */
-function extProcConfigs(node: JsonValue, found: Array<{ stage: Stage; config: Config }> = []): Array<{ stage: Stage; config: Config }> {
+function extProcConfigs(
+  node: JsonValue,
+  found: Array<{ stage: Stage; config: Config }> = [],
+): Array<{ stage: Stage; config: Config }> {
   if (node === null || typeof node !== 'object') return found;
   if (Array.isArray(node)) {
     for (const item of node) extProcConfigs(item, found);
@@ -30,7 +33,10 @@ function extProcConfigs(node: JsonValue, found: Array<{ stage: Stage; config: Co
   const type = node['@type'];
   if (typeof type === 'string' && type.endsWith('ext_proc.v3.ExternalProcessor')) {
     const metadata = JSON.stringify(node.grpc_service ?? {});
-    found.push({ stage: metadata.includes(STAGE_METADATA_KEY) && metadata.includes('"upstream"') ? 'upstream' : 'router', config: node });
+    found.push({
+      stage: metadata.includes(STAGE_METADATA_KEY) && metadata.includes('"upstream"') ? 'upstream' : 'router',
+      config: node,
+    });
   }
   for (const value of Object.values(node)) extProcConfigs(value, found);
   return found;
@@ -46,58 +52,102 @@ function skipRequestHeaders(stage: Stage, attributes: readonly string[]): (boots
   };
 }
 
-const ATTRIBUTES = ['request.path', 'request.method', "request.headers['authorization']", 'request.id', 'request.headers'];
+const ATTRIBUTES = [
+  'request.path',
+  'request.method',
+  "request.headers['authorization']",
+  'request.id',
+  'request.headers',
+];
 const CLIENT_HEADERS = { authorization: 'Bearer vk-1', 'x-client': 'c' };
 
 let upstreamSkipped: Bench;
 let routerSkipped: Bench;
 before(async () => {
   const routes = { m: { backends: [{ backend: 'a' }] } };
-  upstreamSkipped = await startBench({ backends: { a: {} }, routes, vias: ['envoy'], bootstrap: skipRequestHeaders('upstream', [BACKEND_ATTRIBUTE, ...ATTRIBUTES]) });
-  routerSkipped = await startBench({ backends: { a: {} }, routes, vias: ['envoy'], bootstrap: skipRequestHeaders('router', ATTRIBUTES) });
+  upstreamSkipped = await startBench({
+    backends: { a: {} },
+    routes,
+    vias: ['envoy'],
+    bootstrap: skipRequestHeaders('upstream', [BACKEND_ATTRIBUTE, ...ATTRIBUTES]),
+  });
+  routerSkipped = await startBench({
+    backends: { a: {} },
+    routes,
+    vias: ['envoy'],
+    bootstrap: skipRequestHeaders('router', ATTRIBUTES),
+  });
 });
 after(async () => {
   await upstreamSkipped?.close();
   await routerSkipped?.close();
 });
 
-test('upstream stage without its request-header phase: the attributes come with the body, but the provider already has the client\'s headers', T, async () => {
-  const o = await upstreamSkipped.run('envoy', {
-    routeHeader: null,
-    request: { headers: CLIENT_HEADERS },
-    script: byStage({
-      router: async (s) => {
-        await continueThrough(s, ['request_headers']);
-        await s.expect('request_body');
-        s.send({ request_body: { response: { header_mutation: headerMutation({ [ROUTE_HEADER]: 'llm.m' }), clear_route_cache: true } } });
-        await passThrough(s);
-      },
-      upstream: async (s) => {
-        await s.expect('request_body');
-        s.send({
-          request_body: {
-            response: { header_mutation: headerMutation({ ':path': '/changed', 'x-added': '1' }, ['x-client', 'authorization']), body_mutation: { body: Buffer.from('{"new":1}') } },
-          },
-        });
-        await passThrough(s);
-      },
-    }),
-  });
-  assert.equal(o.client.status, 200);
-  assert.deepEqual(kinds(o)[1], 'upstream: request_body* response_headers');
-  const attributes = o.extproc[1]?.messages[0]?.attributes?.[EXT_PROC_FILTER_NAME];
-  assert.deepEqual(
-    [attributes?.[BACKEND_ATTRIBUTE], attributes?.['request.path'], attributes?.['request.method'], attributes?.["request.headers['authorization']"], attributes?.['request.headers']],
-    ['a', '/v1/chat/completions', 'POST', 'Bearer vk-1', 'CelMap value'],
-  );
-  assert.equal(typeof attributes?.['request.id'], 'string');
-  // Nothing of the body answer reached the provider: path, headers and body are the client's, the key included.
-  const got = o.upstream[0];
-  assert.deepEqual([got?.url, got?.headers.authorization, got?.headers['x-client'], got?.headers['x-added'], got?.body], ['/v1/chat/completions', 'Bearer vk-1', 'c', undefined, '{"model":"m","messages":[]}']);
-});
+test(
+  "upstream stage without its request-header phase: the attributes come with the body, but the provider already has the client's headers",
+  T,
+  async () => {
+    const o = await upstreamSkipped.run('envoy', {
+      routeHeader: null,
+      request: { headers: CLIENT_HEADERS },
+      script: byStage({
+        router: async (s) => {
+          await continueThrough(s, ['request_headers']);
+          await s.expect('request_body');
+          s.send({
+            request_body: {
+              response: { header_mutation: headerMutation({ [ROUTE_HEADER]: 'llm.m' }), clear_route_cache: true },
+            },
+          });
+          await passThrough(s);
+        },
+        upstream: async (s) => {
+          await s.expect('request_body');
+          s.send({
+            request_body: {
+              response: {
+                header_mutation: headerMutation({ ':path': '/changed', 'x-added': '1' }, ['x-client', 'authorization']),
+                body_mutation: { body: Buffer.from('{"new":1}') },
+              },
+            },
+          });
+          await passThrough(s);
+        },
+      }),
+    });
+    assert.equal(o.client.status, 200);
+    assert.deepEqual(kinds(o)[1], 'upstream: request_body* response_headers');
+    const attributes = o.extproc[1]?.messages[0]?.attributes?.[EXT_PROC_FILTER_NAME];
+    assert.deepEqual(
+      [
+        attributes?.[BACKEND_ATTRIBUTE],
+        attributes?.['request.path'],
+        attributes?.['request.method'],
+        attributes?.["request.headers['authorization']"],
+        attributes?.['request.headers'],
+      ],
+      ['a', '/v1/chat/completions', 'POST', 'Bearer vk-1', 'CelMap value'],
+    );
+    assert.equal(typeof attributes?.['request.id'], 'string');
+    // Nothing of the body answer reached the provider: path, headers and body are the client's, the key included.
+    const got = o.upstream[0];
+    assert.deepEqual(
+      [got?.url, got?.headers.authorization, got?.headers['x-client'], got?.headers['x-added'], got?.body],
+      ['/v1/chat/completions', 'Bearer vk-1', 'c', undefined, '{"model":"m","messages":[]}'],
+    );
+  },
+);
 
-test('router stage without its request-header phase: the route is chosen before the body, so the catch-all answers and the body never reaches the processor', T, async () => {
-  const o = await routerSkipped.run('envoy', { routeHeader: null, request: { headers: CLIENT_HEADERS }, script: passThrough });
-  assert.deepEqual([o.client.status, o.client.body], [404, CATCH_ALL_ROUTE.direct_response.body.inline_string]);
-  assert.deepEqual(kinds(o), ['router: response_headers response_body*']);
-});
+test(
+  'router stage without its request-header phase: the route is chosen before the body, so the catch-all answers and the body never reaches the processor',
+  T,
+  async () => {
+    const o = await routerSkipped.run('envoy', {
+      routeHeader: null,
+      request: { headers: CLIENT_HEADERS },
+      script: passThrough,
+    });
+    assert.deepEqual([o.client.status, o.client.body], [404, CATCH_ALL_ROUTE.direct_response.body.inline_string]);
+    assert.deepEqual(kinds(o), ['router: response_headers response_body*']);
+  },
+);

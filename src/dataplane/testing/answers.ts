@@ -3,7 +3,11 @@ import type { HeaderMutation__Output } from '../../generated/envoy/service/ext_p
 import type { CommonResponse } from '../../generated/envoy/service/ext_proc/v3/CommonResponse.js';
 
 /** set_headers with raw_value (what Envoy reads) and remove_headers. Usable as input and as decoded output. */
-export function headerMutation(set: Record<string, string> = {}, remove: readonly string[] = [], append = false): HeaderMutation__Output {
+export function headerMutation(
+  set: Record<string, string> = {},
+  remove: readonly string[] = [],
+  append = false,
+): HeaderMutation__Output {
   return {
     set_headers: Object.entries(set).map(([key, value]) => ({
       header: { key, raw_value: Buffer.from(value, 'latin1') },

@@ -105,13 +105,17 @@ export async function startFakeExtProc(script: Script): Promise<FakeExtProc> {
         .then(() => script(stream))
         .catch((error: unknown) => {
           if (!(error instanceof StreamEnded)) {
-            process.stderr.write(`fake ext_proc script failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+            process.stderr.write(
+              `fake ext_proc script failed: ${error instanceof Error ? error.stack : String(error)}\n`,
+            );
           }
         });
     },
   });
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, boundPort) => (error ? reject(error) : resolve(boundPort))),
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, boundPort) =>
+      error ? reject(error) : resolve(boundPort),
+    ),
   );
   return {
     target: `127.0.0.1:${port}`,

@@ -9,12 +9,35 @@ import net from 'node:net';
 export type FrameSide = 'client' | 'server';
 
 export const FRAME = { DATA: 0, HEADERS: 1, RST_STREAM: 3, PING: 6, GOAWAY: 7 } as const;
-export const FRAME_TYPES = ['DATA', 'HEADERS', 'PRIORITY', 'RST_STREAM', 'SETTINGS', 'PUSH_PROMISE', 'PING', 'GOAWAY', 'WINDOW_UPDATE', 'CONTINUATION'];
+export const FRAME_TYPES = [
+  'DATA',
+  'HEADERS',
+  'PRIORITY',
+  'RST_STREAM',
+  'SETTINGS',
+  'PUSH_PROMISE',
+  'PING',
+  'GOAWAY',
+  'WINDOW_UPDATE',
+  'CONTINUATION',
+];
 export const END_STREAM = 0x1;
 const PREFACE_LENGTH = 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'.length;
 const ERROR_CODES = [
-  'NO_ERROR', 'PROTOCOL_ERROR', 'INTERNAL_ERROR', 'FLOW_CONTROL_ERROR', 'SETTINGS_TIMEOUT', 'STREAM_CLOSED', 'FRAME_SIZE_ERROR',
-  'REFUSED_STREAM', 'CANCEL', 'COMPRESSION_ERROR', 'CONNECT_ERROR', 'ENHANCE_YOUR_CALM', 'INADEQUATE_SECURITY', 'HTTP_1_1_REQUIRED',
+  'NO_ERROR',
+  'PROTOCOL_ERROR',
+  'INTERNAL_ERROR',
+  'FLOW_CONTROL_ERROR',
+  'SETTINGS_TIMEOUT',
+  'STREAM_CLOSED',
+  'FRAME_SIZE_ERROR',
+  'REFUSED_STREAM',
+  'CANCEL',
+  'COMPRESSION_ERROR',
+  'CONNECT_ERROR',
+  'ENHANCE_YOUR_CALM',
+  'INADEQUATE_SECURITY',
+  'HTTP_1_1_REQUIRED',
 ];
 
 export function errorCodeName(code: number): string {
@@ -43,7 +66,11 @@ export interface FrameProxy {
 }
 
 /** A parser of one direction: frame headers out of a byte stream, the client's connection preface skipped. */
-function frameParser(from: FrameSide, onFrame: ConnectionTap['onFrame'], dataPayloads: boolean): (chunk: Buffer) => void {
+function frameParser(
+  from: FrameSide,
+  onFrame: ConnectionTap['onFrame'],
+  dataPayloads: boolean,
+): (chunk: Buffer) => void {
   let pending: Buffer = Buffer.alloc(0);
   let prefaceLeft = from === 'client' ? PREFACE_LENGTH : 0;
   return (chunk) => {

@@ -3,7 +3,13 @@
 import * as http from 'node:http';
 import { serviceConfigSchema } from '../../config/schema.js';
 import { resolveTopology, type Topology } from '../../config/topology.js';
-import { startDataPlane, type AccessLogEntry, type DataPlane, type DataPlaneEvent, type DataPlaneSettings } from '../server.js';
+import {
+  startDataPlane,
+  type AccessLogEntry,
+  type DataPlane,
+  type DataPlaneEvent,
+  type DataPlaneSettings,
+} from '../server.js';
 import { startFakeExtProc, type FakeExtProc, type Script } from './fake-extproc.js';
 
 export interface BackendFixture {
@@ -79,13 +85,23 @@ export interface HarnessOptions {
 export function httpRequest(port: number, options: RequestOptions = {}): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { ...(options.headers ?? {}) };
-    if (options.chunkedBody === undefined && options.body !== undefined) headers['content-length'] = String(Buffer.byteLength(options.body));
+    if (options.chunkedBody === undefined && options.body !== undefined)
+      headers['content-length'] = String(Buffer.byteLength(options.body));
     const req = http.request(
-      { host: '127.0.0.1', port, method: options.method ?? 'POST', path: options.path ?? '/v1/chat/completions', headers, agent: false },
+      {
+        host: '127.0.0.1',
+        port,
+        method: options.method ?? 'POST',
+        path: options.path ?? '/v1/chat/completions',
+        headers,
+        agent: false,
+      },
       (res) => {
         const chunks: string[] = [];
         res.on('data', (c: Buffer) => chunks.push(c.toString('latin1')));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: chunks.join(''), chunks }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: chunks.join(''), chunks }),
+        );
         res.on('error', reject);
       },
     );

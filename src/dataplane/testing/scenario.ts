@@ -37,7 +37,12 @@ export async function scenario(options: ScenarioOptions): Promise<Scenario> {
   for (const [name, fixture] of Object.entries(options.upstreams)) {
     const upstream = await startFakeUpstream(fixture.handler, fixture.basePath ?? '');
     upstreams[name] = upstream;
-    backends.push({ name, baseUrl: upstream.url, priority: fixture.priority ?? 0, disabled: fixture.disabled ?? false });
+    backends.push({
+      name,
+      baseUrl: upstream.url,
+      priority: fixture.priority ?? 0,
+      disabled: fixture.disabled ?? false,
+    });
   }
   const routes = options.routes ?? [{ model: 'm', backends: backends.map((b) => ({ backend: b.name })) }];
   const harness = await startHarness({

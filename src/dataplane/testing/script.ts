@@ -67,7 +67,8 @@ export abstract class ScriptableStream {
   /** The next message, which must be of `kind`. */
   async expect(kind: RequestKind, timeoutMs?: number): Promise<ProcessingRequest__Output> {
     const message = await this.next(timeoutMs);
-    if (message.request !== kind) throw new Error(`${this.stage}: expected ${kind}, got ${message.request ?? 'nothing'}`);
+    if (message.request !== kind)
+      throw new Error(`${this.stage}: expected ${kind}, got ${message.request ?? 'nothing'}`);
     return message;
   }
 }
@@ -131,7 +132,10 @@ export async function passThrough(stream: ScriptableStream): Promise<void> {
 type ScriptOf<S> = (stream: S) => Promise<void> | void;
 
 /** A script per stage; stages without one pass through. Each fake exports it as `byStage`, typed for its streams. */
-export function stageScripts<S extends ScriptableStream>(scripts: { router?: ScriptOf<S>; upstream?: ScriptOf<S> }): ScriptOf<S> {
+export function stageScripts<S extends ScriptableStream>(scripts: {
+  router?: ScriptOf<S>;
+  upstream?: ScriptOf<S>;
+}): ScriptOf<S> {
   return (stream) => {
     const script = stream.stage === 'upstream' ? scripts.upstream : scripts.router;
     return (script ?? passThrough)(stream);

@@ -1,6 +1,12 @@
 // OpenAI content parts → Anthropic content blocks: text, images (data URLs and http(s) URLs) and PDF files.
 import { UnifiedError } from '../../unified/errors.js';
-import type { AnthropicDocumentBlock, AnthropicImageBlock, AnthropicImageMediaType, AnthropicTextBlock, AnthropicUserBlock } from './wire.js';
+import type {
+  AnthropicDocumentBlock,
+  AnthropicImageBlock,
+  AnthropicImageMediaType,
+  AnthropicTextBlock,
+  AnthropicUserBlock,
+} from './wire.js';
 
 const IMAGE_MEDIA_TYPES: ReadonlySet<string> = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
 /** `image/jpg` is not a registered type, but clients send it; Anthropic only knows `image/jpeg`. */
@@ -35,7 +41,12 @@ export function parseBase64DataUrl(url: string): DataUrl | undefined {
 export function imageBlock(url: string, param: string): AnthropicImageBlock {
   if (url.startsWith('data:')) {
     const parsed = parseBase64DataUrl(url);
-    if (!parsed) throw new UnifiedError('invalid_request', 'Image data URLs must be base64-encoded (data:<type>;base64,<data>).', param);
+    if (!parsed)
+      throw new UnifiedError(
+        'invalid_request',
+        'Image data URLs must be base64-encoded (data:<type>;base64,<data>).',
+        param,
+      );
     if (!IMAGE_MEDIA_TYPES.has(parsed.mediaType)) {
       throw new UnifiedError(
         'invalid_request',
@@ -43,7 +54,10 @@ export function imageBlock(url: string, param: string): AnthropicImageBlock {
         param,
       );
     }
-    return { type: 'image', source: { type: 'base64', media_type: parsed.mediaType as AnthropicImageMediaType, data: parsed.data } };
+    return {
+      type: 'image',
+      source: { type: 'base64', media_type: parsed.mediaType as AnthropicImageMediaType, data: parsed.data },
+    };
   }
   // Anthropic fetches http(s) images itself (a `url` source); the gateway never downloads client-supplied URLs.
   if (/^https?:\/\//i.test(url)) return { type: 'image', source: { type: 'url', url } };
@@ -54,12 +68,23 @@ function documentBlock(file: Record<string, unknown>, param: string): AnthropicD
   const data = typeof file.file_data === 'string' ? parseBase64DataUrl(file.file_data) : undefined;
   if (!data) {
     const what = typeof file.file_id === 'string' ? 'OpenAI file ids' : 'files without base64 file_data';
-    throw new UnifiedError('invalid_request', `This model's provider (Anthropic) cannot read ${what}; send the file inline as a base64 data URL.`, param);
+    throw new UnifiedError(
+      'invalid_request',
+      `This model's provider (Anthropic) cannot read ${what}; send the file inline as a base64 data URL.`,
+      param,
+    );
   }
   if (data.mediaType !== 'application/pdf') {
-    throw new UnifiedError('invalid_request', `File type '${data.mediaType}' is not supported by this model's provider (Anthropic reads PDF files).`, param);
+    throw new UnifiedError(
+      'invalid_request',
+      `File type '${data.mediaType}' is not supported by this model's provider (Anthropic reads PDF files).`,
+      param,
+    );
   }
-  const block: AnthropicDocumentBlock = { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: data.data } };
+  const block: AnthropicDocumentBlock = {
+    type: 'document',
+    source: { type: 'base64', media_type: 'application/pdf', data: data.data },
+  };
   if (typeof file.filename === 'string' && file.filename) block.title = file.filename;
   return block;
 }
@@ -87,7 +112,11 @@ export function userBlocks(content: string | ReadonlyArray<UserPart>, param: str
         blocks.push(documentBlock(part.file, `${partParam}.file`));
         break;
       case 'input_audio':
-        throw new UnifiedError('invalid_request', "Audio input is not supported by this model's provider (Anthropic).", partParam);
+        throw new UnifiedError(
+          'invalid_request',
+          "Audio input is not supported by this model's provider (Anthropic).",
+          partParam,
+        );
     }
   });
   return blocks;

@@ -24,7 +24,8 @@ export function anthropicErrorObject(value: unknown): JsonObject | undefined {
 
 export function toOpenAIError(error: JsonObject, requestId: string | undefined, status?: number): OpenAIError {
   const anthropicType = stringField(error, 'type');
-  const serverSide = (status !== undefined && status >= 500) || (anthropicType !== undefined && SERVER_SIDE_TYPES.has(anthropicType));
+  const serverSide =
+    (status !== undefined && status >= 500) || (anthropicType !== undefined && SERVER_SIDE_TYPES.has(anthropicType));
   const message = stringField(error, 'message') ?? 'Anthropic returned an error.';
   return {
     message: requestId ? `${message} (Anthropic request id: ${requestId})` : message,
@@ -36,7 +37,8 @@ export function toOpenAIError(error: JsonObject, requestId: string | undefined, 
 
 /** The status the client (and Envoy's retry policy) should see. */
 export function clientStatus(status: number, error: JsonObject | undefined): number {
-  if (status === OVERLOADED_STATUS || (error !== undefined && error.type === 'overloaded_error' && status >= 500)) return 503;
+  if (status === OVERLOADED_STATUS || (error !== undefined && error.type === 'overloaded_error' && status >= 500))
+    return 503;
   return status;
 }
 

@@ -2,7 +2,13 @@
 // SDK's types, so a fixture that drifts from the format fails to compile. (Type imports only: nothing of the
 // SDK is loaded at run time.)
 import type { ErrorResponse } from '@anthropic-ai/sdk/resources';
-import type { ContentBlock, Message, RawMessageStreamEvent, StopReason, Usage } from '@anthropic-ai/sdk/resources/messages';
+import type {
+  ContentBlock,
+  Message,
+  RawMessageStreamEvent,
+  StopReason,
+  Usage,
+} from '@anthropic-ai/sdk/resources/messages';
 
 /** What travels on an Anthropic stream: the SDK's message events plus `ping` and `error`. */
 export type WireEvent = RawMessageStreamEvent | { type: 'ping' } | ErrorResponse;
@@ -12,7 +18,13 @@ export function anthropicSse(events: readonly WireEvent[]): string {
   return events.map((event) => `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`).join('');
 }
 
-export function usage(counts: { input: number; output: number; cacheRead?: number; cacheCreation?: number; thinking?: number }): Usage {
+export function usage(counts: {
+  input: number;
+  output: number;
+  cacheRead?: number;
+  cacheCreation?: number;
+  thinking?: number;
+}): Usage {
   return {
     input_tokens: counts.input,
     output_tokens: counts.output,
@@ -56,7 +68,13 @@ export const TOOL_MESSAGE = message(
   'msg_01ToolAnswer',
   [
     { type: 'text', text: 'Let me check both.', citations: null },
-    { type: 'tool_use', id: 'toolu_01Weather', name: 'get_weather', input: { city: 'Paris', unit: 'celsius' }, caller: { type: 'direct' } },
+    {
+      type: 'tool_use',
+      id: 'toolu_01Weather',
+      name: 'get_weather',
+      input: { city: 'Paris', unit: 'celsius' },
+      caller: { type: 'direct' },
+    },
     { type: 'tool_use', id: 'toolu_02Time', name: 'get_time', input: {}, caller: { type: 'direct' } },
   ],
   'tool_use',
@@ -76,14 +94,25 @@ export const THINKING_MESSAGE = message(
 
 export const JSON_TOOL_MESSAGE = message(
   'msg_01JsonMode',
-  [{ type: 'tool_use', id: 'toolu_03Json', name: 'json_object_response', input: { answer: 42, unit: 'none' }, caller: { type: 'direct' } }],
+  [
+    {
+      type: 'tool_use',
+      id: 'toolu_03Json',
+      name: 'json_object_response',
+      input: { answer: 42, unit: 'none' },
+      caller: { type: 'direct' },
+    },
+  ],
   'tool_use',
   usage({ input: 40, output: 20 }),
 );
 
 // ---- Streams ----
 
-const START = (id: string, counts: Usage): RawMessageStreamEvent => ({ type: 'message_start', message: message(id, [], null, counts) });
+const START = (id: string, counts: Usage): RawMessageStreamEvent => ({
+  type: 'message_start',
+  message: message(id, [], null, counts),
+});
 
 /** Text across several deltas, with multi-byte characters that a byte split can cut in half. */
 export const TEXT_STREAM: WireEvent[] = [
@@ -98,7 +127,14 @@ export const TEXT_STREAM: WireEvent[] = [
   {
     type: 'message_delta',
     delta: { stop_reason: 'end_turn', stop_sequence: null, stop_details: null, container: null },
-    usage: { input_tokens: 25, output_tokens: 12, cache_read_input_tokens: 1000, cache_creation_input_tokens: 0, output_tokens_details: null, server_tool_use: null },
+    usage: {
+      input_tokens: 25,
+      output_tokens: 12,
+      cache_read_input_tokens: 1000,
+      cache_creation_input_tokens: 0,
+      output_tokens_details: null,
+      server_tool_use: null,
+    },
   },
   { type: 'message_stop' },
 ];
@@ -116,17 +152,42 @@ export const TOOL_STREAM: WireEvent[] = [
   { type: 'content_block_start', index: 1, content_block: { type: 'text', text: '', citations: null } },
   { type: 'content_block_delta', index: 1, delta: { type: 'text_delta', text: 'Checking.' } },
   { type: 'content_block_stop', index: 1 },
-  { type: 'content_block_start', index: 2, content_block: { type: 'tool_use', id: 'toolu_01Weather', name: 'get_weather', input: {}, caller: { type: 'direct' } } },
+  {
+    type: 'content_block_start',
+    index: 2,
+    content_block: {
+      type: 'tool_use',
+      id: 'toolu_01Weather',
+      name: 'get_weather',
+      input: {},
+      caller: { type: 'direct' },
+    },
+  },
   { type: 'content_block_delta', index: 2, delta: { type: 'input_json_delta', partial_json: '' } },
   { type: 'content_block_delta', index: 2, delta: { type: 'input_json_delta', partial_json: '{"city": "Pa' } },
-  { type: 'content_block_delta', index: 2, delta: { type: 'input_json_delta', partial_json: 'ris", "unit": "celsius"}' } },
+  {
+    type: 'content_block_delta',
+    index: 2,
+    delta: { type: 'input_json_delta', partial_json: 'ris", "unit": "celsius"}' },
+  },
   { type: 'content_block_stop', index: 2 },
-  { type: 'content_block_start', index: 3, content_block: { type: 'tool_use', id: 'toolu_02Time', name: 'get_time', input: {}, caller: { type: 'direct' } } },
+  {
+    type: 'content_block_start',
+    index: 3,
+    content_block: { type: 'tool_use', id: 'toolu_02Time', name: 'get_time', input: {}, caller: { type: 'direct' } },
+  },
   { type: 'content_block_stop', index: 3 },
   {
     type: 'message_delta',
     delta: { stop_reason: 'tool_use', stop_sequence: null, stop_details: null, container: null },
-    usage: { input_tokens: null, output_tokens: 95, cache_read_input_tokens: null, cache_creation_input_tokens: null, output_tokens_details: { thinking_tokens: 30 }, server_tool_use: null },
+    usage: {
+      input_tokens: null,
+      output_tokens: 95,
+      cache_read_input_tokens: null,
+      cache_creation_input_tokens: null,
+      output_tokens_details: { thinking_tokens: 30 },
+      server_tool_use: null,
+    },
   },
   { type: 'message_stop' },
 ];
@@ -134,14 +195,31 @@ export const TOOL_STREAM: WireEvent[] = [
 /** JSON mode (json_object): the forced tool's input is the answer. */
 export const JSON_TOOL_STREAM: WireEvent[] = [
   START('msg_01JsonStream', usage({ input: 50, output: 1 })),
-  { type: 'content_block_start', index: 0, content_block: { type: 'tool_use', id: 'toolu_03Json', name: 'json_object_response', input: {}, caller: { type: 'direct' } } },
+  {
+    type: 'content_block_start',
+    index: 0,
+    content_block: {
+      type: 'tool_use',
+      id: 'toolu_03Json',
+      name: 'json_object_response',
+      input: {},
+      caller: { type: 'direct' },
+    },
+  },
   { type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: '{"answer": ' } },
   { type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: '42}' } },
   { type: 'content_block_stop', index: 0 },
   {
     type: 'message_delta',
     delta: { stop_reason: 'tool_use', stop_sequence: null, stop_details: null, container: null },
-    usage: { input_tokens: 50, output_tokens: 18, cache_read_input_tokens: 0, cache_creation_input_tokens: 0, output_tokens_details: null, server_tool_use: null },
+    usage: {
+      input_tokens: 50,
+      output_tokens: 18,
+      cache_read_input_tokens: 0,
+      cache_creation_input_tokens: 0,
+      output_tokens_details: null,
+      server_tool_use: null,
+    },
   },
   { type: 'message_stop' },
 ];

@@ -11,7 +11,14 @@ import type { ChatMessage } from '../../unified/chat-request.js';
 import { UnifiedError } from '../../unified/errors.js';
 import { isRecord, parseJson } from '../../util/json.js';
 import { hasText, textBlocks, userBlocks } from './content.js';
-import type { AnthropicAssistantBlock, AnthropicTextBlock, AnthropicToolResultBlock, AnthropicToolUseBlock, AnthropicTurn, AnthropicUserBlock } from './wire.js';
+import type {
+  AnthropicAssistantBlock,
+  AnthropicTextBlock,
+  AnthropicToolResultBlock,
+  AnthropicToolUseBlock,
+  AnthropicTurn,
+  AnthropicUserBlock,
+} from './wire.js';
 
 /** Text of the user turn put first when a conversation does not start with one (same choice as LiteLLM). */
 export const PLACEHOLDER_USER_TEXT = '.';
@@ -30,7 +37,8 @@ function toolArguments(text: string, param: string): Record<string, unknown> {
   // Some clients send "" for a call without arguments.
   if (text.trim() === '') return {};
   const value = parseJson(text);
-  if (!isRecord(value)) throw new UnifiedError('invalid_request', 'Tool call arguments must be a JSON object encoded as a string.', param);
+  if (!isRecord(value))
+    throw new UnifiedError('invalid_request', 'Tool call arguments must be a JSON object encoded as a string.', param);
   return value;
 }
 
@@ -128,7 +136,8 @@ export function toConversation(messages: readonly ChatMessage[]): Conversation {
         );
     }
   });
-  if (turns[0]?.role !== 'user') turns.unshift({ role: 'user', content: [{ type: 'text', text: PLACEHOLDER_USER_TEXT }] });
+  if (turns[0]?.role !== 'user')
+    turns.unshift({ role: 'user', content: [{ type: 'text', text: PLACEHOLDER_USER_TEXT }] });
   turns.forEach(toolResultsFirst);
   trimPrefill(turns);
   return { system, turns };

@@ -8,7 +8,10 @@ import type { AnthropicEffort, AnthropicRequest } from './wire.js';
 /** The first API version without temperature/top_p/top_k (they are a 400 there, even at their defaults). */
 export const SAMPLING_REMOVED_IN = '2026-10-21';
 
-export type GenerationFields = Pick<AnthropicRequest, 'max_tokens' | 'temperature' | 'top_p' | 'top_k' | 'stop_sequences' | 'metadata'> & {
+export type GenerationFields = Pick<
+  AnthropicRequest,
+  'max_tokens' | 'temperature' | 'top_p' | 'top_k' | 'stop_sequences' | 'metadata'
+> & {
   effort?: AnthropicEffort;
 };
 
@@ -23,11 +26,16 @@ function refuseUnsupported(request: ChatRequest): void {
   if (request.frequency_penalty) unsupported('frequency_penalty', 'frequency_penalty');
   if (request.logprobs === true) unsupported('logprobs', 'logprobs');
   if (typeof request.top_logprobs === 'number' && request.top_logprobs > 0) unsupported('top_logprobs', 'top_logprobs');
-  if (isRecord(request.logit_bias) && Object.keys(request.logit_bias).length > 0) unsupported('logit_bias', 'logit_bias');
-  if (request.audio != null || (Array.isArray(request.modalities) && request.modalities.includes('audio'))) unsupported('modalities', 'Audio output');
+  if (isRecord(request.logit_bias) && Object.keys(request.logit_bias).length > 0)
+    unsupported('logit_bias', 'logit_bias');
+  if (request.audio != null || (Array.isArray(request.modalities) && request.modalities.includes('audio')))
+    unsupported('modalities', 'Audio output');
   if (request.web_search_options != null) unsupported('web_search_options', 'web_search_options');
   if (request.functions != null || request.function_call != null) {
-    unsupported(request.functions != null ? 'functions' : 'function_call', "The deprecated 'functions'/'function_call' (use tools and tool_choice)");
+    unsupported(
+      request.functions != null ? 'functions' : 'function_call',
+      "The deprecated 'functions'/'function_call' (use tools and tool_choice)",
+    );
   }
 }
 
@@ -40,7 +48,12 @@ function sampling(request: ChatRequest, version: string): Pick<AnthropicRequest,
   // An explicit top_k (Anthropic has it; OpenAI does not) is passed on, except where the API version removed it.
   const k = topK(request);
   if (k !== undefined) {
-    if (version >= SAMPLING_REMOVED_IN) throw new UnifiedError('invalid_request', `top_k is not accepted by this model's provider (Anthropic API version ${version}); omit it.`, 'top_k');
+    if (version >= SAMPLING_REMOVED_IN)
+      throw new UnifiedError(
+        'invalid_request',
+        `top_k is not accepted by this model's provider (Anthropic API version ${version}); omit it.`,
+        'top_k',
+      );
     out.top_k = k;
   }
   const removed = version >= SAMPLING_REMOVED_IN; // ISO dates order as strings
@@ -48,28 +61,52 @@ function sampling(request: ChatRequest, version: string): Pick<AnthropicRequest,
   if (temperature != null) {
     if (removed) {
       if (temperature !== 1) {
-        throw new UnifiedError('invalid_request', `temperature is not accepted by this model's provider (Anthropic API version ${version}); omit it.`, 'temperature');
+        throw new UnifiedError(
+          'invalid_request',
+          `temperature is not accepted by this model's provider (Anthropic API version ${version}); omit it.`,
+          'temperature',
+        );
       }
     } else if (temperature > 1) {
-      throw new UnifiedError('invalid_request', `temperature must be between 0 and 1 for this model's provider (Anthropic); got ${temperature}.`, 'temperature');
+      throw new UnifiedError(
+        'invalid_request',
+        `temperature must be between 0 and 1 for this model's provider (Anthropic); got ${temperature}.`,
+        'temperature',
+      );
     } else out.temperature = temperature;
   }
   if (topP != null) {
     if (removed) {
-      if (topP !== 1) throw new UnifiedError('invalid_request', `top_p is not accepted by this model's provider (Anthropic API version ${version}); omit it.`, 'top_p');
+      if (topP !== 1)
+        throw new UnifiedError(
+          'invalid_request',
+          `top_p is not accepted by this model's provider (Anthropic API version ${version}); omit it.`,
+          'top_p',
+        );
     } else out.top_p = topP;
   }
   return out;
 }
 
-const EFFORTS: Readonly<Record<string, AnthropicEffort | undefined>> = { minimal: 'low', low: 'low', medium: 'medium', high: 'high', xhigh: 'xhigh' };
+const EFFORTS: Readonly<Record<string, AnthropicEffort | undefined>> = {
+  minimal: 'low',
+  low: 'low',
+  medium: 'medium',
+  high: 'high',
+  xhigh: 'xhigh',
+};
 
 /** reasoning_effort → output_config.effort; `none` asks for no extra effort, which is Anthropic's default. */
 function effort(request: ChatRequest): AnthropicEffort | undefined {
   const value = request.reasoning_effort;
   if (value == null || value === 'none') return undefined;
   const mapped = typeof value === 'string' ? EFFORTS[value] : undefined;
-  if (!mapped) throw new UnifiedError('invalid_request', `reasoning_effort '${String(value)}' is not supported by this model's provider (Anthropic).`, 'reasoning_effort');
+  if (!mapped)
+    throw new UnifiedError(
+      'invalid_request',
+      `reasoning_effort '${typeof value === 'string' ? value : JSON.stringify(value)}' is not supported by this model's provider (Anthropic).`,
+      'reasoning_effort',
+    );
   return mapped;
 }
 
@@ -79,7 +116,10 @@ function userId(request: ChatRequest): string | undefined {
   return id ? id : undefined;
 }
 
-export function generationFields(request: ChatRequest, options: { anthropicVersion: string; defaultMaxTokens: number }): GenerationFields {
+export function generationFields(
+  request: ChatRequest,
+  options: { anthropicVersion: string; defaultMaxTokens: number },
+): GenerationFields {
   refuseUnsupported(request);
   const out: GenerationFields = {
     // max_completion_tokens supersedes the deprecated max_tokens; Anthropic requires a value.
@@ -89,7 +129,11 @@ export function generationFields(request: ChatRequest, options: { anthropicVersi
   const stop = typeof request.stop === 'string' ? [request.stop] : request.stop;
   // Anthropic rejects stop sequences with no visible character (a common "\n"): say so before the request leaves.
   if (stop?.some((s) => s.trim() === '')) {
-    throw new UnifiedError('invalid_request', 'Anthropic does not accept stop sequences made only of whitespace.', 'stop');
+    throw new UnifiedError(
+      'invalid_request',
+      'Anthropic does not accept stop sequences made only of whitespace.',
+      'stop',
+    );
   }
   if (stop && stop.length > 0) out.stop_sequences = stop;
   const user = userId(request);

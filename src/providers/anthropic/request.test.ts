@@ -37,7 +37,12 @@ function request(extra: Record<string, unknown> = {}): ChatRequest {
 }
 
 function build(req: ChatRequest, backend = claude) {
-  const out = anthropicProvider.buildRequest(req, { backend, upstreamModel: 'claude-sonnet-4-5', now: new Date(), credentials: attemptCredentials(backend) });
+  const out = anthropicProvider.buildRequest(req, {
+    backend,
+    upstreamModel: 'claude-sonnet-4-5',
+    now: new Date(),
+    credentials: attemptCredentials(backend),
+  });
   return { ...out, json: JSON.parse(out.body.toString()) as AnthropicRequest };
 }
 
@@ -102,7 +107,13 @@ describe('conversation', () => {
       messages: [
         { role: 'system', content: 'You are terse.' },
         { role: 'user', content: 'Hi' },
-        { role: 'developer', content: [{ type: 'text', text: 'Answer in French.' }, { type: 'text', text: 'No emoji.' }] },
+        {
+          role: 'developer',
+          content: [
+            { type: 'text', text: 'Answer in French.' },
+            { type: 'text', text: 'No emoji.' },
+          ],
+        },
         { role: 'assistant', content: 'Bonjour' },
         { role: 'system', content: 'Be kind.' },
         { role: 'user', content: 'Merci' },
@@ -136,8 +147,20 @@ describe('conversation', () => {
       ],
     });
     assert.deepEqual(json.messages, [
-      { role: 'user', content: [{ type: 'text', text: 'One' }, { type: 'text', text: 'Two' }] },
-      { role: 'assistant', content: [{ type: 'text', text: 'A' }, { type: 'text', text: 'B' }] },
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'One' },
+          { type: 'text', text: 'Two' },
+        ],
+      },
+      {
+        role: 'assistant',
+        content: [
+          { type: 'text', text: 'A' },
+          { type: 'text', text: 'B' },
+        ],
+      },
       { role: 'user', content: [{ type: 'text', text: 'Three' }] },
     ]);
   });
@@ -150,7 +173,11 @@ describe('conversation', () => {
           role: 'assistant',
           content: null,
           tool_calls: [
-            { id: 'toolu_01Weather', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
+            {
+              id: 'toolu_01Weather',
+              type: 'function',
+              function: { name: 'get_weather', arguments: '{"city":"Paris"}' },
+            },
             { id: 'toolu_02Time', type: 'function', function: { name: 'get_time', arguments: '' } },
           ],
         },
@@ -159,7 +186,10 @@ describe('conversation', () => {
         { role: 'user', content: 'Thanks. Summarise.' },
       ],
       tools: [
-        { type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } },
+        {
+          type: 'function',
+          function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } },
+        },
         { type: 'function', function: { name: 'get_time' } },
       ],
     });
@@ -189,7 +219,11 @@ describe('conversation', () => {
         { role: 'user', content: 'x' },
         { role: 'assistant', content: [{ type: 'refusal', refusal: 'I cannot do that.' }] },
         { role: 'user', content: 'then call it' },
-        { role: 'assistant', content: 'Calling.', tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+        {
+          role: 'assistant',
+          content: 'Calling.',
+          tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } }],
+        },
         { role: 'tool', tool_call_id: 'call_1', content: 'ok' },
       ],
     });
@@ -204,19 +238,34 @@ describe('conversation', () => {
     const json = native({
       messages: [
         { role: 'user', content: 'x' },
-        { role: 'assistant', tool_calls: [{ id: 'functions.lookup:0', type: 'function', function: { name: 'lookup', arguments: '{}' } }] },
+        {
+          role: 'assistant',
+          tool_calls: [{ id: 'functions.lookup:0', type: 'function', function: { name: 'lookup', arguments: '{}' } }],
+        },
         { role: 'tool', tool_call_id: 'functions.lookup:0', content: 'found' },
       ],
     });
-    assert.deepEqual(json.messages[1]?.content[0], { type: 'tool_use', id: 'functions_lookup_0', name: 'lookup', input: {} });
-    assert.deepEqual(json.messages[2]?.content[0], { type: 'tool_result', tool_use_id: 'functions_lookup_0', content: 'found' });
+    assert.deepEqual(json.messages[1]?.content[0], {
+      type: 'tool_use',
+      id: 'functions_lookup_0',
+      name: 'lookup',
+      input: {},
+    });
+    assert.deepEqual(json.messages[2]?.content[0], {
+      type: 'tool_result',
+      tool_use_id: 'functions_lookup_0',
+      content: 'found',
+    });
   });
 
   test('an empty tool result is sent without content', () => {
     const json = native({
       messages: [
         { role: 'user', content: 'x' },
-        { role: 'assistant', tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+        {
+          role: 'assistant',
+          tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } }],
+        },
         { role: 'tool', tool_call_id: 'call_1', content: '' },
       ],
     });
@@ -224,7 +273,13 @@ describe('conversation', () => {
   });
 
   test('a conversation that does not open with a user turn gets a placeholder user turn first', () => {
-    const json = native({ messages: [{ role: 'system', content: 'Greet.' }, { role: 'assistant', content: 'Hello, how can I help?' }, { role: 'user', content: 'Hi' }] });
+    const json = native({
+      messages: [
+        { role: 'system', content: 'Greet.' },
+        { role: 'assistant', content: 'Hello, how can I help?' },
+        { role: 'user', content: 'Hi' },
+      ],
+    });
     assert.deepEqual(json.messages[0], { role: 'user', content: [{ type: 'text', text: PLACEHOLDER_USER_TEXT }] });
     assert.equal(json.messages[1]?.role, 'assistant');
   });
@@ -236,7 +291,12 @@ describe('conversation', () => {
   });
 
   test('a final assistant message is a prefill, without trailing whitespace (Anthropic rejects it)', () => {
-    const json = native({ messages: [{ role: 'user', content: 'Count' }, { role: 'assistant', content: 'One, two, \n' }] });
+    const json = native({
+      messages: [
+        { role: 'user', content: 'Count' },
+        { role: 'assistant', content: 'One, two, \n' },
+      ],
+    });
     assert.deepEqual(json.messages.at(-1), { role: 'assistant', content: [{ type: 'text', text: 'One, two,' }] });
   });
 
@@ -244,13 +304,27 @@ describe('conversation', () => {
     const json = native({
       messages: [
         { role: 'system', content: ' ' },
-        { role: 'user', content: [{ type: 'text', text: '' }, { type: 'text', text: 'Hi' }] },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: '' },
+            { type: 'text', text: 'Hi' },
+          ],
+        },
         { role: 'assistant', content: '' },
         { role: 'user', content: 'again' },
       ],
     });
     assert.equal(json.system, undefined);
-    assert.deepEqual(json.messages, [{ role: 'user', content: [{ type: 'text', text: 'Hi' }, { type: 'text', text: 'again' }] }]);
+    assert.deepEqual(json.messages, [
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'Hi' },
+          { type: 'text', text: 'again' },
+        ],
+      },
+    ]);
   });
 
   test('tool call arguments that are not a JSON object are a 400 naming them', () => {
@@ -263,32 +337,56 @@ describe('conversation', () => {
   });
 
   test("the deprecated 'function' role is a 400", () => {
-    refuses({ messages: [{ role: 'user', content: 'x' }, { role: 'function', name: 'f', content: '1' }] }, 'messages[1].role');
+    refuses(
+      {
+        messages: [
+          { role: 'user', content: 'x' },
+          { role: 'function', name: 'f', content: '1' },
+        ],
+      },
+      'messages[1].role',
+    );
   });
 
   test('message names are dropped (Anthropic has no per-message name)', () => {
-    assert.deepEqual(native({ messages: [{ role: 'user', name: 'alice', content: 'Hi' }] }).messages, [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }]);
+    assert.deepEqual(native({ messages: [{ role: 'user', name: 'alice', content: 'Hi' }] }).messages, [
+      { role: 'user', content: [{ type: 'text', text: 'Hi' }] },
+    ]);
   });
 });
 
 describe('images and files', () => {
-  const user = (part: Record<string, unknown>) => ({ messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, part] }] });
+  const user = (part: Record<string, unknown>) => ({
+    messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, part] }],
+  });
   const image = (url: string) => user({ type: 'image_url', image_url: { url, detail: 'high' } });
 
   test('a base64 data URL becomes a base64 source; detail is dropped', () => {
     const json = native(image('data:image/png;base64,iVBORw0KGgo='));
-    assert.deepEqual(json.messages[0]?.content[1], { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } });
+    assert.deepEqual(json.messages[0]?.content[1], {
+      type: 'image',
+      source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' },
+    });
   });
 
   test('jpeg, gif and webp are accepted; image/jpg is read as image/jpeg', () => {
     for (const type of ['image/jpeg', 'image/gif', 'image/webp']) {
-      assert.deepEqual(native(image(`data:${type};base64,AAAA`)).messages[0]?.content[1], { type: 'image', source: { type: 'base64', media_type: type, data: 'AAAA' } });
+      assert.deepEqual(native(image(`data:${type};base64,AAAA`)).messages[0]?.content[1], {
+        type: 'image',
+        source: { type: 'base64', media_type: type, data: 'AAAA' },
+      });
     }
-    assert.deepEqual(native(image('data:image/jpg;base64,AAAA')).messages[0]?.content[1], { type: 'image', source: { type: 'base64', media_type: 'image/jpeg', data: 'AAAA' } });
+    assert.deepEqual(native(image('data:image/jpg;base64,AAAA')).messages[0]?.content[1], {
+      type: 'image',
+      source: { type: 'base64', media_type: 'image/jpeg', data: 'AAAA' },
+    });
   });
 
   test('an http(s) URL becomes a url source: Anthropic fetches it, the gateway never does', () => {
-    assert.deepEqual(native(image('https://example.com/cat.png')).messages[0]?.content[1], { type: 'image', source: { type: 'url', url: 'https://example.com/cat.png' } });
+    assert.deepEqual(native(image('https://example.com/cat.png')).messages[0]?.content[1], {
+      type: 'image',
+      source: { type: 'url', url: 'https://example.com/cat.png' },
+    });
   });
 
   test('other image types, non-base64 data URLs and other schemes are a 400 naming the URL', () => {
@@ -299,65 +397,126 @@ describe('images and files', () => {
   });
 
   test('an inline PDF file becomes a document block titled with its file name', () => {
-    const json = native(user({ type: 'file', file: { filename: 'report.pdf', file_data: 'data:application/pdf;base64,JVBERi0x' } }));
-    assert.deepEqual(json.messages[0]?.content[1], { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0x' }, title: 'report.pdf' });
+    const json = native(
+      user({ type: 'file', file: { filename: 'report.pdf', file_data: 'data:application/pdf;base64,JVBERi0x' } }),
+    );
+    assert.deepEqual(json.messages[0]?.content[1], {
+      type: 'document',
+      source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0x' },
+      title: 'report.pdf',
+    });
   });
 
   test('OpenAI file ids, non-PDF files and audio input are a 400', () => {
     refuses(user({ type: 'file', file: { file_id: 'file-abc' } }), 'messages[0].content[1].file', /file ids/);
-    refuses(user({ type: 'file', file: { file_data: 'data:text/csv;base64,YSxi' } }), 'messages[0].content[1].file', /text\/csv/);
-    refuses(user({ type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } }), 'messages[0].content[1]', /Audio/);
+    refuses(
+      user({ type: 'file', file: { file_data: 'data:text/csv;base64,YSxi' } }),
+      'messages[0].content[1].file',
+      /text\/csv/,
+    );
+    refuses(
+      user({ type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } }),
+      'messages[0].content[1]',
+      /Audio/,
+    );
   });
 });
 
 describe('tools and tool_choice', () => {
   const TOOLS = [
-    { type: 'function', function: { name: 'get_weather', description: 'Weather by city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] }, strict: true } },
+    {
+      type: 'function',
+      function: {
+        name: 'get_weather',
+        description: 'Weather by city',
+        parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+        strict: true,
+      },
+    },
     { type: 'function', function: { name: 'get_time' } },
   ];
 
   test('function tools become name/description/input_schema; strict is kept; missing parameters are an empty object schema', () => {
     assert.deepEqual(native({ tools: TOOLS }).tools, [
-      { name: 'get_weather', description: 'Weather by city', input_schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] }, strict: true },
+      {
+        name: 'get_weather',
+        description: 'Weather by city',
+        input_schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+        strict: true,
+      },
       { name: 'get_time', input_schema: { type: 'object', properties: {} } },
     ]);
   });
 
   test('tool parameters that are not an object schema are a 400', () => {
-    refuses({ tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'string' } } }] }, 'tools[0].function.parameters');
+    refuses(
+      { tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'string' } } }] },
+      'tools[0].function.parameters',
+    );
   });
 
   test('tool_choice: auto → auto, required → any, named → tool, none → none; absent → Anthropic default', () => {
     const cases: Array<[unknown, unknown]> = [
       ['auto', { type: 'auto' }],
       ['required', { type: 'any' }],
-      [{ type: 'function', function: { name: 'get_time' } }, { type: 'tool', name: 'get_time' }],
+      [
+        { type: 'function', function: { name: 'get_time' } },
+        { type: 'tool', name: 'get_time' },
+      ],
       ['none', { type: 'none' }],
       [undefined, undefined],
     ];
-    for (const [choice, expected] of cases) assert.deepEqual(native({ tools: TOOLS, tool_choice: choice }).tool_choice, expected, JSON.stringify(choice));
+    for (const [choice, expected] of cases)
+      assert.deepEqual(native({ tools: TOOLS, tool_choice: choice }).tool_choice, expected, JSON.stringify(choice));
   });
 
   test('parallel_tool_calls: false → disable_parallel_tool_use on every choice that can call tools', () => {
-    assert.deepEqual(native({ tools: TOOLS, parallel_tool_calls: false }).tool_choice, { type: 'auto', disable_parallel_tool_use: true });
-    assert.deepEqual(native({ tools: TOOLS, parallel_tool_calls: false, tool_choice: 'required' }).tool_choice, { type: 'any', disable_parallel_tool_use: true });
-    assert.deepEqual(native({ tools: TOOLS, parallel_tool_calls: false, tool_choice: { type: 'function', function: { name: 'get_time' } } }).tool_choice, {
-      type: 'tool',
-      name: 'get_time',
+    assert.deepEqual(native({ tools: TOOLS, parallel_tool_calls: false }).tool_choice, {
+      type: 'auto',
       disable_parallel_tool_use: true,
     });
-    assert.deepEqual(native({ tools: TOOLS, parallel_tool_calls: false, tool_choice: 'none' }).tool_choice, { type: 'none' });
+    assert.deepEqual(native({ tools: TOOLS, parallel_tool_calls: false, tool_choice: 'required' }).tool_choice, {
+      type: 'any',
+      disable_parallel_tool_use: true,
+    });
+    assert.deepEqual(
+      native({
+        tools: TOOLS,
+        parallel_tool_calls: false,
+        tool_choice: { type: 'function', function: { name: 'get_time' } },
+      }).tool_choice,
+      {
+        type: 'tool',
+        name: 'get_time',
+        disable_parallel_tool_use: true,
+      },
+    );
+    assert.deepEqual(native({ tools: TOOLS, parallel_tool_calls: false, tool_choice: 'none' }).tool_choice, {
+      type: 'none',
+    });
     assert.deepEqual(native({ tools: TOOLS, parallel_tool_calls: true }).tool_choice, undefined);
   });
 
   test('allowed_tools offers only the allowed tools, with auto or any', () => {
-    const json = native({ tools: TOOLS, tool_choice: { type: 'allowed_tools', allowed_tools: { mode: 'required', tools: [{ type: 'function', function: { name: 'get_time' } }] } } });
-    assert.deepEqual(json.tools?.map((t) => t.name), ['get_time']);
+    const json = native({
+      tools: TOOLS,
+      tool_choice: {
+        type: 'allowed_tools',
+        allowed_tools: { mode: 'required', tools: [{ type: 'function', function: { name: 'get_time' } }] },
+      },
+    });
+    assert.deepEqual(
+      json.tools?.map((t) => t.name),
+      ['get_time'],
+    );
     assert.deepEqual(json.tool_choice, { type: 'any' });
   });
 
   test('a named tool_choice must name a tool; a forcing tool_choice needs tools', () => {
-    refuses({ tools: TOOLS, tool_choice: { type: 'function', function: { name: 'nope' } } }, 'tool_choice.function.name');
+    refuses(
+      { tools: TOOLS, tool_choice: { type: 'function', function: { name: 'nope' } } },
+      'tool_choice.function.name',
+    );
     refuses({ tool_choice: 'required' }, 'tool_choice');
     assert.equal(native({ tool_choice: 'none' }).tool_choice, undefined, 'none/auto without tools need nothing');
   });
@@ -365,19 +524,31 @@ describe('tools and tool_choice', () => {
 
 describe('JSON mode', () => {
   test('json_schema → output_config.format json_schema (constrained decoding; the answer is text)', () => {
-    const schema = { type: 'object', properties: { answer: { type: 'number' } }, required: ['answer'], additionalProperties: false };
-    const json = native({ response_format: { type: 'json_schema', json_schema: { name: 'answer', schema, strict: true } } });
+    const schema = {
+      type: 'object',
+      properties: { answer: { type: 'number' } },
+      required: ['answer'],
+      additionalProperties: false,
+    };
+    const json = native({
+      response_format: { type: 'json_schema', json_schema: { name: 'answer', schema, strict: true } },
+    });
     assert.deepEqual(json.output_config, { format: { type: 'json_schema', schema } });
     assert.equal(json.tools, undefined);
   });
 
   test('json_schema without a schema is a 400', () => {
-    refuses({ response_format: { type: 'json_schema', json_schema: { name: 'x' } } }, 'response_format.json_schema.schema');
+    refuses(
+      { response_format: { type: 'json_schema', json_schema: { name: 'x' } } },
+      'response_format.json_schema.schema',
+    );
   });
 
   test('json_object → a forced tool whose input is the answer', () => {
     const json = native({ response_format: { type: 'json_object' } });
-    assert.deepEqual(json.tools, [{ name: JSON_TOOL_NAME, description: json.tools?.[0]?.description, input_schema: { type: 'object' } }]);
+    assert.deepEqual(json.tools, [
+      { name: JSON_TOOL_NAME, description: json.tools?.[0]?.description, input_schema: { type: 'object' } },
+    ]);
     assert.deepEqual(json.tool_choice, { type: 'tool', name: JSON_TOOL_NAME, disable_parallel_tool_use: true });
     assert.equal(json.output_config, undefined);
   });
@@ -386,12 +557,22 @@ describe('JSON mode', () => {
     const tools = [{ type: 'function', function: { name: 'f' } }];
     refuses({ response_format: { type: 'json_object' }, tools }, 'response_format', /json_schema/);
     const json = native({ response_format: { type: 'json_object' }, tools, tool_choice: 'none' });
-    assert.deepEqual(json.tools?.map((t) => t.name), ['f', JSON_TOOL_NAME]);
+    assert.deepEqual(
+      json.tools?.map((t) => t.name),
+      ['f', JSON_TOOL_NAME],
+    );
     assert.deepEqual(json.tool_choice, { type: 'tool', name: JSON_TOOL_NAME, disable_parallel_tool_use: true });
   });
 
   test('a client tool may not take the JSON tool name', () => {
-    refuses({ response_format: { type: 'json_object' }, tools: [{ type: 'function', function: { name: JSON_TOOL_NAME } }], tool_choice: 'none' }, 'tools');
+    refuses(
+      {
+        response_format: { type: 'json_object' },
+        tools: [{ type: 'function', function: { name: JSON_TOOL_NAME } }],
+        tool_choice: 'none',
+      },
+      'tools',
+    );
   });
 });
 
@@ -439,8 +620,25 @@ describe('generation parameters', () => {
   });
 
   test('their neutral values, seed and other hints are dropped (no change to the answer)', () => {
-    const json = native({ presence_penalty: 0, frequency_penalty: 0, logprobs: false, seed: 7, service_tier: 'auto', store: false, prediction: { type: 'content', content: 'x' } });
-    for (const key of ['presence_penalty', 'frequency_penalty', 'logprobs', 'seed', 'service_tier', 'store', 'prediction']) assert.ok(!(key in json), key);
+    const json = native({
+      presence_penalty: 0,
+      frequency_penalty: 0,
+      logprobs: false,
+      seed: 7,
+      service_tier: 'auto',
+      store: false,
+      prediction: { type: 'content', content: 'x' },
+    });
+    for (const key of [
+      'presence_penalty',
+      'frequency_penalty',
+      'logprobs',
+      'seed',
+      'service_tier',
+      'store',
+      'prediction',
+    ])
+      assert.ok(!(key in json), key);
   });
 
   test('user → metadata.user_id; safety_identifier (its successor) wins when both are set', () => {
@@ -458,12 +656,21 @@ describe('generation parameters', () => {
 });
 
 test('checkRequest accepts what buildRequest can build', () => {
-  assert.doesNotThrow(() => anthropicProvider.checkRequest(request({ temperature: 0.3, stop: 'x', tools: [{ type: 'function', function: { name: 'f' } }] }), claude));
+  assert.doesNotThrow(() =>
+    anthropicProvider.checkRequest(
+      request({ temperature: 0.3, stop: 'x', tools: [{ type: 'function', function: { name: 'f' } }] }),
+      claude,
+    ),
+  );
 });
 
 test('a whitespace-only stop sequence is a 400 naming stop (Anthropic would reject it after it left)', () => {
   assert.throws(
-    () => anthropicProvider.checkRequest(parseChatRequest(JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }], stop: ['\n'] })), topology.backends.get('claude')!),
+    () =>
+      anthropicProvider.checkRequest(
+        parseChatRequest(JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }], stop: ['\n'] })),
+        topology.backends.get('claude')!,
+      ),
     (err: unknown) => err instanceof UnifiedError && err.param === 'stop',
   );
 });

@@ -11,12 +11,18 @@ import type { OpenAIErrorBody } from '../../unified/errors.js';
 const CREATED = 1_700_000_000;
 
 function context(extra: Record<string, unknown> = {}): ResponseContext {
-  const request = parseChatRequest(JSON.stringify({ model: 'claude', messages: [{ role: 'user', content: 'Hi' }], ...extra }));
+  const request = parseChatRequest(
+    JSON.stringify({ model: 'claude', messages: [{ role: 'user', content: 'Hi' }], ...extra }),
+  );
   return { request, clientWantsUsage: false, requestId: 'req-1', created: CREATED };
 }
 
 function rewritten(status: number, body: unknown, ctx: ResponseContext) {
-  const out = anthropicProvider.translateResponse(status, Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)), ctx);
+  const out = anthropicProvider.translateResponse(
+    status,
+    Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)),
+    ctx,
+  );
   assert.ok(out.body, 'Anthropic bodies are always rewritten');
   return { out, text: out.body.toString() };
 }
@@ -40,11 +46,30 @@ describe('successful responses', () => {
       object: 'chat.completion',
       created: CREATED,
       model: 'claude-sonnet-4-5-20250929',
-      choices: [{ index: 0, message: { role: 'assistant', content: 'Hello! How can I help?', refusal: null }, logprobs: null, finish_reason: 'stop' }],
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: 'Hello! How can I help?', refusal: null },
+          logprobs: null,
+          finish_reason: 'stop',
+        },
+      ],
       // prompt = 21 input + 100 cache read + 8 cache creation; cached = the cache reads.
-      usage: { prompt_tokens: 129, completion_tokens: 9, total_tokens: 138, prompt_tokens_details: { cached_tokens: 100 }, completion_tokens_details: { reasoning_tokens: 0 } },
+      usage: {
+        prompt_tokens: 129,
+        completion_tokens: 9,
+        total_tokens: 138,
+        prompt_tokens_details: { cached_tokens: 100 },
+        completion_tokens_details: { reasoning_tokens: 0 },
+      },
     });
-    assert.deepEqual(out.usage, { promptTokens: 129, completionTokens: 9, totalTokens: 138, cachedPromptTokens: 100, reasoningTokens: 0 });
+    assert.deepEqual(out.usage, {
+      promptTokens: 129,
+      completionTokens: 9,
+      totalTokens: 138,
+      cachedPromptTokens: 100,
+      reasoningTokens: 0,
+    });
   });
 
   test('tool_use blocks become tool_calls with JSON-string arguments, in order; finish_reason tool_calls', () => {
@@ -54,7 +79,11 @@ describe('successful responses', () => {
       content: 'Let me check both.',
       refusal: null,
       tool_calls: [
-        { id: 'toolu_01Weather', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris","unit":"celsius"}' } },
+        {
+          id: 'toolu_01Weather',
+          type: 'function',
+          function: { name: 'get_weather', arguments: '{"city":"Paris","unit":"celsius"}' },
+        },
         { id: 'toolu_02Time', type: 'function', function: { name: 'get_time', arguments: '{}' } },
       ],
     });
@@ -75,12 +104,20 @@ describe('successful responses', () => {
 
   test('in JSON mode (json_object) the forced tool’s input is the content and the finish is stop', () => {
     const { json } = translate(200, JSON_TOOL_MESSAGE, context({ response_format: { type: 'json_object' } }));
-    assert.deepEqual(json.choices[0]?.message, { role: 'assistant', content: '{"answer":42,"unit":"none"}', refusal: null });
+    assert.deepEqual(json.choices[0]?.message, {
+      role: 'assistant',
+      content: '{"answer":42,"unit":"none"}',
+      refusal: null,
+    });
     assert.equal(json.choices[0]?.finish_reason, 'stop');
   });
 
   test('JSON mode cut by max_tokens finishes with length', () => {
-    const { json } = translate(200, { ...JSON_TOOL_MESSAGE, stop_reason: 'max_tokens' }, context({ response_format: { type: 'json_object' } }));
+    const { json } = translate(
+      200,
+      { ...JSON_TOOL_MESSAGE, stop_reason: 'max_tokens' },
+      context({ response_format: { type: 'json_object' } }),
+    );
     assert.equal(json.choices[0]?.finish_reason, 'length');
   });
 
@@ -91,13 +128,26 @@ describe('successful responses', () => {
   });
 
   test('missing usage fields count as zero', () => {
-    const bare = { ...message('msg_x', [{ type: 'text', text: 'ok', citations: null }], 'end_turn', usage({ input: 3, output: 1 })), usage: { input_tokens: 3, output_tokens: 1 } };
-    assert.deepEqual(translate(200, bare).usage, { promptTokens: 3, completionTokens: 1, totalTokens: 4, cachedPromptTokens: 0, reasoningTokens: 0 });
+    const bare = {
+      ...message('msg_x', [{ type: 'text', text: 'ok', citations: null }], 'end_turn', usage({ input: 3, output: 1 })),
+      usage: { input_tokens: 3, output_tokens: 1 },
+    };
+    assert.deepEqual(translate(200, bare).usage, {
+      promptTokens: 3,
+      completionTokens: 1,
+      totalTokens: 4,
+      cachedPromptTokens: 0,
+      reasoningTokens: 0,
+    });
   });
 });
 
 describe('error responses', () => {
-  const anthropicError = (type: string, message: string, extra: Record<string, unknown> = {}) => ({ type: 'error', error: { type, message, ...extra }, request_id: 'req_011CSHoEeqs5C35K2UUqR7Fy' });
+  const anthropicError = (type: string, message: string, extra: Record<string, unknown> = {}) => ({
+    type: 'error',
+    error: { type, message, ...extra },
+    request_id: 'req_011CSHoEeqs5C35K2UUqR7Fy',
+  });
 
   test('an Anthropic error becomes {"error":{message,type,param,code}} with the same status', () => {
     const out = translateError(400, anthropicError('invalid_request_error', 'max_tokens: Field required'));
@@ -118,14 +168,22 @@ describe('error responses', () => {
     assert.equal(overloaded.json.error.type, 'server_error');
     assert.equal(overloaded.json.error.code, 'overloaded_error');
 
-    const limited = translateError(429, anthropicError('rate_limit_error', 'Number of request tokens has exceeded your per-minute rate limit'));
+    const limited = translateError(
+      429,
+      anthropicError('rate_limit_error', 'Number of request tokens has exceeded your per-minute rate limit'),
+    );
     assert.equal(limited.status, undefined);
     assert.equal(limited.headers, undefined);
     assert.equal(limited.json.error.code, 'rate_limit_error');
   });
 
   test('details.error_code, when Anthropic gives one, is the code', () => {
-    const out = translateError(429, anthropicError('rate_limit_error', 'Spend limit reached', { details: { error_code: 'enforced_spend_limit_reached' } }));
+    const out = translateError(
+      429,
+      anthropicError('rate_limit_error', 'Spend limit reached', {
+        details: { error_code: 'enforced_spend_limit_reached' },
+      }),
+    );
     assert.equal(out.json.error.code, 'enforced_spend_limit_reached');
   });
 

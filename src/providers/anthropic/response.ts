@@ -54,7 +54,12 @@ export function toChatCompletion(message: JsonObject, usage: Usage, context: Res
     else if (block.type === 'tool_use') {
       const name = stringField(block, 'name') ?? '';
       if (jsonMode && name === JSON_TOOL_NAME) jsonAnswer = argumentsOf(block);
-      else toolCalls.push({ id: stringField(block, 'id') ?? '', type: 'function', function: { name, arguments: argumentsOf(block) } });
+      else
+        toolCalls.push({
+          id: stringField(block, 'id') ?? '',
+          type: 'function',
+          function: { name, arguments: argumentsOf(block) },
+        });
     }
   }
   // In JSON mode the answer is the forced tool's input; any text is not JSON and is left out.
@@ -70,7 +75,14 @@ export function toChatCompletion(message: JsonObject, usage: Usage, context: Res
     object: 'chat.completion',
     created: context.created,
     model: responseModel(context, message.model),
-    choices: [{ index: 0, message: choiceMessage, logprobs: null, finish_reason: finishReason(stringField(message, 'stop_reason'), toolCalls.length) }],
+    choices: [
+      {
+        index: 0,
+        message: choiceMessage,
+        logprobs: null,
+        finish_reason: finishReason(stringField(message, 'stop_reason'), toolCalls.length),
+      },
+    ],
     usage: toOpenAIUsage(usage),
   };
 }
@@ -80,7 +92,11 @@ export function translateWholeResponse(status: number, body: Buffer, context: Re
   const json = parseJson(body);
   if (!isRecord(json) || json.type !== 'message') {
     const error = new UnifiedError('upstream_error', 'Anthropic returned a response the gateway could not read.');
-    return { body: Buffer.from(JSON.stringify(error.toBody(context.requestId))), usage: undefined, status: error.status };
+    return {
+      body: Buffer.from(JSON.stringify(error.toBody(context.requestId))),
+      usage: undefined,
+      status: error.status,
+    };
   }
   const usage = toUsage(mergeCounts(ZERO_COUNTS, recordField(json, 'usage')));
   const completion = toChatCompletion(json, usage, context);

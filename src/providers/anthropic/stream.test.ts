@@ -10,7 +10,9 @@ import { anthropicProvider } from './index.js';
 const CREATED = 1_700_000_000;
 
 function context(extra: Record<string, unknown> = {}, clientWantsUsage = false): ResponseContext {
-  const request = parseChatRequest(JSON.stringify({ model: 'claude', stream: true, messages: [{ role: 'user', content: 'Hi' }], ...extra }));
+  const request = parseChatRequest(
+    JSON.stringify({ model: 'claude', stream: true, messages: [{ role: 'user', content: 'Hi' }], ...extra }),
+  );
   return { request, clientWantsUsage, requestId: 'req-e2e-1', created: CREATED };
 }
 
@@ -34,7 +36,13 @@ function events(text: string): unknown[] {
 }
 
 function chunk(id: string, delta: Record<string, unknown>, finish: string | null = null) {
-  return { id, object: 'chat.completion.chunk', created: CREATED, model: 'claude-sonnet-4-5-20250929', choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] };
+  return {
+    id,
+    object: 'chat.completion.chunk',
+    created: CREATED,
+    model: 'claude-sonnet-4-5-20250929',
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+  };
 }
 
 const FIXTURES: Array<[string, WireEvent[], Record<string, unknown>]> = [
@@ -60,7 +68,13 @@ describe('text', () => {
 
   test('usage is always recorded in OpenAI meaning: prompt = input + cache read + cache creation', () => {
     const { usage } = translate(Buffer.from(anthropicSse(TEXT_STREAM)), context());
-    assert.deepEqual(usage, { promptTokens: 1025, completionTokens: 12, totalTokens: 1037, cachedPromptTokens: 1000, reasoningTokens: 0 });
+    assert.deepEqual(usage, {
+      promptTokens: 1025,
+      completionTokens: 12,
+      totalTokens: 1037,
+      cachedPromptTokens: 1000,
+      reasoningTokens: 0,
+    });
   });
 
   test('with include_usage every chunk carries usage: null and a choices: [] usage chunk precedes [DONE]', () => {
@@ -71,7 +85,13 @@ describe('text', () => {
       created: CREATED,
       model: 'claude-sonnet-4-5-20250929',
       choices: [],
-      usage: { prompt_tokens: 1025, completion_tokens: 12, total_tokens: 1037, prompt_tokens_details: { cached_tokens: 1000 }, completion_tokens_details: { reasoning_tokens: 0 } },
+      usage: {
+        prompt_tokens: 1025,
+        completion_tokens: 12,
+        total_tokens: 1037,
+        prompt_tokens_details: { cached_tokens: 1000 },
+        completion_tokens_details: { reasoning_tokens: 0 },
+      },
     });
     for (const event of out.slice(0, -2)) assert.equal((event as { usage: unknown }).usage, null);
   });
@@ -85,33 +105,55 @@ describe('tool calls', () => {
     assert.deepEqual(events(text), [
       chunk(TOOL_ID, { role: 'assistant', content: '', refusal: null }),
       chunk(TOOL_ID, { content: 'Checking.' }),
-      chunk(TOOL_ID, { tool_calls: [{ index: 0, id: 'toolu_01Weather', type: 'function', function: { name: 'get_weather', arguments: '' } }] }),
+      chunk(TOOL_ID, {
+        tool_calls: [
+          { index: 0, id: 'toolu_01Weather', type: 'function', function: { name: 'get_weather', arguments: '' } },
+        ],
+      }),
       chunk(TOOL_ID, { tool_calls: [{ index: 0, function: { arguments: '{"city": "Pa' } }] }),
       chunk(TOOL_ID, { tool_calls: [{ index: 0, function: { arguments: 'ris", "unit": "celsius"}' } }] }),
-      chunk(TOOL_ID, { tool_calls: [{ index: 1, id: 'toolu_02Time', type: 'function', function: { name: 'get_time', arguments: '' } }] }),
+      chunk(TOOL_ID, {
+        tool_calls: [{ index: 1, id: 'toolu_02Time', type: 'function', function: { name: 'get_time', arguments: '' } }],
+      }),
       chunk(TOOL_ID, { tool_calls: [{ index: 1, function: { arguments: '{}' } }] }),
       chunk(TOOL_ID, {}, 'tool_calls'),
       '[DONE]',
     ]);
     // message_delta usage is cumulative; its null fields keep the message_start values.
-    assert.deepEqual(usage, { promptTokens: 400, completionTokens: 95, totalTokens: 495, cachedPromptTokens: 0, reasoningTokens: 30 });
+    assert.deepEqual(usage, {
+      promptTokens: 400,
+      completionTokens: 95,
+      totalTokens: 495,
+      cachedPromptTokens: 0,
+      reasoningTokens: 30,
+    });
   });
 
   test('in JSON mode (json_object) the forced tool input streams as content and finishes with stop', () => {
     const id = 'chatcmpl-msg_01JsonStream';
-    assert.deepEqual(events(translate(Buffer.from(anthropicSse(JSON_TOOL_STREAM)), context({ response_format: { type: 'json_object' } })).text), [
-      chunk(id, { role: 'assistant', content: '', refusal: null }),
-      chunk(id, { content: '{"answer": ' }),
-      chunk(id, { content: '42}' }),
-      chunk(id, {}, 'stop'),
-      '[DONE]',
-    ]);
+    assert.deepEqual(
+      events(
+        translate(Buffer.from(anthropicSse(JSON_TOOL_STREAM)), context({ response_format: { type: 'json_object' } }))
+          .text,
+      ),
+      [
+        chunk(id, { role: 'assistant', content: '', refusal: null }),
+        chunk(id, { content: '{"answer": ' }),
+        chunk(id, { content: '42}' }),
+        chunk(id, {}, 'stop'),
+        '[DONE]',
+      ],
+    );
   });
 });
 
 describe('finish reasons', () => {
   const withStop = (stopReason: string): WireEvent[] =>
-    TEXT_STREAM.map((event) => (event.type === 'message_delta' ? { ...event, delta: { ...event.delta, stop_reason: stopReason as never } } : event));
+    TEXT_STREAM.map((event) =>
+      event.type === 'message_delta'
+        ? { ...event, delta: { ...event.delta, stop_reason: stopReason as never } }
+        : event,
+    );
   const finishOf = (stopReason: string) => {
     const out = events(translate(Buffer.from(anthropicSse(withStop(stopReason))), context()).text);
     return (out.at(-2) as { choices: Array<{ finish_reason: string }> }).choices[0]?.finish_reason;
@@ -119,7 +161,12 @@ describe('finish reasons', () => {
 
   // The mapping itself is a table in ../finish-reasons.test.ts; here: the stream's finish chunk carries it.
   test('the finish chunk carries the mapped stop_reason', () => {
-    assert.deepEqual(['end_turn', 'max_tokens', 'refusal', 'some_future_reason'].map(finishOf), ['stop', 'length', 'content_filter', 'stop']);
+    assert.deepEqual(['end_turn', 'max_tokens', 'refusal', 'some_future_reason'].map(finishOf), [
+      'stop',
+      'length',
+      'content_filter',
+      'stop',
+    ]);
   });
 });
 
@@ -129,7 +176,14 @@ describe('errors', () => {
     assert.deepEqual(events(translate(Buffer.from(anthropicSse(ERROR_STREAM)), context()).text), [
       chunk(id, { role: 'assistant', content: '', refusal: null }),
       chunk(id, { content: 'Par' }),
-      { error: { message: 'Overloaded (Anthropic request id: req_011Overloaded)', type: 'server_error', param: null, code: 'overloaded_error' } },
+      {
+        error: {
+          message: 'Overloaded (Anthropic request id: req_011Overloaded)',
+          type: 'server_error',
+          param: null,
+          code: 'overloaded_error',
+        },
+      },
       '[DONE]',
     ]);
   });
@@ -137,26 +191,50 @@ describe('errors', () => {
   test('a stream that stops before message_stop ends with an error event, not a silent cut', () => {
     const bytes = anthropicSse(TEXT_STREAM.slice(0, -2));
     const out = events(translate(Buffer.from(bytes), context()).text);
-    assert.deepEqual(out.slice(-2), [{ error: { message: 'The Anthropic stream ended before the response was complete.', type: 'server_error', param: null, code: 'upstream_stream_truncated' } }, '[DONE]']);
+    assert.deepEqual(out.slice(-2), [
+      {
+        error: {
+          message: 'The Anthropic stream ended before the response was complete.',
+          type: 'server_error',
+          param: null,
+          code: 'upstream_stream_truncated',
+        },
+      },
+      '[DONE]',
+    ]);
   });
 
   test('a last event without its closing blank line still counts', () => {
     const bytes = anthropicSse(TEXT_STREAM).replace(/\n\n$/, '\n');
     assert.equal(events(translate(Buffer.from(bytes), context()).text).at(-1), '[DONE]');
-    assert.equal((events(translate(Buffer.from(bytes), context()).text).at(-2) as { choices: Array<{ finish_reason: string }> }).choices[0]?.finish_reason, 'stop');
+    assert.equal(
+      (events(translate(Buffer.from(bytes), context()).text).at(-2) as { choices: Array<{ finish_reason: string }> })
+        .choices[0]?.finish_reason,
+      'stop',
+    );
   });
 
   test('an error event whose payload cannot be read is still an error for the client', () => {
     const bytes = anthropicSse(TEXT_STREAM.slice(0, 3)) + 'event: error\ndata: upstream exploded\n\n';
     assert.deepEqual(events(translate(Buffer.from(bytes), context()).text).slice(-2), [
-      { error: { message: 'Anthropic reported an error in the stream.', type: 'server_error', param: null, code: 'upstream_error' } },
+      {
+        error: {
+          message: 'Anthropic reported an error in the stream.',
+          type: 'server_error',
+          param: null,
+          code: 'upstream_error',
+        },
+      },
       '[DONE]',
     ]);
   });
 
   test('unknown event types are ignored', () => {
     const bytes = anthropicSse(TEXT_STREAM).replace('event: ping', 'event: some_new_event');
-    assert.equal(translate(Buffer.from(bytes), context()).text, translate(Buffer.from(anthropicSse(TEXT_STREAM)), context()).text);
+    assert.equal(
+      translate(Buffer.from(bytes), context()).text,
+      translate(Buffer.from(anthropicSse(TEXT_STREAM)), context()).text,
+    );
   });
 });
 

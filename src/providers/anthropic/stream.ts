@@ -191,7 +191,12 @@ class AnthropicStreamTranslator extends SseStreamTranslator {
     const ordinal = this.#toolCalls++;
     this.#blocks.set(index, { kind: 'tool', index: ordinal, argumentsSent: initial !== '' });
     this.#start(out);
-    const call: ToolCallDelta = { index: ordinal, id: stringField(block, 'id') ?? '', type: 'function', function: { name, arguments: initial } };
+    const call: ToolCallDelta = {
+      index: ordinal,
+      id: stringField(block, 'id') ?? '',
+      type: 'function',
+      function: { name, arguments: initial },
+    };
     out.push(this.#chunk({ tool_calls: [call] }, null));
   }
 

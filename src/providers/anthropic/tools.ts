@@ -29,9 +29,16 @@ type FunctionTool = NonNullable<ChatRequest['tools']>[number];
 function toAnthropicTool(tool: FunctionTool, i: number): AnthropicTool {
   const { name, description, parameters, strict } = tool.function;
   if (parameters !== undefined && parameters.type !== undefined && parameters.type !== 'object') {
-    throw new UnifiedError('invalid_request', "Tool parameters must be a JSON schema of type 'object' for this model's provider (Anthropic).", `tools[${i}].function.parameters`);
+    throw new UnifiedError(
+      'invalid_request',
+      "Tool parameters must be a JSON schema of type 'object' for this model's provider (Anthropic).",
+      `tools[${i}].function.parameters`,
+    );
   }
-  const out: AnthropicTool = { name, input_schema: parameters === undefined ? { type: 'object', properties: {} } : { ...parameters, type: 'object' } };
+  const out: AnthropicTool = {
+    name,
+    input_schema: parameters === undefined ? { type: 'object', properties: {} } : { ...parameters, type: 'object' },
+  };
   if (description !== undefined) out.description = description;
   if (strict === true) out.strict = true;
   return out;
@@ -46,9 +53,14 @@ interface AllowedTools {
 function parseAllowedTools(choice: Record<string, unknown>): AllowedTools {
   const spec = choice.allowed_tools;
   const fail = (): never => {
-    throw new UnifiedError('invalid_request', "tool_choice 'allowed_tools' needs allowed_tools.mode ('auto' or 'required') and allowed_tools.tools.", 'tool_choice');
+    throw new UnifiedError(
+      'invalid_request',
+      "tool_choice 'allowed_tools' needs allowed_tools.mode ('auto' or 'required') and allowed_tools.tools.",
+      'tool_choice',
+    );
   };
-  if (!isRecord(spec) || (spec.mode !== 'auto' && spec.mode !== 'required') || !Array.isArray(spec.tools)) return fail();
+  if (!isRecord(spec) || (spec.mode !== 'auto' && spec.mode !== 'required') || !Array.isArray(spec.tools))
+    return fail();
   const names = new Set<string>();
   for (const entry of spec.tools) {
     const name = isRecord(entry) && isRecord(entry.function) ? entry.function.name : undefined;
@@ -76,10 +88,17 @@ function jsonToolFields(request: ChatRequest, tools: AnthropicTool[]): ToolField
     );
   }
   if (tools.some((tool) => tool.name === JSON_TOOL_NAME)) {
-    throw new UnifiedError('invalid_request', `The tool name '${JSON_TOOL_NAME}' is reserved by the gateway for JSON mode.`, 'tools');
+    throw new UnifiedError(
+      'invalid_request',
+      `The tool name '${JSON_TOOL_NAME}' is reserved by the gateway for JSON mode.`,
+      'tools',
+    );
   }
   // Client tools stay listed (the history may refer to them) but the forced tool is the only one callable.
-  return { tools: [...tools, JSON_TOOL], tool_choice: { type: 'tool', name: JSON_TOOL_NAME, disable_parallel_tool_use: true } };
+  return {
+    tools: [...tools, JSON_TOOL],
+    tool_choice: { type: 'tool', name: JSON_TOOL_NAME, disable_parallel_tool_use: true },
+  };
 }
 
 export function toolFields(request: ChatRequest): ToolFields {
@@ -99,14 +118,19 @@ export function toolFields(request: ChatRequest): ToolFields {
   else if (choice.type === 'function') {
     const name = choice.function.name;
     if (!tools.some((tool) => tool.name === name)) {
-      throw new UnifiedError('invalid_request', `tool_choice names '${name}', which is not in tools.`, 'tool_choice.function.name');
+      throw new UnifiedError(
+        'invalid_request',
+        `tool_choice names '${name}', which is not in tools.`,
+        'tool_choice.function.name',
+      );
     }
     mapped = { type: 'tool', name };
   } else {
     // Anthropic has no allowed-tools list: offer only the allowed tools, which is what the model may call anyway.
     const allowed = parseAllowedTools(choice);
     tools = tools.filter((tool) => allowed.names.has(tool.name));
-    if (tools.length === 0) throw new UnifiedError('invalid_request', 'tool_choice.allowed_tools names none of the tools.', 'tool_choice');
+    if (tools.length === 0)
+      throw new UnifiedError('invalid_request', 'tool_choice.allowed_tools names none of the tools.', 'tool_choice');
     mapped = { type: allowed.mode === 'required' ? 'any' : 'auto' };
   }
   return mapped === undefined ? { tools } : { tools, tool_choice: withParallel(mapped, disableParallel) };
@@ -118,7 +142,11 @@ export function outputFormat(request: ChatRequest): AnthropicOutputConfig['forma
   if (format?.type !== 'json_schema') return undefined;
   const schema = format.json_schema.schema;
   if (schema === undefined) {
-    throw new UnifiedError('invalid_request', "response_format json_schema needs a schema for this model's provider (Anthropic).", 'response_format.json_schema.schema');
+    throw new UnifiedError(
+      'invalid_request',
+      "response_format json_schema needs a schema for this model's provider (Anthropic).",
+      'response_format.json_schema.schema',
+    );
   }
   return { type: 'json_schema', schema };
 }

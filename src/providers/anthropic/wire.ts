@@ -32,7 +32,8 @@ export interface AnthropicToolResultBlock {
   content?: string | AnthropicTextBlock[];
 }
 
-export type AnthropicUserBlock = AnthropicTextBlock | AnthropicImageBlock | AnthropicDocumentBlock | AnthropicToolResultBlock;
+export type AnthropicUserBlock =
+  AnthropicTextBlock | AnthropicImageBlock | AnthropicDocumentBlock | AnthropicToolResultBlock;
 export type AnthropicAssistantBlock = AnthropicTextBlock | AnthropicToolUseBlock;
 
 export interface AnthropicUserTurn {

@@ -18,5 +18,9 @@ export const azureOpenAIApi: ProviderApi<typeof schema> = {
   apiKeyHeader: 'api-key',
   // The endpoint depends on the resource, so the config must say where it is.
   defaultBaseUrl: () => undefined,
-  example: { apiKeyEnv: 'AZURE_OPENAI_API_KEY', baseUrl: 'https://example-resource.openai.azure.com', deployment: 'example-deployment' },
+  example: {
+    apiKeyEnv: 'AZURE_OPENAI_API_KEY',
+    baseUrl: 'https://example-resource.openai.azure.com',
+    deployment: 'example-deployment',
+  },
 };

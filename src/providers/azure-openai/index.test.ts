@@ -24,7 +24,12 @@ const backend = (name: string) => topology.backends.get(name)!;
 const request = (extra: Record<string, unknown> = {}) =>
   parseChatRequest(JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], ...extra }));
 const build = (name: string, extra: Record<string, unknown> = {}) =>
-  azureOpenAIProvider.buildRequest(request(extra), { backend: backend(name), upstreamModel: 'my-deployment', now: new Date(), credentials: attemptCredentials(backend(name)) });
+  azureOpenAIProvider.buildRequest(request(extra), {
+    backend: backend(name),
+    upstreamModel: 'my-deployment',
+    now: new Date(),
+    credentials: attemptCredentials(backend(name)),
+  });
 
 test('the deployment route carries the deployment in the path and the api-version query', () => {
   const out = build('classic');
@@ -32,7 +37,11 @@ test('the deployment route carries the deployment in the path and the api-versio
   assert.equal(out.headers['api-key'], 'azure-key');
   assert.equal(out.headers.authorization, undefined);
   assert.equal(JSON.parse(out.body.toString()).model, 'my-deployment', 'sent, though this route ignores it');
-  assert.equal(build('portal-url').path, '/openai/deployments/gpt4o/chat/completions?api-version=2024-10-21', 'default api-version; /openai not doubled');
+  assert.equal(
+    build('portal-url').path,
+    '/openai/deployments/gpt4o/chat/completions?api-version=2024-10-21',
+    'default api-version; /openai not doubled',
+  );
 });
 
 test('without a deployment the v1 route is used: no api-version, the model names the deployment', () => {
@@ -47,7 +56,12 @@ test('an Entra token goes as a bearer authorization header', () => {
   assert.equal(build('entra').headers.authorization, 'Bearer entra-token');
 });
 
-const context = (clientWantsUsage: boolean): ResponseContext => ({ request: request({ stream: true }), clientWantsUsage, requestId: 'r', created: 1 });
+const context = (clientWantsUsage: boolean): ResponseContext => ({
+  request: request({ stream: true }),
+  clientWantsUsage,
+  requestId: 'r',
+  created: 1,
+});
 
 test('whole responses pass through untouched, content-filter annotations included', () => {
   const body = Buffer.from(
@@ -56,8 +70,17 @@ test('whole responses pass through untouched, content-filter annotations include
       object: 'chat.completion',
       created: 1,
       model: 'gpt-4o-2024-08-06',
-      prompt_filter_results: [{ prompt_index: 0, content_filter_results: { hate: { filtered: false, severity: 'safe' } } }],
-      choices: [{ index: 0, message: { role: 'assistant', content: '' }, finish_reason: 'content_filter', content_filter_results: { violence: { filtered: true, severity: 'high' } } }],
+      prompt_filter_results: [
+        { prompt_index: 0, content_filter_results: { hate: { filtered: false, severity: 'safe' } } },
+      ],
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: '' },
+          finish_reason: 'content_filter',
+          content_filter_results: { violence: { filtered: true, severity: 'high' } },
+        },
+      ],
       usage: { prompt_tokens: 10, completion_tokens: 0, total_tokens: 10 },
     }),
   );
@@ -70,15 +93,23 @@ const FILTER_ONLY =
   'data: {"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":[{"prompt_index":0,"content_filter_results":{"hate":{"filtered":false,"severity":"safe"},"self_harm":{"filtered":false,"severity":"safe"},"sexual":{"filtered":false,"severity":"safe"},"violence":{"filtered":false,"severity":"safe"}}}]}\n\n';
 const chunk = (delta: string, finish: string | null) =>
   `data: {"choices":[{"content_filter_results":{"hate":{"filtered":false,"severity":"safe"}},"delta":${delta},"finish_reason":${finish === null ? 'null' : `"${finish}"`},"index":0,"logprobs":null}],"created":1718000000,"id":"chatcmpl-9Z","model":"gpt-4o-2024-05-13","object":"chat.completion.chunk","system_fingerprint":"fp_5f4bad809a","usage":null}\n\n`;
-const USAGE = 'data: {"choices":[],"created":1718000000,"id":"chatcmpl-9Z","model":"gpt-4o-2024-05-13","object":"chat.completion.chunk","usage":{"completion_tokens":2,"prompt_tokens":9,"total_tokens":11}}\n\n';
-const STREAM = FILTER_ONLY + chunk('{"content":"","role":"assistant"}', null) + chunk('{"content":"Hi"}', null) + chunk('{}', 'content_filter') + USAGE + 'data: [DONE]\n\n';
+const USAGE =
+  'data: {"choices":[],"created":1718000000,"id":"chatcmpl-9Z","model":"gpt-4o-2024-05-13","object":"chat.completion.chunk","usage":{"completion_tokens":2,"prompt_tokens":9,"total_tokens":11}}\n\n';
+const STREAM =
+  FILTER_ONLY +
+  chunk('{"content":"","role":"assistant"}', null) +
+  chunk('{"content":"Hi"}', null) +
+  chunk('{}', 'content_filter') +
+  USAGE +
+  'data: [DONE]\n\n';
 
 function translate(clientWantsUsage: boolean, cuts: number[]) {
   return feed(azureOpenAIProvider.createStreamTranslator(context(clientWantsUsage)), Buffer.from(STREAM), cuts);
 }
 
 test('streams: the prompt-filter-only chunk is dropped, everything else passes byte for byte, at every cut', () => {
-  const body = chunk('{"content":"","role":"assistant"}', null) + chunk('{"content":"Hi"}', null) + chunk('{}', 'content_filter');
+  const body =
+    chunk('{"content":"","role":"assistant"}', null) + chunk('{"content":"Hi"}', null) + chunk('{}', 'content_filter');
   for (let cut = 0; cut < STREAM.length; cut += 1) {
     const cuts = cut === 0 ? [] : [cut];
     assert.equal(translate(true, cuts).text, body + USAGE + 'data: [DONE]\n\n', `cut ${cut}`);
@@ -96,7 +127,10 @@ test('the content_filter error becomes an OpenAI 400 that still says which filte
       param: 'prompt',
       code: 'content_filter',
       status: 400,
-      innererror: { code: 'ResponsibleAIPolicyViolation', content_filter_result: { violence: { filtered: true, severity: 'high' } } },
+      innererror: {
+        code: 'ResponsibleAIPolicyViolation',
+        content_filter_result: { violence: { filtered: true, severity: 'high' } },
+      },
     },
   };
   const out = azureOpenAIProvider.translateResponse(400, Buffer.from(JSON.stringify(azure)), context(false));
@@ -113,14 +147,31 @@ test('the content_filter error becomes an OpenAI 400 that still says which filte
 });
 
 test('Azure rate limits keep 429 and a retry-after read from the message', () => {
-  const azure = { error: { code: '429', message: 'Requests to the ChatCompletions_Create Operation have exceeded call rate limit. Please retry after 6 seconds.' } };
+  const azure = {
+    error: {
+      code: '429',
+      message:
+        'Requests to the ChatCompletions_Create Operation have exceeded call rate limit. Please retry after 6 seconds.',
+    },
+  };
   const out = azureOpenAIProvider.translateResponse(429, Buffer.from(JSON.stringify(azure)), context(false));
   assert.deepEqual(out.headers, { 'retry-after': '6' });
-  assert.deepEqual(JSON.parse(out.body!.toString()).error, { message: azure.error.message, type: 'rate_limit_error', param: null, code: '429' });
+  assert.deepEqual(JSON.parse(out.body!.toString()).error, {
+    message: azure.error.message,
+    type: 'rate_limit_error',
+    param: null,
+    code: '429',
+  });
 });
 
 test('other Azure errors get OpenAI’s four fields', () => {
-  const notFound = azureOpenAIProvider.translateResponse(404, Buffer.from('{"error":{"code":"DeploymentNotFound","message":"The API deployment for this resource does not exist."}}'), context(false));
+  const notFound = azureOpenAIProvider.translateResponse(
+    404,
+    Buffer.from(
+      '{"error":{"code":"DeploymentNotFound","message":"The API deployment for this resource does not exist."}}',
+    ),
+    context(false),
+  );
   assert.deepEqual(JSON.parse(notFound.body!.toString()).error, {
     message: 'The API deployment for this resource does not exist.',
     type: 'invalid_request_error',

@@ -7,7 +7,8 @@ import type { AzureOpenAIConfig } from './api.js';
 function azureConfig(target: UpstreamTarget): AzureOpenAIConfig {
   const config = target.backend.config;
   // The registry only hands azure-openai backends to this provider.
-  if (config.provider !== 'azure-openai') throw new Error(`backend ${target.backend.name} is not an azure-openai backend`);
+  if (config.provider !== 'azure-openai')
+    throw new Error(`backend ${target.backend.name} is not an azure-openai backend`);
   return config;
 }
 

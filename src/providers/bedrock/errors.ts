@@ -41,7 +41,9 @@ const BY_EXCEPTION: Readonly<Record<string, Kind>> = {
 };
 
 function kindForStatus(status: number): Kind {
-  return BY_STATUS[status] ?? (status >= 500 ? { status, type: 'server_error' } : { status, type: 'invalid_request_error' });
+  return (
+    BY_STATUS[status] ?? (status >= 500 ? { status, type: 'server_error' } : { status, type: 'invalid_request_error' })
+  );
 }
 
 /** The `message` of a Bedrock error body (some services spell it `Message`), else the raw text. */

@@ -8,7 +8,11 @@ import { splitAt } from '../testing/splits.js';
 import { EventStreamDecoder, type EventStreamMessage } from './eventstream.js';
 import { encodeEvents, encodeMessage, TOOL_EVENTS } from './fixtures.js';
 
-function decodeAll(chunks: readonly Buffer[]): { messages: EventStreamMessage[]; error: string | undefined; pending: number } {
+function decodeAll(chunks: readonly Buffer[]): {
+  messages: EventStreamMessage[];
+  error: string | undefined;
+  pending: number;
+} {
   const decoder = new EventStreamDecoder();
   const messages: EventStreamMessage[] = [];
   let error: string | undefined;

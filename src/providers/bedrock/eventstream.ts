@@ -70,7 +70,8 @@ export function decodeHeaders(bytes: Buffer): Map<string, HeaderValue> {
   while (at < bytes.length) {
     const nameLength = bytes.readUInt8(at);
     const nameEnd = at + 1 + nameLength;
-    if (nameLength === 0 || nameEnd + 1 > bytes.length) throw new CorruptStream('a header name runs past the headers section');
+    if (nameLength === 0 || nameEnd + 1 > bytes.length)
+      throw new CorruptStream('a header name runs past the headers section');
     const name = bytes.toString('utf8', at + 1, nameEnd);
     const { value, end } = readHeaderValue(bytes, bytes.readUInt8(nameEnd), nameEnd + 1);
     headers.set(name, value);
@@ -83,17 +84,24 @@ export function decodeHeaders(bytes: Buffer): Map<string, HeaderValue> {
 function messageLength(buf: Buffer, at: number): number {
   const total = buf.readUInt32BE(at);
   const headersLength = buf.readUInt32BE(at + 4);
-  if (crc32(buf.subarray(at, at + 8)) !== buf.readUInt32BE(at + 8)) throw new CorruptStream('prelude checksum mismatch');
-  if (total < OVERHEAD_BYTES || total > MAX_MESSAGE_BYTES) throw new CorruptStream(`message length ${total} out of range`);
-  if (headersLength > MAX_HEADER_BYTES || headersLength > total - OVERHEAD_BYTES) throw new CorruptStream(`headers length ${headersLength} out of range`);
+  if (crc32(buf.subarray(at, at + 8)) !== buf.readUInt32BE(at + 8))
+    throw new CorruptStream('prelude checksum mismatch');
+  if (total < OVERHEAD_BYTES || total > MAX_MESSAGE_BYTES)
+    throw new CorruptStream(`message length ${total} out of range`);
+  if (headersLength > MAX_HEADER_BYTES || headersLength > total - OVERHEAD_BYTES)
+    throw new CorruptStream(`headers length ${headersLength} out of range`);
   return total;
 }
 
 function decodeMessage(message: Buffer): EventStreamMessage {
   const end = message.length - 4;
-  if (crc32(message.subarray(0, end)) !== message.readUInt32BE(end)) throw new CorruptStream('message checksum mismatch');
+  if (crc32(message.subarray(0, end)) !== message.readUInt32BE(end))
+    throw new CorruptStream('message checksum mismatch');
   const headersEnd = PRELUDE_BYTES + message.readUInt32BE(4);
-  return { headers: decodeHeaders(message.subarray(PRELUDE_BYTES, headersEnd)), payload: message.subarray(headersEnd, end) };
+  return {
+    headers: decodeHeaders(message.subarray(PRELUDE_BYTES, headersEnd)),
+    payload: message.subarray(headersEnd, end),
+  };
 }
 
 export class EventStreamDecoder {

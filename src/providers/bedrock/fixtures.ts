@@ -47,7 +47,12 @@ const codec = new EventStreamCodec(
 
 /** Bedrock pads every event payload with a random-length `p` field against traffic analysis. */
 function padded(event: object, n: number): Uint8Array {
-  return Buffer.from(JSON.stringify({ ...event, p: 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123'.slice(0, 1 + (n * 7) % 50) }));
+  return Buffer.from(
+    JSON.stringify({
+      ...event,
+      p: 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123'.slice(0, 1 + ((n * 7) % 50)),
+    }),
+  );
 }
 
 /** Encodes each event as one event-stream message. */
@@ -117,7 +122,15 @@ export const JSON_RESPONSE: ConverseResponseWire = {
   output: {
     message: {
       role: 'assistant',
-      content: [{ toolUse: { toolUseId: 'tooluse_json1', name: 'json_response', input: { name: 'Ada', languages: ['en', 'fr'] } } }],
+      content: [
+        {
+          toolUse: {
+            toolUseId: 'tooluse_json1',
+            name: 'json_response',
+            input: { name: 'Ada', languages: ['en', 'fr'] },
+          },
+        },
+      ],
     },
   },
   stopReason: 'tool_use',
@@ -137,7 +150,10 @@ export function stoppedWith(stopReason: ConverseResponseWire['stopReason'], text
 // ── Streams ─────────────────────────────────────────────────────────────────────────────────────────────────
 
 const METADATA: StreamEvent = {
-  metadata: { usage: { inputTokens: 12, outputTokens: 4, totalTokens: 126, cacheReadInputTokens: 100, cacheWriteInputTokens: 10 }, metrics: { latencyMs: 250 } },
+  metadata: {
+    usage: { inputTokens: 12, outputTokens: 4, totalTokens: 126, cacheReadInputTokens: 100, cacheWriteInputTokens: 10 },
+    metrics: { latencyMs: 250 },
+  },
 };
 
 /** Text blocks stream deltas without a contentBlockStart (as live captures show). */
@@ -155,11 +171,21 @@ export const TOOL_EVENTS: StreamEvent[] = [
   { messageStart: { role: 'assistant' } },
   { contentBlockDelta: { contentBlockIndex: 0, delta: { text: 'Checking.' } } },
   { contentBlockStop: { contentBlockIndex: 0 } },
-  { contentBlockStart: { contentBlockIndex: 1, start: { toolUse: { toolUseId: 'tooluse_Paris01', name: 'get_weather' } } } },
+  {
+    contentBlockStart: {
+      contentBlockIndex: 1,
+      start: { toolUse: { toolUseId: 'tooluse_Paris01', name: 'get_weather' } },
+    },
+  },
   { contentBlockDelta: { contentBlockIndex: 1, delta: { toolUse: { input: '{"city":' } } } },
   { contentBlockDelta: { contentBlockIndex: 1, delta: { toolUse: { input: '"Paris"}' } } } },
   { contentBlockStop: { contentBlockIndex: 1 } },
-  { contentBlockStart: { contentBlockIndex: 2, start: { toolUse: { toolUseId: 'tooluse_Tokyo02', name: 'get_weather' } } } },
+  {
+    contentBlockStart: {
+      contentBlockIndex: 2,
+      start: { toolUse: { toolUseId: 'tooluse_Tokyo02', name: 'get_weather' } },
+    },
+  },
   { contentBlockDelta: { contentBlockIndex: 2, delta: { toolUse: { input: '{"city":"Tokyo"}' } } } },
   { contentBlockStop: { contentBlockIndex: 2 } },
   { messageStop: { stopReason: 'tool_use' } },
@@ -169,7 +195,12 @@ export const TOOL_EVENTS: StreamEvent[] = [
 /** JSON mode: the forced json_response tool's input is the answer. */
 export const JSON_EVENTS: StreamEvent[] = [
   { messageStart: { role: 'assistant' } },
-  { contentBlockStart: { contentBlockIndex: 0, start: { toolUse: { toolUseId: 'tooluse_json1', name: 'json_response' } } } },
+  {
+    contentBlockStart: {
+      contentBlockIndex: 0,
+      start: { toolUse: { toolUseId: 'tooluse_json1', name: 'json_response' } },
+    },
+  },
   { contentBlockDelta: { contentBlockIndex: 0, delta: { toolUse: { input: '{"name":"Ada",' } } } },
   { contentBlockDelta: { contentBlockIndex: 0, delta: { toolUse: { input: '"languages":["en","fr"]}' } } } },
   { contentBlockStop: { contentBlockIndex: 0 } },

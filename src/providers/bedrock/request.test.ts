@@ -11,11 +11,21 @@ const USER = { role: 'user', content: 'hi' };
 const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8/5+hHgAHggJ/PchI7wAAAABJRU5ErkJggg==';
 const WEATHER_TOOL = {
   type: 'function',
-  function: { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } },
+  function: {
+    name: 'get_weather',
+    description: 'Weather for a city',
+    parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+  },
 };
 const TOOL_HISTORY = [
   { role: 'user', content: 'Weather in Paris?' },
-  { role: 'assistant', content: null, tool_calls: [{ id: 'tooluse_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
+  {
+    role: 'assistant',
+    content: null,
+    tool_calls: [
+      { id: 'tooluse_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
+    ],
+  },
   { role: 'tool', tool_call_id: 'tooluse_1', content: '18°C' },
 ];
 
@@ -39,7 +49,13 @@ describe('messages', () => {
       messages: [
         { role: 'system', content: 'Be brief.' },
         { role: 'user', content: 'hi' },
-        { role: 'developer', content: [{ type: 'text', text: 'Answer in French.' }, { type: 'text', text: 'No emojis.' }] },
+        {
+          role: 'developer',
+          content: [
+            { type: 'text', text: 'Answer in French.' },
+            { type: 'text', text: 'No emojis.' },
+          ],
+        },
         { role: 'system', content: '' },
       ],
     });
@@ -69,7 +85,13 @@ describe('messages', () => {
   });
 
   test('an empty assistant turn is dropped (Converse rejects empty content) and its neighbours merge', () => {
-    const body = convert({ messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: '' }, { role: 'user', content: 'b' }] });
+    const body = convert({
+      messages: [
+        { role: 'user', content: 'a' },
+        { role: 'assistant', content: '' },
+        { role: 'user', content: 'b' },
+      ],
+    });
     assert.deepEqual(body.messages, [{ role: 'user', content: [{ text: 'a' }, { text: 'b' }] }]);
   });
 
@@ -79,7 +101,9 @@ describe('messages', () => {
   });
 
   test('assistant refusals in the history are kept as text', () => {
-    const body = convert({ messages: [USER, { role: 'assistant', content: null, refusal: 'I cannot help with that.' }, USER] });
+    const body = convert({
+      messages: [USER, { role: 'assistant', content: null, refusal: 'I cannot help with that.' }, USER],
+    });
     assert.deepEqual(body.messages[1], { role: 'assistant', content: [{ text: 'I cannot help with that.' }] });
   });
 
@@ -97,7 +121,14 @@ describe('messages', () => {
           ],
         },
         { role: 'tool', tool_call_id: 'tooluse_P', content: '18°C' },
-        { role: 'tool', tool_call_id: 'tooluse_T', content: [{ type: 'text', text: '25°C' }, { type: 'text', text: 'humid' }] },
+        {
+          role: 'tool',
+          tool_call_id: 'tooluse_T',
+          content: [
+            { type: 'text', text: '25°C' },
+            { type: 'text', text: 'humid' },
+          ],
+        },
         { role: 'user', content: 'Which is warmer?' },
       ],
     });
@@ -125,7 +156,13 @@ describe('messages', () => {
   test('tool-call arguments that are not a JSON object are refused, naming the field', () => {
     const history = (args: string) => ({
       tools: [WEATHER_TOOL],
-      messages: [USER, { role: 'assistant', tool_calls: [{ id: 't1', type: 'function', function: { name: 'get_weather', arguments: args } }] }],
+      messages: [
+        USER,
+        {
+          role: 'assistant',
+          tool_calls: [{ id: 't1', type: 'function', function: { name: 'get_weather', arguments: args } }],
+        },
+      ],
     });
     refused(history('{"city":'), 'messages[1].tool_calls[0].function.arguments', /not valid JSON/);
     refused(history('[1,2]'), 'messages[1].tool_calls[0].function.arguments', /JSON object/);
@@ -146,15 +183,33 @@ describe('messages', () => {
 });
 
 describe('images', () => {
-  const withImage = (url: string) => ({ messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, { type: 'image_url', image_url: { url, detail: 'high' } }] }] });
+  const withImage = (url: string) => ({
+    messages: [
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'What is this?' },
+          { type: 'image_url', image_url: { url, detail: 'high' } },
+        ],
+      },
+    ],
+  });
 
   test('a base64 data URL becomes an image block with its format and the base64 bytes', () => {
     const body = convert(withImage(`data:image/png;base64,${PNG}`));
-    assert.deepEqual(body.messages[0]?.content, [{ text: 'What is this?' }, { image: { format: 'png', source: { bytes: PNG } } }]);
+    assert.deepEqual(body.messages[0]?.content, [
+      { text: 'What is this?' },
+      { image: { format: 'png', source: { bytes: PNG } } },
+    ]);
   });
 
   test('JPEG (also spelt image/jpg), GIF and WebP are accepted; media types are case-insensitive', () => {
-    for (const [type, format] of [['image/jpeg', 'jpeg'], ['image/jpg', 'jpeg'], ['IMAGE/GIF', 'gif'], ['image/webp', 'webp']] as const) {
+    for (const [type, format] of [
+      ['image/jpeg', 'jpeg'],
+      ['image/jpg', 'jpeg'],
+      ['IMAGE/GIF', 'gif'],
+      ['image/webp', 'webp'],
+    ] as const) {
       const block = convert(withImage(`data:${type};base64,AAAA`)).messages[0]?.content[1];
       assert.deepEqual(block, { image: { format, source: { bytes: 'AAAA' } } });
     }
@@ -172,8 +227,18 @@ describe('images', () => {
   });
 
   test('audio and file parts are refused', () => {
-    refused({ messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } }] }] }, 'messages[0].content[0]', /input_audio/);
-    refused({ messages: [{ role: 'user', content: [{ type: 'file', file: { file_id: 'f1' } }] }] }, 'messages[0].content[0]', /file/);
+    refused(
+      {
+        messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } }] }],
+      },
+      'messages[0].content[0]',
+      /input_audio/,
+    );
+    refused(
+      { messages: [{ role: 'user', content: [{ type: 'file', file: { file_id: 'f1' } }] }] },
+      'messages[0].content[0]',
+      /file/,
+    );
   });
 });
 
@@ -184,7 +249,10 @@ describe('parameters', () => {
   });
 
   test('max_completion_tokens wins over the deprecated max_tokens', () => {
-    assert.equal(convert({ messages: [USER], max_tokens: 100, max_completion_tokens: 50 }).inferenceConfig?.maxTokens, 50);
+    assert.equal(
+      convert({ messages: [USER], max_tokens: 100, max_completion_tokens: 50 }).inferenceConfig?.maxTokens,
+      50,
+    );
   });
 
   test('stop lists pass as they are; no parameters means no inferenceConfig', () => {
@@ -209,7 +277,9 @@ describe('parameters', () => {
     refused({ messages: [USER], top_logprobs: 2 }, 'top_logprobs');
     refused({ messages: [USER], logit_bias: { '50256': -100 } }, 'logit_bias');
     refused({ messages: [USER], modalities: ['text', 'audio'] }, 'modalities');
-    assert.ok(convert({ messages: [USER], presence_penalty: 0, frequency_penalty: 0, logprobs: false, logit_bias: {} }));
+    assert.ok(
+      convert({ messages: [USER], presence_penalty: 0, frequency_penalty: 0, logprobs: false, logit_bias: {} }),
+    );
   });
 
   test('user and seed are dropped: Converse has no equivalent and neither changes the answer’s meaning', () => {
@@ -226,26 +296,45 @@ describe('tools', () => {
     });
     assert.deepEqual(body.toolConfig, {
       tools: [
-        { toolSpec: { name: 'get_weather', description: 'Weather for a city', inputSchema: { json: WEATHER_TOOL.function.parameters } } },
+        {
+          toolSpec: {
+            name: 'get_weather',
+            description: 'Weather for a city',
+            inputSchema: { json: WEATHER_TOOL.function.parameters },
+          },
+        },
         { toolSpec: { name: 'now', inputSchema: { json: { type: 'object', properties: {} } }, strict: true } },
       ],
     });
   });
 
   test('tool_choice auto (or none given) leaves toolChoice out: auto is Converse’s default', () => {
-    assert.equal(convert({ messages: [USER], tools: [WEATHER_TOOL], tool_choice: 'auto' }).toolConfig?.toolChoice, undefined);
+    assert.equal(
+      convert({ messages: [USER], tools: [WEATHER_TOOL], tool_choice: 'auto' }).toolConfig?.toolChoice,
+      undefined,
+    );
   });
 
   test('tool_choice required is `any`; a named function is `tool`', () => {
-    assert.deepEqual(convert({ messages: [USER], tools: [WEATHER_TOOL], tool_choice: 'required' }).toolConfig?.toolChoice, { any: {} });
     assert.deepEqual(
-      convert({ messages: [USER], tools: [WEATHER_TOOL], tool_choice: { type: 'function', function: { name: 'get_weather' } } }).toolConfig?.toolChoice,
+      convert({ messages: [USER], tools: [WEATHER_TOOL], tool_choice: 'required' }).toolConfig?.toolChoice,
+      { any: {} },
+    );
+    assert.deepEqual(
+      convert({
+        messages: [USER],
+        tools: [WEATHER_TOOL],
+        tool_choice: { type: 'function', function: { name: 'get_weather' } },
+      }).toolConfig?.toolChoice,
       { tool: { name: 'get_weather' } },
     );
   });
 
   test('a named tool_choice must name one of the tools', () => {
-    refused({ messages: [USER], tools: [WEATHER_TOOL], tool_choice: { type: 'function', function: { name: 'nope' } } }, 'tool_choice.function.name');
+    refused(
+      { messages: [USER], tools: [WEATHER_TOOL], tool_choice: { type: 'function', function: { name: 'nope' } } },
+      'tool_choice.function.name',
+    );
   });
 
   test('tool_choice none withholds the tools (Converse has no "none"), so the model cannot call them', () => {
@@ -267,7 +356,14 @@ describe('tools', () => {
   });
 
   test('allowed_tools is refused', () => {
-    refused({ messages: [USER], tools: [WEATHER_TOOL], tool_choice: { type: 'allowed_tools', allowed_tools: { mode: 'auto', tools: [] } } }, 'tool_choice');
+    refused(
+      {
+        messages: [USER],
+        tools: [WEATHER_TOOL],
+        tool_choice: { type: 'allowed_tools', allowed_tools: { mode: 'auto', tools: [] } },
+      },
+      'tool_choice',
+    );
   });
 
   test('parallel_tool_calls: false is refused with tools (Converse cannot limit it) and ignored without', () => {
@@ -286,10 +382,18 @@ describe('JSON mode (emulated with a forced tool)', () => {
   });
 
   test('json_schema forces the tool with the client’s schema, name, description and strictness', () => {
-    const schema = { type: 'object', properties: { name: { type: 'string' } }, required: ['name'], additionalProperties: false };
+    const schema = {
+      type: 'object',
+      properties: { name: { type: 'string' } },
+      required: ['name'],
+      additionalProperties: false,
+    };
     const body = convert({
       messages: [USER],
-      response_format: { type: 'json_schema', json_schema: { name: 'person', description: 'A person.', schema, strict: true } },
+      response_format: {
+        type: 'json_schema',
+        json_schema: { name: 'person', description: 'A person.', schema, strict: true },
+      },
     });
     const spec = body.toolConfig?.tools[0]?.toolSpec;
     assert.equal(spec?.name, JSON_TOOL_NAME);
@@ -300,7 +404,13 @@ describe('JSON mode (emulated with a forced tool)', () => {
   });
 
   test('a schema whose top level is not an object is refused (tool input must be an object)', () => {
-    refused({ messages: [USER], response_format: { type: 'json_schema', json_schema: { name: 'list', schema: { type: 'array' } } } }, 'response_format.json_schema.schema');
+    refused(
+      {
+        messages: [USER],
+        response_format: { type: 'json_schema', json_schema: { name: 'list', schema: { type: 'array' } } },
+      },
+      'response_format.json_schema.schema',
+    );
   });
 
   test('JSON mode together with tools is refused', () => {

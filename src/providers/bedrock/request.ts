@@ -48,20 +48,29 @@ function asJsonObject(value: Record<string, unknown>): JsonObject {
 // ── Parameters ──────────────────────────────────────────────────────────────────────────────────────────────
 
 function refuseUnsupportedParameters(request: ChatRequest): void {
-  if ((request.n ?? 1) > 1) throw refuse(`'n' greater than 1 is not supported by ${WHO}: Converse returns one choice per request.`, 'n');
+  if ((request.n ?? 1) > 1)
+    throw refuse(`'n' greater than 1 is not supported by ${WHO}: Converse returns one choice per request.`, 'n');
   if (request.presence_penalty) throw refuse(`'presence_penalty' is not supported by ${WHO}.`, 'presence_penalty');
   if (request.frequency_penalty) throw refuse(`'frequency_penalty' is not supported by ${WHO}.`, 'frequency_penalty');
   if (request.logprobs === true) throw refuse(`'logprobs' is not supported by ${WHO}.`, 'logprobs');
-  if (request.top_logprobs !== undefined && request.top_logprobs !== null) throw refuse(`'top_logprobs' is not supported by ${WHO}.`, 'top_logprobs');
-  if (isRecord(request.logit_bias) && Object.keys(request.logit_bias).length > 0) throw refuse(`'logit_bias' is not supported by ${WHO}.`, 'logit_bias');
-  if ((Array.isArray(request.modalities) && request.modalities.includes('audio')) || (request.audio !== undefined && request.audio !== null)) {
+  if (request.top_logprobs !== undefined && request.top_logprobs !== null)
+    throw refuse(`'top_logprobs' is not supported by ${WHO}.`, 'top_logprobs');
+  if (isRecord(request.logit_bias) && Object.keys(request.logit_bias).length > 0)
+    throw refuse(`'logit_bias' is not supported by ${WHO}.`, 'logit_bias');
+  if (
+    (Array.isArray(request.modalities) && request.modalities.includes('audio')) ||
+    (request.audio !== undefined && request.audio !== null)
+  ) {
     throw refuse(`Audio output is not supported by ${WHO}.`, 'modalities');
   }
   if (request.temperature !== undefined && request.temperature !== null && request.temperature > 1) {
     throw refuse(`'temperature' above 1 is not supported by ${WHO}: Bedrock models accept 0 to 1.`, 'temperature');
   }
   if (request.parallel_tool_calls === false && (request.tools?.length ?? 0) > 0) {
-    throw refuse(`'parallel_tool_calls: false' is not supported by ${WHO}: Converse cannot limit a turn to one tool call.`, 'parallel_tool_calls');
+    throw refuse(
+      `'parallel_tool_calls: false' is not supported by ${WHO}: Converse cannot limit a turn to one tool call.`,
+      'parallel_tool_calls',
+    );
   }
 }
 
@@ -90,7 +99,10 @@ const IMAGE_FORMATS: Readonly<Record<string, ImageFormat>> = {
 /** Converse takes image bytes only (or S3 locations): a data URL becomes bytes, a web URL is refused. */
 export function imageBlock(url: string, param: string): ImageBlock {
   if (/^https?:/i.test(url)) {
-    throw refuse(`Image URLs are not supported by ${WHO}: Bedrock takes image bytes only. Send the image as a base64 data URL (data:image/png;base64,…).`, param);
+    throw refuse(
+      `Image URLs are not supported by ${WHO}: Bedrock takes image bytes only. Send the image as a base64 data URL (data:image/png;base64,…).`,
+      param,
+    );
   }
   const header = /^data:([^;,]+)((?:;[^;,]*)*),/i.exec(url);
   if (!header) throw refuse(`The image must be a base64 data URL (data:image/png;base64,…).`, param);
@@ -138,7 +150,11 @@ function userBlocks(message: UserMessage, index: number): ContentBlock[] {
 function toolInput(args: string, param: string): Json {
   if (args.trim() === '') return {};
   const parsed = parseJson(args);
-  if (parsed === undefined) throw refuse('Tool-call arguments must be a JSON object for the bedrock provider; these are not valid JSON.', param);
+  if (parsed === undefined)
+    throw refuse(
+      'Tool-call arguments must be a JSON object for the bedrock provider; these are not valid JSON.',
+      param,
+    );
   if (!isRecord(parsed)) throw refuse('Tool-call arguments must be a JSON object for the bedrock provider.', param);
   return asJsonObject(parsed);
 }
@@ -150,7 +166,8 @@ function assistantBlocks(message: AssistantMessage, index: number): ContentBlock
     if (!isBlank(text)) blocks.push({ text });
   };
   if (typeof message.content === 'string') add(message.content);
-  else if (Array.isArray(message.content)) for (const part of message.content) add(part.type === 'text' ? part.text : part.refusal);
+  else if (Array.isArray(message.content))
+    for (const part of message.content) add(part.type === 'text' ? part.text : part.refusal);
   if (blocks.length === 0 && typeof message.refusal === 'string') add(message.refusal);
   for (const [j, call] of (message.tool_calls ?? []).entries()) {
     blocks.push({
@@ -202,14 +219,26 @@ function conversation(messages: readonly ChatMessage[]): Conversation {
       case 'tool':
         result.hasToolBlocks = true;
         return pushTurn(result.turns, 'user', [
-          { toolResult: { toolUseId: message.tool_call_id, content: toolResultContent(texts(message.content)), status: 'success' } },
+          {
+            toolResult: {
+              toolUseId: message.tool_call_id,
+              content: toolResultContent(texts(message.content)),
+              status: 'success',
+            },
+          },
         ]);
       case 'function':
-        throw refuse(`The deprecated 'function' role is not supported by ${WHO}; use tool messages.`, `messages[${index}].role`);
+        throw refuse(
+          `The deprecated 'function' role is not supported by ${WHO}; use tool messages.`,
+          `messages[${index}].role`,
+        );
     }
   });
   if (result.turns.length === 0) {
-    throw refuse(`${WHO} needs at least one non-blank user or assistant message besides system messages (Converse rejects blank text).`, 'messages');
+    throw refuse(
+      `${WHO} needs at least one non-blank user or assistant message besides system messages (Converse rejects blank text).`,
+      'messages',
+    );
   }
   return result;
 }
@@ -235,7 +264,10 @@ function jsonToolSpec(format: ResponseFormat): ToolSpec {
   if (format.type === 'json_schema') {
     const schema = format.json_schema.schema ?? { type: 'object' };
     if (schema.type !== undefined && schema.type !== 'object') {
-      throw refuse(`${WHO} emulates json_schema with a tool, whose input must be an object: the schema's top-level type must be "object".`, 'response_format.json_schema.schema');
+      throw refuse(
+        `${WHO} emulates json_schema with a tool, whose input must be an object: the schema's top-level type must be "object".`,
+        'response_format.json_schema.schema',
+      );
     }
     const extra = typeof format.json_schema.description === 'string' ? ` ${format.json_schema.description}` : '';
     const spec: ToolSpec['toolSpec'] = {
@@ -265,7 +297,10 @@ function toolConfig(request: ChatRequest, hasToolBlocks: boolean): ToolConfig | 
 
   if (request.response_format && usesJsonTool(request)) {
     if (tools.length > 0) {
-      throw refuse(`${WHO} emulates response_format ${request.response_format.type} with a forced tool, so it cannot be combined with 'tools'.`, 'response_format');
+      throw refuse(
+        `${WHO} emulates response_format ${request.response_format.type} with a forced tool, so it cannot be combined with 'tools'.`,
+        'response_format',
+      );
     }
     if (forcing) throw refuse(`'tool_choice' ${JSON.stringify(choice)} needs 'tools'.`, 'tool_choice');
     return { tools: [jsonToolSpec(request.response_format)], toolChoice: { tool: { name: JSON_TOOL_NAME } } };
@@ -274,7 +309,10 @@ function toolConfig(request: ChatRequest, hasToolBlocks: boolean): ToolConfig | 
   if (tools.length === 0) {
     if (forcing) throw refuse(`'tool_choice' ${JSON.stringify(choice)} needs 'tools'.`, 'tool_choice');
     if (hasToolBlocks) {
-      throw refuse(`The conversation contains tool calls or tool results, and Bedrock requires the tool definitions with them: pass 'tools'.`, 'tools');
+      throw refuse(
+        `The conversation contains tool calls or tool results, and Bedrock requires the tool definitions with them: pass 'tools'.`,
+        'tools',
+      );
     }
     return undefined;
   }
@@ -283,7 +321,10 @@ function toolConfig(request: ChatRequest, hasToolBlocks: boolean): ToolConfig | 
     // Converse has no "none": the tools are withheld instead, which Converse refuses once the history holds
     // tool blocks. Sending them with "auto" would let the model call tools the client ruled out.
     if (hasToolBlocks) {
-      throw refuse(`tool_choice 'none' cannot be honoured by ${WHO} when the conversation contains tool calls or tool results: Converse has no 'none' choice and needs the tools defined.`, 'tool_choice');
+      throw refuse(
+        `tool_choice 'none' cannot be honoured by ${WHO} when the conversation contains tool calls or tool results: Converse has no 'none' choice and needs the tools defined.`,
+        'tool_choice',
+      );
     }
     return undefined;
   }
@@ -292,7 +333,8 @@ function toolConfig(request: ChatRequest, hasToolBlocks: boolean): ToolConfig | 
   if (choice === 'required') config.toolChoice = { any: {} };
   else if (typeof choice === 'object' && choice.type === 'function') {
     const name = choice.function.name;
-    if (!tools.some((tool) => tool.function.name === name)) throw refuse(`tool_choice names '${name}', which is not in 'tools'.`, 'tool_choice.function.name');
+    if (!tools.some((tool) => tool.function.name === name))
+      throw refuse(`tool_choice names '${name}', which is not in 'tools'.`, 'tool_choice.function.name');
     config.toolChoice = { tool: { name } };
   }
   // "auto" (or nothing) is Converse's default: omitting toolChoice keeps models that do not take the field working.
@@ -310,7 +352,8 @@ export function isClaudeModel(modelId: string): boolean {
 function additionalFields(request: ChatRequest, modelId: string | undefined): JsonObject | undefined {
   const k = topK(request);
   if (k === undefined || modelId === undefined) return undefined;
-  if (!isClaudeModel(modelId)) throw refuse(`'top_k' is only supported by ${WHO} for Claude models ('${modelId}' is not one).`, 'top_k');
+  if (!isClaudeModel(modelId))
+    throw refuse(`'top_k' is only supported by ${WHO} for Claude models ('${modelId}' is not one).`, 'top_k');
   return { top_k: k };
 }
 
@@ -352,13 +395,19 @@ function regionOf(backend: ResolvedBackend): string {
   return backend.config.region;
 }
 
-function authorise(target: UpstreamTarget, path: string, headers: Record<string, string>, body: Buffer): Record<string, string> {
+function authorise(
+  target: UpstreamTarget,
+  path: string,
+  headers: Record<string, string>,
+  body: Buffer,
+): Record<string, string> {
   const { backend, credentials } = target;
   if (credentials.apiKey) return { ...credentialHeaders(target), ...headers };
   const accessKeyId = credentials.roles.get('accessKeyId');
   const secretAccessKey = credentials.roles.get('secretAccessKey');
   // The topology disables a backend whose credentials are missing, so this only fires on a programming error.
-  if (!accessKeyId || !secretAccessKey) throw new Error(`backend ${backend.name} has neither an API key nor AWS credentials`);
+  if (!accessKeyId || !secretAccessKey)
+    throw new Error(`backend ${backend.name} has neither an API key nor AWS credentials`);
   const signed = signRequest(
     // Envoy's auto_host_rewrite sends the endpoint's hostname, which the config keeps equal to the base URL's.
     { method: 'POST', host: backend.baseUrl.host, path, headers: { ...backend.headers, ...headers }, body },

@@ -7,7 +7,9 @@ import { JSON_RESPONSE, stoppedWith, TEXT_RESPONSE, TOOL_RESPONSE, type Converse
 import { translateResponse } from './response.js';
 
 function context(extra: Record<string, unknown> = {}): ResponseContext {
-  const request = parseChatRequest(JSON.stringify({ model: 'claude-alias', messages: [{ role: 'user', content: 'hi' }], ...extra }));
+  const request = parseChatRequest(
+    JSON.stringify({ model: 'claude-alias', messages: [{ role: 'user', content: 'hi' }], ...extra }),
+  );
   return { request, clientWantsUsage: false, requestId: 'req-9', created: 1_700_000_123 };
 }
 
@@ -32,11 +34,30 @@ describe('completions', () => {
       object: 'chat.completion',
       created: 1_700_000_123,
       model: 'claude-alias',
-      choices: [{ index: 0, message: { role: 'assistant', content: 'Paris is the capital of France.', refusal: null }, finish_reason: 'stop', logprobs: null }],
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: 'Paris is the capital of France.', refusal: null },
+          finish_reason: 'stop',
+          logprobs: null,
+        },
+      ],
       // input 12 + cache read 100 + cache write 10: OpenAI's prompt_tokens includes cached tokens.
-      usage: { prompt_tokens: 122, completion_tokens: 8, total_tokens: 130, prompt_tokens_details: { cached_tokens: 100 }, completion_tokens_details: { reasoning_tokens: 0 } },
+      usage: {
+        prompt_tokens: 122,
+        completion_tokens: 8,
+        total_tokens: 130,
+        prompt_tokens_details: { cached_tokens: 100 },
+        completion_tokens_details: { reasoning_tokens: 0 },
+      },
     });
-    assert.deepEqual(usage, { promptTokens: 122, completionTokens: 8, totalTokens: 130, cachedPromptTokens: 100, reasoningTokens: 0 });
+    assert.deepEqual(usage, {
+      promptTokens: 122,
+      completionTokens: 8,
+      totalTokens: 130,
+      cachedPromptTokens: 100,
+      reasoningTokens: 0,
+    });
   });
 
   test('toolUse blocks become tool_calls with Bedrock’s ids and JSON-string arguments, in order', () => {
@@ -45,13 +66,20 @@ describe('completions', () => {
     assert.equal(choice.finish_reason, 'tool_calls');
     assert.equal(choice.message.content, 'Let me check both cities.');
     assert.deepEqual(choice.message.tool_calls, [
-      { id: 'tooluse_Paris01', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris","unit":"celsius"}' } },
+      {
+        id: 'tooluse_Paris01',
+        type: 'function',
+        function: { name: 'get_weather', arguments: '{"city":"Paris","unit":"celsius"}' },
+      },
       { id: 'tooluse_Tokyo02', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Tokyo"}' } },
     ]);
   });
 
   test('an answer of tool calls only has content null', () => {
-    const toolsOnly: ConverseResponseWire = { ...TOOL_RESPONSE, output: { message: { role: 'assistant', content: TOOL_RESPONSE.output?.message?.content?.slice(1) } } };
+    const toolsOnly: ConverseResponseWire = {
+      ...TOOL_RESPONSE,
+      output: { message: { role: 'assistant', content: TOOL_RESPONSE.output?.message?.content?.slice(1) } },
+    };
     assert.equal(ok(toolsOnly).json.choices[0].message.content, null);
   });
 
@@ -66,22 +94,23 @@ describe('completions', () => {
   test('reasoning blocks have no Chat Completions field and are dropped', () => {
     const reasoning: ConverseResponseWire = {
       ...TEXT_RESPONSE,
-      output: { message: { role: 'assistant', content: [{ reasoningContent: { reasoningText: { text: 'thinking…', signature: 'sig' } } }, { text: 'Answer.' }] } },
+      output: {
+        message: {
+          role: 'assistant',
+          content: [
+            { reasoningContent: { reasoningText: { text: 'thinking…', signature: 'sig' } } },
+            { text: 'Answer.' },
+          ],
+        },
+      },
     };
     assert.equal(ok(reasoning).json.choices[0].message.content, 'Answer.');
   });
 
-  test('stop reasons map into OpenAI’s finish_reason set', () => {
-    const TABLE: Array<[ConverseResponseWire['stopReason'], string]> = [
-      ['end_turn', 'stop'],
-      ['stop_sequence', 'stop'],
-      ['max_tokens', 'length'],
-      ['model_context_window_exceeded', 'length'],
-      ['guardrail_intervened', 'content_filter'],
-      ['content_filtered', 'content_filter'],
-      [undefined, 'stop'],
-    ];
-    for (const [reason, finish] of TABLE) assert.equal(ok(stoppedWith(reason)).json.choices[0].finish_reason, finish, String(reason));
+  // The stop-reason table itself is specified in ../finish-reasons.test.ts; here, that the response uses it.
+  test('the stop reason becomes the choice’s finish_reason (max_tokens → length; none → stop)', () => {
+    assert.equal(ok(stoppedWith('max_tokens')).json.choices[0].finish_reason, 'length');
+    assert.equal(ok(stoppedWith(undefined)).json.choices[0].finish_reason, 'stop');
   });
 
   test('malformed output is a 502 error naming the stop reason; the tokens spent are still counted', () => {
@@ -105,9 +134,19 @@ describe('completions', () => {
 
 describe('HTTP errors', () => {
   test('a ValidationException stays a 400 with Bedrock’s message in the OpenAI shape', () => {
-    const { json, status } = failed(400, '{"message":"The content field in the Message object at messages.1 is empty."}');
+    const { json, status } = failed(
+      400,
+      '{"message":"The content field in the Message object at messages.1 is empty."}',
+    );
     assert.equal(status, undefined, 'the status is unchanged');
-    assert.deepEqual(json, { error: { message: 'The content field in the Message object at messages.1 is empty.', type: 'invalid_request_error', param: null, code: null } });
+    assert.deepEqual(json, {
+      error: {
+        message: 'The content field in the Message object at messages.1 is empty.',
+        type: 'invalid_request_error',
+        param: null,
+        code: null,
+      },
+    });
   });
 
   test('each documented status maps to a sensible client status and type', () => {

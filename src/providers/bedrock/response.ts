@@ -33,7 +33,12 @@ export function outcomeFor(stopReason: unknown, jsonMode: boolean): Outcome {
       return { finish: 'content_filter' };
     case 'malformed_model_output':
     case 'malformed_tool_use':
-      return { error: streamFailure(`Bedrock stopped with ${stopReason}: the model produced output that could not be parsed.`, stopReason) };
+      return {
+        error: streamFailure(
+          `Bedrock stopped with ${stopReason}: the model produced output that could not be parsed.`,
+          stopReason,
+        ),
+      };
     default:
       // Absent or a reason newer than this code: the model stopped on its own.
       return { finish: 'stop' };
@@ -50,7 +55,13 @@ export function usageFromBedrock(value: unknown): Usage | undefined {
   const cacheRead = tokenCount(value.cacheReadInputTokens);
   const promptTokens = tokenCount(value.inputTokens) + cacheRead + tokenCount(value.cacheWriteInputTokens);
   const completionTokens = tokenCount(value.outputTokens);
-  return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, cachedPromptTokens: cacheRead, reasoningTokens: 0 };
+  return {
+    promptTokens,
+    completionTokens,
+    totalTokens: promptTokens + completionTokens,
+    cachedPromptTokens: cacheRead,
+    reasoningTokens: 0,
+  };
 }
 
 /** Converse responses carry no id; the request id ties the completion to the gateway's logs. */
@@ -81,7 +92,12 @@ function answerOf(blocks: readonly unknown[], jsonMode: boolean): Answer {
     if (isRecord(use) && typeof use.name === 'string') {
       const args = JSON.stringify(use.input ?? {});
       if (jsonMode && use.name === JSON_TOOL_NAME) json = args;
-      else toolCalls.push({ id: typeof use.toolUseId === 'string' ? use.toolUseId : `call_${toolCalls.length}`, type: 'function', function: { name: use.name, arguments: args } });
+      else
+        toolCalls.push({
+          id: typeof use.toolUseId === 'string' ? use.toolUseId : `call_${toolCalls.length}`,
+          type: 'function',
+          function: { name: use.name, arguments: args },
+        });
     }
     // reasoningContent, citationsContent and other blocks have no Chat Completions equivalent: dropped.
   }
@@ -93,7 +109,9 @@ function answerOf(blocks: readonly unknown[], jsonMode: boolean): Answer {
 
 function unreadable(): TranslatedBody {
   return {
-    body: Buffer.from(JSON.stringify(streamFailure('Bedrock returned a response the gateway could not read.', 'unreadable_response'))),
+    body: Buffer.from(
+      JSON.stringify(streamFailure('Bedrock returned a response the gateway could not read.', 'unreadable_response')),
+    ),
     usage: undefined,
     status: 502,
   };
@@ -101,7 +119,12 @@ function unreadable(): TranslatedBody {
 
 export function translateConverse(body: Buffer, context: ResponseContext): TranslatedBody {
   const json = parseJson(body);
-  if (!isRecord(json) || !isRecord(json.output) || !isRecord(json.output.message) || !Array.isArray(json.output.message.content)) {
+  if (
+    !isRecord(json) ||
+    !isRecord(json.output) ||
+    !isRecord(json.output.message) ||
+    !Array.isArray(json.output.message.content)
+  ) {
     return unreadable();
   }
   const jsonMode = usesJsonTool(context.request);

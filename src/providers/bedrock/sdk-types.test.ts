@@ -58,7 +58,9 @@ function asSdk(body: ConverseRequest): SdkConverseBody {
 }
 
 /** `true` when Mine has no key that Sdk lacks; otherwise a type naming the extra keys (and the line fails). */
-type NoExtraKeys<Mine, Sdk> = [Exclude<keyof Mine, keyof Sdk>] extends [never] ? true : { extraKeys: Exclude<keyof Mine, keyof Sdk> };
+type NoExtraKeys<Mine, Sdk> = [Exclude<keyof Mine, keyof Sdk>] extends [never]
+  ? true
+  : { extraKeys: Exclude<keyof Mine, keyof Sdk> };
 
 const keyChecks: true[] = [
   true satisfies NoExtraKeys<ConverseRequest, SdkConverseBody>,
@@ -83,8 +85,10 @@ const keyChecks: true[] = [
 // The checks bite: a tool choice the SDK does not know, raw bytes where the wire has base64, a misspelt key.
 // @ts-expect-error Converse has no "none" tool choice
 const badChoice: SdkConverseBody = { messages: [], toolConfig: { tools: [], toolChoice: { none: {} } } };
-// @ts-expect-error on the wire, image bytes are a base64 string, not a Uint8Array
-const badBytes: SdkConverseBody = { messages: [{ role: 'user', content: [{ image: { format: 'png', source: { bytes: new Uint8Array(1) } } }] }] };
+const badBytes: SdkConverseBody = {
+  // @ts-expect-error on the wire, image bytes are a base64 string, not a Uint8Array
+  messages: [{ role: 'user', content: [{ image: { format: 'png', source: { bytes: new Uint8Array(1) } } }] }],
+};
 // @ts-expect-error a misspelt optional key is caught by the key check
 const badKey: NoExtraKeys<{ maxToken: number }, SdkInferenceConfiguration> = true;
 
@@ -102,9 +106,18 @@ const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8/5+hHgA
 function sdkInput(body: ConverseRequest, modelId: string): ConverseCommandInput {
   const toSdkBlock = (block: ContentBlock): SdkContentBlock =>
     'image' in block
-      ? { image: { format: block.image.format, source: { bytes: new Uint8Array(Buffer.from(block.image.source.bytes, 'base64')) } } }
+      ? {
+          image: {
+            format: block.image.format,
+            source: { bytes: new Uint8Array(Buffer.from(block.image.source.bytes, 'base64')) },
+          },
+        }
       : block;
-  return { ...body, modelId, messages: body.messages.map((m) => ({ role: m.role, content: m.content.map(toSdkBlock) })) };
+  return {
+    ...body,
+    modelId,
+    messages: body.messages.map((m) => ({ role: m.role, content: m.content.map(toSdkBlock) })),
+  };
 }
 
 interface Captured {
@@ -140,18 +153,40 @@ test('the SDK serialises the same request to the same path and the same JSON bod
       temperature: 0.2,
       top_p: 0.9,
       stop: ['END'],
-      tools: [{ type: 'function', function: { name: 'get_weather', description: 'Weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }],
+      tools: [
+        {
+          type: 'function',
+          function: {
+            name: 'get_weather',
+            description: 'Weather',
+            parameters: { type: 'object', properties: { city: { type: 'string' } } },
+          },
+        },
+      ],
       tool_choice: 'required',
       messages: [
         { role: 'system', content: 'Be brief.' },
-        { role: 'user', content: [{ type: 'text', text: 'What is in this picture, and the weather in Paris?' }, { type: 'image_url', image_url: { url: `data:image/png;base64,${PNG}` } }] },
-        { role: 'assistant', content: 'A dot.', tool_calls: [{ id: 'tooluse_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'What is in this picture, and the weather in Paris?' },
+            { type: 'image_url', image_url: { url: `data:image/png;base64,${PNG}` } },
+          ],
+        },
+        {
+          role: 'assistant',
+          content: 'A dot.',
+          tool_calls: [
+            { id: 'tooluse_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
+          ],
+        },
         { role: 'tool', tool_call_id: 'tooluse_1', content: '18°C' },
       ],
     }),
   );
   const body = toConverseRequest(request);
-  const modelId = 'arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-5-sonnet-20241022-v2:0';
+  const modelId =
+    'arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-5-sonnet-20241022-v2:0';
   for (const stream of [false, true]) {
     const sdk = await serialisedBySdk(sdkInput(body, modelId), stream);
     assert.equal(sdk.path, conversePath(new URL('https://bedrock-runtime.us-east-1.amazonaws.com'), modelId, stream));

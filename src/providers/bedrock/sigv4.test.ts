@@ -69,7 +69,13 @@ test('the model id is signed double-encoded: %3A on the wire, %253A in the canon
 test('without a session token there is no x-amz-security-token, signed or sent', () => {
   const { accessKeyId, secretAccessKey } = CREDENTIALS;
   const signed = signRequest(
-    { method: 'POST', host: HOST, path: '/model/m/converse', headers: { 'content-type': 'application/json' }, body: BODY },
+    {
+      method: 'POST',
+      host: HOST,
+      path: '/model/m/converse',
+      headers: { 'content-type': 'application/json' },
+      body: BODY,
+    },
     { credentials: { accessKeyId, secretAccessKey }, region: 'us-east-1', service: 'bedrock', now: NOW },
   );
   assert.equal(signed.headers['x-amz-security-token'], undefined);
@@ -78,16 +84,28 @@ test('without a session token there is no x-amz-security-token, signed or sent',
 
 test('only host, content-type and x-amz-* headers are signed (proxies may change the others)', () => {
   const signed = signRequest(
-    { method: 'POST', host: HOST, path: '/model/m/converse', headers: { 'content-type': 'application/json', 'x-team': 'a', 'x-amz-trace': 'Root=1' }, body: BODY },
+    {
+      method: 'POST',
+      host: HOST,
+      path: '/model/m/converse',
+      headers: { 'content-type': 'application/json', 'x-team': 'a', 'x-amz-trace': 'Root=1' },
+      body: BODY,
+    },
     { credentials: CREDENTIALS, region: 'us-east-1', service: 'bedrock', now: NOW },
   );
-  assert.match(signed.headers.authorization ?? '', /SignedHeaders=content-type;host;x-amz-content-sha256;x-amz-date;x-amz-security-token;x-amz-trace,/);
+  assert.match(
+    signed.headers.authorization ?? '',
+    /SignedHeaders=content-type;host;x-amz-content-sha256;x-amz-date;x-amz-security-token;x-amz-trace,/,
+  );
   assert.equal(signed.headers['x-team'], 'a');
 });
 
 test('helpers: RFC 3986 encoding, canonical URI normalisation and the date format', () => {
-  assert.equal(uriEncode("a:b/c d!'()*~._-"), "a%3Ab%2Fc%20d%21%27%28%29%2A~._-");
-  assert.equal(canonicalUri('/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123%3Ainference-profile%2Fx/converse'), '/model/arn%253Aaws%253Abedrock%253Aus-east-1%253A123%253Ainference-profile%252Fx/converse');
+  assert.equal(uriEncode("a:b/c d!'()*~._-"), 'a%3Ab%2Fc%20d%21%27%28%29%2A~._-');
+  assert.equal(
+    canonicalUri('/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123%3Ainference-profile%2Fx/converse'),
+    '/model/arn%253Aaws%253Abedrock%253Aus-east-1%253A123%253Ainference-profile%252Fx/converse',
+  );
   assert.equal(canonicalUri('/a//b/./c/../d/'), '/a/b/d/');
   assert.equal(amzDate(new Date('2015-08-30T12:36:00Z')), '20150830T123600Z');
 });
@@ -105,7 +123,15 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { name: 'model id with a version colon', host: HOST, path: '/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse', region: 'us-east-1', credentials: CREDENTIALS, headers: { 'content-type': 'application/json' }, body: BODY },
+  {
+    name: 'model id with a version colon',
+    host: HOST,
+    path: '/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse',
+    region: 'us-east-1',
+    credentials: CREDENTIALS,
+    headers: { 'content-type': 'application/json' },
+    body: BODY,
+  },
   {
     name: 'inference-profile ARN (colons and a slash), streaming, no session token',
     host: 'bedrock-runtime.eu-west-3.amazonaws.com',
@@ -139,14 +165,22 @@ async function smithySignature(c: Case): Promise<string | undefined> {
     headers: { host: c.host, ...c.headers },
     body: c.body,
   });
-  const signer = new SignatureV4({ service: 'bedrock', region: c.region, credentials: c.credentials, sha256: Hash.bind(null, 'sha256') });
+  const signer = new SignatureV4({
+    service: 'bedrock',
+    region: c.region,
+    credentials: c.credentials,
+    sha256: Hash.bind(null, 'sha256'),
+  });
   const signed = await signer.sign(request, { signingDate: NOW });
   return signed.headers.authorization;
 }
 
 for (const c of CASES) {
   test(`agrees with @smithy/signature-v4: ${c.name}`, async () => {
-    const ours = signRequest({ method: 'POST', host: c.host, path: c.path, headers: c.headers, body: c.body }, { credentials: c.credentials, region: c.region, service: 'bedrock', now: NOW });
+    const ours = signRequest(
+      { method: 'POST', host: c.host, path: c.path, headers: c.headers, body: c.body },
+      { credentials: c.credentials, region: c.region, service: 'bedrock', now: NOW },
+    );
     assert.equal(ours.headers.authorization, await smithySignature(c));
   });
 }

@@ -59,7 +59,10 @@ export function uriEncode(value: string): string {
 
 /** 20150830T123600Z */
 export function amzDate(now: Date): string {
-  return now.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
+  return now
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/[-:]/g, '');
 }
 
 /**
@@ -104,7 +107,9 @@ export function signRequest(request: SignableRequest, params: SigningParams): Si
 
   const queryStart = request.path.indexOf('?');
   const path = queryStart === -1 ? request.path : request.path.slice(0, queryStart);
-  const toSign = Object.fromEntries(Object.entries({ host: request.host, ...headers }).filter(([name]) => isSigned(name)));
+  const toSign = Object.fromEntries(
+    Object.entries({ host: request.host, ...headers }).filter(([name]) => isSigned(name)),
+  );
   const smithyRequest = new HttpRequest({
     method: request.method,
     hostname: request.host,

@@ -6,11 +6,21 @@ import assert from 'node:assert/strict';
 import { parseChatRequest } from '../../unified/chat-request.js';
 import type { ResponseContext } from '../provider.js';
 import { assertSplitInvariant, feed } from '../testing/splits.js';
-import { encodeEvents, encodeStream, JSON_EVENTS, TEXT_EVENTS, THROTTLED_EVENTS, TOOL_EVENTS, type StreamEvent } from './fixtures.js';
+import {
+  encodeEvents,
+  encodeStream,
+  JSON_EVENTS,
+  TEXT_EVENTS,
+  THROTTLED_EVENTS,
+  TOOL_EVENTS,
+  type StreamEvent,
+} from './fixtures.js';
 import { BedrockStreamTranslator } from './stream.js';
 
 function context(extra: Record<string, unknown> = {}, clientWantsUsage = false): ResponseContext {
-  const request = parseChatRequest(JSON.stringify({ model: 'claude-alias', messages: [{ role: 'user', content: 'hi' }], stream: true, ...extra }));
+  const request = parseChatRequest(
+    JSON.stringify({ model: 'claude-alias', messages: [{ role: 'user', content: 'hi' }], stream: true, ...extra }),
+  );
   return { request, clientWantsUsage, requestId: 'req-7', created: 1_700_000_000 };
 }
 
@@ -23,7 +33,11 @@ type Chunk = {
   object: string;
   created: number;
   model: string;
-  choices: Array<{ index: number; delta: Record<string, unknown>; finish_reason: string | null }>;
+  choices: Array<{
+    index: number;
+    delta: { content?: string } & Record<string, unknown>;
+    finish_reason: string | null;
+  }>;
   usage?: Record<string, unknown> | null;
   error?: { message: string; type: string; param: null; code: string | null };
 };
@@ -43,7 +57,10 @@ function events(text: string): Array<Chunk | '[DONE]'> {
 
 /** The chat.completion.chunk events (error events have no choices). */
 const chunksOf = (text: string) => events(text).filter((e): e is Chunk => e !== '[DONE]' && e.error === undefined);
-const contentOf = (text: string) => chunksOf(text).map((c) => c.choices[0]?.delta.content ?? '').join('');
+const contentOf = (text: string) =>
+  chunksOf(text)
+    .map((c) => c.choices[0]?.delta.content ?? '')
+    .join('');
 
 const reordered: StreamEvent[] = [...TEXT_EVENTS.slice(0, 4), TEXT_EVENTS[5]!, TEXT_EVENTS[4]!];
 const truncated = encodeStream(TEXT_EVENTS).subarray(0, -3);
@@ -55,9 +72,17 @@ const corrupt = (() => {
 })();
 
 const SCENARIOS: Array<{ name: string; bytes: Buffer; ctx: ResponseContext }> = [
-  { name: 'text, client wants usage', bytes: encodeStream(TEXT_EVENTS), ctx: context({ stream_options: { include_usage: true } }, true) },
+  {
+    name: 'text, client wants usage',
+    bytes: encodeStream(TEXT_EVENTS),
+    ctx: context({ stream_options: { include_usage: true } }, true),
+  },
   { name: 'text, no usage chunk', bytes: encodeStream(TEXT_EVENTS), ctx: context() },
-  { name: 'parallel tool calls', bytes: encodeStream(TOOL_EVENTS), ctx: context({ tools: [{ type: 'function', function: { name: 'get_weather' } }] }, true) },
+  {
+    name: 'parallel tool calls',
+    bytes: encodeStream(TOOL_EVENTS),
+    ctx: context({ tools: [{ type: 'function', function: { name: 'get_weather' } }] }, true),
+  },
   { name: 'JSON mode', bytes: encodeStream(JSON_EVENTS), ctx: context({ response_format: { type: 'json_object' } }) },
   { name: 'in-stream throttling exception', bytes: encodeStream(THROTTLED_EVENTS), ctx: context() },
   { name: 'metadata before messageStop', bytes: encodeStream(reordered), ctx: context({}, true) },
@@ -93,8 +118,15 @@ describe('text streams', () => {
       prompt_tokens_details: { cached_tokens: 100 },
       completion_tokens_details: { reasoning_tokens: 0 },
     });
-    assert.deepEqual(usage, { promptTokens: 122, completionTokens: 4, totalTokens: 126, cachedPromptTokens: 100, reasoningTokens: 0 });
-    for (const chunk of chunks.slice(0, -1)) assert.equal(chunk.usage, null, 'every other chunk says usage: null, as OpenAI does');
+    assert.deepEqual(usage, {
+      promptTokens: 122,
+      completionTokens: 4,
+      totalTokens: 126,
+      cachedPromptTokens: 100,
+      reasoningTokens: 0,
+    });
+    for (const chunk of chunks.slice(0, -1))
+      assert.equal(chunk.usage, null, 'every other chunk says usage: null, as OpenAI does');
   });
 
   test('every chunk carries the request-derived id, ctx.created and the client’s model alias', () => {
@@ -121,9 +153,14 @@ describe('text streams', () => {
 
 describe('tool calls', () => {
   test('each toolUse block becomes a tool call with its own index, id and name, then argument deltas', () => {
-    const { text } = run(encodeStream(TOOL_EVENTS), context({ tools: [{ type: 'function', function: { name: 'get_weather' } }] }));
+    const { text } = run(
+      encodeStream(TOOL_EVENTS),
+      context({ tools: [{ type: 'function', function: { name: 'get_weather' } }] }),
+    );
     const chunks = chunksOf(text);
-    const deltas = chunks.flatMap((c) => (c.choices[0]?.delta.tool_calls as Array<Record<string, unknown>> | undefined) ?? []);
+    const deltas = chunks.flatMap(
+      (c) => (c.choices[0]?.delta.tool_calls as Array<Record<string, unknown>> | undefined) ?? [],
+    );
     assert.deepEqual(deltas, [
       { index: 0, id: 'tooluse_Paris01', type: 'function', function: { name: 'get_weather', arguments: '' } },
       { index: 0, function: { arguments: '{"city":' } },
@@ -138,7 +175,10 @@ describe('tool calls', () => {
 
 describe('JSON mode', () => {
   test('the forced tool’s input streams as content and the finish reason is stop', () => {
-    const { text } = run(encodeStream(JSON_EVENTS), context({ response_format: { type: 'json_schema', json_schema: { name: 'person' } } }));
+    const { text } = run(
+      encodeStream(JSON_EVENTS),
+      context({ response_format: { type: 'json_schema', json_schema: { name: 'person' } } }),
+    );
     assert.deepEqual(JSON.parse(contentOf(text)), { name: 'Ada', languages: ['en', 'fr'] });
     const chunks = chunksOf(text);
     assert.ok(chunks.every((c) => c.choices[0]?.delta.tool_calls === undefined));
@@ -146,7 +186,11 @@ describe('JSON mode', () => {
   });
 
   test('text around the forced tool call is dropped so the content stays valid JSON', () => {
-    const withText: StreamEvent[] = [JSON_EVENTS[0]!, { contentBlockDelta: { contentBlockIndex: 0, delta: { text: 'Here you go:' } } }, ...JSON_EVENTS.slice(1).map(shiftIndex)];
+    const withText: StreamEvent[] = [
+      JSON_EVENTS[0]!,
+      { contentBlockDelta: { contentBlockIndex: 0, delta: { text: 'Here you go:' } } },
+      ...JSON_EVENTS.slice(1).map(shiftIndex),
+    ];
     const { text } = run(encodeStream(withText), context({ response_format: { type: 'json_object' } }));
     assert.deepEqual(JSON.parse(contentOf(text)), { name: 'Ada', languages: ['en', 'fr'] });
   });
@@ -190,7 +234,10 @@ describe('finish reasons', () => {
       const error = all.at(-2) as Chunk;
       assert.equal(error.error?.code, reason);
       assert.equal(error.error?.type, 'server_error');
-      assert.ok(chunksOf(text).every((c) => c.choices.every((choice) => choice.finish_reason === null)), 'no finish chunk');
+      assert.ok(
+        chunksOf(text).every((c) => c.choices.every((choice) => choice.finish_reason === null)),
+        'no finish chunk',
+      );
       assert.ok(!text.includes('"choices":[]'), 'no usage chunk after an error');
       assert.equal(usage?.totalTokens, 126);
     }

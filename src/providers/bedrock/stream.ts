@@ -48,7 +48,8 @@ export class BedrockStreamTranslator implements StreamTranslator {
     const out: string[] = [];
     const { messages, error } = this.#decoder.push(chunk);
     for (const message of messages) this.#handle(message, out);
-    if (error !== undefined) this.#fail(streamFailure(`The Bedrock event stream is corrupt (${error}).`, 'corrupt_event_stream'), out);
+    if (error !== undefined)
+      this.#fail(streamFailure(`The Bedrock event stream is corrupt (${error}).`, 'corrupt_event_stream'), out);
     return Buffer.from(out.join(''));
   }
 
@@ -56,11 +57,26 @@ export class BedrockStreamTranslator implements StreamTranslator {
     const out: string[] = [];
     if (!this.#failed) {
       if (this.#decoder.pendingBytes > 0) {
-        this.#fail(streamFailure('The Bedrock event stream ended in the middle of a message.', 'truncated_event_stream'), out);
+        this.#fail(
+          streamFailure('The Bedrock event stream ended in the middle of a message.', 'truncated_event_stream'),
+          out,
+        );
       } else if (!this.#stopped) {
-        this.#fail(streamFailure('The Bedrock event stream ended before the message was complete.', 'truncated_event_stream'), out);
+        this.#fail(
+          streamFailure('The Bedrock event stream ended before the message was complete.', 'truncated_event_stream'),
+          out,
+        );
       } else if (this.context.clientWantsUsage && this.#usage) {
-        out.push(encodeSseJson({ id: this.#id, object: 'chat.completion.chunk', created: this.context.created, model: responseModel(this.context), choices: [], usage: toOpenAIUsage(this.#usage) }));
+        out.push(
+          encodeSseJson({
+            id: this.#id,
+            object: 'chat.completion.chunk',
+            created: this.context.created,
+            model: responseModel(this.context),
+            choices: [],
+            usage: toOpenAIUsage(this.#usage),
+          }),
+        );
       }
     }
     out.push(SSE_DONE);
@@ -98,7 +114,10 @@ export class BedrockStreamTranslator implements StreamTranslator {
   #handle(message: EventStreamMessage, out: string[]): void {
     const type = header(message, ':message-type');
     if (type === 'exception') {
-      return this.#fail(mapStreamException(header(message, ':exception-type') ?? 'unknownException', message.payload), out);
+      return this.#fail(
+        mapStreamException(header(message, ':exception-type') ?? 'unknownException', message.payload),
+        out,
+      );
     }
     if (type === 'error') {
       const code = header(message, ':error-code') ?? 'event_stream_error';
@@ -106,7 +125,8 @@ export class BedrockStreamTranslator implements StreamTranslator {
     }
     if (type !== 'event') return;
     const payload = parseJson(message.payload);
-    if (payload === undefined) return this.#fail(streamFailure('Bedrock sent an event the gateway could not read.', 'unreadable_event'), out);
+    if (payload === undefined)
+      return this.#fail(streamFailure('Bedrock sent an event the gateway could not read.', 'unreadable_event'), out);
     if (!isRecord(payload)) return;
     const event = header(message, ':event-type');
     if (event === 'metadata') {
@@ -159,7 +179,8 @@ export class BedrockStreamTranslator implements StreamTranslator {
     if (typeof input !== 'string' || input === '' || typeof payload.contentBlockIndex !== 'number') return;
     const block = this.#blocks.get(payload.contentBlockIndex);
     if (block?.kind === 'json') this.#emit({ content: input }, out);
-    else if (block?.kind === 'tool') this.#emit({ tool_calls: [{ index: block.index, function: { arguments: input } }] }, out);
+    else if (block?.kind === 'tool')
+      this.#emit({ tool_calls: [{ index: block.index, function: { arguments: input } }] }, out);
     // reasoningContent and other deltas have no Chat Completions equivalent: dropped.
   }
 }

@@ -60,15 +60,3 @@ export interface ConverseRequest {
   /** Model-specific fields Converse passes through (e.g. Claude's top_k). */
   additionalModelRequestFields?: JsonObject;
 }
-
-/** Converse stop reasons (service model enum); unknown future values are handled as strings. */
-export type StopReason =
-  | 'end_turn'
-  | 'tool_use'
-  | 'max_tokens'
-  | 'stop_sequence'
-  | 'guardrail_intervened'
-  | 'content_filtered'
-  | 'malformed_model_output'
-  | 'malformed_tool_use'
-  | 'model_context_window_exceeded';

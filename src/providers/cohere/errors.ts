@@ -32,10 +32,16 @@ function errorKind(status: number): { type: string; code: string | null } {
 export function translateCohereError(status: number, body: Buffer): TranslatedBody {
   const parsed = parseJson(body);
   const message =
-    (isRecord(parsed) ? (stringField(parsed, 'message') ?? stringField(recordField(parsed, 'error'), 'message')) : undefined) ??
+    (isRecord(parsed)
+      ? (stringField(parsed, 'message') ?? stringField(recordField(parsed, 'error'), 'message'))
+      : undefined) ??
     (body.toString('utf8').trim().slice(0, 500) || `Cohere returned HTTP ${status}`);
   const clientStatus = status === 498 ? 401 : status;
   const kind = errorKind(clientStatus);
   const unified: OpenAIErrorBody = { error: { message, type: kind.type, param: null, code: kind.code } };
-  return { body: Buffer.from(JSON.stringify(unified)), usage: undefined, ...(clientStatus !== status ? { status: clientStatus } : {}) };
+  return {
+    body: Buffer.from(JSON.stringify(unified)),
+    usage: undefined,
+    ...(clientStatus !== status ? { status: clientStatus } : {}),
+  };
 }

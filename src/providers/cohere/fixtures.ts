@@ -6,7 +6,11 @@ export const TEXT_RESPONSE: V2ChatResponseRaw = {
   id: '5a50480a-cf52-46f0-af01-53d18539bd31',
   finish_reason: 'COMPLETE',
   message: { role: 'assistant', content: [{ type: 'text', text: 'Hello from Cohere.' }] },
-  usage: { billed_units: { input_tokens: 5, output_tokens: 4 }, tokens: { input_tokens: 71, output_tokens: 4 }, cached_tokens: 64 },
+  usage: {
+    billed_units: { input_tokens: 5, output_tokens: 4 },
+    tokens: { input_tokens: 71, output_tokens: 4 },
+    cached_tokens: 64,
+  },
 };
 
 export const TOOL_RESPONSE: V2ChatResponseRaw = {
@@ -16,12 +20,24 @@ export const TOOL_RESPONSE: V2ChatResponseRaw = {
     role: 'assistant',
     tool_plan: 'I will look up the weather in Paris and in Oslo.',
     tool_calls: [
-      { id: 'get_weather_p2k9x7m1qz0a', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
-      { id: 'get_weather_h4v8c2n6rt1b', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } },
+      {
+        id: 'get_weather_p2k9x7m1qz0a',
+        type: 'function',
+        function: { name: 'get_weather', arguments: '{"city":"Paris"}' },
+      },
+      {
+        id: 'get_weather_h4v8c2n6rt1b',
+        type: 'function',
+        function: { name: 'get_weather', arguments: '{"city":"Oslo"}' },
+      },
       { id: 'get_time_9fjw2k1d8s7e', type: 'function', function: { name: 'get_time', arguments: 'null' } },
     ],
   },
-  usage: { billed_units: { input_tokens: 40, output_tokens: 31 }, tokens: { input_tokens: 1210, output_tokens: 62 }, cached_tokens: 0 },
+  usage: {
+    billed_units: { input_tokens: 40, output_tokens: 31 },
+    tokens: { input_tokens: 1210, output_tokens: 62 },
+    cached_tokens: 0,
+  },
 };
 
 /** The stream framing Cohere documents: `event: <type>` and a `data:` line holding the same typed object. */
@@ -40,7 +56,11 @@ export const TEXT_STREAM_EVENTS: V2ChatStreamResponseRaw[] = [
     type: 'message-end',
     delta: {
       finish_reason: 'COMPLETE',
-      usage: { billed_units: { input_tokens: 3, output_tokens: 5 }, tokens: { input_tokens: 69, output_tokens: 5 }, cached_tokens: 64 },
+      usage: {
+        billed_units: { input_tokens: 3, output_tokens: 5 },
+        tokens: { input_tokens: 69, output_tokens: 5 },
+        cached_tokens: 64,
+      },
     },
   },
 ];
@@ -52,7 +72,15 @@ export const TOOL_STREAM_EVENTS: V2ChatStreamResponseRaw[] = [
   {
     type: 'tool-call-start',
     index: 0,
-    delta: { message: { tool_calls: { id: 'get_weather_p2k9x7m1qz0a', type: 'function', function: { name: 'get_weather', arguments: '' } } } },
+    delta: {
+      message: {
+        tool_calls: {
+          id: 'get_weather_p2k9x7m1qz0a',
+          type: 'function',
+          function: { name: 'get_weather', arguments: '' },
+        },
+      },
+    },
   },
   { type: 'tool-call-delta', index: 0, delta: { message: { tool_calls: { function: { arguments: '{"ci' } } } } },
   { type: 'tool-call-delta', index: 0, delta: { message: { tool_calls: { function: { arguments: 'ty": "Par' } } } } },
@@ -61,7 +89,11 @@ export const TOOL_STREAM_EVENTS: V2ChatStreamResponseRaw[] = [
   {
     type: 'tool-call-start',
     index: 1,
-    delta: { message: { tool_calls: { id: 'get_time_9fjw2k1d8s7e', type: 'function', function: { name: 'get_time', arguments: '' } } } },
+    delta: {
+      message: {
+        tool_calls: { id: 'get_time_9fjw2k1d8s7e', type: 'function', function: { name: 'get_time', arguments: '' } },
+      },
+    },
   },
   { type: 'tool-call-delta', index: 1, delta: { message: { tool_calls: { function: { arguments: 'nu' } } } } },
   { type: 'tool-call-delta', index: 1, delta: { message: { tool_calls: { function: { arguments: 'll' } } } } },
@@ -70,7 +102,11 @@ export const TOOL_STREAM_EVENTS: V2ChatStreamResponseRaw[] = [
     type: 'message-end',
     delta: {
       finish_reason: 'TOOL_CALL',
-      usage: { billed_units: { input_tokens: 40, output_tokens: 20 }, tokens: { input_tokens: 1210, output_tokens: 41 }, cached_tokens: 1024 },
+      usage: {
+        billed_units: { input_tokens: 40, output_tokens: 20 },
+        tokens: { input_tokens: 1210, output_tokens: 41 },
+        cached_tokens: 1024,
+      },
     },
   },
 ];
@@ -90,8 +126,15 @@ export const THINKING_AND_CITATION_EVENTS: V2ChatStreamResponseRaw[] = [
   { type: 'content-end', index: 0 },
   { type: 'content-start', index: 1, delta: { message: { content: { type: 'text', text: '' } } } },
   { type: 'content-delta', index: 1, delta: { message: { content: { text: 'Answer.' } } } },
-  { type: 'citation-start', index: 0, delta: { message: { citations: { start: 0, end: 6, text: 'Answer', sources: [] } } } },
+  {
+    type: 'citation-start',
+    index: 0,
+    delta: { message: { citations: { start: 0, end: 6, text: 'Answer', sources: [] } } },
+  },
   { type: 'citation-end', index: 0 },
   { type: 'content-end', index: 1 },
-  { type: 'message-end', delta: { finish_reason: 'MAX_TOKENS', usage: { tokens: { input_tokens: 10, output_tokens: 12 } } } },
+  {
+    type: 'message-end',
+    delta: { finish_reason: 'MAX_TOKENS', usage: { tokens: { input_tokens: 10, output_tokens: 12 } } },
+  },
 ];

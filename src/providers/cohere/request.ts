@@ -34,20 +34,28 @@ function reject(message: string, param: string): never {
 function checkUnsupportedFields(request: ChatRequest): void {
   const extra = request as Record<string, unknown>;
   if (extra.logprobs === true) reject("'logprobs' is not available", 'logprobs');
-  if (extra.top_logprobs !== undefined && extra.top_logprobs !== null) reject("'top_logprobs' is not available", 'top_logprobs');
-  if (isRecord(extra.logit_bias) && Object.keys(extra.logit_bias).length > 0) reject("'logit_bias' is not available", 'logit_bias');
+  if (extra.top_logprobs !== undefined && extra.top_logprobs !== null)
+    reject("'top_logprobs' is not available", 'top_logprobs');
+  if (isRecord(extra.logit_bias) && Object.keys(extra.logit_bias).length > 0)
+    reject("'logit_bias' is not available", 'logit_bias');
   if (extra.audio !== undefined && extra.audio !== null) reject('Audio output is not available', 'audio');
-  if (Array.isArray(extra.modalities) && extra.modalities.some((m) => m !== 'text')) reject('Only text output is available', 'modalities');
-  if (extra.prediction !== undefined && extra.prediction !== null) reject('Predicted outputs are not available', 'prediction');
+  if (Array.isArray(extra.modalities) && extra.modalities.some((m) => m !== 'text'))
+    reject('Only text output is available', 'modalities');
+  if (extra.prediction !== undefined && extra.prediction !== null)
+    reject('Predicted outputs are not available', 'prediction');
   if (extra.web_search_options !== undefined) reject('Web search is not available', 'web_search_options');
   if (extra.functions !== undefined || extra.function_call !== undefined) {
-    reject("The deprecated 'functions' API is not available; use 'tools'", extra.functions !== undefined ? 'functions' : 'function_call');
+    reject(
+      "The deprecated 'functions' API is not available; use 'tools'",
+      extra.functions !== undefined ? 'functions' : 'function_call',
+    );
   }
 }
 
 function checkMessages(messages: readonly ChatMessage[]): void {
   messages.forEach((message, i) => {
-    if (message.role === 'function') reject("The deprecated 'function' role is not available; use 'tool'", `messages[${i}].role`);
+    if (message.role === 'function')
+      reject("The deprecated 'function' role is not available; use 'tool'", `messages[${i}].role`);
     if (message.role === 'user' && Array.isArray(message.content)) {
       message.content.forEach((part, j) => {
         if (part.type === 'input_audio') reject('Audio input is not available', `messages[${i}].content[${j}].type`);
@@ -64,14 +72,17 @@ function stopSequences(stop: ChatRequest['stop']): string[] | undefined {
 
 /** Router stage: a 400 naming the first feature a Cohere backend cannot honour. */
 export function checkCohereRequest(request: ChatRequest): void {
-  if (typeof request.n === 'number' && request.n > 1) reject("'n' above 1 is not available: Cohere returns one choice", 'n');
+  if (typeof request.n === 'number' && request.n > 1)
+    reject("'n' above 1 is not available: Cohere returns one choice", 'n');
   const stop = stopSequences(request.stop);
   if (stop && stop.length > MAX_STOP_SEQUENCES) reject(`'stop' takes at most ${MAX_STOP_SEQUENCES} sequences`, 'stop');
   for (const param of ['frequency_penalty', 'presence_penalty'] as const) {
     const value = request[param];
-    if (typeof value === 'number' && (value < 0 || value > PENALTY_MAX)) reject(`'${param}' must be between 0 and ${PENALTY_MAX}`, param);
+    if (typeof value === 'number' && (value < 0 || value > PENALTY_MAX))
+      reject(`'${param}' must be between 0 and ${PENALTY_MAX}`, param);
   }
-  if (request.parallel_tool_calls === false) reject("'parallel_tool_calls: false' cannot be enforced", 'parallel_tool_calls');
+  if (request.parallel_tool_calls === false)
+    reject("'parallel_tool_calls: false' cannot be enforced", 'parallel_tool_calls');
   const k = topK(request);
   if (k !== undefined && k > K_MAX) reject(`'top_k' must be at most ${K_MAX}`, 'top_k');
   checkUnsupportedFields(request);
@@ -79,7 +90,9 @@ export function checkCohereRequest(request: ChatRequest): void {
   selectTools(request); // throws for a tool_choice that names an unknown tool
 }
 
-function text(content: string | ReadonlyArray<{ type: string; text?: string; refusal?: string }> | null | undefined): string {
+function text(
+  content: string | ReadonlyArray<{ type: string; text?: string; refusal?: string }> | null | undefined,
+): string {
   if (content === null || content === undefined) return '';
   if (typeof content === 'string') return content;
   return content.map((part) => part.text ?? part.refusal ?? '').join('');
@@ -89,7 +102,9 @@ function textParts(content: string | ReadonlyArray<{ text: string }>): string | 
   return typeof content === 'string' ? content : content.map((part) => ({ type: 'text', text: part.text }));
 }
 
-function userContent(content: Extract<ChatMessage, { role: 'user' }>['content']): string | Array<CohereTextContent | CohereImageContent> {
+function userContent(
+  content: Extract<ChatMessage, { role: 'user' }>['content'],
+): string | Array<CohereTextContent | CohereImageContent> {
   if (typeof content === 'string') return content;
   const parts: Array<CohereTextContent | CohereImageContent> = [];
   for (const part of content) {
@@ -106,7 +121,11 @@ function userContent(content: Extract<ChatMessage, { role: 'user' }>['content'])
 }
 
 function toolCalls(calls: Extract<ChatMessage, { role: 'assistant' }>['tool_calls']): CohereToolCall[] {
-  return (calls ?? []).map((call) => ({ id: call.id, type: 'function', function: { name: call.function.name, arguments: call.function.arguments } }));
+  return (calls ?? []).map((call) => ({
+    id: call.id,
+    type: 'function',
+    function: { name: call.function.name, arguments: call.function.arguments },
+  }));
 }
 
 export function cohereMessages(messages: readonly ChatMessage[]): CohereMessage[] {
@@ -126,7 +145,11 @@ export function cohereMessages(messages: readonly ChatMessage[]): CohereMessage[
         const said = text(message.content);
         if (calls.length > 0) {
           // Text next to tool calls is Cohere's tool plan (and comes back as content, see response.ts).
-          out.push(said === '' ? { role: 'assistant', tool_calls: calls } : { role: 'assistant', tool_plan: said, tool_calls: calls });
+          out.push(
+            said === ''
+              ? { role: 'assistant', tool_calls: calls }
+              : { role: 'assistant', tool_plan: said, tool_calls: calls },
+          );
         } else {
           out.push({ role: 'assistant', content: said });
         }
@@ -181,7 +204,10 @@ export function selectTools(request: ChatRequest): ToolSelection {
 
 function cohereTools(tools: NonNullable<ChatRequest['tools']>): CohereTool[] {
   return tools.map((tool) => {
-    const fn: CohereTool['function'] = { name: tool.function.name, parameters: tool.function.parameters ?? { type: 'object', properties: {} } };
+    const fn: CohereTool['function'] = {
+      name: tool.function.name,
+      parameters: tool.function.parameters ?? { type: 'object', properties: {} },
+    };
     if (tool.function.description !== undefined) fn.description = tool.function.description;
     return { type: 'function', function: fn };
   });

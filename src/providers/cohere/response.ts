@@ -13,7 +13,10 @@ export type OpenAIFinishReason = 'stop' | 'length' | 'tool_calls';
  * mean the generation failed, which OpenAI's set cannot express: they become a 502/504 error (in-stream: an error
  * event). Unknown future values read as `stop`, or `tool_calls` when the message carries tool calls.
  */
-export function mapFinishReason(reason: string | undefined, hasToolCalls: boolean): OpenAIFinishReason | FailedGeneration {
+export function mapFinishReason(
+  reason: string | undefined,
+  hasToolCalls: boolean,
+): OpenAIFinishReason | FailedGeneration {
   switch (reason) {
     case 'COMPLETE':
     case 'STOP_SEQUENCE':
@@ -23,9 +26,17 @@ export function mapFinishReason(reason: string | undefined, hasToolCalls: boolea
     case 'TOOL_CALL':
       return 'tool_calls';
     case 'ERROR':
-      return { status: 502, code: 'upstream_error', message: 'Cohere reported an error while generating (finish_reason ERROR).' };
+      return {
+        status: 502,
+        code: 'upstream_error',
+        message: 'Cohere reported an error while generating (finish_reason ERROR).',
+      };
     case 'TIMEOUT':
-      return { status: 504, code: 'upstream_timeout', message: 'Cohere timed out while generating (finish_reason TIMEOUT).' };
+      return {
+        status: 504,
+        code: 'upstream_timeout',
+        message: 'Cohere timed out while generating (finish_reason TIMEOUT).',
+      };
     default:
       return hasToolCalls ? 'tool_calls' : 'stop';
   }
@@ -70,7 +81,13 @@ function toolCallsOf(message: Record<string, unknown> | undefined): UnifiedToolC
     const fn = recordField(call, 'function');
     const name = stringField(fn, 'name');
     if (name === undefined) return [];
-    return [{ id: stringField(call, 'id') ?? '', type: 'function', function: { name, arguments: normaliseArguments(stringField(fn, 'arguments')) } }];
+    return [
+      {
+        id: stringField(call, 'id') ?? '',
+        type: 'function',
+        function: { name, arguments: normaliseArguments(stringField(fn, 'arguments')) },
+      },
+    ];
   });
 }
 
@@ -93,7 +110,14 @@ function json(value: unknown): Buffer {
 function translateSuccess(body: Buffer, context: ResponseContext): TranslatedBody {
   const parsed = parseJson(body);
   if (!isRecord(parsed)) {
-    const error: OpenAIErrorBody = { error: { message: 'Cohere returned a body that is not JSON.', type: 'server_error', param: null, code: 'upstream_error' } };
+    const error: OpenAIErrorBody = {
+      error: {
+        message: 'Cohere returned a body that is not JSON.',
+        type: 'server_error',
+        param: null,
+        code: 'upstream_error',
+      },
+    };
     return { body: json(error), usage: undefined, status: 502 };
   }
   const usage = usageFromCohere(parsed.usage);

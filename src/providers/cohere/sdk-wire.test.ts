@@ -19,7 +19,15 @@ function asSdkTool(x: CohereTool): ToolV2Raw {
 }
 type EventType = V2ChatStreamResponseRaw['type'];
 /** Every event type the translator handles by name is one the SDK documents. */
-const HANDLED: EventType[] = ['message-start', 'content-delta', 'tool-plan-delta', 'tool-call-start', 'tool-call-delta', 'tool-call-end', 'message-end'];
+const HANDLED: EventType[] = [
+  'message-start',
+  'content-delta',
+  'tool-plan-delta',
+  'tool-call-start',
+  'tool-call-delta',
+  'tool-call-end',
+  'message-end',
+];
 
 test('a fully featured request is a valid V2ChatRequest on the wire', () => {
   const request = parseChatRequest(
@@ -28,8 +36,18 @@ test('a fully featured request is a valid V2ChatRequest on the wire', () => {
       stream: true,
       messages: [
         { role: 'system', content: 'S' },
-        { role: 'user', content: [{ type: 'text', text: 'T' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,AA==' } }] },
-        { role: 'assistant', content: 'plan', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'T' },
+            { type: 'image_url', image_url: { url: 'data:image/png;base64,AA==' } },
+          ],
+        },
+        {
+          role: 'assistant',
+          content: 'plan',
+          tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }],
+        },
         { role: 'tool', tool_call_id: 'c1', content: 'r' },
       ],
       tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object' }, strict: true } }],

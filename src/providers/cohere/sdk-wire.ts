@@ -44,7 +44,8 @@ export interface ToolV2Raw {
   function?: { name: string; description?: string | null; parameters: Record<string, unknown> } | null;
 }
 
-export type ResponseFormatV2Raw = { type: 'text' } | { type: 'json_object'; json_schema?: Record<string, unknown> | null };
+export type ResponseFormatV2Raw =
+  { type: 'text' } | { type: 'json_object'; json_schema?: Record<string, unknown> | null };
 
 export interface V2ChatRequestRaw {
   model: string;
@@ -74,7 +75,12 @@ export interface V2ChatRequestRaw {
 export type ChatFinishReasonRaw = 'COMPLETE' | 'STOP_SEQUENCE' | 'MAX_TOKENS' | 'TOOL_CALL' | 'ERROR' | 'TIMEOUT';
 
 export interface UsageRaw {
-  billed_units?: { input_tokens?: number | null; output_tokens?: number | null; search_units?: number | null; classifications?: number | null } | null;
+  billed_units?: {
+    input_tokens?: number | null;
+    output_tokens?: number | null;
+    search_units?: number | null;
+    classifications?: number | null;
+  } | null;
   tokens?: { input_tokens?: number | null; output_tokens?: number | null } | null;
   cached_tokens?: number | null;
 }
@@ -97,14 +103,24 @@ type Delta<T> = { delta?: { message?: T | null } | null };
 
 export type V2ChatStreamResponseRaw =
   | ({ type: 'message-start'; id?: string | null } & Delta<{ role?: 'assistant' | null }>)
-  | ({ type: 'content-start'; index?: number | null } & Delta<{ content?: { thinking?: string | null; text?: string | null; type?: 'text' | 'thinking' | null } | null }>)
-  | ({ type: 'content-delta'; index?: number | null; logprobs?: unknown } & Delta<{ content?: { thinking?: string | null; text?: string | null } | null }>)
+  | ({ type: 'content-start'; index?: number | null } & Delta<{
+      content?: { thinking?: string | null; text?: string | null; type?: 'text' | 'thinking' | null } | null;
+    }>)
+  | ({ type: 'content-delta'; index?: number | null; logprobs?: unknown } & Delta<{
+      content?: { thinking?: string | null; text?: string | null } | null;
+    }>)
   | { type: 'content-end'; index?: number | null }
   | ({ type: 'tool-plan-delta' } & Delta<{ tool_plan?: string | null }>)
   | ({ type: 'tool-call-start'; index?: number | null } & Delta<{ tool_calls?: ToolCallV2Raw | null }>)
-  | ({ type: 'tool-call-delta'; index?: number | null } & Delta<{ tool_calls?: { function?: { arguments?: string | null } | null } | null }>)
+  | ({ type: 'tool-call-delta'; index?: number | null } & Delta<{
+      tool_calls?: { function?: { arguments?: string | null } | null } | null;
+    }>)
   | { type: 'tool-call-end'; index?: number | null }
   | ({ type: 'citation-start'; index?: number | null } & Delta<{ citations?: unknown }>)
   | { type: 'citation-end'; index?: number | null }
-  | { type: 'message-end'; id?: string | null; delta?: { error?: string | null; finish_reason?: ChatFinishReasonRaw | null; usage?: UsageRaw | null } | null }
+  | {
+      type: 'message-end';
+      id?: string | null;
+      delta?: { error?: string | null; finish_reason?: ChatFinishReasonRaw | null; usage?: UsageRaw | null } | null;
+    }
   | { type: 'debug'; prompt?: string | null };

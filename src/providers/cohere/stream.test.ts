@@ -3,11 +3,24 @@ import assert from 'node:assert/strict';
 import { parseChatRequest } from '../../unified/chat-request.js';
 import type { ResponseContext } from '../provider.js';
 import { assertSplitInvariant, feed } from '../testing/splits.js';
-import { ERROR_STREAM_EVENTS, TEXT_STREAM_EVENTS, THINKING_AND_CITATION_EVENTS, TOOL_STREAM_EVENTS, sse } from './fixtures.js';
+import {
+  ERROR_STREAM_EVENTS,
+  TEXT_STREAM_EVENTS,
+  THINKING_AND_CITATION_EVENTS,
+  TOOL_STREAM_EVENTS,
+  sse,
+} from './fixtures.js';
 import { cohereProvider } from './index.js';
 
-const request = parseChatRequest(JSON.stringify({ model: 'my-alias', stream: true, messages: [{ role: 'user', content: 'hi' }] }));
-const context = (clientWantsUsage: boolean): ResponseContext => ({ request, clientWantsUsage, requestId: 'req-1', created: 1_700_000_000 });
+const request = parseChatRequest(
+  JSON.stringify({ model: 'my-alias', stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+);
+const context = (clientWantsUsage: boolean): ResponseContext => ({
+  request,
+  clientWantsUsage,
+  requestId: 'req-1',
+  created: 1_700_000_000,
+});
 
 /** Feeds `bytes` cut at `cuts` and returns everything the client would receive. */
 function run(bytes: Buffer, cuts: readonly number[], clientWantsUsage = false) {
@@ -30,8 +43,18 @@ function chunks(text: string): unknown[] {
     });
 }
 
-const base = { id: '29f14a5a-11de-4cae-9800-25e4747408ea', object: 'chat.completion.chunk', created: 1_700_000_000, model: 'my-alias' };
-const choice = (delta: unknown, finish: string | null = null) => ({ index: 0, delta, finish_reason: finish, logprobs: null });
+const base = {
+  id: '29f14a5a-11de-4cae-9800-25e4747408ea',
+  object: 'chat.completion.chunk',
+  created: 1_700_000_000,
+  model: 'my-alias',
+};
+const choice = (delta: unknown, finish: string | null = null) => ({
+  index: 0,
+  delta,
+  finish_reason: finish,
+  logprobs: null,
+});
 
 test('a text stream becomes role, content deltas, a finish chunk and [DONE], however it is split', () => {
   const { text, usage } = outputHoweverSplit(Buffer.from(sse(TEXT_STREAM_EVENTS)), false);
@@ -43,7 +66,13 @@ test('a text stream becomes role, content deltas, a finish chunk and [DONE], how
     { ...base, choices: [choice({}, 'stop')] },
     '[DONE]',
   ]);
-  assert.deepEqual(usage, { promptTokens: 69, completionTokens: 5, totalTokens: 74, cachedPromptTokens: 64, reasoningTokens: 0 });
+  assert.deepEqual(usage, {
+    promptTokens: 69,
+    completionTokens: 5,
+    totalTokens: 74,
+    cachedPromptTokens: 64,
+    reasoningTokens: 0,
+  });
 });
 
 test('with include_usage every chunk has usage: null and a choices: [] usage chunk precedes [DONE]', () => {
@@ -53,7 +82,13 @@ test('with include_usage every chunk has usage: null and a choices: [] usage chu
   assert.deepEqual(all.at(-2), {
     ...base,
     choices: [],
-    usage: { prompt_tokens: 69, completion_tokens: 5, total_tokens: 74, prompt_tokens_details: { cached_tokens: 64 }, completion_tokens_details: { reasoning_tokens: 0 } },
+    usage: {
+      prompt_tokens: 69,
+      completion_tokens: 5,
+      total_tokens: 74,
+      prompt_tokens_details: { cached_tokens: 64 },
+      completion_tokens_details: { reasoning_tokens: 0 },
+    },
   });
   for (const chunk of all.slice(0, -2)) assert.equal((chunk as { usage: unknown }).usage, null);
 });
@@ -65,11 +100,34 @@ test('tool calls stream as OpenAI tool_call deltas with index, id, type and argu
     { ...b, choices: [choice({ role: 'assistant', content: '' })] },
     { ...b, choices: [choice({ content: 'I will check' })] },
     { ...b, choices: [choice({ content: ' the weather.' })] },
-    { ...b, choices: [choice({ tool_calls: [{ index: 0, id: 'get_weather_p2k9x7m1qz0a', type: 'function', function: { name: 'get_weather', arguments: '' } }] })] },
+    {
+      ...b,
+      choices: [
+        choice({
+          tool_calls: [
+            {
+              index: 0,
+              id: 'get_weather_p2k9x7m1qz0a',
+              type: 'function',
+              function: { name: 'get_weather', arguments: '' },
+            },
+          ],
+        }),
+      ],
+    },
     { ...b, choices: [choice({ tool_calls: [{ index: 0, function: { arguments: '{"ci' } }] })] },
     { ...b, choices: [choice({ tool_calls: [{ index: 0, function: { arguments: 'ty": "Par' } }] })] },
     { ...b, choices: [choice({ tool_calls: [{ index: 0, function: { arguments: 'is"}' } }] })] },
-    { ...b, choices: [choice({ tool_calls: [{ index: 1, id: 'get_time_9fjw2k1d8s7e', type: 'function', function: { name: 'get_time', arguments: '' } }] })] },
+    {
+      ...b,
+      choices: [
+        choice({
+          tool_calls: [
+            { index: 1, id: 'get_time_9fjw2k1d8s7e', type: 'function', function: { name: 'get_time', arguments: '' } },
+          ],
+        }),
+      ],
+    },
     // "nu" + "ll" is held back and released as "{}" when the call ends.
     { ...b, choices: [choice({ tool_calls: [{ index: 1, function: { arguments: '{}' } }] })] },
     { ...b, choices: [choice({}, 'tool_calls')] },
@@ -81,7 +139,14 @@ test('a failed generation ends the stream with an error event and [DONE]', () =>
   const { text, usage } = outputHoweverSplit(Buffer.from(sse(ERROR_STREAM_EVENTS)), true);
   const all = chunks(text);
   assert.deepEqual(all.slice(-2), [
-    { error: { message: 'Cohere reported an error while generating (finish_reason ERROR). internal model failure', type: 'server_error', param: null, code: 'upstream_error' } },
+    {
+      error: {
+        message: 'Cohere reported an error while generating (finish_reason ERROR). internal model failure',
+        type: 'server_error',
+        param: null,
+        code: 'upstream_error',
+      },
+    },
     '[DONE]',
   ]);
   assert.equal(usage, undefined);
@@ -89,8 +154,15 @@ test('a failed generation ends the stream with an error event and [DONE]', () =>
 
 test('thinking and citations do not reach the client; MAX_TOKENS is length', () => {
   const { text } = outputHoweverSplit(Buffer.from(sse(THINKING_AND_CITATION_EVENTS)), false);
-  const contents = chunks(text).flatMap((c) => (typeof c === 'object' && c !== null ? (c as { choices: Array<{ delta: { content?: string }; finish_reason: string | null }> }).choices : []));
-  assert.deepEqual(contents.map((c) => c.delta.content ?? c.finish_reason), ['', 'Answer.', 'length']);
+  const contents = chunks(text).flatMap((c) =>
+    typeof c === 'object' && c !== null
+      ? (c as { choices: Array<{ delta: { content?: string }; finish_reason: string | null }> }).choices
+      : [],
+  );
+  assert.deepEqual(
+    contents.map((c) => c.delta.content ?? c.finish_reason),
+    ['', 'Answer.', 'length'],
+  );
 });
 
 test('a stream cut off before message-end ends with an error event, not a silent stop', () => {
@@ -102,7 +174,8 @@ test('a stream cut off before message-end ends with an error event, not a silent
 });
 
 test('data-only framing, CRLF line ends, a final event without a blank line and a [DONE] from Cohere all work', () => {
-  const dataOnly = TEXT_STREAM_EVENTS.map((e) => `data: ${JSON.stringify(e)}`).join('\r\n\r\n') + '\r\n\r\ndata: [DONE]';
+  const dataOnly =
+    TEXT_STREAM_EVENTS.map((e) => `data: ${JSON.stringify(e)}`).join('\r\n\r\n') + '\r\n\r\ndata: [DONE]';
   const expected = run(Buffer.from(sse(TEXT_STREAM_EVENTS)), []).text;
   assert.equal(outputHoweverSplit(Buffer.from(dataOnly), false).text, expected);
 });

@@ -40,7 +40,11 @@ export class CohereStreamTranslator extends SseStreamTranslator {
   protected onEnd(out: string[]): void {
     if (!this.#finished) {
       this.#finished = true;
-      out.push(encodeSseJson(failureBody({ status: 502, code: 'upstream_error', message: 'The Cohere stream ended before message-end.' })));
+      out.push(
+        encodeSseJson(
+          failureBody({ status: 502, code: 'upstream_error', message: 'The Cohere stream ended before message-end.' }),
+        ),
+      );
       out.push(SSE_DONE);
     }
   }
@@ -108,7 +112,9 @@ export class CohereStreamTranslator extends SseStreamTranslator {
   #start(out: string[]): void {
     if (this.#started) return;
     this.#started = true;
-    out.push(this.#chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null, logprobs: null }]));
+    out.push(
+      this.#chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null, logprobs: null }]),
+    );
   }
 
   #delta(out: string[], delta: Record<string, unknown>): void {
@@ -129,7 +135,14 @@ export class CohereStreamTranslator extends SseStreamTranslator {
     this.#toolCalls.set(typeof event.index === 'number' ? event.index : -1 - this.#toolCalls.size, state);
     this.#current = state;
     this.#delta(out, {
-      tool_calls: [{ index: state.index, id: stringField(call, 'id') ?? '', type: 'function', function: { name: stringField(fn, 'name') ?? '', arguments: '' } }],
+      tool_calls: [
+        {
+          index: state.index,
+          id: stringField(call, 'id') ?? '',
+          type: 'function',
+          function: { name: stringField(fn, 'name') ?? '', arguments: '' },
+        },
+      ],
     });
     const initial = stringField(fn, 'arguments');
     if (initial) this.#arguments(state, initial, out);

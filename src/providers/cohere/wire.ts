@@ -50,6 +50,3 @@ export interface CohereChatRequest {
   tool_choice?: 'REQUIRED' | 'NONE';
   thinking?: { type: 'enabled' | 'disabled'; token_budget?: number };
 }
-
-/** ChatFinishReason; TIMEOUT is newer than some SDK versions. */
-export type CohereFinishReason = 'COMPLETE' | 'STOP_SEQUENCE' | 'MAX_TOKENS' | 'TOOL_CALL' | 'ERROR' | 'TIMEOUT';

@@ -62,7 +62,12 @@ export interface CandidateOutput {
  * Reads one candidate's parts. `ordinal` is the number of calls this candidate already produced (streams), so
  * ids and tool-call indexes keep counting across events.
  */
-export function readParts(parts: unknown, candidate: number, ordinal: number, responseId: string | undefined): CandidateOutput {
+export function readParts(
+  parts: unknown,
+  candidate: number,
+  ordinal: number,
+  responseId: string | undefined,
+): CandidateOutput {
   let text: string | undefined;
   const toolCalls: OpenAIToolCall[] = [];
   for (const part of Array.isArray(parts) ? parts : []) {
@@ -77,7 +82,11 @@ export function readParts(parts: unknown, candidate: number, ordinal: number, re
         ordinal: ordinal + toolCalls.length,
         signature: stringField(part, 'thoughtSignature'),
       });
-      toolCalls.push({ id, type: 'function', function: { name: call.name, arguments: JSON.stringify(isRecord(call.args) ? call.args : {}) } });
+      toolCalls.push({
+        id,
+        type: 'function',
+        function: { name: call.name, arguments: JSON.stringify(isRecord(call.args) ? call.args : {}) },
+      });
     }
   }
   return { text, toolCalls };
@@ -112,7 +121,12 @@ export function requestedChoices(context: ResponseContext): number {
 
 /** OpenAI's logprobs of one choice (or one chunk of it). */
 export interface OpenAILogprobs {
-  content: Array<{ token: string; logprob: number; bytes: number[]; top_logprobs: Array<{ token: string; logprob: number; bytes: number[] }> }>;
+  content: Array<{
+    token: string;
+    logprob: number;
+    bytes: number[];
+    top_logprobs: Array<{ token: string; logprob: number; bytes: number[] }>;
+  }>;
   refusal: null;
 }
 

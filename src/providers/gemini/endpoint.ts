@@ -34,7 +34,12 @@ export function geminiResource(model: string): string {
  * Vertex AI: {version}/projects/{p}/locations/{l}/publishers/google/models/{model}. A model with a slash is a
  * resource below the location (e.g. endpoints/123 for a tuned model), or a full name when it starts with projects/.
  */
-export function vertexResource(options: { apiVersion: string; project: string; location: string; model: string }): string {
+export function vertexResource(options: {
+  apiVersion: string;
+  project: string;
+  location: string;
+  model: string;
+}): string {
   const { apiVersion, project, location, model } = options;
   const full = resourcePath(model, ['projects']);
   if (full !== undefined) return `${encodePathSegment(apiVersion)}/${full}`;

@@ -3,7 +3,10 @@
 import { BlockedReason, FinishReason, type GenerateContentResponse } from '@google/genai';
 
 /** The data fields of a response as they appear on the wire (the SDK class adds getters). */
-export type WireResponse = Pick<GenerateContentResponse, 'candidates' | 'promptFeedback' | 'usageMetadata' | 'modelVersion' | 'responseId'>;
+export type WireResponse = Pick<
+  GenerateContentResponse,
+  'candidates' | 'promptFeedback' | 'usageMetadata' | 'modelVersion' | 'responseId'
+>;
 
 export interface WireError {
   error: { code: number; message: string; status: string; details?: Array<Record<string, unknown>> };
@@ -38,7 +41,10 @@ export const TOOL_CALL_RESPONSE: WireResponse = {
         role: 'model',
         parts: [
           { text: 'Let me check both cities.' },
-          { functionCall: { name: 'get_weather', args: { city: 'Paris', unit: 'celsius' } }, thoughtSignature: 'c2lnbmF0dXJlLW9uZQ==' },
+          {
+            functionCall: { name: 'get_weather', args: { city: 'Paris', unit: 'celsius' } },
+            thoughtSignature: 'c2lnbmF0dXJlLW9uZQ==',
+          },
           { functionCall: { name: 'get_weather', args: { city: 'Tokyo' } } },
         ],
       },
@@ -61,7 +67,11 @@ export const TOOL_CALL_RESPONSE: WireResponse = {
 export const TWO_CANDIDATES_RESPONSE: WireResponse = {
   candidates: [
     { content: { role: 'model', parts: [{ text: 'Heads.' }] }, finishReason: FinishReason.STOP, index: 0 },
-    { content: { role: 'model', parts: [{ text: 'Tails, and then some' }] }, finishReason: FinishReason.MAX_TOKENS, index: 1 },
+    {
+      content: { role: 'model', parts: [{ text: 'Tails, and then some' }] },
+      finishReason: FinishReason.MAX_TOKENS,
+      index: 1,
+    },
   ],
   usageMetadata: { promptTokenCount: 5, candidatesTokenCount: 9, totalTokenCount: 14 },
   modelVersion: MODEL_VERSION,
@@ -114,7 +124,13 @@ export const TEXT_STREAM: WireResponse[] = [
   },
   {
     candidates: [{ content: { role: 'model', parts: [{ text: '' }] }, finishReason: FinishReason.STOP, index: 0 }],
-    usageMetadata: { promptTokenCount: 9, candidatesTokenCount: 8, thoughtsTokenCount: 4, cachedContentTokenCount: 2, totalTokenCount: 21 },
+    usageMetadata: {
+      promptTokenCount: 9,
+      candidatesTokenCount: 8,
+      thoughtsTokenCount: 4,
+      cachedContentTokenCount: 2,
+      totalTokenCount: 21,
+    },
     modelVersion: MODEL_VERSION,
     responseId: 'resp-stream-1',
   },
@@ -124,7 +140,10 @@ export const TOOL_CALL_STREAM: WireResponse[] = [
   {
     candidates: [
       {
-        content: { role: 'model', parts: [{ functionCall: { name: 'get_weather', args: { city: 'Paris' } }, thoughtSignature: 'c2lnLWE/Kw==' }] },
+        content: {
+          role: 'model',
+          parts: [{ functionCall: { name: 'get_weather', args: { city: 'Paris' } }, thoughtSignature: 'c2lnLWE/Kw==' }],
+        },
         index: 0,
       },
     ],
@@ -167,8 +186,15 @@ export const TWO_CANDIDATES_STREAM: WireResponse[] = [
 export const BLOCKED_STREAM: WireResponse[] = [BLOCKED_PROMPT_RESPONSE];
 
 export const SAFETY_STREAM: WireResponse[] = [
-  { candidates: [{ content: { role: 'model', parts: [{ text: 'Here is how' }] }, index: 0 }], responseId: 'resp-stream-safety' },
-  { candidates: [{ finishReason: FinishReason.SAFETY, index: 0 }], usageMetadata: { promptTokenCount: 6, candidatesTokenCount: 3, totalTokenCount: 9 }, responseId: 'resp-stream-safety' },
+  {
+    candidates: [{ content: { role: 'model', parts: [{ text: 'Here is how' }] }, index: 0 }],
+    responseId: 'resp-stream-safety',
+  },
+  {
+    candidates: [{ finishReason: FinishReason.SAFETY, index: 0 }],
+    usageMetadata: { promptTokenCount: 6, candidatesTokenCount: 3, totalTokenCount: 9 },
+    responseId: 'resp-stream-safety',
+  },
 ];
 
 export const OVERLOADED_ERROR: WireError = {
@@ -188,7 +214,10 @@ export const RATE_LIMITED_ERROR: WireError = {
     message: 'You exceeded your current quota, please check your plan and billing details.',
     status: 'RESOURCE_EXHAUSTED',
     details: [
-      { '@type': 'type.googleapis.com/google.rpc.QuotaFailure', violations: [{ quotaId: 'GenerateRequestsPerMinutePerProjectPerModel' }] },
+      {
+        '@type': 'type.googleapis.com/google.rpc.QuotaFailure',
+        violations: [{ quotaId: 'GenerateRequestsPerMinutePerProjectPerModel' }],
+      },
       { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '34.4s' },
     ],
   },
@@ -199,7 +228,9 @@ export const BAD_KEY_ERROR: WireError = {
     code: 400,
     message: 'API key not valid. Please pass a valid API key.',
     status: 'INVALID_ARGUMENT',
-    details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'API_KEY_INVALID', domain: 'googleapis.com' }],
+    details: [
+      { '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'API_KEY_INVALID', domain: 'googleapis.com' },
+    ],
   },
 };
 

@@ -33,7 +33,12 @@ function fromDataUrl(url: string, param: string): InlineDataPart {
   if (!match) throw new UnifiedError('invalid_request', `Invalid data URL in '${param}'.`, param);
   const params = match[1]!.split(';');
   const mimeType = params[0]!.trim().toLowerCase();
-  if (!mimeType) throw new UnifiedError('invalid_request', `The data URL in '${param}' must name a media type, e.g. data:image/png;base64,….`, param);
+  if (!mimeType)
+    throw new UnifiedError(
+      'invalid_request',
+      `The data URL in '${param}' must name a media type, e.g. data:image/png;base64,….`,
+      param,
+    );
   const payload = match[2]!;
   if (params.slice(1).some((p) => p.trim().toLowerCase() === 'base64')) {
     return { inlineData: { mimeType, data: payload } };
@@ -75,12 +80,20 @@ export function inputAudioPart(audio: Record<string, unknown>, param: string): I
 export function filePart(file: Record<string, unknown>, param: string): InlineDataPart {
   const fileData = stringField(file, 'file_data');
   if (file.file_id !== undefined || !fileData) {
-    throw new UnifiedError('invalid_request', `'${param}': Gemini backends accept files only as inline file_data, not file_id.`, param);
+    throw new UnifiedError(
+      'invalid_request',
+      `'${param}': Gemini backends accept files only as inline file_data, not file_id.`,
+      param,
+    );
   }
   if (fileData.startsWith('data:')) return fromDataUrl(fileData, param);
   const mimeType = extensionMime(stringField(file, 'filename') ?? '');
   if (!mimeType) {
-    throw new UnifiedError('invalid_request', `'${param}': send file_data as a data URL (data:<type>;base64,…) or give a filename with a known extension.`, param);
+    throw new UnifiedError(
+      'invalid_request',
+      `'${param}': send file_data as a data URL (data:<type>;base64,…) or give a filename with a known extension.`,
+      param,
+    );
   }
   return { inlineData: { mimeType, data: fileData } };
 }

@@ -5,7 +5,15 @@ import { UnifiedError } from '../../unified/errors.js';
 import { isRecord, parseJson } from '../../util/json.js';
 import { filePart, imageUrlPart, inputAudioPart } from './media.js';
 import { signatureFromToolCallId } from './tool-ids.js';
-import type { Content, FunctionCallPart, FunctionResponsePart, RequestPart, Role, SystemInstruction, TextPart } from './wire.js';
+import type {
+  Content,
+  FunctionCallPart,
+  FunctionResponsePart,
+  RequestPart,
+  Role,
+  SystemInstruction,
+  TextPart,
+} from './wire.js';
 
 export interface Conversation {
   contents: Content[];
@@ -57,7 +65,8 @@ function userParts(message: Message<'user'>, param: string): RequestPart[] {
 function parseArguments(text: string, param: string): Record<string, unknown> {
   if (text.trim() === '') return {};
   const args = parseJson(text);
-  if (!isRecord(args)) throw new UnifiedError('invalid_request', `'${param}' must be a JSON object for Gemini backends.`, param);
+  if (!isRecord(args))
+    throw new UnifiedError('invalid_request', `'${param}' must be a JSON object for Gemini backends.`, param);
   return args;
 }
 
@@ -76,7 +85,9 @@ function assistantParts(message: Message<'assistant'>, param: string, names: Map
   // The deprecated single function_call of older clients' history.
   const legacy = message.function_call;
   if (isRecord(legacy) && typeof legacy.name === 'string' && typeof legacy.arguments === 'string') {
-    parts.push(functionCallPart(legacy.name, parseArguments(legacy.arguments, `${param}.function_call.arguments`), undefined));
+    parts.push(
+      functionCallPart(legacy.name, parseArguments(legacy.arguments, `${param}.function_call.arguments`), undefined),
+    );
   }
   return parts;
 }
@@ -142,7 +153,8 @@ export function toConversation(messages: readonly ChatMessage[]): Conversation {
   messages.forEach((message, i) => {
     const param = `messages[${i}]`;
     if (message.role !== 'tool') pending.flush(contents);
-    if (message.role === 'assistant') message.tool_calls?.forEach((call, j) => positions.set(call.id, { message: i, index: j }));
+    if (message.role === 'assistant')
+      message.tool_calls?.forEach((call, j) => positions.set(call.id, { message: i, index: j }));
     switch (message.role) {
       case 'system':
       case 'developer':
@@ -164,7 +176,10 @@ export function toConversation(messages: readonly ChatMessage[]): Conversation {
             `${param}.tool_call_id`,
           );
         }
-        pending.add(positions.get(message.tool_call_id) ?? { message: i, index: 0 }, functionResponse(name, joinedText(message.content)));
+        pending.add(
+          positions.get(message.tool_call_id) ?? { message: i, index: 0 },
+          functionResponse(name, joinedText(message.content)),
+        );
         break;
       }
       case 'function':
@@ -174,7 +189,11 @@ export function toConversation(messages: readonly ChatMessage[]): Conversation {
   });
   pending.flush(contents);
   if (contents.length === 0) {
-    throw new UnifiedError('invalid_request', 'Gemini backends need at least one non-empty user or assistant message besides system messages.', 'messages');
+    throw new UnifiedError(
+      'invalid_request',
+      'Gemini backends need at least one non-empty user or assistant message besides system messages.',
+      'messages',
+    );
   }
   return system.length > 0 ? { contents, systemInstruction: { parts: system } } : { contents };
 }

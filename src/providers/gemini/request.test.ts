@@ -23,7 +23,16 @@ function refused(fields: Record<string, unknown>, param: string, message?: RegEx
 
 const WEATHER_TOOL = {
   type: 'function',
-  function: { name: 'get_weather', description: 'Current weather', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false } },
+  function: {
+    name: 'get_weather',
+    description: 'Current weather',
+    parameters: {
+      type: 'object',
+      properties: { city: { type: 'string' } },
+      required: ['city'],
+      additionalProperties: false,
+    },
+  },
 };
 const TIME_TOOL = { type: 'function', function: { name: 'get_time', parameters: { type: 'object', properties: {} } } };
 
@@ -36,7 +45,13 @@ test('every system and developer message joins systemInstruction, in order, wher
     messages: [
       { role: 'system', content: 'You are terse.' },
       { role: 'user', content: 'hi' },
-      { role: 'developer', content: [{ type: 'text', text: 'Answer in French.' }, { type: 'text', text: 'No emoji.' }] },
+      {
+        role: 'developer',
+        content: [
+          { type: 'text', text: 'Answer in French.' },
+          { type: 'text', text: 'No emoji.' },
+        ],
+      },
       { role: 'assistant', content: 'Bonjour.' },
       { role: 'system', content: 'Stay polite.' },
       { role: 'user', content: 'ça va?' },
@@ -58,7 +73,13 @@ test('consecutive messages of the same Gemini role merge into one turn', () => {
       { role: 'user', content: 'one' },
       { role: 'user', content: [{ type: 'text', text: 'two' }] },
       { role: 'assistant', content: 'a' },
-      { role: 'assistant', content: [{ type: 'text', text: 'b' }, { type: 'refusal', refusal: 'no' }] },
+      {
+        role: 'assistant',
+        content: [
+          { type: 'text', text: 'b' },
+          { type: 'refusal', refusal: 'no' },
+        ],
+      },
     ],
   });
   assert.deepEqual(body.contents, [
@@ -68,13 +89,32 @@ test('consecutive messages of the same Gemini role merge into one turn', () => {
 });
 
 test('empty texts are left out, and a request with nothing but system messages is refused', () => {
-  const body = translate({ messages: [{ role: 'user', content: 'q' }, { role: 'assistant', content: '' }, { role: 'user', content: 'r' }] });
+  const body = translate({
+    messages: [
+      { role: 'user', content: 'q' },
+      { role: 'assistant', content: '' },
+      { role: 'user', content: 'r' },
+    ],
+  });
   assert.deepEqual(body.contents, [{ role: 'user', parts: [{ text: 'q' }, { text: 'r' }] }]);
-  refused({ messages: [{ role: 'system', content: 'only this' }] }, 'messages', /at least one non-empty user or assistant message/);
+  refused(
+    { messages: [{ role: 'system', content: 'only this' }] },
+    'messages',
+    /at least one non-empty user or assistant message/,
+  );
 });
 
 test('sampling settings map to generationConfig', () => {
-  const body = translate({ temperature: 1.5, top_p: 0.9, stop: 'END', n: 3, seed: 42, presence_penalty: 0.5, frequency_penalty: -0.5, max_tokens: 50 });
+  const body = translate({
+    temperature: 1.5,
+    top_p: 0.9,
+    stop: 'END',
+    n: 3,
+    seed: 42,
+    presence_penalty: 0.5,
+    frequency_penalty: -0.5,
+    max_tokens: 50,
+  });
   assert.deepEqual(body.generationConfig, {
     temperature: 1.5,
     topP: 0.9,
@@ -98,12 +138,23 @@ test('null settings are treated as absent and no generationConfig is sent for no
 });
 
 test('JSON mode sets the JSON MIME type; json_schema also sends the schema as JSON Schema', () => {
-  assert.deepEqual(translate({ response_format: { type: 'json_object' } }).generationConfig, { responseMimeType: 'application/json' });
-  const schema = { type: 'object', properties: { answer: { type: 'string' } }, required: ['answer'], additionalProperties: false };
-  assert.deepEqual(translate({ response_format: { type: 'json_schema', json_schema: { name: 'answer', schema, strict: true } } }).generationConfig, {
+  assert.deepEqual(translate({ response_format: { type: 'json_object' } }).generationConfig, {
     responseMimeType: 'application/json',
-    responseJsonSchema: schema,
   });
+  const schema = {
+    type: 'object',
+    properties: { answer: { type: 'string' } },
+    required: ['answer'],
+    additionalProperties: false,
+  };
+  assert.deepEqual(
+    translate({ response_format: { type: 'json_schema', json_schema: { name: 'answer', schema, strict: true } } })
+      .generationConfig,
+    {
+      responseMimeType: 'application/json',
+      responseJsonSchema: schema,
+    },
+  );
   assert.equal(translate({ response_format: { type: 'text' } }).generationConfig, undefined);
 });
 
@@ -124,7 +175,9 @@ test('tool_choice maps to functionCallingConfig modes', () => {
   const tools = [WEATHER_TOOL, TIME_TOOL];
   assert.equal(translate({ tools, tool_choice: 'auto' }).toolConfig, undefined);
   assert.deepEqual(translate({ tools, tool_choice: 'none' }).toolConfig, { functionCallingConfig: { mode: 'NONE' } });
-  assert.deepEqual(translate({ tools, tool_choice: 'required' }).toolConfig, { functionCallingConfig: { mode: 'ANY' } });
+  assert.deepEqual(translate({ tools, tool_choice: 'required' }).toolConfig, {
+    functionCallingConfig: { mode: 'ANY' },
+  });
   assert.deepEqual(translate({ tools, tool_choice: { type: 'function', function: { name: 'get_time' } } }).toolConfig, {
     functionCallingConfig: { mode: 'ANY', allowedFunctionNames: ['get_time'] },
   });
@@ -134,19 +187,32 @@ test('tool_choice maps to functionCallingConfig modes', () => {
 
 test('allowed_tools: required restricts ANY to the names; auto withholds the other declarations', () => {
   const tools = [WEATHER_TOOL, TIME_TOOL];
-  const allowed = (mode: string) => ({ type: 'allowed_tools', allowed_tools: { mode, tools: [{ type: 'function', function: { name: 'get_time' } }] } });
+  const allowed = (mode: string) => ({
+    type: 'allowed_tools',
+    allowed_tools: { mode, tools: [{ type: 'function', function: { name: 'get_time' } }] },
+  });
   const required = translate({ tools, tool_choice: allowed('required') });
   assert.deepEqual(required.toolConfig, { functionCallingConfig: { mode: 'ANY', allowedFunctionNames: ['get_time'] } });
   assert.equal(required.tools?.[0]?.functionDeclarations.length, 2);
   const auto = translate({ tools, tool_choice: allowed('auto') });
   assert.equal(auto.toolConfig, undefined);
-  assert.deepEqual(auto.tools?.[0]?.functionDeclarations.map((d) => d.name), ['get_time']);
-  refused({ tools, tool_choice: { type: 'allowed_tools', allowed_tools: { mode: 'sometimes', tools: [] } } }, 'tool_choice.allowed_tools');
+  assert.deepEqual(
+    auto.tools?.[0]?.functionDeclarations.map((d) => d.name),
+    ['get_time'],
+  );
+  refused(
+    { tools, tool_choice: { type: 'allowed_tools', allowed_tools: { mode: 'sometimes', tools: [] } } },
+    'tool_choice.allowed_tools',
+  );
 });
 
 test('a tool_choice without tools, or naming an unknown tool, is a 400', () => {
   refused({ tool_choice: 'required' }, 'tool_choice', /only allowed when 'tools'/);
-  refused({ tools: [WEATHER_TOOL], tool_choice: { type: 'function', function: { name: 'get_time' } } }, 'tool_choice', /get_time/);
+  refused(
+    { tools: [WEATHER_TOOL], tool_choice: { type: 'function', function: { name: 'get_time' } } },
+    'tool_choice',
+    /get_time/,
+  );
 });
 
 test('function names Gemini rejects (leading digit or dash) are a 400 naming the tool', () => {
@@ -210,9 +276,15 @@ test('a reused tool call id resolves to the most recent assistant call of that i
   const body = translate({
     messages: [
       { role: 'user', content: 'x' },
-      { role: 'assistant', tool_calls: [{ id: 'call_0_0', type: 'function', function: { name: 'first', arguments: '{}' } }] },
+      {
+        role: 'assistant',
+        tool_calls: [{ id: 'call_0_0', type: 'function', function: { name: 'first', arguments: '{}' } }],
+      },
       { role: 'tool', tool_call_id: 'call_0_0', content: 'one' },
-      { role: 'assistant', tool_calls: [{ id: 'call_0_0', type: 'function', function: { name: 'second', arguments: '{}' } }] },
+      {
+        role: 'assistant',
+        tool_calls: [{ id: 'call_0_0', type: 'function', function: { name: 'second', arguments: '{}' } }],
+      },
       { role: 'tool', tool_call_id: 'call_0_0', content: 'two' },
     ],
   });
@@ -220,9 +292,23 @@ test('a reused tool call id resolves to the most recent assistant call of that i
 });
 
 test('a tool result for an unknown call id, or arguments that are not a JSON object, are a 400', () => {
-  refused({ messages: [{ role: 'user', content: 'x' }, { role: 'tool', tool_call_id: 'nope', content: 'r' }] }, 'messages[1].tool_call_id', /nope/);
   refused(
-    { messages: [{ role: 'user', content: 'x' }, { role: 'assistant', tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '[1]' } }] }] },
+    {
+      messages: [
+        { role: 'user', content: 'x' },
+        { role: 'tool', tool_call_id: 'nope', content: 'r' },
+      ],
+    },
+    'messages[1].tool_call_id',
+    /nope/,
+  );
+  refused(
+    {
+      messages: [
+        { role: 'user', content: 'x' },
+        { role: 'assistant', tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '[1]' } }] },
+      ],
+    },
     'messages[1].tool_calls[0].function.arguments',
   );
 });
@@ -231,11 +317,16 @@ test('a thought signature carried in a gateway tool-call id goes back on its fun
   const body = translate({
     messages: [
       { role: 'user', content: 'x' },
-      { role: 'assistant', tool_calls: [{ id: 'call_0_0_r1__sig_c2lnLWE_Kw', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+      {
+        role: 'assistant',
+        tool_calls: [{ id: 'call_0_0_r1__sig_c2lnLWE_Kw', type: 'function', function: { name: 'f', arguments: '{}' } }],
+      },
       { role: 'tool', tool_call_id: 'call_0_0_r1__sig_c2lnLWE_Kw', content: 'ok' },
     ],
   });
-  assert.deepEqual(body.contents[1]?.parts, [{ functionCall: { name: 'f', args: {} }, thoughtSignature: 'c2lnLWE/Kw==' }]);
+  assert.deepEqual(body.contents[1]?.parts, [
+    { functionCall: { name: 'f', args: {} }, thoughtSignature: 'c2lnLWE/Kw==' },
+  ]);
 });
 
 test('legacy function messages and assistant function_call history are translated too', () => {
@@ -279,7 +370,9 @@ test('images: data URLs go inline, http(s) and gs:// URLs by reference with a MI
 });
 
 test('image URLs of other schemes, or data URLs without a media type, are a 400 naming the part', () => {
-  const image = (url: string) => ({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url } }] }] });
+  const image = (url: string) => ({
+    messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url } }] }],
+  });
   refused(image('ftp://example.com/a.png'), 'messages[0].content[0].image_url.url');
   refused(image('data:;base64,AAAA'), 'messages[0].content[0].image_url.url', /media type/);
 });
@@ -304,7 +397,11 @@ test('audio input goes inline with its IANA type; files only as inline file_data
     { inlineData: { mimeType: 'application/pdf', data: 'JVBERi0=' } },
     { inlineData: { mimeType: 'application/pdf', data: 'JVBERi0=' } },
   ]);
-  refused({ messages: [{ role: 'user', content: [{ type: 'file', file: { file_id: 'file-abc' } }] }] }, 'messages[0].content[0].file', /file_id/);
+  refused(
+    { messages: [{ role: 'user', content: [{ type: 'file', file: { file_id: 'file-abc' } }] }] },
+    'messages[0].content[0].file',
+    /file_id/,
+  );
 });
 
 test('fields that would change the answer and have no Gemini mapping are refused by name', () => {
@@ -339,26 +436,83 @@ test('documented drops: hints without a Gemini equivalent are not sent', () => {
 });
 
 describe('mappings: logprobs, reasoning_effort by model generation, top_k', () => {
-  const CASES: Array<{ name: string; fields: Record<string, unknown>; model?: string; want: Record<string, unknown> | undefined }> = [
+  const CASES: Array<{
+    name: string;
+    fields: Record<string, unknown>;
+    model?: string;
+    want: Record<string, unknown> | undefined;
+  }> = [
     { name: 'logprobs: true → responseLogprobs', fields: { logprobs: true }, want: { responseLogprobs: true } },
-    { name: 'top_logprobs N → logprobs N', fields: { logprobs: true, top_logprobs: 5 }, want: { responseLogprobs: true, logprobs: 5 } },
-    { name: 'top_logprobs 0 → no alternatives', fields: { logprobs: true, top_logprobs: 0 }, want: { responseLogprobs: true } },
+    {
+      name: 'top_logprobs N → logprobs N',
+      fields: { logprobs: true, top_logprobs: 5 },
+      want: { responseLogprobs: true, logprobs: 5 },
+    },
+    {
+      name: 'top_logprobs 0 → no alternatives',
+      fields: { logprobs: true, top_logprobs: 0 },
+      want: { responseLogprobs: true },
+    },
     { name: 'logprobs: false sends nothing', fields: { logprobs: false }, want: undefined },
-    { name: 'effort on Gemini 3 → thinkingLevel', fields: { reasoning_effort: 'low' }, model: 'gemini-3-pro-preview', want: { thinkingConfig: { thinkingLevel: 'LOW' } } },
-    { name: 'effort high on Gemini 3', fields: { reasoning_effort: 'high' }, model: 'gemini-3-flash', want: { thinkingConfig: { thinkingLevel: 'HIGH' } } },
-    { name: 'effort none on Gemini 3 → the lowest level', fields: { reasoning_effort: 'none' }, model: 'gemini-3-flash', want: { thinkingConfig: { thinkingLevel: 'MINIMAL' } } },
-    { name: 'effort on Gemini 2.5 → thinkingBudget', fields: { reasoning_effort: 'medium' }, model: 'gemini-2.5-flash', want: { thinkingConfig: { thinkingBudget: 8192 } } },
-    { name: 'effort none on Gemini 2.5 → budget 0', fields: { reasoning_effort: 'none' }, model: 'gemini-2.5-flash-lite', want: { thinkingConfig: { thinkingBudget: 0 } } },
-    { name: 'tuned model names keep the generation', fields: { reasoning_effort: 'low' }, model: 'models/gemini-2.5-pro', want: { thinkingConfig: { thinkingBudget: 1024 } } },
+    {
+      name: 'effort on Gemini 3 → thinkingLevel',
+      fields: { reasoning_effort: 'low' },
+      model: 'gemini-3-pro-preview',
+      want: { thinkingConfig: { thinkingLevel: 'LOW' } },
+    },
+    {
+      name: 'effort high on Gemini 3',
+      fields: { reasoning_effort: 'high' },
+      model: 'gemini-3-flash',
+      want: { thinkingConfig: { thinkingLevel: 'HIGH' } },
+    },
+    {
+      name: 'effort none on Gemini 3 → the lowest level',
+      fields: { reasoning_effort: 'none' },
+      model: 'gemini-3-flash',
+      want: { thinkingConfig: { thinkingLevel: 'MINIMAL' } },
+    },
+    {
+      name: 'effort on Gemini 2.5 → thinkingBudget',
+      fields: { reasoning_effort: 'medium' },
+      model: 'gemini-2.5-flash',
+      want: { thinkingConfig: { thinkingBudget: 8192 } },
+    },
+    {
+      name: 'effort none on Gemini 2.5 → budget 0',
+      fields: { reasoning_effort: 'none' },
+      model: 'gemini-2.5-flash-lite',
+      want: { thinkingConfig: { thinkingBudget: 0 } },
+    },
+    {
+      name: 'tuned model names keep the generation',
+      fields: { reasoning_effort: 'low' },
+      model: 'models/gemini-2.5-pro',
+      want: { thinkingConfig: { thinkingBudget: 1024 } },
+    },
     { name: 'top_k → topK', fields: { top_k: 40 }, want: { topK: 40 } },
   ];
   for (const c of CASES) {
-    test(c.name, () => assert.deepEqual(toGeminiRequest(chat(c.fields), c.model ?? 'gemini-2.5-flash').generationConfig, c.want));
+    test(c.name, () =>
+      assert.deepEqual(toGeminiRequest(chat(c.fields), c.model ?? 'gemini-2.5-flash').generationConfig, c.want),
+    );
   }
   test('refusals', () => {
-    assert.throws(() => toGeminiRequest(chat({ reasoning_effort: 'low' }), 'gemini-2.0-flash'), (e: unknown) => e instanceof UnifiedError && e.param === 'reasoning_effort');
-    assert.throws(() => toGeminiRequest(chat({ reasoning_effort: 'extreme' }), 'gemini-3-pro'), (e: unknown) => e instanceof UnifiedError && e.param === 'reasoning_effort');
-    assert.throws(() => toGeminiRequest(chat({ top_k: 0 }), 'gemini-3-pro'), (e: unknown) => e instanceof UnifiedError && e.param === 'top_k');
-    assert.throws(() => toGeminiRequest(chat({ top_k: 'x' }), 'gemini-3-pro'), (e: unknown) => e instanceof UnifiedError && e.param === 'top_k');
+    assert.throws(
+      () => toGeminiRequest(chat({ reasoning_effort: 'low' }), 'gemini-2.0-flash'),
+      (e: unknown) => e instanceof UnifiedError && e.param === 'reasoning_effort',
+    );
+    assert.throws(
+      () => toGeminiRequest(chat({ reasoning_effort: 'extreme' }), 'gemini-3-pro'),
+      (e: unknown) => e instanceof UnifiedError && e.param === 'reasoning_effort',
+    );
+    assert.throws(
+      () => toGeminiRequest(chat({ top_k: 0 }), 'gemini-3-pro'),
+      (e: unknown) => e instanceof UnifiedError && e.param === 'top_k',
+    );
+    assert.throws(
+      () => toGeminiRequest(chat({ top_k: 'x' }), 'gemini-3-pro'),
+      (e: unknown) => e instanceof UnifiedError && e.param === 'top_k',
+    );
   });
 });

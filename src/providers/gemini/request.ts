@@ -15,21 +15,33 @@ function refuseUnsupported(request: ChatRequest): void {
   const refuse = (param: string, why: string) => {
     throw new UnifiedError('invalid_request', `'${param}' is not supported by Gemini backends: ${why}`, param);
   };
-  if (request.top_logprobs != null && request.logprobs !== true) refuse('top_logprobs', "it needs 'logprobs: true' (as on OpenAI).");
-  if (isRecord(request.logit_bias) && Object.keys(request.logit_bias).length > 0) refuse('logit_bias', 'Gemini has no token bias.');
+  if (request.top_logprobs != null && request.logprobs !== true)
+    refuse('top_logprobs', "it needs 'logprobs: true' (as on OpenAI).");
+  if (isRecord(request.logit_bias) && Object.keys(request.logit_bias).length > 0)
+    refuse('logit_bias', 'Gemini has no token bias.');
   if (request.audio !== undefined && request.audio !== null) refuse('audio', 'audio output is not translated.');
-  if (Array.isArray(request.modalities) && request.modalities.some((m) => m !== 'text')) refuse('modalities', 'only text output is translated.');
-  if (request.prediction !== undefined && request.prediction !== null) refuse('prediction', 'Gemini has no predicted outputs.');
+  if (Array.isArray(request.modalities) && request.modalities.some((m) => m !== 'text'))
+    refuse('modalities', 'only text output is translated.');
+  if (request.prediction !== undefined && request.prediction !== null)
+    refuse('prediction', 'Gemini has no predicted outputs.');
   if (request.web_search_options !== undefined) refuse('web_search_options', 'web search is not translated.');
   if (request.functions !== undefined) refuse('functions', 'use tools instead of the deprecated functions.');
-  if (request.function_call !== undefined) refuse('function_call', 'use tool_choice instead of the deprecated function_call.');
+  if (request.function_call !== undefined)
+    refuse('function_call', 'use tool_choice instead of the deprecated function_call.');
 }
 
 /** OpenAI's top_logprobs runs 0–20; Gemini's `logprobs` (alternatives per token) 0–20 as well (1–20 when set). */
 const MAX_TOP_LOGPROBS = 20;
 
 /** Gemini 2.5 thinking budgets (tokens) for OpenAI's effort levels; `none` is 0 (off where the model allows it). */
-const THINKING_BUDGETS: Readonly<Record<string, number>> = { none: 0, minimal: 512, low: 1024, medium: 8192, high: 24576, xhigh: 32768 };
+const THINKING_BUDGETS: Readonly<Record<string, number>> = {
+  none: 0,
+  minimal: 512,
+  low: 1024,
+  medium: 8192,
+  high: 24576,
+  xhigh: 32768,
+};
 /** Gemini 3 thinking levels; it cannot switch thinking off, so `none` is the lowest level. */
 const THINKING_LEVELS: Readonly<Record<string, 'MINIMAL' | 'LOW' | 'MEDIUM' | 'HIGH'>> = {
   none: 'MINIMAL',
@@ -51,7 +63,11 @@ function thinkingConfig(request: ChatRequest, model: string | undefined): Genera
   const effort = request.reasoning_effort;
   if (effort == null) return undefined;
   if (typeof effort !== 'string' || THINKING_BUDGETS[effort] === undefined) {
-    throw new UnifiedError('invalid_request', `'reasoning_effort' ${JSON.stringify(effort)} is not supported by Gemini backends.`, 'reasoning_effort');
+    throw new UnifiedError(
+      'invalid_request',
+      `'reasoning_effort' ${JSON.stringify(effort)} is not supported by Gemini backends.`,
+      'reasoning_effort',
+    );
   }
   if (model === undefined) return undefined; // checked again per attempt, with the model
   const generation = geminiGeneration(model);
@@ -64,7 +80,6 @@ function thinkingConfig(request: ChatRequest, model: string | undefined): Genera
   );
 }
 
-
 function generationConfig(request: ChatRequest, model: string | undefined): GenerationConfig | undefined {
   const config: GenerationConfig = {};
   const k = topK(request);
@@ -74,7 +89,11 @@ function generationConfig(request: ChatRequest, model: string | undefined): Gene
     const top = request.top_logprobs;
     if (top != null) {
       if (typeof top !== 'number' || !Number.isInteger(top) || top < 0 || top > MAX_TOP_LOGPROBS) {
-        throw new UnifiedError('invalid_request', `'top_logprobs' must be an integer from 0 to ${MAX_TOP_LOGPROBS}.`, 'top_logprobs');
+        throw new UnifiedError(
+          'invalid_request',
+          `'top_logprobs' must be an integer from 0 to ${MAX_TOP_LOGPROBS}.`,
+          'top_logprobs',
+        );
       }
       if (top > 0) config.logprobs = top;
     }
@@ -107,7 +126,11 @@ function declarations(request: ChatRequest): FunctionDeclaration[] {
   return (request.tools ?? []).map((tool, i) => {
     const { name, description, parameters } = tool.function;
     if (!GEMINI_FUNCTION_NAME.test(name)) {
-      throw new UnifiedError('invalid_request', `Gemini function names must start with a letter or an underscore ('${name}').`, `tools[${i}].function.name`);
+      throw new UnifiedError(
+        'invalid_request',
+        `Gemini function names must start with a letter or an underscore ('${name}').`,
+        `tools[${i}].function.name`,
+      );
     }
     const declaration: FunctionDeclaration = { name };
     if (description !== undefined) declaration.description = description;
@@ -119,8 +142,14 @@ function declarations(request: ChatRequest): FunctionDeclaration[] {
 /** The names of an allowed_tools choice: {type:'allowed_tools', allowed_tools:{mode, tools:[{type:'function', function:{name}}]}}. */
 function allowedToolNames(choice: Record<string, unknown>): { mode: 'auto' | 'required'; names: string[] } {
   const allowed = choice.allowed_tools;
-  const invalid = () => new UnifiedError('invalid_request', "'tool_choice.allowed_tools' needs a mode (auto or required) and function tools.", 'tool_choice.allowed_tools');
-  if (!isRecord(allowed) || (allowed.mode !== 'auto' && allowed.mode !== 'required') || !Array.isArray(allowed.tools)) throw invalid();
+  const invalid = () =>
+    new UnifiedError(
+      'invalid_request',
+      "'tool_choice.allowed_tools' needs a mode (auto or required) and function tools.",
+      'tool_choice.allowed_tools',
+    );
+  if (!isRecord(allowed) || (allowed.mode !== 'auto' && allowed.mode !== 'required') || !Array.isArray(allowed.tools))
+    throw invalid();
   const names = allowed.tools.map((tool) => {
     const name = isRecord(tool) && isRecord(tool.function) ? tool.function.name : undefined;
     if (typeof name !== 'string') throw invalid();
@@ -138,11 +167,19 @@ function toolSetup(request: ChatRequest): ToolSetup {
   const all = declarations(request);
   const choice = request.tool_choice;
   if (choice !== undefined && all.length === 0) {
-    throw new UnifiedError('invalid_request', "'tool_choice' is only allowed when 'tools' are specified.", 'tool_choice');
+    throw new UnifiedError(
+      'invalid_request',
+      "'tool_choice' is only allowed when 'tools' are specified.",
+      'tool_choice',
+    );
   }
   const known = (name: string) => {
     if (!all.some((d) => d.name === name)) {
-      throw new UnifiedError('invalid_request', `'tool_choice' names '${name}', which is not among the tools.`, 'tool_choice');
+      throw new UnifiedError(
+        'invalid_request',
+        `'tool_choice' names '${name}', which is not among the tools.`,
+        'tool_choice',
+      );
     }
   };
   if (choice === undefined || choice === 'auto') return { declarations: all };
@@ -150,12 +187,16 @@ function toolSetup(request: ChatRequest): ToolSetup {
   if (choice === 'required') return { declarations: all, toolConfig: { functionCallingConfig: { mode: 'ANY' } } };
   if (choice.type === 'function') {
     known(choice.function.name);
-    return { declarations: all, toolConfig: { functionCallingConfig: { mode: 'ANY', allowedFunctionNames: [choice.function.name] } } };
+    return {
+      declarations: all,
+      toolConfig: { functionCallingConfig: { mode: 'ANY', allowedFunctionNames: [choice.function.name] } },
+    };
   }
   const { mode, names } = allowedToolNames(choice);
   names.forEach(known);
   // Gemini takes allowedFunctionNames only with ANY; for auto the other declarations are withheld instead.
-  if (mode === 'required') return { declarations: all, toolConfig: { functionCallingConfig: { mode: 'ANY', allowedFunctionNames: names } } };
+  if (mode === 'required')
+    return { declarations: all, toolConfig: { functionCallingConfig: { mode: 'ANY', allowedFunctionNames: names } } };
   return { declarations: all.filter((d) => names.includes(d.name)) };
 }
 

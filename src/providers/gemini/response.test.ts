@@ -24,7 +24,9 @@ import { GeminiStreamTranslator } from './stream.js';
 import { signatureFromToolCallId } from './tool-ids.js';
 
 const context = (fields: Record<string, unknown> = {}): ResponseContext => ({
-  request: parseChatRequest(JSON.stringify({ model: 'my-gemini', messages: [{ role: 'user', content: 'hi' }], ...fields })),
+  request: parseChatRequest(
+    JSON.stringify({ model: 'my-gemini', messages: [{ role: 'user', content: 'hi' }], ...fields }),
+  ),
   clientWantsUsage: false,
   requestId: 'req-42',
   created: 1_700_000_000,
@@ -37,7 +39,8 @@ function translate(body: unknown, status = 200, ctx = context()) {
   return { ...out, json, completion: json as ChatCompletion, error: json as OpenAIErrorBody };
 }
 
-const toolCalls = (completion: ChatCompletion) => (completion.choices[0]?.message.tool_calls ?? []) as ChatCompletionMessageFunctionToolCall[];
+const toolCalls = (completion: ChatCompletion) =>
+  (completion.choices[0]?.message.tool_calls ?? []) as ChatCompletionMessageFunctionToolCall[];
 
 test('a text answer becomes a chat.completion naming the model that answered (modelVersion) and OpenAI usage', () => {
   const { json, usage, status } = translate(TEXT_RESPONSE);
@@ -48,7 +51,12 @@ test('a text answer becomes a chat.completion naming the model that answered (mo
     created: 1_700_000_000,
     model: 'gemini-2.5-flash',
     choices: [
-      { index: 0, message: { role: 'assistant', content: 'The capital of France is Paris.', refusal: null }, finish_reason: 'stop', logprobs: null },
+      {
+        index: 0,
+        message: { role: 'assistant', content: 'The capital of France is Paris.', refusal: null },
+        finish_reason: 'stop',
+        logprobs: null,
+      },
     ],
     usage: {
       prompt_tokens: 9,
@@ -58,7 +66,13 @@ test('a text answer becomes a chat.completion naming the model that answered (mo
       completion_tokens_details: { reasoning_tokens: 0 },
     },
   });
-  assert.deepEqual(usage, { promptTokens: 9, completionTokens: 8, totalTokens: 17, cachedPromptTokens: 0, reasoningTokens: 0 });
+  assert.deepEqual(usage, {
+    promptTokens: 9,
+    completionTokens: 8,
+    totalTokens: 17,
+    cachedPromptTokens: 0,
+    reasoningTokens: 0,
+  });
 });
 
 test('function calls become tool_calls with deterministic ids, JSON arguments, and finish_reason tool_calls', () => {
@@ -69,7 +83,11 @@ test('function calls become tool_calls with deterministic ids, JSON arguments, a
   assert.deepEqual(
     toolCalls(completion).map((c) => ({ ...c, id: c.id.split('__sig_')[0] })),
     [
-      { id: 'call_0_0_resptool1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris","unit":"celsius"}' } },
+      {
+        id: 'call_0_0_resptool1',
+        type: 'function',
+        function: { name: 'get_weather', arguments: '{"city":"Paris","unit":"celsius"}' },
+      },
       { id: 'call_0_1_resptool1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Tokyo"}' } },
     ],
   );
@@ -94,7 +112,13 @@ test('usage: prompt includes tool-use prompt tokens and cache hits; completion i
     prompt_tokens_details: { cached_tokens: 100 },
     completion_tokens_details: { reasoning_tokens: 50 },
   });
-  assert.deepEqual(usage, { promptTokens: 125, completionTokens: 80, totalTokens: 205, cachedPromptTokens: 100, reasoningTokens: 50 });
+  assert.deepEqual(usage, {
+    promptTokens: 125,
+    completionTokens: 80,
+    totalTokens: 205,
+    cachedPromptTokens: 100,
+    reasoningTokens: 50,
+  });
 });
 
 test('n > 1: each candidate becomes a choice at its index with its own finish reason', () => {
@@ -114,29 +138,22 @@ test('thought summaries are not part of the answer', () => {
   assert.equal(completion.usage?.completion_tokens_details?.reasoning_tokens, 12);
 });
 
-test('finish reasons: limits are length, safety-like stops content_filter, failed tool calls stop', () => {
-  const cases: Array<[FinishReason, string]> = [
-    [FinishReason.MAX_TOKENS, 'length'],
-    [FinishReason.SAFETY, 'content_filter'],
-    [FinishReason.RECITATION, 'content_filter'],
-    [FinishReason.BLOCKLIST, 'content_filter'],
-    [FinishReason.PROHIBITED_CONTENT, 'content_filter'],
-    [FinishReason.SPII, 'content_filter'],
-    [FinishReason.LANGUAGE, 'content_filter'],
-    [FinishReason.IMAGE_SAFETY, 'content_filter'],
-    [FinishReason.MALFORMED_FUNCTION_CALL, 'stop'],
-    [FinishReason.UNEXPECTED_TOOL_CALL, 'stop'],
-    [FinishReason.OTHER, 'stop'],
-    [FinishReason.CONTINUATION, 'length'],
-  ];
-  for (const [reason, expected] of cases) {
-    assert.equal(translate(finishedWith(reason)).completion.choices[0]?.finish_reason, expected, reason);
-  }
-  assert.equal(translate(finishedWith(FinishReason.SAFETY)).completion.choices[0]?.message.content, null, 'no text, no content');
+// The finish-reason table itself is specified in ../finish-reasons.test.ts; here, that the response uses it.
+test('the candidate’s finish reason becomes the choice’s (MAX_TOKENS → length, SAFETY → content_filter, no text)', () => {
+  assert.equal(translate(finishedWith(FinishReason.MAX_TOKENS)).completion.choices[0]?.finish_reason, 'length');
+  assert.equal(translate(finishedWith(FinishReason.SAFETY)).completion.choices[0]?.finish_reason, 'content_filter');
+  assert.equal(
+    translate(finishedWith(FinishReason.SAFETY)).completion.choices[0]?.message.content,
+    null,
+    'no text, no content',
+  );
 });
 
 test('an unknown future finish reason is stop', () => {
-  const response = { ...TEXT_RESPONSE, candidates: [{ ...TEXT_RESPONSE.candidates![0], finishReason: 'SOMETHING_NEW' }] };
+  const response = {
+    ...TEXT_RESPONSE,
+    candidates: [{ ...TEXT_RESPONSE.candidates![0], finishReason: 'SOMETHING_NEW' }],
+  };
   assert.equal(translate(response).completion.choices[0]?.finish_reason, 'stop');
 });
 
@@ -144,8 +161,18 @@ test('a blocked prompt (no candidates) answers content_filter for every requeste
   const { completion, usage, status } = translate(BLOCKED_PROMPT_RESPONSE, 200, context({ n: 2 }));
   assert.equal(status, undefined);
   assert.deepEqual(completion.choices, [
-    { index: 0, message: { role: 'assistant', content: null, refusal: null }, finish_reason: 'content_filter', logprobs: null },
-    { index: 1, message: { role: 'assistant', content: null, refusal: null }, finish_reason: 'content_filter', logprobs: null },
+    {
+      index: 0,
+      message: { role: 'assistant', content: null, refusal: null },
+      finish_reason: 'content_filter',
+      logprobs: null,
+    },
+    {
+      index: 1,
+      message: { role: 'assistant', content: null, refusal: null },
+      finish_reason: 'content_filter',
+      logprobs: null,
+    },
   ]);
   assert.equal(usage?.promptTokens, 9);
 });
@@ -169,7 +196,12 @@ test('RESOURCE_EXHAUSTED stays 429 and RetryInfo becomes a retry-after header (r
   assert.equal(status, undefined, 'the status is already right');
   assert.deepEqual(headers, { 'retry-after': '35' });
   assert.deepEqual(json, {
-    error: { message: RATE_LIMITED_ERROR.error.message, type: 'rate_limit_error', param: null, code: 'rate_limit_exceeded' },
+    error: {
+      message: RATE_LIMITED_ERROR.error.message,
+      type: 'rate_limit_error',
+      param: null,
+      code: 'rate_limit_exceeded',
+    },
   });
 });
 
@@ -182,7 +214,13 @@ test('Google statuses map to HTTP statuses and OpenAI error types', () => {
     [PERMISSION_DENIED_ERROR, 403, undefined, 'permission_error', 'permission_denied'],
     // A proxy in between may change the HTTP status; the Google status decides.
     [{ error: { code: 503, message: 'overloaded', status: 'UNAVAILABLE' } }, 500, 503, 'server_error', 'unavailable'],
-    [{ error: { code: 429, message: 'slow down', status: 'RESOURCE_EXHAUSTED' } }, 400, 429, 'rate_limit_error', 'rate_limit_exceeded'],
+    [
+      { error: { code: 429, message: 'slow down', status: 'RESOURCE_EXHAUSTED' } },
+      400,
+      429,
+      'rate_limit_error',
+      'rate_limit_exceeded',
+    ],
   ];
   for (const [body, upstream, expected, type, code] of cases) {
     const out = translate(body, upstream);
@@ -211,7 +249,12 @@ test('logprobsResult becomes OpenAI logprobs (chosen tokens with their alternati
         { token: '!', logProbability: -0.5 },
       ],
       topCandidates: [
-        { candidates: [{ token: 'Hi', logProbability: -0.1 }, { token: 'Hello', logProbability: -2.3 }] },
+        {
+          candidates: [
+            { token: 'Hi', logProbability: -0.1 },
+            { token: 'Hello', logProbability: -2.3 },
+          ],
+        },
         { candidates: [{ token: '!', logProbability: -0.5 }] },
       ],
     },
@@ -233,10 +276,15 @@ test('logprobsResult becomes OpenAI logprobs (chosen tokens with their alternati
     refusal: null,
   });
   // Without logprobsResult the field stays null.
-  assert.equal(translate({ candidates: [{ ...candidate, logprobsResult: undefined }] }).completion.choices[0]?.logprobs, null);
+  assert.equal(
+    translate({ candidates: [{ ...candidate, logprobsResult: undefined }] }).completion.choices[0]?.logprobs,
+    null,
+  );
   // Streams carry each event's tokens on its content delta.
   const stream = new GeminiStreamTranslator(context({ logprobs: true, stream: true }));
   const out = stream.push(Buffer.from(`data: ${JSON.stringify({ candidates: [candidate] })}\r\n\r\n`)).toString();
-  const first = JSON.parse(out.split('\n\n')[0]!.slice('data: '.length)) as { choices: Array<{ logprobs: { content: unknown[] } | null }> };
+  const first = JSON.parse(out.split('\n\n')[0]!.slice('data: '.length)) as {
+    choices: Array<{ logprobs: { content: unknown[] } | null }>;
+  };
   assert.equal(first.choices[0]?.logprobs?.content.length, 2);
 });

@@ -43,7 +43,9 @@ import { toGeminiRequest } from './request.js';
 import type * as W from './wire.js';
 
 /** true when every key of Mine is a key of Sdk; otherwise a type naming the extra keys (a compile error below). */
-type KeysWithin<Mine, Sdk> = [Exclude<keyof Mine, keyof Sdk>] extends [never] ? true : { extraKeys: Exclude<keyof Mine, keyof Sdk> };
+type KeysWithin<Mine, Sdk> = [Exclude<keyof Mine, keyof Sdk>] extends [never]
+  ? true
+  : { extraKeys: Exclude<keyof Mine, keyof Sdk> };
 
 // Key containment, piece by piece.
 const keyChecks: Array<true> = [
@@ -64,7 +66,10 @@ const keyChecks: Array<true> = [
   true satisfies KeysWithin<W.ToolConfig, SdkToolConfig>,
   true satisfies KeysWithin<W.ToolConfig['functionCallingConfig'], SdkFunctionCallingConfig>,
   // generationConfig is the wire name of the settings the SDK keeps flat in GenerateContentConfig.
-  true satisfies KeysWithin<Omit<W.GenerateContentRequest, 'generationConfig'>, SdkGenerateContentParameters & SdkGenerateContentConfig>,
+  true satisfies KeysWithin<
+    Omit<W.GenerateContentRequest, 'generationConfig'>,
+    SdkGenerateContentParameters & SdkGenerateContentConfig
+  >,
   // Response side.
   true satisfies KeysWithin<W.GenerateContentResponse, SdkGenerateContentResponse>,
   true satisfies KeysWithin<W.Candidate, SdkCandidate>,
@@ -77,7 +82,8 @@ const keyChecks: Array<true> = [
 const modeCheck: [W.FunctionCallingMode] extends [`${SdkFunctionCallingConfigMode}`] ? true : never = true;
 
 /** Every FinishReason the SDK knows is mapped explicitly (a new SDK value fails the build until it is). */
-const finishReasonsCovered: [Exclude<`${SdkFinishReason}`, KnownGeminiFinishReason>] extends [never] ? true : never = true;
+const finishReasonsCovered: [Exclude<`${SdkFinishReason}`, KnownGeminiFinishReason>] extends [never] ? true : never =
+  true;
 
 // Assignability: what we send is a valid SDK value…
 type SdkToolConfigWire = Omit<SdkToolConfig, 'functionCallingConfig'> & {
@@ -113,12 +119,26 @@ test('a request using every mapped feature passes through the SDK-typed views un
       model: 'alias',
       messages: [
         { role: 'system', content: 'Be brief.' },
-        { role: 'user', content: [{ type: 'text', text: 'Weather?' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } }] },
-        { role: 'assistant', content: null, tool_calls: [{ id: 'call_0_0', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'Weather?' },
+            { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } },
+          ],
+        },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            { id: 'call_0_0', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
+          ],
+        },
         { role: 'tool', tool_call_id: 'call_0_0', content: '{"temp":21}' },
         { role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://example.com/a.png' } }] },
       ],
-      tools: [{ type: 'function', function: { name: 'get_weather', description: 'Weather', parameters: { type: 'object' } } }],
+      tools: [
+        { type: 'function', function: { name: 'get_weather', description: 'Weather', parameters: { type: 'object' } } },
+      ],
       tool_choice: { type: 'function', function: { name: 'get_weather' } },
       temperature: 0.2,
       top_p: 0.9,

@@ -19,7 +19,9 @@ import { GeminiStreamTranslator } from './stream.js';
 import { signatureFromToolCallId } from './tool-ids.js';
 
 const context = (clientWantsUsage: boolean, fields: Record<string, unknown> = {}): ResponseContext => ({
-  request: parseChatRequest(JSON.stringify({ model: 'my-gemini', stream: true, messages: [{ role: 'user', content: 'hi' }], ...fields })),
+  request: parseChatRequest(
+    JSON.stringify({ model: 'my-gemini', stream: true, messages: [{ role: 'user', content: 'hi' }], ...fields }),
+  ),
   clientWantsUsage,
   requestId: 'req-7',
   created: 1_700_000_000,
@@ -45,7 +47,10 @@ function events(text: string): Event[] {
 }
 
 const chunks = (list: Event[]) => list.filter((e): e is ChatCompletionChunk => typeof e === 'object' && 'object' in e);
-const deltas = (list: Event[]) => chunks(list).map((c) => c.choices.map((choice) => ({ index: choice.index, delta: choice.delta, finish: choice.finish_reason })));
+const deltas = (list: Event[]) =>
+  chunks(list).map((c) =>
+    c.choices.map((choice) => ({ index: choice.index, delta: choice.delta, finish: choice.finish_reason })),
+  );
 
 const FIXTURES: Record<string, { bytes: Buffer; ctx: ResponseContext }> = {
   text: { bytes: Buffer.from(sse(TEXT_STREAM)), ctx: context(true) },
@@ -75,7 +80,11 @@ test('text deltas, a finish chunk, the usage chunk and [DONE]', () => {
     assert.equal(chunk.created, 1_700_000_000);
     assert.equal(chunk.model, 'gemini-2.5-flash', 'modelVersion: the model that answered');
   }
-  assert.deepEqual(all.slice(0, -1).map((c) => c.usage), [null, null, null], 'usage:null on every chunk when include_usage is on');
+  assert.deepEqual(
+    all.slice(0, -1).map((c) => c.usage),
+    [null, null, null],
+    'usage:null on every chunk when include_usage is on',
+  );
   assert.deepEqual(all.at(-1)?.usage, {
     prompt_tokens: 9,
     completion_tokens: 12,
@@ -91,7 +100,13 @@ test('without include_usage there is no usage chunk, yet the translator still re
   const list = events(text);
   assert.ok(chunks(list).every((c) => c.choices.length === 1 && !('usage' in c)));
   assert.equal(list.at(-1), '[DONE]');
-  assert.deepEqual(usage, { promptTokens: 9, completionTokens: 12, totalTokens: 21, cachedPromptTokens: 2, reasoningTokens: 4 });
+  assert.deepEqual(usage, {
+    promptTokens: 9,
+    completionTokens: 12,
+    totalTokens: 21,
+    cachedPromptTokens: 2,
+    reasoningTokens: 4,
+  });
 });
 
 test('each function call is one tool_calls delta with full arguments; the finish is tool_calls', () => {
@@ -108,7 +123,20 @@ test('each function call is one tool_calls delta with full arguments; the finish
   assert.equal(firstCall?.id?.split('__sig_')[0], 'call_0_0_respstreamtools');
   assert.equal(signatureFromToolCallId(firstCall?.id ?? ''), 'c2lnLWE/Kw==');
   assert.deepEqual(second, [
-    { index: 0, delta: { tool_calls: [{ index: 1, id: 'call_0_1_respstreamtools', type: 'function', function: { name: 'get_time', arguments: '{}' } }] }, finish: null },
+    {
+      index: 0,
+      delta: {
+        tool_calls: [
+          {
+            index: 1,
+            id: 'call_0_1_respstreamtools',
+            type: 'function',
+            function: { name: 'get_time', arguments: '{}' },
+          },
+        ],
+      },
+      finish: null,
+    },
   ]);
   assert.deepEqual(finish, [{ index: 0, delta: {}, finish: 'tool_calls' }]);
   assert.equal(chunks(list).at(-1)?.usage?.completion_tokens, 36);
@@ -116,9 +144,26 @@ test('each function call is one tool_calls delta with full arguments; the finish
 
 test('n > 1: candidates stream as separate choice indexes, each with its own finish', () => {
   const list = events(run(FIXTURES['two candidates']!.bytes, [], FIXTURES['two candidates']!.ctx).text);
-  const byIndex = (i: number) => deltas(list).flat().filter((d) => d.index === i);
-  assert.deepEqual(byIndex(0).map((d) => [d.delta.content, d.finish]), [['Hea', null], ['ds.', null], [undefined, 'stop']]);
-  assert.deepEqual(byIndex(1).map((d) => [d.delta.content, d.finish]), [['Ta', null], ['ils.', null], [undefined, 'stop']]);
+  const byIndex = (i: number) =>
+    deltas(list)
+      .flat()
+      .filter((d) => d.index === i);
+  assert.deepEqual(
+    byIndex(0).map((d) => [d.delta.content, d.finish]),
+    [
+      ['Hea', null],
+      ['ds.', null],
+      [undefined, 'stop'],
+    ],
+  );
+  assert.deepEqual(
+    byIndex(1).map((d) => [d.delta.content, d.finish]),
+    [
+      ['Ta', null],
+      ['ils.', null],
+      [undefined, 'stop'],
+    ],
+  );
   assert.equal(byIndex(1)[0]?.delta.role, 'assistant');
 });
 
@@ -141,7 +186,14 @@ test('an error event mid-stream becomes a final OpenAI error event followed by [
   const list = events(run(FIXTURES['error mid-stream']!.bytes, [], FIXTURES['error mid-stream']!.ctx).text);
   assert.equal(chunks(list).length, 1);
   assert.deepEqual(list.slice(-2), [
-    { error: { message: 'The model is overloaded. Please try again later.', type: 'server_error', param: null, code: 'unavailable' } },
+    {
+      error: {
+        message: 'The model is overloaded. Please try again later.',
+        type: 'server_error',
+        param: null,
+        code: 'unavailable',
+      },
+    },
     '[DONE]',
   ]);
 });
@@ -152,7 +204,11 @@ test('a stream that stops before any finishReason ends with an error, not a sile
   assert.equal(error.error.code, 'upstream_error');
   assert.match(error.error.message, /ended before the response was complete/);
   assert.equal(list.at(-1), '[DONE]');
-  assert.equal(run(Buffer.alloc(0), [], context(false)).text.includes('"error"'), true, 'an empty 200 stream is an error too');
+  assert.equal(
+    run(Buffer.alloc(0), [], context(false)).text.includes('"error"'),
+    true,
+    'an empty 200 stream is an error too',
+  );
 });
 
 test('a last event without its blank line still counts', () => {

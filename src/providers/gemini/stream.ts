@@ -8,7 +8,16 @@ import { toOpenAIUsage, type Usage } from '../../unified/usage.js';
 import { isRecord, parseJson, stringField } from '../../util/json.js';
 import { responseModel, type ResponseContext } from '../provider.js';
 import { SseStreamTranslator } from '../sse-translator.js';
-import { completionId, finishReason, logprobsFromGemini, readParts, requestedChoices, usageFromGemini, type FinishReason, type OpenAILogprobs } from './candidates.js';
+import {
+  completionId,
+  finishReason,
+  logprobsFromGemini,
+  readParts,
+  requestedChoices,
+  usageFromGemini,
+  type FinishReason,
+  type OpenAILogprobs,
+} from './candidates.js';
 import { mapGoogleError } from './errors.js';
 
 interface CandidateState {
@@ -51,7 +60,11 @@ export class GeminiStreamTranslator extends SseStreamTranslator {
     this.#modelVersion ??= stringField(json, 'modelVersion');
     this.#usage = usageFromGemini(json.usageMetadata) ?? this.#usage;
     const candidates = Array.isArray(json.candidates) ? json.candidates.filter(isRecord) : [];
-    if (candidates.length === 0 && isRecord(json.promptFeedback) && typeof json.promptFeedback.blockReason === 'string') {
+    if (
+      candidates.length === 0 &&
+      isRecord(json.promptFeedback) &&
+      typeof json.promptFeedback.blockReason === 'string'
+    ) {
       return this.#onBlocked();
     }
     let out = '';
@@ -102,7 +115,12 @@ export class GeminiStreamTranslator extends SseStreamTranslator {
     const complete = this.#blocked || (states.length > 0 && states.every((s) => s.finished));
     if (!complete) {
       return this.#fail({
-        error: { message: 'The Gemini stream ended before the response was complete.', type: 'server_error', param: null, code: 'upstream_error' },
+        error: {
+          message: 'The Gemini stream ended before the response was complete.',
+          type: 'server_error',
+          param: null,
+          code: 'upstream_error',
+        },
       });
     }
     let out = '';
@@ -116,7 +134,9 @@ export class GeminiStreamTranslator extends SseStreamTranslator {
   /** OpenAI streams report errors as a last data event, then [DONE]. */
   #fail(body: OpenAIErrorBody | undefined): string {
     this.#closed = true;
-    const error = body ?? { error: { message: 'The Gemini stream failed.', type: 'server_error', param: null, code: 'upstream_error' } };
+    const error = body ?? {
+      error: { message: 'The Gemini stream failed.', type: 'server_error', param: null, code: 'upstream_error' },
+    };
     return encodeSseJson(error) + SSE_DONE;
   }
 

@@ -33,7 +33,16 @@ const backend = (name: string) => topology.backends.get(name)!;
 const request = (extra: Record<string, unknown> = {}) =>
   parseChatRequest(JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }], ...extra }));
 const sent = (name: string, extra: Record<string, unknown> = {}) =>
-  JSON.parse(openAICompatibleProvider.buildRequest(request(extra), { backend: backend(name), upstreamModel: 'up', now: new Date(), credentials: attemptCredentials(backend(name)) }).body.toString());
+  JSON.parse(
+    openAICompatibleProvider
+      .buildRequest(request(extra), {
+        backend: backend(name),
+        upstreamModel: 'up',
+        now: new Date(),
+        credentials: attemptCredentials(backend(name)),
+      })
+      .body.toString(),
+  );
 
 const TOOL_HISTORY = [
   { role: 'user', content: 'Weather?' },
@@ -54,7 +63,11 @@ test('mistral ids: every tool-call id becomes 9 characters of [a-zA-Z0-9], calls
   const [, assistant, result1, result2] = body.messages;
   const [rewritten, kept] = assistant.tool_calls.map((c: { id: string }) => c.id);
   assert.match(rewritten, /^[a-zA-Z0-9]{9}$/);
-  assert.equal(rewritten, mistralToolCallId('call_abc123DEF456ghi789'), 'deterministic: every attempt and replica agrees');
+  assert.equal(
+    rewritten,
+    mistralToolCallId('call_abc123DEF456ghi789'),
+    'deterministic: every attempt and replica agrees',
+  );
   assert.equal(result1.tool_call_id, rewritten);
   assert.equal(kept, 'Ab3dE6gH9', 'ids that already fit (Mistral’s own) are kept, so nothing needs mapping back');
   assert.equal(result2.tool_call_id, 'Ab3dE6gH9');
@@ -63,10 +76,19 @@ test('mistral ids: every tool-call id becomes 9 characters of [a-zA-Z0-9], calls
 test('mistral ids: distinct ids never collapse into one, even if their hashes collide', () => {
   const collide = mistralToolCallId('x');
   // An id that already has the hash of another as its value forces the second id onto another salt.
-  const out = rewriteToolCallIds([
-    { role: 'assistant', tool_calls: [{ id: collide, type: 'function', function: { name: 'f', arguments: '{}' } }, { id: 'x', type: 'function', function: { name: 'f', arguments: '{}' } }] },
-    { role: 'tool', tool_call_id: 'x', content: 'r' },
-  ] as unknown[], MISTRAL_TOOL_IDS) as Array<{ tool_calls?: Array<{ id: string }>; tool_call_id?: string }>;
+  const out = rewriteToolCallIds(
+    [
+      {
+        role: 'assistant',
+        tool_calls: [
+          { id: collide, type: 'function', function: { name: 'f', arguments: '{}' } },
+          { id: 'x', type: 'function', function: { name: 'f', arguments: '{}' } },
+        ],
+      },
+      { role: 'tool', tool_call_id: 'x', content: 'r' },
+    ] as unknown[],
+    MISTRAL_TOOL_IDS,
+  ) as Array<{ tool_calls?: Array<{ id: string }>; tool_call_id?: string }>;
   const ids = out[0]!.tool_calls!.map((c) => c.id);
   assert.equal(ids[0], collide);
   assert.notEqual(ids[1], collide);
@@ -79,24 +101,41 @@ test('seedField renames seed; dropFields removes top-level and per-message field
   assert.equal(mistral.random_seed, 42);
   assert.equal('seed' in mistral, false);
   assert.equal('stream_options' in mistral, false, 'dropped although the gateway adds it for usage');
-  const groq = sent('groq', { logprobs: true, top_logprobs: 2, logit_bias: { '1': 1 }, seed: 1, messages: [{ role: 'user', content: 'hi', name: 'ann' }] });
+  const groq = sent('groq', {
+    logprobs: true,
+    top_logprobs: 2,
+    logit_bias: { '1': 1 },
+    seed: 1,
+    messages: [{ role: 'user', content: 'hi', name: 'ann' }],
+  });
   assert.deepEqual(groq, { model: 'up', messages: [{ role: 'user', content: 'hi' }], seed: 1 });
 });
 
 test('a backend without compat options sends the unified request as is', () => {
-  assert.deepEqual(sent('vllm', { seed: 3, messages: TOOL_HISTORY, logprobs: true }), { model: 'up', messages: TOOL_HISTORY, seed: 3, logprobs: true });
+  assert.deepEqual(sent('vllm', { seed: 3, messages: TOOL_HISTORY, logprobs: true }), {
+    model: 'up',
+    messages: TOOL_HISTORY,
+    seed: 3,
+    logprobs: true,
+  });
 });
 
 test('maxN: n above it is a 400 naming n before anything leaves', () => {
   assert.throws(
     () => openAICompatibleProvider.checkRequest(request({ n: 2 }), backend('groq')),
-    (err: unknown) => err instanceof UnifiedError && err.status === 400 && err.param === 'n' && /at most 1 choice/.test(err.message),
+    (err: unknown) =>
+      err instanceof UnifiedError && err.status === 400 && err.param === 'n' && /at most 1 choice/.test(err.message),
   );
   openAICompatibleProvider.checkRequest(request({ n: 1 }), backend('groq'));
   openAICompatibleProvider.checkRequest(request({ n: 5 }), backend('vllm'));
 });
 
-const context = (clientWantsUsage: boolean): ResponseContext => ({ request: request({ stream: true }), clientWantsUsage, requestId: 'r', created: 1 });
+const context = (clientWantsUsage: boolean): ResponseContext => ({
+  request: request({ stream: true }),
+  clientWantsUsage,
+  requestId: 'r',
+  created: 1,
+});
 
 function translate(stream: string, clientWantsUsage: boolean, cuts: readonly number[]) {
   return feed(openAICompatibleProvider.createStreamTranslator(context(clientWantsUsage)), Buffer.from(stream), cuts);
@@ -130,11 +169,22 @@ function events(text: string): Array<Chunk | '[DONE]'> {
 
 test('Mistral tool-call deltas get index and type; usage moves to its own chunk before [DONE]', () => {
   const out = events(outputHoweverSplit(MISTRAL_TOOL_STREAM, true)) as Chunk[];
-  assert.deepEqual(out[1]!.choices[0]!.delta.tool_calls, [{ id: 'gSIMJiOkT', function: { name: 'weather', arguments: '{"city": "Paris"}' }, index: 0, type: 'function' }]);
-  assert.deepEqual(out[2]!.choices[0]!.delta.tool_calls, [{ id: 'Kq2mX9zPa', function: { name: 'weather', arguments: '{"city": "Oslo"}' }, index: 1, type: 'function' }]);
+  assert.deepEqual(out[1]!.choices[0]!.delta.tool_calls, [
+    { id: 'gSIMJiOkT', function: { name: 'weather', arguments: '{"city": "Paris"}' }, index: 0, type: 'function' },
+  ]);
+  assert.deepEqual(out[2]!.choices[0]!.delta.tool_calls, [
+    { id: 'Kq2mX9zPa', function: { name: 'weather', arguments: '{"city": "Oslo"}' }, index: 1, type: 'function' },
+  ]);
   assert.equal(out[2]!.choices[0]!.finish_reason, 'tool_calls');
   assert.equal(out[2]!.usage, null, 'with include_usage, choice chunks carry usage: null');
-  assert.deepEqual(out[3], { id: 'b3999b', object: 'chat.completion.chunk', created: 1769088854, model: 'mistral-small-latest', choices: [], usage: { prompt_tokens: 124, total_tokens: 146, completion_tokens: 22 } });
+  assert.deepEqual(out[3], {
+    id: 'b3999b',
+    object: 'chat.completion.chunk',
+    created: 1769088854,
+    model: 'mistral-small-latest',
+    choices: [],
+    usage: { prompt_tokens: 124, total_tokens: 146, completion_tokens: 22 },
+  });
   assert.equal(out[4], '[DONE]');
   assert.equal(out.length, 5);
 });
@@ -166,7 +216,8 @@ test('tool-call fragments without index continue the current call', () => {
 });
 
 test('finish reasons outside OpenAI’s set: model_length is length, error becomes an error event', () => {
-  const finish = (reason: string) => `data: {${M},"choices":[{"index":0,"delta":{"content":"x"},"finish_reason":"${reason}"}]}\n\ndata: [DONE]\n\n`;
+  const finish = (reason: string) =>
+    `data: {${M},"choices":[{"index":0,"delta":{"content":"x"},"finish_reason":"${reason}"}]}\n\ndata: [DONE]\n\n`;
   const length = events(outputHoweverSplit(finish('model_length'), false)) as Chunk[];
   assert.equal(length[0]!.choices[0]!.finish_reason, 'length');
   const failed = events(outputHoweverSplit(finish('error'), false)) as Chunk[];
@@ -177,7 +228,15 @@ test('finish reasons outside OpenAI’s set: model_length is length, error becom
 });
 
 test('whole responses: OpenAI-shaped ones pass through, odd finish reasons are repaired', () => {
-  const body = (reason: string) => Buffer.from(JSON.stringify({ id: 'x', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'x' }, finish_reason: reason }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }));
+  const body = (reason: string) =>
+    Buffer.from(
+      JSON.stringify({
+        id: 'x',
+        object: 'chat.completion',
+        choices: [{ index: 0, message: { role: 'assistant', content: 'x' }, finish_reason: reason }],
+        usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+      }),
+    );
   assert.equal(openAICompatibleProvider.translateResponse(200, body('stop'), context(false)).body, undefined);
   const repaired = openAICompatibleProvider.translateResponse(200, body('model_length'), context(false));
   assert.equal(JSON.parse(repaired.body!.toString()).choices[0]!.finish_reason, 'length');

@@ -45,7 +45,8 @@ function dropFields(body: Record<string, unknown>, fields: readonly string[]): R
 
 export function applyCompat(body: Record<string, unknown>, compat: CompatConfig): Record<string, unknown> {
   let out = body;
-  if (compat.toolCallIds === 'mistral' && Array.isArray(out.messages)) out = { ...out, messages: rewriteToolCallIds(out.messages, MISTRAL_TOOL_IDS) };
+  if (compat.toolCallIds === 'mistral' && Array.isArray(out.messages))
+    out = { ...out, messages: rewriteToolCallIds(out.messages, MISTRAL_TOOL_IDS) };
   if (compat.seedField !== 'seed' && out.seed !== undefined) {
     const { seed, ...rest } = out;
     out = { ...rest, [compat.seedField]: seed };

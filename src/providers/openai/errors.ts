@@ -14,6 +14,11 @@ export function upstreamFailure(reason: string): OpenAIErrorBody {
 
 export function truncatedStream(): OpenAIErrorBody {
   return {
-    error: { message: 'The upstream stream ended before [DONE].', type: 'server_error', param: null, code: 'upstream_stream_truncated' },
+    error: {
+      message: 'The upstream stream ended before [DONE].',
+      type: 'server_error',
+      param: null,
+      code: 'upstream_stream_truncated',
+    },
   };
 }

@@ -14,7 +14,12 @@ const request = (extra: Record<string, unknown> = {}) =>
   parseChatRequest(JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], ...extra }));
 
 test('the request goes to the backend’s path with its model name and bearer key', () => {
-  const out = openAIProvider.buildRequest(request(), { backend: primary, upstreamModel: 'gpt-4o-mini-2024-07-18', now: new Date(), credentials: attemptCredentials(primary) });
+  const out = openAIProvider.buildRequest(request(), {
+    backend: primary,
+    upstreamModel: 'gpt-4o-mini-2024-07-18',
+    now: new Date(),
+    credentials: attemptCredentials(primary),
+  });
   assert.equal(out.path, '/v1/chat/completions');
   assert.equal(out.headers.authorization, 'Bearer sk-test-key');
   assert.equal(out.headers['content-type'], 'application/json');
@@ -24,17 +29,28 @@ test('the request goes to the backend’s path with its model name and bearer ke
 });
 
 test('a key-less backend gets no credential header', () => {
-  const out = openAIProvider.buildRequest(request(), { backend: local, upstreamModel: 'llama-3-8b', now: new Date(), credentials: attemptCredentials(local) });
+  const out = openAIProvider.buildRequest(request(), {
+    backend: local,
+    upstreamModel: 'llama-3-8b',
+    now: new Date(),
+    credentials: attemptCredentials(local),
+  });
   assert.equal(out.headers.authorization, undefined);
 });
 
 test('streaming requests always ask the upstream for usage, keeping other stream options', () => {
-  const out = openAIProvider.buildRequest(request({ stream: true, stream_options: { include_obfuscation: false } }), { backend: primary, upstreamModel: 'm', now: new Date(), credentials: attemptCredentials(primary) });
+  const out = openAIProvider.buildRequest(request({ stream: true, stream_options: { include_obfuscation: false } }), {
+    backend: primary,
+    upstreamModel: 'm',
+    now: new Date(),
+    credentials: attemptCredentials(primary),
+  });
   assert.deepEqual(JSON.parse(out.body.toString()).stream_options, { include_obfuscation: false, include_usage: true });
 });
 
 const CONTEXT = { request: request(), requestId: 'req-1', created: 1_700_000_000 };
-const CHUNK = (content: string) => `data: {"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"${content}"},"finish_reason":null}],"usage":null}\n\n`;
+const CHUNK = (content: string) =>
+  `data: {"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"${content}"},"finish_reason":null}],"usage":null}\n\n`;
 const USAGE_CHUNK =
   'data: {"id":"c1","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11,"prompt_tokens_details":{"cached_tokens":4}}}\n\n';
 const STREAM = CHUNK('Hel') + CHUNK('lo') + USAGE_CHUNK + 'data: [DONE]\n\n';
@@ -48,7 +64,13 @@ test('without include_usage the extra usage chunk is removed, at every chunk bou
   for (let cut = 0; cut < STREAM.length; cut++) {
     const { text, usage } = translate(false, cut === 0 ? [] : [cut]);
     assert.equal(text, expected, `cut at ${cut}`);
-    assert.deepEqual(usage, { promptTokens: 9, completionTokens: 2, totalTokens: 11, cachedPromptTokens: 4, reasoningTokens: 0 });
+    assert.deepEqual(usage, {
+      promptTokens: 9,
+      completionTokens: 2,
+      totalTokens: 11,
+      cachedPromptTokens: 4,
+      reasoningTokens: 0,
+    });
   }
 });
 
@@ -72,7 +94,14 @@ test('chunks that end on event boundaries pass through without a rewrite', () =>
 });
 
 test('a whole response yields usage and passes through unchanged', () => {
-  const body = Buffer.from(JSON.stringify({ id: 'x', object: 'chat.completion', choices: [], usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 } }));
+  const body = Buffer.from(
+    JSON.stringify({
+      id: 'x',
+      object: 'chat.completion',
+      choices: [],
+      usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 },
+    }),
+  );
   const out = openAIProvider.translateResponse(200, body, { ...CONTEXT, clientWantsUsage: false });
   assert.equal(out.body, undefined);
   assert.equal(out.usage?.totalTokens, 7);

@@ -7,9 +7,21 @@ import type { TranslatedBody } from '../provider.js';
 import { upstreamFailure } from './errors.js';
 
 /** OpenAI's finish reasons; anything else from a compatible server is mapped (FINISH_ALIASES) or becomes `stop`. */
-export const OPENAI_FINISH_REASONS: ReadonlySet<string> = new Set(['stop', 'length', 'tool_calls', 'content_filter', 'function_call']);
+export const OPENAI_FINISH_REASONS: ReadonlySet<string> = new Set([
+  'stop',
+  'length',
+  'tool_calls',
+  'content_filter',
+  'function_call',
+]);
 /** Mistral: `model_length` means the context window ran out, i.e. a truncation. */
-export const FINISH_ALIASES: Readonly<Record<string, string>> = { model_length: 'length' };
+/** Compatible servers' finish reasons with an OpenAI equivalent (a Map: a reason like "constructor" finds nothing). */
+const FINISH_ALIASES: ReadonlyMap<string, string> = new Map([['model_length', 'length']]);
+
+/** The OpenAI finish reason for a compatible server's non-OpenAI one: its alias, or `stop`. */
+export function aliasedFinishReason(reason: string): string {
+  return FINISH_ALIASES.get(reason) ?? 'stop';
+}
 /** Mistral's `error` finish reason: the generation failed, so it becomes an error rather than a plausible `stop`. */
 export const FINISH_ERROR = 'error';
 
@@ -23,7 +35,9 @@ export interface WholeBodyQuirks {
 
 export function translateWholeBody(status: number, body: Buffer, flavour: WholeBodyQuirks): TranslatedBody {
   if (status < 200 || status >= 300) {
-    return flavour.translateError ? flavour.translateError(status, body) : { body: normaliseErrorBody(status, body), usage: undefined };
+    return flavour.translateError
+      ? flavour.translateError(status, body)
+      : { body: normaliseErrorBody(status, body), usage: undefined };
   }
   const json = parseJson(body);
   if (!isRecord(json)) return { body: undefined, usage: undefined };
@@ -31,11 +45,16 @@ export function translateWholeBody(status: number, body: Buffer, flavour: WholeB
   if (!flavour.repairWholeBodies || !Array.isArray(json.choices)) return { body: undefined, usage };
   let changed = false;
   for (const choice of json.choices) {
-    if (!isRecord(choice) || typeof choice.finish_reason !== 'string' || OPENAI_FINISH_REASONS.has(choice.finish_reason)) continue;
+    if (
+      !isRecord(choice) ||
+      typeof choice.finish_reason !== 'string' ||
+      OPENAI_FINISH_REASONS.has(choice.finish_reason)
+    )
+      continue;
     if (choice.finish_reason === FINISH_ERROR) {
       return { body: Buffer.from(JSON.stringify(upstreamFailure(FINISH_ERROR))), usage, status: 502 };
     }
-    choice.finish_reason = FINISH_ALIASES[choice.finish_reason] ?? 'stop';
+    choice.finish_reason = aliasedFinishReason(choice.finish_reason);
     changed = true;
   }
   return { body: changed ? Buffer.from(JSON.stringify(json)) : undefined, usage };

@@ -5,7 +5,7 @@ import { usageFromOpenAI, type Usage } from '../../unified/usage.js';
 import { isRecord, parseJson } from '../../util/json.js';
 import type { ResponseContext, StreamTranslator } from '../provider.js';
 import { truncatedStream, upstreamFailure } from './errors.js';
-import { FINISH_ALIASES, FINISH_ERROR, OPENAI_FINISH_REASONS } from './response.js';
+import { aliasedFinishReason, FINISH_ERROR, OPENAI_FINISH_REASONS } from './response.js';
 
 /** Switches for servers that speak OpenAI's format with an accent. All off for OpenAI itself. */
 export interface OpenAIStreamQuirks {
@@ -97,7 +97,8 @@ export class OpenAIStreamTranslator implements StreamTranslator {
     }
     const carriesUsage = mayCarryUsage(event);
     const repair =
-      this.#quirks.repairChunks === true && (event.raw.includes('"tool_calls"') || event.raw.includes('"finish_reason":"'));
+      this.#quirks.repairChunks === true &&
+      (event.raw.includes('"tool_calls"') || event.raw.includes('"finish_reason":"'));
     const filterOnly = this.#quirks.dropFilterOnlyChunks === true && event.raw.includes('"prompt_filter_results"');
     if (!carriesUsage && !repair && !filterOnly) return event.raw;
     const json = parseJson(event.data);
@@ -130,7 +131,7 @@ export class OpenAIStreamTranslator implements StreamTranslator {
             choice.finish_reason = null;
             appended = encodeSseJson(upstreamFailure(FINISH_ERROR));
           } else {
-            choice.finish_reason = FINISH_ALIASES[choice.finish_reason] ?? 'stop';
+            choice.finish_reason = aliasedFinishReason(choice.finish_reason);
           }
           rewritten = true;
         }
@@ -141,7 +142,12 @@ export class OpenAIStreamTranslator implements StreamTranslator {
   }
 
   #usageChunk(json: Record<string, unknown>): string {
-    const chunk: Record<string, unknown> = { id: json.id, object: 'chat.completion.chunk', created: json.created, model: json.model };
+    const chunk: Record<string, unknown> = {
+      id: json.id,
+      object: 'chat.completion.chunk',
+      created: json.created,
+      model: json.model,
+    };
     if (json.system_fingerprint !== undefined) chunk.system_fingerprint = json.system_fingerprint;
     chunk.choices = [];
     chunk.usage = json.usage;

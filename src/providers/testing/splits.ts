@@ -57,7 +57,9 @@ export function randomCuts(length: number, seed: number): number[] {
   if (length < 2) return [];
   const random = mulberry32(seed);
   const count = 1 + Math.floor(random() * 12);
-  return [...new Set(Array.from({ length: count }, () => 1 + Math.floor(random() * (length - 1))))].sort((a, b) => a - b);
+  return [...new Set(Array.from({ length: count }, () => 1 + Math.floor(random() * (length - 1))))].sort(
+    (a, b) => a - b,
+  );
 }
 
 /** A cut after every byte: the stream fed byte by byte. */
@@ -66,7 +68,11 @@ export function everyByte(length: number): number[] {
 }
 
 /** Cut once at every offset inside `length` bytes: the same text and usage as the whole stream. */
-export function assertSameAtEverySingleCut(run: (cuts: readonly number[]) => Output, length: number, options: SplitOptions = {}): void {
+export function assertSameAtEverySingleCut(
+  run: (cuts: readonly number[]) => Output,
+  length: number,
+  options: SplitOptions = {},
+): void {
   const label = options.label ?? '';
   const whole = run([]);
   for (let cut = 1; cut < length; cut++) {
@@ -77,7 +83,11 @@ export function assertSameAtEverySingleCut(run: (cuts: readonly number[]) => Out
 }
 
 /** Seeded random multi-cuts, and byte-by-byte feeding: the same text as the whole stream. */
-export function assertSameAtRandomCuts(run: (cuts: readonly number[]) => Output, length: number, options: SplitOptions = {}): void {
+export function assertSameAtRandomCuts(
+  run: (cuts: readonly number[]) => Output,
+  length: number,
+  options: SplitOptions = {},
+): void {
   const label = options.label ?? '';
   const whole = run([]);
   for (let seed = 1; seed <= (options.rounds ?? 200); seed++) {
@@ -88,7 +98,11 @@ export function assertSameAtRandomCuts(run: (cuts: readonly number[]) => Output,
 }
 
 /** Both checks; returns the output of the whole (uncut) stream. */
-export function assertSplitInvariant<T extends Output>(run: (cuts: readonly number[]) => T, length: number, options: SplitOptions = {}): T {
+export function assertSplitInvariant<T extends Output>(
+  run: (cuts: readonly number[]) => T,
+  length: number,
+  options: SplitOptions = {},
+): T {
   assertSameAtEverySingleCut(run, length, options);
   assertSameAtRandomCuts(run, length, options);
   return run([]);

@@ -21,10 +21,14 @@ export const vertexApi: ProviderApi<typeof schema> = {
   schema,
   apiKeyHeader: 'authorization',
   defaultBaseUrl: (config) =>
-    config.location === 'global' ? 'https://aiplatform.googleapis.com' : `https://${config.location}-aiplatform.googleapis.com`,
+    config.location === 'global'
+      ? 'https://aiplatform.googleapis.com'
+      : `https://${config.location}-aiplatform.googleapis.com`,
   credentials(config) {
     if (config.accessTokenEnv) return [{ role: 'accessToken', env: config.accessTokenEnv, required: true }];
-    return config.accessTokenFile ? [{ role: 'accessToken', file: config.accessTokenFile, label: 'Vertex access token' }] : [];
+    return config.accessTokenFile
+      ? [{ role: 'accessToken', file: config.accessTokenFile, label: 'Vertex access token' }]
+      : [];
   },
   problems: (config) =>
     (config.accessTokenEnv === undefined) === (config.accessTokenFile === undefined)

@@ -15,11 +15,20 @@ function accessToken(target: UpstreamTarget): string {
 export function buildVertexRequest(request: ChatRequest, target: UpstreamTarget): UpstreamRequest {
   const { config } = target.backend;
   if (config.provider !== 'vertex') throw new Error(`backend ${target.backend.name} is not a vertex backend`);
-  const resource = vertexResource({ apiVersion: config.apiVersion, project: config.project, location: config.location, model: target.upstreamModel });
+  const resource = vertexResource({
+    apiVersion: config.apiVersion,
+    project: config.project,
+    location: config.location,
+    model: target.upstreamModel,
+  });
   return {
     path: methodPath(target.backend.baseUrl, resource, methodFor(request.stream === true)),
     // Static headers (and a key, if one is configured) first; the bearer token always owns authorization.
-    headers: { 'content-type': 'application/json', ...credentialHeaders(target), authorization: `Bearer ${accessToken(target)}` },
+    headers: {
+      'content-type': 'application/json',
+      ...credentialHeaders(target),
+      authorization: `Bearer ${accessToken(target)}`,
+    },
     body: jsonBody(request, target.upstreamModel),
   };
 }

@@ -11,14 +11,121 @@ export interface RandomTextOptions {
   readonly maxFragments?: number;
 }
 
-const WORDS = 'the of and to in is that for it as was with be by on not this are from at which but have an they you were her one all we their there been has would when'.split(' ');
-const CONTRACTIONS = ["'s", "'S", "'t", "'T", "'re", "'RE", "'Re", "'ve", "'m", "'M", "'ll", "'LL", "'d", "'D", "'ſ", "'x", "'"];
+const WORDS =
+  'the of and to in is that for it as was with be by on not this are from at which but have an they you were her one all we their there been has would when'.split(
+    ' ',
+  );
+const CONTRACTIONS = [
+  "'s",
+  "'S",
+  "'t",
+  "'T",
+  "'re",
+  "'RE",
+  "'Re",
+  "'ve",
+  "'m",
+  "'M",
+  "'ll",
+  "'LL",
+  "'d",
+  "'D",
+  "'ſ",
+  "'x",
+  "'",
+];
 const PUNCTUATION = '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~';
-const WHITESPACE = [' ', '  ', '\t', '\n', '\r\n', '\r', '\n\n', ' \n ', '\u000B', '\u000C', '\u00A0', '\u1680', '\u2000', '\u2003', '\u200A', '\u2028', '\u2029', '\u202F', '\u205F', '\u3000', '\u200B', '\u180E', '\u2060'];
-const SCRIPTS = ['é', 'ß', 'Ω', 'Привет', 'мир', 'Ελληνικά', '漢字', '日本語のテキスト', '한국어', 'العربية', 'हिन्दी', 'ภาษาไทย', 'ǅ', 'ʰ', 'e\u0301', '\u0301', '\u0301\u0302', 'İ', 'ﬁ', 'Ⅻ', '²', '٣', 'ŉ', 'ᾈ'];
+const WHITESPACE = [
+  ' ',
+  '  ',
+  '\t',
+  '\n',
+  '\r\n',
+  '\r',
+  '\n\n',
+  ' \n ',
+  '\u000B',
+  '\u000C',
+  '\u00A0',
+  '\u1680',
+  '\u2000',
+  '\u2003',
+  '\u200A',
+  '\u2028',
+  '\u2029',
+  '\u202F',
+  '\u205F',
+  '\u3000',
+  '\u200B',
+  '\u180E',
+  '\u2060',
+];
+const SCRIPTS = [
+  'é',
+  'ß',
+  'Ω',
+  'Привет',
+  'мир',
+  'Ελληνικά',
+  '漢字',
+  '日本語のテキスト',
+  '한국어',
+  'العربية',
+  'हिन्दी',
+  'ภาษาไทย',
+  'ǅ',
+  'ʰ',
+  'e\u0301',
+  '\u0301',
+  '\u0301\u0302',
+  'İ',
+  'ﬁ',
+  'Ⅻ',
+  '²',
+  '٣',
+  'ŉ',
+  'ᾈ',
+];
 const EMOJI = ['😀', '👍🏽', '👨‍👩‍👧‍👦', '🇫🇷', '❤️', '✨', '🏳️‍🌈', '🤖', '\uFE0F'];
-const SPECIALS = ['<|endoftext|>', '<|im_start|>', '<|im_end|>', '<|im_sep|>', '<|fim_prefix|>', '<|fim_middle|>', '<|fim_suffix|>', '<|endofprompt|>', '<|start|>', '<|message|>', '<|end|>', '<|channel|>', '<|return|>', '<|call|>', '<|startoftext|>'];
-const CODE = ['function f(x) {', 'return x + 1;', '}', 'const a = [1, 2, 3];', '=>', '//', '/* */', '#include <stdio.h>', 'SELECT * FROM t WHERE id = 1;', '{"key": "value"}', 'https://example.com/a/b?c=d', 'foo_bar_baz', 'camelCaseIdentifier', '    if (a) {\n        b();\n    }\n', '\t\treturn;\n', 'x!=y', '...', '---', '0x1F', '1e-9'];
+const SPECIALS = [
+  '<|endoftext|>',
+  '<|im_start|>',
+  '<|im_end|>',
+  '<|im_sep|>',
+  '<|fim_prefix|>',
+  '<|fim_middle|>',
+  '<|fim_suffix|>',
+  '<|endofprompt|>',
+  '<|start|>',
+  '<|message|>',
+  '<|end|>',
+  '<|channel|>',
+  '<|return|>',
+  '<|call|>',
+  '<|startoftext|>',
+];
+const CODE = [
+  'function f(x) {',
+  'return x + 1;',
+  '}',
+  'const a = [1, 2, 3];',
+  '=>',
+  '//',
+  '/* */',
+  '#include <stdio.h>',
+  'SELECT * FROM t WHERE id = 1;',
+  '{"key": "value"}',
+  'https://example.com/a/b?c=d',
+  'foo_bar_baz',
+  'camelCaseIdentifier',
+  '    if (a) {\n        b();\n    }\n',
+  '\t\treturn;\n',
+  'x!=y',
+  '...',
+  '---',
+  '0x1F',
+  '1e-9',
+];
 const LONE = ['\uD800', '\uDC00', 'a\uD83D', '\uDE00b'];
 const RANGES: ReadonlyArray<readonly [number, number]> = [
   [0x00a0, 0x024f],
