@@ -25,9 +25,10 @@ function providerCluster(name: string): Rec {
   };
 }
 
-function extprocStub(): Rec {
+/** A STATIC cluster speaking HTTP/2 (gRPC) to one address, as the stubs below need. */
+function grpcStaticCluster(name: string, address: Rec): Rec {
   return {
-    name: 'llm-extproc',
+    name,
     type: 'STATIC',
     typed_extension_protocol_options: {
       'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
@@ -35,35 +36,17 @@ function extprocStub(): Rec {
         explicit_http_config: { http2_protocol_options: {} },
       },
     },
-    load_assignment: {
-      cluster_name: 'llm-extproc',
-      endpoints: [
-        { lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: 50051 } } } }] },
-      ],
-    },
+    load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address } }] }] },
   };
+}
+
+function extprocStub(): Rec {
+  return grpcStaticCluster('llm-extproc', { socket_address: { address: '127.0.0.1', port_value: 50051 } });
 }
 
 /** Stands in for the sds-grpc cluster of an istio-proxy bootstrap (a pipe to the Istio agent). */
 function sdsStub(): Rec {
-  return {
-    name: 'sds-grpc',
-    type: 'STATIC',
-    typed_extension_protocol_options: {
-      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-        explicit_http_config: { http2_protocol_options: {} },
-      },
-    },
-    load_assignment: {
-      cluster_name: 'sds-grpc',
-      endpoints: [
-        {
-          lb_endpoints: [{ endpoint: { address: { pipe: { path: './var/run/secrets/workload-spiffe-uds/socket' } } } }],
-        },
-      ],
-    },
-  };
+  return grpcStaticCluster('sds-grpc', { pipe: { path: './var/run/secrets/workload-spiffe-uds/socket' } });
 }
 
 /** A bootstrap holding every patch of the given EnvoyFilter documents. */

@@ -100,31 +100,19 @@ export class BudgetGate {
     // (the router stage counts both in llm_extproc_usage_missing_total, budgets or not)
     if (source === 'estimated' && usage) return this.#settle(usage, false);
     if (usage) return this.#settle(usage, backend === this.countedFor);
-    if (source === 'unreadable') {
-      return this.#settle(
-        {
-          promptTokens: this.prompt.tokens,
-          completionTokens: 0,
-          totalTokens: this.prompt.tokens,
-          cachedPromptTokens: 0,
-          reasoningTokens: 0,
-        },
-        false,
-      );
-    }
+    // Without usage the provider still billed the prompt it read: charge the counted prompt.
+    const promptOnly: Usage = {
+      promptTokens: this.prompt.tokens,
+      completionTokens: 0,
+      totalTokens: this.prompt.tokens,
+      cachedPromptTokens: 0,
+      reasoningTokens: 0,
+    };
+    if (source === 'unreadable') return this.#settle(promptOnly, false);
     if (status >= 400) return this.#release();
     // A success without usage (a provider that does not report it): charge the counted prompt, and say so.
     metrics.usageMissing.inc();
-    this.#settle(
-      {
-        promptTokens: this.prompt.tokens,
-        completionTokens: 0,
-        totalTokens: this.prompt.tokens,
-        cachedPromptTokens: 0,
-        reasoningTokens: 0,
-      },
-      false,
-    );
+    this.#settle(promptOnly, false);
   }
 
   /**
