@@ -3,6 +3,7 @@
 import { startAdminServer, type AdminServer } from './admin/server.js';
 import { ConfigStore } from './config/store.js';
 import type { ServiceConfig } from './config/schema.js';
+import type { ConfigResult } from './config/load.js';
 import { backendsView, type Environment } from './config/topology.js';
 import { startDataPlane, type AccessLogEntry } from './dataplane/server.js';
 import { startControlPlane } from './xds/control-plane.js';
@@ -50,10 +51,12 @@ export interface StartOptions {
   readonly accessLog?: (entry: AccessLogEntry) => void;
   /** ext_proc processes when the config has no extproc.workers (default 1; the CLI passes the machine's cores). */
   readonly workers?: number;
+  /** How a reload reads the config file (default loadConfigFile): the CLI's start-time overrides, applied again. */
+  readonly loadConfig?: (file: string) => ConfigResult;
 }
 
 export async function startService(options: StartOptions): Promise<RunningService> {
-  const store = new ConfigStore(options.configFile, options.config, options.env ?? process.env);
+  const store = new ConfigStore(options.configFile, options.config, options.env ?? process.env, options.loadConfig);
   const { config } = store.current();
   setLogLevel(config.logging.level);
   metrics.configGeneration.set(1);

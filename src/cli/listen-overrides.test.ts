@@ -1,5 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { loadConfigFile } from '../config/load.js';
+import { ConfigStore } from '../config/store.js';
 import { configFromYaml } from '../testing/config.js';
 import {
   ListenAddressError,
@@ -85,4 +90,23 @@ test('apply: the service listeners move in the YAML, the rest of the config stay
   assert.equal(configFromYaml(applyListenAddresses('', { admin: '127.0.0.1:1' })).admin.address, '127.0.0.1:1');
   assert.equal(movesServiceListeners({ listen: 'x:1' }), false);
   assert.equal(movesServiceListeners({ admin: 'x:1' }), true);
+});
+
+test('a reload reads the file through the same overrides: the listeners stay where the command line put them', (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'llm-extproc-listen-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'config.yaml');
+  writeFileSync(file, 'extproc:\n  address: 127.0.0.1:50051\nlimits:\n  maxRequestBodyBytes: 100\n');
+  const overrides = { extproc: '127.0.0.1:7001', admin: '127.0.0.1:7002' };
+  const load = (f: string) => loadConfigFile(f, (text) => applyListenAddresses(text, overrides));
+  const first = load(file);
+  assert.ok(first.ok);
+  const store = new ConfigStore(file, first.config, {}, load);
+
+  writeFileSync(file, 'extproc:\n  address: 127.0.0.1:50051\nlimits:\n  maxRequestBodyBytes: 200\n');
+  assert.deepEqual(store.reload(), { ok: true, generation: 2 });
+  const { config } = store.current();
+  assert.equal(config.limits.maxRequestBodyBytes, 200, 'the reload applied');
+  assert.equal(config.extproc.address, '127.0.0.1:7001');
+  assert.equal(config.admin.address, '127.0.0.1:7002');
 });

@@ -2,7 +2,8 @@
 // llm-extproc command line: start | validate | envoy-validate.
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { DEFAULT_CONFIG_PATH, formatProblems, loadConfigFile } from '../config/load.js';
+import { DEFAULT_CONFIG_PATH, formatProblems, loadConfigFile, type ConfigResult } from '../config/load.js';
+import type { ServiceConfig } from '../config/schema.js';
 import { startService } from '../service.js';
 import { errorMessage, log } from '../telemetry/log.js';
 import { envoyBootstrapCommand } from './envoy-bootstrap.js';
@@ -78,35 +79,49 @@ async function start(args: string[]): Promise<number> {
   }
   const file = values.config ?? DEFAULT_CONFIG_PATH;
   // Overrides go into the YAML before validation: they meet the same checks as addresses in the file.
-  const loaded = movesServiceListeners(addresses)
-    ? loadConfigFile(file, (text) => applyListenAddresses(text, addresses))
-    : loadConfigFile(file);
+  const place = (path: string): ConfigResult =>
+    movesServiceListeners(addresses)
+      ? loadConfigFile(path, (text) => applyListenAddresses(text, addresses))
+      : loadConfigFile(path);
+  const loaded = place(file);
   if (!loaded.ok) {
     process.stderr.write(formatProblems(file, loaded.problems) + '\n');
     return 1;
   }
   const placed = loaded.config;
   // With a real Envoy in front, the stand-in stays off (it is the fallback when Envoy cannot run here).
-  const config = values.envoy ? { ...placed, dataPlane: { ...placed.dataPlane, enabled: false } } : placed;
+  const withoutStandIn = (c: ServiceConfig): ServiceConfig =>
+    values.envoy ? { ...c, dataPlane: { ...c.dataPlane, enabled: false } } : c;
+  const config = withoutStandIn(placed);
+  // A reload reads the file the same way: the command line's addresses and choices outlive it.
+  const loadConfig = (path: string): ConfigResult => {
+    const result = place(path);
+    return result.ok ? { ...result, config: withoutStandIn(result.config) } : result;
+  };
   // extproc.workers absent: one ext_proc process per core (src/workers/); with the stand-in data plane one, since
   // its single ext_proc connection would only ever reach one worker.
   const workers = config.dataPlane.enabled ? 1 : availableParallelism();
-  const service = await startService({ configFile: file, config, watch: true, workers });
-  const front = values.envoy
-    ? await startFrontProxy(service, placed, {
-        listen: addresses.listen ?? '127.0.0.1:10000',
-        admin: addresses['envoy-admin'] ?? '127.0.0.1:9901',
-      })
-    : undefined;
-  if (front) log.info(`ready: send OpenAI requests to ${front.url}/v1`, { via: front.kind });
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      log.info('shutting down', { signal });
-      resolve();
+  // Signals are taken from the first moment: one that arrives while the service or Envoy is still starting waits
+  // for that step, then stops what was started (Node's default would exit and leave Envoy and workers behind).
+  let signalled: string | undefined;
+  const stopRequested = new Promise<string>((resolve) => {
+    const on = (signal: string): void => {
+      signalled = signal;
+      resolve(signal);
     };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => on('SIGINT'));
+    process.once('SIGTERM', () => on('SIGTERM'));
   });
+  const service = await startService({ configFile: file, config, watch: true, workers, loadConfig });
+  const front =
+    values.envoy && signalled === undefined
+      ? await startFrontProxy(service, placed, {
+          listen: addresses.listen ?? '127.0.0.1:10000',
+          admin: addresses['envoy-admin'] ?? '127.0.0.1:9901',
+        })
+      : undefined;
+  if (front && signalled === undefined) log.info(`ready: send OpenAI requests to ${front.url}/v1`, { via: front.kind });
+  log.info('shutting down', { signal: await stopRequested });
   // Envoy first: it stops sending new requests, then the service drains what is in flight.
   await front?.close();
   // No grace period when our own Envoy was in front: it is gone already, nobody else needs to notice.

@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
-import { formatProblems, loadConfigFile } from './load.js';
+import { formatProblems, loadConfigFile, type ConfigResult } from './load.js';
 import type { ServiceConfig } from './schema.js';
 import { resolveTopology, type Environment, type Topology } from './topology.js';
 import { errorMessage, log } from '../telemetry/log.js';
@@ -42,10 +42,15 @@ export class ConfigStore extends EventEmitter {
   #watcher: FSWatcher | undefined;
   #debounce: NodeJS.Timeout | undefined;
 
+  /**
+   * `load` reads the file on reload; the CLI passes one that applies the same listen-address overrides and
+   * adjustments as at start, so a reload never moves a listener the command line placed.
+   */
   constructor(
     readonly file: string,
     config: ServiceConfig,
     private readonly env: Environment = process.env,
+    private readonly load: (file: string) => ConfigResult = loadConfigFile,
   ) {
     super();
     this.#snapshot = { config, topology: resolveTopology(config, env), generation: 1 };
@@ -56,7 +61,7 @@ export class ConfigStore extends EventEmitter {
   }
 
   reload(): ReloadOutcome {
-    const result = loadConfigFile(this.file);
+    const result = this.load(this.file);
     if (!result.ok) {
       const error = formatProblems(this.file, result.problems);
       log.error('config reload rejected; keeping the running config', { file: this.file, problems: error });

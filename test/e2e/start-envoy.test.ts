@@ -2,8 +2,8 @@
 // bootstrap generated for the active config; the stand-in only when Envoy cannot run here, said in one line.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -162,4 +162,25 @@ test('start --envoy says in one line that Envoy is unavailable and falls back to
   } finally {
     assert.equal(await stop(child), 0);
   }
+});
+
+test('SIGTERM while start --envoy is still starting stops cleanly: no Envoy or worker is left behind', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'llm-extproc-start-early-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'config.yaml');
+  writeFileSync(file, config('gpt-4o-mini'));
+  // Envoy's bootstrap and admin-address files go under TMPDIR: its command line names this directory.
+  const envoyTmp = mkdtempSync(path.join(dir, 'tmp-'));
+  const { child, stderr } = startCli(file, { TMPDIR: envoyTmp });
+  // The service is up; Envoy is being started right now.
+  await stderr.waitFor(/llm-extproc started/);
+  assert.equal(await stop(child), 0);
+  assert.ok(!stderr.seen.some((l) => /send OpenAI requests to/.test(l)), 'not announced ready after the signal');
+  // Whatever was started (the local Envoy, the ext_proc workers) is gone with the CLI.
+  const leftovers = (): string[] =>
+    execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' })
+      .split('\n')
+      .filter((line) => line.includes(envoyTmp) || line.includes(file));
+  for (let i = 0; i < 30 && leftovers().length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(leftovers(), []);
 });
