@@ -105,21 +105,21 @@ export function buildResources(input: PublishInput): Resources {
       // A host that disappears from EDS is removed at once, even while health checks still pass it (envoy #11527).
       ignore_health_on_host_removal: true,
     });
-    loadAssignments.set(name, {
-      cluster_name: name,
-      endpoints: staticAssignment.endpoints.flatMap((level) =>
-        level.lb_endpoints.flatMap((endpoint) => {
-          const backend = endpoint.metadata.filter_metadata[METADATA_NAMESPACE]?.[ENDPOINT_BACKEND_KEY] ?? '';
-          // Left out, as in the static bootstrap: published UNHEALTHY, a backend without credentials would push its
-          // priority under the panic threshold and Envoy would balance over it anyway (seen through Envoy 1.40).
-          if (input.disabledBackends.has(backend)) return [];
-          const state = input.state(backend);
-          const health: EndpointHealth = state?.health ?? 'HEALTHY';
-          const { address, port_value } = endpoint.endpoint.address.socket_address;
-          return [
-            {
+    const localities = staticAssignment.endpoints.flatMap((level) =>
+      level.lb_endpoints.flatMap((endpoint) => {
+        const backend = endpoint.metadata.filter_metadata[METADATA_NAMESPACE]?.[ENDPOINT_BACKEND_KEY] ?? '';
+        // Left out, as in the static bootstrap: published UNHEALTHY, a backend without credentials would push its
+        // priority under the panic threshold and Envoy would balance over it anyway (seen through Envoy 1.40).
+        if (input.disabledBackends.has(backend)) return [];
+        const state = input.state(backend);
+        const health: EndpointHealth = state?.health ?? 'HEALTHY';
+        const { address, port_value } = endpoint.endpoint.address.socket_address;
+        return [
+          {
+            configuredPriority: level.priority,
+            health,
+            locality: {
               locality: { sub_zone: backend },
-              priority: level.priority,
               load_balancing_weight: Math.max(1, Math.round(state?.weight ?? endpoint.load_balancing_weight)),
               lb_endpoints: input.addresses(address).map((ip) => ({
                 endpoint: {
@@ -130,11 +130,36 @@ export function buildResources(input: PublishInput): Resources {
                 metadata: endpoint.metadata,
               })),
             },
-          ];
-        }),
-      ),
+          },
+        ];
+      }),
+    );
+    loadAssignments.set(name, {
+      cluster_name: name,
+      endpoints: withPublishedPriorities(localities).map((l) => ({ ...l.locality, priority: l.priority })),
       policy: staticAssignment.policy,
     });
   }
   return { clusters, loadAssignments, listeners };
+}
+
+/**
+ * EDS priorities for a route's backends. A backend the verdicts (or an operator) took out — UNHEALTHY or DRAINING —
+ * moves to a last priority of its own: Envoy's panic threshold is judged per priority, so left among the others it
+ * would, once most of a priority is out, put that priority in panic mode and send traffic to every host, the
+ * judged ones included (seen through Envoy 1.40: two of three UNHEALTHY got two thirds of the requests). In a
+ * priority of their own they are used only when nothing healthy is left anywhere, as panic intends. Levels are
+ * renumbered from 0 without gaps (gRPC clients reject sparse priorities); their order is the config's.
+ */
+export function withPublishedPriorities<
+  T extends { readonly configuredPriority: number; readonly health: EndpointHealth },
+>(localities: readonly T[]): Array<T & { readonly priority: number }> {
+  const isOut = (health: EndpointHealth): boolean => health === 'UNHEALTHY' || health === 'DRAINING';
+  const levels = [...new Set(localities.filter((l) => !isOut(l.health)).map((l) => l.configuredPriority))].sort(
+    (a, b) => a - b,
+  );
+  return localities.map((l) => ({
+    ...l,
+    priority: isOut(l.health) ? levels.length : levels.indexOf(l.configuredPriority),
+  }));
 }
