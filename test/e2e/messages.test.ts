@@ -116,8 +116,12 @@ test(`SSE (${SSE_EVENTS} events): the router stage gets one message per chunk En
   row(`SSE 200, ${SSE_EVENTS} events`, status, streams);
   assert.equal(status, 200);
   assert.equal(streams.length, 2);
-  // Request headers, body, response headers, then at least one message per event (plus possibly an empty last one).
-  assert.ok((streams[0]?.envoy ?? 0) >= 3 + SSE_EVENTS, `router stage: ${streams[0]?.envoy}`);
+  // Request headers, body, response headers, then one message per body chunk Envoy hands over: one per event as the
+  // mock writes them, fewer when the events reach Envoy together (TCP coalesces writes on a loaded machine), plus
+  // possibly an empty last one. The service answers every one.
+  const router = streams[0]?.envoy ?? 0;
+  assert.ok(router >= 3 + 1 && router <= 3 + SSE_EVENTS + 1, `router stage: ${router}`);
+  assert.equal(streams[0]?.service, router);
   assert.deepEqual([streams[1]?.envoy, streams[1]?.service], [3, 3]);
 });
 
