@@ -1,6 +1,8 @@
-// Token counting benchmark: exactness and single-thread throughput of tiktoken (WASM, the oracle), js-tiktoken and
-// gpt-tokenizer (as src/tokens/backend.ts configures it: split-pattern and BOM fixes, 20 000-entry merge cache), and of
-// our countText() (gpt-tokenizer + the long-run guard), per encoding, side by side, with the ratio to tiktoken.
+// Token counting benchmark: exactness and single-thread throughput of tiktoken (WASM, the oracle), js-tiktoken,
+// gpt-tokenizer's own countTokens (configured as src/tokens/backend.ts did before issue 12's piece counter: our split
+// patterns, ASCII fast path, 20 000-entry merge cache), our piece counter (backend.ts + bpe-count.ts: the same rank
+// tables, counts instead of ids, a piece-count cache, heap merging of long pieces), and our countText() (+ the
+// long-run guard, the model lookup and the text-count cache), per encoding, side by side, with the ratio to tiktoken.
 //
 //   npx tsc -p tsconfig.json && node dist/bench/tokens.js [--rounds 7] [--bytes 1000000] [--corpus FILE] [--json]
 //
@@ -19,14 +21,14 @@ import { get_encoding, type Tiktoken as WasmTiktoken } from 'tiktoken';
 import { Tiktoken as JsTiktoken } from 'js-tiktoken/lite';
 import jsO200k from 'js-tiktoken/ranks/o200k_base';
 import jsCl100k from 'js-tiktoken/ranks/cl100k_base';
-import { loadEncoders, tokenizerFor } from '../src/tokens/backend.js';
+import { ASCII_SPLIT_PATTERNS, loadEncoders, SPLIT_PATTERNS, tokenizerFor } from '../src/tokens/backend.js';
 import { countText } from '../src/tokens/counter.js';
 import type { LoadedEncoding } from '../src/tokens/encodings.js';
 import { mulberry32 } from '../src/testing/random.js';
 import { repoRoot } from '../src/util/repo-root.js';
 import { runIfEntryPoint } from './entry.js';
 
-export type LibraryName = 'tiktoken' | 'js-tiktoken' | 'gpt-tokenizer' | 'countText';
+export type LibraryName = 'tiktoken' | 'js-tiktoken' | 'gpt-tokenizer' | 'piece-counter' | 'countText';
 
 export interface TokenBenchOptions {
   /** Recorded rounds per scenario (median taken). */
@@ -63,7 +65,7 @@ export interface ScenarioResult {
 }
 
 export interface LoadResult {
-  readonly library: Exclude<LibraryName, 'countText'>;
+  readonly library: Exclude<LibraryName, 'countText' | 'gpt-tokenizer'>;
   readonly loadMs: number;
   readonly rssMb: number;
 }
@@ -95,7 +97,8 @@ interface Scenario {
   readonly name: string;
   readonly description: string;
   readonly inputs: readonly string[];
-  /** Clear gpt-tokenizer's merge cache before every run (a process that never saw this text). */
+  /** Clear gpt-tokenizer's merge cache and our piece-count cache before every run (a process that never saw this
+   * text). countText's text-count cache is not cleared: on a repeated one-string input it measures a cache hit. */
   readonly coldCache?: boolean;
   /** Libraries not run here, with the reason. */
   readonly skip?: Partial<Record<LibraryName, string>>;
@@ -136,6 +139,13 @@ export async function runTokenBench(overrides: Partial<TokenBenchOptions> = {}):
       coldCache: true,
       skip: { 'js-tiktoken': 'skipped: quadratic, 10 000 chars take ~7 s' },
     },
+    {
+      name: 'base64',
+      description: '48 KB of base64 of random bytes, one piece, caches cleared',
+      inputs: [base64Blob(48_000)],
+      coldCache: true,
+      skip: { 'js-tiktoken': 'skipped: quadratic' },
+    },
   ];
 
   const results: ScenarioResult[] = [];
@@ -143,14 +153,34 @@ export async function runTokenBench(overrides: Partial<TokenBenchOptions> = {}):
     const wasm: WasmTiktoken = get_encoding(encoding);
     const js = new JsTiktoken(encoding === 'o200k_base' ? jsO200k : jsCl100k);
     const ours = tokenizerFor(encoding);
+    const library = gptTokenizerModules[encoding].default;
+    library.setMergeCacheSize(20_000);
+    const core = (library as unknown as { bytePairEncodingCoreProcessor: { tokenSplitRegex: RegExp } })
+      .bytePairEncodingCoreProcessor;
+    const ordinary = { disallowedSpecial: new Set<string>() };
     const counters: ReadonlyArray<readonly [LibraryName, Counter]> = [
       ['tiktoken', (text) => wasm.encode_ordinary(text).length],
       ['js-tiktoken', (text) => js.encode(text, [], []).length],
-      ['gpt-tokenizer', (text) => ours.count(text)],
+      [
+        'gpt-tokenizer',
+        (text) => {
+          // eslint-disable-next-line no-control-regex -- all ASCII
+          core.tokenSplitRegex = /^[\x00-\x7f]*$/.test(text)
+            ? ASCII_SPLIT_PATTERNS[encoding]
+            : SPLIT_PATTERNS[encoding];
+          return library.countTokens(text, ordinary);
+        },
+      ],
+      ['piece-counter', (text) => ours.count(text)],
       ['countText', (text) => countText(MODEL_FOR[encoding], text)],
     ];
     for (const scenario of scenarios) {
-      const clear = scenario.coldCache ? () => gptTokenizerModules[encoding].clearMergeCache() : () => undefined;
+      const clear = scenario.coldCache
+        ? () => {
+            library.clearMergeCache();
+            ours.clearCache();
+          }
+        : () => undefined;
       results.push(runScenario(scenario, encoding, counters, clear, options));
     }
     wasm.free();
@@ -232,6 +262,14 @@ function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+/** Base64 of seeded random bytes, without padding: one pre-token piece of letters, digits, '+' and '/'. */
+function base64Blob(bytes: number): string {
+  const random = mulberry32(7);
+  const raw = Buffer.alloc(bytes);
+  for (let i = 0; i < bytes; i++) raw[i] = Math.floor(random() * 256);
+  return raw.toString('base64').replace(/=+$/, '');
 }
 
 function chunk(text: string, size: number): string[] {
@@ -352,7 +390,7 @@ export function generateProse(bytes: number, seed: number): string {
 const LOAD_SCRIPTS: Readonly<Record<LoadResult['library'], string>> = {
   tiktoken: `const { get_encoding } = await import('tiktoken'); get_encoding('o200k_base').encode_ordinary('x'); get_encoding('cl100k_base').encode_ordinary('x');`,
   'js-tiktoken': `const { Tiktoken } = await import('js-tiktoken/lite'); new Tiktoken((await import('js-tiktoken/ranks/o200k_base')).default).encode('x'); new Tiktoken((await import('js-tiktoken/ranks/cl100k_base')).default).encode('x');`,
-  'gpt-tokenizer': `const { loadEncoders, tokenizerFor } = await import(${JSON.stringify(pathToFileURL(path.join(REPO_ROOT, 'dist/src/tokens/backend.js')).href)}); await loadEncoders(); tokenizerFor('o200k_base').count('x');`,
+  'piece-counter': `const { loadEncoders, tokenizerFor } = await import(${JSON.stringify(pathToFileURL(path.join(REPO_ROOT, 'dist/src/tokens/backend.js')).href)}); await loadEncoders(); tokenizerFor('o200k_base').count('x');`,
 };
 
 function measureLoads(): LoadResult[] {
@@ -378,7 +416,17 @@ export function formatTokenBench(result: TokenBenchResult): string {
   lines.push(`median of ${result.options.rounds} interleaved rounds after ${result.options.warmupRounds} warm-up`);
   lines.push('MB/s of UTF-8 input (10^6 bytes/s); ×N = speed relative to tiktoken; ✗ = total differs from tiktoken');
   lines.push('');
-  const header = ['encoding', 'scenario', 'MB', 'chars/tok', 'tiktoken', 'js-tiktoken', 'gpt-tokenizer', 'countText'];
+  const header = [
+    'encoding',
+    'scenario',
+    'MB',
+    'chars/tok',
+    'tiktoken',
+    'js-tiktoken',
+    'gpt-tokenizer',
+    'piece-counter',
+    'countText',
+  ];
   const rows: string[][] = [header];
   for (const s of result.scenarios) {
     const cell = (name: LibraryName): string => {
@@ -395,6 +443,7 @@ export function formatTokenBench(result: TokenBenchResult): string {
       cell('tiktoken'),
       cell('js-tiktoken'),
       cell('gpt-tokenizer'),
+      cell('piece-counter'),
       cell('countText'),
     ]);
   }

@@ -1,7 +1,8 @@
-// The text encoders: gpt-tokenizer (pure JS), chosen by measurement (docs/tokens.md, bench/tokens.ts) over tiktoken
-// (WASM, the oracle) and js-tiktoken. Loaded once per process by loadEncoders() and reused; the synchronous
-// counters throw TokenizerNotReadyError before that (no lazy load: loading parses ~3.5 MB of rank tables and takes
-// ~200 ms, which must not land on some request's event-loop turn; /readyz waits for loadEncoders instead).
+// The text encoders: gpt-tokenizer's rank tables (pure JS), chosen by measurement (docs/tokens.md, bench/tokens.ts)
+// over tiktoken (WASM, the oracle) and js-tiktoken, counted by our own loop (bpe-count.ts: counts, not ids). Each
+// encoding is loaded once per process by loadEncoders(), which the service calls at start-up for the encodings its
+// configured models need (parsing a table takes ~100–200 ms, which must not land on some request's event-loop turn;
+// /readyz waits for it). The synchronous counters throw TokenizerNotReadyError before any load was asked for.
 //
 // Two exactness fixes, applied to the loaded instances and self-checked (if gpt-tokenizer's internals ever change
 // shape, loading fails loudly instead of counting wrong). Both concern text containing U+FEFF (e.g. a pasted file
@@ -12,8 +13,10 @@
 //    cl100k_base) is unreachable. We route those keys to its byte-token table.
 // 2. The split pattern. JavaScript's \s includes U+FEFF and excludes U+0085, tiktoken's Rust regex uses Unicode
 //    White_Space, which is the other way round ("\uFEFF//" is one piece in tiktoken, two in JS; js-tiktoken has the
-//    same problem); and Node's Unicode tables are a version ahead of tiktoken's. We give the library tiktoken's split
-//    patterns with both differences removed (SPLIT_PATTERNS).
+//    same problem); and Node's Unicode tables are a version ahead of tiktoken's. We split with tiktoken's patterns with both
+//    differences removed (SPLIT_PATTERNS).
+import { createRequire } from 'node:module';
+import { PieceCounter } from './bpe-count.js';
 import type { LoadedEncoding } from './encodings.js';
 import { UNICODE_17_LMN } from './unicode.js';
 
@@ -21,6 +24,8 @@ import { UNICODE_17_LMN } from './unicode.js';
 export interface TextTokenizer {
   readonly encoding: LoadedEncoding;
   count(text: string): number;
+  /** Forgets cached piece counts (benchmarks of cold counting). */
+  clearCache(): void;
 }
 
 export class TokenizerNotReadyError extends Error {
@@ -29,15 +34,6 @@ export class TokenizerNotReadyError extends Error {
     this.name = 'TokenizerNotReadyError';
   }
 }
-
-/** gpt-tokenizer's merge cache (LRU of BPE results per pre-token piece). The library default is 100 000 entries;
- * pieces are at most a few hundred characters (long runs are split first, see long-runs.ts), so 20 000 entries
- * bound the cache to a few MB per encoding while keeping common multi-token words cached. */
-export const MERGE_CACHE_ENTRIES = 20_000;
-
-// Treat every special-token string as text: no allowed specials, and an empty disallowed set (the default, 'all',
-// throws on "<|endoftext|>").
-const ORDINARY = { disallowedSpecial: new Set<string>() };
 
 // tiktoken's pat_str for each encoding (tiktoken_ext/openai_public.py), in JavaScript syntax (flag v):
 // - `(?i:'s|…)` spelled out per letter (Node 20 has no inline modifiers);
@@ -130,65 +126,108 @@ export const ASCII_SPLIT_PATTERNS: Readonly<Record<LoadedEncoding, RegExp>> = {
 const ALL_ASCII = /^[\x00-\x7f]*$/;
 
 interface GptEncodingApi {
-  countTokens(input: string, options?: { disallowedSpecial?: Set<string> }): number;
   setMergeCacheSize(size: number): void;
 }
 
-// The shape of gpt-tokenizer 4.0.0's BytePairEncodingCore that the fixes rely on.
+// The shape of gpt-tokenizer 4.0.0's BytePairEncodingCore that the fixes and the counter rely on.
 interface BpeCoreInternals {
-  tokenSplitRegex: RegExp;
+  bytePairStringRankEncoder: ReadonlyMap<string, number>;
   getBpeRankFromBytes(key: Uint8Array): number | undefined;
   getBpeRankFromString(key: string): number | undefined;
   binarySearch(key: Uint8Array): number;
   bytePairNonUtfSortedEncoder: ReadonlyArray<readonly [Uint8Array, number]>;
 }
 
-let encoders: ReadonlyMap<LoadedEncoding, TextTokenizer> | undefined;
-let loading: Promise<void> | undefined;
+/** Every encoding we count with, in the order loadEncoders() loads them by default. */
+export const LOADED_ENCODINGS: readonly LoadedEncoding[] = ['o200k_base', 'cl100k_base'];
 
-/** Loads o200k_base and cl100k_base once; concurrent and repeated calls share the same load. */
-export function loadEncoders(): Promise<void> {
-  loading ??= load().catch((err: unknown) => {
-    loading = undefined; // a failed load may be retried
-    throw err;
-  });
-  return loading;
+const encoders = new Map<LoadedEncoding, TextTokenizer>();
+const loading = new Map<LoadedEncoding, Promise<void>>();
+/** Set once loadEncoders() was called: counting is enabled, and an encoding no one asked for loads on first use. */
+let requested = false;
+
+// gpt-tokenizer's CommonJS build loads synchronously (see tokenizerFor); its tables are the same as the ESM build's.
+const require = createRequire(import.meta.url);
+
+/**
+ * Loads the given encodings (default: all of LOADED_ENCODINGS) once each; concurrent and repeated calls share a load.
+ * Each encoding costs RSS (o200k_base ~55 MB, cl100k_base ~38 MB, docs/tokens.md): load the ones the configured
+ * models need (encodingsForModels) at start-up, so no request waits for one.
+ */
+export async function loadEncoders(wanted: Iterable<LoadedEncoding> = LOADED_ENCODINGS): Promise<void> {
+  requested = true;
+  await Promise.all(
+    [...new Set(wanted)].map((encoding) => {
+      const pending = loading.get(encoding);
+      if (pending !== undefined) return pending;
+      // Off the caller's turn: start-up code may kick off several loads, and readiness reports them as loading.
+      const load = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+        loadNow(encoding);
+      });
+      load.catch(() => loading.delete(encoding)); // a failed load may be retried
+      loading.set(encoding, load);
+      return load;
+    }),
+  );
 }
 
+/** True once loadEncoders() has finished loading at least one encoding. */
 export function encodersLoaded(): boolean {
-  return encoders !== undefined;
+  return encoders.size > 0;
 }
 
+/** The encodings loaded so far. */
+export function loadedEncodings(): LoadedEncoding[] {
+  return [...encoders.keys()];
+}
+
+/**
+ * The tokenizer of an encoding. Before any loadEncoders() call this throws TokenizerNotReadyError (counting is off:
+ * callers estimate instead). After one, an encoding that was not asked for (a model added by a reload while its
+ * encoding was loading, say) is loaded here, synchronously: one ~100–200 ms stall instead of a wrong count.
+ */
 export function tokenizerFor(encoding: LoadedEncoding): TextTokenizer {
-  const tokenizer = encoders?.get(encoding);
-  if (tokenizer === undefined) throw new TokenizerNotReadyError();
+  const tokenizer = encoders.get(encoding);
+  if (tokenizer !== undefined) return tokenizer;
+  if (!requested || !encodersLoaded()) throw new TokenizerNotReadyError();
+  return loadNow(encoding);
+}
+
+function loadNow(encoding: LoadedEncoding): TextTokenizer {
+  const loaded = encoders.get(encoding);
+  if (loaded !== undefined) return loaded;
+  const module = require(`gpt-tokenizer/cjs/encoding/${encoding}`) as { default: GptEncodingApi };
+  const tokenizer = prepare(encoding, module.default);
+  encoders.set(encoding, tokenizer);
   return tokenizer;
 }
 
-async function load(): Promise<void> {
-  const [o200k, cl100k] = await Promise.all([
-    import('gpt-tokenizer/encoding/o200k_base'),
-    import('gpt-tokenizer/encoding/cl100k_base'),
-  ]);
-  encoders = new Map<LoadedEncoding, TextTokenizer>([
-    ['o200k_base', prepare('o200k_base', o200k.default)],
-    ['cl100k_base', prepare('cl100k_base', cl100k.default)],
-  ]);
-}
-
 function prepare(encoding: LoadedEncoding, api: GptEncodingApi): TextTokenizer {
-  api.setMergeCacheSize(MERGE_CACHE_ENTRIES);
+  // Its merge cache goes unused: PieceCounter merges and caches counts itself.
+  api.setMergeCacheSize(0);
   const core = internalsOf(encoding, api);
   const full = SPLIT_PATTERNS[encoding];
   const ascii = ASCII_SPLIT_PATTERNS[encoding];
   patchBomLookup(core);
+  const strings = core.bytePairStringRankEncoder;
+  const pieces = new PieceCounter({
+    rankOfString: (key) => strings.get(key),
+    rankOfBytes: (key) => core.getBpeRankFromBytes(key),
+  });
   const tokenizer: TextTokenizer = {
     encoding,
     count: (text) => {
-      // Counting is synchronous: the pattern set here is the one this call splits with.
-      core.tokenSplitRegex = ALL_ASCII.test(text) ? ascii : full;
-      return api.countTokens(text, ORDINARY);
+      // Counting is synchronous: no other count uses the pattern until this one is done.
+      const split = ALL_ASCII.test(text) ? ascii : full;
+      split.lastIndex = 0;
+      let tokens = 0;
+      for (let match = split.exec(text); match !== null; match = split.exec(text)) {
+        const piece = match[0];
+        tokens += piece.length === 1 && piece.charCodeAt(0) < 0x80 ? 1 : pieces.count(piece);
+      }
+      return tokens;
     },
+    clearCache: () => pieces.cache.clear(),
   };
   for (const [probe, expected] of SELF_CHECKS) {
     const actual = tokenizer.count(probe);
@@ -216,8 +255,7 @@ function internalsOf(encoding: LoadedEncoding, api: GptEncodingApi): BpeCoreInte
     .bytePairEncodingCoreProcessor;
   if (
     core === undefined ||
-    !(core.tokenSplitRegex instanceof RegExp) ||
-    !core.tokenSplitRegex.global ||
+    !(core.bytePairStringRankEncoder instanceof Map) ||
     typeof core.getBpeRankFromBytes !== 'function' ||
     typeof core.getBpeRankFromString !== 'function' ||
     typeof core.binarySearch !== 'function' ||
