@@ -124,7 +124,11 @@ function scriptFor(stream: boolean, promptBytes: number | undefined): Script {
   let script = scripts.get(key);
   if (!script) {
     const requestBody =
-      promptBytes !== undefined ? chatRequestOfSize(stream, promptBytes) : stream ? REQUEST_BODY_SSE : REQUEST_BODY_JSON;
+      promptBytes !== undefined
+        ? chatRequestOfSize(stream, promptBytes)
+        : stream
+          ? REQUEST_BODY_SSE
+          : REQUEST_BODY_JSON;
     const routerCount = routerRequestHeaders('x', requestBody, stream).length;
     script = {
       stream,

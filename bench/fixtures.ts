@@ -96,37 +96,37 @@ export function chatRequestOfSize(stream: boolean, bytes: number): Buffer {
 
 function chatRequestText(stream: boolean, filler: string): string {
   return JSON.stringify({
-      model: CLIENT_MODEL,
-      messages: [
-        {
-          role: 'system',
-          content:
-            'You are a senior TypeScript reviewer. Answer concisely, cite line numbers, and propose minimal patches. ' +
-            'Prefer standard library APIs. Never invent functions that do not exist in the code you were shown.',
-        },
-        {
-          role: 'user',
-          content:
-            'Review this function:\n```ts\nexport function chunk<T>(items: T[], size: number): T[][] {\n  const out: T[][] = [];\n' +
-            '  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));\n  return out;\n}\n```',
-        },
-        {
-          role: 'assistant',
-          content:
-            'The function is correct for positive sizes. With size <= 0 the loop never terminates; validate the argument ' +
-            'and throw a RangeError. Consider a generator if callers stream large arrays.',
-        },
-        {
-          role: 'user',
-          content: `${TURN_PLACEHOLDER} Please write the patch with the RangeError and a unit test. Context: ${filler}`,
-        },
-      ],
-      temperature: 0.2,
-      top_p: 1,
-      max_tokens: 512,
-      stream,
-      user: 'bench-user-42',
-    });
+    model: CLIENT_MODEL,
+    messages: [
+      {
+        role: 'system',
+        content:
+          'You are a senior TypeScript reviewer. Answer concisely, cite line numbers, and propose minimal patches. ' +
+          'Prefer standard library APIs. Never invent functions that do not exist in the code you were shown.',
+      },
+      {
+        role: 'user',
+        content:
+          'Review this function:\n```ts\nexport function chunk<T>(items: T[], size: number): T[][] {\n  const out: T[][] = [];\n' +
+          '  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));\n  return out;\n}\n```',
+      },
+      {
+        role: 'assistant',
+        content:
+          'The function is correct for positive sizes. With size <= 0 the loop never terminates; validate the argument ' +
+          'and throw a RangeError. Consider a generator if callers stream large arrays.',
+      },
+      {
+        role: 'user',
+        content: `${TURN_PLACEHOLDER} Please write the patch with the RangeError and a unit test. Context: ${filler}`,
+      },
+    ],
+    temperature: 0.2,
+    top_p: 1,
+    max_tokens: 512,
+    stream,
+    user: 'bench-user-42',
+  });
 }
 
 export const REQUEST_BODY_JSON = chatRequest(false);

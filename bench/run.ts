@@ -112,7 +112,13 @@ const LINEARITY_GOAL = 2;
 function promptSizeScenarios(quick: boolean): ScenarioSettings[] {
   return PROMPT_SIZES_KB.map((kb) => {
     const count = Math.max(20, Math.round((quick ? 2000 : 8000) / kb));
-    return { name: 'prompt-size', stream: false, warmup: Math.max(5, Math.ceil(count / 4)), count, promptBytes: kb * 1024 };
+    return {
+      name: 'prompt-size',
+      stream: false,
+      warmup: Math.max(5, Math.ceil(count / 4)),
+      count,
+      promptBytes: kb * 1024,
+    };
   });
 }
 
@@ -161,10 +167,9 @@ medians of ${settings.rounds} round(s), real server only, budgets on, concurrenc
     const marginal =
       previous === undefined
         ? '—'
-        : (
-            (row.cpuUsPerExchange - previous.cpuUsPerExchange) /
-            ((row.bodyBytes - previous.bodyBytes) / 1024)
-          ).toFixed(1);
+        : ((row.cpuUsPerExchange - previous.cpuUsPerExchange) / ((row.bodyBytes - previous.bodyBytes) / 1024)).toFixed(
+            1,
+          );
     console.log(
       `${`${row.kb} KB`.padEnd(8)} ${String(row.bodyBytes).padStart(7)} ${row.cpuUsPerExchange.toFixed(0).padStart(13)} ` +
         `${row.usPerKb.toFixed(1).padStart(7)} ${marginal.padStart(16)} ${row.p50Ms.toFixed(2).padStart(8)} ${row.rssMb.toFixed(0).padStart(8)}`,

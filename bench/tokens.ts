@@ -5,6 +5,7 @@
 // long-run guard, the model lookup and the text-count cache), per encoding, side by side, with the ratio to tiktoken.
 //
 //   npx tsc -p tsconfig.json && node dist/bench/tokens.js [--rounds 7] [--bytes 1000000] [--corpus FILE] [--json]
+//   node dist/bench/tokens.js --worst [--bytes N]     hostile inputs (long pieces), our counter only
 //
 // Method: every scenario's input is built up front; each library counts it once per round; libraries are
 // interleaved within a round (rotating the order) so drift hits all alike; warm-up rounds are not recorded; the
@@ -387,9 +388,46 @@ export function formatTokenBench(result: TokenBenchResult): string {
   return lines.join('\n');
 }
 
+/** Hostile inputs of `bytes` characters: long pieces without spaces, which are quadratic to merge naively. Our piece
+ * counter only (tiktoken takes minutes on the single-piece ones), caches cleared, one run each: MB/s. */
+export async function worstCases(bytes: number): Promise<string[]> {
+  await loadEncoders(['o200k_base']);
+  const ours = tokenizerFor('o200k_base');
+  const random = mulberry32(5);
+  const letters = (n: number): string =>
+    Array.from({ length: n }, () => String.fromCharCode(97 + Math.floor(random() * 26))).join('');
+  const words = (length: number): string => {
+    const parts: string[] = [];
+    for (let size = 0; size < bytes; size += length + 1) parts.push(letters(length));
+    return parts.join(' ');
+  };
+  const cjk = Array.from({ length: Math.floor(bytes / 3) }, () =>
+    String.fromCharCode(0x4e00 + Math.floor(random() * 2000)),
+  ).join('');
+  const inputs: ReadonlyArray<readonly [string, string]> = [
+    ['random 127-letter words', words(127)],
+    ['random 16-letter words', words(16)],
+    ['base64 of random bytes', base64Blob(Math.floor((bytes * 3) / 4))],
+    ['"a" × n, one piece', 'a'.repeat(bytes)],
+    ['"=" × n, one piece', '='.repeat(bytes)],
+    ['random letters, one piece', letters(bytes)],
+    ['CJK, one piece', cjk],
+    ['" \\n" × n/2, one piece', ' \n'.repeat(bytes / 2)],
+  ];
+  return inputs.map(([name, text]) => {
+    ours.clearCache();
+    const started = process.hrtime.bigint();
+    const tokens = ours.count(text);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const mb = Buffer.byteLength(text) / 1e6;
+    return `  ${name.padEnd(28)} ${mb.toFixed(2)} MB  ${tokens} tokens  ${(seconds * 1000).toFixed(0)} ms  ${(mb / seconds).toFixed(2)} MB/s`;
+  });
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
+      worst: { type: 'boolean' },
       rounds: { type: 'string' },
       warmup: { type: 'string' },
       bytes: { type: 'string' },
@@ -405,6 +443,13 @@ async function main(): Promise<void> {
   if (values.bytes !== undefined) overrides.bytes = Number(values.bytes);
   if (values.corpus !== undefined) overrides.corpusFile = values.corpus;
   if (values['no-load'] === true) overrides.measureLoad = false;
+  if (values.worst === true) {
+    const bytes = overrides.bytes ?? DEFAULT_TOKEN_BENCH_OPTIONS.bytes;
+    process.stdout.write(
+      `worst cases, o200k_base, piece counter, caches cleared:\n${(await worstCases(bytes)).join('\n')}\n`,
+    );
+    return;
+  }
   const result = await runTokenBench(overrides);
   process.stdout.write((values.json === true ? JSON.stringify(result, null, 2) : formatTokenBench(result)) + '\n');
 }

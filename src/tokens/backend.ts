@@ -1,23 +1,23 @@
-// The text encoders: gpt-tokenizer's rank tables (pure JS), chosen by measurement (docs/tokens.md, bench/tokens.ts)
-// over tiktoken (WASM, the oracle) and js-tiktoken, counted by our own loop (bpe-count.ts: counts, not ids). Each
-// encoding is loaded once per process by loadEncoders(), which the service calls at start-up for the encodings its
-// configured models need (parsing a table takes ~100–200 ms, which must not land on some request's event-loop turn;
-// /readyz waits for it). The synchronous counters throw TokenizerNotReadyError before any load was asked for.
+// The text encoders: tiktoken's rank tables (rank-table.ts, read from the files the gpt-tokenizer package ships),
+// tiktoken's split patterns, and our counting of each piece (bpe-count.ts: counts, not ids). Chosen by measurement
+// over tiktoken (WASM, the oracle), js-tiktoken and gpt-tokenizer's own encoder (docs/tokens.md, bench/tokens.ts).
+// Each encoding is loaded once per process by loadEncoders(), which the service calls at start-up for the encodings
+// its configured models need (reading a table takes ~100–300 ms, which must not land on some request's event-loop
+// turn; /readyz waits for it). The synchronous counters throw TokenizerNotReadyError before any load was asked for.
 //
-// Two exactness fixes, applied to the loaded instances and self-checked (if gpt-tokenizer's internals ever change
-// shape, loading fails loudly instead of counting wrong). Both concern text containing U+FEFF (e.g. a pasted file
-// that starts with a byte-order mark) or U+0085; src/tokens/exactness.test.ts compares every vocabulary entry and
-// random text with tiktoken, libraries.test.ts shows the unpatched libraries' divergences.
-// 1. gpt-tokenizer 4.0.0 looks merged byte sequences up through a TextDecoder that strips a leading BOM, so every
-//    token whose bytes start with EF BB BF ("\uFEFF", "\uFEFFusing", "\uFEFF//", …; 9 in o200k_base, 8 in
-//    cl100k_base) is unreachable. We route those keys to its byte-token table.
+// Exactness: src/tokens/exactness.test.ts compares every vocabulary entry and random text with tiktoken,
+// bpe-count.test.ts a varied corpus; each load self-checks the cases below. Two places where a JavaScript
+// tokenizer easily differs from tiktoken (libraries.test.ts shows both published pure-JS libraries doing so):
+// 1. Tokens whose bytes start with a byte-order mark (EF BB BF: "\uFEFF", "\uFEFFusing", …; 9 in o200k_base, 8 in
+//    cl100k_base). gpt-tokenizer looks merged bytes up through a TextDecoder that strips a leading BOM; our keys are
+//    raw bytes, so nothing is stripped.
 // 2. The split pattern. JavaScript's \s includes U+FEFF and excludes U+0085, tiktoken's Rust regex uses Unicode
 //    White_Space, which is the other way round ("\uFEFF//" is one piece in tiktoken, two in JS; js-tiktoken has the
-//    same problem); and Node's Unicode tables are a version ahead of tiktoken's. We split with tiktoken's patterns with both
-//    differences removed (SPLIT_PATTERNS).
-import { createRequire } from 'node:module';
+//    same problem); and Node's Unicode tables are a version ahead of tiktoken's. We split with tiktoken's patterns
+//    with both differences removed (SPLIT_PATTERNS).
 import { PieceCounter } from './bpe-count.js';
 import type { LoadedEncoding } from './encodings.js';
+import { readRankTable } from './rank-table.js';
 import { UNICODE_17_LMN } from './unicode.js';
 
 /** Counts ordinary text: special-token strings such as "<|endoftext|>" are plain text, as a prompt is. */
@@ -125,19 +125,6 @@ export const ASCII_SPLIT_PATTERNS: Readonly<Record<LoadedEncoding, RegExp>> = {
 // eslint-disable-next-line no-control-regex -- the range includes the control characters on purpose
 const ALL_ASCII = /^[\x00-\x7f]*$/;
 
-interface GptEncodingApi {
-  setMergeCacheSize(size: number): void;
-}
-
-// The shape of gpt-tokenizer 4.0.0's BytePairEncodingCore that the fixes and the counter rely on.
-interface BpeCoreInternals {
-  bytePairStringRankEncoder: ReadonlyMap<string, number>;
-  getBpeRankFromBytes(key: Uint8Array): number | undefined;
-  getBpeRankFromString(key: string): number | undefined;
-  binarySearch(key: Uint8Array): number;
-  bytePairNonUtfSortedEncoder: ReadonlyArray<readonly [Uint8Array, number]>;
-}
-
 /** Every encoding we count with, in the order loadEncoders() loads them by default. */
 export const LOADED_ENCODINGS: readonly LoadedEncoding[] = ['o200k_base', 'cl100k_base'];
 
@@ -146,12 +133,9 @@ const loading = new Map<LoadedEncoding, Promise<void>>();
 /** Set once loadEncoders() was called: counting is enabled, and an encoding no one asked for loads on first use. */
 let requested = false;
 
-// gpt-tokenizer's CommonJS build loads synchronously (see tokenizerFor); its tables are the same as the ESM build's.
-const require = createRequire(import.meta.url);
-
 /**
  * Loads the given encodings (default: all of LOADED_ENCODINGS) once each; concurrent and repeated calls share a load.
- * Each encoding costs RSS (o200k_base ~55 MB, cl100k_base ~38 MB, docs/tokens.md): load the ones the configured
+ * Each encoding costs RSS (o200k_base ~35 MB, cl100k_base ~20 MB, docs/tokens.md): load the ones the configured
  * models need (encodingsForModels) at start-up, so no request waits for one.
  */
 export async function loadEncoders(wanted: Iterable<LoadedEncoding> = LOADED_ENCODINGS): Promise<void> {
@@ -196,34 +180,27 @@ export function tokenizerFor(encoding: LoadedEncoding): TextTokenizer {
 function loadNow(encoding: LoadedEncoding): TextTokenizer {
   const loaded = encoders.get(encoding);
   if (loaded !== undefined) return loaded;
-  const module = require(`gpt-tokenizer/cjs/encoding/${encoding}`) as { default: GptEncodingApi };
-  const tokenizer = prepare(encoding, module.default);
+  const tokenizer = prepare(encoding, readRankTable(encoding));
   encoders.set(encoding, tokenizer);
   return tokenizer;
 }
 
-function prepare(encoding: LoadedEncoding, api: GptEncodingApi): TextTokenizer {
-  // Its merge cache goes unused: PieceCounter merges and caches counts itself.
-  api.setMergeCacheSize(0);
-  const core = internalsOf(encoding, api);
+function prepare(encoding: LoadedEncoding, ranks: ReadonlyMap<string, number>): TextTokenizer {
   const full = SPLIT_PATTERNS[encoding];
   const ascii = ASCII_SPLIT_PATTERNS[encoding];
-  patchBomLookup(core);
-  const strings = core.bytePairStringRankEncoder;
-  const pieces = new PieceCounter({
-    rankOfString: (key) => strings.get(key),
-    rankOfBytes: (key) => core.getBpeRankFromBytes(key),
-  });
+  const pieces = new PieceCounter((bytes) => ranks.get(bytes));
   const tokenizer: TextTokenizer = {
     encoding,
     count: (text) => {
+      const allAscii = ALL_ASCII.test(text);
       // Counting is synchronous: no other count uses the pattern until this one is done.
-      const split = ALL_ASCII.test(text) ? ascii : full;
+      const split = allAscii ? ascii : full;
       split.lastIndex = 0;
       let tokens = 0;
       for (let match = split.exec(text); match !== null; match = split.exec(text)) {
         const piece = match[0];
-        tokens += piece.length === 1 && piece.charCodeAt(0) < 0x80 ? 1 : pieces.count(piece);
+        // Every single byte is a token.
+        tokens += piece.length === 1 && piece.charCodeAt(0) < 0x80 ? 1 : pieces.count(piece, allAscii);
       }
       return tokens;
     },
@@ -239,46 +216,13 @@ function prepare(encoding: LoadedEncoding, api: GptEncodingApi): TextTokenizer {
   return tokenizer;
 }
 
-// tiktoken's counts (the same in o200k_base and cl100k_base) for strings that need the fixes (the unpatched library
-// gets the first five wrong) and for a special-token string, which must count as text.
+// tiktoken's counts (the same in o200k_base and cl100k_base) for strings where JavaScript tokenizers go wrong (the
+// published gpt-tokenizer gets the first five wrong) and for a special-token string, which must count as text.
 const SELF_CHECKS: ReadonlyArray<readonly [string, number]> = [
-  ['\uFEFF', 1], // BOM lookup (fix 1)
+  ['\uFEFF', 1], // BOM lookup (1)
   ['\uFEFFusing', 1],
-  ['\uFEFF//', 1], // and \s (fix 2)
-  [' \u0085a', 4], // \s (fix 2)
-  [" \u{18D80}'s", 7], // Unicode 17 (fix 2)
+  ['\uFEFF//', 1], // and \s (2)
+  [' \u0085a', 4], // \s (2)
+  [" \u{18D80}'s", 7], // Unicode 17 (2)
   ['<|endoftext|>', 7], // special-token strings are text
 ];
-
-function internalsOf(encoding: LoadedEncoding, api: GptEncodingApi): BpeCoreInternals {
-  const core = (api as unknown as { bytePairEncodingCoreProcessor?: Partial<BpeCoreInternals> })
-    .bytePairEncodingCoreProcessor;
-  if (
-    core === undefined ||
-    !(core.bytePairStringRankEncoder instanceof Map) ||
-    typeof core.getBpeRankFromBytes !== 'function' ||
-    typeof core.getBpeRankFromString !== 'function' ||
-    typeof core.binarySearch !== 'function' ||
-    !Array.isArray(core.bytePairNonUtfSortedEncoder)
-  ) {
-    throw new Error(
-      `${encoding}: gpt-tokenizer internals changed; the exactness fixes in src/tokens/backend.ts need review`,
-    );
-  }
-  return core as BpeCoreInternals;
-}
-
-function patchBomLookup(internals: BpeCoreInternals): void {
-  const original = internals.getBpeRankFromBytes.bind(internals);
-  const keepBom = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-  internals.getBpeRankFromBytes = (key: Uint8Array): number | undefined => {
-    if (key.length < 3 || key[0] !== 0xef || key[1] !== 0xbb || key[2] !== 0xbf) return original(key);
-    const index = internals.binarySearch(key);
-    if (index !== -1) return internals.bytePairNonUtfSortedEncoder[index]?.[1];
-    try {
-      return internals.getBpeRankFromString(keepBom.decode(key));
-    } catch {
-      return undefined; // not valid UTF-8 and not a byte token: no such token
-    }
-  };
-}

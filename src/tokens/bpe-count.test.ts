@@ -8,6 +8,7 @@ import { mulberry32 } from '../testing/random.js';
 import { loadEncoders, tokenizerFor } from './backend.js';
 import { heapMerge, PieceCountCache, PieceCounter, scanMerge, type RankLookup } from './bpe-count.js';
 import type { LoadedEncoding } from './encodings.js';
+import { readRankTable } from './rank-table.js';
 import { randomText } from './testing/random-text.js';
 
 const ENCODINGS: readonly LoadedEncoding[] = ['o200k_base', 'cl100k_base'];
@@ -99,17 +100,16 @@ for (const encoding of ENCODINGS) {
       ...CORPUS.map(([, text]) => text.slice(0, 400)),
       ...Array.from({ length: 300 }, (_, i) => randomString(5 + (i % 200), 'abcdeeeeinnorsstt  ')),
     ];
-    const encoder = new TextEncoder();
     for (const piece of pieces) {
-      const bytes = encoder.encode(piece);
-      const rankOf = (start: number, end: number) => ranks.rankOfBytes(bytes.subarray(start, end)) ?? Infinity;
+      const bytes = Buffer.from(piece, 'utf8').toString('latin1');
+      const rankOf = (start: number, end: number) => ranks(bytes.slice(start, end)) ?? Infinity;
       assert.equal(heapMerge(bytes.length, rankOf), scanMerge(bytes.length, rankOf), JSON.stringify(piece));
     }
   });
 }
 
-/** The rank tables through the same lookups the backend uses, from tiktoken's bytes (independent of gpt-tokenizer). */
-function rankLookupFor(encoding: LoadedEncoding): RankLookup {
+/** tiktoken's own table, keyed like ours (token bytes as a latin1 string): independent of the file we read. */
+function oracleTable(encoding: LoadedEncoding): Map<string, number> {
   const oracle = oracles.get(encoding);
   assert.ok(oracle);
   const byKey = new Map<string, number>();
@@ -121,10 +121,21 @@ function rankLookupFor(encoding: LoadedEncoding): RankLookup {
       // unused rank
     }
   }
-  return {
-    rankOfString: (key) => byKey.get(Buffer.from(key, 'utf8').toString('latin1')),
-    rankOfBytes: (key) => byKey.get(Buffer.from(key).toString('latin1')),
-  };
+  return byKey;
+}
+
+function rankLookupFor(encoding: LoadedEncoding): RankLookup {
+  const table = oracleTable(encoding);
+  return (bytes) => table.get(bytes);
+}
+
+for (const encoding of ENCODINGS) {
+  test(`${encoding}: the rank table read from the tiktoken file is tiktoken's, entry for entry`, () => {
+    const ours = readRankTable(encoding);
+    const oracle = oracleTable(encoding);
+    assert.equal(ours.size, oracle.size);
+    for (const [bytes, rank] of oracle) assert.equal(ours.get(bytes), rank, JSON.stringify(bytes));
+  });
 }
 
 test('a piece counter over independent rank tables agrees with tiktoken on long pieces (scan and heap paths)', () => {
@@ -133,6 +144,7 @@ test('a piece counter over independent rank tables agrees with tiktoken on long 
   const counter = new PieceCounter(ranks);
   for (const piece of ['hello', 'a'.repeat(63), 'a'.repeat(65), randomString(500, 'xyz'), '東京'.repeat(40)]) {
     assert.equal(counter.count(piece), oracle(piece), piece.slice(0, 20));
+    assert.equal(counter.count(piece), oracle(piece), `${piece.slice(0, 20)} (cached)`);
   }
 });
 

@@ -11,22 +11,17 @@
 // - Long pieces are merged with a heap (O(n log n)) instead of tiktoken's scan for the minimum (O(n²)): the same
 //   merges in the same order, so the same count, but a 500 KB base64 blob is milliseconds instead of minutes.
 
-/** How a piece's parts are looked up: by the piece's own UTF-16 slice (all-ASCII pieces) or by its UTF-8 bytes. */
-export interface RankLookup {
-  /** The rank of a token spelled by this string (valid UTF-8), or undefined. */
-  rankOfString(key: string): number | undefined;
-  /** The rank of a token with these bytes, or undefined. */
-  rankOfBytes(key: Uint8Array): number | undefined;
-}
+/** The rank of the token with these bytes (a one-byte string, one character per byte: rank-table.ts). */
+export type RankLookup = (bytes: string) => number | undefined;
 
-/** Pieces up to this many units are merged by scanning for the minimum, as tiktoken does; longer ones by heap. */
+/** Pieces up to this many bytes are merged by scanning for the minimum, as tiktoken does; longer ones by heap. */
 export const HEAP_MERGE_UNITS = 64;
 
-/** Entries kept per encoding (about 80 bytes each); two generations of half of it (see PieceCountCache). */
-export const PIECE_CACHE_ENTRIES = 65_536;
+/** Entries kept per encoding (about 80 bytes each, so ~2.5 MB when full); two generations of half of it. */
+export const PIECE_CACHE_ENTRIES = 32_768;
 
-/** Pieces longer than this are not cached: they rarely repeat and would crowd the cache. */
-export const MAX_CACHED_PIECE_CHARS = 64;
+/** Pieces longer than this (in UTF-8 bytes) are not cached: they rarely repeat and would crowd the cache. */
+export const MAX_CACHED_PIECE_BYTES = 64;
 
 const NO_RANK = Number.POSITIVE_INFINITY;
 // Heap keys pack (rank, position) into one double: rank × 2^24 + position orders by rank, then leftmost first.
@@ -70,58 +65,40 @@ export class PieceCountCache {
   }
 }
 
-const encoder = new TextEncoder();
-
 /** Counts the tokens of pre-token pieces of one encoding. */
 export class PieceCounter {
   readonly cache: PieceCountCache;
 
   constructor(
-    private readonly ranks: RankLookup,
+    private readonly rankOf: RankLookup,
     cacheEntries: number = PIECE_CACHE_ENTRIES,
   ) {
     this.cache = new PieceCountCache(cacheEntries);
   }
 
-  /** Tokens of one piece of the split. */
-  count(piece: string): number {
-    if (this.ranks.rankOfString(piece) !== undefined) return 1;
-    const cacheable = piece.length <= MAX_CACHED_PIECE_CHARS;
+  /** Tokens of one piece of the split; `ascii` when the caller knows every character is below U+0080. */
+  count(piece: string, ascii: boolean = ALL_ASCII.test(piece)): number {
+    // An ASCII string is its own byte string; anything else is encoded to UTF-8 first.
+    const bytes = ascii ? piece : Buffer.from(piece, 'utf8').toString('latin1');
+    if (this.rankOf(bytes) !== undefined) return 1;
+    const cacheable = bytes.length <= MAX_CACHED_PIECE_BYTES;
     if (cacheable) {
-      const hit = this.cache.get(piece);
+      const hit = this.cache.get(bytes);
       if (hit !== undefined) return hit;
     }
-    const count = this.merge(piece);
-    if (cacheable) this.cache.set(piece, count);
+    const count = mergeCount(bytes, this.rankOf);
+    if (cacheable) this.cache.set(bytes, count);
     return count;
   }
-
-  /** Tokens of one piece by merging, without the cache. */
-  merge(piece: string): number {
-    const rankOf = rankFunction(piece, this.ranks);
-    return rankOf.units <= HEAP_MERGE_UNITS ? scanMerge(rankOf.units, rankOf) : heapMerge(rankOf.units, rankOf);
-  }
 }
 
-/** The rank of the part [start, end) of a piece of `units` units (UTF-16 code units when the piece is all ASCII,
- * so one unit is one byte; UTF-8 bytes otherwise). */
-interface PartRank {
-  (start: number, end: number): number;
-  readonly units: number;
-}
+// eslint-disable-next-line no-control-regex -- the range includes the control characters on purpose
+const ALL_ASCII = /^[\x00-\x7f]*$/;
 
-function rankFunction(piece: string, ranks: RankLookup): PartRank {
-  // eslint-disable-next-line no-control-regex -- the range includes the control characters on purpose
-  if (/^[\x00-\x7f]*$/.test(piece)) {
-    // Every slice of ASCII is valid UTF-8 and spelled the same in UTF-16: look the slice up as a string.
-    return Object.assign((start: number, end: number) => ranks.rankOfString(piece.slice(start, end)) ?? NO_RANK, {
-      units: piece.length,
-    });
-  }
-  const bytes = encoder.encode(piece);
-  return Object.assign((start: number, end: number) => ranks.rankOfBytes(bytes.subarray(start, end)) ?? NO_RANK, {
-    units: bytes.length,
-  });
+/** Tokens of one piece (a byte string) by merging, without the cache. */
+export function mergeCount(bytes: string, rankOf: RankLookup): number {
+  const partRank = (start: number, end: number): number => rankOf(bytes.slice(start, end)) ?? NO_RANK;
+  return bytes.length <= HEAP_MERGE_UNITS ? scanMerge(bytes.length, partRank) : heapMerge(bytes.length, partRank);
 }
 
 /** tiktoken's byte_pair_merge: find the lowest-ranked adjacent pair (leftmost on ties), merge it, repeat. O(n²). */
