@@ -200,7 +200,8 @@ function prepare(encoding: LoadedEncoding, ranks: ReadonlyMap<string, number>): 
       for (let match = split.exec(text); match !== null; match = split.exec(text)) {
         const piece = match[0];
         // Every single byte is a token.
-        tokens += piece.length === 1 && piece.charCodeAt(0) < 0x80 ? 1 : pieces.count(piece, allAscii);
+        if (piece.length === 1 && piece.charCodeAt(0) < 0x80) tokens += 1;
+        else tokens += allAscii ? pieces.count(piece, true) : pieces.count(piece); // per piece: most are ASCII
       }
       return tokens;
     },

@@ -77,7 +77,7 @@ export class PieceCounter {
   }
 
   /** Tokens of one piece of the split; `ascii` when the caller knows every character is below U+0080. */
-  count(piece: string, ascii: boolean = ALL_ASCII.test(piece)): number {
+  count(piece: string, ascii: boolean = isAscii(piece)): number {
     // An ASCII string is its own byte string; anything else is encoded to UTF-8 first.
     const bytes = ascii ? piece : Buffer.from(piece, 'utf8').toString('latin1');
     if (this.rankOf(bytes) !== undefined) return 1;
@@ -92,8 +92,10 @@ export class PieceCounter {
   }
 }
 
-// eslint-disable-next-line no-control-regex -- the range includes the control characters on purpose
-const ALL_ASCII = /^[\x00-\x7f]*$/;
+function isAscii(piece: string): boolean {
+  for (let i = 0; i < piece.length; i++) if (piece.charCodeAt(i) >= 0x80) return false;
+  return true;
+}
 
 /** Tokens of one piece (a byte string) by merging, without the cache. */
 export function mergeCount(bytes: string, rankOf: RankLookup): number {
