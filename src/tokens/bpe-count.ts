@@ -6,8 +6,8 @@
 // bpe-count.test.ts compare the result with tiktoken.
 //
 // Two things make it fast and bounded:
-// - Piece counts are cached (PieceCountCache): prose repeats its words, so most pieces that are not whole tokens
-//   were merged moments ago.
+// - Piece counts are cached (PieceCountCache), whole tokens included: prose repeats its words, so most pieces were
+//   seen moments ago, and a small hot map answers faster than the 200 000-entry rank table.
 // - Long pieces are merged with a heap (O(n log n)) instead of tiktoken's scan for the minimum (O(n²)): the same
 //   merges in the same order, so the same count, but a 500 KB base64 blob is milliseconds instead of minutes.
 
@@ -80,13 +80,14 @@ export class PieceCounter {
   count(piece: string, ascii: boolean = isAscii(piece)): number {
     // An ASCII string is its own byte string; anything else is encoded to UTF-8 first.
     const bytes = ascii ? piece : Buffer.from(piece, 'utf8').toString('latin1');
-    if (this.rankOf(bytes) !== undefined) return 1;
+    // The cache first, whole tokens included: it is small and hot, while the rank table (200 000 entries) is cold
+    // in the CPU caches. Looking the rank table up first made counting 1.5 KB of prose ~1.5× slower.
     const cacheable = bytes.length <= MAX_CACHED_PIECE_BYTES;
     if (cacheable) {
       const hit = this.cache.get(bytes);
       if (hit !== undefined) return hit;
     }
-    const count = mergeCount(bytes, this.rankOf);
+    const count = this.rankOf(bytes) !== undefined ? 1 : mergeCount(bytes, this.rankOf);
     if (cacheable) this.cache.set(bytes, count);
     return count;
   }
