@@ -11,6 +11,7 @@ import { loadServiceProtos } from '../src/protos/load.js';
 import {
   BACKEND,
   REQUEST_BODY_JSON,
+  chatRequestOfSize,
   REQUEST_BODY_SSE,
   withTurn,
   RESPONSE_BODY_JSON,
@@ -116,12 +117,18 @@ interface Script {
   readonly routerResponseHeaders: HeaderValue[];
 }
 
-const scripts = new Map<boolean, Script>();
+const scripts = new Map<string, Script>();
 
-function scriptFor(stream: boolean): Script {
-  let script = scripts.get(stream);
+function scriptFor(stream: boolean, promptBytes: number | undefined): Script {
+  const key = `${stream}:${promptBytes ?? ''}`;
+  let script = scripts.get(key);
   if (!script) {
-    const requestBody = stream ? REQUEST_BODY_SSE : REQUEST_BODY_JSON;
+    const requestBody =
+      promptBytes !== undefined
+        ? chatRequestOfSize(stream, promptBytes)
+        : stream
+          ? REQUEST_BODY_SSE
+          : REQUEST_BODY_JSON;
     const routerCount = routerRequestHeaders('x', requestBody, stream).length;
     script = {
       stream,
@@ -130,7 +137,7 @@ function scriptFor(stream: boolean): Script {
       upstreamResponseHeaders: headerValues(upstreamResponseHeaders(stream)),
       routerResponseHeaders: headerValues(routerResponseHeaders(stream)),
     };
-    scripts.set(stream, script);
+    scripts.set(key, script);
   }
   return script;
 }
@@ -158,8 +165,9 @@ export async function runExchange(
   client: ExternalProcessorClient,
   stream: boolean,
   seq: number,
+  promptBytes?: number,
 ): Promise<ExchangeRecord> {
-  const script = scriptFor(stream);
+  const script = scriptFor(stream, promptBytes);
   const requestId = `bench-${process.pid}-${seq}`;
   const requestBody = withTurn(script.requestBody, seq);
   const requestHeaders = headerValues(routerRequestHeaders(requestId, requestBody, stream));
@@ -234,6 +242,7 @@ export async function runMany(
   count: number,
   concurrency: number,
   firstSeq: number,
+  promptBytes?: number,
 ): Promise<{ latenciesMs: number[]; messages: number }> {
   const latenciesMs: number[] = [];
   let messages = 0;
@@ -241,7 +250,7 @@ export async function runMany(
   const worker = async () => {
     while (next < count) {
       const seq = firstSeq + next++;
-      const record = await runExchange(client, stream, seq);
+      const record = await runExchange(client, stream, seq, promptBytes);
       latenciesMs.push(record.latencyMs);
       messages += record.messages;
     }

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { BACKEND_HEADER, REQUEST_ID_HEADER, ROUTE_HEADER } from '../src/extproc/contract.js';
 import { clusterNameForModel } from '../src/config/topology.js';
+import { generateProse } from './prose.js';
 
 export const CLIENT_MODEL = 'gpt-4o-mini';
 export const UPSTREAM_MODEL = 'llama-3.1-8b-instruct';
@@ -77,41 +78,55 @@ export function withTurn(base: Buffer, seq: number): Buffer {
 }
 
 function chatRequest(stream: boolean): Buffer {
-  const text = padTo(2048, (filler) =>
-    JSON.stringify({
-      model: CLIENT_MODEL,
-      messages: [
-        {
-          role: 'system',
-          content:
-            'You are a senior TypeScript reviewer. Answer concisely, cite line numbers, and propose minimal patches. ' +
-            'Prefer standard library APIs. Never invent functions that do not exist in the code you were shown.',
-        },
-        {
-          role: 'user',
-          content:
-            'Review this function:\n```ts\nexport function chunk<T>(items: T[], size: number): T[][] {\n  const out: T[][] = [];\n' +
-            '  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));\n  return out;\n}\n```',
-        },
-        {
-          role: 'assistant',
-          content:
-            'The function is correct for positive sizes. With size <= 0 the loop never terminates; validate the argument ' +
-            'and throw a RangeError. Consider a generator if callers stream large arrays.',
-        },
-        {
-          role: 'user',
-          content: `${TURN_PLACEHOLDER} Please write the patch with the RangeError and a unit test. Context: ${filler}`,
-        },
-      ],
-      temperature: 0.2,
-      top_p: 1,
-      max_tokens: 512,
-      stream,
-      user: 'bench-user-42',
-    }),
-  );
-  return Buffer.from(text);
+  return Buffer.from(padTo(2048, (filler) => chatRequestText(stream, filler)));
+}
+
+/**
+ * The same conversation with its last user turn filled with generated English prose (words vary, as in real
+ * prompts) to a body of about `bytes` bytes: the prompt-size scenarios (`bench/run.ts --prompt-sizes`).
+ */
+export function chatRequestOfSize(stream: boolean, bytes: number): Buffer {
+  const overhead = Buffer.byteLength(chatRequestText(stream, ''));
+  // The prose is ASCII and has no characters JSON escapes except newlines (2 bytes each): trim to fit.
+  let filler = generateProse(Math.max(0, bytes - overhead), 3);
+  while (Buffer.byteLength(chatRequestText(stream, filler)) > bytes && filler.length > 0)
+    filler = filler.slice(0, filler.length - (Buffer.byteLength(chatRequestText(stream, filler)) - bytes));
+  return Buffer.from(chatRequestText(stream, filler));
+}
+
+function chatRequestText(stream: boolean, filler: string): string {
+  return JSON.stringify({
+    model: CLIENT_MODEL,
+    messages: [
+      {
+        role: 'system',
+        content:
+          'You are a senior TypeScript reviewer. Answer concisely, cite line numbers, and propose minimal patches. ' +
+          'Prefer standard library APIs. Never invent functions that do not exist in the code you were shown.',
+      },
+      {
+        role: 'user',
+        content:
+          'Review this function:\n```ts\nexport function chunk<T>(items: T[], size: number): T[][] {\n  const out: T[][] = [];\n' +
+          '  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));\n  return out;\n}\n```',
+      },
+      {
+        role: 'assistant',
+        content:
+          'The function is correct for positive sizes. With size <= 0 the loop never terminates; validate the argument ' +
+          'and throw a RangeError. Consider a generator if callers stream large arrays.',
+      },
+      {
+        role: 'user',
+        content: `${TURN_PLACEHOLDER} Please write the patch with the RangeError and a unit test. Context: ${filler}`,
+      },
+    ],
+    temperature: 0.2,
+    top_p: 1,
+    max_tokens: 512,
+    stream,
+    user: 'bench-user-42',
+  });
 }
 
 export const REQUEST_BODY_JSON = chatRequest(false);

@@ -13,13 +13,13 @@ const goSignal = new Promise<void>((resolve) => (go = resolve));
 
 async function run(job: LoadJob): Promise<void> {
   const client = createClient(job.port);
-  const { stream, warmup, count, name } = job.scenario;
+  const { stream, warmup, count, name, promptBytes } = job.scenario;
   try {
     let seq = 0;
     if (job.validate) {
       let checks = 0;
       for (let i = 0; i < VALIDATION_EXCHANGES; i++) {
-        const record = await runExchange(client, stream, seq++);
+        const record = await runExchange(client, stream, seq++, promptBytes);
         try {
           checks += validateRealExchange(record, stream);
         } catch (err) {
@@ -33,12 +33,12 @@ async function run(job: LoadJob): Promise<void> {
       }
       toParent({ type: 'validated', checks });
     }
-    await runMany(client, stream, warmup, job.concurrency, seq);
+    await runMany(client, stream, warmup, job.concurrency, seq, promptBytes);
     seq += warmup;
     toParent({ type: 'warm' });
     await goSignal;
     const started = performance.now();
-    const { latenciesMs, messages } = await runMany(client, stream, count, job.concurrency, seq);
+    const { latenciesMs, messages } = await runMany(client, stream, count, job.concurrency, seq, promptBytes);
     const wallMs = performance.now() - started;
     latenciesMs.sort((a, b) => a - b);
     toParent({ type: 'done', result: { exchanges: latenciesMs.length, messages, wallMs, latenciesMs } });

@@ -2,6 +2,8 @@
 // ext_proc server answering CONTINUE), side by side in one run. Three processes per measurement: this orchestrator,
 // the server under test and the load generator, so client CPU is never billed to the server.
 // Options: --rounds N  --concurrency N  --json-count N  --sse-count N  --only <scenario>  --quick  --profile
+// --prompt-sizes: instead, the real server alone with JSON prompts of 2 KB, 20 KB, 100 KB and 500 KB of English prose
+// (budgets on: every prompt is counted), printing CPU µs per KB and whether the cost is linear in prompt size.
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -27,7 +29,7 @@ import {
   type ServerKind,
 } from './scenarios.js';
 import { median, percentile, round } from './stats.js';
-import { REQUEST_BODY_JSON, RESPONSE_BODY_JSON, SSE_RESPONSE_CHUNKS } from './fixtures.js';
+import { chatRequestOfSize, REQUEST_BODY_JSON, RESPONSE_BODY_JSON, SSE_RESPONSE_CHUNKS } from './fixtures.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
 const resultsDir = path.join(repoRoot(), 'bench', 'results');
@@ -100,6 +102,89 @@ function verdictLines(results: readonly ScenarioResult[], concurrency: number): 
     );
   }
   return lines;
+}
+
+/** Prompt sizes of --prompt-sizes, and the linearity target: µs per KB at the largest over that at the smallest. */
+const PROMPT_SIZES_KB = [2, 20, 100, 500] as const;
+const LINEARITY_GOAL = 2;
+
+/** Exchanges per prompt size: about 8 MB of prompts per window (at least 20), a quarter of that to warm up. */
+function promptSizeScenarios(quick: boolean): ScenarioSettings[] {
+  return PROMPT_SIZES_KB.map((kb) => {
+    const count = Math.max(20, Math.round((quick ? 2000 : 8000) / kb));
+    return {
+      name: 'prompt-size',
+      stream: false,
+      warmup: Math.max(5, Math.ceil(count / 4)),
+      count,
+      promptBytes: kb * 1024,
+    };
+  });
+}
+
+interface PromptSizeRow {
+  readonly kb: number;
+  readonly bodyBytes: number;
+  readonly cpuUsPerExchange: number;
+  readonly usPerKb: number;
+  readonly p50Ms: number;
+  readonly rssMb: number;
+}
+
+/** --prompt-sizes: rounds interleave the sizes; per size the median CPU per exchange, per KB of request body. */
+async function runPromptSizes(settings: BenchSettings, quick: boolean): Promise<void> {
+  const scenarios = promptSizeScenarios(quick);
+  const runs = new Map<number, RunMeasurement[]>();
+  for (let r = 1; r <= settings.rounds; r++) {
+    for (const scenario of scenarios) {
+      const kb = (scenario.promptBytes ?? 0) / 1024;
+      const m = await measure('real', scenario, r, settings);
+      runs.set(kb, [...(runs.get(kb) ?? []), m]);
+      console.log(
+        `  ${kb} KB round ${r}: ${m.cpuUsPerExchange.toFixed(0)} µs CPU/exch, p50 ${m.p50Ms.toFixed(2)} ms, RSS ${m.rssMb.toFixed(0)} MB`,
+      );
+    }
+  }
+  const rows: PromptSizeRow[] = scenarios.map((scenario) => {
+    const bodyBytes = chatRequestOfSize(false, scenario.promptBytes ?? 0).length;
+    const kb = (scenario.promptBytes ?? 0) / 1024;
+    const summary = summariseKind(runs.get(kb) ?? []);
+    return {
+      kb,
+      bodyBytes,
+      cpuUsPerExchange: summary.cpuUsPerExchange,
+      usPerKb: summary.cpuUsPerExchange / (bodyBytes / 1024),
+      p50Ms: summary.p50Ms,
+      rssMb: summary.rssMb,
+    };
+  });
+  console.log(`
+medians of ${settings.rounds} round(s), real server only, budgets on, concurrency ${settings.concurrency}
+`);
+  console.log('prompt   body B   CPU µs/exch   µs/KB   marginal µs/KB   p50 ms   RSS MB');
+  rows.forEach((row, i) => {
+    const previous = rows[i - 1];
+    const marginal =
+      previous === undefined
+        ? '—'
+        : ((row.cpuUsPerExchange - previous.cpuUsPerExchange) / ((row.bodyBytes - previous.bodyBytes) / 1024)).toFixed(
+            1,
+          );
+    console.log(
+      `${`${row.kb} KB`.padEnd(8)} ${String(row.bodyBytes).padStart(7)} ${row.cpuUsPerExchange.toFixed(0).padStart(13)} ` +
+        `${row.usPerKb.toFixed(1).padStart(7)} ${marginal.padStart(16)} ${row.p50Ms.toFixed(2).padStart(8)} ${row.rssMb.toFixed(0).padStart(8)}`,
+    );
+  });
+  const smallest = rows[0];
+  const largest = rows[rows.length - 1];
+  if (smallest === undefined || largest === undefined) return;
+  const ratio = largest.usPerKb / smallest.usPerKb;
+  console.log(
+    `\n${ratio <= LINEARITY_GOAL ? 'PASS' : 'FAIL'} cost linear in prompt size: largest/smallest µs per KB = ${ratio.toFixed(2)} (≤ ${LINEARITY_GOAL})`,
+  );
+  const file = path.join(resultsDir, 'latest-prompt-size.json');
+  writeFileSync(file, JSON.stringify({ generatedAt: new Date().toISOString(), settings, rows, ratio }, null, 2) + '\n');
+  console.log(`results: ${path.relative(process.cwd(), file)}`);
 }
 
 function parseArgs(argv: readonly string[]): BenchSettings {
@@ -284,6 +369,10 @@ function table(results: readonly ScenarioResult[]): string {
 async function main(): Promise<void> {
   const settings = parseArgs(process.argv.slice(2));
   mkdirSync(resultsDir, { recursive: true });
+  if (process.argv.includes('--prompt-sizes')) {
+    await runPromptSizes(settings, process.argv.includes('--quick'));
+    return;
+  }
   if (settings.profile) mkdirSync(profileDir, { recursive: true });
   const started = Date.now();
   const machine = {

@@ -1,5 +1,5 @@
 // The bench scenarios and the shared settings the orchestrator hands to its children.
-export type ScenarioName = 'passthrough-json' | 'sse-200';
+export type ScenarioName = 'passthrough-json' | 'sse-200' | 'prompt-size';
 export type ServerKind = 'floor' | 'real';
 
 export interface ScenarioSettings {
@@ -9,6 +9,8 @@ export interface ScenarioSettings {
   readonly warmup: number;
   /** Exchanges in the measured window. */
   readonly count: number;
+  /** Request body of about this many bytes of English prose instead of the 2 KB conversation (prompt-size runs). */
+  readonly promptBytes?: number;
 }
 
 export interface BenchSettings {

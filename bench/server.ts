@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Session } from 'node:inspector/promises';
 import { ConfigStore } from '../src/config/store.js';
 import { startExtProcServer } from '../src/extproc/server.js';
-import { AccountingHolder } from '../src/service-accounting.js';
+import { AccountingHolder, encodingsForConfig } from '../src/service-accounting.js';
 import { configFromYaml } from '../src/testing/config.js';
 import { setLogLevel } from '../src/telemetry/log.js';
 import { errorMessage } from '../src/telemetry/log.js';
@@ -24,7 +24,7 @@ async function start(): Promise<number> {
     const store = new ConfigStore('bench-config.yaml', config, BENCH_ENV);
     // Budgets on, as in src/service.ts: identification, prompt counting, reservation and settlement are measured.
     const accounting = new AccountingHolder();
-    await accounting.apply(config.budgets);
+    await accounting.apply(config.budgets, encodingsForConfig(config));
     if (!accounting.current()) throw new Error('bench config has no budgets');
     return (await startExtProcServer(store, '127.0.0.1:0', undefined, { accounting: () => accounting.current() })).port;
   }

@@ -1,8 +1,11 @@
-// Token counting benchmark: exactness and single-thread throughput of tiktoken (WASM, the oracle), js-tiktoken and
-// gpt-tokenizer (as src/tokens/backend.ts configures it: split-pattern and BOM fixes, 20 000-entry merge cache), and of
-// our countText() (gpt-tokenizer + the long-run guard), per encoding, side by side, with the ratio to tiktoken.
+// Token counting benchmark: exactness and single-thread throughput of tiktoken (WASM, the oracle), js-tiktoken,
+// gpt-tokenizer's own countTokens (configured as src/tokens/backend.ts did before issue 12's piece counter: our split
+// patterns, ASCII fast path, 20 000-entry merge cache), our piece counter (backend.ts + bpe-count.ts: the same rank
+// tables, counts instead of ids, a piece-count cache, heap merging of long pieces), and our countText() (+ the
+// long-run guard, the model lookup and the text-count cache), per encoding, side by side, with the ratio to tiktoken.
 //
 //   npx tsc -p tsconfig.json && node dist/bench/tokens.js [--rounds 7] [--bytes 1000000] [--corpus FILE] [--json]
+//   node dist/bench/tokens.js --worst [--bytes N]     hostile inputs (long pieces), our counter only
 //
 // Method: every scenario's input is built up front; each library counts it once per round; libraries are
 // interleaved within a round (rotating the order) so drift hits all alike; warm-up rounds are not recorded; the
@@ -19,14 +22,15 @@ import { get_encoding, type Tiktoken as WasmTiktoken } from 'tiktoken';
 import { Tiktoken as JsTiktoken } from 'js-tiktoken/lite';
 import jsO200k from 'js-tiktoken/ranks/o200k_base';
 import jsCl100k from 'js-tiktoken/ranks/cl100k_base';
-import { loadEncoders, tokenizerFor } from '../src/tokens/backend.js';
+import { ASCII_SPLIT_PATTERNS, loadEncoders, SPLIT_PATTERNS, tokenizerFor } from '../src/tokens/backend.js';
 import { countText } from '../src/tokens/counter.js';
 import type { LoadedEncoding } from '../src/tokens/encodings.js';
 import { mulberry32 } from '../src/testing/random.js';
+import { generateProse } from './prose.js';
 import { repoRoot } from '../src/util/repo-root.js';
 import { runIfEntryPoint } from './entry.js';
 
-export type LibraryName = 'tiktoken' | 'js-tiktoken' | 'gpt-tokenizer' | 'countText';
+export type LibraryName = 'tiktoken' | 'js-tiktoken' | 'gpt-tokenizer' | 'piece-counter' | 'countText';
 
 export interface TokenBenchOptions {
   /** Recorded rounds per scenario (median taken). */
@@ -63,7 +67,7 @@ export interface ScenarioResult {
 }
 
 export interface LoadResult {
-  readonly library: Exclude<LibraryName, 'countText'>;
+  readonly library: Exclude<LibraryName, 'countText' | 'gpt-tokenizer'>;
   readonly loadMs: number;
   readonly rssMb: number;
 }
@@ -95,7 +99,8 @@ interface Scenario {
   readonly name: string;
   readonly description: string;
   readonly inputs: readonly string[];
-  /** Clear gpt-tokenizer's merge cache before every run (a process that never saw this text). */
+  /** Clear gpt-tokenizer's merge cache and our piece-count cache before every run (a process that never saw this
+   * text). countText's text-count cache is not cleared: on a repeated one-string input it measures a cache hit. */
   readonly coldCache?: boolean;
   /** Libraries not run here, with the reason. */
   readonly skip?: Partial<Record<LibraryName, string>>;
@@ -136,6 +141,13 @@ export async function runTokenBench(overrides: Partial<TokenBenchOptions> = {}):
       coldCache: true,
       skip: { 'js-tiktoken': 'skipped: quadratic, 10 000 chars take ~7 s' },
     },
+    {
+      name: 'base64',
+      description: '48 KB of base64 of random bytes (short unseen pieces), caches cleared',
+      inputs: [base64Blob(48_000)],
+      coldCache: true,
+      skip: { 'js-tiktoken': 'skipped: quadratic' },
+    },
   ];
 
   const results: ScenarioResult[] = [];
@@ -143,14 +155,34 @@ export async function runTokenBench(overrides: Partial<TokenBenchOptions> = {}):
     const wasm: WasmTiktoken = get_encoding(encoding);
     const js = new JsTiktoken(encoding === 'o200k_base' ? jsO200k : jsCl100k);
     const ours = tokenizerFor(encoding);
+    const library = gptTokenizerModules[encoding].default;
+    library.setMergeCacheSize(20_000);
+    const core = (library as unknown as { bytePairEncodingCoreProcessor: { tokenSplitRegex: RegExp } })
+      .bytePairEncodingCoreProcessor;
+    const ordinary = { disallowedSpecial: new Set<string>() };
     const counters: ReadonlyArray<readonly [LibraryName, Counter]> = [
       ['tiktoken', (text) => wasm.encode_ordinary(text).length],
       ['js-tiktoken', (text) => js.encode(text, [], []).length],
-      ['gpt-tokenizer', (text) => ours.count(text)],
+      [
+        'gpt-tokenizer',
+        (text) => {
+          // eslint-disable-next-line no-control-regex -- all ASCII
+          core.tokenSplitRegex = /^[\x00-\x7f]*$/.test(text)
+            ? ASCII_SPLIT_PATTERNS[encoding]
+            : SPLIT_PATTERNS[encoding];
+          return library.countTokens(text, ordinary);
+        },
+      ],
+      ['piece-counter', (text) => ours.count(text)],
       ['countText', (text) => countText(MODEL_FOR[encoding], text)],
     ];
     for (const scenario of scenarios) {
-      const clear = scenario.coldCache ? () => gptTokenizerModules[encoding].clearMergeCache() : () => undefined;
+      const clear = scenario.coldCache
+        ? () => {
+            library.clearMergeCache();
+            ours.clearCache();
+          }
+        : () => undefined;
       results.push(runScenario(scenario, encoding, counters, clear, options));
     }
     wasm.free();
@@ -211,9 +243,6 @@ function runScenario(
       runsMbPerSecond: speeds,
       tokens,
       exact: tokens === reference,
-      ...(name === 'countText' && scenario.name === 'long-run'
-        ? { note: 'long run cut into 128-char chunks: approximate by design' }
-        : {}),
     };
   });
   return {
@@ -232,6 +261,14 @@ function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+/** Base64 of seeded random bytes, without padding: one pre-token piece of letters, digits, '+' and '/'. */
+function base64Blob(bytes: number): string {
+  const random = mulberry32(7);
+  const raw = Buffer.alloc(bytes);
+  for (let i = 0; i < bytes; i++) raw[i] = Math.floor(random() * 256);
+  return raw.toString('base64').replace(/=+$/, '');
 }
 
 function chunk(text: string, size: number): string[] {
@@ -263,96 +300,13 @@ function codeCorpus(bytes: number): string | undefined {
     .replace(/\uFFFD$/, '');
 }
 
-// Deterministic English-like prose: Zipf-weighted common words, sentence case, punctuation, numbers, and 2% rare
-// words built from syllables (multi-token pieces that exercise BPE and the merge cache). o200k_base gives ~4.5
-// characters per token on it, like real English (the GPL-3 text: 4.8).
-const COMMON = (
-  'the of and to a in is that for it as was with be by on not he I this are or his from at which but have an they ' +
-  'you were her she there one all we their been has would when if will more no out so said what up its about ' +
-  'into than them can only other new some could time these two may then do first any my now such like our over ' +
-  'man me even most made after also did many before must through back years where much your way well down should ' +
-  'because each just those people how too little state good very make world still own see men work long get here ' +
-  'between both life being under never day same another know while last might us great old year off come since ' +
-  'against go came right used take three states himself few house use during without again place American around ' +
-  'however home small found Mrs thought went say part once general high upon school every number does something ' +
-  'system program government often development question nothing information report result increase process ' +
-  'request model service gateway budget token limit provider response network policy cluster performance ' +
-  'measure evidence decision history community problem business important public possible different market ' +
-  'experience understanding especially particular political economic national international environment ' +
-  'education financial available following including therefore although approach analysis research century ' +
-  'children interest president security individual practice situation relationship organization knowledge ' +
-  'position national technology everything certainly yesterday tomorrow together already actually probably ' +
-  'building language picture economy country support several whether across toward product reason control ' +
-  'service society interest product industry culture natural special private current central original simple ' +
-  'strong recent significant personal traditional professional responsibility opportunity management ' +
-  'difference community experience conversation morning evening question surface material structure'
-).split(' ');
-const SYLLABLES = 'ka lo mi ter ven sul dra po nex qui tar bel orn isk ump zel fra gon lum pre tis vor wex yal'.split(
-  ' ',
-);
-
-export function generateProse(bytes: number, seed: number): string {
-  const random = mulberry32(seed);
-  const weights = COMMON.map((_, rank) => 1 / (rank + 12));
-  const cumulative: number[] = [];
-  let sum = 0;
-  for (const weight of weights) cumulative.push((sum += weight));
-  const pickCommon = (): string => {
-    const target = random() * sum;
-    let lo = 0;
-    let hi = cumulative.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if ((cumulative[mid] ?? 0) < target) lo = mid + 1;
-      else hi = mid;
-    }
-    return COMMON[lo] ?? 'the';
-  };
-  const rareWord = (): string => {
-    let word = '';
-    const n = 2 + Math.floor(random() * 3);
-    for (let i = 0; i < n; i++) word += SYLLABLES[Math.floor(random() * SYLLABLES.length)] ?? 'ka';
-    return word;
-  };
-  const parts: string[] = [];
-  let size = 0;
-  while (size < bytes) {
-    const sentences = 3 + Math.floor(random() * 5);
-    const paragraph: string[] = [];
-    for (let s = 0; s < sentences; s++) {
-      const length = 8 + Math.floor(random() * 18);
-      const words: string[] = [];
-      for (let w = 0; w < length; w++) {
-        const r = random();
-        let word =
-          r < 0.02
-            ? rareWord()
-            : r < 0.026
-              ? String(Math.floor(random() * (random() < 0.5 ? 100 : 3000)))
-              : pickCommon();
-        if (r < 0.02 && random() < 0.3) word = word.charAt(0).toUpperCase() + word.slice(1);
-        if (w > 0 && w < length - 1 && random() < 0.07) word += ',';
-        words.push(word);
-      }
-      const first = words[0] ?? 'The';
-      words[0] = first.charAt(0).toUpperCase() + first.slice(1);
-      const end = random();
-      paragraph.push(words.join(' ') + (end < 0.05 ? '?' : end < 0.07 ? '!' : '.'));
-    }
-    const text = paragraph.join(' ');
-    parts.push(text);
-    size += text.length + 2;
-  }
-  return parts.join('\n\n').slice(0, bytes);
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // Load time and memory, each library alone in a fresh process.
 
 const LOAD_SCRIPTS: Readonly<Record<LoadResult['library'], string>> = {
   tiktoken: `const { get_encoding } = await import('tiktoken'); get_encoding('o200k_base').encode_ordinary('x'); get_encoding('cl100k_base').encode_ordinary('x');`,
   'js-tiktoken': `const { Tiktoken } = await import('js-tiktoken/lite'); new Tiktoken((await import('js-tiktoken/ranks/o200k_base')).default).encode('x'); new Tiktoken((await import('js-tiktoken/ranks/cl100k_base')).default).encode('x');`,
-  'gpt-tokenizer': `const { loadEncoders, tokenizerFor } = await import(${JSON.stringify(pathToFileURL(path.join(REPO_ROOT, 'dist/src/tokens/backend.js')).href)}); await loadEncoders(); tokenizerFor('o200k_base').count('x');`,
+  'piece-counter': `const { loadEncoders, tokenizerFor } = await import(${JSON.stringify(pathToFileURL(path.join(REPO_ROOT, 'dist/src/tokens/backend.js')).href)}); await loadEncoders(); tokenizerFor('o200k_base').count('x');`,
 };
 
 function measureLoads(): LoadResult[] {
@@ -378,7 +332,17 @@ export function formatTokenBench(result: TokenBenchResult): string {
   lines.push(`median of ${result.options.rounds} interleaved rounds after ${result.options.warmupRounds} warm-up`);
   lines.push('MB/s of UTF-8 input (10^6 bytes/s); ×N = speed relative to tiktoken; ✗ = total differs from tiktoken');
   lines.push('');
-  const header = ['encoding', 'scenario', 'MB', 'chars/tok', 'tiktoken', 'js-tiktoken', 'gpt-tokenizer', 'countText'];
+  const header = [
+    'encoding',
+    'scenario',
+    'MB',
+    'chars/tok',
+    'tiktoken',
+    'js-tiktoken',
+    'gpt-tokenizer',
+    'piece-counter',
+    'countText',
+  ];
   const rows: string[][] = [header];
   for (const s of result.scenarios) {
     const cell = (name: LibraryName): string => {
@@ -395,6 +359,7 @@ export function formatTokenBench(result: TokenBenchResult): string {
       cell('tiktoken'),
       cell('js-tiktoken'),
       cell('gpt-tokenizer'),
+      cell('piece-counter'),
       cell('countText'),
     ]);
   }
@@ -420,9 +385,46 @@ export function formatTokenBench(result: TokenBenchResult): string {
   return lines.join('\n');
 }
 
+/** Hostile inputs of `bytes` characters: long pieces without spaces, which are quadratic to merge naively. Our piece
+ * counter only (tiktoken takes minutes on the single-piece ones), caches cleared, one run each: MB/s. */
+export async function worstCases(bytes: number): Promise<string[]> {
+  await loadEncoders(['o200k_base']);
+  const ours = tokenizerFor('o200k_base');
+  const random = mulberry32(5);
+  const letters = (n: number): string =>
+    Array.from({ length: n }, () => String.fromCharCode(97 + Math.floor(random() * 26))).join('');
+  const words = (length: number): string => {
+    const parts: string[] = [];
+    for (let size = 0; size < bytes; size += length + 1) parts.push(letters(length));
+    return parts.join(' ');
+  };
+  const cjk = Array.from({ length: Math.floor(bytes / 3) }, () =>
+    String.fromCharCode(0x4e00 + Math.floor(random() * 2000)),
+  ).join('');
+  const inputs: ReadonlyArray<readonly [string, string]> = [
+    ['random 127-letter words', words(127)],
+    ['random 16-letter words', words(16)],
+    ['base64 of random bytes', base64Blob(Math.floor((bytes * 3) / 4))],
+    ['"a" × n, one piece', 'a'.repeat(bytes)],
+    ['"=" × n, one piece', '='.repeat(bytes)],
+    ['random letters, one piece', letters(bytes)],
+    ['CJK, one piece', cjk],
+    ['" \\n" × n/2, one piece', ' \n'.repeat(bytes / 2)],
+  ];
+  return inputs.map(([name, text]) => {
+    ours.clearCache();
+    const started = process.hrtime.bigint();
+    const tokens = ours.count(text);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const mb = Buffer.byteLength(text) / 1e6;
+    return `  ${name.padEnd(28)} ${mb.toFixed(2)} MB  ${tokens} tokens  ${(seconds * 1000).toFixed(0)} ms  ${(mb / seconds).toFixed(2)} MB/s`;
+  });
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
+      worst: { type: 'boolean' },
       rounds: { type: 'string' },
       warmup: { type: 'string' },
       bytes: { type: 'string' },
@@ -438,6 +440,13 @@ async function main(): Promise<void> {
   if (values.bytes !== undefined) overrides.bytes = Number(values.bytes);
   if (values.corpus !== undefined) overrides.corpusFile = values.corpus;
   if (values['no-load'] === true) overrides.measureLoad = false;
+  if (values.worst === true) {
+    const bytes = overrides.bytes ?? DEFAULT_TOKEN_BENCH_OPTIONS.bytes;
+    process.stdout.write(
+      `worst cases, o200k_base, piece counter, caches cleared:\n${(await worstCases(bytes)).join('\n')}\n`,
+    );
+    return;
+  }
   const result = await runTokenBench(overrides);
   process.stdout.write((values.json === true ? JSON.stringify(result, null, 2) : formatTokenBench(result)) + '\n');
 }

@@ -1,12 +1,15 @@
 // Budgets follow the config: created when a config has them, replaced only when the budgets section changes (a
-// memory store would otherwise lose its counters on every unrelated reload), closed when removed. The tokenizer
-// loads before the first budgeted request, and readiness waits for it.
+// memory store would otherwise lose its counters on every unrelated reload), closed when removed. The encoders the
+// configured models need (and only those: each costs tens of MB) load before the first budgeted request, and
+// readiness waits for them; one a reload adds loads in the background (tokenizerFor loads it if a request is first).
 import { createHash } from 'node:crypto';
 import { Gauge } from 'prom-client';
 import { Budgets, type BudgetHooks, type BudgetView } from './budget/budgets.js';
 import type { BudgetsConfig } from './budget/config.js';
 import type { Accounting } from './extproc/budget-gate.js';
-import { loadEncoders } from './tokens/counter.js';
+import type { ServiceConfig } from './config/schema.js';
+import { loadedEncodings, loadEncoders } from './tokens/counter.js';
+import { encodingsForModels, type LoadedEncoding } from './tokens/encodings.js';
 import { PromptEstimator } from './tokens/estimator.js';
 import { errorMessage, log } from './telemetry/log.js';
 import { metrics, registry } from './telemetry/metrics.js';
@@ -17,6 +20,11 @@ const RETIRE_AFTER_MS = 5 * 60_000;
 /** Names one budgets config across processes (a worker's IPC store asks the primary for the ledger of this key). */
 export function budgetsKey(config: BudgetsConfig): string {
   return createHash('sha256').update(JSON.stringify(config)).digest('base64url').slice(0, 22);
+}
+
+/** The encoders a config's budgets count with: those of every model a route sends to a backend. */
+export function encodingsForConfig(config: ServiceConfig): LoadedEncoding[] {
+  return encodingsForModels(config.routes.flatMap((route) => route.backends.map((ref) => ref.model ?? route.model)));
 }
 
 export interface AccountingOptions {
@@ -44,13 +52,19 @@ export class AccountingHolder {
     return this.#configJson !== undefined && !this.#tokenizerReady ? ['tokenizer loading'] : [];
   }
 
-  async apply(config: BudgetsConfig | undefined): Promise<void> {
+  /** Applies a config's budgets; `encodings` are those its models count with (encodingsForConfig). */
+  async apply(config: BudgetsConfig | undefined, encodings: readonly LoadedEncoding[]): Promise<void> {
     const json = config === undefined ? undefined : JSON.stringify(config);
-    if (json === this.#configJson) return;
+    const missing = config === undefined ? [] : encodings.filter((e) => !loadedEncodings().includes(e));
+    if (json === this.#configJson) {
+      // Same budgets; a reload may have added a model whose encoder is not loaded yet.
+      if (missing.length > 0) await loadEncoders(missing);
+      return;
+    }
     this.#configJson = json;
     // Budgets never go live before the tokenizer can count for them.
-    if (config !== undefined && !this.#tokenizerReady) {
-      await loadEncoders();
+    if (config !== undefined && (!this.#tokenizerReady || missing.length > 0)) {
+      await loadEncoders(missing);
       this.#tokenizerReady = true;
       // A later reload may have changed the budgets while we waited: the newest apply() wins.
       if (json !== this.#configJson) return;

