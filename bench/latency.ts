@@ -313,6 +313,9 @@ async function main(): Promise<void> {
         });
         row.probes.push(summary.join('; '));
       }
+      // The slowest requests of the window: a timer or a delayed ACK would show as a cluster at one value.
+      const tail = result.latenciesMs.slice(-Math.max(3, Math.ceil(ok / 100)));
+      row.probes.push(`slowest 1 %: ${tail.map((ms) => ms.toFixed(1)).join(' ')}`);
       if (result.errors > 0) process.stdout.write(`${t.name}: ${result.errors} errors, ${result.firstError}\n`);
     }
     process.stdout.write(
