@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { setFlagsFromString } from 'node:v8';
-import { monitorEventLoopDelay, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 
 // V8 flags NODE_OPTIONS refuses (e.g. --single-threaded-gc), set at run time: GC flags are read per collection.
 if (process.env.LATENCY_PROBE_V8_FLAGS) setFlagsFromString(process.env.LATENCY_PROBE_V8_FLAGS);
@@ -14,7 +14,7 @@ if (file) {
   delay.enable();
   let pauses: number[] = [];
   new PerformanceObserver((list) => {
-    for (const entry of list.getEntries() as PerformanceEntry[]) pauses.push(entry.duration);
+    for (const entry of list.getEntries()) pauses.push(entry.duration);
   }).observe({ entryTypes: ['gc'] });
   const profileDir = process.env.LATENCY_PROBE_PROFILE;
   const session = new Session();

@@ -51,7 +51,7 @@ function hcmOf(b: Bootstrap): JsonObject & { http_filters: JsonObject[]; route_c
 }
 
 function llmClusters(b: Bootstrap): JsonObject[] {
-  return b.static_resources.clusters.filter((c) => String(c.name).startsWith('llm.'));
+  return b.static_resources.clusters.filter((c) => typeof c.name === 'string' && c.name.startsWith('llm.'));
 }
 
 function upstreamOptions(c: JsonObject): { http_filters: JsonObject[] } {
