@@ -190,6 +190,14 @@ async function main(): Promise<void> {
       { ids: ['direct', 'direct-anthropic'], start: async () => directPaths(ctx) },
       { ids: ['envoy'], start: async () => [await startEnvoyAlone(ctx, envoy)] },
       { ids: ['extproc', 'extproc-anthropic'], start: () => startExtproc(ctx, envoy) },
+      {
+        // How users run it on a 2-core machine: 2 ext_proc workers, 2 Envoy threads (one ext_proc connection each).
+        ids: ['extproc-2w'],
+        start: async () =>
+          (await startExtproc(ctx, envoy, { workers: 2, envoyConcurrency: 2 }))
+            .filter((p) => p.id === 'extproc')
+            .map((p) => ({ ...p, id: 'extproc-2w' as const })),
+      },
       { ids: ['portkey'], start: async () => [await startPortkey(ctx)] },
       { ids: ['litellm'], start: async () => [await startLitellm(ctx)] },
     ];

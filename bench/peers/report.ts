@@ -191,22 +191,26 @@ export function verdicts(rows: readonly Row[], highConcurrency: number): Verdict
       });
     }
   }
-  // For information: the translated provider against the same peers (they were run as passthroughs).
-  for (const payload of ['json', 'sse'] as const) {
-    const ours = find(rows, 'extproc-anthropic', payload, highConcurrency);
-    const parts: string[] = [];
-    for (const peer of ['portkey', 'litellm'] as const) {
-      const theirs = find(rows, peer, payload, highConcurrency);
-      if (ours && theirs)
-        parts.push(
-          `${(ours.gatewayCpuMs / theirs.gatewayCpuMs).toFixed(2)}× ${peer === 'portkey' ? 'Portkey' : 'LiteLLM'}`,
-        );
+  // For information: the translated provider (the peers were run as passthroughs), and 2 workers + 2 Envoy threads.
+  for (const [path, label] of [
+    ['extproc-anthropic', 'llm-extproc anthropic (translated)'],
+    ['extproc-2w', 'llm-extproc, 2 workers + 2 Envoy threads,'],
+  ] as const)
+    for (const payload of ['json', 'sse'] as const) {
+      const ours = find(rows, path, payload, highConcurrency);
+      const parts: string[] = [];
+      for (const peer of ['portkey', 'litellm'] as const) {
+        const theirs = find(rows, peer, payload, highConcurrency);
+        if (ours && theirs)
+          parts.push(
+            `${(ours.gatewayCpuMs / theirs.gatewayCpuMs).toFixed(2)}× ${peer === 'portkey' ? 'Portkey' : 'LiteLLM'}`,
+          );
+      }
+      if (ours && parts.length > 0)
+        out.push({
+          text: `info ${label} CPU/request at c=${highConcurrency} ${payload.toUpperCase()}: ${ours.gatewayCpuMs.toFixed(3)} ms = ${parts.join(', ')}${path === 'extproc-anthropic' ? ' (peers as passthroughs)' : ''}`,
+          pass: undefined,
+        });
     }
-    if (ours && parts.length > 0)
-      out.push({
-        text: `info llm-extproc anthropic (translated) CPU/request at c=${highConcurrency} ${payload.toUpperCase()}: ${ours.gatewayCpuMs.toFixed(3)} ms = ${parts.join(', ')} (peers as passthroughs)`,
-        pass: undefined,
-      });
-  }
   return out;
 }

@@ -16,13 +16,15 @@ import type { Expect } from './ipc.js';
 export type Role = 'mock' | 'envoy' | 'extproc' | 'peer';
 export const ROLES: readonly Role[] = ['mock', 'envoy', 'extproc', 'peer'];
 
-export type PathId = 'direct' | 'direct-anthropic' | 'envoy' | 'extproc' | 'extproc-anthropic' | 'portkey' | 'litellm';
+export type PathId =
+  'direct' | 'direct-anthropic' | 'envoy' | 'extproc' | 'extproc-anthropic' | 'extproc-2w' | 'portkey' | 'litellm';
 export const PATH_IDS: readonly PathId[] = [
   'direct',
   'direct-anthropic',
   'envoy',
   'extproc',
   'extproc-anthropic',
+  'extproc-2w',
   'portkey',
   'litellm',
 ];
@@ -33,6 +35,7 @@ export const PATH_LABELS: Record<PathId, string> = {
   envoy: '(b) Envoy alone',
   extproc: '(c) Envoy + llm-extproc, openai-compatible',
   'extproc-anthropic': '(c′) Envoy + llm-extproc, anthropic (translated)',
+  'extproc-2w': '(c″) Envoy (2 threads) + llm-extproc (2 workers), openai-compatible',
   portkey: '(d) Portkey',
   litellm: '(e) LiteLLM',
 };
@@ -44,6 +47,7 @@ export const BASELINE: Record<PathId, PathId> = {
   envoy: 'direct',
   extproc: 'direct',
   'extproc-anthropic': 'direct-anthropic',
+  'extproc-2w': 'direct',
   portkey: 'direct',
   litellm: 'direct',
 };
@@ -202,36 +206,49 @@ export interface ExtprocOptions {
   readonly envoyConcurrency?: number;
 }
 
-export async function startExtproc(
+/** A running `llm-extproc start` with the bench config, and what Envoy needs to reach it. */
+export interface ExtprocService {
+  readonly workers: number;
+  readonly configFile: string;
+  readonly extprocPort: number;
+  readonly adminPort: number;
+  readonly pid: number;
+}
+
+/** Starts the service (budgets on) and waits until it is ready. `env` is added to its environment (probes). */
+export async function startExtprocService(
   ctx: StartContext,
-  envoyVersion: string,
-  options: ExtprocOptions = {},
-): Promise<BenchPath[]> {
-  const workers = options.workers ?? 1;
+  workers: number,
+  env: Readonly<Record<string, string>> = {},
+): Promise<ExtprocService> {
   const [extprocPort, adminPort] = [await freePort(), await freePort()];
   const configFile = path.join(ctx.workDir, `llm-extproc-${workers}w.yaml`);
   writeFileSync(configFile, serviceConfig(ctx, extprocPort, adminPort, workers));
   const service = spawnLogged('llm-extproc', process.execPath, [cli(ctx), 'start', '--config', configFile], {
-    env: { ...process.env, BENCH_UPSTREAM_KEY: UPSTREAM_KEY, BENCH_ANTHROPIC_KEY: ANTHROPIC_KEY },
+    env: { ...process.env, BENCH_UPSTREAM_KEY: UPSTREAM_KEY, BENCH_ANTHROPIC_KEY: ANTHROPIC_KEY, ...env },
     logFile: logPath(ctx.workDir, `llm-extproc-${workers}w`),
   });
   onStop(() => stopChild(service));
   // /readyz answers 200 once the config is applied and the tokenizer (budgets count prompts) is loaded.
   await waitForHttp(`http://127.0.0.1:${adminPort}/readyz`, 60_000, service);
+  return { workers, configFile, extprocPort, adminPort, pid: service.pid };
+}
 
+/** The bootstrap `llm-extproc envoy-bootstrap` generates for the service, as shipped (YAML). */
+export function extprocBootstrap(ctx: StartContext, service: ExtprocService): string {
   const generated = spawnSync(
     process.execPath,
     [
       cli(ctx),
       'envoy-bootstrap',
       '--config',
-      configFile,
+      service.configFile,
       '--listen',
       '127.0.0.1:0',
       '--admin',
       '127.0.0.1:0',
       '--extproc',
-      `127.0.0.1:${extprocPort}`,
+      `127.0.0.1:${service.extprocPort}`,
     ],
     { encoding: 'utf8', timeout: 60_000 },
   );
@@ -239,6 +256,18 @@ export async function startExtproc(
     throw new Error(
       `llm-extproc envoy-bootstrap failed (${generated.status ?? generated.signal}): ${generated.stderr}`,
     );
+  return generated.stdout;
+}
+
+export async function startExtproc(
+  ctx: StartContext,
+  envoyVersion: string,
+  options: ExtprocOptions = {},
+): Promise<BenchPath[]> {
+  const workers = options.workers ?? 1;
+  const service = await startExtprocService(ctx, workers);
+  const { adminPort } = service;
+  const generated = { stdout: extprocBootstrap(ctx, service) };
   writeFileSync(path.join(ctx.workDir, `llm-extproc-${workers}w-envoy.yaml`), generated.stdout);
   // Its access log (as generated: one line per request and per upstream attempt) tells why a request failed.
   const anomalies = new Map<string, number>();
