@@ -94,6 +94,7 @@ export async function startLocalEnvoy(options: LocalEnvoyOptions): Promise<Local
       try {
         envoy = await launch(next, stopping, options.concurrency);
         bootstrap = next;
+        log.info('Envoy restarted', { listen: `${host}:${port}`, admin: envoy.adminUrl });
       } catch (err) {
         log.error('the local Envoy did not restart with the new bootstrap', { error: errorMessage(err) });
       } finally {

@@ -103,7 +103,9 @@ test('start --envoy answers through a real Envoy, logs each request on stdout, f
     writeFileSync(file, config('renamed-model'));
     child.kill('SIGHUP');
     await stderr.waitFor(/restarting the local Envoy/);
-    await stderr.waitFor(/"msg":"Envoy started".*/);
+    // Until the new Envoy runs, the old one still answers (and the service, already reloaded, routes the new model
+    // there too), so a request may meet its shutdown: wait for the restart to finish.
+    await stderr.waitFor(/"msg":"Envoy restarted"/);
     // Same listener port after the restart.
     let status = 0;
     for (let i = 0; i < 50 && status !== 503; i++) {
