@@ -13,7 +13,8 @@ import { isRecord, parseJson } from '../util/json.js';
 /** Unparsed output held before it is folded into text (bounds memory on long streams). */
 const COMPACT_BYTES = 256 * 1024;
 
-const FINISH_MARKERS = [Buffer.from('"finish_reason":"'), Buffer.from('"finish_reason": "')];
+/** `"finish_reason":` followed by a string (`"…` or ` "…`): one search per chunk finds both spellings. */
+const FINISH_KEY = Buffer.from('"finish_reason":');
 const DONE = Buffer.from('[DONE]');
 const ERROR_EVENT = Buffer.from('data: {"error"');
 
@@ -30,9 +31,16 @@ export interface StreamCompletionOptions {
   readonly requestId?: string | undefined;
 }
 
-function occurrences(haystack: Buffer, needle: Buffer): number {
+const QUOTE = 0x22;
+const SPACE = 0x20;
+
+/** Finish reasons set to a string in `buf` (a `null` one does not count). */
+function finishMarkers(buf: Buffer): number {
   let count = 0;
-  for (let at = haystack.indexOf(needle); at !== -1; at = haystack.indexOf(needle, at + needle.length)) count++;
+  for (let at = buf.indexOf(FINISH_KEY); at !== -1; at = buf.indexOf(FINISH_KEY, at + FINISH_KEY.length)) {
+    const next = at + FINISH_KEY.length;
+    if (buf[next] === QUOTE || (buf[next] === SPACE && buf[next + 1] === QUOTE)) count++;
+  }
   return count;
 }
 
@@ -89,14 +97,18 @@ export class StreamCompletion implements StreamTranslator {
     const inner = this.#inner.push(chunk);
     // undefined = the chunk passes unchanged (zero copy), unless something has to be written into it.
     const produced = inner ?? chunk;
-    const named = this.#withRequestId(produced);
-    const fixed = this.#observe(named);
+    // One search for error events serves both the request-id rewrite and the digest.
+    const hasError = produced.includes(ERROR_EVENT);
+    const named = this.#withRequestId(produced, hasError);
+    const fixed = this.#observe(named, hasError);
     return fixed ?? (named === produced ? inner : named);
   }
 
   end(): Buffer {
-    const tail = this.#withRequestId(this.#inner.end());
-    const fixed = this.#observe(tail);
+    const ended = this.#inner.end();
+    const hasError = ended.includes(ERROR_EVENT);
+    const tail = this.#withRequestId(ended, hasError);
+    const fixed = this.#observe(tail, hasError);
     this.#complete = true;
     if (this.#inner.usage === undefined) this.#estimated ??= this.#estimate(undefined);
     return fixed ?? tail;
@@ -127,9 +139,9 @@ export class StreamCompletion implements StreamTranslator {
   }
 
   /** Error events (rare) get the request id in their message, as every other error the client sees. */
-  #withRequestId(out: Buffer): Buffer {
+  #withRequestId(out: Buffer, hasError: boolean): Buffer {
     const requestId = this.#options.requestId;
-    if (!requestId || !out.includes(ERROR_EVENT)) return out;
+    if (!requestId || !hasError) return out;
     const suffix = ` (request id: ${requestId})`;
     const text = out.toString('utf8').replace(/^data: (\{"error".*)$/gm, (line, json: string) => {
       const event = parseJson(json);
@@ -146,12 +158,12 @@ export class StreamCompletion implements StreamTranslator {
   }
 
   /** Remembers the output; returns replacement bytes when something must be inserted before [DONE]. */
-  #observe(out: Buffer): Buffer | undefined {
+  #observe(out: Buffer, hasError: boolean): Buffer | undefined {
     if (out.length === 0) return undefined;
     this.#held.push(out);
     this.#heldBytes += out.length;
-    for (const marker of FINISH_MARKERS) this.#finishMarkers += occurrences(out, marker);
-    if (!this.#errored && out.includes(ERROR_EVENT)) this.#errored = true;
+    this.#finishMarkers += finishMarkers(out);
+    if (hasError) this.#errored = true;
     const done = doneEventStart(out);
     if (done === -1) {
       if (this.#heldBytes > COMPACT_BYTES) this.#fold();

@@ -18,9 +18,21 @@ export interface OpenAIStreamQuirks {
   readonly dropFilterOnlyChunks?: boolean;
 }
 
-/** Byte-level pre-check so only the events that can carry usage are decoded and parsed on the hot path. */
+const USAGE_KEY = Buffer.from('"usage":');
+const OPEN_BRACE = 0x7b;
+const SPACE = 0x20;
+
+/**
+ * Byte-level pre-check so only the events that can carry usage (`"usage":{` or `"usage": {`) are decoded and
+ * parsed on the hot path; one search finds both spellings.
+ */
 function mayCarryUsage(event: SseEvent): boolean {
-  return event.raw.includes('"usage":{') || event.raw.includes('"usage": {');
+  const raw = event.raw;
+  for (let at = raw.indexOf(USAGE_KEY); at !== -1; at = raw.indexOf(USAGE_KEY, at + USAGE_KEY.length)) {
+    const next = at + USAGE_KEY.length;
+    if (raw[next] === OPEN_BRACE || (raw[next] === SPACE && raw[next + 1] === OPEN_BRACE)) return true;
+  }
+  return false;
 }
 
 function isDone(event: SseEvent): boolean {
