@@ -110,6 +110,17 @@ export function checkResponse(
   return results;
 }
 
+/** One observation's check results as verdicts (what the access log, the metrics and the scores are made of). */
+export function toVerdicts(
+  backend: string,
+  model: string,
+  results: readonly { check: VerdictCheck; pass: boolean; detail: string }[],
+  source: Verdict['source'],
+  at: number,
+): Verdict[] {
+  return results.map((r) => ({ backend, model, check: r.check, pass: r.pass, detail: r.detail, source, at }));
+}
+
 export class HealthMonitor {
   readonly #backends = new Map<string, BackendRecord>();
   readonly #latency = new Map<string, LatencyBaselines>();
@@ -157,15 +168,7 @@ export class HealthMonitor {
     if (results.length === 0) return [];
     const config = this.options.config();
     const at = (this.options.now ?? Date.now)();
-    const verdicts = results.map((r) => ({
-      backend,
-      model,
-      check: r.check,
-      pass: r.pass,
-      detail: r.detail,
-      source,
-      at,
-    }));
+    const verdicts = toVerdicts(backend, model, results, source, at);
     const failed = verdicts.filter((v) => !v.pass);
     // Latency alone is a soft signal (0.5); any content failure counts fully.
     const failure = failed.length === 0 ? 0 : failed.every((v) => v.check === 'latency') ? 0.5 : 1;

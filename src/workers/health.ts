@@ -7,7 +7,7 @@ import type { ConfigStore } from '../config/store.js';
 import type { LatencyBaselines, LatencySample } from '../health/baseline.js';
 import type { CheckResult } from '../health/checks.js';
 import type { HealthConfig } from '../health/config.js';
-import { checkResponse, type Verdict } from '../health/monitor.js';
+import { checkResponse, toVerdicts, type Verdict } from '../health/monitor.js';
 import type { ObservedCompletion } from '../health/observe.js';
 import type { ResponseObserver } from '../health/tap.js';
 import type { ChatRequest } from '../unified/chat-request.js';
@@ -33,15 +33,6 @@ export class ForwardingObserver implements ResponseObserver {
     const results = checkResponse(this.config, this.#baselines, backend, request, observed, latency);
     if (results.length === 0) return [];
     this.forward(backend, request.model, results);
-    const at = Date.now();
-    return results.map((r) => ({
-      backend,
-      model: request.model,
-      check: r.check,
-      pass: r.pass,
-      detail: r.detail,
-      source: 'response' as const,
-      at,
-    }));
+    return toVerdicts(backend, request.model, results, 'response', Date.now());
   }
 }
