@@ -1,6 +1,7 @@
 // Child of bench/latency.ts: the CONTINUE-only ext_proc server (bench/floor.ts) in a process of its own, so that its
-// CPU is measured apart. Sends its port to the parent, serves until killed.
-import { startFloorServer } from './floor.js';
+// CPU is measured apart. Sends its port to the parent, serves until killed. `http2` as the first argument: the
+// same server without grpc-js.
+import { startFloorServer, startRawFloorServer } from './floor.js';
 
-const floor = await startFloorServer('127.0.0.1:0');
+const floor = await (process.argv[2] === 'http2' ? startRawFloorServer : startFloorServer)('127.0.0.1:0');
 process.send?.({ port: floor.port });

@@ -29,6 +29,7 @@ import {
 } from './peers/targets.js';
 import { median, percentile, round } from './stats.js';
 import { REQUEST_BODY_JSON } from './fixtures.js';
+import { SERVICE_NODE_FLAGS } from '../src/workers/node-flags.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // <dist>/bench
 
@@ -103,6 +104,24 @@ const EDITS: Record<string, Edit> = {
   noOutlierDetection: (b) => {
     for (const c of llmClusters(b)) delete c.outlier_detection;
   },
+  // Both stages' bodies in FULL_DUPLEX_STREAMED: Envoy sends headers and body without waiting for the headers' answer.
+  fullDuplex: (b) => {
+    const filters = [
+      ...hcmOf(b).http_filters,
+      ...llmClusters(b).flatMap((c) => upstreamOptions(c).http_filters),
+    ].filter((f) => f.name === 'envoy.filters.http.ext_proc');
+    for (const f of filters) {
+      const typed = f.typed_config as JsonObject & { processing_mode: JsonObject };
+      const mode = typed.processing_mode;
+      mode.request_body_mode = 'FULL_DUPLEX_STREAMED';
+      mode.request_trailer_mode = 'SEND';
+      if (mode.response_body_mode !== 'NONE') {
+        mode.response_body_mode = 'FULL_DUPLEX_STREAMED';
+        mode.response_trailer_mode = 'SEND';
+      }
+      typed.allow_mode_override = false;
+    }
+  },
   // Envoy's per-phase ext_proc latencies, through the access log (measurement only; adds its own cost).
   phaseLog: (b) => {
     const hcm = hcmOf(b);
@@ -152,6 +171,10 @@ const VARIANTS: Record<string, readonly string[]> = {
   'phase-log': ['noHealthChecks', 'phaseLog'],
   // The same two ext_proc filters and 7 messages, answered by a CONTINUE-only server (bench/floor.ts): the floor.
   'continue-only-floor': ['noHealthChecks', 'routeWithoutHeader'],
+  // The same floor with both stages' bodies in FULL_DUPLEX_STREAMED (the floor server echoes bodies).
+  'continue-only-floor-duplex': ['noHealthChecks', 'routeWithoutHeader', 'fullDuplex'],
+  // The floor over node:http2 without grpc-js (same codec): what grpc-js costs.
+  'continue-only-floor-http2': ['noHealthChecks', 'routeWithoutHeader'],
 };
 
 interface Target {
@@ -171,8 +194,11 @@ interface Row {
   probes: string[];
 }
 
-async function startFloor(): Promise<{ port: number; pid: number }> {
-  const child = fork(path.join(here, 'latency-floor.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+async function startFloor(transport: 'grpc-js' | 'http2'): Promise<{ port: number; pid: number }> {
+  const child = fork(path.join(here, 'latency-floor.js'), [transport], {
+    execArgv: [...SERVICE_NODE_FLAGS],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   register('continue-only floor', child);
   const port = await new Promise<number>((resolve, reject) => {
     child.once('message', (m: { port: number }) => resolve(m.port));
@@ -242,11 +268,13 @@ async function main(): Promise<void> {
     await addVariant('shipped (before)', before, parse(extprocBootstrap(beforeCtx, before)) as Bootstrap, []);
   }
   const shipped = parse(extprocBootstrap(ctx, service)) as Bootstrap;
-  let floor: { port: number; pid: number } | undefined;
+  const floors = new Map<string, { port: number; pid: number }>();
   for (const name of wanted) {
     const edits = VARIANTS[name];
-    if (name === 'continue-only-floor') {
-      floor ??= await startFloor();
+    if (name.startsWith('continue-only-floor')) {
+      const transport = name.endsWith('http2') ? 'http2' : 'grpc-js';
+      const floor = floors.get(transport) ?? (await startFloor(transport));
+      floors.set(transport, floor);
       const bootstrap = structuredClone(shipped);
       const cluster = bootstrap.static_resources.clusters.find((c) => c.name === 'llm-extproc')!;
       const endpoint = JSON.stringify(cluster.load_assignment).replace(

@@ -30,6 +30,7 @@ import {
 } from './scenarios.js';
 import { median, percentile, round } from './stats.js';
 import { chatRequestOfSize, REQUEST_BODY_JSON, RESPONSE_BODY_JSON, SSE_RESPONSE_CHUNKS } from './fixtures.js';
+import { SERVICE_NODE_FLAGS } from '../src/workers/node-flags.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
 const resultsDir = path.join(repoRoot(), 'bench', 'results');
@@ -240,7 +241,11 @@ async function measure(
   settings: BenchSettings,
 ): Promise<RunMeasurement> {
   const label = `${scenario.name}-${kind}-r${roundNo}`;
-  const server = startChild('server.js', settings.profile ? [kind, profileDir] : [kind], ['--expose-gc']);
+  // Both servers run with the service's Node flags (what `llm-extproc start` runs with).
+  const server = startChild('server.js', settings.profile ? [kind, profileDir] : [kind], [
+    '--expose-gc',
+    ...SERVICE_NODE_FLAGS,
+  ]);
   const serverInbox = new Inbox<FromServer>(server, `${kind} server`);
   let load: ChildProcess | undefined;
   try {

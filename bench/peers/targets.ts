@@ -12,6 +12,7 @@ import { freePort, logPath, onStop, spawnLogged, stopChild, waitForHttp, type Ch
 import { envoyAloneBootstrap, ENVOY_ALONE_LISTENER } from './envoy-alone.js';
 import { ensureLitellm, ensurePortkey } from './install.js';
 import type { Expect } from './ipc.js';
+import { SERVICE_NODE_FLAGS } from '../../src/workers/node-flags.js';
 
 export type Role = 'mock' | 'envoy' | 'extproc' | 'peer';
 export const ROLES: readonly Role[] = ['mock', 'envoy', 'extproc', 'peer'];
@@ -224,10 +225,16 @@ export async function startExtprocService(
   const [extprocPort, adminPort] = [await freePort(), await freePort()];
   const configFile = path.join(ctx.workDir, `llm-extproc-${workers}w.yaml`);
   writeFileSync(configFile, serviceConfig(ctx, extprocPort, adminPort, workers));
-  const service = spawnLogged('llm-extproc', process.execPath, [cli(ctx), 'start', '--config', configFile], {
-    env: { ...process.env, BENCH_UPSTREAM_KEY: UPSTREAM_KEY, BENCH_ANTHROPIC_KEY: ANTHROPIC_KEY, ...env },
-    logFile: logPath(ctx.workDir, `llm-extproc-${workers}w`),
-  });
+  // The flags the bin's shebang gives `llm-extproc start`.
+  const service = spawnLogged(
+    'llm-extproc',
+    process.execPath,
+    [...SERVICE_NODE_FLAGS, cli(ctx), 'start', '--config', configFile],
+    {
+      env: { ...process.env, BENCH_UPSTREAM_KEY: UPSTREAM_KEY, BENCH_ANTHROPIC_KEY: ANTHROPIC_KEY, ...env },
+      logFile: logPath(ctx.workDir, `llm-extproc-${workers}w`),
+    },
+  );
   onStop(() => stopChild(service));
   // /readyz answers 200 once the config is applied and the tokenizer (budgets count prompts) is loaded.
   await waitForHttp(`http://127.0.0.1:${adminPort}/readyz`, 60_000, service);

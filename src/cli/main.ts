@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=8
 // llm-extproc command line: start | validate | envoy-validate.
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';

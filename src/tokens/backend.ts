@@ -17,7 +17,7 @@
 //    with both differences removed (SPLIT_PATTERNS).
 import { PieceCounter } from './bpe-count.js';
 import type { LoadedEncoding } from './encodings.js';
-import { readRankTable } from './rank-table.js';
+import { readRankTable, type RankTable } from './rank-table.js';
 import { UNICODE_17_LMN } from './unicode.js';
 
 /** Counts ordinary text: special-token strings such as "<|endoftext|>" are plain text, as a prompt is. */
@@ -185,10 +185,10 @@ function loadNow(encoding: LoadedEncoding): TextTokenizer {
   return tokenizer;
 }
 
-function prepare(encoding: LoadedEncoding, ranks: ReadonlyMap<string, number>): TextTokenizer {
+function prepare(encoding: LoadedEncoding, ranks: RankTable): TextTokenizer {
   const full = SPLIT_PATTERNS[encoding];
   const ascii = ASCII_SPLIT_PATTERNS[encoding];
-  const pieces = new PieceCounter((bytes) => ranks.get(bytes));
+  const pieces = new PieceCounter((bytes, start, end) => ranks.rankOf(bytes, start, end));
   const tokenizer: TextTokenizer = {
     encoding,
     count: (text) => {

@@ -11,8 +11,9 @@
 // - Long pieces are merged with a heap (O(n log n)) instead of tiktoken's scan for the minimum (O(n²)): the same
 //   merges in the same order, so the same count, but 500 KB without a space take a fraction of a second, not an hour.
 
-/** The rank of the token with these bytes (a one-byte string, one character per byte: rank-table.ts). */
-export type RankLookup = (bytes: string) => number | undefined;
+/** The rank of the token whose bytes are characters `start..end` of a one-byte string (one character per byte:
+ * rank-table.ts). A range, so that merging never slices parts into new strings. */
+export type RankLookup = (bytes: string, start: number, end: number) => number | undefined;
 
 /** Pieces up to this many bytes are merged by scanning for the minimum, as tiktoken does; longer ones by heap. */
 export const HEAP_MERGE_UNITS = 64;
@@ -87,7 +88,7 @@ export class PieceCounter {
       const hit = this.cache.get(bytes);
       if (hit !== undefined) return hit;
     }
-    const count = this.rankOf(bytes) !== undefined ? 1 : mergeCount(bytes, this.rankOf);
+    const count = this.rankOf(bytes, 0, bytes.length) !== undefined ? 1 : mergeCount(bytes, this.rankOf);
     if (cacheable) this.cache.set(bytes, count);
     return count;
   }
@@ -100,7 +101,7 @@ function isAscii(piece: string): boolean {
 
 /** Tokens of one piece (a byte string) by merging, without the cache. */
 export function mergeCount(bytes: string, rankOf: RankLookup): number {
-  const partRank = (start: number, end: number): number => rankOf(bytes.slice(start, end)) ?? NO_RANK;
+  const partRank = (start: number, end: number): number => rankOf(bytes, start, end) ?? NO_RANK;
   return bytes.length <= HEAP_MERGE_UNITS ? scanMerge(bytes.length, partRank) : heapMerge(bytes.length, partRank);
 }
 

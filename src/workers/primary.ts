@@ -16,6 +16,7 @@ import { errorMessage, log } from '../telemetry/log.js';
 import { registry } from '../telemetry/metrics.js';
 import { answerStoreCalls } from './budget-store.js';
 import { fromWorkerSchema, isOurs, type FromWorker, type ToWorkerBody } from './protocol.js';
+import { withServiceNodeFlags } from './node-flags.js';
 
 export interface WorkerPoolOptions {
   readonly count: number;
@@ -57,7 +58,10 @@ export async function startWorkers(options: WorkerPoolOptions): Promise<WorkerPo
   // Workers run our entry, not whatever started this process (the CLI, a test file); test-runner flags stay here.
   cluster.setupPrimary({
     exec: WORKER_ENTRY,
-    execArgv: process.execArgv.filter((arg) => !arg.startsWith('--test')),
+    execArgv: withServiceNodeFlags(
+      process.execArgv.filter((arg) => !arg.startsWith('--test')),
+      process.env.NODE_OPTIONS,
+    ),
     serialization: 'json',
   });
   const { store, accounting } = options;
