@@ -62,7 +62,11 @@ function handle(call: ProcessCall): void {
   call.on('error', () => undefined);
 }
 
-export async function startFloorServer(address: string): Promise<{ port: number; close(): void }> {
+export async function startFloorServer(
+  address: string,
+  /** Also listen on this Unix socket. */
+  unixSocket?: string,
+): Promise<{ port: number; close(): void }> {
   const server = new grpc.Server({
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
     'grpc.max_send_message_length': 64 * 1024 * 1024,
@@ -73,6 +77,12 @@ export async function startFloorServer(address: string): Promise<{ port: number;
       err ? reject(err) : resolve(bound),
     ),
   );
+  if (unixSocket)
+    await new Promise<number>((resolve, reject) =>
+      server.bindAsync(`unix:${unixSocket}`, grpc.ServerCredentials.createInsecure(), (err, bound) =>
+        err ? reject(err) : resolve(bound),
+      ),
+    );
   return { port, close: () => server.forceShutdown() };
 }
 

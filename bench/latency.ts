@@ -173,6 +173,8 @@ const VARIANTS: Record<string, readonly string[]> = {
   'continue-only-floor': ['noHealthChecks', 'routeWithoutHeader'],
   // The same floor with both stages' bodies in FULL_DUPLEX_STREAMED (the floor server echoes bodies).
   'continue-only-floor-duplex': ['noHealthChecks', 'routeWithoutHeader', 'fullDuplex'],
+  // The floor reached over a Unix socket instead of loopback TCP.
+  'continue-only-floor-uds': ['noHealthChecks', 'routeWithoutHeader'],
   // The floor over node:http2 without grpc-js (same codec): what grpc-js costs.
   'continue-only-floor-http2': ['noHealthChecks', 'routeWithoutHeader'],
 };
@@ -194,8 +196,8 @@ interface Row {
   probes: string[];
 }
 
-async function startFloor(transport: 'grpc-js' | 'http2'): Promise<{ port: number; pid: number }> {
-  const child = fork(path.join(here, 'latency-floor.js'), [transport], {
+async function startFloor(transport: 'grpc-js' | 'http2', unixSocket?: string): Promise<{ port: number; pid: number }> {
+  const child = fork(path.join(here, 'latency-floor.js'), unixSocket ? [transport, unixSocket] : [transport], {
     execArgv: [...SERVICE_NODE_FLAGS],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -273,7 +275,9 @@ async function main(): Promise<void> {
     const edits = VARIANTS[name];
     if (name.startsWith('continue-only-floor')) {
       const transport = name.endsWith('http2') ? 'http2' : 'grpc-js';
-      const floor = floors.get(transport) ?? (await startFloor(transport));
+      const floorSocket = path.join(workDir, 'floor.sock');
+      const floor =
+        floors.get(transport) ?? (await startFloor(transport, transport === 'grpc-js' ? floorSocket : undefined));
       floors.set(transport, floor);
       const bootstrap = structuredClone(shipped);
       const cluster = bootstrap.static_resources.clusters.find((c) => c.name === 'llm-extproc')!;
@@ -282,6 +286,11 @@ async function main(): Promise<void> {
         `"port_value":${floor.port}`,
       );
       cluster.load_assignment = JSON.parse(endpoint) as JsonObject;
+      if (name.endsWith('uds'))
+        cluster.load_assignment = {
+          cluster_name: 'llm-extproc',
+          endpoints: [{ lb_endpoints: [{ endpoint: { address: { pipe: { path: floorSocket } } } }] }],
+        };
       await addVariant(name, { ...service, pid: floor.pid }, bootstrap, edits ?? []);
       continue;
     }
