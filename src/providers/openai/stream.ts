@@ -19,6 +19,11 @@ export interface OpenAIStreamQuirks {
 }
 
 const USAGE_KEY = Buffer.from('"usage":');
+// Needles as Buffers: a string needle is converted to bytes again on every search.
+const DONE_MARK = Buffer.from('[DONE]');
+const TOOL_CALLS_KEY = Buffer.from('"tool_calls"');
+const STRING_FINISH = Buffer.from('"finish_reason":"');
+const FILTER_RESULTS_KEY = Buffer.from('"prompt_filter_results"');
 const OPEN_BRACE = 0x7b;
 const SPACE = 0x20;
 
@@ -36,7 +41,7 @@ function mayCarryUsage(event: SseEvent): boolean {
 }
 
 function isDone(event: SseEvent): boolean {
-  return event.raw.includes('[DONE]') && event.data.trim() === '[DONE]';
+  return event.raw.includes(DONE_MARK) && event.data.trim() === '[DONE]';
 }
 
 /** Per choice: which tool call each id is, for servers that send tool-call deltas without `index`. */
@@ -109,9 +114,8 @@ export class OpenAIStreamTranslator implements StreamTranslator {
     }
     const carriesUsage = mayCarryUsage(event);
     const repair =
-      this.#quirks.repairChunks === true &&
-      (event.raw.includes('"tool_calls"') || event.raw.includes('"finish_reason":"'));
-    const filterOnly = this.#quirks.dropFilterOnlyChunks === true && event.raw.includes('"prompt_filter_results"');
+      this.#quirks.repairChunks === true && (event.raw.includes(TOOL_CALLS_KEY) || event.raw.includes(STRING_FINISH));
+    const filterOnly = this.#quirks.dropFilterOnlyChunks === true && event.raw.includes(FILTER_RESULTS_KEY);
     if (!carriesUsage && !repair && !filterOnly) return event.raw;
     const json = parseJson(event.data);
     if (!isRecord(json)) return event.raw;
