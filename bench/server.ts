@@ -1,5 +1,7 @@
 // Server child: runs one ext_proc server (the real llm-extproc service or the transport floor) and measures its own
 // CPU over the window the orchestrator marks. Usage (by run.ts only): node dist/bench/server.js <real|floor> [profileDir]
+// BENCH_FLOOR_TRANSPORT=http2 in the environment makes the floor the grpc-js-free one (bench/floor.ts): what the
+// transport itself costs.
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Session } from 'node:inspector/promises';
@@ -10,14 +12,17 @@ import { configFromYaml } from '../src/testing/config.js';
 import { setLogLevel } from '../src/telemetry/log.js';
 import { errorMessage } from '../src/telemetry/log.js';
 import { BENCH_CONFIG_YAML, BENCH_ENV } from './fixtures.js';
-import { startFloorServer } from './floor.js';
+import { startFloorServer, startRawFloorServer } from './floor.js';
 import { toParent, type ToServer } from './ipc.js';
 
 const kind = process.argv[2];
 const profileDir = process.argv[3];
 
 async function start(): Promise<number> {
-  if (kind === 'floor') return (await startFloorServer('127.0.0.1:0')).port;
+  if (kind === 'floor')
+    return process.env.BENCH_FLOOR_TRANSPORT === 'http2'
+      ? (await startRawFloorServer('127.0.0.1:0')).port
+      : (await startFloorServer('127.0.0.1:0')).port;
   if (kind === 'real') {
     const config = configFromYaml(BENCH_CONFIG_YAML);
     setLogLevel(config.logging.level);
