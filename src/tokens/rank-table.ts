@@ -50,23 +50,6 @@ export class RankTable {
     }
   }
 
-  /** From `[token bytes, rank]` pairs in any order. */
-  static from(entries: Iterable<readonly [Uint8Array, number]>): RankTable {
-    const tokens: Array<readonly [Uint8Array, number]> = [...entries];
-    const starts = new Uint32Array(tokens.length + 1);
-    const ranks = new Uint32Array(tokens.length);
-    let length = 0;
-    tokens.forEach(([bytes, rank], i) => {
-      starts[i] = length;
-      ranks[i] = rank;
-      length += bytes.length;
-    });
-    starts[tokens.length] = length;
-    const bytes = new Uint8Array(length);
-    tokens.forEach(([token], i) => bytes.set(token, starts[i]));
-    return new RankTable(bytes, starts, ranks);
-  }
-
   /**
    * From the text of a .tiktoken file ("base64 rank" per line), decoded straight into the arrays: no string or
    * buffer per token, so loading leaves no garbage behind to inflate the RSS. Throws on a malformed line.
@@ -78,7 +61,7 @@ export class RankTable {
       const space = text.indexOf(' ', start);
       const end = lineEnd(text, start);
       if (space === -1 || space > end) throw new Error(`malformed line at byte ${start}`);
-      byteLength += decodedLength(text, start, space);
+      byteLength += Math.floor(((unpaddedEnd(text, start, space) - start) * 3) / 4);
       lines++;
       start = end + 1;
     }
@@ -91,7 +74,7 @@ export class RankTable {
       const space = text.indexOf(' ', start);
       const end = lineEnd(text, start);
       starts[line] = at;
-      at = decodeBase64(text, start, space, bytes, at);
+      at = decodeBase64(text, start, unpaddedEnd(text, start, space), bytes, at);
       ranks[line] = parseRank(text, space + 1, end);
       start = end + 1;
     }
@@ -155,20 +138,21 @@ const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/
 const BASE64_VALUE = new Int8Array(128).fill(-1);
 for (let i = 0; i < BASE64.length; i++) BASE64_VALUE[BASE64.charCodeAt(i)] = i;
 
-function decodedLength(text: string, start: number, end: number): number {
+/** Where the base64 text[start..end) ends without its `=` padding; throws unless it is 4-character groups with at
+ * most two `=` at the end. */
+function unpaddedEnd(text: string, start: number, end: number): number {
   let padding = 0;
   while (end - padding > start && text.charCodeAt(end - padding - 1) === 0x3d /* = */) padding++;
   if ((end - start) % 4 !== 0 || padding > 2) throw new Error(`bad base64 at byte ${start}`);
-  return ((end - start) / 4) * 3 - padding;
+  return end - padding;
 }
 
-/** Decodes text[start..end) (padded base64) into out from position at; returns the position after. */
+/** Decodes text[start..end) (base64 without its padding) into out from position at; returns the position after. */
 function decodeBase64(text: string, start: number, end: number, out: Uint8Array, at: number): number {
   let bits = 0;
   let count = 0;
   for (let i = start; i < end; i++) {
     const code = text.charCodeAt(i);
-    if (code === 0x3d) break;
     const value = code < 128 ? BASE64_VALUE[code]! : -1;
     if (value < 0) throw new Error(`bad base64 at byte ${i}`);
     bits = (bits << 6) | value;
