@@ -135,7 +135,7 @@ let requested = false;
 
 /**
  * Loads the given encodings (default: all of LOADED_ENCODINGS) once each; concurrent and repeated calls share a load.
- * Each encoding costs RSS (o200k_base ~35 MB, cl100k_base ~25 MB, docs/tokens.md): load the ones the configured
+ * Each encoding costs RSS (o200k_base ~13 MB, cl100k_base ~9 MB, docs/tokens.md "Memory"): load the ones the configured
  * models need (encodingsForModels) at start-up, so no request waits for one.
  */
 export async function loadEncoders(wanted: Iterable<LoadedEncoding> = LOADED_ENCODINGS): Promise<void> {
