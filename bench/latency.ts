@@ -122,6 +122,13 @@ const EDITS: Record<string, Edit> = {
       typed.allow_mode_override = false;
     }
   },
+  // The upstream stage without its response-headers phase (6 messages instead of 7).
+  noUpstreamResponseHeaders: (b) => {
+    for (const c of llmClusters(b))
+      for (const f of upstreamOptions(c).http_filters)
+        if (f.name === 'envoy.filters.http.ext_proc')
+          ((f.typed_config as JsonObject).processing_mode as JsonObject).response_header_mode = 'SKIP';
+  },
   // Envoy's per-phase ext_proc latencies, through the access log (measurement only; adds its own cost).
   phaseLog: (b) => {
     const hcm = hcmOf(b);
@@ -173,6 +180,8 @@ const VARIANTS: Record<string, readonly string[]> = {
   'continue-only-floor': ['noHealthChecks', 'routeWithoutHeader'],
   // The same floor with both stages' bodies in FULL_DUPLEX_STREAMED (the floor server echoes bodies).
   'continue-only-floor-duplex': ['noHealthChecks', 'routeWithoutHeader', 'fullDuplex'],
+  // The floor without the upstream stage's response-headers phase: what dropping it would save.
+  'continue-only-floor-6-messages': ['noHealthChecks', 'routeWithoutHeader', 'noUpstreamResponseHeaders'],
   // The floor reached over a Unix socket instead of loopback TCP.
   'continue-only-floor-uds': ['noHealthChecks', 'routeWithoutHeader'],
   // The floor over node:http2 without grpc-js (same codec): what grpc-js costs.
