@@ -1,11 +1,14 @@
 // The transport floor: an ext_proc server on the same grpc-js, the same proto loading and the same server options
 // as the real one, that answers every message with the matching empty response (CONTINUE, no mutation).
-// Whatever the real server costs above this is the price of llm-extproc's own work.
+// Whatever the real server costs above this is the price of llm-extproc's own work. Two variants for
+// bench/latency.ts's floors of other transports: bodies in FULL_DUPLEX_STREAMED (answered after the whole body,
+// echoed back), and the same answers over node:http2 without grpc-js (startRawFloorServer).
 import * as grpc from '@grpc/grpc-js';
 import http2 from 'node:http2';
 import type { ProcessingRequest__Output } from '../src/generated/envoy/service/ext_proc/v3/ProcessingRequest.js';
 import type { ProcessingResponse } from '../src/generated/envoy/service/ext_proc/v3/ProcessingResponse.js';
 import { externalProcessorService } from '../src/protos/load.js';
+import { splitHostPort } from '../src/util/address.js';
 
 type ProcessCall = grpc.ServerDuplexStream<ProcessingRequest__Output, ProcessingResponse>;
 
@@ -106,6 +109,11 @@ export async function startRawFloorServer(address: string): Promise<{ port: numb
     stream.on('data', (chunk: Buffer) => {
       pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
       while (pending.length >= 5) {
+        // Envoy does not compress ext_proc messages; a compressed one is beyond this floor.
+        if (pending[0] !== 0) {
+          stream.close(http2.constants.NGHTTP2_PROTOCOL_ERROR);
+          return;
+        }
         const length = pending.readUInt32BE(1);
         if (pending.length < 5 + length) break;
         const message = decode(pending.subarray(5, 5 + length));
@@ -121,8 +129,8 @@ export async function startRawFloorServer(address: string): Promise<{ port: numb
     stream.on('end', () => stream.end());
     stream.on('error', () => undefined);
   });
-  const [host, portText] = [address.slice(0, address.lastIndexOf(':')), address.slice(address.lastIndexOf(':') + 1)];
-  await new Promise<void>((resolve) => server.listen(Number(portText), host, resolve));
+  const { host, port } = splitHostPort(address);
+  await new Promise<void>((resolve) => server.listen(port, host, resolve));
   const bound = server.address();
   return { port: typeof bound === 'object' && bound ? bound.port : 0, close: () => server.close() };
 }
