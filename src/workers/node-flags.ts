@@ -4,7 +4,9 @@
 // --max-semi-space-size=8: V8's young generation (two semi-spaces) defaults to 16 MB each on 64-bit Node 20. Under
 // load every ext_proc message allocates short-lived objects, so both fill and stay resident. 8 MB took the service's
 // RSS at c=64 from 180–199 MB to 146–157 MB with no measurable CPU cost; 2 and 4 MB promoted more to the old space
-// and ended at ~172 MB (docs/benchmarks.md, "RSS"). A start-up flag: V8 sizes the heap before any code runs.
+// and ended at ~172 MB (docs/benchmarks.md, "Issue 12 targets"). A start-up flag: V8 sizes the heap before any code
+// runs. The shebang passes it with `env -S` (GNU coreutils ≥ 8.30, the BSDs and macOS; the image's ENTRYPOINT does
+// not rely on it).
 export const SERVICE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8'];
 
 /** execArgv for a child process of the service: ours added, unless the operator chose a value of their own. */
