@@ -11,7 +11,14 @@ import type { ResponseContext, StreamTranslator, TranslatedBody } from '../provi
 import { providerFor } from '../providers/registry.js';
 import { applyParamPolicy } from '../providers/param-policy.js';
 import { clientWantsStreamUsage, parseChatRequest, type ChatRequest } from '../unified/chat-request.js';
-import { UnifiedError, asUnifiedError, withRequestId, type ErrorReply, type Reply } from '../unified/errors.js';
+import {
+  UnifiedError,
+  asUnifiedError,
+  withRequestId,
+  withRequestIdInJson,
+  type ErrorReply,
+  type Reply,
+} from '../unified/errors.js';
 import type { Usage } from '../unified/usage.js';
 import { errorMessage, log } from '../telemetry/log.js';
 import { metrics, statusClass } from '../telemetry/metrics.js';
@@ -417,16 +424,8 @@ export class RouterStage implements StageHandler {
   #withRequestId(translated: TranslatedBody, original: Buffer): TranslatedBody {
     const requestId = this.#requestId;
     if (!requestId) return translated;
-    const json = parseJson(translated.body ?? original);
-    if (
-      !isRecord(json) ||
-      !isRecord(json.error) ||
-      typeof json.error.message !== 'string' ||
-      json.error.message.includes(requestId)
-    )
-      return translated;
-    json.error.message = `${json.error.message} (request id: ${requestId})`;
-    return { ...translated, body: Buffer.from(JSON.stringify(json)) };
+    const named = withRequestIdInJson(parseJson(translated.body ?? original), requestId);
+    return named ? { ...translated, body: Buffer.from(JSON.stringify(named)) } : translated;
   }
 
   #bodylessError(): UnifiedError {

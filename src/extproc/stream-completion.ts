@@ -6,6 +6,7 @@
 // only searches bytes and keeps references to the chunks; the events are parsed only when something is owed (a
 // missing finish_reason, missing usage, an abandoned stream) or when more than COMPACT_BYTES are held.
 import type { StreamTranslator } from '../providers/provider.js';
+import { withRequestIdInJson } from '../unified/errors.js';
 import { SseDecoder, encodeSseJson } from '../unified/sse.js';
 import { toOpenAIUsage, type Usage } from '../unified/usage.js';
 import { isRecord, parseJson } from '../util/json.js';
@@ -142,17 +143,9 @@ export class StreamCompletion implements StreamTranslator {
   #withRequestId(out: Buffer, hasError: boolean): Buffer {
     const requestId = this.#options.requestId;
     if (!requestId || !hasError) return out;
-    const suffix = ` (request id: ${requestId})`;
     const text = out.toString('utf8').replace(/^data: (\{"error".*)$/gm, (line, json: string) => {
-      const event = parseJson(json);
-      if (
-        !isRecord(event) ||
-        !isRecord(event.error) ||
-        typeof event.error.message !== 'string' ||
-        event.error.message.includes(requestId)
-      )
-        return line;
-      return `data: ${JSON.stringify({ ...event, error: { ...event.error, message: event.error.message + suffix } })}`;
+      const named = withRequestIdInJson(parseJson(json), requestId);
+      return named ? `data: ${JSON.stringify(named)}` : line;
     });
     return Buffer.from(text);
   }

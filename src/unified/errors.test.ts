@@ -2,7 +2,14 @@
 // request id every message carries, and the one reply shape errors and budget refusals share.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { asUnifiedError, errorReply, UnifiedError, withRequestId, type UnifiedErrorKind } from './errors.js';
+import {
+  asUnifiedError,
+  errorReply,
+  UnifiedError,
+  withRequestId,
+  withRequestIdInJson,
+  type UnifiedErrorKind,
+} from './errors.js';
 
 describe('UnifiedError kinds', () => {
   // By what the client sees: status and type, then each kind with its code. Client faults are 4xx
@@ -84,6 +91,23 @@ describe('error bodies', () => {
       withRequestId(error.toBody(undefined), 'req-2').error.message,
       "The model 'x' does not exist. (request id: req-2)",
     );
+  });
+
+  test('withRequestIdInJson: a parsed OpenAI error names the request once; anything else is left alone', () => {
+    const error = { error: { message: 'Overloaded.', type: 'server_error', code: null }, extra: 1 };
+    assert.deepEqual(withRequestIdInJson(error, 'req-3'), {
+      error: { message: 'Overloaded. (request id: req-3)', type: 'server_error', code: null },
+      extra: 1,
+    });
+    assert.equal(error.error.message, 'Overloaded.', 'the input is not changed');
+    for (const [name, json] of [
+      ['already named', { error: { message: 'Overloaded. (request id: req-3)' } }],
+      ['message not a string', { error: { message: 42 } }],
+      ['no error object', { error: 'Overloaded.' }],
+      ['not an object', ['error']],
+      ['null', null],
+    ] as const)
+      assert.equal(withRequestIdInJson(json, 'req-3'), undefined, name);
   });
 
   test('errorReply: a budget refusal in the same shape, with its headers', () => {

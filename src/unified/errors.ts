@@ -65,7 +65,22 @@ export function errorReply(
 /** Every error the gateway writes names the request it answers, so the client can quote it. */
 export function withRequestId(body: OpenAIErrorBody, requestId: string | undefined): OpenAIErrorBody {
   if (!requestId) return body;
-  return { error: { ...body.error, message: `${body.error.message} (request id: ${requestId})` } };
+  return { error: { ...body.error, message: namedMessage(body.error.message, requestId) } };
+}
+
+/**
+ * withRequestId for an error that arrives as parsed JSON (a provider's body after translation, an SSE error event):
+ * undefined when it is not OpenAI-shaped (`error.message` a string) or already names the request.
+ */
+export function withRequestIdInJson(json: unknown, requestId: string): Record<string, unknown> | undefined {
+  if (!isRecord(json) || !isRecord(json.error)) return undefined;
+  const message = json.error.message;
+  if (typeof message !== 'string' || message.includes(requestId)) return undefined;
+  return { ...json, error: { ...json.error, message: namedMessage(message, requestId) } };
+}
+
+function namedMessage(message: string, requestId: string): string {
+  return `${message} (request id: ${requestId})`;
 }
 
 export class UnifiedError extends Error {
